@@ -1,0 +1,42 @@
+import type { Principal, ResourceRef } from '@warden/policy'
+
+export interface ApprovalPreview {
+  /** Human-readable summary, e.g. "UPDATE orders: 3 rows". */
+  readonly summary: string
+  /** Rows affected per statement, when known. */
+  readonly rowsAffected?: readonly number[]
+  /** A masked sample of changed rows. */
+  readonly sample?: readonly Record<string, unknown>[]
+  readonly [key: string]: unknown
+}
+
+export interface ApprovalRequest {
+  readonly id: string
+  /** sha256 of (resource, action, normalized command): an approval is valid for exactly this operation. */
+  readonly fingerprint: string
+  readonly session: string
+  readonly principal: Principal
+  readonly resource: ResourceRef
+  readonly action: string
+  readonly command: string
+  readonly facts: Readonly<Record<string, unknown>>
+  readonly rule: string
+  readonly reason: string
+  readonly approvers: readonly string[]
+  readonly requestedAt: Date
+  readonly expiresAt: Date
+  readonly preview?: ApprovalPreview
+}
+
+export interface ApprovalOutcome {
+  readonly status: 'approved' | 'rejected' | 'expired'
+  readonly by?: string
+  readonly reason?: string
+  /** The fingerprint the approver decided on; core checks it equals the request's. */
+  readonly fingerprint?: string
+}
+
+export interface Approver {
+  request(request: ApprovalRequest, signal: AbortSignal): Promise<ApprovalOutcome>
+  close?(): Promise<void>
+}

@@ -1,0 +1,40 @@
+import type { Effect, PrincipalType, ResourceKind } from '@warden/policy'
+
+export type OutcomeStatus = 'ok' | 'error' | 'denied' | 'rejected' | 'expired'
+
+/** Audit record version 1 (DESIGN.md). Core fills seq/prev/hash per sink. */
+export interface AuditRecord {
+  readonly v: 1
+  readonly id: string
+  readonly time: string
+  readonly seq: number
+  readonly session: string
+  readonly prev: string
+  readonly hash: string
+  /** `command` for commands; `session.open`, `session.close`, `session.refused` for session events. */
+  readonly type?: 'command' | 'session.open' | 'session.close' | 'session.refused'
+  readonly principal: { readonly id: string; readonly type: PrincipalType | ''; readonly groups: readonly string[] }
+  readonly resource?: { readonly kind: ResourceKind; readonly name: string }
+  readonly action?: string
+  readonly command?: string
+  readonly facts?: Readonly<Record<string, unknown>>
+  readonly decision?: {
+    readonly effect: Effect
+    readonly rule: string
+    readonly reason: string
+    readonly revision: string
+  }
+  readonly approval?: { readonly id: string; readonly status: string; readonly by?: string }
+  readonly outcome?: {
+    readonly status: OutcomeStatus
+    readonly rows?: number
+    readonly ms: number
+    readonly error?: string
+    readonly code?: string
+  }
+  readonly masked?: readonly { readonly column: string; readonly strategy: string; readonly count: number }[]
+  readonly lease?: string
+  /** Links, e.g. a session recording file. */
+  readonly recording?: string
+  readonly [extension: string]: unknown
+}

@@ -1,0 +1,8 @@
+export { WardenError, WardenDeniedError, type WardenErrorCode } from '@warden/policy'
+export { Secret, revealSecret, isSecret } from './secret.js'
+export type * from './broker/broker.js'
+export type * from './approval/approver.js'
+export type * from './audit/audit-record.js'
+export type * from './audit/audit-sink.js'
+export type * from './masking/mask-plan.js'
+export type * from './session.js'

@@ -1,0 +1,77 @@
+import type {
+  Action,
+  Decision,
+  ForwardFacts,
+  HttpFacts,
+  KubeFacts,
+  Principal,
+  ResourceKind,
+  SftpFacts,
+  ShellFacts,
+  SqlFacts,
+  ToolFacts,
+} from '@warden/policy'
+import type { ApprovalPreview } from './approval/approver.js'
+import type { Lease } from './broker/broker.js'
+import type { Masker } from './masking/mask-plan.js'
+
+/** What a driver hands the pipeline: the described command. Core completes it into a policy Request. */
+export interface Command {
+  readonly resource: { readonly kind: ResourceKind; readonly name: string; readonly labels?: Readonly<Record<string, string>> }
+  readonly action: Action
+  /** The command as audited and fingerprinted: SQL text, shell line, `GET https://host/path`, tool name + args. */
+  readonly text: string
+  readonly sql?: SqlFacts
+  readonly shell?: ShellFacts
+  readonly sftp?: SftpFacts
+  readonly forward?: ForwardFacts
+  readonly kube?: KubeFacts
+  readonly http?: HttpFacts
+  readonly tool?: ToolFacts
+  /** Computes an approval preview ("approve the effect"); called only when the decision is `approve`. */
+  readonly preview?: () => Promise<ApprovalPreview | undefined>
+}
+
+export interface ExecuteContext {
+  readonly decision: Decision
+  /** The lease taken for this command (when `options.lease` asked for one). */
+  readonly lease: Lease | undefined
+  /** Null when the decision carries no masks: the common, free path. */
+  readonly masker: Masker | null
+  readonly signal: AbortSignal
+  /** Reports rows returned/affected for the audit outcome. */
+  rows(count: number): void
+  /** Links an artifact (e.g. a session recording path) from the audit record. */
+  link(name: 'recording', value: string): void
+  /** The approval that released this command, if any (for drivers that guard the approved effect). */
+  readonly approval: { readonly id: string; readonly preview?: ApprovalPreview } | undefined
+}
+
+export interface ExecuteOptions {
+  /** Take a lease from the broker for this command and pass it in the context (default false). */
+  readonly lease?: boolean | { readonly scope: string }
+}
+
+export interface Session extends SessionSource {
+  readonly id: string
+  readonly principal: Principal
+  readonly startedAt: Date
+  /** Commands executed so far. */
+  readonly operations: number
+  readonly closed: boolean
+  /** decide → approve → lease → run → mask → audit. The only implementation of that sequence. */
+  execute<T>(command: Command, run: (context: ExecuteContext) => Promise<T> | T, options?: ExecuteOptions): Promise<T>
+  /** Decides without running or auditing (e.g. to filter a tool list). */
+  check(command: Command): Decision
+  /** A credential for a new physical connection, from the lease cache. Driver-facing. */
+  lease(resource: Command['resource'], scope?: string): Promise<Lease>
+  /** Runs fn with this session ambient (AsyncLocalStorage). */
+  run<R>(fn: () => R): R
+  close(): Promise<void>
+}
+
+/** What drivers accept as their first argument: a Session, or the Warden (then the ambient session is used). */
+export interface SessionSource {
+  /** Resolves the session for the current async context; throws ERR_WARDEN_NO_SESSION when there is none. */
+  current(): Session
+}

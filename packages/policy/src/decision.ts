@@ -1,0 +1,62 @@
+import type { Request } from './request.js'
+
+export type Effect = 'allow' | 'deny' | 'approve'
+
+export type MaskStrategyName = 'redact' | 'partial' | 'hash' | 'tokenize' | 'null'
+
+export type DetectorName =
+  | 'email'
+  | 'credit_card'
+  | 'iban'
+  | 'us_ssn'
+  | 'phone'
+  | 'ipv4'
+  | 'ipv6'
+  | 'jwt'
+  | 'aws_access_key'
+  | 'private_key'
+  | 'api_key'
+
+/** A mask rule that applies to this request, as carried by a decision. */
+export interface MaskRule {
+  readonly name: string
+  /** Column-name or `table.column` globs (also JSON paths for HTTP bodies). */
+  readonly columns: readonly string[]
+  readonly detectors: readonly DetectorName[]
+  readonly strategy: MaskStrategyName
+  /** Flow tags this mask adds when it masks something (e.g. `pii`). */
+  readonly tags: readonly string[]
+}
+
+export interface ApprovalRequirement {
+  readonly approvers: readonly string[]
+  /** Milliseconds. */
+  readonly timeout: number
+}
+
+export interface MatchedRule {
+  readonly rule: string
+  readonly effect: Effect
+  /** Shadow rules report what they would have done without changing the effect. */
+  readonly shadow: boolean
+  /** Set when the rule's `when` threw at evaluation time (the rule then counts as matched if it could deny). */
+  readonly error?: string
+}
+
+export interface Decision {
+  readonly effect: Effect
+  /** The deciding rule, or `default`, or `error:<rule>` when a runtime error forced a deny. */
+  readonly rule: string
+  readonly reason: string
+  readonly approval: ApprovalRequirement | null
+  readonly masks: readonly MaskRule[]
+  readonly matched: readonly MatchedRule[]
+  /** `sha256:<hex>` content hash of the policy set in force. */
+  readonly revision: string
+}
+
+/** Anything that decides: a compiled policy, a hot-reloading bundle loader, a test double. */
+export interface Decider {
+  decide(request: Request | import('./request.js').RequestInput): Decision
+  readonly revision: string
+}

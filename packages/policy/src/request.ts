@@ -1,0 +1,194 @@
+// The request model: the CEL environment of every rule (DESIGN.md, "The request").
+// Field names are a public contract: add fields, never rename them.
+
+export type PrincipalType = 'service' | 'agent' | 'workload' | 'user'
+export type ResourceKind = 'postgres' | 'mysql' | 'ssh' | 'kubernetes' | 'http' | 'tool'
+export type Action =
+  | 'sql.query'
+  | 'ssh.exec'
+  | 'ssh.shell'
+  | 'sftp.read'
+  | 'sftp.write'
+  | 'sftp.remove'
+  | 'ssh.forward'
+  | `kube.${KubeVerb}`
+  | 'http.request'
+  | 'tool.call'
+export type KubeVerb =
+  | 'get'
+  | 'list'
+  | 'watch'
+  | 'create'
+  | 'update'
+  | 'patch'
+  | 'delete'
+  | 'deletecollection'
+  | 'exec'
+  | 'attach'
+  | 'portforward'
+
+export interface Principal {
+  readonly id: string
+  readonly type: PrincipalType
+  readonly groups: readonly string[]
+  readonly claims: Readonly<Record<string, unknown>>
+  readonly issuer: string
+}
+
+export interface ResourceRef {
+  readonly kind: ResourceKind
+  readonly name: string
+  readonly labels: Readonly<Record<string, string>>
+}
+
+export interface SqlStatementFacts {
+  /** Upper-case statement type: SELECT, INSERT, UPDATE, DELETE, DROP, TRUNCATE, CREATE, ALTER, COPY, SET, ... */
+  readonly type: string
+  readonly reads: readonly string[]
+  readonly writes: readonly string[]
+  /** For UPDATE/DELETE: whether the statement has a WHERE clause. True for other types. */
+  readonly where: boolean
+  readonly functions: readonly string[]
+}
+
+/** Flags a SQL describer can raise. Lower-case snake names; policies test `"x" in sql.flags`. */
+export type SqlFlag =
+  | 'dynamic_sql'
+  | 'copy_program'
+  | 'copy_file'
+  | 'do_block'
+  | 'executable_comment'
+  | 'lexer_setting'
+  | 'load_data'
+  | 'into_outfile'
+  | 'handler'
+  | 'prepare'
+  | 'multi_statement'
+  | (string & {})
+
+export interface SqlFacts {
+  readonly text: string
+  readonly statements: readonly SqlStatementFacts[]
+  /** Statement types in order (may repeat). */
+  readonly types: readonly string[]
+  readonly reads: readonly string[]
+  readonly writes: readonly string[]
+  /** reads ∪ writes, deduplicated. */
+  readonly tables: readonly string[]
+  /** Any statement writes data or schema. */
+  readonly write: boolean
+  /** An UPDATE/DELETE without WHERE anywhere, nested too. */
+  readonly unbounded: boolean
+  readonly functions: readonly string[]
+  readonly flags: readonly SqlFlag[]
+  /** False when the text could not be fully classified; denied by default. */
+  readonly parsed: boolean
+  /** Why `parsed` is false ('' when parsed). Never contains parameter values. */
+  readonly error: string
+}
+
+export interface ShellCommandFacts {
+  readonly name: string
+  readonly argv: readonly string[]
+}
+
+export type ShellFlag =
+  | 'pipe'
+  | 'redirect'
+  | 'substitution'
+  | 'subshell'
+  | 'background'
+  | 'sudo'
+  | 'heredoc'
+  | 'dynamic'
+  | 'shell_from_stdin'
+  | (string & {})
+
+export interface ShellFacts {
+  readonly text: string
+  readonly commands: readonly ShellCommandFacts[]
+  /** Distinct program names (basename of argv[0]) of every command, unwrapped ones included. */
+  readonly programs: readonly string[]
+  readonly flags: readonly ShellFlag[]
+  readonly parsed: boolean
+  readonly error: string
+}
+
+export interface SftpFacts {
+  readonly op: '' | 'read' | 'write' | 'remove' | 'list' | 'stat' | 'rename' | 'mkdir'
+  readonly path: string
+}
+
+export interface ForwardFacts {
+  readonly host: string
+  readonly port: number
+}
+
+export interface KubeFacts {
+  readonly verb: string
+  readonly group: string
+  readonly version: string
+  readonly resource: string
+  readonly subresource: string
+  readonly namespace: string
+  readonly name: string
+  readonly command: readonly string[]
+  readonly container: string
+}
+
+export interface HttpFacts {
+  readonly method: string
+  readonly url: string
+  readonly host: string
+  readonly path: string
+  readonly query: Readonly<Record<string, string>>
+  /** Lower-case names; credential headers removed. */
+  readonly headers: Readonly<Record<string, string>>
+}
+
+export interface ToolFacts {
+  readonly name: string
+  readonly args: Readonly<Record<string, unknown>>
+}
+
+export interface SessionFacts {
+  readonly id: string
+  readonly startedAt: Date
+  readonly operations: number
+}
+
+/** What earlier commands of the same causal chain (one agent run) touched. */
+export interface FlowFacts {
+  /** `kind:name` of resources read earlier, and `kind:name/table` for tables. */
+  readonly reads: readonly string[]
+  /** Labels from policy, e.g. `pii` after a masked column was read. */
+  readonly tags: readonly string[]
+}
+
+/** A complete request, as every rule sees it. */
+export interface Request {
+  readonly principal: Principal
+  readonly resource: ResourceRef
+  readonly action: Action | ''
+  readonly sql: SqlFacts
+  readonly shell: ShellFacts
+  readonly sftp: SftpFacts
+  readonly forward: ForwardFacts
+  readonly kube: KubeFacts
+  readonly http: HttpFacts
+  readonly tool: ToolFacts
+  readonly session: SessionFacts
+  readonly flow: FlowFacts
+  readonly now: Date
+}
+
+type DeepPartial<T> = T extends Date
+  ? T
+  : T extends readonly (infer U)[]
+    ? readonly U[]
+    : T extends object
+      ? { readonly [K in keyof T]?: DeepPartial<T[K]> }
+      : T
+
+/** A partial request; `decide` completes it with empty fields. */
+export type RequestInput = DeepPartial<Request>

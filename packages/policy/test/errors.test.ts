@@ -1,0 +1,14 @@
+import { describe, expect, it } from 'vitest'
+import { WardenDeniedError, WardenError } from '@warden/policy'
+
+describe('WardenError', () => {
+  it('carries a stable code and is branded across installs', () => {
+    const e = new WardenDeniedError('no-drop', 'drops are blocked')
+    expect(e.code).toBe('ERR_WARDEN_DENIED')
+    expect(e).toBeInstanceOf(WardenError)
+    expect(e).toBeInstanceOf(WardenDeniedError)
+    expect(new WardenError('ERR_POLICY_YAML', 'x')).not.toBeInstanceOf(WardenDeniedError)
+    expect({ code: 'ERR_WARDEN_DENIED' }).not.toBeInstanceOf(WardenError)
+    expect(e.message).toBe('denied by no-drop: drops are blocked')
+  })
+})
