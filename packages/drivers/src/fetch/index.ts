@@ -1,1 +1,2 @@
-export {}
+export { createFetch, type CreateFetchOptions } from './create-fetch.js'
+export { describeHttp } from './describe-http.js'
