@@ -72,3 +72,43 @@ export class WardenDeniedError extends WardenError {
     this.reason = reason
   }
 }
+
+/** Where a policy error points: a file (or source name), a 1-based line and column, and a caret snippet. */
+export interface PolicyErrorLocation {
+  readonly file?: string
+  readonly line?: number
+  readonly column?: number
+  /** The offending source line(s) with a caret under the column. */
+  readonly snippet?: string
+  /** Document path of the offending value, e.g. `rules[2].when`. */
+  readonly path?: string
+}
+
+/**
+ * A policy document, expression, duration, glob, bundle, signature or test file is malformed.
+ * `code` says which; `file`, `line`, `column` and `snippet` say where (when known).
+ * Exported from `@warden/policy`.
+ */
+export class PolicyError extends WardenError {
+  readonly file: string | undefined
+  readonly line: number | undefined
+  readonly column: number | undefined
+  readonly snippet: string | undefined
+  readonly path: string | undefined
+  /** The bare problem, without location (the message adds `file:line:column` and the snippet). */
+  readonly detail: string
+
+  constructor(code: WardenErrorCode, detail: string, location: PolicyErrorLocation = {}, options?: ErrorOptions) {
+    const where = location.file
+      ? `${location.file}${location.line ? `:${location.line}${location.column ? `:${location.column}` : ''}` : ''}: `
+      : ''
+    const at = location.path ? ` (at ${location.path})` : ''
+    super(code, `${where}${detail}${at}${location.snippet ? `\n${location.snippet}` : ''}`, options)
+    this.file = location.file
+    this.line = location.line
+    this.column = location.column
+    this.snippet = location.snippet
+    this.path = location.path
+    this.detail = detail
+  }
+}

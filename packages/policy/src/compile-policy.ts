@@ -1,0 +1,287 @@
+import { createHash } from 'node:crypto'
+import type { ZodError } from 'zod'
+import type { ApprovalRequirement, Effect, MaskRule } from './decision.js'
+import { PolicyError, type WardenErrorCode } from './errors.js'
+import { compileExpression, createRequestEnvironment, type CompiledExpression } from './internal/cel.js'
+import { type PolicyDocumentParsed, policyDocumentSchema } from './internal/document-schema.js'
+import { parseDuration } from './internal/duration.js'
+import { checkColumnGlob, compileResourceGlob, type ResourceGlob } from './internal/glob.js'
+import { type DocPath, SourceText, expressionSnippet, formatPath } from './internal/source-map.js'
+import { Policy, type CompiledMask, type CompiledRule } from './policy.js'
+
+/** A policy document as an in-memory object (the YAML/JSON shape). */
+export interface PolicyDocument {
+  description?: string
+  shadow?: boolean
+  defaults?: { effect?: Effect; reason?: string; approval?: { approvers?: string[]; timeout?: string } }
+  rules?: PolicyRuleDocument[]
+  masks?: PolicyMaskDocument[]
+}
+export interface PolicyRuleDocument {
+  name: string
+  description?: string
+  resources?: string[]
+  when?: string
+  effect: Effect
+  reason?: string
+  approval?: { approvers?: string[]; timeout?: string }
+  shadow?: boolean
+  tags?: string[]
+}
+export interface PolicyMaskDocument {
+  name: string
+  description?: string
+  resources?: string[]
+  when?: string
+  columns?: string[]
+  detectors?: MaskRule['detectors'][number][]
+  strategy: MaskRule['strategy']
+  tags?: string[]
+  shadow?: boolean
+}
+
+/** One input of a policy set: YAML/JSON text or an object, with the name errors point at. */
+export type PolicySource = { source: string; text: string } | { source: string; document: PolicyDocument }
+
+export interface CompilePolicyOptions {
+  /** Name used in errors (a file path); defaults to `<policy>`. */
+  source?: string
+  /** Clock for `now` when the request has none (test seam). */
+  clock?: () => Date
+}
+
+const DEFAULT_APPROVAL_TIMEOUT_MS = 15 * 60_000
+
+/**
+ * Compiles one policy document (YAML/JSON text or object), or several sources, into a `Policy`.
+ * Every CEL expression is parsed and type-checked against the request model now.
+ * Exported from `@warden/policy`. Throws `PolicyError` (`ERR_POLICY_*`).
+ * @example const policy = compilePolicy('rules: [{name: all, effect: allow}]', { source: 'inline.yaml' })
+ */
+export function compilePolicy(input: string | PolicyDocument | readonly PolicySource[], options: CompilePolicyOptions = {}): Policy {
+  const source = options.source ?? '<policy>'
+  const sources: readonly PolicySource[] = Array.isArray(input)
+    ? (input as readonly PolicySource[])
+    : typeof input === 'string'
+      ? [{ source, text: input }]
+      : [{ source, document: input as PolicyDocument }]
+  return compileSources(sources, options)
+}
+
+interface Loaded {
+  source: string
+  text?: SourceText
+  doc: PolicyDocumentParsed
+  digest: string
+}
+
+function compileSources(sources: readonly PolicySource[], options: CompilePolicyOptions): Policy {
+  if (sources.length === 0) throw new PolicyError('ERR_POLICY_IO', 'no policy sources given')
+  const env = createRequestEnvironment()
+  const loaded = sources.map(parseSource)
+  const rules: CompiledRule[] = []
+  const masks: CompiledMask[] = []
+  const ruleNames = new Map<string, string>()
+  const maskNames = new Map<string, string>()
+  let defaults: { from: Loaded; effect: Effect; reason: string; approval: ApprovalRequirement | null } | undefined
+
+  for (const l of loaded) {
+    const err = errorAt(l)
+    if (l.doc.defaults) {
+      const effect = l.doc.defaults.effect
+      const reason = l.doc.defaults.reason ?? `no rule matched (default ${effect})`
+      const approval = effect === 'approve' ? toApproval(l.doc.defaults.approval, ['defaults', 'approval'], err) : null
+      if (defaults && (defaults.effect !== effect || defaults.reason !== reason)) {
+        throw err('ERR_POLICY_DUPLICATE', `defaults are already set by ${defaults.from.source}; set them in one file`, ['defaults'])
+      }
+      defaults ??= { from: l, effect, reason, approval }
+    }
+    l.doc.rules.forEach((r, i) => {
+      const path = ['rules', i]
+      const prev = ruleNames.get(r.name)
+      if (prev !== undefined) throw err('ERR_POLICY_DUPLICATE', `rule "${r.name}" is already defined in ${prev}`, [...path, 'name'])
+      ruleNames.set(r.name, l.source)
+      const shadow = (l.doc.shadow ?? false) || (r.shadow ?? false)
+      rules.push({
+        name: r.name,
+        effect: r.effect,
+        reason: r.reason ?? (r.effect === 'allow' ? `allowed by ${r.name}` : `${r.effect} by ${r.name}`),
+        approval: r.effect === 'approve' ? toApproval(r.approval, [...path, 'approval'], err) : null,
+        shadow,
+        tags: Object.freeze([...(r.tags ?? [])]),
+        source: l.source,
+        resources: compileResources(r.resources, [...path, 'resources'], err),
+        when: r.when === undefined ? null : compileWhen(env, r.when, [...path, 'when'], l),
+        hit: Object.freeze({ rule: r.name, effect: r.effect, shadow }),
+      })
+    })
+    l.doc.masks.forEach((m, i) => {
+      const path = ['masks', i]
+      const prev = maskNames.get(m.name)
+      if (prev !== undefined) throw err('ERR_POLICY_DUPLICATE', `mask "${m.name}" is already defined in ${prev}`, [...path, 'name'])
+      maskNames.set(m.name, l.source)
+      ;(m.columns ?? []).forEach((c, j) => {
+        const problem = checkColumnGlob(c)
+        if (problem) throw err('ERR_POLICY_GLOB', problem, [...path, 'columns', j])
+      })
+      masks.push({
+        name: m.name,
+        shadow: (l.doc.shadow ?? false) || (m.shadow ?? false),
+        source: l.source,
+        resources: compileResources(m.resources, [...path, 'resources'], err),
+        when: m.when === undefined ? null : compileWhen(env, m.when, [...path, 'when'], l),
+        rule: Object.freeze({
+          name: m.name,
+          columns: Object.freeze([...(m.columns ?? [])]),
+          detectors: Object.freeze([...(m.detectors ?? [])]),
+          strategy: m.strategy,
+          tags: Object.freeze([...(m.tags ?? [])]),
+        }),
+      })
+    })
+  }
+
+  const revision =
+    loaded.length === 1
+      ? `sha256:${loaded[0].digest}`
+      : `sha256:${createHash('sha256')
+          .update(loaded.map((l) => l.digest).join('\n'))
+          .digest('hex')}`
+  return new Policy({
+    rules,
+    masks,
+    defaults: defaults
+      ? { effect: defaults.effect, reason: defaults.reason, approval: defaults.approval }
+      : { effect: 'deny', reason: 'no rule matched (default deny)', approval: null },
+    revision,
+    sources: loaded.map((l) => l.source),
+    clock: options.clock ?? (() => new Date()),
+  })
+}
+
+type ErrorAt = (code: WardenErrorCode, detail: string, path: DocPath, key?: string) => PolicyError
+
+function errorAt(l: Loaded): ErrorAt {
+  return (code, detail, path, key) => {
+    if (!l.text) return new PolicyError(code, detail, { file: l.source, path: formatPath(path) })
+    const pos = l.text.position(l.text.offsetOf(path, key))
+    return new PolicyError(code, detail, { file: l.source, ...pos, path: formatPath(path) })
+  }
+}
+
+function sha256(text: string): string {
+  return createHash('sha256').update(text).digest('hex')
+}
+
+function canonicalJson(v: unknown): string {
+  return JSON.stringify(v, (_k, x) =>
+    x && typeof x === 'object' && !Array.isArray(x) ? Object.fromEntries(Object.keys(x).sort().map((k) => [k, x[k]])) : x,
+  )
+}
+
+function parseSource(s: PolicySource): Loaded {
+  let raw: unknown
+  let text: SourceText | undefined
+  let digest: string
+  if ('text' in s) {
+    if (typeof s.text !== 'string') throw new PolicyError('ERR_POLICY_YAML', 'policy text must be a string', { file: s.source })
+    text = new SourceText(s.text)
+    const e = text.doc.errors[0]
+    if (e) {
+      const pos = text.position(e.pos[0])
+      throw new PolicyError('ERR_POLICY_YAML', `invalid YAML: ${e.message.split('\n')[0]}`, { file: s.source, ...pos })
+    }
+    raw = text.doc.toJS({ maxAliasCount: 100 })
+    digest = sha256(s.text)
+  } else {
+    raw = s.document
+    try {
+      digest = sha256(canonicalJson(s.document))
+    } catch (e) {
+      throw new PolicyError('ERR_POLICY_SCHEMA', 'policy object is not JSON-serialisable', { file: s.source }, { cause: e })
+    }
+  }
+  if (raw === null || raw === undefined) {
+    throw new PolicyError('ERR_POLICY_SCHEMA', 'the policy document is empty', { file: s.source, ...(text ? text.position(0) : {}) })
+  }
+  const parsed = policyDocumentSchema.safeParse(raw)
+  if (!parsed.success) throw schemaError(s.source, text, parsed.error)
+  return { source: s.source, text, doc: parsed.data, digest }
+}
+
+function schemaError(source: string, text: SourceText | undefined, error: ZodError): PolicyError {
+  const issue = error.issues[0]
+  const path = issue.path.filter((p): p is string | number => typeof p !== 'symbol')
+  let detail = issue.message
+  let key: string | undefined
+  if (issue.code === 'unrecognized_keys') {
+    key = issue.keys[0]
+    const allowed = allowedKeys(path)
+    detail = `unknown key "${key}"${allowed ? ` (allowed: ${allowed})` : ''}`
+  } else if (issue.code === 'invalid_value' && 'values' in issue) {
+    detail = `${issue.message}`
+  }
+  const where = formatPath(path)
+  if (!text) return new PolicyError('ERR_POLICY_SCHEMA', detail, { file: source, path: where || undefined })
+  const pos = text.position(text.offsetOf(path, key), key?.length ?? 1)
+  return new PolicyError('ERR_POLICY_SCHEMA', detail, { file: source, ...pos, path: where || undefined })
+}
+
+function allowedKeys(path: DocPath): string | undefined {
+  const top = path[0]
+  const shapes: Record<string, string> = {
+    '': 'description, shadow, defaults, rules, masks',
+    defaults: 'effect, reason, approval',
+    rules: 'name, description, resources, when, effect, reason, approval, shadow, tags',
+    masks: 'name, description, resources, when, columns, detectors, strategy, tags, shadow',
+  }
+  if (path.length === 0) return shapes['']
+  if (path.at(-1) === 'approval') return 'approvers, timeout'
+  if (typeof top === 'string' && (path.length === 1 || path.length === 2)) return shapes[top]
+  return undefined
+}
+
+function toApproval(a: { approvers: string[]; timeout?: string } | undefined, path: DocPath, err: ErrorAt): ApprovalRequirement {
+  let timeout = DEFAULT_APPROVAL_TIMEOUT_MS
+  if (a?.timeout !== undefined) {
+    const ms = parseDuration(a.timeout)
+    if (ms === undefined) {
+      throw err('ERR_POLICY_DURATION', `"${a.timeout}" is not a duration (use e.g. 30s, 15m, 1h30m; at most 366d)`, [...path, 'timeout'])
+    }
+    timeout = ms
+  }
+  return Object.freeze({ approvers: Object.freeze([...(a?.approvers ?? [])]), timeout })
+}
+
+function compileResources(globs: string[] | undefined, path: DocPath, err: ErrorAt): readonly ResourceGlob[] | null {
+  if (globs === undefined) return null
+  return globs.map((g, i) => {
+    const compiled = compileResourceGlob(g)
+    if (typeof compiled === 'string') throw err('ERR_POLICY_GLOB', compiled, [...path, i])
+    return compiled
+  })
+}
+
+function compileWhen(
+  env: ReturnType<typeof createRequestEnvironment>,
+  expression: string,
+  path: DocPath,
+  l: Loaded,
+): CompiledExpression {
+  const r = compileExpression(env, expression, 'bool')
+  if (r.ok) return r.fn
+  const e = r.error
+  const code: WardenErrorCode = e.kind === 'syntax' ? 'ERR_POLICY_CEL_SYNTAX' : e.kind === 'regex' ? 'ERR_POLICY_REGEX' : 'ERR_POLICY_CEL_TYPE'
+  const detail = `${e.kind === 'syntax' ? 'CEL syntax error' : e.kind === 'regex' ? 'bad regular expression' : 'CEL type error'}: ${e.message} [${e.code}]`
+  if (!l.text) {
+    const pos = expressionSnippet(expression, e.start, e.end)
+    return throwing(new PolicyError(code, detail, { file: l.source, path: formatPath(path), snippet: pos.snippet }))
+  }
+  const offset = l.text.offsetInScalar(path, expression, e.start)
+  const pos = l.text.position(offset, Math.max(1, e.end - e.start))
+  return throwing(new PolicyError(code, detail, { file: l.source, ...pos, path: formatPath(path) }))
+}
+
+function throwing(e: PolicyError): never {
+  throw e
+}

@@ -1,0 +1,72 @@
+// The policy document schema (DESIGN.md, "Policy documents"). Unknown keys are errors.
+import { z } from 'zod'
+import type { DetectorName, MaskStrategyName } from '../decision.js'
+
+const DETECTORS = [
+  'email',
+  'credit_card',
+  'iban',
+  'us_ssn',
+  'phone',
+  'ipv4',
+  'ipv6',
+  'jwt',
+  'aws_access_key',
+  'private_key',
+  'api_key',
+] as const satisfies readonly DetectorName[]
+const STRATEGIES = ['redact', 'partial', 'hash', 'tokenize', 'null'] as const satisfies readonly MaskStrategyName[]
+
+const name = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.:/-]*$/, 'names are letters, digits and _ . : / - (no spaces)')
+const tag = z.string().regex(/^[a-z0-9][a-z0-9_.:-]*$/, 'tags are lower-case letters, digits and _ . : -')
+const effect = z.enum(['allow', 'deny', 'approve'])
+const approval = z.strictObject({
+  approvers: z.array(z.string().min(1)).default([]),
+  /** Duration such as `15m`. */
+  timeout: z.string().optional(),
+})
+
+const rule = z.strictObject({
+  name,
+  description: z.string().optional(),
+  resources: z.array(z.string()).min(1).optional(),
+  when: z.string().min(1).optional(),
+  effect,
+  reason: z.string().optional(),
+  approval: approval.optional(),
+  shadow: z.boolean().optional(),
+  tags: z.array(tag).optional(),
+})
+
+const mask = z
+  .strictObject({
+    name,
+    description: z.string().optional(),
+    resources: z.array(z.string()).min(1).optional(),
+    when: z.string().min(1).optional(),
+    columns: z.array(z.string()).optional(),
+    detectors: z.array(z.enum(DETECTORS)).optional(),
+    strategy: z.enum(STRATEGIES),
+    tags: z.array(tag).optional(),
+    shadow: z.boolean().optional(),
+  })
+  .refine((m) => (m.columns?.length ?? 0) + (m.detectors?.length ?? 0) > 0, {
+    message: 'a mask needs "columns" or "detectors"',
+  })
+
+export const policyDocumentSchema = z.strictObject({
+  description: z.string().optional(),
+  /** The whole document is non-enforcing: its rules report in `matched` only. */
+  shadow: z.boolean().optional(),
+  defaults: z
+    .strictObject({
+      effect: effect.default('deny'),
+      reason: z.string().optional(),
+      approval: approval.optional(),
+    })
+    .optional(),
+  rules: z.array(rule).default([]),
+  masks: z.array(mask).default([]),
+})
+
+export type PolicyDocumentParsed = z.infer<typeof policyDocumentSchema>

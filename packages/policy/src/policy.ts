@@ -1,0 +1,221 @@
+import type { ApprovalRequirement, Decider, Decision, Effect, MaskRule, MatchedRule } from './decision.js'
+import type { Request, RequestInput } from './request.js'
+import type { CompiledExpression } from './internal/cel.js'
+import { RequestShapeError, completeRequest } from './internal/complete-request.js'
+import type { ResourceGlob } from './internal/glob.js'
+import type { CelContext } from './internal/request-types.js'
+
+/** @internal */
+export interface CompiledRule {
+  readonly name: string
+  readonly effect: Effect
+  readonly reason: string
+  readonly approval: ApprovalRequirement | null
+  readonly shadow: boolean
+  readonly tags: readonly string[]
+  readonly source: string
+  readonly resources: readonly ResourceGlob[] | null
+  readonly when: CompiledExpression | null
+  /** The frozen `matched` entry reported when the rule fires. */
+  readonly hit: MatchedRule
+}
+
+/** @internal */
+export interface CompiledMask {
+  readonly name: string
+  readonly shadow: boolean
+  readonly source: string
+  readonly resources: readonly ResourceGlob[] | null
+  readonly when: CompiledExpression | null
+  readonly rule: MaskRule
+}
+
+/** @internal */
+export interface PolicyParts {
+  readonly rules: readonly CompiledRule[]
+  readonly masks: readonly CompiledMask[]
+  readonly defaults: { readonly effect: Effect; readonly reason: string; readonly approval: ApprovalRequirement | null }
+  readonly revision: string
+  readonly sources: readonly string[]
+  readonly clock: () => Date
+}
+
+/** A rule as listed by `policy.rules` (for tooling: `warden policy check`, explain views). */
+export interface PolicyRuleInfo {
+  readonly name: string
+  readonly effect: Effect
+  readonly shadow: boolean
+  readonly tags: readonly string[]
+  readonly source: string
+}
+
+const NONE: readonly never[] = Object.freeze([])
+const PRECEDENCE = { allow: 0, approve: 1, deny: 2 } as const satisfies Record<Effect, number>
+
+const appliesTo = (globs: readonly ResourceGlob[] | null, kind: string, name: string): boolean => {
+  if (globs === null) return true
+  for (let i = 0; i < globs.length; i++) if (globs[i].kind(kind) && globs[i].name(name)) return true
+  return false
+}
+
+/** Why a CEL evaluation failed, without values (cel-js messages name keys and types only). */
+const describeError = (e: unknown): string => {
+  const err = e as { code?: string; summary?: string; message?: string }
+  const text = err?.summary ?? String(err?.message ?? e).split('\n')[0]
+  return `${err?.code ?? 'error'}: ${text}`.slice(0, 300)
+}
+
+/**
+ * A compiled policy set. `decide()` is synchronous and pure: precedence deny > approve > allow >
+ * default; a runtime error in a rule that could deny (a deny or approve rule) counts against the
+ * request. Exported from `@warden/policy`; build one with `compilePolicy` or `loadPolicy`.
+ */
+export class Policy implements Decider {
+  /** `sha256:<hex>` content hash of the documents this policy was compiled from. */
+  readonly revision: string
+  /** Source names (files) in load order. */
+  readonly sources: readonly string[]
+  /** The rules in evaluation order. */
+  readonly rules: readonly PolicyRuleInfo[]
+  /** Mask rule names in order. */
+  readonly maskNames: readonly string[]
+  readonly #rules: readonly CompiledRule[]
+  readonly #masks: readonly CompiledMask[]
+  readonly #defaults: PolicyParts['defaults']
+  readonly #clock: () => Date
+  readonly #defaultDecision: Decision
+
+  /** @internal Use compilePolicy/loadPolicy. */
+  constructor(parts: PolicyParts) {
+    this.revision = parts.revision
+    this.sources = Object.freeze([...parts.sources])
+    this.#rules = parts.rules
+    this.#masks = parts.masks
+    this.#defaults = parts.defaults
+    this.#clock = parts.clock
+    this.rules = Object.freeze(
+      parts.rules.map((r) => Object.freeze({ name: r.name, effect: r.effect, shadow: r.shadow, tags: r.tags, source: r.source })),
+    )
+    this.maskNames = Object.freeze(parts.masks.map((m) => m.name))
+    this.#defaultDecision = Object.freeze({
+      effect: parts.defaults.effect,
+      rule: 'default',
+      reason: parts.defaults.reason,
+      approval: parts.defaults.approval,
+      masks: NONE,
+      matched: NONE,
+      revision: parts.revision,
+    })
+    Object.freeze(this)
+  }
+
+  /** Decides one request (a partial request is completed with empty fields). Never throws. */
+  decide(request: Request | RequestInput): Decision {
+    let ctx: CelContext
+    try {
+      ctx = completeRequest(request as RequestInput, this.#clock)
+    } catch (e) {
+      const field = e instanceof RequestShapeError ? e.field : 'request'
+      return this.#deny('error:request', `malformed request: field "${field}" has the wrong type`, NONE)
+    }
+    const kind = ctx.resource.kind
+    const name = ctx.resource.name
+    const rules = this.#rules
+    let matched: MatchedRule[] | undefined
+    let decider: CompiledRule | undefined
+    let decidingError: string | undefined
+    for (let i = 0; i < rules.length; i++) {
+      const rule = rules[i]
+      if (rule.resources !== null && !appliesTo(rule.resources, kind, name)) continue
+      let error: string | undefined
+      if (rule.when !== null) {
+        let result: unknown
+        try {
+          result = rule.when(ctx)
+        } catch (e) {
+          error = describeError(e)
+        }
+        if (error === undefined && result !== true) continue
+      }
+      if (error === undefined) (matched ??= []).push(rule.hit)
+      else (matched ??= []).push(Object.freeze({ rule: rule.name, effect: rule.effect, shadow: rule.shadow, error }))
+      if (rule.shadow) continue
+      // An erroring allow rule simply does not allow; an erroring deny/approve rule applies.
+      if (error !== undefined && rule.effect === 'allow') continue
+      if (
+        decider === undefined ||
+        PRECEDENCE[rule.effect] > PRECEDENCE[decider.effect] ||
+        // at equal precedence, a rule that really matched names the decision over one that errored
+        (PRECEDENCE[rule.effect] === PRECEDENCE[decider.effect] && decidingError !== undefined && error === undefined)
+      ) {
+        decider = rule
+        decidingError = error
+      }
+    }
+    if (decider === undefined) {
+      if (matched === undefined && this.#masks.length === 0) return this.#defaultDecision
+      const d = this.#defaults
+      const masks = d.effect === 'deny' ? NONE : this.#collectMasks(ctx, kind, name)
+      if (matched === undefined && masks === NONE) return this.#defaultDecision
+      return Object.freeze({
+        effect: d.effect,
+        rule: 'default',
+        reason: d.reason,
+        approval: d.approval,
+        masks,
+        matched: matched ? Object.freeze(matched) : NONE,
+        revision: this.revision,
+      })
+    }
+    if (decidingError !== undefined) {
+      // Fail closed: a deny rule that errored denies; an approve rule that errored still needs approval.
+      if (decider.effect === 'deny') {
+        return this.#deny(`error:${decider.name}`, `rule ${decider.name} failed at evaluation (${decidingError})`, matched ?? NONE)
+      }
+    }
+    const masks = decider.effect === 'deny' ? NONE : this.#collectMasks(ctx, kind, name)
+    return Object.freeze({
+      effect: decider.effect,
+      rule: decider.name,
+      reason: decidingError === undefined ? decider.reason : `${decider.reason} (rule failed at evaluation: ${decidingError})`,
+      approval: decider.approval,
+      masks,
+      matched: matched ? Object.freeze(matched) : NONE,
+      revision: this.revision,
+    })
+  }
+
+  #collectMasks(ctx: CelContext, kind: string, name: string): readonly MaskRule[] {
+    const all = this.#masks
+    if (all.length === 0) return NONE
+    let out: MaskRule[] | undefined
+    for (let i = 0; i < all.length; i++) {
+      const m = all[i]
+      if (m.shadow) continue
+      if (m.resources !== null && !appliesTo(m.resources, kind, name)) continue
+      if (m.when !== null) {
+        let result: unknown
+        try {
+          result = m.when(ctx)
+        } catch {
+          result = true // fail closed: a mask whose condition errors still masks
+        }
+        if (result !== true) continue
+      }
+      ;(out ??= []).push(m.rule)
+    }
+    return out ? Object.freeze(out) : NONE
+  }
+
+  #deny(rule: string, reason: string, matched: readonly MatchedRule[]): Decision {
+    return Object.freeze({
+      effect: 'deny',
+      rule,
+      reason,
+      approval: null,
+      masks: NONE,
+      matched: matched === NONE ? NONE : Object.freeze(matched),
+      revision: this.revision,
+    })
+  }
+}
