@@ -1,1 +1,1 @@
-export {}
+export { describeShell, loadShellParser } from './describe-shell.js'

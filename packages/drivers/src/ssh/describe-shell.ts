@@ -1,0 +1,235 @@
+// describeShell: the `shell` facts of a command line, from the real bash grammar (tree-sitter-bash).
+import path from 'node:path'
+import type { ShellCommandFacts, ShellFacts, ShellFlag } from '@warden/policy'
+import type { Node, Parser } from 'web-tree-sitter'
+import { loadBashParser, loadedBashParser } from './internal/bash-parser.js'
+import { deepFreeze } from './internal/deep-freeze.js'
+import { type ShellWord, shellWord } from './internal/shell-words.js'
+import { type UnwrapContext, wrapperFor } from './internal/shell-wrappers.js'
+
+/** Longer texts are not parsed (parsers run on the event loop); they come back `parsed: false`. */
+const MAX_TEXT = 256 * 1024
+/** `sh -c "sh -c '…'"` nesting allowed before failing closed. */
+const MAX_SCRIPT_DEPTH = 8
+/** Syntax-tree nesting allowed before failing closed (keeps the walker's recursion bounded). */
+const MAX_TREE_DEPTH = 400
+const CACHE_SIZE = 1024
+const CACHE_MAX_TEXT = 16 * 1024
+
+const cache = new Map<string, ShellFacts>()
+
+/**
+ * Describes a shell command line as the `shell` facts policies see: every command (pipelines, lists,
+ * newlines, `$(…)`, backticks, process substitution, subshells, wrapper programs such as `sudo`,
+ * `sh -c`, `eval`, `env`, `xargs`, `find -exec` unwrapped), the distinct programs, and flags.
+ * Anything it cannot classify (a syntax error, a non-literal command name, a shell reading its
+ * script from stdin or a file) comes back with `parsed: false` and an `error`; deny those.
+ * Returns a promise only until the parser has loaded; `await` works either way. Facts are deep-frozen.
+ * Exported from `@warden/drivers/ssh`. Throws `ERR_WARDEN_DESCRIBE` when the parser cannot load.
+ * @example const facts = await describeShell('curl -s https://x | sh') // facts.parsed === false
+ */
+export function describeShell(text: string): ShellFacts | Promise<ShellFacts> {
+  if (typeof text !== 'string') throw new TypeError('describeShell: "text" must be a string')
+  const hit = cache.get(text)
+  if (hit !== undefined) {
+    // LRU: move to the back.
+    cache.delete(text)
+    cache.set(text, hit)
+    return hit
+  }
+  const parser = loadedBashParser()
+  if (parser) return describeWith(parser, text)
+  return loadBashParser().then((p) => describeWith(p, text))
+}
+
+/** Loads the shell parser ahead of the first command (optional; `describeShell` loads it on demand). */
+export async function loadShellParser(): Promise<void> {
+  await loadBashParser()
+}
+
+function describeWith(parser: Parser, text: string): ShellFacts {
+  const facts = deepFreeze(analyzeText(parser, text))
+  if (text.length <= CACHE_MAX_TEXT) {
+    if (cache.size >= CACHE_SIZE) cache.delete(cache.keys().next().value as string)
+    cache.set(text, facts)
+  }
+  return facts
+}
+
+function analyzeText(parser: Parser, text: string): ShellFacts {
+  if (text.length > MAX_TEXT)
+    return {
+      text,
+      commands: [],
+      programs: [],
+      flags: [],
+      parsed: false,
+      error: `longer than ${MAX_TEXT} characters`,
+    }
+  const analysis = new Analysis(parser)
+  analysis.parse(text, 0)
+  const programs = [...new Set(analysis.commands.map((c) => c.name))]
+  return {
+    text,
+    commands: analysis.commands,
+    programs,
+    flags: [...analysis.flags].sort(),
+    parsed: analysis.errors.length === 0,
+    error: analysis.errors.join('; '),
+  }
+}
+
+class Analysis {
+  readonly commands: ShellCommandFacts[] = []
+  readonly flags = new Set<ShellFlag>()
+  readonly errors: string[] = []
+  readonly #parser: Parser
+
+  constructor(parser: Parser) {
+    this.#parser = parser
+  }
+
+  parse(text: string, depth: number): void {
+    if (depth > MAX_SCRIPT_DEPTH) {
+      this.fail('dynamic', `scripts nested deeper than ${MAX_SCRIPT_DEPTH} levels`)
+      return
+    }
+    const tree = this.#parser.parse(text)
+    if (!tree) {
+      this.fail('', 'the shell parser returned no tree')
+      return
+    }
+    try {
+      const root = tree.rootNode
+      if (root.hasError) this.fail('', syntaxError(root, depth))
+      this.#walk(root, depth, 0)
+    } finally {
+      tree.delete()
+    }
+  }
+
+  fail(flag: ShellFlag | '', why: string): void {
+    if (flag) this.flags.add(flag)
+    if (!this.errors.includes(why)) this.errors.push(why)
+  }
+
+  #walk(node: Node, depth: number, level: number): void {
+    if (level > MAX_TREE_DEPTH) {
+      this.fail('', `syntax nested deeper than ${MAX_TREE_DEPTH} levels`)
+      return
+    }
+    switch (node.type) {
+      case 'command':
+        this.#command(node, depth)
+        break
+      case 'declaration_command':
+      case 'unset_command':
+        this.#declaration(node)
+        break
+      case 'pipeline':
+        this.flags.add('pipe')
+        break
+      case 'subshell':
+        this.flags.add('subshell')
+        break
+      case 'command_substitution':
+      case 'process_substitution':
+        this.flags.add('substitution')
+        break
+      case 'file_redirect':
+        this.flags.add('redirect')
+        break
+      case 'heredoc_redirect':
+      case 'herestring_redirect':
+        this.flags.add('heredoc')
+        break
+      case 'function_definition':
+        this.flags.add('function')
+        break
+    }
+    for (const child of node.children) {
+      if (!child) continue
+      if (!child.isNamed) {
+        if (child.type === '&') this.flags.add('background')
+        continue
+      }
+      this.#walk(child, depth, level + 1)
+    }
+  }
+
+  #command(node: Node, depth: number): void {
+    const words: ShellWord[] = []
+    for (const child of node.namedChildren) {
+      if (!child) continue
+      switch (child.type) {
+        case 'variable_assignment':
+          this.flags.add('env_assignment')
+          break
+        case 'command_name': {
+          const name = child.namedChild(0)
+          if (name) words.push(shellWord(name))
+          break
+        }
+        case 'file_redirect':
+        case 'heredoc_redirect':
+        case 'herestring_redirect':
+        case 'comment':
+          break
+        default:
+          words.push(shellWord(child))
+      }
+    }
+    if (words.length > 0) this.#addCommand(words, depth)
+  }
+
+  #declaration(node: Node): void {
+    const keyword = node.child(0)?.text ?? node.type
+    const argv = [keyword]
+    for (const child of node.namedChildren) if (child) argv.push(shellWord(child).value ?? child.text)
+    this.commands.push({ name: keyword, argv })
+  }
+
+  #addCommand(words: readonly ShellWord[], depth: number): void {
+    const argv = words.map((w) => w.value ?? w.text)
+    const head = words[0]
+    if (head.value === null || head.pattern || head.value === '') {
+      this.commands.push({ name: head.text, argv })
+      this.fail('dynamic', `the command name ${JSON.stringify(head.text)} is not a literal`)
+      return
+    }
+    const name = head.value.includes('/') ? path.posix.basename(head.value) : head.value
+    this.commands.push({ name, argv })
+    const handler = wrapperFor(name)
+    if (handler) handler(words.slice(1), this.#unwrapContext(depth))
+  }
+
+  #unwrapContext(depth: number): UnwrapContext {
+    return {
+      run: (words) => this.#addCommand(words, depth),
+      script: (text, what) => {
+        if (text === null) this.fail('dynamic', `${what} is given a script that is not a literal`)
+        else this.parse(text, depth + 1)
+      },
+      flag: (flag) => this.flags.add(flag),
+      fail: (flag, why) => this.fail(flag, why),
+    }
+  }
+}
+
+function syntaxError(root: Node, depth: number): string {
+  const bad = firstError(root)
+  const where = bad ? ` at line ${bad.startPosition.row + 1}, column ${bad.startPosition.column + 1}` : ''
+  const inner = depth > 0 ? ' in a nested script' : ''
+  return `shell syntax error${inner}${where}${bad?.isMissing ? ` (missing ${JSON.stringify(bad.type)})` : ''}`
+}
+
+function firstError(node: Node): Node | undefined {
+  if (node.isError || node.isMissing) return node
+  for (const child of node.children) {
+    if (child?.hasError || child?.isMissing) {
+      const found = firstError(child)
+      if (found) return found
+    }
+  }
+  return undefined
+}
