@@ -1,0 +1,63 @@
+// The five strategies as functions of one value. Column rules apply them to whole cells,
+// detectors to the matched part of a string.
+import type { MaskStrategyName } from '@warden/policy'
+import { type MaskingKeys, hashValue, tokenizeValue } from './keys.js'
+
+export const REDACTED = '[redacted]'
+
+/** Strongest first: when two rules mask the same column, the one that reveals less wins. */
+export const STRENGTH = { null: 5, redact: 4, hash: 3, tokenize: 2, partial: 1 } as const satisfies Record<MaskStrategyName, number>
+
+export type StrategyFn = (value: unknown) => unknown
+
+export function stringify(value: unknown): string {
+  if (typeof value === 'string') return value
+  if (value instanceof Date) return Number.isNaN(value.getTime()) ? 'Invalid Date' : value.toISOString()
+  if (value instanceof Uint8Array) return Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('base64')
+  if (typeof value === 'object' && value !== null) {
+    return JSON.stringify(value, (_k, v) => (typeof v === 'bigint' ? v.toString() : v)) ?? ''
+  }
+  return String(value)
+}
+
+const ALNUM = /[\p{L}\p{N}]/u
+
+/**
+ * Keeps the last 4 letters/digits and the separators (so `123-45-6789` → `***-**-6789`), but only
+ * when at least as many are hidden as shown: shorter values are fully starred. Emails keep the domain.
+ */
+export function partial(value: string): string {
+  const at = value.lastIndexOf('@')
+  if (at > 0 && at < value.length - 1 && value.indexOf('.', at) > at) return `***${value.slice(at)}`
+  const chars = Array.from(value)
+  let alnum = 0
+  for (const c of chars) if (ALNUM.test(c)) alnum++
+  let keep = alnum >= 8 ? 4 : 0
+  for (let i = chars.length - 1; i >= 0; i--) {
+    if (!ALNUM.test(chars[i])) continue
+    if (keep > 0) keep--
+    else chars[i] = '*'
+  }
+  return chars.join('')
+}
+
+export function strategyFn(name: MaskStrategyName, keys: MaskingKeys): StrategyFn {
+  switch (name) {
+    case 'redact':
+      return () => REDACTED
+    case 'null':
+      return () => null
+    case 'partial':
+      return (v) => partial(stringify(v))
+    case 'hash':
+      return (v) => hashValue(keys, stringify(v))
+    case 'tokenize':
+      return (v) => tokenizeValue(keys, stringify(v))
+  }
+}
+
+/** The same strategy inside free text, where `null` cannot remove a substring: it redacts. */
+export function textStrategyFn(name: MaskStrategyName, keys: MaskingKeys): (value: string) => string {
+  if (name === 'null') return () => REDACTED
+  return strategyFn(name, keys) as (value: string) => string
+}
