@@ -1,1 +1,1 @@
-export {}
+export { describeMysql, MAX_MYSQL_STATEMENT_LENGTH } from './describe.js'
