@@ -26,6 +26,8 @@ export type KubeVerb =
   | 'exec'
   | 'attach'
   | 'portforward'
+  /** Warden's own verb (no Kubernetes equivalent): reading a Secret's values; otherwise they are masked. */
+  | 'reveal'
 
 export interface Principal {
   readonly id: string
