@@ -1,1 +1,11 @@
-export {}
+export { runCli } from './cli.js'
+export { createInboxServer, type InboxServer, type InboxServerOptions, type InboxStore } from './inbox/inbox-server.js'
+export {
+  InboxAuthError,
+  jwtReviewerAuth,
+  type JwtReviewerAuthOptions,
+  type Reviewer,
+  type ReviewerAuth,
+  sharedSecretAuth,
+} from './inbox/reviewer-auth.js'
+export type { Io } from './internal/io.js'

@@ -1,0 +1,113 @@
+import { Redis } from 'ioredis'
+import { createInboxServer } from '../inbox/inbox-server.js'
+import { type ReviewerAuth, jwtReviewerAuth, sharedSecretAuth } from '../inbox/reviewer-auth.js'
+import { UsageError, requireOption, stringOption } from '../internal/args.js'
+import { CliError } from '../internal/cli-error.js'
+import type { CommandSpec } from '../internal/command.js'
+import { redisApprovals } from '../internal/upstream.js'
+
+function reviewerAuth(args: Parameters<CommandSpec['run']>[0], env: Record<string, string | undefined>): ReviewerAuth {
+  const jwks = stringOption(args, 'jwks')
+  const secret = stringOption(args, 'secret') ?? env.WARDEN_INBOX_SECRET
+  if (jwks !== undefined && secret !== undefined) throw new UsageError('give either --secret or --jwks, not both')
+  try {
+    if (jwks !== undefined) {
+      return jwtReviewerAuth({
+        jwks,
+        issuer: requireOption(args, 'issuer'),
+        audience: requireOption(args, 'audience'),
+        ...(stringOption(args, 'reviewer-claim') ? { reviewerClaim: stringOption(args, 'reviewer-claim')! } : {}),
+        ...(stringOption(args, 'groups-claim') ? { groupsClaim: stringOption(args, 'groups-claim')! } : {}),
+      })
+    }
+    if (secret !== undefined) return sharedSecretAuth(secret)
+  } catch (error) {
+    if (error instanceof TypeError) throw new UsageError(error.message.replace(/^\w+: /, ''))
+    throw error
+  }
+  throw new UsageError('reviewers must authenticate: give --secret (or WARDEN_INBOX_SECRET), or --jwks with --issuer and --audience')
+}
+
+function portOption(value: string | undefined): number {
+  if (value === undefined) return 7878
+  const port = Number(value)
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port must be 0-65535, got "${value}"`)
+  return port
+}
+
+export const approvalsServe: CommandSpec = {
+  name: 'approvals serve',
+  summary: 'Serve the approvals inbox web page on the Redis approval store',
+  usage: 'approvals serve --redis <url> [--port <n>] [--host <addr>] [--prefix <p>] (--secret <s> | --jwks <url> --issuer <iss> --audience <aud>)',
+  details: `
+Every application instance using redisApprovals with the same Redis and prefix shows its
+pending requests here: who, resource, command and facts, rule and reason, preview, and time
+left. Reviewers approve or reject with a reason; decided requests disappear from every open
+page. A requester can never decide their own request.
+
+Options:
+  --redis <url>          Redis URL, e.g. redis://127.0.0.1:6379/0
+  --prefix <p>           key prefix the applications use (default: the store's default)
+  --port <n>             port to listen on (default 7878; 0 picks a free one)
+  --host <addr>          address to bind (default 127.0.0.1)
+  --secret <s>           shared secret (>= 12 chars) reviewers type into the page; also read from
+                         WARDEN_INBOX_SECRET, which keeps it out of the process list. Reviewers
+                         name themselves: use a JWT issuer where names must be proven.
+  --jwks <url>           verify reviewers' bearer JWTs against this JWKS ...
+  --issuer <iss>         ... with this issuer ...
+  --audience <aud>       ... and audience
+  --reviewer-claim <c>   claim naming the reviewer (default sub)
+  --groups-claim <c>     claim listing the reviewer's groups, checked against a rule's approvers
+                         (default groups)
+
+Stops on SIGINT/SIGTERM. Exit codes: 0 stopped, 2 bad usage or cannot listen.
+`,
+  options: {
+    redis: { type: 'string' },
+    prefix: { type: 'string' },
+    port: { type: 'string', short: 'p' },
+    host: { type: 'string' },
+    secret: { type: 'string' },
+    jwks: { type: 'string' },
+    issuer: { type: 'string' },
+    audience: { type: 'string' },
+    'reviewer-claim': { type: 'string' },
+    'groups-claim': { type: 'string' },
+  },
+  async run(args, io) {
+    if (args.positionals.length > 0) throw new UsageError(`unexpected argument "${args.positionals[0]}"`)
+    const redisUrl = requireOption(args, 'redis')
+    const port = portOption(stringOption(args, 'port'))
+    const host = stringOption(args, 'host') ?? '127.0.0.1'
+    const auth = reviewerAuth(args, io.env)
+    let redis: Redis
+    try {
+      redis = new Redis(redisUrl, { lazyConnect: true, maxRetriesPerRequest: 2 })
+      await redis.connect()
+    } catch (error) {
+      throw new CliError(`cannot connect to Redis at ${redisUrl}: ${(error as Error).message}`, 2)
+    }
+    const prefix = stringOption(args, 'prefix')
+    const store = redisApprovals({ redis, ...(prefix !== undefined ? { prefix } : {}) })
+    const log = (line: string) => io.stderr.write(`${new Date().toISOString()} ${line}\n`)
+    const inbox = createInboxServer({ store, auth, log })
+    let url: string
+    try {
+      url = await inbox.listen(port, host)
+    } catch (error) {
+      await inbox.close()
+      await store.close()
+      redis.disconnect()
+      throw new CliError(`cannot listen on ${host}:${port}: ${(error as Error).message}`, 2)
+    }
+    io.stdout.write(`approvals inbox on ${url} (reviewers sign in with ${auth.mode === 'jwt' ? 'a JWT' : 'the shared secret'})\n`)
+    await new Promise<void>((resolve) => {
+      process.once('SIGINT', resolve)
+      process.once('SIGTERM', resolve)
+    })
+    await inbox.close()
+    await store.close()
+    redis.disconnect()
+    return 0
+  },
+}

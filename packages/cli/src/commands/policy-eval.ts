@@ -1,0 +1,107 @@
+import { readFile } from 'node:fs/promises'
+import { resolve } from 'node:path'
+import type { Decision } from '@warden/policy'
+import { UsageError, flag, requireOption } from '../internal/args.js'
+import { CliError } from '../internal/cli-error.js'
+import type { CommandSpec } from '../internal/command.js'
+import { type Style, createStyle } from '../internal/io.js'
+import { formatPolicyError, isPolicyError, policyErrors } from '../internal/policy-error-format.js'
+import { reviveRequest } from '../internal/request-json.js'
+import { loadPolicy } from '../internal/upstream.js'
+
+const EFFECT_COLOR = { allow: 'green', deny: 'red', approve: 'yellow' } as const satisfies Record<
+  Decision['effect'],
+  keyof Style
+>
+
+export function paintEffect(style: Style, effect: Decision['effect']): string {
+  return style[EFFECT_COLOR[effect]](effect)
+}
+
+function formatDuration(ms: number): string {
+  if (ms % 3_600_000 === 0) return `${ms / 3_600_000}h`
+  if (ms % 60_000 === 0) return `${ms / 60_000}m`
+  if (ms % 1000 === 0) return `${ms / 1000}s`
+  return `${ms}ms`
+}
+
+export function formatDecision(decision: Decision, style: Style): string {
+  const lines = [
+    `${style.bold('effect')}    ${paintEffect(style, decision.effect)}`,
+    `${style.bold('rule')}      ${decision.rule}`,
+    `${style.bold('reason')}    ${decision.reason || style.dim('(none)')}`,
+  ]
+  if (decision.approval) {
+    const who = decision.approval.approvers.length > 0 ? decision.approval.approvers.join(', ') : 'anyone'
+    lines.push(`${style.bold('approval')}  by ${who}, timeout ${formatDuration(decision.approval.timeout)}`)
+  }
+  for (const mask of decision.masks) {
+    const what = [...mask.columns, ...mask.detectors.map((d) => `detector:${d}`)].join(', ')
+    lines.push(`${style.bold('mask')}      ${mask.name} (${mask.strategy}: ${what})`)
+  }
+  lines.push(`${style.bold('matched')}   ${decision.matched.length === 0 ? style.dim('no rule (default applied)') : ''}`)
+  for (const m of decision.matched) {
+    const notes = [m.shadow ? 'shadow' : '', m.error ? `error: ${m.error}` : ''].filter(Boolean).join('; ')
+    lines.push(`  ${m.rule}  ${paintEffect(style, m.effect)}${notes ? style.dim(`  (${notes})`) : ''}`)
+  }
+  lines.push(`${style.bold('revision')}  ${style.dim(decision.revision)}`)
+  return `${lines.join('\n')}\n`
+}
+
+async function readRequestArg(value: string, cwd: string): Promise<unknown> {
+  let text = value
+  if (value.startsWith('@')) {
+    const file = resolve(cwd, value.slice(1))
+    try {
+      text = value === '@-' ? await readStdin() : await readFile(file, 'utf8')
+    } catch (error) {
+      throw new CliError(`cannot read request file ${value.slice(1)}: ${(error as Error).message}`, 2)
+    }
+  }
+  try {
+    return JSON.parse(text)
+  } catch (error) {
+    throw new CliError(`--request is not valid JSON: ${(error as Error).message}`, 2)
+  }
+}
+
+async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = []
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer)
+  return Buffer.concat(chunks).toString('utf8')
+}
+
+export const policyEval: CommandSpec = {
+  name: 'policy eval',
+  summary: 'Decide one request against a policy and explain which rules matched',
+  usage: 'policy eval --request <json|@file|@-> [--json] <policy>...',
+  details: `
+Options:
+  --request <json|@file|@->  the request: inline JSON, @path to a JSON file, or @- for stdin.
+                             A partial request is completed with empty fields, e.g.
+                             {"principal":{"id":"ci","type":"service"},"resource":{"kind":"postgres",
+                              "name":"orders"},"action":"sql.query","sql":{"types":["DELETE"],"write":true}}
+  --json                     print the decision as JSON
+
+Exit codes: 0 decided (whatever the effect), 2 bad usage or input, or the policy does not load.
+`,
+  options: { request: { type: 'string', short: 'r' }, json: { type: 'boolean' } },
+  async run(args, io) {
+    const requestArg = requireOption(args, 'request')
+    if (args.positionals.length === 0) throw new UsageError('give the policy file(s) or folder to evaluate against')
+    const request = reviveRequest(await readRequestArg(requestArg, io.cwd))
+    let policy: Awaited<ReturnType<typeof loadPolicy>>
+    try {
+      policy = await loadPolicy(args.positionals)
+    } catch (error) {
+      if (!isPolicyError(error)) throw error
+      const style = createStyle(io.stderr, io.env)
+      for (const e of policyErrors(error)) io.stderr.write(`${formatPolicyError(e, style, io.cwd)}\n`)
+      return 2
+    }
+    const decision = policy.decide(request)
+    if (flag(args, 'json')) io.stdout.write(`${JSON.stringify(decision, null, 2)}\n`)
+    else io.stdout.write(formatDecision(decision, createStyle(io.stdout, io.env)))
+    return 0
+  },
+}

@@ -1,0 +1,238 @@
+import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import type { ApprovalRequest } from '@warden/core'
+import { INBOX_CSS, INBOX_HTML, INBOX_JS } from './inbox-page.js'
+import { InboxAuthError, type Reviewer, type ReviewerAuth, refusalReason } from './reviewer-auth.js'
+
+/** What the inbox needs from an approval store; `redisApprovals` from @warden/core provides it. */
+export interface InboxStore {
+  pending(): Promise<readonly ApprovalRequest[]>
+  get(id: string): Promise<ApprovalRequest | undefined | null>
+  decide(id: string, decision: { status: 'approved' | 'rejected'; by: string; reason: string }): Promise<unknown>
+  /** Called on every change (new request, decision, expiry) from any instance; returns unsubscribe. */
+  subscribe(listener: (event: unknown) => void): () => void
+}
+
+export interface InboxServerOptions {
+  readonly store: InboxStore
+  readonly auth: ReviewerAuth
+  /** One line per decision and per store error (default: nothing). */
+  readonly log?: (line: string) => void
+  /** How often open pages get a fresh list even without store events (default 15 s). */
+  readonly refreshMs?: number
+}
+
+export interface InboxServer {
+  readonly server: Server
+  /** Starts listening; resolves to the page's URL. */
+  listen(port: number, host?: string): Promise<string>
+  close(): Promise<void>
+}
+
+const MAX_BODY = 16 * 1024
+const SECURITY_HEADERS = {
+  'content-security-policy':
+    "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self'; " +
+    "base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+  'x-content-type-options': 'nosniff',
+  'referrer-policy': 'no-referrer',
+  'cache-control': 'no-store',
+}
+
+class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message)
+  }
+}
+
+function send(res: ServerResponse, status: number, type: string, body: string): void {
+  res.writeHead(status, { ...SECURITY_HEADERS, 'content-type': type, 'content-length': Buffer.byteLength(body) })
+  res.end(body)
+}
+
+const sendJson = (res: ServerResponse, status: number, value: unknown) =>
+  send(res, status, 'application/json; charset=utf-8', JSON.stringify(value))
+
+async function readJson(req: IncomingMessage): Promise<Record<string, unknown>> {
+  // Only JSON bodies: a cross-site HTML form cannot send this content type without a preflight.
+  if (!(req.headers['content-type'] ?? '').startsWith('application/json')) {
+    throw new HttpError(415, 'send application/json')
+  }
+  const chunks: Buffer[] = []
+  let size = 0
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length
+    if (size > MAX_BODY) throw new HttpError(413, 'body too large')
+    chunks.push(chunk as Buffer)
+  }
+  try {
+    const value = JSON.parse(Buffer.concat(chunks).toString('utf8')) as unknown
+    if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new Error('not an object')
+    return value as Record<string, unknown>
+  } catch {
+    throw new HttpError(400, 'body is not a JSON object')
+  }
+}
+
+/**
+ * The approvals inbox: a static page plus a small JSON API on an approval store.
+ * Every API call is authenticated by a header the page sets (bearer token or shared
+ * secret), never by a cookie, so another site cannot make a reviewer's browser decide.
+ * Open pages get the pending list over Server-Sent Events, re-sent whenever the store
+ * reports a change from any instance, so decided requests disappear everywhere.
+ */
+export function createInboxServer(options: InboxServerOptions): InboxServer {
+  const { store, auth } = options
+  if (typeof store?.pending !== 'function' || typeof store.decide !== 'function' || typeof store.subscribe !== 'function') {
+    throw new TypeError('createInboxServer: "store" needs pending(), get(), decide() and subscribe()')
+  }
+  if (typeof auth?.authenticate !== 'function') throw new TypeError('createInboxServer: "auth" needs authenticate()')
+  const log = options.log ?? (() => {})
+  const refreshMs = options.refreshMs ?? 15_000
+  const clients = new Set<ServerResponse>()
+
+  let broadcasting = false
+  let again = false
+  async function snapshot(): Promise<string> {
+    const requests = [...(await store.pending())].sort(
+      (a, b) => new Date(a.requestedAt).getTime() - new Date(b.requestedAt).getTime(),
+    )
+    return `event: pending\ndata: ${JSON.stringify({ now: new Date().toISOString(), requests })}\n\n`
+  }
+  // Coalesces bursts of store events into one read of the pending list.
+  async function broadcast(): Promise<void> {
+    if (clients.size === 0) return
+    if (broadcasting) {
+      again = true
+      return
+    }
+    broadcasting = true
+    try {
+      do {
+        again = false
+        const frame = await snapshot()
+        for (const client of clients) client.write(frame)
+      } while (again)
+    } catch (error) {
+      log(`approval store error: ${(error as Error).message}`)
+    } finally {
+      broadcasting = false
+    }
+  }
+  const unsubscribe = store.subscribe(() => void broadcast())
+  const timer = setInterval(() => void broadcast(), refreshMs)
+  timer.unref()
+
+  async function authenticate(req: IncomingMessage): Promise<Reviewer> {
+    try {
+      return await auth.authenticate(req.headers)
+    } catch (error) {
+      if (error instanceof InboxAuthError) throw new HttpError(401, error.message)
+      throw error
+    }
+  }
+
+  async function events(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    await authenticate(req)
+    const first = await snapshot()
+    res.writeHead(200, { ...SECURITY_HEADERS, 'content-type': 'text/event-stream; charset=utf-8', connection: 'keep-alive' })
+    res.write(first)
+    clients.add(res)
+    req.on('close', () => clients.delete(res))
+  }
+
+  async function decision(req: IncomingMessage, res: ServerResponse, id: string): Promise<void> {
+    const reviewer = await authenticate(req)
+    const body = await readJson(req)
+    const status = body.status
+    if (status !== 'approved' && status !== 'rejected') throw new HttpError(400, 'status must be "approved" or "rejected"')
+    const reason = typeof body.reason === 'string' ? body.reason.trim() : ''
+    if (reason.length > 1000) throw new HttpError(400, 'reason is longer than 1000 characters')
+    if (status === 'rejected' && reason === '') throw new HttpError(400, 'give a reason when rejecting')
+    const request = await store.get(id)
+    if (request === undefined || request === null) throw new HttpError(404, 'no such pending request (decided or expired)')
+    const refusal = refusalReason(reviewer, request)
+    if (refusal !== undefined) throw new HttpError(403, refusal)
+    try {
+      await store.decide(id, { status, by: reviewer.id, reason })
+    } catch (error) {
+      // The store refuses requests decided or expired in the meantime (by another reviewer or instance).
+      throw new HttpError(409, (error as Error).message)
+    }
+    log(`${status} ${id} (${request.resource.kind}:${request.resource.name}, ${request.principal.id}) by ${reviewer.id}`)
+    sendJson(res, 200, { id, status, by: reviewer.id })
+    void broadcast()
+  }
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://inbox.invalid')
+    const route = `${req.method} ${url.pathname}`
+    switch (route) {
+      case 'GET /':
+        return send(res, 200, 'text/html; charset=utf-8', INBOX_HTML)
+      case 'GET /inbox.js':
+        return send(res, 200, 'text/javascript; charset=utf-8', INBOX_JS)
+      case 'GET /inbox.css':
+        return send(res, 200, 'text/css; charset=utf-8', INBOX_CSS)
+      case 'GET /api/config':
+        return sendJson(res, 200, { mode: auth.mode })
+      case 'GET /api/whoami': {
+        const reviewer = await authenticate(req)
+        return sendJson(res, 200, { reviewer: reviewer.id, groups: reviewer.groups, verified: reviewer.verified })
+      }
+      case 'GET /api/pending': {
+        await authenticate(req)
+        const requests = await store.pending()
+        return sendJson(res, 200, { now: new Date().toISOString(), requests })
+      }
+      case 'GET /api/events':
+        return events(req, res)
+    }
+    const match = /^\/api\/requests\/([^/]+)\/decision$/.exec(url.pathname)
+    if (match !== null) {
+      if (req.method !== 'POST') throw new HttpError(405, 'use POST')
+      return decision(req, res, decodeURIComponent(match[1]!))
+    }
+    throw new HttpError(404, 'not found')
+  }
+
+  const server = createServer((req, res) => {
+    handle(req, res).catch((error: unknown) => {
+      if (res.headersSent) {
+        res.end()
+        return
+      }
+      if (error instanceof HttpError) return sendJson(res, error.status, { error: error.message })
+      log(`inbox error: ${(error as Error).message}`)
+      sendJson(res, 500, { error: 'the approval store failed; see the server log' })
+    })
+  })
+
+  return {
+    server,
+    listen(port, host = '127.0.0.1') {
+      return new Promise((resolve, reject) => {
+        server.once('error', reject)
+        server.listen(port, host, () => {
+          server.off('error', reject)
+          const address = server.address() as AddressInfo
+          const shown = address.family === 'IPv6' ? `[${address.address}]` : address.address
+          resolve(`http://${shown}:${address.port}/`)
+        })
+      })
+    },
+    async close() {
+      clearInterval(timer)
+      unsubscribe()
+      for (const client of clients) client.end()
+      clients.clear()
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve())
+        server.closeAllConnections()
+      })
+    },
+  }
+}
