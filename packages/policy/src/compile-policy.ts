@@ -277,7 +277,7 @@ function compileWhen(
     const pos = expressionSnippet(expression, e.start, e.end)
     return throwing(new PolicyError(code, detail, { file: l.source, path: formatPath(path), snippet: pos.snippet }))
   }
-  const offset = l.text.offsetInScalar(path, expression, e.start)
+  const offset = l.text.offsetInScalar(path, expression, e.start, e.end)
   const pos = l.text.position(offset, Math.max(1, e.end - e.start))
   return throwing(new PolicyError(code, detail, { file: l.source, ...pos, path: formatPath(path) }))
 }

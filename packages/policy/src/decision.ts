@@ -53,6 +53,12 @@ export interface Decision {
   readonly matched: readonly MatchedRule[]
   /** `sha256:<hex>` content hash of the policy set in force. */
   readonly revision: string
+  /**
+   * Flow tags of the enforcing rules that matched (their `tags`, e.g. `pii` for a rule matching
+   * reads of a sensitive table), deduplicated. Core adds them to `flow.tags` when the command runs.
+   * Mask tags are reported by the masker when it actually masks something.
+   */
+  readonly tags?: readonly string[]
 }
 
 /** Anything that decides: a compiled policy, a hot-reloading bundle loader, a test double. */

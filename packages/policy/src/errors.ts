@@ -35,6 +35,8 @@ export type WardenErrorCode =
   | 'ERR_WARDEN_DESCRIBE'
   | 'ERR_WARDEN_UNSUPPORTED'
   | 'ERR_WARDEN_PREVIEW_MISMATCH'
+  // an approval decision the store refused (unknown id, already decided, expired, self-approval, fingerprint)
+  | 'ERR_WARDEN_APPROVAL_DECISION'
 
 export class WardenError extends Error {
   /** Set by each subclass that owns exactly one code; `instanceof Subclass` then also checks it. */

@@ -105,6 +105,7 @@ export class Policy implements Decider {
       masks: NONE,
       matched: NONE,
       revision: parts.revision,
+      tags: NONE,
     })
     Object.freeze(this)
   }
@@ -124,6 +125,7 @@ export class Policy implements Decider {
     let matched: MatchedRule[] | undefined
     let decider: CompiledRule | undefined
     let decidingError: string | undefined
+    let tags: string[] | undefined
     for (let i = 0; i < rules.length; i++) {
       const rule = rules[i]
       if (rule.resources !== null && !appliesTo(rule.resources, kind, name)) continue
@@ -140,6 +142,10 @@ export class Policy implements Decider {
       if (error === undefined) (matched ??= []).push(rule.hit)
       else (matched ??= []).push(Object.freeze({ rule: rule.name, effect: rule.effect, shadow: rule.shadow, error }))
       if (rule.shadow) continue
+      if (error === undefined && rule.tags.length > 0) {
+        tags ??= []
+        for (const t of rule.tags) if (!tags.includes(t)) tags.push(t)
+      }
       // An erroring allow rule simply does not allow; an erroring deny/approve rule applies.
       if (error !== undefined && rule.effect === 'allow') continue
       if (
@@ -165,6 +171,7 @@ export class Policy implements Decider {
         masks,
         matched: matched ? Object.freeze(matched) : NONE,
         revision: this.revision,
+        tags: d.effect === 'deny' || tags === undefined ? NONE : Object.freeze(tags),
       })
     }
     if (decidingError !== undefined) {
@@ -182,6 +189,7 @@ export class Policy implements Decider {
       masks,
       matched: matched ? Object.freeze(matched) : NONE,
       revision: this.revision,
+      tags: decider.effect === 'deny' || tags === undefined ? NONE : Object.freeze(tags),
     })
   }
 
@@ -216,6 +224,7 @@ export class Policy implements Decider {
       masks: NONE,
       matched: matched === NONE ? NONE : Object.freeze(matched),
       revision: this.revision,
+      tags: NONE,
     })
   }
 }

@@ -69,18 +69,30 @@ export class SourceText {
   }
 
   /**
-   * Source offset of character `index` of the string scalar at `path`. Finds the expression's
-   * line inside the scalar's source text (works for plain, quoted and block scalars); falls back
-   * to the scalar's start when escapes make the line unrecognisable.
+   * Source offset of character `index` of the string scalar at `path`. YAML quoting, escapes
+   * and folding mean the expression is not a plain slice of the file, so look for the text at
+   * the error (the k-th occurrence, as in the expression) inside the scalar's source; failing
+   * that, the expression's line; failing that, the scalar's start.
    */
-  offsetInScalar(path: DocPath, expression: string, index: number): number {
+  offsetInScalar(path: DocPath, expression: string, index: number, end = index): number {
     const node = this.doc.getIn(path as (string | number)[], true)
     if (!isScalar(node) || !node.range) return this.offsetOf(path)
-    const [start, end] = node.range
+    const [start, stop] = node.range
+    const src = this.text.slice(start, stop)
+    const needle = /^[^"'\\\n]*/.exec(expression.slice(index, Math.max(end, index + 1)))?.[0] ?? ''
+    if (needle.length > 0) {
+      let k = 0
+      for (let i = expression.indexOf(needle); i >= 0 && i < index; i = expression.indexOf(needle, i + 1)) k++
+      let at = -1
+      for (let n = 0; n <= k; n++) {
+        at = src.indexOf(needle, at + 1)
+        if (at < 0) break
+      }
+      if (at >= 0) return start + at
+    }
     const lineStart = expression.lastIndexOf('\n', index - 1) + 1
     const lineEnd = expression.indexOf('\n', index)
     const exprLine = expression.slice(lineStart, lineEnd < 0 ? undefined : lineEnd)
-    const src = this.text.slice(start, end)
     const found = exprLine.length > 0 ? src.indexOf(exprLine) : -1
     return found < 0 ? start : start + found + (index - lineStart)
   }
