@@ -8,3 +8,23 @@ export type * from './masking/mask-plan.js'
 export type * from './session.js'
 export { createMaskingEngine, type MaskingOptions, type MaskingEngine, type CommandMasker, type MaskReportEntry } from './masking/masking-engine.js'
 export { detokenize } from './masking/detokenize.js'
+
+// warden, sessions, identity
+export { createWarden, type Warden, type WardenOptions, type SessionInput, type PrincipalInput } from './warden.js'
+export type { Identity } from './identity/identity.js'
+export { jwtIdentity, type JwtIdentityOptions } from './identity/jwt-identity.js'
+
+// brokers
+export { staticBroker, type StaticBrokerOptions, type StaticCredential, type SecretSource } from './broker/static-broker.js'
+export type { LeaseCacheOptions } from './broker/lease-cache.js'
+
+// approvers
+export { autoApprove, type RecordingApprover } from './approval/auto-approve.js'
+export { autoDeny } from './approval/auto-deny.js'
+export { callbackApprover, type ApprovalCallback } from './approval/callback-approver.js'
+
+// audit
+export { jsonlSink, type JsonlSink, type JsonlSinkOptions } from './audit/jsonl-sink.js'
+export { pinoSink, type PinoSinkOptions } from './audit/pino-sink.js'
+export { memorySink, type MemorySink, type RecordMatch } from './audit/memory-sink.js'
+export { verifyChain, type ChainVerification } from './audit/verify-chain.js'

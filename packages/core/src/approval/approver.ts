@@ -34,6 +34,8 @@ export interface ApprovalOutcome {
   readonly reason?: string
   /** The fingerprint the approver decided on; core checks it equals the request's. */
   readonly fingerprint?: string
+  /** The request id decided on, when the approver knows it; core refuses an outcome for another request or one already used. */
+  readonly id?: string
 }
 
 export interface Approver {

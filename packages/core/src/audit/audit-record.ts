@@ -36,5 +36,18 @@ export interface AuditRecord {
   readonly lease?: string
   /** Links, e.g. a session recording file. */
   readonly recording?: string
+  /**
+   * What else the policy saw, for replay/backtest (`warden audit replay`): the principal's issuer and
+   * claims, the resource labels, and facts of families other than the action's own (whose facts are
+   * the top-level `facts`). Never parameter values or secrets.
+   */
+  readonly request?: {
+    readonly principal: { readonly id: string; readonly type: string; readonly groups: readonly string[]; readonly issuer: string; readonly claims: Readonly<Record<string, unknown>> }
+    readonly resource?: { readonly kind: string; readonly name: string; readonly labels: Readonly<Record<string, string>> }
+    /** Facts of other families, keyed by request field (`shell`, `kube`, ...), when a command has several. */
+    readonly facts?: Readonly<Record<string, unknown>>
+  }
+  /** Present ("fail-open") when the Warden was configured to keep running if a sink fails. */
+  readonly auditFailure?: 'fail-open'
   readonly [extension: string]: unknown
 }

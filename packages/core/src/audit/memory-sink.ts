@@ -1,0 +1,87 @@
+import { isDeepStrictEqual } from 'node:util'
+import type { AuditRecord } from './audit-record.js'
+import type { AuditSink } from './audit-sink.js'
+import { type ChainVerification, verifyLines } from '../internal/verify-lines.js'
+
+/** A deep-partial pattern: every given field must equal (objects match recursively, arrays exactly). */
+export type RecordMatch = { readonly [key: string]: unknown }
+
+export interface MemorySink extends AuditSink {
+  /** Every stored line, parsed back (what a file sink would hold). */
+  readonly records: readonly AuditRecord[]
+  readonly lines: readonly string[]
+  /** Command records only (not session open/close/refused). */
+  commands(): AuditRecord[]
+  last(): AuditRecord | undefined
+  filter(match: RecordMatch): AuditRecord[]
+  find(match: RecordMatch): AuditRecord | undefined
+  /** Throws (listing what was recorded) unless a record matches; returns it. */
+  expectRecord(match: RecordMatch): AuditRecord
+  /** Throws unless no record matches. */
+  expectNoRecord(match: RecordMatch): void
+  verify(): ChainVerification
+  /** Makes every later write fail with `error` (to test fail-closed behaviour). */
+  fail(error?: Error): void
+  clear(): void
+}
+
+/** Keeps audit records in memory, with assertion helpers for tests. */
+export function memorySink(): MemorySink {
+  const lines: string[] = []
+  const records: AuditRecord[] = []
+  let failure: Error | undefined
+  const filter = (match: RecordMatch) => records.filter((r) => matches(r, match))
+  return {
+    records,
+    lines,
+    write(line: string): boolean {
+      if (failure) throw failure
+      lines.push(line)
+      records.push(JSON.parse(line) as AuditRecord)
+      return true
+    },
+    flush: () => (failure ? Promise.reject(failure) : Promise.resolve()),
+    close: () => Promise.resolve(),
+    failure: () => failure,
+    commands: () => records.filter((r) => r.type === 'command'),
+    last: () => records[records.length - 1],
+    filter,
+    find: (match) => records.find((r) => matches(r, match)),
+    expectRecord(match) {
+      const found = records.find((r) => matches(r, match))
+      if (found) return found
+      throw new Error(
+        `no audit record matches ${JSON.stringify(match)}; recorded:\n${records.map((r) => `  ${summary(r)}`).join('\n') || '  (none)'}`,
+      )
+    },
+    expectNoRecord(match) {
+      const found = records.find((r) => matches(r, match))
+      if (found) throw new Error(`expected no audit record matching ${JSON.stringify(match)}, found: ${summary(found)}`)
+    },
+    verify: () => verifyLines(lines),
+    fail(error = new Error('memorySink: failing on purpose')) {
+      failure = error
+    },
+    clear() {
+      lines.length = 0
+      records.length = 0
+    },
+  }
+}
+
+function matches(value: unknown, pattern: unknown): boolean {
+  if (pattern !== null && typeof pattern === 'object' && !Array.isArray(pattern)) {
+    if (value === null || typeof value !== 'object') return false
+    for (const [k, p] of Object.entries(pattern)) {
+      if (!matches((value as Record<string, unknown>)[k], p)) return false
+    }
+    return true
+  }
+  return isDeepStrictEqual(value, pattern)
+}
+
+function summary(r: AuditRecord): string {
+  return [r.seq, r.type, r.principal?.id, r.resource ? `${r.resource.kind}:${r.resource.name}` : '', r.action ?? '', r.decision?.effect ?? '', r.outcome?.status ?? '', r.command ?? '']
+    .filter((x) => x !== '' && x !== undefined)
+    .join(' ')
+}

@@ -1,0 +1,152 @@
+import { setTimeout as sleep } from 'node:timers/promises'
+import { WardenError } from '@warden/policy'
+import type { Broker, Lease, LeaseRequest } from './broker.js'
+
+export interface LeaseCacheOptions {
+  /** Refresh when this fraction of a lease's lifetime has passed (default 0.75). */
+  readonly refreshAt?: number
+  /** A lease with less than this many ms left is never handed out (default 1000). */
+  readonly minValidityMs?: number
+  /** Extra attempts after a failed issue/renew (default 2), with exponential backoff from `backoffMs` (default 100). */
+  readonly retries?: number
+  readonly backoffMs?: number
+}
+
+interface Entry {
+  readonly key: string
+  current: Lease | undefined
+  refreshAt: number
+  inflight: Promise<Lease> | undefined
+  request: LeaseRequest
+  readonly holders: Set<object>
+  /** Leases replaced by a refresh; connections may still use them until they expire. Revoked on release. */
+  readonly retired: Lease[]
+}
+
+/**
+ * Leases per (resource, principal, scope): shared by every session of that principal, refreshed
+ * ahead of expiry in the background, one in-flight issue per key, retries with backoff, and never
+ * hands out a lease that is (about to be) expired. Leases are revoked when their last session closes.
+ */
+export class LeaseCache {
+  readonly #broker: Broker
+  readonly #entries = new Map<string, Entry>()
+  readonly #refreshAt: number
+  readonly #minValidity: number
+  readonly #retries: number
+  readonly #backoff: number
+
+  constructor(broker: Broker, options: LeaseCacheOptions = {}) {
+    this.#broker = broker
+    this.#refreshAt = options.refreshAt ?? 0.75
+    this.#minValidity = options.minValidityMs ?? 1000
+    this.#retries = options.retries ?? 2
+    this.#backoff = options.backoffMs ?? 100
+    if (!(this.#refreshAt > 0 && this.#refreshAt <= 1)) throw new WardenError('ERR_WARDEN_CONFIG', 'leases.refreshAt must be in (0, 1]')
+  }
+
+  get(request: LeaseRequest, holder: object): Promise<Lease> {
+    const r = request.resource
+    const p = request.principal
+    const key = `${r.kind}:${r.name}\u0000${p.issuer}\u0000${p.id}\u0000${request.scope}`
+    let entry = this.#entries.get(key)
+    if (entry === undefined) {
+      entry = { key, current: undefined, refreshAt: 0, inflight: undefined, request, holders: new Set(), retired: [] }
+      this.#entries.set(key, entry)
+    }
+    entry.holders.add(holder)
+    entry.request = request
+    const now = Date.now()
+    const current = entry.current
+    if (current !== undefined && current.expiresAt.getTime() - now > this.#minValidity) {
+      if (now >= entry.refreshAt && entry.inflight === undefined) {
+        // Refresh in the background; the current lease stays valid meanwhile. A failure here is
+        // retried on the next call, and surfaces once the current lease is too close to expiry.
+        this.#refresh(entry).catch(() => {})
+      }
+      return Promise.resolve(current)
+    }
+    return entry.inflight ?? this.#refresh(entry)
+  }
+
+  /** Forgets `holder`; leases no session holds any more are revoked. */
+  async release(holder: object): Promise<void> {
+    const revoke: Promise<void>[] = []
+    for (const entry of this.#entries.values()) {
+      if (!entry.holders.delete(holder) || entry.holders.size > 0) continue
+      this.#entries.delete(entry.key)
+      revoke.push(this.#revokeEntry(entry))
+    }
+    await Promise.all(revoke)
+  }
+
+  async close(): Promise<void> {
+    const entries = [...this.#entries.values()]
+    this.#entries.clear()
+    await Promise.all(entries.map((e) => this.#revokeEntry(e)))
+  }
+
+  async #revokeEntry(entry: Entry): Promise<void> {
+    if (entry.inflight) await entry.inflight.catch(() => undefined)
+    const leases = entry.current ? [...entry.retired, entry.current] : entry.retired
+    entry.current = undefined
+    entry.retired.length = 0
+    // Revocation is best effort: a lease that cannot be revoked still expires on its own.
+    await Promise.all(leases.map((l) => this.#broker.revoke(l).catch(() => undefined)))
+  }
+
+  #refresh(entry: Entry): Promise<Lease> {
+    const promise = this.#attempts(entry).finally(() => {
+      entry.inflight = undefined
+    })
+    entry.inflight = promise
+    return promise
+  }
+
+  async #attempts(entry: Entry): Promise<Lease> {
+    const { resource } = entry.request
+    let lastError: unknown
+    for (let attempt = 0; attempt <= this.#retries; attempt++) {
+      if (attempt > 0) await sleep(this.#backoff * 2 ** (attempt - 1) * (0.5 + Math.random()))
+      const issuedAt = Date.now()
+      try {
+        const current = entry.current
+        const canRenew =
+          current !== undefined && current.renewable && typeof this.#broker.renew === 'function' && current.expiresAt.getTime() > issuedAt
+        const lease = canRenew ? await (this.#broker.renew as (l: Lease) => Promise<Lease>)(current) : await this.#broker.issue(entry.request)
+        checkLease(lease)
+        const expires = lease.expiresAt.getTime()
+        if (expires - Date.now() <= this.#minValidity) {
+          lastError = new WardenError('ERR_WARDEN_LEASE_EXPIRED', `the broker returned a lease for ${resource.kind}:${resource.name} that expires at ${lease.expiresAt.toISOString()}`)
+          continue
+        }
+        if (current !== undefined && current.id !== lease.id) entry.retired.push(current)
+        entry.current = lease
+        entry.refreshAt = issuedAt + (expires - issuedAt) * this.#refreshAt
+        return lease
+      } catch (err) {
+        lastError = err
+      }
+    }
+    if (lastError instanceof WardenError && lastError.code === 'ERR_WARDEN_LEASE_EXPIRED') throw lastError
+    const message = lastError instanceof Error ? lastError.message : String(lastError)
+    throw new WardenError(
+      'ERR_WARDEN_BROKER',
+      `no credential for ${resource.kind}:${resource.name}: the broker failed ${this.#retries + 1} times (${message})`,
+      { cause: lastError },
+    )
+  }
+}
+
+function checkLease(lease: Lease): void {
+  if (
+    lease === null ||
+    typeof lease !== 'object' ||
+    typeof lease.id !== 'string' ||
+    !(lease.expiresAt instanceof Date) ||
+    Number.isNaN(lease.expiresAt.getTime()) ||
+    typeof lease.credential?.type !== 'string'
+  ) {
+    throw new WardenError('ERR_WARDEN_BROKER', 'the broker returned a malformed lease (needs id, credential.type, expiresAt: Date)')
+  }
+}

@@ -1,0 +1,567 @@
+import {
+  type Decider,
+  type Decision,
+  type Principal,
+  type RequestInput,
+  type ResourceRef,
+  WardenDeniedError,
+  WardenError,
+} from '@warden/policy'
+import type { ApprovalOutcome, ApprovalPreview, ApprovalRequest, Approver } from '../approval/approver.js'
+import type { OutcomeStatus } from '../audit/audit-record.js'
+import type { Lease } from '../broker/broker.js'
+import type { LeaseCache } from '../broker/lease-cache.js'
+import type { Secret } from '../secret.js'
+import type { Command, ExecuteContext, ExecuteOptions, Session } from '../session.js'
+import { ambient } from './ambient.js'
+import type { AuditChain, DraftRecord } from './audit-chain.js'
+import { fingerprint } from './fingerprint.js'
+import { newId } from './ids.js'
+import type { CommandMasker as CommandMaskerPort, MaskingEngine } from '../masking/masking-engine.js'
+
+/** What every session of one Warden shares. */
+export interface WardenCore {
+  readonly policy: Decider
+  readonly audit: AuditChain
+  readonly leases: LeaseCache | undefined
+  readonly approvals: Approver | undefined
+  readonly masking: Pick<MaskingEngine, 'masker'>
+  readonly labels: ReadonlyMap<string, Readonly<Record<string, string>>>
+  /** Approval request ids already consumed: an approval releases one command, once. */
+  readonly consumed: Set<string>
+  readonly sessions: Set<SessionImpl>
+  readonly owner: object
+}
+
+interface ResourceInfo {
+  readonly ref: ResourceRef
+  readonly summary: { readonly kind: ResourceRef['kind']; readonly name: string }
+}
+
+// Which request field holds the facts of an action (the audit record's top-level `facts`).
+const FAMILY = {
+  'sql.query': 'sql',
+  'ssh.exec': 'shell',
+  'ssh.shell': 'shell',
+  'sftp.read': 'sftp',
+  'sftp.write': 'sftp',
+  'sftp.remove': 'sftp',
+  'ssh.forward': 'forward',
+  'http.request': 'http',
+  'tool.call': 'tool',
+} as const satisfies Record<string, FactFamily>
+type FactFamily = 'sql' | 'shell' | 'sftp' | 'forward' | 'kube' | 'http' | 'tool'
+const FAMILIES: readonly FactFamily[] = ['sql', 'shell', 'sftp', 'forward', 'kube', 'http', 'tool']
+const familyOf = (action: string): FactFamily | undefined =>
+  action.startsWith('kube.') ? 'kube' : (FAMILY as Record<string, FactFamily>)[action]
+
+const EMPTY: readonly string[] = Object.freeze([])
+const MAX_ERROR = 500
+
+/** Per-command state: the driver's ExecuteContext and what the audit record needs. One allocation per command. */
+class CommandContext implements ExecuteContext {
+  readonly decision: Decision
+  readonly lease: Lease | undefined
+  readonly masker: CommandMaskerPort | null
+  readonly approval: { readonly id: string; readonly preview?: ApprovalPreview } | undefined
+  readonly #session: SessionImpl
+  rowCount: number | undefined = undefined
+  recording: string | undefined = undefined
+
+  constructor(
+    session: SessionImpl,
+    decision: Decision,
+    lease: Lease | undefined,
+    masker: CommandMaskerPort | null,
+    approval: { readonly id: string; readonly preview?: ApprovalPreview } | undefined,
+  ) {
+    this.#session = session
+    this.decision = decision
+    this.lease = lease
+    this.masker = masker
+    this.approval = approval
+  }
+  get signal(): AbortSignal {
+    return this.#session.signal
+  }
+  rows(count: number): void {
+    if (Number.isFinite(count)) this.rowCount = (this.rowCount ?? 0) + count
+  }
+  link(name: 'recording', value: string): void {
+    if (name === 'recording') this.recording = String(value)
+  }
+}
+
+interface Failure {
+  readonly status: OutcomeStatus
+  readonly error: Error
+}
+
+export class SessionImpl implements Session {
+  readonly id: string
+  readonly principal: Principal
+  readonly startedAt: Date
+  readonly #core: WardenCore
+  readonly #token: Secret | undefined
+  readonly #abort = new AbortController()
+  readonly #principalSummary: DraftRecord['principal']
+  readonly #requestPrincipal: NonNullable<DraftRecord['request']>['principal']
+  readonly #sessionFacts: { id: string; startedAt: Date; operations: number }
+  readonly #resources = new WeakMap<Command['resource'], ResourceInfo>()
+  #operations = 0
+  #closed = false
+  #closing: Promise<void> | undefined
+  #flowReads: readonly string[] = EMPTY
+  #flowTags: readonly string[] = EMPTY
+  #flow: { reads: readonly string[]; tags: readonly string[] } = { reads: EMPTY, tags: EMPTY }
+
+  constructor(core: WardenCore, principal: Principal, token: Secret | undefined) {
+    this.#core = core
+    this.id = newId()
+    this.principal = principal
+    this.startedAt = new Date()
+    this.#token = token
+    // Paid once per session: what every record and request of this session shares.
+    this.#principalSummary = Object.freeze({ id: principal.id, type: principal.type, groups: principal.groups })
+    this.#requestPrincipal = Object.freeze({
+      id: principal.id,
+      type: principal.type,
+      groups: principal.groups,
+      issuer: principal.issuer,
+      claims: principal.claims,
+    })
+    this.#sessionFacts = { id: this.id, startedAt: this.startedAt, operations: 0 }
+  }
+
+  get operations(): number {
+    return this.#operations
+  }
+  get closed(): boolean {
+    return this.#closed
+  }
+  get signal(): AbortSignal {
+    return this.#abort.signal
+  }
+
+  current(): Session {
+    return this
+  }
+
+  run<R>(fn: () => R): R {
+    return ambient.run(this, fn)
+  }
+
+  /** The audit record of session open/close (written by the Warden). */
+  sessionRecord(type: 'session.open' | 'session.close'): DraftRecord {
+    return {
+      v: 1,
+      id: newId(),
+      time: new Date().toISOString(),
+      seq: 0,
+      session: this.id,
+      prev: '',
+      hash: '',
+      type,
+      principal: this.#principalSummary,
+      request: { principal: this.#requestPrincipal },
+      operations: type === 'session.close' ? this.#operations : undefined,
+    }
+  }
+
+  check(command: Command): Decision {
+    const info = this.#resource(command.resource)
+    try {
+      return this.#core.policy.decide(this.#request(command, info, this.#operations))
+    } catch (err) {
+      return errorDecision(err, this.#core.policy)
+    }
+  }
+
+  async lease(resource: Command['resource'], scope = ''): Promise<Lease> {
+    this.#assertOpen()
+    const leases = this.#core.leases
+    if (leases === undefined) throw new WardenError('ERR_WARDEN_CONFIG', 'this Warden has no broker: pass createWarden({broker})')
+    const info = this.#resource(resource)
+    return leases.get({ resource: info.ref, principal: this.principal, scope, token: this.#token }, this)
+  }
+
+  async execute<T>(command: Command, run: (context: ExecuteContext) => Promise<T> | T, options?: ExecuteOptions): Promise<T> {
+    this.#assertOpen()
+    const started = performance.now()
+    const info = this.#resource(command.resource)
+    const operations = ++this.#operations
+    const core = this.#core
+
+    // decide
+    let decision: Decision
+    try {
+      decision = core.policy.decide(this.#request(command, info, operations - 1))
+    } catch (err) {
+      decision = errorDecision(err, core.policy)
+    }
+    core.audit.check()
+    if (decision.effect === 'deny') {
+      const error = new WardenDeniedError(decision.rule, decision.reason)
+      return this.#refuse(command, info, decision, started, { status: 'denied', error }, undefined, undefined)
+    }
+
+    // approve
+    let approval: { id: string; status: string; by?: string } | undefined
+    let released: { readonly id: string; readonly preview?: ApprovalPreview } | undefined
+    if (decision.effect === 'approve') {
+      const result = await this.#approve(command, info, decision)
+      approval = result.record
+      if (result.failure) return this.#refuse(command, info, decision, started, result.failure, approval, undefined)
+      released = result.released
+    }
+
+    // lease
+    let lease: Lease | undefined
+    if (options?.lease) {
+      try {
+        lease = await this.lease(command.resource, options.lease === true ? '' : options.lease.scope)
+        if (lease.expiresAt.getTime() <= Date.now()) {
+          throw new WardenError('ERR_WARDEN_LEASE_EXPIRED', `the lease for ${info.ref.kind}:${info.ref.name} has expired; not running with it`)
+        }
+      } catch (err) {
+        return this.#refuse(command, info, decision, started, { status: 'denied', error: asError(err, 'ERR_WARDEN_BROKER') }, approval, undefined)
+      }
+    }
+
+    // masking (only when the decision carries masks: the common path allocates nothing here)
+    let masker: CommandMaskerPort | null = null
+    if (decision.masks.length > 0) {
+      try {
+        masker = core.masking.masker(decision.masks)
+      } catch (err) {
+        return this.#refuse(command, info, decision, started, { status: 'denied', error: asError(err, 'ERR_WARDEN_MASKING') }, approval, lease)
+      }
+    }
+
+    // run
+    const context = new CommandContext(this, decision, lease, masker, released)
+    let result: T
+    try {
+      result = await run(context)
+    } catch (err) {
+      const record = this.#record(command, info, decision, started, 'error', approval, lease, context)
+      const message = err instanceof Error ? err.message : String(err)
+      ;(record.outcome as { error?: string }).error = clip(masker ? masker.text(message) : message)
+      const code = (err as { code?: unknown } | null)?.code
+      if (typeof code === 'string') (record.outcome as { code?: string }).code = code
+      await this.#append(record)
+      throw err
+    }
+
+    // mask report + audit
+    const record = this.#record(command, info, decision, started, 'ok', approval, lease, context)
+    if (masker !== null) {
+      const report = masker.report()
+      if (report.length > 0) record.masked = report
+      this.#addTags(masker.tags())
+    }
+    const wait = core.audit.append(record)
+    if (wait !== undefined) await wait
+    this.#addReads(command, info)
+    return result
+  }
+
+  async close(): Promise<void> {
+    if (this.#closing) return this.#closing
+    this.#closing = this.#close()
+    return this.#closing
+  }
+
+  async #close(): Promise<void> {
+    this.#closed = true
+    this.#abort.abort(new WardenError('ERR_WARDEN_SESSION_CLOSED', 'the session was closed'))
+    const core = this.#core
+    core.sessions.delete(this)
+    let error: unknown
+    try {
+      await core.leases?.release(this)
+    } catch (err) {
+      error = err
+    }
+    try {
+      const wait = core.audit.append(this.sessionRecord('session.close'))
+      if (wait) await wait
+      await core.audit.flush()
+    } catch (err) {
+      error ??= err
+    }
+    if (error !== undefined) throw error
+  }
+
+  #assertOpen(): void {
+    if (this.#closed) throw new WardenError('ERR_WARDEN_SESSION_CLOSED', `session ${this.id} is closed; open a new one with warden.session()`)
+  }
+
+  #resource(resource: Command['resource']): ResourceInfo {
+    let info = this.#resources.get(resource)
+    if (info === undefined) {
+      if (resource === null || typeof resource !== 'object' || typeof resource.kind !== 'string' || typeof resource.name !== 'string') {
+        throw new WardenError('ERR_WARDEN_CONFIG', 'command.resource needs a kind and a name')
+      }
+      const configured = this.#core.labels.get(`${resource.kind}:${resource.name}`)
+      const labels = Object.freeze({ ...configured, ...resource.labels })
+      info = {
+        ref: Object.freeze({ kind: resource.kind, name: resource.name, labels }),
+        summary: Object.freeze({ kind: resource.kind, name: resource.name }),
+      }
+      this.#resources.set(resource, info)
+    }
+    return info
+  }
+
+  #request(command: Command, info: ResourceInfo, operations: number): RequestInput {
+    this.#sessionFacts.operations = operations
+    // Only the fields the command carries: `decide` completes the rest with empty values.
+    const request: { -readonly [K in keyof RequestInput]: RequestInput[K] } = {
+      principal: this.principal,
+      resource: info.ref,
+      action: command.action,
+      session: this.#sessionFacts,
+      flow: this.#flow,
+      now: new Date(),
+    }
+    if (command.sql !== undefined) request.sql = command.sql
+    if (command.shell !== undefined) request.shell = command.shell
+    if (command.sftp !== undefined) request.sftp = command.sftp
+    if (command.forward !== undefined) request.forward = command.forward
+    if (command.kube !== undefined) request.kube = command.kube
+    if (command.http !== undefined) request.http = command.http
+    if (command.tool !== undefined) request.tool = command.tool
+    return request
+  }
+
+  #record(
+    command: Command,
+    info: ResourceInfo,
+    decision: Decision,
+    started: number,
+    status: OutcomeStatus,
+    approval: DraftRecord['approval'],
+    lease: Lease | undefined,
+    context: CommandContext | undefined,
+  ): DraftRecord {
+    const family = familyOf(command.action)
+    let others: Record<string, unknown> | undefined
+    for (const f of FAMILIES) {
+      if (f !== family && command[f] !== undefined) (others ??= {})[f] = command[f]
+    }
+    return {
+      v: 1,
+      id: newId(),
+      time: new Date().toISOString(),
+      seq: 0,
+      session: this.id,
+      prev: '',
+      hash: '',
+      type: 'command',
+      principal: this.#principalSummary,
+      resource: info.summary,
+      action: command.action,
+      command: command.text,
+      facts: family === undefined ? undefined : (command[family] as Readonly<Record<string, unknown>> | undefined),
+      decision: { effect: decision.effect, rule: decision.rule, reason: decision.reason, revision: decision.revision },
+      approval,
+      outcome: {
+        status,
+        rows: context?.rowCount,
+        ms: Math.round((performance.now() - started) * 1000) / 1000,
+      },
+      lease: lease?.id,
+      recording: context?.recording,
+      request: { principal: this.#requestPrincipal, resource: info.ref, facts: others },
+    }
+  }
+
+  async #append(record: DraftRecord): Promise<void> {
+    const wait = this.#core.audit.append(record)
+    if (wait !== undefined) await wait
+  }
+
+  /** Audits a refused command and throws its error (or ERR_WARDEN_AUDIT when that cannot be audited). */
+  async #refuse(
+    command: Command,
+    info: ResourceInfo,
+    decision: Decision,
+    started: number,
+    failure: Failure,
+    approval: DraftRecord['approval'],
+    lease: Lease | undefined,
+  ): Promise<never> {
+    const record = this.#record(command, info, decision, started, failure.status, approval, lease, undefined)
+    const outcome = record.outcome as { error?: string; code?: string }
+    outcome.error = clip(failure.error.message)
+    const code = (failure.error as { code?: unknown }).code
+    if (typeof code === 'string') outcome.code = code
+    await this.#append(record)
+    throw failure.error
+  }
+
+  async #approve(
+    command: Command,
+    info: ResourceInfo,
+    decision: Decision,
+  ): Promise<{
+    record: { id: string; status: string; by?: string } | undefined
+    released?: { readonly id: string; readonly preview?: ApprovalPreview }
+    failure?: Failure
+  }> {
+    const core = this.#core
+    const approver = core.approvals
+    if (approver === undefined) {
+      return {
+        record: undefined,
+        failure: {
+          status: 'denied',
+          error: new WardenError('ERR_WARDEN_CONFIG', `rule ${decision.rule} needs an approval but this Warden has no approver: pass createWarden({approvals})`),
+        },
+      }
+    }
+    const id = newId()
+    const timeout = decision.approval?.timeout ?? 15 * 60_000
+    const requestedAt = new Date()
+    let preview: ApprovalPreview | undefined
+    try {
+      if (command.preview) preview = await command.preview()
+    } catch (err) {
+      return { record: { id, status: 'error' }, failure: { status: 'denied', error: asError(err, 'ERR_WARDEN_PREVIEW_MISMATCH') } }
+    }
+    const family = familyOf(command.action)
+    const request: ApprovalRequest = Object.freeze({
+      id,
+      fingerprint: fingerprint(info.ref.kind, info.ref.name, command.action, command.text),
+      session: this.id,
+      principal: this.principal,
+      resource: info.ref,
+      action: command.action,
+      command: command.text,
+      facts: (family !== undefined ? command[family] : undefined) ?? {},
+      rule: decision.rule,
+      reason: decision.reason,
+      approvers: decision.approval?.approvers ?? [],
+      requestedAt,
+      expiresAt: new Date(requestedAt.getTime() + timeout),
+      preview,
+    })
+    const signal = AbortSignal.any([AbortSignal.timeout(timeout), this.#abort.signal])
+    let outcome: ApprovalOutcome
+    try {
+      outcome = await untilAborted(approver.request(request, signal), signal)
+    } catch (err) {
+      if (signal.aborted) {
+        const closed = this.#abort.signal.aborted
+        return {
+          record: { id, status: closed ? 'rejected' : 'expired' },
+          failure: closed
+            ? { status: 'rejected', error: new WardenError('ERR_WARDEN_APPROVAL_REJECTED', 'the session closed while waiting for approval') }
+            : { status: 'expired', error: new WardenError('ERR_WARDEN_APPROVAL_EXPIRED', `no approval within ${timeout} ms (rule ${decision.rule})`) },
+        }
+      }
+      return { record: { id, status: 'error' }, failure: { status: 'denied', error: asError(err, 'ERR_WARDEN_APPROVAL_STORE') } }
+    }
+    const by = typeof outcome?.by === 'string' ? outcome.by : undefined
+    const record = { id, status: String(outcome?.status), by }
+    if (outcome?.status === 'expired') {
+      return { record, failure: { status: 'expired', error: new WardenError('ERR_WARDEN_APPROVAL_EXPIRED', `the approval request expired (rule ${decision.rule})`) } }
+    }
+    if (outcome?.status !== 'approved') {
+      const why = outcome?.reason ? `: ${outcome.reason}` : ''
+      return {
+        record: { ...record, status: 'rejected' },
+        failure: { status: 'rejected', error: new WardenError('ERR_WARDEN_APPROVAL_REJECTED', `approval rejected${by ? ` by ${by}` : ''}${why}`) },
+      }
+    }
+    if (outcome.fingerprint !== request.fingerprint || (outcome.id !== undefined && outcome.id !== id) || core.consumed.has(id)) {
+      return {
+        record: { ...record, status: 'mismatch' },
+        failure: {
+          status: 'rejected',
+          error: new WardenError(
+            'ERR_WARDEN_APPROVAL_MISMATCH',
+            'the approval does not match this exact operation (different fingerprint or request, or already used); ask for a new approval',
+          ),
+        },
+      }
+    }
+    core.consumed.add(id)
+    return { record, released: preview === undefined ? { id } : { id, preview } }
+  }
+
+  #addTags(tags: readonly string[]): void {
+    let next: string[] | undefined
+    for (const t of tags) if (!this.#flowTags.includes(t) && !next?.includes(t)) (next ??= [...this.#flowTags]).push(t)
+    if (next) {
+      this.#flowTags = Object.freeze(next)
+      this.#flow = { reads: this.#flowReads, tags: this.#flowTags }
+    }
+  }
+
+  #addReads(command: Command, info: ResourceInfo): void {
+    const reads = command.sql?.reads
+    if (reads === undefined || reads.length === 0) return
+    const base = `${info.ref.kind}:${info.ref.name}`
+    let next: string[] | undefined
+    const add = (v: string) => {
+      if (!this.#flowReads.includes(v) && !next?.includes(v)) (next ??= [...this.#flowReads]).push(v)
+    }
+    add(base)
+    for (const t of reads) add(`${base}/${t}`)
+    if (next) {
+      this.#flowReads = Object.freeze(next)
+      this.#flow = { reads: this.#flowReads, tags: this.#flowTags }
+    }
+  }
+}
+
+function errorDecision(err: unknown, policy: Decider): Decision {
+  const message = err instanceof Error ? err.message : String(err)
+  return {
+    effect: 'deny',
+    rule: 'error',
+    reason: `policy evaluation failed: ${message}`,
+    approval: null,
+    masks: [],
+    matched: [],
+    revision: safeRevision(policy),
+  }
+}
+
+function safeRevision(policy: Decider): string {
+  try {
+    return String(policy.revision)
+  } catch {
+    return ''
+  }
+}
+
+function asError(err: unknown, code: import('@warden/policy').WardenErrorCode): Error {
+  if (err instanceof WardenError) return err
+  const message = err instanceof Error ? err.message : String(err)
+  return new WardenError(code, message, { cause: err })
+}
+
+function clip(s: string): string {
+  return s.length > MAX_ERROR ? `${s.slice(0, MAX_ERROR)}…` : s
+}
+
+function untilAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(signal.reason)
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason)
+    signal.addEventListener('abort', onAbort, { once: true })
+    Promise.resolve(promise).then(
+      (v) => {
+        signal.removeEventListener('abort', onAbort)
+        resolve(v)
+      },
+      (e) => {
+        signal.removeEventListener('abort', onAbort)
+        reject(e)
+      },
+    )
+  })
+}

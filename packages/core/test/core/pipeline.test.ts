@@ -1,0 +1,296 @@
+import { compilePolicy } from '@warden/policy'
+import {
+  type Command,
+  WardenDeniedError,
+  WardenError,
+  autoApprove,
+  autoDeny,
+  callbackApprover,
+  createWarden,
+} from '@warden/core'
+import { memorySink, stubBroker } from '@warden/core/testing'
+import { describe, expect, it } from 'vitest'
+
+const policy = compilePolicy(`
+rules:
+  - name: readers-select
+    resources: ["postgres:orders-*"]
+    when: '"readers" in principal.groups && !sql.write'
+    effect: allow
+  - name: destructive
+    when: 'sql.types.exists(t, t in ["DROP", "TRUNCATE"])'
+    effect: deny
+    reason: destructive statements are blocked
+  - name: agent-writes
+    when: 'principal.type == "agent" && sql.write'
+    effect: approve
+    approval: { approvers: [dba-oncall], timeout: 200ms }
+masks:
+  - name: pii
+    resources: ["postgres:*"]
+    columns: ["email"]
+    strategy: redact
+`)
+
+const sqlFacts = (text: string, type: string, table: string) => {
+  const write = type !== 'SELECT'
+  return {
+    text,
+    statements: [{ type, reads: write ? [] : [table], writes: write ? [table] : [], where: true, functions: [] }],
+    types: [type],
+    reads: write ? [] : [table],
+    writes: write ? [table] : [],
+    tables: [table],
+    write,
+    unbounded: false,
+    functions: [],
+    flags: [],
+    parsed: true,
+    error: '',
+  }
+}
+const resource = { kind: 'postgres', name: 'orders-prod' } as const
+const select: Command = { resource, action: 'sql.query', text: 'SELECT id, email FROM orders', sql: sqlFacts('SELECT id, email FROM orders', 'SELECT', 'orders') }
+const update: Command = { resource, action: 'sql.query', text: 'UPDATE orders SET paid = true WHERE id = $1', sql: sqlFacts('UPDATE orders SET paid = true WHERE id = $1', 'UPDATE', 'orders') }
+const drop: Command = { resource, action: 'sql.query', text: 'DROP TABLE orders', sql: sqlFacts('DROP TABLE orders', 'DROP', 'orders') }
+
+const reader = { id: 'svc-reports', type: 'service', groups: ['readers'] } as const
+const agent = { id: 'agent-7', type: 'agent', groups: ['readers'] } as const
+
+describe('session.execute', () => {
+  it('allows, runs, masks and audits an allowed command', async () => {
+    const audit = memorySink()
+    const warden = createWarden({ policy, audit })
+    const session = await warden.session({ principal: reader })
+    const rows = await session.execute(select, (ctx) => {
+      expect(ctx.decision.effect).toBe('allow')
+      expect(ctx.masker).not.toBeNull()
+      const plan = ctx.masker!.plan([{ name: 'id' }, { name: 'email' }])
+      const out = [{ id: 1, email: 'ann@example.com' }, { id: 2, email: 'bob@example.com' }].map((r) => plan.applyObject(r))
+      ctx.rows(out.length)
+      return out
+    })
+    expect(rows.map((r) => r.email)).not.toContain('ann@example.com')
+    expect(rows[0].id).toBe(1)
+    const rec = audit.expectRecord({ type: 'command', outcome: { status: 'ok', rows: 2 } })
+    expect(rec).toMatchObject({
+      v: 1,
+      session: session.id,
+      principal: { id: 'svc-reports', type: 'service', groups: ['readers'] },
+      resource: { kind: 'postgres', name: 'orders-prod' },
+      action: 'sql.query',
+      command: 'SELECT id, email FROM orders',
+      facts: { types: ['SELECT'], reads: ['orders'] },
+      decision: { effect: 'allow', rule: 'readers-select', revision: policy.revision },
+      masked: [{ column: 'email', strategy: 'redact', count: 2 }],
+      request: { principal: { id: 'svc-reports', issuer: '' }, resource: { labels: {} } },
+    })
+    expect(session.operations).toBe(1)
+    await warden.close()
+    expect(audit.verify()).toMatchObject({ ok: true, count: 3 })
+    expect(audit.records.map((r) => r.type)).toEqual(['session.open', 'command', 'session.close'])
+  })
+
+  it('denies by rule and by default with WardenDeniedError, audited, without running', async () => {
+    const audit = memorySink()
+    const warden = createWarden({ policy, audit })
+    const session = await warden.session({ principal: reader })
+    let ran = false
+    const err = await session.execute(drop, () => { ran = true }).catch((e) => e)
+    expect(err).toBeInstanceOf(WardenDeniedError)
+    expect(err).toMatchObject({ code: 'ERR_WARDEN_DENIED', rule: 'destructive', reason: 'destructive statements are blocked' })
+    const other = await session
+      .execute({ ...select, resource: { kind: 'mysql', name: 'x' } }, () => { ran = true })
+      .catch((e) => e)
+    expect(other).toMatchObject({ code: 'ERR_WARDEN_DENIED', rule: 'default' })
+    expect(ran).toBe(false)
+    expect(audit.filter({ outcome: { status: 'denied', code: 'ERR_WARDEN_DENIED' } })).toHaveLength(2)
+    await warden.close()
+  })
+
+  it('records run errors with status error and rethrows the original error', async () => {
+    const audit = memorySink()
+    const warden = createWarden({ policy, audit })
+    const session = await warden.session({ principal: reader })
+    const boom = Object.assign(new Error('relation "orders" does not exist'), { code: '42P01' })
+    await expect(session.execute(select, () => { throw boom })).rejects.toBe(boom)
+    audit.expectRecord({ outcome: { status: 'error', code: '42P01', error: 'relation "orders" does not exist' } })
+    await warden.close()
+  })
+
+  it('a policy that throws denies, audited', async () => {
+    const audit = memorySink()
+    const broken = { revision: 'sha256:x', decide: () => { throw new Error('kaboom') } }
+    const warden = createWarden({ policy: broken, audit })
+    const session = await warden.session({ principal: reader })
+    await expect(session.execute(select, () => 1)).rejects.toMatchObject({ code: 'ERR_WARDEN_DENIED', rule: 'error' })
+    audit.expectRecord({ decision: { effect: 'deny', rule: 'error' }, outcome: { status: 'denied' } })
+    expect(session.check(select).effect).toBe('deny')
+    await warden.close()
+  })
+
+  it('check decides without running or auditing', async () => {
+    const audit = memorySink()
+    const warden = createWarden({ policy, audit })
+    const session = await warden.session({ principal: reader })
+    expect(session.check(select)).toMatchObject({ effect: 'allow', rule: 'readers-select' })
+    expect(session.check(drop)).toMatchObject({ effect: 'deny', rule: 'destructive' })
+    expect(audit.commands()).toHaveLength(0)
+    expect(session.operations).toBe(0)
+    await warden.close()
+  })
+
+  it('passes session facts and flow to the policy', async () => {
+    const seen: unknown[] = []
+    const spy = { revision: policy.revision, decide: (r: Parameters<typeof policy.decide>[0]) => { seen.push(structuredClone(r)); return policy.decide(r) } }
+    const warden = createWarden({ policy: spy, audit: memorySink() })
+    const session = await warden.session({ principal: reader })
+    await session.execute(select, () => 1)
+    await session.execute(select, () => 1)
+    expect(seen[0]).toMatchObject({ session: { id: session.id, operations: 0 }, flow: { reads: [] } })
+    expect(seen[1]).toMatchObject({ session: { operations: 1 }, flow: { reads: ['postgres:orders-prod', 'postgres:orders-prod/orders'] } })
+    await warden.close()
+  })
+})
+
+describe('approvals in the pipeline', () => {
+  it('approved: runs once, with the approval id and preview, audited with who approved', async () => {
+    const audit = memorySink()
+    const approvals = autoApprove({ by: 'alice' })
+    const warden = createWarden({ policy, audit, approvals })
+    const session = await warden.session({ principal: agent })
+    const result = await session.execute({ ...update, preview: async () => ({ summary: 'UPDATE orders: 1 row' }) }, (ctx) => ctx.approval)
+    expect(result?.preview).toEqual({ summary: 'UPDATE orders: 1 row' })
+    const [req] = approvals.requests
+    expect(req).toMatchObject({
+      session: session.id,
+      principal: { id: 'agent-7' },
+      resource: { kind: 'postgres', name: 'orders-prod' },
+      action: 'sql.query',
+      command: update.text,
+      rule: 'agent-writes',
+      approvers: ['dba-oncall'],
+      preview: { summary: 'UPDATE orders: 1 row' },
+    })
+    expect(req.fingerprint).toMatch(/^sha256:[0-9a-f]{64}$/)
+    expect(req.expiresAt.getTime() - req.requestedAt.getTime()).toBe(200)
+    audit.expectRecord({ decision: { effect: 'approve' }, approval: { id: req.id, status: 'approved', by: 'alice' }, outcome: { status: 'ok' } })
+    await warden.close()
+  })
+
+  it('rejected: does not run, status rejected', async () => {
+    const audit = memorySink()
+    const warden = createWarden({ policy, audit, approvals: autoDeny({ by: 'bob', reason: 'not now' }) })
+    const session = await warden.session({ principal: agent })
+    let ran = false
+    await expect(session.execute(update, () => { ran = true })).rejects.toMatchObject({ code: 'ERR_WARDEN_APPROVAL_REJECTED', message: expect.stringContaining('bob') })
+    expect(ran).toBe(false)
+    audit.expectRecord({ approval: { status: 'rejected', by: 'bob' }, outcome: { status: 'rejected' } })
+    await warden.close()
+  })
+
+  it('timeout: expired, and the approver sees the abort', async () => {
+    const audit = memorySink()
+    let aborted = false
+    const approvals = callbackApprover((_req, signal) => new Promise(() => signal.addEventListener('abort', () => { aborted = true })))
+    const warden = createWarden({ policy, audit, approvals })
+    const session = await warden.session({ principal: agent })
+    await expect(session.execute(update, () => 1)).rejects.toMatchObject({ code: 'ERR_WARDEN_APPROVAL_EXPIRED' })
+    expect(aborted).toBe(true)
+    audit.expectRecord({ approval: { status: 'expired' }, outcome: { status: 'expired' } })
+    await warden.close()
+  })
+
+  it('an approval for another operation (fingerprint) or request id, or replayed, is refused', async () => {
+    const audit = memorySink()
+    let first: { id: string; fingerprint: string } | undefined
+    const approvals = callbackApprover((req) => {
+      first ??= { id: req.id, fingerprint: req.fingerprint }
+      // replays the first approval it ever gave
+      return { status: 'approved', by: 'mallory', fingerprint: first.fingerprint, id: first.id }
+    })
+    const warden = createWarden({ policy, audit, approvals })
+    const session = await warden.session({ principal: agent })
+    await session.execute(update, () => 1)
+    // same operation again: the same approval cannot be used twice
+    await expect(session.execute(update, () => 1)).rejects.toMatchObject({ code: 'ERR_WARDEN_APPROVAL_MISMATCH' })
+    const other: Command = { ...update, text: 'UPDATE orders SET paid = false WHERE id = $1' }
+    await expect(session.execute(other, () => 1)).rejects.toMatchObject({ code: 'ERR_WARDEN_APPROVAL_MISMATCH' })
+    expect(audit.filter({ approval: { status: 'mismatch' }, outcome: { status: 'rejected' } })).toHaveLength(2)
+    await warden.close()
+  })
+
+  it('no approver configured: approve rules deny', async () => {
+    const audit = memorySink()
+    const warden = createWarden({ policy, audit })
+    const session = await warden.session({ principal: agent })
+    await expect(session.execute(update, () => 1)).rejects.toMatchObject({ code: 'ERR_WARDEN_CONFIG' })
+    audit.expectRecord({ outcome: { status: 'denied', code: 'ERR_WARDEN_CONFIG' } })
+    await warden.close()
+  })
+
+  it('an approver that throws denies, audited', async () => {
+    const audit = memorySink()
+    const approvals = callbackApprover(() => { throw new Error('store down') })
+    const warden = createWarden({ policy, audit, approvals })
+    const session = await warden.session({ principal: agent })
+    await expect(session.execute(update, () => 1)).rejects.toMatchObject({ code: 'ERR_WARDEN_APPROVAL_STORE' })
+    audit.expectRecord({ outcome: { status: 'denied', code: 'ERR_WARDEN_APPROVAL_STORE' } })
+    await warden.close()
+  })
+})
+
+describe('leases in the pipeline', () => {
+  it('takes a lease when asked, shares it, revokes on close; broker failure denies', async () => {
+    const audit = memorySink()
+    const broker = stubBroker()
+    const warden = createWarden({ policy, audit, broker, leases: { retries: 1, backoffMs: 1 } })
+    const session = await warden.session({ principal: reader })
+    const ids = await Promise.all([1, 2, 3].map(() => session.execute(select, (ctx) => ctx.lease?.id, { lease: true })))
+    expect(new Set(ids).size).toBe(1)
+    expect(broker.issued).toBe(1)
+    audit.expectRecord({ lease: ids[0], outcome: { status: 'ok' } })
+    await session.close()
+    expect(broker.revokedIds).toEqual([ids[0]])
+
+    const s2 = await warden.session({ principal: { ...reader, id: 'svc-other' } })
+    broker.fail()
+    await expect(s2.execute(select, () => 1, { lease: true })).rejects.toMatchObject({ code: 'ERR_WARDEN_BROKER' })
+    audit.expectRecord({ principal: { id: 'svc-other' }, outcome: { status: 'denied', code: 'ERR_WARDEN_BROKER' } })
+    await warden.close()
+  })
+})
+
+describe('sessions', () => {
+  it('run() makes a session ambient; warden.current() throws outside', async () => {
+    const warden = createWarden({ policy, audit: memorySink() })
+    const session = await warden.session({ principal: reader })
+    expect(() => warden.current()).toThrow(expect.objectContaining({ code: 'ERR_WARDEN_NO_SESSION' }))
+    await session.run(async () => {
+      await new Promise((r) => setTimeout(r, 1))
+      expect(warden.current()).toBe(session)
+    })
+    const other = createWarden({ policy, audit: memorySink() })
+    session.run(() => expect(() => other.current()).toThrow(WardenError))
+    await warden.close()
+    await other.close()
+  })
+
+  it('a closed session refuses commands; principals are validated', async () => {
+    const warden = createWarden({ policy, audit: memorySink() })
+    const session = await warden.session({ principal: reader })
+    await session.close()
+    expect(session.closed).toBe(true)
+    await expect(session.execute(select, () => 1)).rejects.toMatchObject({ code: 'ERR_WARDEN_SESSION_CLOSED' })
+    await expect(warden.session({ principal: { id: '', type: 'service' } })).rejects.toMatchObject({ code: 'ERR_WARDEN_CONFIG' })
+    await expect(warden.session({ principal: { id: 'x', type: 'robot' as 'service' } })).rejects.toMatchObject({ code: 'ERR_WARDEN_CONFIG' })
+    await warden.close()
+  })
+
+  it('createWarden rejects malformed plug-ins', () => {
+    expect(() => createWarden({ policy: {} as never, audit: memorySink() })).toThrow(/policy/)
+    expect(() => createWarden({ policy, audit: [] })).toThrow(/audit/)
+    expect(() => createWarden({ policy, audit: memorySink(), broker: {} as never })).toThrow(/broker/)
+    expect(() => createWarden({ policy, audit: memorySink(), approvals: {} as never })).toThrow(/approvals/)
+  })
+})
