@@ -1,1 +1,5 @@
-export {}
+export { KubeConfig, type KubeConfigOptions, type KubeClusterOptions } from './kube-config.js'
+export { Watch } from './watch.js'
+export { Log } from './log.js'
+export { Exec, Attach, PortForward, GuardedWebSocketHandler } from './web-socket.js'
+export { describeKube } from './describe-kube.js'

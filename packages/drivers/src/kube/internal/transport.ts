@@ -1,0 +1,289 @@
+// The one path every guarded Kubernetes request takes: describe → session.execute (decide, approve, lease,
+// audit) → the real request with the broker's bearer token, to the cluster's own origin only → mask.
+import type { ApprovalPreview, Command, Credential, ExecuteContext, Masker, Session, SessionSource } from '@warden/core'
+import { revealSecret } from '@warden/core'
+import { type KubeFacts, WardenError } from '@warden/policy'
+import type { Dispatcher } from 'undici'
+import { describeKube, WRITE_VERBS } from '../describe-kube.js'
+import { type KubeMaskContext, maskKubeValue } from './mask-kube.js'
+
+const METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'])
+
+export interface TransportOptions {
+  readonly source: SessionSource
+  readonly resource: Command['resource']
+  readonly scope: string | undefined
+  /** The cluster server URL as configured (may carry a path prefix). */
+  readonly server: string
+  readonly dispatcher: Dispatcher
+  readonly maxBufferBytes: number
+}
+
+export interface GuardedResponse {
+  readonly status: number
+  readonly headers: Record<string, string>
+  /** Masked body text. */
+  readonly text: string
+}
+
+export interface OpenStream {
+  readonly response: Response
+  readonly mask: KubeMaskContext
+  readonly masker: Masker | null
+}
+
+export class KubeTransport {
+  readonly origin: string
+  readonly server: string
+  readonly #o: TransportOptions
+
+  constructor(options: TransportOptions) {
+    this.#o = options
+    this.server = options.server.replace(/\/+$/, '')
+    this.origin = new URL(options.server).origin
+  }
+
+  /** Refuses any URL outside the configured cluster before anything (a token, a policy call) happens. */
+  assertOrigin(url: URL): void {
+    if (url.origin !== this.origin)
+      throw new WardenError(
+        'ERR_WARDEN_CONFIG',
+        `refusing a Kubernetes request to ${url.origin}: this KubeConfig only talks to ${this.origin} (a per-call baseServer cannot redirect it)`,
+      )
+  }
+
+  describe(method: string, url: URL): { command: Command; facts: KubeFacts } {
+    const m = method.toUpperCase()
+    if (!METHODS.has(m)) throw new WardenError('ERR_WARDEN_UNSUPPORTED', `HTTP method ${m} is not a Kubernetes API verb`)
+    const facts = describeKube(m, url)
+    const command: Command = {
+      resource: this.#o.resource,
+      action: `kube.${facts.verb}` as Command['action'],
+      text: `${m} ${url.pathname}${url.search}`,
+      kube: facts,
+    }
+    return { command, facts }
+  }
+
+  get #leaseOption() {
+    return this.#o.scope ? { lease: { scope: this.#o.scope } } : { lease: true }
+  }
+
+  /** A buffered REST request (generated API clients, KubernetesObjectApi): JSON bodies masked whole. */
+  async rest(method: string, url: URL, headers: Record<string, string>, body: unknown, signal?: AbortSignal): Promise<GuardedResponse> {
+    this.assertOrigin(url)
+    const { command: base, facts } = this.describe(method, url)
+    const session = this.#o.source.current()
+    const command: Command = WRITE_VERBS.has(facts.verb)
+      ? { ...base, preview: () => this.#preview(session, method, url, headers, body, facts) }
+      : base
+    return session.execute(
+      command,
+      async (context) => {
+        const res = await this.#send(method, url, headers, body, context, signal)
+        const text = await readCapped(res, this.#o.maxBufferBytes)
+        const out: Record<string, string> = {}
+        res.headers.forEach((v, k) => {
+          out[k] = v
+        })
+        delete out['content-length']
+        delete out['content-encoding']
+        return { status: res.status, headers: out, text: this.#maskBody(text, out['content-type'], facts, session, context) }
+      },
+      this.#leaseOption,
+    )
+  }
+
+  /** A streaming GET (watch, pod logs): the pipeline decides and audits when the response starts. */
+  async stream(url: URL, signal: AbortSignal): Promise<OpenStream> {
+    this.assertOrigin(url)
+    const { command, facts } = this.describe('GET', url)
+    const session = this.#o.source.current()
+    return session.execute(
+      command,
+      async (context) => {
+        const response = await this.#send('GET', url, { accept: 'application/json, */*' }, undefined, context, signal)
+        return { response, mask: this.#maskContext(facts, session, context.masker), masker: context.masker }
+      },
+      this.#leaseOption,
+    )
+  }
+
+  /** Runs `connect` (a WebSocket dial) inside the pipeline with the bearer token for the cluster. */
+  async websocket<T>(path: string, connect: (authorization: string, context: ExecuteContext) => Promise<T>): Promise<T> {
+    const url = new URL(this.server + path)
+    this.assertOrigin(url)
+    const { command } = this.describe('GET', url)
+    return this.#o.source.current().execute(
+      command,
+      (context) => connect(bearer(context.lease?.credential), context),
+      this.#leaseOption,
+    )
+  }
+
+  async #send(
+    method: string,
+    url: URL,
+    headers: Record<string, string>,
+    body: unknown,
+    context: ExecuteContext,
+    signal?: AbortSignal,
+  ): Promise<Response> {
+    const h = new Headers()
+    for (const [k, v] of Object.entries(headers)) h.set(k, v)
+    h.set('authorization', bearer(context.lease?.credential))
+    // Masking reads the decoded body; ask for identity so nothing is decoded above us.
+    h.set('accept-encoding', 'identity')
+    const init = {
+      method,
+      headers: h,
+      body: body === undefined || body === null ? undefined : (body as string),
+      redirect: 'manual',
+      signal: signal ? AbortSignal.any([signal, context.signal]) : context.signal,
+      dispatcher: this.#o.dispatcher,
+    }
+    const res = await fetch(url, init as unknown as RequestInit)
+    // The API server does not redirect; a redirect could carry our token elsewhere on a retry, so refuse it.
+    if (res.status >= 300 && res.status < 400) {
+      await res.body?.cancel().catch(() => {})
+      throw new WardenError('ERR_WARDEN_CONFIG', `the Kubernetes API answered a redirect (${res.status}); refusing to follow it`)
+    }
+    return res
+  }
+
+  #maskContext(facts: KubeFacts, session: Session, masker: Masker | null): KubeMaskContext {
+    const secretsRequest = facts.group === '' && facts.resource === 'secrets' && facts.subresource === ''
+    const cache = new Map<string, boolean>()
+    return {
+      secretsRequest,
+      masker,
+      reveal: (namespace, name) => {
+        const key = `${namespace}/${name}`
+        let allowed = cache.get(key)
+        if (allowed === undefined) {
+          allowed = session.check(this.#revealCommand(namespace, name)).effect === 'allow'
+          cache.set(key, allowed)
+        }
+        return allowed
+      },
+    }
+  }
+
+  /** Revealing Secret values is its own decision: action `kube.reveal` on `secrets/<namespace>/<name>`. */
+  #revealCommand(namespace: string, name: string): Command {
+    return {
+      resource: this.#o.resource,
+      action: 'kube.reveal',
+      text: `reveal secrets ${namespace}/${name}`,
+      kube: Object.freeze({
+        verb: 'reveal',
+        group: '',
+        version: 'v1',
+        resource: 'secrets',
+        subresource: '',
+        namespace,
+        name,
+        command: Object.freeze([]),
+        container: '',
+      }),
+    }
+  }
+
+  #maskBody(text: string, contentType: string | undefined, facts: KubeFacts, session: Session, context: ExecuteContext): string {
+    if (text === '') return text
+    const mask = this.#maskContext(facts, session, context.masker)
+    const json = (contentType ?? '').includes('json')
+    if (!json) return context.masker ? context.masker.text(text) : text
+    let value: unknown
+    try {
+      value = JSON.parse(text)
+    } catch {
+      // Claims JSON but is not: never hand out what we could not inspect for Secrets.
+      throw new WardenError('ERR_WARDEN_MASKING', 'the Kubernetes API returned a JSON content type with a body that does not parse')
+    }
+    const v = value as { items?: unknown[] }
+    if (Array.isArray(v?.items)) context.rows(v.items.length)
+    return JSON.stringify(maskKubeValue(value, mask))
+  }
+
+  /** Approval preview: the same request with dryRun=All, summarized (names and counts only, never data). */
+  async #preview(
+    session: Session,
+    method: string,
+    url: URL,
+    headers: Record<string, string>,
+    body: unknown,
+    facts: KubeFacts,
+  ): Promise<ApprovalPreview> {
+    const dry = new URL(url)
+    dry.searchParams.set('dryRun', 'All')
+    const lease = await session.lease(this.#o.resource, this.#o.scope)
+    const h = new Headers(headers)
+    h.set('authorization', bearer(lease.credential))
+    h.set('accept-encoding', 'identity')
+    const init = { method, headers: h, body: body ?? undefined, redirect: 'manual', dispatcher: this.#o.dispatcher }
+    const res = await fetch(dry, init as unknown as RequestInit)
+    const text = await readCapped(res, this.#o.maxBufferBytes)
+    let parsed: any
+    try {
+      parsed = JSON.parse(text)
+    } catch {
+      parsed = undefined
+    }
+    const target = `${facts.resource}${facts.namespace ? ` in ${facts.namespace}` : ''}${facts.name ? ` named ${facts.name}` : ''}`
+    if (!res.ok) {
+      const reason = typeof parsed?.reason === 'string' ? parsed.reason : `HTTP ${res.status}`
+      return { summary: `dry run of ${facts.verb} ${target} fails: ${reason}`, dryRun: { ok: false, status: res.status, reason } }
+    }
+    const items = Array.isArray(parsed?.items) ? parsed.items : undefined
+    const kind = typeof parsed?.kind === 'string' ? parsed.kind : ''
+    const summary =
+      items !== undefined
+        ? `dry run: ${facts.verb} ${target} affects ${items.length} object(s)`
+        : `dry run: ${facts.verb} ${target} succeeds${kind && kind !== 'Status' ? ` (${kind})` : ''}`
+    return {
+      summary,
+      ...(items !== undefined ? { rowsAffected: [items.length] } : {}),
+      dryRun: {
+        ok: true,
+        status: res.status,
+        kind,
+        names: items
+          ? items.map((i: any) => String(i?.metadata?.name ?? '')).slice(0, 50)
+          : [String(parsed?.metadata?.name ?? parsed?.details?.name ?? facts.name)],
+      },
+    }
+  }
+}
+
+/** The `Authorization` value for a broker credential; the only place /kube reveals a secret. */
+export function bearer(credential: Credential | undefined): string {
+  if (credential === undefined) throw new WardenError('ERR_WARDEN_BROKER', 'no lease was issued for the Kubernetes request')
+  if (credential.type === 'token') return `Bearer ${revealSecret(credential.token)}`
+  if (credential.type === 'headers') {
+    const entry = Object.entries(credential.headers).find(([k]) => k.toLowerCase() === 'authorization')
+    if (entry) return revealSecret(entry[1])
+  }
+  throw new WardenError(
+    'ERR_WARDEN_BROKER',
+    `the broker issued a ${credential.type} credential for a Kubernetes resource; expected a bearer token (type "token")`,
+  )
+}
+
+async function readCapped(res: Response, max: number): Promise<string> {
+  if (res.body === null) return ''
+  const reader = res.body.getReader()
+  const chunks: Uint8Array[] = []
+  let size = 0
+  for (;;) {
+    const { done, value } = await reader.read()
+    if (done) break
+    size += value.byteLength
+    if (size > max) {
+      await reader.cancel().catch(() => {})
+      throw new WardenError('ERR_WARDEN_MASKING', `a Kubernetes response exceeds maxBufferBytes (${max}); it cannot be masked`)
+    }
+    chunks.push(value)
+  }
+  return Buffer.concat(chunks).toString('utf8')
+}

@@ -1,0 +1,83 @@
+import type { Writable } from 'node:stream'
+import { WardenError } from '@warden/policy'
+import { LineSplitter } from '../fetch/internal/line-transform.js'
+import { k8s } from './internal/kube-internals.js'
+import { type KubeConfig, transportOf } from './kube-config.js'
+
+/**
+ * `@kubernetes/client-node`'s Log, guarded: decided and audited as `kube.get` on `pods/log`, and, when policy
+ * masks apply, every line is masked (`masker.text`: detectors and known values) before it reaches `stream`.
+ * Same signature as upstream.
+ * Exported from `@warden/drivers/kube`. Rejects with `ERR_WARDEN_DENIED` (and the other pipeline codes) or `ApiException`.
+ * @example await new Log(kc).log('default', 'web-1', 'app', process.stdout, { tailLines: 100 })
+ */
+export class Log extends k8s.Log {
+  constructor(config: KubeConfig) {
+    transportOf(config)
+    super(config)
+  }
+
+  override async log(
+    namespace: string,
+    podName: string,
+    containerName: string,
+    stream: Writable,
+    doneOrOptions?: ((err: any) => void) | k8s.LogOptions,
+    options?: k8s.LogOptions,
+  ): Promise<AbortController> {
+    const opts = typeof doneOrOptions === 'function' ? options : doneOrOptions
+    const transport = transportOf(this.config)
+    const url = new URL(`${transport.server}/api/v1/namespaces/${encodeURIComponent(namespace)}/pods/${encodeURIComponent(podName)}/log`)
+    url.searchParams.set('container', containerName)
+    k8s.AddOptionsToSearchParams(opts, url.searchParams)
+    const controller = new AbortController()
+    let opened: Awaited<ReturnType<typeof transport.stream>>
+    try {
+      opened = await transport.stream(url, controller.signal)
+    } catch (err) {
+      if (err instanceof WardenError || err instanceof k8s.ApiException) throw err
+      throw new k8s.ApiException(500, 'Error occurred in log request', undefined, {})
+    }
+    const { response, masker } = opened
+    const headers: Record<string, string> = {}
+    response.headers.forEach((v, k) => {
+      headers[k] = v
+    })
+    if (response.status !== 200) {
+      const text = await response.text().catch(() => '')
+      let status: any
+      try {
+        status = JSON.parse(text)
+      } catch {}
+      // Status messages can echo input; mask them like log lines.
+      const message = typeof status?.message === 'string' ? status.message : 'Error occurred in log request'
+      throw new k8s.ApiException(
+        typeof status?.code === 'number' ? status.code : response.status,
+        masker ? masker.text(message) : message,
+        status && masker ? masker.json(status) : status,
+        headers,
+      )
+    }
+    const splitter = masker ? new LineSplitter((line) => masker.text(line)) : null
+    const decoder = new TextDecoder()
+    const pump = async () => {
+      const reader = response.body!.getReader()
+      for (;;) {
+        const { done, value } = await reader.read()
+        if (done) break
+        if (splitter === null) stream.write(value)
+        else {
+          const out = splitter.push(decoder.decode(value, { stream: true }))
+          if (out !== '') stream.write(out)
+        }
+      }
+      if (splitter !== null) {
+        const rest = splitter.push(decoder.decode()) + splitter.end()
+        if (rest !== '') stream.write(rest)
+      }
+      stream.end()
+    }
+    pump().catch((err) => stream.destroy(err))
+    return controller
+  }
+}

@@ -1,0 +1,599 @@
+// A Kubernetes API server double: the only test double in the driver tests, because no real kube-apiserver can
+// run on these machines. It speaks the real wire protocol over real HTTP(S) sockets, so @kubernetes/client-node
+// runs unmodified against it:
+//  - discovery: /version, /api, /apis, /api/v1 (APIResourceList with subresources)
+//  - core/v1 namespaces (cluster-scoped), pods, secrets, configmaps: get, list, create, replace, merge/strategic
+//    patch, delete, deletecollection; dryRun=All; Status objects (NotFound, AlreadyExists, Conflict, Unauthorized,
+//    BadRequest, MethodNotAllowed) on errors; Secret stringData folded into base64 data as the real server does
+//  - list/watch: resourceVersion on every object and list; watch=true (and /api/v1/watch/...) streams
+//    newline-delimited JSON events {type, object}, replaying history after a given resourceVersion
+//  - pods/log (container check, tailLines, follow), pods/exec and pods/attach over the v5/v4 WebSocket channel
+//    protocol (channel byte 0 stdin, 1 stdout, 2 stderr, 3 status, 4 resize, 255 close in v5), pods/portforward
+//  - bearer tokens: every request and upgrade must carry one the test accepts; every Authorization value seen is
+//    recorded so tests prove which token reached the server.
+// Not implemented (a real server has them): RBAC, admission, other API groups, protobuf, Table output, JSON patch.
+import { randomUUID } from 'node:crypto'
+import http from 'node:http'
+import https from 'node:https'
+import type { AddressInfo, Socket } from 'node:net'
+import { type WebSocket, WebSocketServer } from 'ws'
+
+type Obj = Record<string, any>
+
+export interface ExecRequest {
+  readonly namespace: string
+  readonly pod: string
+  readonly container: string
+  readonly command: readonly string[]
+}
+export interface ExecResult {
+  readonly stdout?: string
+  readonly stderr?: string
+  readonly exitCode?: number
+}
+
+export interface ApiServerOptions {
+  /** Accepts a bearer token (the broker's). Requests without an accepted token get 401. */
+  readonly acceptToken: (token: string) => boolean
+  /** TLS key and certificate (PEM): serve HTTPS instead of HTTP. */
+  readonly tls?: { readonly key: string; readonly cert: string }
+  /** Runs an exec command (no process is ever spawned). Default: `echo`, `cat` (echoes stdin), `hostname`, `exit N`. */
+  readonly exec?: (request: ExecRequest, stdin: string) => ExecResult
+}
+
+export interface SeenRequest {
+  readonly method: string
+  readonly url: string
+  readonly authorization: string | undefined
+  readonly acceptEncoding: string | undefined
+  readonly protocol?: string
+}
+
+const RESOURCES: Record<string, { kind: string; namespaced: boolean; verbs: string[] }> = {
+  namespaces: { kind: 'Namespace', namespaced: false, verbs: ['create', 'delete', 'get', 'list', 'patch', 'update', 'watch'] },
+  pods: { kind: 'Pod', namespaced: true, verbs: ['create', 'delete', 'deletecollection', 'get', 'list', 'patch', 'update', 'watch'] },
+  secrets: { kind: 'Secret', namespaced: true, verbs: ['create', 'delete', 'deletecollection', 'get', 'list', 'patch', 'update', 'watch'] },
+  configmaps: { kind: 'ConfigMap', namespaced: true, verbs: ['create', 'delete', 'deletecollection', 'get', 'list', 'patch', 'update', 'watch'] },
+}
+const SUBRESOURCES: Record<string, { kind: string; verbs: string[] }> = {
+  'pods/log': { kind: 'Pod', verbs: ['get'] },
+  'pods/exec': { kind: 'PodExecOptions', verbs: ['create', 'get'] },
+  'pods/attach': { kind: 'PodAttachOptions', verbs: ['create', 'get'] },
+  'pods/portforward': { kind: 'PodPortForwardOptions', verbs: ['create', 'get'] },
+}
+
+interface WatchEvent {
+  readonly rv: number
+  readonly type: 'ADDED' | 'MODIFIED' | 'DELETED'
+  readonly resource: string
+  readonly object: Obj
+}
+
+class HttpError extends Error {
+  constructor(
+    readonly code: number,
+    readonly reason: string,
+    message: string,
+    readonly details?: Obj,
+  ) {
+    super(message)
+  }
+}
+
+export class KubeApiServer {
+  readonly seen: SeenRequest[] = []
+  readonly #options: ApiServerOptions
+  readonly #server: http.Server
+  readonly #wss = new WebSocketServer({ noServer: true, handleProtocols: pickProtocol })
+  readonly #store = new Map<string, Obj>() // key: resource/namespace/name
+  readonly #history: WatchEvent[] = []
+  readonly #watchers = new Set<(e: WatchEvent) => void>()
+  readonly #logs = new Map<string, string[]>() // ns/pod/container → lines
+  readonly #logFollowers = new Set<(key: string, line: string) => void>()
+  readonly #sockets = new Set<Socket>()
+  #rv = 1
+
+  constructor(options: ApiServerOptions) {
+    this.#options = options
+    const handler = (req: http.IncomingMessage, res: http.ServerResponse) => {
+      this.#handle(req, res).catch((err) => {
+        if (!res.headersSent) sendStatus(res, new HttpError(500, 'InternalError', String(err?.message ?? err)))
+        else res.destroy()
+      })
+    }
+    this.#server = options.tls ? https.createServer({ key: options.tls.key, cert: options.tls.cert }, handler) : http.createServer(handler)
+    this.#server.on('connection', (s: Socket) => {
+      this.#sockets.add(s)
+      s.on('close', () => this.#sockets.delete(s))
+    })
+    this.#server.on('secureConnection', (s: Socket) => {
+      this.#sockets.add(s)
+      s.on('close', () => this.#sockets.delete(s))
+    })
+    this.#server.on('upgrade', (req, socket, head) => this.#upgrade(req, socket as Socket, head))
+    this.#put('namespaces', '', { metadata: { name: 'default' } })
+  }
+
+  async listen(): Promise<string> {
+    await new Promise<void>((resolve) => this.#server.listen(0, '127.0.0.1', resolve))
+    const { port } = this.#server.address() as AddressInfo
+    return `${this.#options.tls ? 'https' : 'http'}://127.0.0.1:${port}`
+  }
+
+  async close(): Promise<void> {
+    for (const ws of this.#wss.clients) ws.terminate()
+    for (const s of this.#sockets) s.destroy()
+    await new Promise<void>((resolve) => this.#server.close(() => resolve()))
+  }
+
+  /** Seeds an object directly (no auth, no event filtering): for test setup. */
+  seed(resource: string, namespace: string, object: Obj): Obj {
+    return this.#write(resource, namespace, object, 'create')
+  }
+
+  get(resource: string, namespace: string, name: string): Obj | undefined {
+    const o = this.#store.get(`${resource}/${namespace}/${name}`)
+    return o === undefined ? undefined : structuredClone(o)
+  }
+
+  /** Appends log lines for a container (streamed to followers). */
+  appendLog(namespace: string, pod: string, container: string, ...lines: string[]): void {
+    const key = `${namespace}/${pod}/${container}`
+    const list = this.#logs.get(key) ?? []
+    this.#logs.set(key, list)
+    for (const line of lines) {
+      list.push(line)
+      for (const f of this.#logFollowers) f(key, line)
+    }
+  }
+
+  get resourceVersion(): number {
+    return this.#rv
+  }
+
+  // ---- HTTP
+
+  #authorize(req: http.IncomingMessage): void {
+    const auth = req.headers.authorization
+    const m = /^Bearer (.+)$/.exec(auth ?? '')
+    if (!m || !this.#options.acceptToken(m[1]!)) throw new HttpError(401, 'Unauthorized', 'Unauthorized')
+  }
+
+  async #handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    this.seen.push({
+      method: req.method!,
+      url: req.url!,
+      authorization: req.headers.authorization,
+      acceptEncoding: req.headers['accept-encoding'] as string | undefined,
+    })
+    try {
+      this.#authorize(req)
+      const url = new URL(req.url!, 'http://x')
+      const body = await readBody(req)
+      await this.#route(req.method!, url, body, req, res)
+    } catch (err) {
+      if (err instanceof HttpError) sendStatus(res, err)
+      else throw err
+    }
+  }
+
+  async #route(method: string, url: URL, body: string, req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    const p = url.pathname.replace(/\/+$/, '')
+    if (method === 'GET' && p === '/version') return sendJson(res, 200, { major: '1', minor: '31', gitVersion: 'v1.31.0-double' })
+    if (method === 'GET' && p === '/api')
+      return sendJson(res, 200, { kind: 'APIVersions', versions: ['v1'], serverAddressByClientCIDRs: [] })
+    if (method === 'GET' && p === '/apis') return sendJson(res, 200, { kind: 'APIGroupList', apiVersion: 'v1', groups: [] })
+    if (method === 'GET' && p === '/api/v1') return sendJson(res, 200, resourceList())
+    const parts = p.split('/').filter(Boolean).map(decodeURIComponent)
+    if (parts[0] !== 'api' || parts[1] !== 'v1') throw new HttpError(404, 'NotFound', 'the server could not find the requested resource')
+    let rest = parts.slice(2)
+    let watch = url.searchParams.get('watch') === 'true' || url.searchParams.get('watch') === '1'
+    if (rest[0] === 'watch') {
+      watch = true
+      rest = rest.slice(1)
+    }
+    let namespace = ''
+    if (rest[0] === 'namespaces' && rest.length >= 3) {
+      namespace = rest[1]!
+      rest = rest.slice(2)
+    }
+    const [resource, name, subresource] = rest as [string, string | undefined, string | undefined]
+    const def = RESOURCES[resource]
+    if (def === undefined || rest.length > 3) throw new HttpError(404, 'NotFound', 'the server could not find the requested resource')
+    if (def.namespaced && namespace === '' && name !== undefined) throw new HttpError(404, 'NotFound', 'the server could not find the requested resource')
+    if (namespace !== '' && !this.#store.has(`namespaces//${namespace}`) && method === 'POST')
+      throw new HttpError(404, 'NotFound', `namespaces "${namespace}" not found`, { name: namespace, kind: 'namespaces' })
+    const dryRun = url.searchParams.getAll('dryRun')
+    if (dryRun.some((d) => d !== 'All')) throw new HttpError(400, 'BadRequest', `Invalid dry run value: ${dryRun.join(',')}`)
+    const dry = dryRun.length > 0
+
+    if (subresource !== undefined) {
+      if (resource === 'pods' && subresource === 'log' && method === 'GET') return this.#log(namespace, name!, url, res)
+      if (resource === 'pods' && ['exec', 'attach', 'portforward'].includes(subresource))
+        throw new HttpError(400, 'BadRequest', 'Upgrade request required')
+      throw new HttpError(404, 'NotFound', 'the server could not find the requested resource')
+    }
+    if (name === undefined) {
+      if (method === 'GET' && watch) return this.#watch(resource, namespace, url, req, res)
+      if (method === 'GET') return sendJson(res, 200, this.#list(resource, namespace, url))
+      if (method === 'POST') {
+        const obj = parseObject(body)
+        if (obj.kind !== undefined && obj.kind !== def.kind) throw new HttpError(400, 'BadRequest', `kind ${obj.kind} does not match ${def.kind}`)
+        return sendJson(res, 201, this.#write(resource, namespace, obj, 'create', dry))
+      }
+      if (method === 'DELETE') {
+        const items = this.#select(resource, namespace, url)
+        if (!dry) for (const o of items) this.#remove(resource, namespace, o.metadata.name)
+        return sendJson(res, 200, { kind: `${def.kind}List`, apiVersion: 'v1', metadata: { resourceVersion: String(this.#rv) }, items })
+      }
+      throw new HttpError(405, 'MethodNotAllowed', `the server does not allow this method on the requested resource`)
+    }
+    const key = `${resource}/${namespace}/${name}`
+    const current = this.#store.get(key)
+    if (method === 'GET') {
+      if (watch) return this.#watch(resource, namespace, url, req, res, name)
+      if (!current) throw notFound(resource, name)
+      return sendJson(res, 200, current)
+    }
+    if (method === 'PUT') {
+      const obj = parseObject(body)
+      if (!current) throw notFound(resource, name)
+      if (obj.metadata?.name !== name) throw new HttpError(400, 'BadRequest', 'the name of the object does not match the name on the URL')
+      const rv = obj.metadata?.resourceVersion
+      if (rv !== undefined && rv !== current.metadata.resourceVersion)
+        throw new HttpError(409, 'Conflict', `Operation cannot be fulfilled on ${resource} "${name}": the object has been modified; please apply your changes to the latest version and try again`, { name, kind: resource })
+      return sendJson(res, 200, this.#write(resource, namespace, obj, 'update', dry))
+    }
+    if (method === 'PATCH') {
+      if (!current) throw notFound(resource, name)
+      const type = String(req.headers['content-type'] ?? '').split(';')[0]
+      if (type !== 'application/merge-patch+json' && type !== 'application/strategic-merge-patch+json')
+        throw new HttpError(415, 'UnsupportedMediaType', `the double supports merge and strategic-merge patches, not ${type}`)
+      const merged = mergePatch(structuredClone(current), parseObject(body))
+      return sendJson(res, 200, this.#write(resource, namespace, merged, 'update', dry))
+    }
+    if (method === 'DELETE') {
+      if (!current) throw notFound(resource, name)
+      if (dry) return sendJson(res, 200, current)
+      this.#remove(resource, namespace, name)
+      if (resource === 'namespaces') return sendJson(res, 200, { ...current, status: { phase: 'Terminating' } })
+      return sendJson(res, 200, {
+        kind: 'Status',
+        apiVersion: 'v1',
+        metadata: {},
+        status: 'Success',
+        details: { name, kind: resource, uid: current.metadata.uid },
+      })
+    }
+    throw new HttpError(405, 'MethodNotAllowed', 'the server does not allow this method on the requested resource')
+  }
+
+  #list(resource: string, namespace: string, url: URL): Obj {
+    const def = RESOURCES[resource]!
+    // A real list leaves kind/apiVersion off its items.
+    const items = this.#select(resource, namespace, url).map(({ kind: _k, apiVersion: _a, ...rest }) => rest)
+    return { kind: `${def.kind}List`, apiVersion: 'v1', metadata: { resourceVersion: String(this.#rv) }, items }
+  }
+
+  #select(resource: string, namespace: string, url: URL, name?: string): Obj[] {
+    const labels = parseSelector(url.searchParams.get('labelSelector'))
+    const fields = parseSelector(url.searchParams.get('fieldSelector'))
+    const out: Obj[] = []
+    for (const [key, o] of this.#store) {
+      if (!key.startsWith(`${resource}/`)) continue
+      if (matches(o, resource, namespace, labels, fields, name)) out.push(structuredClone(o))
+    }
+    return out
+  }
+
+  #watch(resource: string, namespace: string, url: URL, req: http.IncomingMessage, res: http.ServerResponse, name?: string): void {
+    const labels = parseSelector(url.searchParams.get('labelSelector'))
+    const fields = parseSelector(url.searchParams.get('fieldSelector'))
+    const from = url.searchParams.get('resourceVersion')
+    res.writeHead(200, { 'content-type': 'application/json', 'transfer-encoding': 'chunked' })
+    const send = (type: string, object: Obj) => res.write(`${JSON.stringify({ type, object })}\n`)
+    if (from === null || from === '' || from === '0') {
+      for (const o of this.#select(resource, namespace, url, name)) send('ADDED', o)
+    } else {
+      const since = Number(from)
+      if (!Number.isInteger(since)) {
+        send('ERROR', { kind: 'Status', apiVersion: 'v1', status: 'Failure', reason: 'BadRequest', code: 400, message: 'invalid resourceVersion' })
+        res.end()
+        return
+      }
+      for (const e of this.#history)
+        if (e.rv > since && e.resource === resource && matches(e.object, resource, namespace, labels, fields, name)) send(e.type, e.object)
+    }
+    const listener = (e: WatchEvent) => {
+      if (e.resource === resource && matches(e.object, resource, namespace, labels, fields, name)) send(e.type, e.object)
+    }
+    this.#watchers.add(listener)
+    const timeout = Number(url.searchParams.get('timeoutSeconds') ?? 0)
+    const timer = timeout > 0 ? setTimeout(() => res.end(), timeout * 1000) : undefined
+    const stop = () => {
+      this.#watchers.delete(listener)
+      clearTimeout(timer)
+    }
+    req.on('close', stop)
+    res.on('close', stop)
+  }
+
+  #log(namespace: string, pod: string, url: URL, res: http.ServerResponse): void {
+    const p = this.#store.get(`pods/${namespace}/${pod}`)
+    if (!p) throw notFound('pods', pod)
+    const containers: string[] = (p.spec?.containers ?? []).map((c: Obj) => c.name)
+    let container = url.searchParams.get('container') ?? ''
+    if (container === '') {
+      if (containers.length !== 1)
+        throw new HttpError(400, 'BadRequest', `a container name must be specified for pod ${pod}, choose one of: [${containers.join(' ')}]`)
+      container = containers[0]!
+    }
+    if (!containers.includes(container)) throw new HttpError(400, 'BadRequest', `container ${container} is not valid for pod ${pod}`)
+    const key = `${namespace}/${pod}/${container}`
+    let lines = this.#logs.get(key) ?? []
+    const tail = url.searchParams.get('tailLines')
+    if (tail !== null) lines = lines.slice(-Number(tail))
+    res.writeHead(200, { 'content-type': 'text/plain', 'transfer-encoding': 'chunked' })
+    for (const line of lines) res.write(`${line}\n`)
+    if (url.searchParams.get('follow') !== 'true') {
+      res.end()
+      return
+    }
+    const follower = (k: string, line: string) => {
+      if (k === key) res.write(`${line}\n`)
+    }
+    this.#logFollowers.add(follower)
+    res.on('close', () => this.#logFollowers.delete(follower))
+  }
+
+  // ---- storage
+
+  #write(resource: string, namespace: string, input: Obj, op: 'create' | 'update', dry = false): Obj {
+    const def = RESOURCES[resource]!
+    const obj = structuredClone(input)
+    obj.kind = def.kind
+    obj.apiVersion = 'v1'
+    obj.metadata = { ...(obj.metadata ?? {}) }
+    const name = obj.metadata.name
+    if (typeof name !== 'string' || !/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/.test(name))
+      throw new HttpError(422, 'Invalid', `${def.kind} "${name ?? ''}" is invalid: metadata.name: Invalid value`, { name, kind: resource })
+    if (def.namespaced) obj.metadata.namespace = namespace
+    else delete obj.metadata.namespace
+    const key = `${resource}/${namespace}/${name}`
+    const existing = this.#store.get(key)
+    if (op === 'create' && existing) throw new HttpError(409, 'AlreadyExists', `${resource} "${name}" already exists`, { name, kind: resource })
+    if (resource === 'secrets') {
+      obj.data = { ...(obj.data ?? {}) }
+      for (const [k, v] of Object.entries(obj.stringData ?? {})) obj.data[k] = Buffer.from(String(v)).toString('base64')
+      delete obj.stringData
+      obj.type ??= 'Opaque'
+    }
+    if (resource === 'pods') obj.status ??= { phase: 'Running' }
+    if (resource === 'namespaces') obj.status ??= { phase: 'Active' }
+    obj.metadata.uid = existing?.metadata.uid ?? randomUUID()
+    obj.metadata.creationTimestamp = existing?.metadata.creationTimestamp ?? new Date().toISOString().replace(/\.\d+Z$/, 'Z')
+    if (dry) {
+      obj.metadata.resourceVersion = existing?.metadata.resourceVersion ?? ''
+      return obj
+    }
+    obj.metadata.resourceVersion = String(++this.#rv)
+    this.#store.set(key, obj)
+    this.#emit({ rv: this.#rv, type: existing ? 'MODIFIED' : 'ADDED', resource, object: structuredClone(obj) })
+    return structuredClone(obj)
+  }
+
+  #put(resource: string, namespace: string, obj: Obj): void {
+    this.#write(resource, namespace, obj, 'create')
+  }
+
+  #remove(resource: string, namespace: string, name: string): void {
+    const key = `${resource}/${namespace}/${name}`
+    const o = this.#store.get(key)
+    if (!o) return
+    this.#store.delete(key)
+    const gone = structuredClone(o)
+    gone.metadata.resourceVersion = String(++this.#rv)
+    this.#emit({ rv: this.#rv, type: 'DELETED', resource, object: gone })
+  }
+
+  #emit(e: WatchEvent): void {
+    this.#history.push(e)
+    for (const w of this.#watchers) w(e)
+  }
+
+  // ---- WebSocket: exec, attach, portforward
+
+  #upgrade(req: http.IncomingMessage, socket: Socket, head: Buffer): void {
+    const url = new URL(req.url!, 'http://x')
+    const seen: SeenRequest = {
+      method: 'UPGRADE',
+      url: req.url!,
+      authorization: req.headers.authorization,
+      acceptEncoding: req.headers['accept-encoding'] as string | undefined,
+      protocol: String(req.headers['sec-websocket-protocol'] ?? ''),
+    }
+    this.seen.push(seen)
+    const refuse = (code: number, reason: string, message: string) => {
+      const body = JSON.stringify(statusBody(new HttpError(code, reason, message)))
+      socket.end(`HTTP/1.1 ${code} ${http.STATUS_CODES[code]}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`)
+    }
+    try {
+      this.#authorize(req)
+    } catch {
+      refuse(401, 'Unauthorized', 'Unauthorized')
+      return
+    }
+    const m = /^\/api\/v1\/namespaces\/([^/]+)\/pods\/([^/]+)\/(exec|attach|portforward)$/.exec(url.pathname)
+    if (!m) return refuse(404, 'NotFound', 'the server could not find the requested resource')
+    const [, namespace, pod, sub] = m as unknown as [string, string, string, string]
+    const p = this.#store.get(`pods/${namespace}/${pod}`)
+    if (!p) return refuse(404, 'NotFound', `pods "${pod}" not found`)
+    const offered = String(req.headers['sec-websocket-protocol'] ?? '').split(',').map((s) => s.trim())
+    if (!offered.some((o) => CHANNEL_PROTOCOLS.includes(o))) return refuse(400, 'BadRequest', 'no supported channel protocol offered')
+    const containers: string[] = (p.spec?.containers ?? []).map((c: Obj) => c.name)
+    const container = url.searchParams.get('container') || containers[0] || ''
+    if (sub !== 'portforward' && !containers.includes(container))
+      return refuse(400, 'BadRequest', `container ${container} is not valid for pod ${pod}`)
+    this.#wss.handleUpgrade(req, socket, head, (ws) => {
+      seen.protocol !== undefined && Object.assign(seen, { protocol: ws.protocol })
+      if (sub === 'exec') this.#exec(ws, { namespace, pod, container, command: url.searchParams.getAll('command') }, url)
+      else if (sub === 'attach') this.#attach(ws, namespace, pod, container)
+      else this.#portforward(ws, url)
+    })
+  }
+
+  #exec(ws: WebSocket, request: ExecRequest, url: URL): void {
+    const wantsStdin = url.searchParams.get('stdin') === 'true'
+    let stdin = ''
+    let ran = false
+    const run = () => {
+      if (ran) return
+      ran = true
+      const result = (this.#options.exec ?? defaultExec)(request, stdin)
+      if (result.stdout && url.searchParams.get('stdout') !== 'false') ws.send(frame(1, result.stdout))
+      if (result.stderr && url.searchParams.get('stderr') !== 'false') ws.send(frame(2, result.stderr))
+      const code = result.exitCode ?? 0
+      const status =
+        code === 0
+          ? { metadata: {}, status: 'Success' }
+          : {
+              metadata: {},
+              status: 'Failure',
+              message: `command terminated with non-zero exit code: error executing command [${request.command.join(' ')}], exit code ${code}`,
+              reason: 'NonZeroExitCode',
+              details: { causes: [{ reason: 'ExitCode', message: String(code) }] },
+            }
+      ws.send(frame(3, JSON.stringify(status)))
+      ws.close(1000)
+    }
+    if (!wantsStdin) {
+      setImmediate(run)
+      return
+    }
+    ws.on('message', (data: Buffer) => {
+      const channel = data[0]
+      if (channel === 0) stdin += data.subarray(1).toString('utf8')
+      // v5: an explicit close of the stdin channel; v4 clients close the socket instead.
+      if (channel === 255 && data[1] === 0) run()
+    })
+    ws.on('close', run)
+  }
+
+  #attach(ws: WebSocket, namespace: string, pod: string, container: string): void {
+    for (const line of this.#logs.get(`${namespace}/${pod}/${container}`) ?? []) ws.send(frame(1, `${line}\n`))
+    ws.on('message', (data: Buffer) => {
+      if (data[0] === 0) ws.send(frame(1, data.subarray(1).toString('utf8')))
+    })
+  }
+
+  #portforward(ws: WebSocket, url: URL): void {
+    const port = Number(url.searchParams.get('ports'))
+    const portBytes = Buffer.alloc(2)
+    portBytes.writeUInt16LE(port)
+    // Each forwarded port is a channel pair (data, error); the first frame on each carries the port number.
+    ws.send(Buffer.concat([Buffer.from([0]), portBytes]))
+    ws.send(Buffer.concat([Buffer.from([1]), portBytes]))
+    ws.on('message', (data: Buffer) => {
+      if (data[0] === 0) ws.send(Buffer.concat([Buffer.from([0]), Buffer.from(`echo:${data.subarray(1).toString('utf8')}`)]))
+    })
+  }
+}
+
+const CHANNEL_PROTOCOLS = ['v5.channel.k8s.io', 'v4.channel.k8s.io']
+
+function pickProtocol(protocols: Set<string>): string | false {
+  for (const p of CHANNEL_PROTOCOLS) if (protocols.has(p)) return p
+  return false
+}
+
+function frame(channel: number, text: string): Buffer {
+  return Buffer.concat([Buffer.from([channel]), Buffer.from(text, 'utf8')])
+}
+
+function defaultExec(request: ExecRequest, stdin: string): ExecResult {
+  const [cmd, ...args] = request.command
+  switch (cmd) {
+    case 'echo':
+      return { stdout: `${args.join(' ')}\n` }
+    case 'cat':
+      return { stdout: stdin }
+    case 'hostname':
+      return { stdout: `${request.pod}\n` }
+    case 'exit':
+      return { exitCode: Number(args[0] ?? 0) }
+    default:
+      return { stderr: `${cmd}: command not found\n`, exitCode: 127 }
+  }
+}
+
+function resourceList(): Obj {
+  const resources = [
+    ...Object.entries(RESOURCES).map(([name, d]) => ({ name, singularName: d.kind.toLowerCase(), namespaced: d.namespaced, kind: d.kind, verbs: d.verbs })),
+    ...Object.entries(SUBRESOURCES).map(([name, d]) => ({ name, singularName: '', namespaced: true, kind: d.kind, verbs: d.verbs })),
+  ]
+  return { kind: 'APIResourceList', groupVersion: 'v1', resources }
+}
+
+function matches(o: Obj, resource: string, namespace: string, labels: Map<string, string>, fields: Map<string, string>, name?: string): boolean {
+  if (RESOURCES[resource]!.namespaced && namespace !== '' && o.metadata.namespace !== namespace) return false
+  if (name !== undefined && o.metadata.name !== name) return false
+  for (const [k, v] of labels) if (o.metadata.labels?.[k] !== v) return false
+  for (const [k, v] of fields) {
+    const value = k.split('.').reduce<any>((acc, part) => acc?.[part], o)
+    if (String(value) !== v) return false
+  }
+  return true
+}
+
+function parseSelector(s: string | null): Map<string, string> {
+  const out = new Map<string, string>()
+  if (!s) return out
+  for (const term of s.split(',')) {
+    const [k, v] = term.split(/==?/)
+    if (k === undefined || v === undefined) throw new HttpError(400, 'BadRequest', `unable to parse requirement: ${term}`)
+    out.set(k.trim(), v.trim())
+  }
+  return out
+}
+
+function mergePatch(target: Obj, patch: Obj): Obj {
+  for (const [k, v] of Object.entries(patch)) {
+    if (v === null) delete target[k]
+    else if (typeof v === 'object' && !Array.isArray(v) && typeof target[k] === 'object' && target[k] !== null && !Array.isArray(target[k]))
+      target[k] = mergePatch(target[k], v)
+    else target[k] = v
+  }
+  return target
+}
+
+function parseObject(body: string): Obj {
+  try {
+    const v = JSON.parse(body)
+    if (typeof v === 'object' && v !== null && !Array.isArray(v)) return v
+  } catch {}
+  throw new HttpError(400, 'BadRequest', 'the request body is not a JSON object')
+}
+
+function notFound(resource: string, name: string): HttpError {
+  return new HttpError(404, 'NotFound', `${resource} "${name}" not found`, { name, kind: resource })
+}
+
+function statusBody(e: HttpError): Obj {
+  return { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message: e.message, reason: e.reason, details: e.details ?? {}, code: e.code }
+}
+
+function sendStatus(res: http.ServerResponse, e: HttpError): void {
+  sendJson(res, e.code, statusBody(e))
+}
+
+function sendJson(res: http.ServerResponse, code: number, value: unknown): void {
+  const body = JSON.stringify(value)
+  res.writeHead(code, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) })
+  res.end(body)
+}
+
+async function readBody(req: http.IncomingMessage): Promise<string> {
+  const chunks: Buffer[] = []
+  for await (const c of req) chunks.push(c as Buffer)
+  return Buffer.concat(chunks).toString('utf8')
+}
