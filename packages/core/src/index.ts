@@ -16,6 +16,7 @@ export { jwtIdentity, type JwtIdentityOptions } from './identity/jwt-identity.js
 
 // brokers
 export { staticBroker, type StaticBrokerOptions, type StaticCredential, type SecretSource } from './broker/static-broker.js'
+export { httpBroker, type HttpBrokerOptions } from './broker/http-broker.js'
 export type { LeaseCacheOptions } from './broker/lease-cache.js'
 
 // approvers
@@ -28,3 +29,17 @@ export { jsonlSink, type JsonlSink, type JsonlSinkOptions } from './audit/jsonl-
 export { pinoSink, type PinoSinkOptions } from './audit/pino-sink.js'
 export { memorySink, type MemorySink, type RecordMatch } from './audit/memory-sink.js'
 export { verifyChain, type ChainVerification } from './audit/verify-chain.js'
+export { toOcsf, type OcsfEvent } from './audit/to-ocsf.js'
+export { consoleApprover, type ConsoleApproverOptions } from './approval/console-approver.js'
+export { webhookApprover, webhookPayload, type WebhookApproverOptions, type WebhookPayload } from './approval/webhook-approver.js'
+export {
+  redisApprovals,
+  ApprovalDecisionError,
+  type RedisApprovalsOptions,
+  type ApprovalStore,
+  type ApprovalRecord,
+  type ApprovalStatus,
+  type ApprovalEvent,
+  type ApprovalDecisionInput,
+  type DecisionRefusal,
+} from './approval/redis-approvals.js'

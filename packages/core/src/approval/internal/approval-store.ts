@@ -1,0 +1,186 @@
+// The shared approval store behind webhookApprover and the approvals inbox: its public types, the
+// refusal error, and the one waiting loop that both the Redis and the in-memory store use.
+import { WardenError } from '@warden/policy'
+import type { ApprovalOutcome, ApprovalRequest, Approver } from '../approver.js'
+
+export type ApprovalStatus = 'pending' | 'approved' | 'rejected' | 'expired'
+
+/** A request as the store keeps it, with its decision once there is one. */
+export interface ApprovalRecord {
+  readonly id: string
+  readonly status: ApprovalStatus
+  readonly request: ApprovalRequest
+  readonly by?: string
+  readonly reason?: string
+  readonly decidedAt?: Date
+}
+
+export interface ApprovalDecisionInput {
+  readonly status: 'approved' | 'rejected'
+  /** The reviewer. Must not be the requesting principal when approving. */
+  readonly by: string
+  readonly reason?: string
+  /** The fingerprint the reviewer was shown; when given it must equal the request's. */
+  readonly fingerprint?: string
+}
+
+export type ApprovalEvent =
+  | { readonly type: 'pending'; readonly record: ApprovalRecord }
+  | { readonly type: 'decided'; readonly id: string; readonly status: 'approved' | 'rejected'; readonly by: string; readonly reason?: string }
+  | { readonly type: 'removed'; readonly id: string; readonly status: 'expired' | 'withdrawn' | 'used' }
+
+/** An Approver whose pending requests and decisions live in a store that an inbox (and other instances) share. */
+export interface ApprovalStore extends Approver {
+  /** Registers the request as pending (without waiting). */
+  open(request: ApprovalRequest): Promise<void>
+  /** Waits for the decision of an opened request; consumes it (single use). Abort or expiry ⇒ `expired`. */
+  wait(request: ApprovalRequest, signal: AbortSignal): Promise<ApprovalOutcome>
+  /** Removes a pending or unconsumed request (its decision can then never be used). */
+  withdraw(id: string): Promise<void>
+  /** Pending requests, soonest expiry first. */
+  pending(): Promise<ApprovalRecord[]>
+  get(id: string): Promise<ApprovalRecord | undefined>
+  /** Decides a pending request, atomically; throws ApprovalDecisionError when refused. */
+  decide(id: string, decision: ApprovalDecisionInput): Promise<ApprovalRecord>
+  /** Events from every instance sharing the store; returns the unsubscribe function. */
+  subscribe(listener: (event: ApprovalEvent) => void): () => void
+  close(): Promise<void>
+}
+
+export type DecisionRefusal = 'unknown' | 'decided' | 'expired' | 'self-approval' | 'fingerprint' | 'invalid'
+
+const REFUSALS = {
+  unknown: 'no pending approval request with this id (unknown, withdrawn or expired)',
+  decided: 'this approval request was already decided; decisions are single-use',
+  expired: 'this approval request has expired',
+  'self-approval': 'a requester cannot approve their own request',
+  fingerprint: 'the request changed since the reviewer saw it (fingerprint mismatch)',
+  invalid: 'a decision needs status "approved" or "rejected" and a non-empty "by"',
+} as const satisfies Record<DecisionRefusal, string>
+
+/** A decision the store refused. `refusal` says why. */
+export class ApprovalDecisionError extends WardenError {
+  static override readonly code = 'ERR_WARDEN_APPROVAL_DECISION' as const
+  readonly refusal: DecisionRefusal
+  readonly id: string
+  constructor(id: string, refusal: DecisionRefusal) {
+    super('ERR_WARDEN_APPROVAL_DECISION', `approval ${id}: ${REFUSALS[refusal]}`)
+    this.refusal = refusal
+    this.id = id
+  }
+}
+
+export function checkDecision(id: string, d: ApprovalDecisionInput): void {
+  if (typeof d !== 'object' || d === null) throw new ApprovalDecisionError(id, 'invalid')
+  if (d.status !== 'approved' && d.status !== 'rejected') throw new ApprovalDecisionError(id, 'invalid')
+  if (typeof d.by !== 'string' || d.by.trim() === '') throw new ApprovalDecisionError(id, 'invalid')
+  if (d.reason !== undefined && typeof d.reason !== 'string') throw new ApprovalDecisionError(id, 'invalid')
+}
+
+export function checkRequest(where: string, r: ApprovalRequest): void {
+  if (typeof r?.id !== 'string' || r.id.length === 0 || r.id.length > 200) throw new TypeError(`${where}: request.id must be a string of 1..200 chars`)
+  if (typeof r.fingerprint !== 'string' || r.fingerprint.length === 0) throw new TypeError(`${where}: request.fingerprint is required`)
+  if (!(r.expiresAt instanceof Date) || Number.isNaN(r.expiresAt.getTime())) throw new TypeError(`${where}: request.expiresAt must be a Date`)
+  if (typeof r.principal?.id !== 'string') throw new TypeError(`${where}: request.principal.id is required`)
+}
+
+export function sameReviewer(by: string, requester: string): boolean {
+  return by.trim().toLowerCase() === requester.trim().toLowerCase()
+}
+
+// ---- serialization shared by the stores (Dates as ISO strings, bigints as strings)
+
+export function encodeRequest(r: ApprovalRequest): string {
+  return JSON.stringify(r, (_k, v) => (typeof v === 'bigint' ? v.toString() : v))
+}
+
+export function decodeRequest(json: string): ApprovalRequest {
+  const r = JSON.parse(json) as ApprovalRequest & { requestedAt: string; expiresAt: string }
+  return { ...r, requestedAt: new Date(r.requestedAt), expiresAt: new Date(r.expiresAt) }
+}
+
+// ---- waiting
+
+/** What a store tells the waiting loop about one request. */
+export type ConsumeResult =
+  | { readonly state: 'pending' }
+  | { readonly state: 'missing' }
+  | { readonly state: 'decided'; readonly status: 'approved' | 'rejected'; readonly by: string; readonly reason?: string; readonly fingerprint: string }
+
+export interface WaitBackend {
+  /** Atomically takes the decision if there is one (so it can be used once). */
+  consume(id: string): Promise<ConsumeResult>
+  withdraw(id: string, status: 'expired' | 'withdrawn'): Promise<void>
+  /** Calls `wake` when something about `id` may have changed; returns the unregister function. */
+  watch(id: string, wake: () => void): () => void
+}
+
+/**
+ * Waits for a decision: woken by the store's notifications, re-checked every `pollMs` as a
+ * safety net (a lost pub/sub message must not hold a command until its timeout), bounded by the
+ * request's expiry and the caller's signal. A store error rejects (fail closed).
+ */
+export function waitForDecision(
+  backend: WaitBackend,
+  request: ApprovalRequest,
+  signal: AbortSignal,
+  pollMs: number,
+  clock: () => number = Date.now,
+): Promise<ApprovalOutcome> {
+  const { id, fingerprint } = request
+  return new Promise<ApprovalOutcome>((resolve, reject) => {
+    let done = false
+    let checking = false
+    let again = false
+    const timers: NodeJS.Timeout[] = []
+    let unwatch = () => {}
+    const finish = (result: { outcome: ApprovalOutcome } | { error: unknown }) => {
+      if (done) return
+      done = true
+      for (const t of timers) clearTimeout(t), clearInterval(t)
+      unwatch()
+      signal.removeEventListener('abort', onAbort)
+      if ('outcome' in result) resolve(result.outcome)
+      else reject(result.error)
+    }
+    const expire = (reason: string, status: 'expired' | 'withdrawn') => {
+      if (done) return
+      backend.withdraw(id, status).then(
+        () => finish({ outcome: { status: 'expired', reason, fingerprint, id } }),
+        (error) => finish({ error }),
+      )
+    }
+    const check = async () => {
+      if (done) return
+      if (checking) {
+        again = true
+        return
+      }
+      checking = true
+      try {
+        do {
+          again = false
+          const r = await backend.consume(id)
+          if (done) return
+          if (r.state === 'decided') {
+            return finish({ outcome: { status: r.status, by: r.by, reason: r.reason, fingerprint: r.fingerprint, id } })
+          }
+          if (r.state === 'missing') return finish({ outcome: { status: 'expired', reason: 'the approval request expired or was withdrawn', fingerprint, id } })
+        } while (again && !done)
+      } catch (error) {
+        finish({ error })
+      } finally {
+        checking = false
+      }
+    }
+    const onAbort = () => expire('the approval wait was cancelled (timeout or abort)', 'expired')
+    if (signal.aborted) return onAbort()
+    signal.addEventListener('abort', onAbort, { once: true })
+    unwatch = backend.watch(id, () => void check())
+    const left = request.expiresAt.getTime() - clock()
+    // setTimeout holds at most ~24.8 days; expiries further out are re-armed by the poll.
+    timers.push(setTimeout(() => expire('the approval request expired', 'expired'), Math.max(0, Math.min(left, 2 ** 31 - 1))))
+    timers.push(setInterval(() => void check(), pollMs))
+    void check()
+  })
+}

@@ -1,0 +1,344 @@
+// Approvals shared through Redis: every application instance and every inbox page see the same
+// pending requests; a decision made anywhere releases the waiter wherever it runs.
+//
+// Keys (all under `prefix`): `req:<id>` a hash (request JSON, status, fingerprint, requester,
+// expiresAt, by, reason, decidedAt) whose TTL is the approval's expiry; `pending` a sorted set of
+// ids by expiry; channel `events` for wake-ups. Decisions are Lua scripts, so "is it still
+// pending, is the reviewer not the requester, does the fingerprint match, record it" is atomic,
+// and a waiter takes (deletes) the decision in one step, so it is used once.
+import { WardenError } from '@warden/policy'
+import { Redis, type RedisOptions } from 'ioredis'
+import type { ApprovalOutcome, ApprovalRequest } from './approver.js'
+import {
+  ApprovalDecisionError,
+  type ApprovalDecisionInput,
+  type ApprovalEvent,
+  type ApprovalRecord,
+  type ApprovalStore,
+  type ConsumeResult,
+  type DecisionRefusal,
+  checkDecision,
+  checkRequest,
+  decodeRequest,
+  encodeRequest,
+  waitForDecision,
+} from './internal/approval-store.js'
+
+export {
+  ApprovalDecisionError,
+  type ApprovalDecisionInput,
+  type ApprovalEvent,
+  type ApprovalRecord,
+  type ApprovalStatus,
+  type ApprovalStore,
+  type DecisionRefusal,
+} from './internal/approval-store.js'
+
+export interface RedisApprovalsOptions {
+  /** An ioredis client (yours: not closed by `close()`), or a URL / options for one the store owns. */
+  readonly redis: Redis | string | RedisOptions
+  /** Key and channel prefix, e.g. `warden:approvals:`. Default `warden:approvals:`. */
+  readonly prefix?: string
+  /** A Redis call that takes longer fails the approval closed (ERR_WARDEN_APPROVAL_STORE). Default 2000 ms. */
+  readonly commandTimeoutMs?: number
+  /** Safety-net re-check while waiting, in case a pub/sub message was missed. Default 1000 ms. */
+  readonly pollMs?: number
+}
+
+const OPEN = `
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+redis.call('HSET', KEYS[1], 'request', ARGV[2], 'status', 'pending', 'fingerprint', ARGV[3], 'requester', ARGV[4], 'expiresAt', ARGV[5])
+redis.call('PEXPIRE', KEYS[1], ARGV[6])
+redis.call('ZADD', KEYS[2], ARGV[5], ARGV[1])
+redis.call('PUBLISH', ARGV[7], ARGV[8])
+return 1`
+
+const DECIDE = `
+local h = redis.call('HMGET', KEYS[1], 'status', 'fingerprint', 'requester', 'expiresAt', 'request')
+if not h[1] then return {'err', 'unknown'} end
+if h[1] ~= 'pending' then return {'err', 'decided'} end
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+if tonumber(h[4]) <= now then return {'err', 'expired'} end
+if ARGV[5] ~= '' and ARGV[5] ~= h[2] then return {'err', 'fingerprint'} end
+if ARGV[2] == 'approved' and ARGV[7] == string.lower(h[3]) then return {'err', 'self-approval'} end
+redis.call('HSET', KEYS[1], 'status', ARGV[2], 'by', ARGV[3], 'reason', ARGV[4], 'decidedAt', tostring(now))
+redis.call('ZREM', KEYS[2], ARGV[1])
+redis.call('PUBLISH', ARGV[6], cjson.encode({type = 'decided', id = ARGV[1], status = ARGV[2], by = ARGV[3], reason = ARGV[4]}))
+return {'ok', tostring(now), h[5]}`
+
+const CONSUME = `
+local h = redis.call('HMGET', KEYS[1], 'status', 'by', 'reason', 'fingerprint')
+if not h[1] then return {'missing'} end
+if h[1] == 'pending' then return {'pending'} end
+redis.call('DEL', KEYS[1])
+redis.call('PUBLISH', ARGV[2], cjson.encode({type = 'removed', id = ARGV[1], status = 'used'}))
+return {h[1], h[2] or '', h[3] or '', h[4]}`
+
+const WITHDRAW = `
+local s = redis.call('HGET', KEYS[1], 'status')
+redis.call('DEL', KEYS[1])
+redis.call('ZREM', KEYS[2], ARGV[1])
+if s then redis.call('PUBLISH', ARGV[2], cjson.encode({type = 'removed', id = ARGV[1], status = ARGV[3]})) end
+return s or false`
+
+function storeError(error: unknown): WardenError {
+  if (error instanceof WardenError) return error
+  return new WardenError(
+    'ERR_WARDEN_APPROVAL_STORE',
+    'redisApprovals: the approval store (Redis) is unavailable, so the command is not approved; check that Redis is reachable',
+    { cause: error },
+  )
+}
+
+class RedisApprovals implements ApprovalStore {
+  readonly #redis: Redis
+  readonly #owned: boolean
+  readonly #prefix: string
+  readonly #channel: string
+  readonly #timeoutMs: number
+  readonly #pollMs: number
+  #sub: Redis | undefined
+  #subReady: Promise<void> | undefined
+  readonly #listeners = new Set<(event: ApprovalEvent) => void>()
+  readonly #watchers = new Map<string, Set<() => void>>()
+  readonly #waits = new Set<AbortController>()
+  #closed = false
+
+  constructor(options: RedisApprovalsOptions) {
+    if (typeof options !== 'object' || options === null) throw new TypeError('redisApprovals: options are required')
+    const { redis } = options
+    if (redis instanceof Redis) {
+      this.#redis = redis
+      this.#owned = false
+    } else if (typeof redis === 'string' || (typeof redis === 'object' && redis !== null)) {
+      // Our own client: fail fast instead of queueing commands while Redis is down.
+      const base: RedisOptions = { maxRetriesPerRequest: 1, lazyConnect: true }
+      this.#redis = typeof redis === 'string' ? new Redis(redis, base) : new Redis({ ...base, ...redis })
+      this.#redis.on('error', () => {}) // surfaced per call as ERR_WARDEN_APPROVAL_STORE
+      this.#owned = true
+    } else throw new TypeError('redisApprovals: "redis" must be an ioredis client, a URL or ioredis options')
+    this.#prefix = options.prefix ?? 'warden:approvals:'
+    if (typeof this.#prefix !== 'string') throw new TypeError('redisApprovals: "prefix" must be a string')
+    this.#channel = `${this.#prefix}events`
+    this.#timeoutMs = options.commandTimeoutMs ?? 2000
+    this.#pollMs = options.pollMs ?? 1000
+    if (!Number.isInteger(this.#timeoutMs) || this.#timeoutMs <= 0) throw new TypeError('redisApprovals: "commandTimeoutMs" must be a positive integer')
+    if (!Number.isInteger(this.#pollMs) || this.#pollMs <= 0) throw new TypeError('redisApprovals: "pollMs" must be a positive integer')
+  }
+
+  async request(request: ApprovalRequest, signal: AbortSignal): Promise<ApprovalOutcome> {
+    await this.open(request)
+    return this.wait(request, signal)
+  }
+
+  async open(request: ApprovalRequest): Promise<void> {
+    checkRequest('redisApprovals', request)
+    this.#assertOpen()
+    const ttl = request.expiresAt.getTime() - Date.now()
+    if (ttl <= 0) throw new WardenError('ERR_WARDEN_APPROVAL_EXPIRED', `approval ${request.id} expired before it was opened`)
+    const json = encodeRequest(request)
+    const record: ApprovalRecord = { id: request.id, status: 'pending', request }
+    const event = JSON.stringify({ type: 'pending', record }, (_k, v) => (typeof v === 'bigint' ? v.toString() : v))
+    // Subscribe first, so a decision published right after OPEN cannot be missed.
+    await this.#call(() => this.#subscribed())
+    const created = await this.#call(() =>
+      this.#redis.eval(OPEN, 2, this.#key(request.id), this.#pendingKey(), request.id, json, request.fingerprint, request.principal.id, String(request.expiresAt.getTime()), String(ttl), this.#channel, event),
+    )
+    if (created !== 1) throw new TypeError(`redisApprovals: approval ${request.id} already exists`)
+  }
+
+  wait(request: ApprovalRequest, signal: AbortSignal): Promise<ApprovalOutcome> {
+    const local = new AbortController()
+    const both = AbortSignal.any([signal, local.signal])
+    this.#waits.add(local)
+    return waitForDecision(
+      {
+        consume: (id) => this.#call(async () => this.#consume(id)),
+        withdraw: async (id, status) => {
+          await this.#call(() => this.#redis.eval(WITHDRAW, 2, this.#key(id), this.#pendingKey(), id, this.#channel, status))
+        },
+        watch: (id, wake) => {
+          let set = this.#watchers.get(id)
+          if (set === undefined) this.#watchers.set(id, (set = new Set()))
+          set.add(wake)
+          return () => {
+            set.delete(wake)
+            if (set.size === 0) this.#watchers.delete(id)
+          }
+        },
+      },
+      request,
+      both,
+      this.#pollMs,
+    ).finally(() => this.#waits.delete(local))
+  }
+
+  async withdraw(id: string): Promise<void> {
+    this.#assertOpen()
+    await this.#call(() => this.#redis.eval(WITHDRAW, 2, this.#key(id), this.#pendingKey(), id, this.#channel, 'withdrawn'))
+  }
+
+  async pending(): Promise<ApprovalRecord[]> {
+    this.#assertOpen()
+    return this.#call(async () => {
+      const now = Date.now()
+      await this.#redis.zremrangebyscore(this.#pendingKey(), '-inf', now)
+      const ids = await this.#redis.zrangebyscore(this.#pendingKey(), now, '+inf')
+      if (ids.length === 0) return []
+      const pipe = this.#redis.pipeline()
+      for (const id of ids) pipe.hgetall(this.#key(id))
+      const rows = (await pipe.exec()) ?? []
+      const out: ApprovalRecord[] = []
+      rows.forEach(([err, hash], i) => {
+        if (err) throw err
+        const r = this.#record(ids[i], hash as Record<string, string>)
+        if (r?.status === 'pending') out.push(r)
+      })
+      return out
+    })
+  }
+
+  async get(id: string): Promise<ApprovalRecord | undefined> {
+    this.#assertOpen()
+    const hash = await this.#call(() => this.#redis.hgetall(this.#key(id)))
+    return this.#record(id, hash)
+  }
+
+  async decide(id: string, d: ApprovalDecisionInput): Promise<ApprovalRecord> {
+    checkDecision(id, d)
+    this.#assertOpen()
+    const reply = (await this.#call(() =>
+      this.#redis.eval(DECIDE, 2, this.#key(id), this.#pendingKey(), id, d.status, d.by, d.reason ?? '', d.fingerprint ?? '', this.#channel, d.by.trim().toLowerCase()),
+    )) as string[]
+    if (reply[0] !== 'ok') throw new ApprovalDecisionError(id, reply[1] as DecisionRefusal)
+    return { id, status: d.status, request: decodeRequest(reply[2]), by: d.by, reason: d.reason, decidedAt: new Date(Number(reply[1])) }
+  }
+
+  subscribe(listener: (event: ApprovalEvent) => void): () => void {
+    if (typeof listener !== 'function') throw new TypeError('redisApprovals.subscribe: listener must be a function')
+    this.#assertOpen()
+    this.#listeners.add(listener)
+    this.#subscribed().catch(() => {}) // connection errors surface on the next call
+    return () => this.#listeners.delete(listener)
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return
+    this.#closed = true
+    for (const w of this.#waits) w.abort()
+    // Let the aborted waits withdraw their requests before the connection goes.
+    await new Promise((r) => setImmediate(r))
+    this.#listeners.clear()
+    this.#sub?.disconnect()
+    if (this.#owned) this.#redis.disconnect()
+  }
+
+  // ---- internals
+
+  #key(id: string): string {
+    return `${this.#prefix}req:${id}`
+  }
+
+  #pendingKey(): string {
+    return `${this.#prefix}pending`
+  }
+
+  #assertOpen(): void {
+    if (this.#closed) throw new WardenError('ERR_WARDEN_APPROVAL_STORE', 'redisApprovals: the store is closed')
+  }
+
+  async #consume(id: string): Promise<ConsumeResult> {
+    const r = (await this.#redis.eval(CONSUME, 1, this.#key(id), id, this.#channel)) as string[]
+    if (r[0] === 'missing') return { state: 'missing' }
+    if (r[0] === 'pending') return { state: 'pending' }
+    return { state: 'decided', status: r[0] as 'approved' | 'rejected', by: r[1], reason: r[2] || undefined, fingerprint: r[3] }
+  }
+
+  #record(id: string, hash: Record<string, string>): ApprovalRecord | undefined {
+    if (hash.request === undefined) return undefined
+    const status = hash.status as ApprovalRecord['status']
+    return {
+      id,
+      status,
+      request: decodeRequest(hash.request),
+      by: hash.by || undefined,
+      reason: hash.reason || undefined,
+      decidedAt: hash.decidedAt ? new Date(Number(hash.decidedAt)) : undefined,
+    }
+  }
+
+  /** One subscriber connection per store, demultiplexed to waiters and inbox listeners. */
+  #subscribed(): Promise<void> {
+    if (this.#subReady !== undefined) return this.#subReady
+    const sub = this.#redis.duplicate({ lazyConnect: true, maxRetriesPerRequest: 1 })
+    sub.on('error', () => {})
+    sub.on('message', (_channel: string, message: string) => this.#onMessage(message))
+    this.#sub = sub
+    this.#subReady = sub
+      .connect()
+      .then(() => sub.subscribe(this.#channel))
+      .then(() => undefined)
+    // A failed attempt is retried by the next call.
+    this.#subReady.catch(() => {
+      if (this.#sub === sub) {
+        this.#sub = undefined
+        this.#subReady = undefined
+        sub.disconnect()
+      }
+    })
+    return this.#subReady
+  }
+
+  #onMessage(message: string): void {
+    let event: ApprovalEvent
+    try {
+      event = JSON.parse(message) as ApprovalEvent
+      if (event.type === 'pending') {
+        const r = event.record as ApprovalRecord & { request: ApprovalRequest }
+        event = { type: 'pending', record: { ...r, request: decodeRequest(JSON.stringify(r.request)) } }
+      } else if (event.type === 'decided' && event.reason === '') {
+        event = { ...event, reason: undefined }
+      }
+    } catch {
+      return // not ours
+    }
+    const id = event.type === 'pending' ? event.record.id : event.id
+    for (const wake of this.#watchers.get(id) ?? []) wake()
+    for (const listener of this.#listeners) {
+      try {
+        listener(event)
+      } catch {
+        // A faulty listener must not break the store or other listeners.
+      }
+    }
+  }
+
+  /** Every Redis call is bounded: a store that does not answer denies (fail closed). */
+  async #call<T>(fn: () => Promise<T>): Promise<T> {
+    let timer: NodeJS.Timeout | undefined
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`no answer from Redis within ${this.#timeoutMs} ms`)), this.#timeoutMs)
+    })
+    try {
+      return await Promise.race([fn(), timeout])
+    } catch (error) {
+      throw storeError(error)
+    } finally {
+      clearTimeout(timer)
+    }
+  }
+}
+
+/**
+ * An Approver plus the approvals inbox API on Redis, shared by every instance using the same
+ * prefix. `decide()` refuses unknown or already-decided ids, expired requests, a fingerprint the
+ * reviewer did not see, and a reviewer who is the requester.
+ * @example
+ * const approvals = redisApprovals({ redis: new Redis(), prefix: 'prod:approvals:' })
+ * const warden = createWarden({ ..., approvals })
+ * // elsewhere (an inbox): for (const r of await approvals.pending()) await approvals.decide(r.id, { status: 'approved', by: 'alice' })
+ */
+export function redisApprovals(options: RedisApprovalsOptions): ApprovalStore {
+  return new RedisApprovals(options)
+}
