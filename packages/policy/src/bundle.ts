@@ -97,13 +97,19 @@ export async function importTrustedKeys(keys: readonly TrustedKey[]): Promise<re
   return Promise.all(
     keys.map(async (k, i) => {
       try {
-        if (typeof k === 'string') return { kid: undefined, key: checkEd25519(createPublicKey(k), i) }
+        if (typeof k === 'string') {
+          // createPublicKey would quietly derive a public key from a private PEM; a private key in
+          // the verifier's configuration is a leak, so refuse it.
+          if (k.includes('PRIVATE KEY')) throw new Error('a trusted key must be public (got a private key PEM)')
+          return { kid: undefined, key: checkEd25519(createPublicKey(k), i) }
+        }
         if (isJwk(k)) {
           if (k.d !== undefined) throw new Error('a trusted key must be public (it has "d")')
           const imported = await importJWK(k, 'EdDSA')
           return { kid: k.kid, key: imported as CryptoKey }
         }
         if ('asymmetricKeyType' in k) return { kid: undefined, key: checkEd25519(k as KeyObject, i) }
+        if ((k as CryptoKey).type !== 'public') throw new Error('a trusted key must be public')
         return { kid: undefined, key: k as CryptoKey }
       } catch (e) {
         if (e instanceof PolicyError) throw e
