@@ -1,1 +1,7 @@
 export { describeShell, loadShellParser } from './describe-shell.js'
+export {
+  type SshCaBrokerOptions,
+  type SshCaPrincipal,
+  type SshPermission,
+  sshCaBroker,
+} from './ssh-ca-broker.js'
