@@ -210,7 +210,8 @@ function parseSource(s: PolicySource): Loaded {
 }
 
 function schemaError(source: string, text: SourceText | undefined, error: ZodError): PolicyError {
-  const issue = error.issues[0]
+  // a misspelt key also makes the right one "missing": report the unknown key, it is the cause
+  const issue = error.issues.find((i) => i.code === 'unrecognized_keys') ?? error.issues[0]
   const path = issue.path.filter((p): p is string | number => typeof p !== 'symbol')
   let detail = issue.message
   let key: string | undefined

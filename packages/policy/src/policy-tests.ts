@@ -114,7 +114,8 @@ async function runFile(file: string, options: LoadPolicyOptions): Promise<Policy
   }
   const parsed = testFileSchema.safeParse(src.doc.toJS())
   if (!parsed.success) {
-    const issue = parsed.error.issues[0]
+    // a misspelt key also makes the right one "missing": report the unknown key, it is the cause
+    const issue = parsed.error.issues.find((i) => i.code === 'unrecognized_keys') ?? parsed.error.issues[0]
     const path = issue.path.filter((p): p is string | number => typeof p !== 'symbol')
     const key = issue.code === 'unrecognized_keys' ? issue.keys[0] : undefined
     const detail = key ? `unknown key "${key}"` : issue.message
