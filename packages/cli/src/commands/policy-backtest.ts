@@ -5,8 +5,8 @@ import { CliError } from '../internal/cli-error.js'
 import type { CommandSpec } from '../internal/command.js'
 import { createProgress, createStyle } from '../internal/io.js'
 import { formatPolicyError, isPolicyError, policyErrors } from '../internal/policy-error-format.js'
-import { reviveRequest } from '../internal/request-json.js'
-import { loadPolicy } from '../internal/upstream.js'
+import { replayRequest, replaySessions } from '../internal/replay-request.js'
+import { loadPolicy } from '@warden/policy'
 import { paintEffect } from './policy-eval.js'
 
 export interface BacktestChange {
@@ -40,9 +40,11 @@ export const policyBacktest: CommandSpec = {
   summary: 'Replay the requests recorded in an audit log against a candidate policy; report what changes',
   usage: 'policy backtest --audit <file> [--json] <candidate-policy>...',
   details: `
-Every command record in the audit log carries the request its decision was made on. Each is
-decided again by the candidate policy (at its recorded time, with its recorded session
-facts) and compared with the recorded effect. Every decision that would change (allow→deny,
+Every command record in the audit log carries the request its decision was made on
+(principal with claims, resource with labels, the command's facts). Each is decided again
+by the candidate policy, at its recorded time, with its session's start and command count,
+and compared with the recorded effect. (Flow facts of earlier commands are not recorded and
+replay empty.) Every decision that would change (allow→deny,
 approve→allow, ...) is listed, followed by counts per transition.
 
 Options:
@@ -75,16 +77,17 @@ or the candidate policy does not load.
     let unchanged = 0
     let ruleChanged = 0
     let count = 0
+    const sessions = replaySessions()
     try {
       for await (const { line, record } of readAuditFile(file)) {
         progress.tick(++count, `records, ${changes.length} changed`)
+        const request = replayRequest(record, sessions, `${file}:${line}`)
         if ((record.type ?? 'command') !== 'command') continue
         const recorded = record.decision
-        if (record.request === undefined || recorded === undefined) {
+        if (request === undefined || recorded === undefined) {
           skipped++
           continue
         }
-        const request = reviveRequest(record.request, `${file}:${line}: request`)
         let decision: Decision
         try {
           decision = policy.decide(request)

@@ -2,7 +2,7 @@ import { UsageError } from '../internal/args.js'
 import type { CommandSpec } from '../internal/command.js'
 import { createStyle } from '../internal/io.js'
 import { formatPolicyError, isPolicyError, policyErrors } from '../internal/policy-error-format.js'
-import { loadPolicy } from '../internal/upstream.js'
+import { loadPolicy } from '@warden/policy'
 
 export const policyCheck: CommandSpec = {
   name: 'policy check',

@@ -7,7 +7,7 @@ import type { CommandSpec } from '../internal/command.js'
 import { type Style, createStyle } from '../internal/io.js'
 import { formatPolicyError, isPolicyError, policyErrors } from '../internal/policy-error-format.js'
 import { reviveRequest } from '../internal/request-json.js'
-import { loadPolicy } from '../internal/upstream.js'
+import { loadPolicy } from '@warden/policy'
 
 const EFFECT_COLOR = { allow: 'green', deny: 'red', approve: 'yellow' } as const satisfies Record<
   Decision['effect'],

@@ -49,7 +49,9 @@ function caretSnippet(file: string, line: number, column: number): string {
  * The loader's own snippet wins when it has one.
  */
 export function formatPolicyError(error: PolicyErrorLike, style: Style, cwd: string): string {
-  const file = error.file ? relative(cwd, error.file) || error.file : '<policy>'
+  const rel = error.file ? relative(cwd, error.file) : ''
+  // Paths under the working directory print relative; others as given.
+  const file = error.file ? (rel && !rel.startsWith('..') ? rel : error.file) : '<policy>'
   const where = error.line ? `${file}:${error.line}:${error.column ?? 1}` : file
   // PolicyError's message already embeds position and snippet; print its parts instead.
   const message = error.detail !== undefined ? `${error.detail}${error.path ? ` (at ${error.path})` : ''}` : error.message

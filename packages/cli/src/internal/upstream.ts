@@ -1,10 +1,8 @@
-// Stopgap while @warden/policy and @warden/core land their agreed entry points
-// (preamble "Interfaces between engineers"): resolve them by name at call time and
-// fail with a clear message when one is missing. Replaced by direct imports once they land.
+// Stopgap while @warden/core lands redisApprovals (agreed in
+// the preamble's "Interfaces between engineers"): resolve it by name at call time and fail
+// with a clear message while it is missing. Replaced by a direct import once it lands.
 import * as core from '@warden/core'
 import type { ApprovalRequest, Approver } from '@warden/core'
-import * as policy from '@warden/policy'
-import type { Decider } from '@warden/policy'
 import { CliError } from './cli-error.js'
 
 function entry<T>(module: object, pkg: string, name: string): T {
@@ -12,15 +10,6 @@ function entry<T>(module: object, pkg: string, name: string): T {
   if (typeof value !== 'function') throw new CliError(`${pkg} does not export ${name}() (not built yet?)`, 2)
   return value as T
 }
-
-export const loadPolicy = (paths: readonly string[]): Promise<Decider> =>
-  entry<(p: readonly string[]) => Promise<Decider>>(policy, '@warden/policy', 'loadPolicy')(paths)
-
-export const runPolicyTests = (paths: readonly string[]): Promise<unknown> =>
-  entry<(p: readonly string[]) => Promise<unknown>>(policy, '@warden/policy', 'runPolicyTests')(paths)
-
-export const verifyChain = (file: string): Promise<unknown> =>
-  entry<(f: string) => Promise<unknown>>(core, '@warden/core', 'verifyChain')(file)
 
 export interface RedisApprovalsLike extends Approver {
   pending(): Promise<readonly ApprovalRequest[]>
