@@ -23,10 +23,11 @@ export interface HttpBrokerOptions {
 export function httpBroker(options: HttpBrokerOptions): Broker {
   let base: URL
   try {
-    base = new URL(String(options.url).replace(/\/+$/, ''))
+    base = new URL(String(options.url))
   } catch {
-    throw new WardenError('ERR_WARDEN_CONFIG', `httpBroker: url is not a URL`)
+    throw new WardenError('ERR_WARDEN_CONFIG', 'httpBroker: url is not a URL')
   }
+  const prefix = base.href.replace(/\/+$/, '')
   const doFetch = options.fetch ?? globalThis.fetch
   const timeout = options.timeoutMs ?? 5000
   // The token a lease was issued with, for its renew/revoke calls (those happen outside any command).
@@ -39,7 +40,7 @@ export function httpBroker(options: HttpBrokerOptions): Broker {
     if (body !== undefined) headers['content-type'] = 'application/json'
     let res: Response
     try {
-      res = await doFetch(`${base.href}${path}`, {
+      res = await doFetch(`${prefix}/${path}`, {
         method,
         headers,
         body: body === undefined ? undefined : JSON.stringify(body),
@@ -47,7 +48,7 @@ export function httpBroker(options: HttpBrokerOptions): Broker {
         redirect: 'error',
       })
     } catch (err) {
-      throw new WardenError('ERR_WARDEN_BROKER', `httpBroker: ${method} ${base.origin}${base.pathname}/${path.split('/')[0]} failed: ${(err as Error).message}`, { cause: err })
+      throw new WardenError('ERR_WARDEN_BROKER', `httpBroker: ${method} ${base.origin}${base.pathname.replace(/\/+$/, '')}/leases failed: ${(err as Error).message}`, { cause: err })
     }
     const text = await res.text()
     let json: unknown

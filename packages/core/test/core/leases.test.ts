@@ -1,0 +1,174 @@
+import { setTimeout as sleep } from 'node:timers/promises'
+import { compilePolicy } from '@warden/policy'
+import { type Broker, type Command, type Lease, Secret, createWarden, staticBroker } from '@warden/core'
+import { memorySink, stubBroker } from '@warden/core/testing'
+import { describe, expect, it, vi } from 'vitest'
+
+const policy = compilePolicy('defaults: { effect: allow }\nrules: []')
+const db = { kind: 'postgres', name: 'orders' } as const
+const cmd: Command = { resource: db, action: 'sql.query', text: 'SELECT 1' }
+const svc = { id: 'svc', type: 'service' } as const
+
+describe('lease cache', () => {
+  it('single-flights concurrent requests for the same (resource, principal, scope)', async () => {
+    const broker = stubBroker({ delayMs: 20 })
+    const warden = createWarden({ policy, audit: memorySink(), broker })
+    const a = await warden.session({ principal: svc })
+    const b = await warden.session({ principal: svc })
+    const leases = await Promise.all([...Array(5)].flatMap(() => [a.lease(db), b.lease(db)]))
+    expect(new Set(leases.map((l) => l.id)).size).toBe(1)
+    expect(broker.issued).toBe(1)
+    // other scope, other principal, other resource: separate leases
+    await a.lease(db, 'write')
+    const c = await warden.session({ principal: { id: 'svc-2', type: 'service' } })
+    await c.lease(db)
+    await a.lease({ kind: 'postgres', name: 'other' })
+    expect(broker.issued).toBe(4)
+    expect(broker.requests.map((r) => [r.principal.id, r.resource.name, r.scope])).toEqual([
+      ['svc', 'orders', ''],
+      ['svc', 'orders', 'write'],
+      ['svc-2', 'orders', ''],
+      ['svc', 'other', ''],
+    ])
+    await warden.close()
+  })
+
+  it('refreshes ahead of expiry in the background, keeps serving the valid lease meanwhile', async () => {
+    const broker = stubBroker({ ttlMs: 2000 })
+    const warden = createWarden({ policy, audit: memorySink(), broker, leases: { refreshAt: 0.1, minValidityMs: 100 } })
+    const s = await warden.session({ principal: svc })
+    const first = await s.lease(db)
+    await sleep(250) // past 10% of the lifetime
+    broker.delay(50)
+    const during = await s.lease(db) // returns at once with the still-valid lease, starts a refresh
+    expect(during.id).toBe(first.id)
+    await vi.waitFor(() => expect(broker.issued).toBe(2))
+    await vi.waitFor(async () => expect((await s.lease(db)).id).not.toBe(first.id))
+    await s.close()
+    // both the current and the superseded lease are revoked
+    expect([...broker.revokedIds].sort()).toEqual([first.id, broker.leases[1].id].sort())
+    await warden.close()
+  })
+
+  it('renews renewable leases instead of issuing new ones', async () => {
+    const broker = stubBroker({ ttlMs: 1500, renewable: true })
+    const warden = createWarden({ policy, audit: memorySink(), broker, leases: { refreshAt: 0.1, minValidityMs: 100 } })
+    const s = await warden.session({ principal: svc })
+    const first = await s.lease(db)
+    await sleep(200)
+    await s.lease(db)
+    await vi.waitFor(() => expect(broker.renewed).toBe(1))
+    const renewed = await s.lease(db)
+    expect(renewed.id).toBe(first.id)
+    expect(renewed.expiresAt.getTime()).toBeGreaterThan(first.expiresAt.getTime())
+    expect(broker.issued).toBe(1)
+    await warden.close()
+  })
+
+  it('retries a failing broker with backoff, then fails with ERR_WARDEN_BROKER', async () => {
+    const broker = stubBroker()
+    const warden = createWarden({ policy, audit: memorySink(), broker, leases: { retries: 2, backoffMs: 5 } })
+    const s = await warden.session({ principal: svc })
+    broker.fail(2)
+    await expect(s.lease(db)).resolves.toBeDefined()
+    expect(broker.requests).toHaveLength(3)
+    const s2 = await warden.session({ principal: { id: 'other', type: 'service' } })
+    broker.fail(3, new Error('vault sealed'))
+    await expect(s2.lease(db)).rejects.toMatchObject({ code: 'ERR_WARDEN_BROKER', message: expect.stringMatching(/failed 3 times \(vault sealed\)/) })
+    await warden.close()
+  })
+
+  it('never hands out an expired or nearly expired lease: the command is refused instead', async () => {
+    const broker = stubBroker({ ttlMs: 600 })
+    const audit = memorySink()
+    const warden = createWarden({ policy, audit, broker, leases: { minValidityMs: 300, retries: 0 } })
+    const s = await warden.session({ principal: svc })
+    const first = await s.execute(cmd, (ctx) => ctx.lease, { lease: true })
+    broker.fail()
+    await sleep(350) // less than 300 ms left now
+    let ran = false
+    await expect(s.execute(cmd, () => { ran = true }, { lease: true })).rejects.toMatchObject({ code: 'ERR_WARDEN_BROKER' })
+    expect(ran).toBe(false)
+    audit.expectRecord({ outcome: { status: 'denied', code: 'ERR_WARDEN_BROKER' } })
+    broker.recover()
+    const next = await s.execute(cmd, (ctx) => ctx.lease, { lease: true })
+    expect(next?.id).not.toBe(first?.id)
+    expect(next!.expiresAt.getTime()).toBeGreaterThan(Date.now() + 300)
+    await warden.close()
+  })
+
+  it('a broker that returns an already expired lease is refused with ERR_WARDEN_LEASE_EXPIRED', async () => {
+    const stale: Broker = {
+      issue: async () => ({ id: 'old', credential: { type: 'token', token: new Secret('t') }, expiresAt: new Date(Date.now() - 1000), renewable: false }),
+      revoke: async () => {},
+    }
+    const warden = createWarden({ policy, audit: memorySink(), broker: stale, leases: { retries: 1, backoffMs: 1 } })
+    const s = await warden.session({ principal: svc })
+    await expect(s.lease(db)).rejects.toMatchObject({ code: 'ERR_WARDEN_LEASE_EXPIRED' })
+    await expect(s.execute(cmd, () => 1, { lease: true })).rejects.toMatchObject({ code: 'ERR_WARDEN_LEASE_EXPIRED' })
+    await warden.close()
+  })
+
+  it('a malformed lease is a broker error', async () => {
+    const broken = { issue: async () => ({ id: 1 }) as unknown as Lease, revoke: async () => {} }
+    const warden = createWarden({ policy, audit: memorySink(), broker: broken, leases: { retries: 0 } })
+    const s = await warden.session({ principal: svc })
+    await expect(s.lease(db)).rejects.toMatchObject({ code: 'ERR_WARDEN_BROKER', message: expect.stringMatching(/malformed/) })
+    await warden.close()
+  })
+
+  it('revokes a shared lease when its last session closes, and everything on warden.close()', async () => {
+    const broker = stubBroker()
+    const warden = createWarden({ policy, audit: memorySink(), broker })
+    const a = await warden.session({ principal: svc })
+    const b = await warden.session({ principal: svc })
+    const lease = await a.lease(db)
+    await b.lease(db)
+    await a.close()
+    expect(broker.revoked).toBe(0)
+    await b.close()
+    expect(broker.revokedIds).toEqual([lease.id])
+    const c = await warden.session({ principal: svc })
+    const other = await c.lease({ kind: 'ssh', name: 'bastion' })
+    await warden.close()
+    expect(broker.revokedIds).toEqual([lease.id, other.id])
+    expect(c.closed).toBe(true)
+  })
+
+  it('a Warden without a broker refuses lease requests', async () => {
+    const warden = createWarden({ policy, audit: memorySink() })
+    const s = await warden.session({ principal: svc })
+    await expect(s.lease(db)).rejects.toMatchObject({ code: 'ERR_WARDEN_CONFIG' })
+    await expect(s.execute(cmd, () => 1, { lease: true })).rejects.toMatchObject({ code: 'ERR_WARDEN_CONFIG' })
+    await warden.close()
+  })
+})
+
+describe('staticBroker', () => {
+  it('issues configured credentials, from values or the environment, with kind:* fallback', async () => {
+    const broker = staticBroker({
+      credentials: {
+        'postgres:orders': { type: 'password', username: 'app', password: { env: 'ORDERS_PW' } },
+        'http:*': { type: 'headers', headers: { Authorization: 'Bearer x' } },
+      },
+      env: { ORDERS_PW: 'from-env' },
+    })
+    const principal = { id: 'p', type: 'service' as const, groups: [], claims: {}, issuer: '' }
+    const lease = await broker.issue({ resource: { ...db, labels: {} }, principal, scope: '' })
+    expect(lease.credential).toMatchObject({ type: 'password', username: 'app' })
+    expect(String((lease.credential as { password: Secret }).password)).toBe('[secret]')
+    const { revealSecret } = await import('@warden/core')
+    expect(revealSecret((lease.credential as { password: Secret }).password)).toBe('from-env')
+    const h = await broker.issue({ resource: { kind: 'http', name: 'api', labels: {} }, principal, scope: '' })
+    expect(Object.keys((h.credential as { headers: object }).headers)).toEqual(['authorization'])
+    await expect(broker.issue({ resource: { kind: 'mysql', name: 'x', labels: {} }, principal, scope: '' })).rejects.toMatchObject({ code: 'ERR_WARDEN_BROKER' })
+  })
+
+  it('fails at construction when a variable is missing or a key is malformed', () => {
+    expect(() => staticBroker({ credentials: { 'postgres:x': { type: 'token', token: { env: 'NOPE_NOT_SET' } } }, env: {} })).toThrow(
+      expect.objectContaining({ code: 'ERR_WARDEN_CONFIG', message: expect.stringContaining('$NOPE_NOT_SET') }),
+    )
+    expect(() => staticBroker({ credentials: { orders: { type: 'token', token: 'x' } } })).toThrow(/kind:name/)
+    expect(() => staticBroker({ credentials: { 'postgres:x': { type: 'kerberos' } as never } })).toThrow(/type/)
+  })
+})
