@@ -9,7 +9,7 @@
 import { isIPv4, isIPv6 } from 'node:net'
 import type { DetectorName } from '@warden/policy'
 import { electronicFormatIBAN, isValidIBAN } from 'ibantools'
-import { type CountryCode, findPhoneNumbersInText } from 'libphonenumber-js/max'
+import { type CountryCode, findPhoneNumbersInText, parsePhoneNumberFromString } from 'libphonenumber-js/max'
 
 export interface Span {
   start: number
@@ -97,7 +97,7 @@ function acceptSsn(m: string): number {
 }
 
 // ---- IPv4 / IPv6, validated by node:net's parser.
-const IPV4 = /(?<![\d.])(?:\d{1,3}\.){3}\d{1,3}(?!\d|\.\d)/g
+const IPV4 = /(?<![\w.])(?:\d{1,3}\.){3}\d{1,3}(?!\w|\.\d)/g
 const acceptIpv4 = (m: string) => (isIPv4(m) ? m.length : 0)
 const IPV6 = /(?<![0-9A-Fa-f:.])[0-9A-Fa-f:.]{3,45}(?![0-9A-Fa-f:.])/g
 function acceptIpv6(m: string): number {
@@ -160,16 +160,29 @@ const findPrivateKey: Finder = (text, out) => {
   }
 }
 
-// ---- phone numbers: a bounded run of digits and separators, then libphonenumber's own finder and
-// metadata on that short run (valid numbers for the region; `+` numbers for any region).
-const PHONE = /(?<![\w+])(?:\+|\(|00)?\d[\d ().-]{5,40}\d(?!\w)/g
+// ---- phone numbers: up to six digit groups with short separators (a bounded, linear candidate),
+// then libphonenumber's metadata: a valid number for the region (or any region with `+`). A
+// candidate with more digits than E.164 allows may be two numbers: libphonenumber's own finder
+// splits it (bounded input, so bounded work).
+const PHONE = /(?<![\w+(])\+?\(?\d{1,15}\)?(?:[ .-]{1,2}\(?\d{1,15}\)?){0,5}(?!\w)/g
 const findPhone: Finder = (text, out, country) => {
   PHONE.lastIndex = 0
   let m: RegExpExecArray | null
   while ((m = PHONE.exec(text)) !== null) {
-    const digits = m[0].replace(/\D/g, '').length
+    const candidate = m[0]
+    let digits = 0
+    for (let i = 0; i < candidate.length; i++) {
+      const c = candidate.charCodeAt(i)
+      if (c >= 48 && c <= 57) digits++
+    }
     if (digits < 7) continue
-    for (const found of findPhoneNumbersInText(m[0], { defaultCountry: country })) {
+    if (digits <= 15) {
+      if (parsePhoneNumberFromString(candidate, country)?.isValid() === true) {
+        out.push({ start: m.index, end: m.index + candidate.length, detector: 'phone' })
+      }
+      continue
+    }
+    for (const found of findPhoneNumbersInText(candidate, { defaultCountry: country })) {
       if (found.number.isValid()) out.push({ start: m.index + found.startsAt, end: m.index + found.endsAt, detector: 'phone' })
     }
   }
