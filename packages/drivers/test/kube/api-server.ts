@@ -39,6 +39,8 @@ export interface ApiServerOptions {
   readonly tls?: { readonly key: string; readonly cert: string }
   /** Runs an exec command (no process is ever spawned). Default: `echo`, `cat` (echoes stdin), `hostname`, `exit N`. */
   readonly exec?: (request: ExecRequest, stdin: string) => ExecResult
+  /** Channel protocols the server accepts, in preference order (default v5 then v4). */
+  readonly channelProtocols?: readonly string[]
 }
 
 export interface SeenRequest {
@@ -84,7 +86,7 @@ export class KubeApiServer {
   readonly seen: SeenRequest[] = []
   readonly #options: ApiServerOptions
   readonly #server: http.Server
-  readonly #wss = new WebSocketServer({ noServer: true, handleProtocols: pickProtocol })
+  readonly #wss: WebSocketServer
   readonly #store = new Map<string, Obj>() // key: resource/namespace/name
   readonly #history: WatchEvent[] = []
   readonly #watchers = new Set<(e: WatchEvent) => void>()
@@ -95,6 +97,11 @@ export class KubeApiServer {
 
   constructor(options: ApiServerOptions) {
     this.#options = options
+    const accepted = options.channelProtocols ?? CHANNEL_PROTOCOLS
+    this.#wss = new WebSocketServer({
+      noServer: true,
+      handleProtocols: (offered: Set<string>) => accepted.find((p) => offered.has(p)) ?? false,
+    })
     const handler = (req: http.IncomingMessage, res: http.ServerResponse) => {
       this.#handle(req, res).catch((err) => {
         if (!res.headersSent) sendStatus(res, new HttpError(500, 'InternalError', String(err?.message ?? err)))
@@ -291,6 +298,8 @@ export class KubeApiServer {
     const fields = parseSelector(url.searchParams.get('fieldSelector'))
     const from = url.searchParams.get('resourceVersion')
     res.writeHead(200, { 'content-type': 'application/json', 'transfer-encoding': 'chunked' })
+    // Like the real server: headers go out at once, events follow as they happen.
+    res.flushHeaders()
     const send = (type: string, object: Obj) => res.write(`${JSON.stringify({ type, object })}\n`)
     if (from === null || from === '' || from === '0') {
       for (const o of this.#select(resource, namespace, url, name)) send('ADDED', o)
@@ -334,6 +343,7 @@ export class KubeApiServer {
     const tail = url.searchParams.get('tailLines')
     if (tail !== null) lines = lines.slice(-Number(tail))
     res.writeHead(200, { 'content-type': 'text/plain', 'transfer-encoding': 'chunked' })
+    res.flushHeaders()
     for (const line of lines) res.write(`${line}\n`)
     if (url.searchParams.get('follow') !== 'true') {
       res.end()
@@ -429,13 +439,13 @@ export class KubeApiServer {
     const p = this.#store.get(`pods/${namespace}/${pod}`)
     if (!p) return refuse(404, 'NotFound', `pods "${pod}" not found`)
     const offered = String(req.headers['sec-websocket-protocol'] ?? '').split(',').map((s) => s.trim())
-    if (!offered.some((o) => CHANNEL_PROTOCOLS.includes(o))) return refuse(400, 'BadRequest', 'no supported channel protocol offered')
+    if (!offered.some((o) => (this.#options.channelProtocols ?? CHANNEL_PROTOCOLS).includes(o))) return refuse(400, 'BadRequest', 'no supported channel protocol offered')
     const containers: string[] = (p.spec?.containers ?? []).map((c: Obj) => c.name)
     const container = url.searchParams.get('container') || containers[0] || ''
     if (sub !== 'portforward' && !containers.includes(container))
       return refuse(400, 'BadRequest', `container ${container} is not valid for pod ${pod}`)
     this.#wss.handleUpgrade(req, socket, head, (ws) => {
-      seen.protocol !== undefined && Object.assign(seen, { protocol: ws.protocol })
+      Object.assign(seen, { protocol: ws.protocol })
       if (sub === 'exec') this.#exec(ws, { namespace, pod, container, command: url.searchParams.getAll('command') }, url)
       else if (sub === 'attach') this.#attach(ws, namespace, pod, container)
       else this.#portforward(ws, url)
@@ -501,11 +511,6 @@ export class KubeApiServer {
 
 const CHANNEL_PROTOCOLS = ['v5.channel.k8s.io', 'v4.channel.k8s.io']
 
-function pickProtocol(protocols: Set<string>): string | false {
-  for (const p of CHANNEL_PROTOCOLS) if (protocols.has(p)) return p
-  return false
-}
-
 function frame(channel: number, text: string): Buffer {
   return Buffer.concat([Buffer.from([channel]), Buffer.from(text, 'utf8')])
 }
@@ -516,6 +521,7 @@ function defaultExec(request: ExecRequest, stdin: string): ExecResult {
     case 'echo':
       return { stdout: `${args.join(' ')}\n` }
     case 'cat':
+      if (args.length > 0) return { stderr: args.map((a) => `cat: ${a}: No such file or directory\n`).join(''), exitCode: 1 }
       return { stdout: stdin }
     case 'hostname':
       return { stdout: `${request.pod}\n` }
