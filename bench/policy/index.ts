@@ -3,7 +3,7 @@
 import { readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { Environment } from '@marcbachmann/cel-js'
-import { compilePolicy, type Policy, type PolicySource, type RequestInput } from '@warden/policy'
+import { compilePolicy, type Policy, type RequestInput } from '@warden/policy'
 import { parse } from 'yaml'
 import { stats, writeSection } from '../results.js'
 
@@ -26,22 +26,69 @@ function synthetic(n: number): Rule[] {
 }
 
 const policies: [string, Policy, Rule[]][] = [
-  ['1 rule', compilePolicy({ rules: [{ name: 'readers-select', resources: ['postgres:orders-*'], when: '"readers" in principal.groups && !sql.write', effect: 'allow' }] }), []],
-  ['20 rules', compilePolicy({ defaults: { effect: 'deny' }, rules: exampleRules.slice(0, 20) as never, masks: exampleMasks }), exampleRules.slice(0, 20)],
+  [
+    '1 rule',
+    compilePolicy({
+      rules: [
+        {
+          name: 'readers-select',
+          resources: ['postgres:orders-*'],
+          when: '"readers" in principal.groups && !sql.write',
+          effect: 'allow',
+        },
+      ],
+    }),
+    [],
+  ],
+  [
+    '20 rules',
+    compilePolicy({
+      defaults: { effect: 'deny' },
+      rules: exampleRules.slice(0, 20) as never,
+      masks: exampleMasks,
+    }),
+    exampleRules.slice(0, 20),
+  ],
   [
     '200 rules',
-    compilePolicy({ defaults: { effect: 'deny' }, rules: [...exampleRules, ...synthetic(200 - exampleRules.length)] as never, masks: exampleMasks }),
+    compilePolicy({
+      defaults: { effect: 'deny' },
+      rules: [...exampleRules, ...synthetic(200 - exampleRules.length)] as never,
+      masks: exampleMasks,
+    }),
     [...exampleRules, ...synthetic(200 - exampleRules.length)],
   ],
 ]
-policies[0][2] = [{ name: 'readers-select', when: '"readers" in principal.groups && !sql.write', effect: 'allow' }]
+policies[0][2] = [
+  { name: 'readers-select', when: '"readers" in principal.groups && !sql.write', effect: 'allow' },
+]
 
 // What core passes: a frozen session principal and frozen, cached describer facts, in a fresh request object.
-const reader = Object.freeze({ id: 'svc-reports', type: 'service', groups: Object.freeze(['readers']), claims: Object.freeze({ level: 3 }), issuer: 'https://idp' })
-const agent = Object.freeze({ id: 'agent-7', type: 'agent', groups: Object.freeze(['readers']), claims: Object.freeze({}), issuer: 'https://idp' })
+const reader = Object.freeze({
+  id: 'svc-reports',
+  type: 'service',
+  groups: Object.freeze(['readers']),
+  claims: Object.freeze({ level: 3 }),
+  issuer: 'https://idp',
+})
+const agent = Object.freeze({
+  id: 'agent-7',
+  type: 'agent',
+  groups: Object.freeze(['readers']),
+  claims: Object.freeze({}),
+  issuer: 'https://idp',
+})
 const selectFacts = Object.freeze({
   text: 'SELECT id, email FROM orders WHERE id = $1',
-  statements: Object.freeze([Object.freeze({ type: 'SELECT', reads: Object.freeze(['orders']), writes: Object.freeze([]), where: true, functions: Object.freeze([]) })]),
+  statements: Object.freeze([
+    Object.freeze({
+      type: 'SELECT',
+      reads: Object.freeze(['orders']),
+      writes: Object.freeze([]),
+      where: true,
+      functions: Object.freeze([]),
+    }),
+  ]),
   types: Object.freeze(['SELECT']),
   reads: Object.freeze(['orders']),
   writes: Object.freeze([]),
@@ -53,16 +100,42 @@ const selectFacts = Object.freeze({
   parsed: true,
   error: '',
 })
-const shellFacts = Object.freeze({ text: 'df -h', commands: Object.freeze([Object.freeze({ name: 'df', argv: Object.freeze(['df', '-h']) })]), programs: Object.freeze(['df']), flags: Object.freeze([]), parsed: true, error: '' })
-const orders = Object.freeze({ kind: 'postgres', name: 'orders-prod', labels: Object.freeze({ env: 'prod' }) })
+const shellFacts = Object.freeze({
+  text: 'df -h',
+  commands: Object.freeze([Object.freeze({ name: 'df', argv: Object.freeze(['df', '-h']) })]),
+  programs: Object.freeze(['df']),
+  flags: Object.freeze([]),
+  parsed: true,
+  error: '',
+})
+const orders = Object.freeze({
+  kind: 'postgres',
+  name: 'orders-prod',
+  labels: Object.freeze({ env: 'prod' }),
+})
 const web = Object.freeze({ kind: 'ssh', name: 'app-web-1', labels: Object.freeze({}) })
-const ops = Object.freeze({ id: 'ci-ops', type: 'workload', groups: Object.freeze(['ops']), claims: Object.freeze({}), issuer: '' })
+const ops = Object.freeze({
+  id: 'ci-ops',
+  type: 'workload',
+  groups: Object.freeze(['ops']),
+  claims: Object.freeze({}),
+  issuer: '',
+})
 const session = { id: 's1', startedAt: new Date(), operations: 3 }
 
 const requests: [string, () => RequestInput][] = [
-  ['pg SELECT by reader', () => ({ principal: reader, resource: orders, action: 'sql.query', sql: selectFacts, session })],
-  ['pg SELECT by agent', () => ({ principal: agent, resource: orders, action: 'sql.query', sql: selectFacts, session })],
-  ['ssh exec by ops', () => ({ principal: ops, resource: web, action: 'ssh.exec', shell: shellFacts, session })],
+  [
+    'pg SELECT by reader',
+    () => ({ principal: reader, resource: orders, action: 'sql.query', sql: selectFacts, session }),
+  ],
+  [
+    'pg SELECT by agent',
+    () => ({ principal: agent, resource: orders, action: 'sql.query', sql: selectFacts, session }),
+  ],
+  [
+    'ssh exec by ops',
+    () => ({ principal: ops, resource: web, action: 'ssh.exec', shell: shellFacts, session }),
+  ],
 ]
 
 function measure(fn: () => unknown, iterations: number): { median: number; p99: number } {
@@ -85,11 +158,30 @@ function rawFloor(rules: Rule[]): () => unknown {
     principal: { ...reader, groups: [...reader.groups], claims: { level: 3n } },
     resource: { ...orders, labels: { env: 'prod' } },
     action: 'sql.query',
-    sql: { ...selectFacts, statements: [...selectFacts.statements], types: ['SELECT'], reads: ['orders'], writes: [], tables: ['orders'], functions: [], flags: [] },
+    sql: {
+      ...selectFacts,
+      statements: [...selectFacts.statements],
+      types: ['SELECT'],
+      reads: ['orders'],
+      writes: [],
+      tables: ['orders'],
+      functions: [],
+      flags: [],
+    },
     shell: { text: '', commands: [], programs: [], flags: [], parsed: false, error: '' },
     sftp: { op: '', path: '' },
     forward: { host: '', port: 0n },
-    kube: { verb: '', group: '', version: '', resource: '', subresource: '', namespace: '', name: '', command: [], container: '' },
+    kube: {
+      verb: '',
+      group: '',
+      version: '',
+      resource: '',
+      subresource: '',
+      namespace: '',
+      name: '',
+      command: [],
+      container: '',
+    },
     http: { method: '', url: '', host: '', path: '', query: {}, headers: {} },
     tool: { name: '', args: {} },
     session: { id: 's1', startedAt: new Date(), operations: 3n },
@@ -117,8 +209,12 @@ for (const [label, policy, rules] of policies) {
   for (const [reqLabel, make] of requests) {
     const m = measure(() => policy.decide(make()), N)
     if (label === '20 rules' && reqLabel === 'pg SELECT by reader') twenty = m.median
-    rows.push(`| ${label} | ${reqLabel} | ${m.median.toFixed(2)} | ${m.p99.toFixed(2)} | ${raw.median.toFixed(2)} |`)
-    console.log(`${label.padEnd(9)} ${reqLabel.padEnd(22)} median ${m.median.toFixed(2)} µs  p99 ${m.p99.toFixed(2)} µs  (raw cel-js, all rules: ${raw.median.toFixed(2)} µs)`)
+    rows.push(
+      `| ${label} | ${reqLabel} | ${m.median.toFixed(2)} | ${m.p99.toFixed(2)} | ${raw.median.toFixed(2)} |`,
+    )
+    console.log(
+      `${label.padEnd(9)} ${reqLabel.padEnd(22)} median ${m.median.toFixed(2)} µs  p99 ${m.p99.toFixed(2)} µs  (raw cel-js, all rules: ${raw.median.toFixed(2)} µs)`,
+    )
   }
 }
 

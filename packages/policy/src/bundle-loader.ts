@@ -69,8 +69,10 @@ export class BundleLoader implements Decider {
     this.#url = new URL(options.url)
     const interval = options.intervalMs ?? 30_000
     const timeout = options.timeoutMs ?? 10_000
-    if (!Number.isInteger(interval) || interval < 0) throw new TypeError('bundleLoader: "intervalMs" must be an integer >= 0')
-    if (!Number.isInteger(timeout) || timeout <= 0) throw new TypeError('bundleLoader: "timeoutMs" must be an integer > 0')
+    if (!Number.isInteger(interval) || interval < 0)
+      throw new TypeError('bundleLoader: "intervalMs" must be an integer >= 0')
+    if (!Number.isInteger(timeout) || timeout <= 0)
+      throw new TypeError('bundleLoader: "timeoutMs" must be an integer > 0')
     if (!Array.isArray(options.trustedKeys) || options.trustedKeys.length === 0) {
       throw new TypeError('bundleLoader: "trustedKeys" needs at least one Ed25519 public key')
     }
@@ -145,7 +147,12 @@ export class BundleLoader implements Decider {
       try {
         response = await this.#fetch(this.#url, { headers, signal: AbortSignal.timeout(this.#timeoutMs) })
       } catch (e) {
-        throw new PolicyError('ERR_POLICY_IO', `bundle download from ${this.#url.origin}${this.#url.pathname} failed: ${(e as Error).name}`, {}, { cause: e })
+        throw new PolicyError(
+          'ERR_POLICY_IO',
+          `bundle download from ${this.#url.origin}${this.#url.pathname} failed: ${(e as Error).name}`,
+          {},
+          { cause: e },
+        )
       } finally {
         this.#lastCheckedAt = new Date()
       }
@@ -155,10 +162,15 @@ export class BundleLoader implements Decider {
       }
       if (!response.ok) {
         await response.body?.cancel()
-        throw new PolicyError('ERR_POLICY_IO', `bundle download from ${this.#url.origin}${this.#url.pathname} failed: HTTP ${response.status}`)
+        throw new PolicyError(
+          'ERR_POLICY_IO',
+          `bundle download from ${this.#url.origin}${this.#url.pathname} failed: HTTP ${response.status}`,
+        )
       }
       const text = await response.text()
-      const policy = await compileBundle(text, keys, { source: this.#url.pathname.split('/').pop() || 'bundle' })
+      const policy = await compileBundle(text, keys, {
+        source: this.#url.pathname.split('/').pop() || 'bundle',
+      })
       const etag = response.headers.get('etag') ?? undefined
       const previous = this.revision
       this.#etag = etag
@@ -175,7 +187,14 @@ export class BundleLoader implements Decider {
       return 'updated'
     } catch (e) {
       const err =
-        e instanceof PolicyError ? e : new PolicyError('ERR_POLICY_BUNDLE', `bundle refresh failed: ${(e as Error)?.message ?? e}`, {}, { cause: e })
+        e instanceof PolicyError
+          ? e
+          : new PolicyError(
+              'ERR_POLICY_BUNDLE',
+              `bundle refresh failed: ${(e as Error)?.message ?? e}`,
+              {},
+              { cause: e },
+            )
       this.#lastError = err
       try {
         this.#options.onError?.(err)

@@ -3,7 +3,7 @@
 import { createHash, createPrivateKey, createPublicKey, type KeyObject, type webcrypto } from 'node:crypto'
 import { CompactSign, compactVerify, decodeProtectedHeader, importJWK, type JWK } from 'jose'
 import { z } from 'zod'
-import { compilePolicy, type CompilePolicyOptions, type PolicySource } from './compile-policy.js'
+import { type CompilePolicyOptions, compilePolicy, type PolicySource } from './compile-policy.js'
 import { PolicyError } from './errors.js'
 import type { Policy } from './policy.js'
 
@@ -54,14 +54,22 @@ const sha256 = (text: string) => createHash('sha256').update(text).digest('hex')
  * Exported from `@warden/policy`. Throws `ERR_POLICY_BUNDLE` for bad names, `ERR_POLICY_SIGNATURE` for a bad key.
  * @example const text = await createBundle({ 'orders.yaml': yaml }, { key: privateKeyPem, kid: '2026-01' })
  */
-export async function createBundle(files: Readonly<Record<string, string>>, options: CreateBundleOptions): Promise<string> {
+export async function createBundle(
+  files: Readonly<Record<string, string>>,
+  options: CreateBundleOptions,
+): Promise<string> {
   const names = Object.keys(files)
-  if (names.length === 0) throw new PolicyError('ERR_POLICY_BUNDLE', 'a bundle needs at least one policy file')
+  if (names.length === 0)
+    throw new PolicyError('ERR_POLICY_BUNDLE', 'a bundle needs at least one policy file')
   for (const name of names) {
     if (!FILE_NAME.test(name) || name.split('/').includes('..')) {
-      throw new PolicyError('ERR_POLICY_BUNDLE', `bundle file name "${name}" must be a relative .yaml/.yml/.json path`)
+      throw new PolicyError(
+        'ERR_POLICY_BUNDLE',
+        `bundle file name "${name}" must be a relative .yaml/.yml/.json path`,
+      )
     }
-    if (typeof files[name] !== 'string') throw new PolicyError('ERR_POLICY_BUNDLE', `bundle file "${name}" must be text`)
+    if (typeof files[name] !== 'string')
+      throw new PolicyError('ERR_POLICY_BUNDLE', `bundle file "${name}" must be text`)
   }
   const manifest: BundleManifest = {
     typ: 'warden-policy-bundle',
@@ -74,7 +82,12 @@ export async function createBundle(files: Readonly<Record<string, string>>, opti
     .setProtectedHeader({ alg: 'EdDSA', typ: JWS_TYP, ...(options.kid ? { kid: options.kid } : {}) })
     .sign(key)
     .catch((e: unknown) => {
-      throw new PolicyError('ERR_POLICY_SIGNATURE', `cannot sign the bundle: ${(e as Error).message}`, {}, { cause: e })
+      throw new PolicyError(
+        'ERR_POLICY_SIGNATURE',
+        `cannot sign the bundle: ${(e as Error).message}`,
+        {},
+        { cause: e },
+      )
     })
   return `${JSON.stringify({ manifest: jws, files }, null, 2)}\n`
 }
@@ -93,14 +106,16 @@ interface NormalizedKey {
 
 /** Imports trusted keys once (use with `verifyBundle`); throws `ERR_POLICY_SIGNATURE` for a key that is not Ed25519. */
 export async function importTrustedKeys(keys: readonly TrustedKey[]): Promise<readonly NormalizedKey[]> {
-  if (!Array.isArray(keys) || keys.length === 0) throw new PolicyError('ERR_POLICY_SIGNATURE', 'no trusted keys given for the bundle')
+  if (!Array.isArray(keys) || keys.length === 0)
+    throw new PolicyError('ERR_POLICY_SIGNATURE', 'no trusted keys given for the bundle')
   return Promise.all(
     keys.map(async (k, i) => {
       try {
         if (typeof k === 'string') {
           // createPublicKey would quietly derive a public key from a private PEM; a private key in
           // the verifier's configuration is a leak, so refuse it.
-          if (k.includes('PRIVATE KEY')) throw new Error('a trusted key must be public (got a private key PEM)')
+          if (k.includes('PRIVATE KEY'))
+            throw new Error('a trusted key must be public (got a private key PEM)')
           return { kid: undefined, key: checkEd25519(createPublicKey(k), i) }
         }
         if (isJwk(k)) {
@@ -113,7 +128,12 @@ export async function importTrustedKeys(keys: readonly TrustedKey[]): Promise<re
         return { kid: undefined, key: k as CryptoKey }
       } catch (e) {
         if (e instanceof PolicyError) throw e
-        throw new PolicyError('ERR_POLICY_SIGNATURE', `trusted key #${i + 1} is not an Ed25519 public key: ${(e as Error).message}`, {}, { cause: e })
+        throw new PolicyError(
+          'ERR_POLICY_SIGNATURE',
+          `trusted key #${i + 1} is not an Ed25519 public key: ${(e as Error).message}`,
+          {},
+          { cause: e },
+        )
       }
     }),
   )
@@ -121,7 +141,10 @@ export async function importTrustedKeys(keys: readonly TrustedKey[]): Promise<re
 
 function checkEd25519(k: KeyObject, i: number): KeyObject {
   if (k.type !== 'public' || k.asymmetricKeyType !== 'ed25519') {
-    throw new PolicyError('ERR_POLICY_SIGNATURE', `trusted key #${i + 1} must be an Ed25519 public key (got ${k.type} ${k.asymmetricKeyType})`)
+    throw new PolicyError(
+      'ERR_POLICY_SIGNATURE',
+      `trusted key #${i + 1} must be an Ed25519 public key (got ${k.type} ${k.asymmetricKeyType})`,
+    )
   }
   return k
 }
@@ -135,7 +158,12 @@ async function toPrivateKey(k: SigningKey): Promise<KeyObject | CryptoKey> {
     if (isJwk(k)) return (await importJWK(k, 'EdDSA')) as CryptoKey
     return k as KeyObject | CryptoKey
   } catch (e) {
-    throw new PolicyError('ERR_POLICY_SIGNATURE', `the signing key is not an Ed25519 private key: ${(e as Error).message}`, {}, { cause: e })
+    throw new PolicyError(
+      'ERR_POLICY_SIGNATURE',
+      `the signing key is not an Ed25519 private key: ${(e as Error).message}`,
+      {},
+      { cause: e },
+    )
   }
 }
 
@@ -159,18 +187,33 @@ export async function verifyBundle(
   }
   const shape = bundleSchema.safeParse(raw)
   if (!shape.success) {
-    throw new PolicyError('ERR_POLICY_BUNDLE', `the bundle must be {manifest, files}: ${shape.error.issues[0].message}`, { file })
+    throw new PolicyError(
+      'ERR_POLICY_BUNDLE',
+      `the bundle must be {manifest, files}: ${shape.error.issues[0].message}`,
+      { file },
+    )
   }
   let header: { alg?: string; typ?: string; kid?: string }
   try {
     header = decodeProtectedHeader(shape.data.manifest)
   } catch (e) {
-    throw new PolicyError('ERR_POLICY_SIGNATURE', 'the bundle manifest is not a compact JWS', { file }, { cause: e })
+    throw new PolicyError(
+      'ERR_POLICY_SIGNATURE',
+      'the bundle manifest is not a compact JWS',
+      { file },
+      { cause: e },
+    )
   }
   if (header.alg !== 'EdDSA' || header.typ !== JWS_TYP) {
-    throw new PolicyError('ERR_POLICY_SIGNATURE', `the manifest must be signed with alg EdDSA, typ ${JWS_TYP}`, { file })
+    throw new PolicyError(
+      'ERR_POLICY_SIGNATURE',
+      `the manifest must be signed with alg EdDSA, typ ${JWS_TYP}`,
+      { file },
+    )
   }
-  const candidates = keys.filter((k) => header.kid === undefined || k.kid === undefined || k.kid === header.kid)
+  const candidates = keys.filter(
+    (k) => header.kid === undefined || k.kid === undefined || k.kid === header.kid,
+  )
   let payload: Uint8Array | undefined
   for (const k of candidates) {
     try {
@@ -195,18 +238,30 @@ export async function verifyBundle(
   }
   const manifest = manifestSchema.safeParse(manifestRaw)
   if (!manifest.success) {
-    throw new PolicyError('ERR_POLICY_BUNDLE', `malformed manifest: ${manifest.error.issues[0].message}`, { file })
+    throw new PolicyError('ERR_POLICY_BUNDLE', `malformed manifest: ${manifest.error.issues[0].message}`, {
+      file,
+    })
   }
   const files = shape.data.files
   const listed = new Set(manifest.data.files.map((f) => f.name))
   for (const name of Object.keys(files)) {
-    if (!listed.has(name)) throw new PolicyError('ERR_POLICY_BUNDLE', `bundle file "${name}" is not in the signed manifest`, { file })
+    if (!listed.has(name))
+      throw new PolicyError('ERR_POLICY_BUNDLE', `bundle file "${name}" is not in the signed manifest`, {
+        file,
+      })
   }
   const sources = manifest.data.files.map((f) => {
     const content = files[f.name]
-    if (content === undefined) throw new PolicyError('ERR_POLICY_BUNDLE', `bundle is missing "${f.name}" listed in the manifest`, { file })
+    if (content === undefined)
+      throw new PolicyError('ERR_POLICY_BUNDLE', `bundle is missing "${f.name}" listed in the manifest`, {
+        file,
+      })
     if (sha256(content) !== f.sha256) {
-      throw new PolicyError('ERR_POLICY_BUNDLE', `bundle file "${f.name}" does not match its signed SHA-256 digest`, { file })
+      throw new PolicyError(
+        'ERR_POLICY_BUNDLE',
+        `bundle file "${f.name}" does not match its signed SHA-256 digest`,
+        { file },
+      )
     }
     return { source: `${file}#${f.name}`, text: content }
   })
@@ -214,7 +269,9 @@ export async function verifyBundle(
 }
 
 function isNormalized(keys: readonly unknown[]): keys is readonly NormalizedKey[] {
-  return keys.length > 0 && keys.every((k) => typeof k === 'object' && k !== null && 'key' in k && !('kty' in k))
+  return (
+    keys.length > 0 && keys.every((k) => typeof k === 'object' && k !== null && 'key' in k && !('kty' in k))
+  )
 }
 
 /** Verifies and compiles a bundle into a `Policy` (revision = content hash of its files). */

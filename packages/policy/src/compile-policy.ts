@@ -2,12 +2,12 @@ import { createHash } from 'node:crypto'
 import type { ZodError } from 'zod'
 import type { ApprovalRequirement, Effect, MaskRule } from './decision.js'
 import { PolicyError, type WardenErrorCode } from './errors.js'
-import { compileExpression, createRequestEnvironment, type CompiledExpression } from './internal/cel.js'
+import { type CompiledExpression, compileExpression, createRequestEnvironment } from './internal/cel.js'
 import { type PolicyDocumentParsed, policyDocumentSchema } from './internal/document-schema.js'
 import { parseDuration } from './internal/duration.js'
 import { checkColumnGlob, compileResourceGlob, type ResourceGlob } from './internal/glob.js'
-import { type DocPath, SourceText, expressionSnippet, formatPath } from './internal/source-map.js'
-import { Policy, type CompiledMask, type CompiledRule } from './policy.js'
+import { type DocPath, expressionSnippet, formatPath, SourceText } from './internal/source-map.js'
+import { type CompiledMask, type CompiledRule, Policy } from './policy.js'
 
 /** A policy document as an in-memory object (the YAML/JSON shape). */
 export interface PolicyDocument {
@@ -58,7 +58,10 @@ const DEFAULT_APPROVAL_TIMEOUT_MS = 15 * 60_000
  * Exported from `@warden/policy`. Throws `PolicyError` (`ERR_POLICY_*`).
  * @example const policy = compilePolicy('rules: [{name: all, effect: allow}]', { source: 'inline.yaml' })
  */
-export function compilePolicy(input: string | PolicyDocument | readonly PolicySource[], options: CompilePolicyOptions = {}): Policy {
+export function compilePolicy(
+  input: string | PolicyDocument | readonly PolicySource[],
+  options: CompilePolicyOptions = {},
+): Policy {
   const source = options.source ?? '<policy>'
   const sources: readonly PolicySource[] = Array.isArray(input)
     ? (input as readonly PolicySource[])
@@ -83,23 +86,31 @@ function compileSources(sources: readonly PolicySource[], options: CompilePolicy
   const masks: CompiledMask[] = []
   const ruleNames = new Map<string, string>()
   const maskNames = new Map<string, string>()
-  let defaults: { from: Loaded; effect: Effect; reason: string; approval: ApprovalRequirement | null } | undefined
+  let defaults:
+    | { from: Loaded; effect: Effect; reason: string; approval: ApprovalRequirement | null }
+    | undefined
 
   for (const l of loaded) {
     const err = errorAt(l)
     if (l.doc.defaults) {
       const effect = l.doc.defaults.effect
       const reason = l.doc.defaults.reason ?? `no rule matched (default ${effect})`
-      const approval = effect === 'approve' ? toApproval(l.doc.defaults.approval, ['defaults', 'approval'], err) : null
+      const approval =
+        effect === 'approve' ? toApproval(l.doc.defaults.approval, ['defaults', 'approval'], err) : null
       if (defaults && (defaults.effect !== effect || defaults.reason !== reason)) {
-        throw err('ERR_POLICY_DUPLICATE', `defaults are already set by ${defaults.from.source}; set them in one file`, ['defaults'])
+        throw err(
+          'ERR_POLICY_DUPLICATE',
+          `defaults are already set by ${defaults.from.source}; set them in one file`,
+          ['defaults'],
+        )
       }
       defaults ??= { from: l, effect, reason, approval }
     }
     l.doc.rules.forEach((r, i) => {
       const path = ['rules', i]
       const prev = ruleNames.get(r.name)
-      if (prev !== undefined) throw err('ERR_POLICY_DUPLICATE', `rule "${r.name}" is already defined in ${prev}`, [...path, 'name'])
+      if (prev !== undefined)
+        throw err('ERR_POLICY_DUPLICATE', `rule "${r.name}" is already defined in ${prev}`, [...path, 'name'])
       ruleNames.set(r.name, l.source)
       const shadow = (l.doc.shadow ?? false) || (r.shadow ?? false)
       rules.push({
@@ -118,7 +129,8 @@ function compileSources(sources: readonly PolicySource[], options: CompilePolicy
     l.doc.masks.forEach((m, i) => {
       const path = ['masks', i]
       const prev = maskNames.get(m.name)
-      if (prev !== undefined) throw err('ERR_POLICY_DUPLICATE', `mask "${m.name}" is already defined in ${prev}`, [...path, 'name'])
+      if (prev !== undefined)
+        throw err('ERR_POLICY_DUPLICATE', `mask "${m.name}" is already defined in ${prev}`, [...path, 'name'])
       maskNames.set(m.name, l.source)
       ;(m.columns ?? []).forEach((c, j) => {
         const problem = checkColumnGlob(c)
@@ -175,7 +187,13 @@ function sha256(text: string): string {
 
 function canonicalJson(v: unknown): string {
   return JSON.stringify(v, (_k, x) =>
-    x && typeof x === 'object' && !Array.isArray(x) ? Object.fromEntries(Object.keys(x).sort().map((k) => [k, x[k]])) : x,
+    x && typeof x === 'object' && !Array.isArray(x)
+      ? Object.fromEntries(
+          Object.keys(x)
+            .sort()
+            .map((k) => [k, x[k]]),
+        )
+      : x,
   )
 }
 
@@ -184,12 +202,16 @@ function parseSource(s: PolicySource): Loaded {
   let text: SourceText | undefined
   let digest: string
   if ('text' in s) {
-    if (typeof s.text !== 'string') throw new PolicyError('ERR_POLICY_YAML', 'policy text must be a string', { file: s.source })
+    if (typeof s.text !== 'string')
+      throw new PolicyError('ERR_POLICY_YAML', 'policy text must be a string', { file: s.source })
     text = new SourceText(s.text)
     const e = text.doc.errors[0]
     if (e) {
       const pos = text.position(e.pos[0])
-      throw new PolicyError('ERR_POLICY_YAML', `invalid YAML: ${e.message.split('\n')[0]}`, { file: s.source, ...pos })
+      throw new PolicyError('ERR_POLICY_YAML', `invalid YAML: ${e.message.split('\n')[0]}`, {
+        file: s.source,
+        ...pos,
+      })
     }
     raw = text.doc.toJS({ maxAliasCount: 100 })
     digest = sha256(s.text)
@@ -198,11 +220,19 @@ function parseSource(s: PolicySource): Loaded {
     try {
       digest = sha256(canonicalJson(s.document))
     } catch (e) {
-      throw new PolicyError('ERR_POLICY_SCHEMA', 'policy object is not JSON-serialisable', { file: s.source }, { cause: e })
+      throw new PolicyError(
+        'ERR_POLICY_SCHEMA',
+        'policy object is not JSON-serialisable',
+        { file: s.source },
+        { cause: e },
+      )
     }
   }
   if (raw === null || raw === undefined) {
-    throw new PolicyError('ERR_POLICY_SCHEMA', 'the policy document is empty', { file: s.source, ...(text ? text.position(0) : {}) })
+    throw new PolicyError('ERR_POLICY_SCHEMA', 'the policy document is empty', {
+      file: s.source,
+      ...(text ? text.position(0) : {}),
+    })
   }
   const parsed = policyDocumentSchema.safeParse(raw)
   if (!parsed.success) throw schemaError(s.source, text, parsed.error)
@@ -242,19 +272,31 @@ function allowedKeys(path: DocPath): string | undefined {
   return undefined
 }
 
-function toApproval(a: { approvers: string[]; timeout?: string } | undefined, path: DocPath, err: ErrorAt): ApprovalRequirement {
+function toApproval(
+  a: { approvers: string[]; timeout?: string } | undefined,
+  path: DocPath,
+  err: ErrorAt,
+): ApprovalRequirement {
   let timeout = DEFAULT_APPROVAL_TIMEOUT_MS
   if (a?.timeout !== undefined) {
     const ms = parseDuration(a.timeout)
     if (ms === undefined) {
-      throw err('ERR_POLICY_DURATION', `"${a.timeout}" is not a duration (use e.g. 30s, 15m, 1h30m; at most 366d)`, [...path, 'timeout'])
+      throw err(
+        'ERR_POLICY_DURATION',
+        `"${a.timeout}" is not a duration (use e.g. 30s, 15m, 1h30m; at most 366d)`,
+        [...path, 'timeout'],
+      )
     }
     timeout = ms
   }
   return Object.freeze({ approvers: Object.freeze([...(a?.approvers ?? [])]), timeout })
 }
 
-function compileResources(globs: string[] | undefined, path: DocPath, err: ErrorAt): readonly ResourceGlob[] | null {
+function compileResources(
+  globs: string[] | undefined,
+  path: DocPath,
+  err: ErrorAt,
+): readonly ResourceGlob[] | null {
   if (globs === undefined) return null
   return globs.map((g, i) => {
     const compiled = compileResourceGlob(g)
@@ -272,11 +314,18 @@ function compileWhen(
   const r = compileExpression(env, expression, 'bool')
   if (r.ok) return r.fn
   const e = r.error
-  const code: WardenErrorCode = e.kind === 'syntax' ? 'ERR_POLICY_CEL_SYNTAX' : e.kind === 'regex' ? 'ERR_POLICY_REGEX' : 'ERR_POLICY_CEL_TYPE'
+  const code: WardenErrorCode =
+    e.kind === 'syntax'
+      ? 'ERR_POLICY_CEL_SYNTAX'
+      : e.kind === 'regex'
+        ? 'ERR_POLICY_REGEX'
+        : 'ERR_POLICY_CEL_TYPE'
   const detail = `${e.kind === 'syntax' ? 'CEL syntax error' : e.kind === 'regex' ? 'bad regular expression' : 'CEL type error'}: ${e.message} [${e.code}]`
   if (!l.text) {
     const pos = expressionSnippet(expression, e.start, e.end)
-    return throwing(new PolicyError(code, detail, { file: l.source, path: formatPath(path), snippet: pos.snippet }))
+    return throwing(
+      new PolicyError(code, detail, { file: l.source, path: formatPath(path), snippet: pos.snippet }),
+    )
   }
   const offset = l.text.offsetInScalar(path, expression, e.start, e.end)
   const pos = l.text.position(offset, Math.max(1, e.end - e.start))

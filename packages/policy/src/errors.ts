@@ -100,7 +100,12 @@ export class PolicyError extends WardenError {
   /** The bare problem, without location (the message adds `file:line:column` and the snippet). */
   readonly detail: string
 
-  constructor(code: WardenErrorCode, detail: string, location: PolicyErrorLocation = {}, options?: ErrorOptions) {
+  constructor(
+    code: WardenErrorCode,
+    detail: string,
+    location: PolicyErrorLocation = {},
+    options?: ErrorOptions,
+  ) {
     const where = location.file
       ? `${location.file}${location.line ? `:${location.line}${location.column ? `:${location.column}` : ''}` : ''}: `
       : ''

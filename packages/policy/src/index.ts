@@ -1,41 +1,41 @@
 export {
-  WardenError,
-  WardenDeniedError,
-  PolicyError,
-  type PolicyErrorLocation,
-  type WardenErrorCode,
-} from './errors.js'
-export type * from './request.js'
-export type * from './decision.js'
+  type BundleManifest,
+  type CreateBundleOptions,
+  createBundle,
+  type SigningKey,
+  type TrustedKey,
+  type VerifiedBundle,
+  verifyBundle,
+} from './bundle.js'
 export {
-  compilePolicy,
+  BundleLoader,
+  type BundleLoaderOptions,
+  type BundleLoaderStatus,
+  bundleLoader,
+  type RefreshOutcome,
+} from './bundle-loader.js'
+export {
   type CompilePolicyOptions,
+  compilePolicy,
   type PolicyDocument,
   type PolicyMaskDocument,
   type PolicyRuleDocument,
   type PolicySource,
 } from './compile-policy.js'
+export type * from './decision.js'
+export {
+  PolicyError,
+  type PolicyErrorLocation,
+  WardenDeniedError,
+  WardenError,
+  type WardenErrorCode,
+} from './errors.js'
+export { type LoadPolicyOptions, loadPolicy } from './load-policy.js'
 export { Policy, type PolicyRuleInfo } from './policy.js'
-export { loadPolicy, type LoadPolicyOptions } from './load-policy.js'
 export {
-  createBundle,
-  verifyBundle,
-  type BundleManifest,
-  type CreateBundleOptions,
-  type SigningKey,
-  type TrustedKey,
-  type VerifiedBundle,
-} from './bundle.js'
-export {
-  bundleLoader,
-  BundleLoader,
-  type BundleLoaderOptions,
-  type BundleLoaderStatus,
-  type RefreshOutcome,
-} from './bundle-loader.js'
-export {
-  runPolicyTests,
   type PolicyTestExpectation,
   type PolicyTestReport,
   type PolicyTestResult,
+  runPolicyTests,
 } from './policy-tests.js'
+export type * from './request.js'

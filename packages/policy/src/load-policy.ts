@@ -1,7 +1,12 @@
-import { readFile, readdir, stat } from 'node:fs/promises'
+import { readdir, readFile, stat } from 'node:fs/promises'
 import { join, relative } from 'node:path'
 import { compileBundle, type TrustedKey } from './bundle.js'
-import { compilePolicy, type CompilePolicyOptions, type PolicyDocument, type PolicySource } from './compile-policy.js'
+import {
+  type CompilePolicyOptions,
+  compilePolicy,
+  type PolicyDocument,
+  type PolicySource,
+} from './compile-policy.js'
 import { PolicyError } from './errors.js'
 import type { Policy } from './policy.js'
 
@@ -35,16 +40,23 @@ export async function loadPolicy(
   const bundles = files.filter((f) => BUNDLE_FILE.test(f))
   if (bundles.length > 0) {
     if (files.length > 1) {
-      throw new PolicyError('ERR_POLICY_BUNDLE', 'a bundle is a whole policy set: load it alone, not with other files', {
+      throw new PolicyError(
+        'ERR_POLICY_BUNDLE',
+        'a bundle is a whole policy set: load it alone, not with other files',
+        {
+          file: bundles[0],
+        },
+      )
+    }
+    if (!options.trustedKeys?.length) {
+      throw new PolicyError('ERR_POLICY_SIGNATURE', 'loading a bundle needs options.trustedKeys', {
         file: bundles[0],
       })
     }
-    if (!options.trustedKeys?.length) {
-      throw new PolicyError('ERR_POLICY_SIGNATURE', 'loading a bundle needs options.trustedKeys', { file: bundles[0] })
-    }
     return compileBundle(await read(bundles[0]), options.trustedKeys, { ...options, source: bundles[0] })
   }
-  if (files.length === 0) throw new PolicyError('ERR_POLICY_IO', `no policy files (.yaml, .yml, .json) in ${paths.join(', ')}`)
+  if (files.length === 0)
+    throw new PolicyError('ERR_POLICY_IO', `no policy files (.yaml, .yml, .json) in ${paths.join(', ')}`)
   const sources: PolicySource[] = []
   for (const f of files) sources.push({ source: f, text: await read(f) })
   return compilePolicy(sources, options)
@@ -56,13 +68,21 @@ export async function expand(path: string): Promise<string[]> {
   try {
     info = await stat(path)
   } catch (e) {
-    throw new PolicyError('ERR_POLICY_IO', `cannot read ${path}: ${(e as NodeJS.ErrnoException).code ?? 'error'}`, { file: path }, { cause: e })
+    throw new PolicyError(
+      'ERR_POLICY_IO',
+      `cannot read ${path}: ${(e as NodeJS.ErrnoException).code ?? 'error'}`,
+      { file: path },
+      { cause: e },
+    )
   }
   if (info.isFile()) return [path]
-  if (!info.isDirectory()) throw new PolicyError('ERR_POLICY_IO', `${path} is neither a file nor a folder`, { file: path })
+  if (!info.isDirectory())
+    throw new PolicyError('ERR_POLICY_IO', `${path} is neither a file nor a folder`, { file: path })
   const entries = await readdir(path, { recursive: true, withFileTypes: true })
   return entries
-    .filter((e) => e.isFile() && POLICY_FILE.test(e.name) && !TEST_FILE.test(e.name) && !e.name.startsWith('.'))
+    .filter(
+      (e) => e.isFile() && POLICY_FILE.test(e.name) && !TEST_FILE.test(e.name) && !e.name.startsWith('.'),
+    )
     .map((e) => join(e.parentPath, e.name))
     .sort((a, b) => (relative(path, a) < relative(path, b) ? -1 : 1))
 }
@@ -71,6 +91,11 @@ async function read(file: string): Promise<string> {
   try {
     return await readFile(file, 'utf8')
   } catch (e) {
-    throw new PolicyError('ERR_POLICY_IO', `cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? 'error'}`, { file }, { cause: e })
+    throw new PolicyError(
+      'ERR_POLICY_IO',
+      `cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? 'error'}`,
+      { file },
+      { cause: e },
+    )
   }
 }

@@ -1,11 +1,11 @@
 // Cerbos-style policy tests: `*_test.yaml` files list requests and the expected decision.
-import { readFile, readdir, stat } from 'node:fs/promises'
+import { readdir, readFile, stat } from 'node:fs/promises'
 import { dirname, join, resolve } from 'node:path'
 import { z } from 'zod'
 import type { Decision, Effect } from './decision.js'
 import { PolicyError } from './errors.js'
-import { SourceText, formatPath } from './internal/source-map.js'
-import { loadPolicy, type LoadPolicyOptions } from './load-policy.js'
+import { formatPath, SourceText } from './internal/source-map.js'
+import { type LoadPolicyOptions, loadPolicy } from './load-policy.js'
 import type { RequestInput } from './request.js'
 
 const fixture = z.record(z.string(), z.unknown())
@@ -51,7 +51,14 @@ export interface PolicyTestResult {
   readonly ok: boolean
   readonly expected?: PolicyTestExpectation
   /** The decision's comparable parts. */
-  readonly actual?: { effect: Effect; rule: string; reason: string; masks: string[]; matched: string[]; tags: string[] }
+  readonly actual?: {
+    effect: Effect
+    rule: string
+    reason: string
+    masks: string[]
+    matched: string[]
+    tags: string[]
+  }
   /** `- expected` / `+ actual` lines for each field that differs. */
   readonly diff: readonly string[]
   /** Set when the test file or its policy could not be loaded. */
@@ -73,7 +80,10 @@ const TEST_FILE = /_test\.(ya?ml|json)$/
  * Exported from `@warden/policy`. Throws `ERR_POLICY_IO` when a path does not exist or holds no test file.
  * @example const report = await runPolicyTests(['examples/policies']); if (!report.ok) process.exitCode = 1
  */
-export async function runPolicyTests(paths: string | readonly string[], options: LoadPolicyOptions = {}): Promise<PolicyTestReport> {
+export async function runPolicyTests(
+  paths: string | readonly string[],
+  options: LoadPolicyOptions = {},
+): Promise<PolicyTestReport> {
   const list = typeof paths === 'string' ? [paths] : paths
   const files: string[] = []
   for (const p of list) files.push(...(await findTestFiles(p)))
@@ -81,7 +91,12 @@ export async function runPolicyTests(paths: string | readonly string[], options:
   const results: PolicyTestResult[] = []
   for (const file of files) results.push(...(await runFile(file, options)))
   const failed = results.filter((r) => !r.ok).length
-  return Object.freeze({ ok: failed === 0, passed: results.length - failed, failed, results: Object.freeze(results) })
+  return Object.freeze({
+    ok: failed === 0,
+    passed: results.length - failed,
+    failed,
+    results: Object.freeze(results),
+  })
 }
 
 async function findTestFiles(path: string): Promise<string[]> {
@@ -89,7 +104,12 @@ async function findTestFiles(path: string): Promise<string[]> {
   try {
     info = await stat(path)
   } catch (e) {
-    throw new PolicyError('ERR_POLICY_IO', `cannot read ${path}: ${(e as NodeJS.ErrnoException).code ?? 'error'}`, { file: path }, { cause: e })
+    throw new PolicyError(
+      'ERR_POLICY_IO',
+      `cannot read ${path}: ${(e as NodeJS.ErrnoException).code ?? 'error'}`,
+      { file: path },
+      { cause: e },
+    )
   }
   if (info.isFile()) return [path]
   const entries = await readdir(path, { recursive: true, withFileTypes: true })
@@ -100,7 +120,9 @@ async function findTestFiles(path: string): Promise<string[]> {
 }
 
 async function runFile(file: string, options: LoadPolicyOptions): Promise<PolicyTestResult[]> {
-  const broken = (error: PolicyError): PolicyTestResult[] => [{ file, suite: file, name: '(load)', ok: false, diff: [], error }]
+  const broken = (error: PolicyError): PolicyTestResult[] => [
+    { file, suite: file, name: '(load)', ok: false, diff: [], error },
+  ]
   let text: string
   try {
     text = await readFile(file, 'utf8')
@@ -110,7 +132,12 @@ async function runFile(file: string, options: LoadPolicyOptions): Promise<Policy
   const src = new SourceText(text)
   if (src.doc.errors[0]) {
     const e = src.doc.errors[0]
-    return broken(new PolicyError('ERR_POLICY_TEST', `invalid YAML: ${e.message.split('\n')[0]}`, { file, ...src.position(e.pos[0]) }))
+    return broken(
+      new PolicyError('ERR_POLICY_TEST', `invalid YAML: ${e.message.split('\n')[0]}`, {
+        file,
+        ...src.position(e.pos[0]),
+      }),
+    )
   }
   const parsed = testFileSchema.safeParse(src.doc.toJS())
   if (!parsed.success) {
@@ -119,7 +146,13 @@ async function runFile(file: string, options: LoadPolicyOptions): Promise<Policy
     const path = issue.path.filter((p): p is string | number => typeof p !== 'symbol')
     const key = issue.code === 'unrecognized_keys' ? issue.keys[0] : undefined
     const detail = key ? `unknown key "${key}"` : issue.message
-    return broken(new PolicyError('ERR_POLICY_TEST', detail, { file, ...src.position(src.offsetOf(path, key)), path: formatPath(path) }))
+    return broken(
+      new PolicyError('ERR_POLICY_TEST', detail, {
+        file,
+        ...src.position(src.offsetOf(path, key)),
+        path: formatPath(path),
+      }),
+    )
   }
   const t = parsed.data
   const suite = t.name ?? file
@@ -136,7 +169,14 @@ async function runFile(file: string, options: LoadPolicyOptions): Promise<Policy
       request = buildRequest(c.request, t.principals ?? {}, t.resources ?? {})
     } catch (e) {
       const pos = src.position(src.offsetOf(['tests', i, 'request']))
-      return { file, suite, name: c.name, ok: false, diff: [], error: new PolicyError('ERR_POLICY_TEST', (e as Error).message, { file, ...pos }) }
+      return {
+        file,
+        suite,
+        name: c.name,
+        ok: false,
+        diff: [],
+        error: new PolicyError('ERR_POLICY_TEST', (e as Error).message, { file, ...pos }),
+      }
     }
     const d = policy.decide(request)
     const actual = summarize(d)
@@ -159,7 +199,8 @@ function summarize(d: Decision) {
 function compare(expected: PolicyTestExpectation, actual: ReturnType<typeof summarize>): string[] {
   const diff: string[] = []
   const line = (field: string, e: unknown, a: unknown) => {
-    if (JSON.stringify(e) !== JSON.stringify(a)) diff.push(`- ${field}: ${JSON.stringify(e)}`, `+ ${field}: ${JSON.stringify(a)}`)
+    if (JSON.stringify(e) !== JSON.stringify(a))
+      diff.push(`- ${field}: ${JSON.stringify(e)}`, `+ ${field}: ${JSON.stringify(a)}`)
   }
   line('effect', expected.effect, actual.effect)
   if (expected.rule !== undefined) line('rule', expected.rule, actual.rule)

@@ -1,9 +1,9 @@
 import type { ApprovalRequirement, Decider, Decision, Effect, MaskRule, MatchedRule } from './decision.js'
-import type { Request, RequestInput } from './request.js'
 import type { CompiledExpression } from './internal/cel.js'
-import { RequestShapeError, completeRequest } from './internal/complete-request.js'
+import { completeRequest, RequestShapeError } from './internal/complete-request.js'
 import type { ResourceGlob } from './internal/glob.js'
 import type { CelContext } from './internal/request-types.js'
+import type { Request, RequestInput } from './request.js'
 
 /** @internal */
 export interface CompiledRule {
@@ -34,7 +34,11 @@ export interface CompiledMask {
 export interface PolicyParts {
   readonly rules: readonly CompiledRule[]
   readonly masks: readonly CompiledMask[]
-  readonly defaults: { readonly effect: Effect; readonly reason: string; readonly approval: ApprovalRequirement | null }
+  readonly defaults: {
+    readonly effect: Effect
+    readonly reason: string
+    readonly approval: ApprovalRequirement | null
+  }
   readonly revision: string
   readonly sources: readonly string[]
   readonly clock: () => Date
@@ -94,7 +98,9 @@ export class Policy implements Decider {
     this.#defaults = parts.defaults
     this.#clock = parts.clock
     this.rules = Object.freeze(
-      parts.rules.map((r) => Object.freeze({ name: r.name, effect: r.effect, shadow: r.shadow, tags: r.tags, source: r.source })),
+      parts.rules.map((r) =>
+        Object.freeze({ name: r.name, effect: r.effect, shadow: r.shadow, tags: r.tags, source: r.source }),
+      ),
     )
     this.maskNames = Object.freeze(parts.masks.map((m) => m.name))
     this.#defaultDecision = Object.freeze({
@@ -139,8 +145,12 @@ export class Policy implements Decider {
         }
         if (error === undefined && result !== true) continue
       }
-      if (error === undefined) (matched ??= []).push(rule.hit)
-      else (matched ??= []).push(Object.freeze({ rule: rule.name, effect: rule.effect, shadow: rule.shadow, error }))
+      matched ??= []
+      matched.push(
+        error === undefined
+          ? rule.hit
+          : Object.freeze({ rule: rule.name, effect: rule.effect, shadow: rule.shadow, error }),
+      )
       if (rule.shadow) continue
       if (error === undefined && rule.tags.length > 0) {
         tags ??= []
@@ -152,7 +162,9 @@ export class Policy implements Decider {
         decider === undefined ||
         PRECEDENCE[rule.effect] > PRECEDENCE[decider.effect] ||
         // at equal precedence, a rule that really matched names the decision over one that errored
-        (PRECEDENCE[rule.effect] === PRECEDENCE[decider.effect] && decidingError !== undefined && error === undefined)
+        (PRECEDENCE[rule.effect] === PRECEDENCE[decider.effect] &&
+          decidingError !== undefined &&
+          error === undefined)
       ) {
         decider = rule
         decidingError = error
@@ -177,14 +189,21 @@ export class Policy implements Decider {
     if (decidingError !== undefined) {
       // Fail closed: a deny rule that errored denies; an approve rule that errored still needs approval.
       if (decider.effect === 'deny') {
-        return this.#deny(`error:${decider.name}`, `rule ${decider.name} failed at evaluation (${decidingError})`, matched ?? NONE)
+        return this.#deny(
+          `error:${decider.name}`,
+          `rule ${decider.name} failed at evaluation (${decidingError})`,
+          matched ?? NONE,
+        )
       }
     }
     const masks = decider.effect === 'deny' ? NONE : this.#collectMasks(ctx, kind, name)
     return Object.freeze({
       effect: decider.effect,
       rule: decider.name,
-      reason: decidingError === undefined ? decider.reason : `${decider.reason} (rule failed at evaluation: ${decidingError})`,
+      reason:
+        decidingError === undefined
+          ? decider.reason
+          : `${decider.reason} (rule failed at evaluation: ${decidingError})`,
       approval: decider.approval,
       masks,
       matched: matched ? Object.freeze(matched) : NONE,
@@ -210,7 +229,8 @@ export class Policy implements Decider {
         }
         if (result !== true) continue
       }
-      ;(out ??= []).push(m.rule)
+      out ??= []
+      out.push(m.rule)
     }
     return out ? Object.freeze(out) : NONE
   }

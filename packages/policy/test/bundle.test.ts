@@ -1,10 +1,17 @@
 import { generateKeyPairSync } from 'node:crypto'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
-import { type Server, createServer } from 'node:http'
+import { createServer, type Server } from 'node:http'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import {
+  bundleLoader,
+  compilePolicy,
+  createBundle,
+  loadPolicy,
+  type PolicyError,
+  verifyBundle,
+} from '@warden/policy'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { type PolicyError, bundleLoader, compilePolicy, createBundle, loadPolicy, verifyBundle } from '@warden/policy'
 
 const keyPair = () => {
   const { publicKey, privateKey } = generateKeyPairSync('ed25519')
@@ -19,7 +26,8 @@ const k2 = keyPair()
 const stranger = keyPair()
 
 const FILES = {
-  'base.yaml': 'defaults: {effect: deny}\nrules: [{name: base-allow, effect: allow, when: "\\"readers\\" in principal.groups"}]\n',
+  'base.yaml':
+    'defaults: {effect: deny}\nrules: [{name: base-allow, effect: allow, when: "\\"readers\\" in principal.groups"}]\n',
   'deny.yaml': 'rules: [{name: no-writes, effect: deny, when: "sql.write"}]\n',
 }
 const reader = { principal: { groups: ['readers'] } }
@@ -37,7 +45,9 @@ describe('signed bundles', () => {
       expect(p.decide({ ...reader, sql: { write: true } }).rule).toBe('no-writes')
       const plain = compilePolicy(Object.entries(FILES).map(([source, t]) => ({ source, text: t })))
       expect(p.revision).toBe(plain.revision)
-      await expect(loadPolicy(join(dir, 'policy.bundle.json'))).rejects.toMatchObject({ code: 'ERR_POLICY_SIGNATURE' })
+      await expect(loadPolicy(join(dir, 'policy.bundle.json'))).rejects.toMatchObject({
+        code: 'ERR_POLICY_SIGNATURE',
+      })
     } finally {
       await rm(dir, { recursive: true, force: true })
     }
@@ -46,18 +56,39 @@ describe('signed bundles', () => {
   it('verifies against any of several trusted keys (rotation), by kid or by trying each', async () => {
     const byK2 = await createBundle(FILES, { key: k2.privatePem, kid: 'k2' })
     await expect(verifyBundle(byK2, [k1.publicPem, k2.publicPem])).resolves.toMatchObject({ kid: 'k2' })
-    await expect(verifyBundle(byK2, [{ ...k1.publicJwk, kid: 'k1' }, { ...k2.publicJwk, kid: 'k2' }])).resolves.toBeDefined()
+    await expect(
+      verifyBundle(byK2, [
+        { ...k1.publicJwk, kid: 'k1' },
+        { ...k2.publicJwk, kid: 'k2' },
+      ]),
+    ).resolves.toBeDefined()
     const noKid = await createBundle(FILES, { key: k2.privatePem })
     await expect(verifyBundle(noKid, [k1.publicPem, k2.publicPem])).resolves.toMatchObject({ kid: undefined })
   })
 
   const bad: [string, (t: string) => Promise<string> | string, string][] = [
-    ['signed by an untrusted key', () => createBundle(FILES, { key: stranger.privatePem }), 'ERR_POLICY_SIGNATURE'],
-    ['kid names a key we do not trust', () => createBundle(FILES, { key: stranger.privatePem, kid: 'k1x' }), 'ERR_POLICY_SIGNATURE'],
-    ['a file altered after signing', (t) => t.replace('effect: deny}', 'effect: allow}'), 'ERR_POLICY_BUNDLE'],
+    [
+      'signed by an untrusted key',
+      () => createBundle(FILES, { key: stranger.privatePem }),
+      'ERR_POLICY_SIGNATURE',
+    ],
+    [
+      'kid names a key we do not trust',
+      () => createBundle(FILES, { key: stranger.privatePem, kid: 'k1x' }),
+      'ERR_POLICY_SIGNATURE',
+    ],
+    [
+      'a file altered after signing',
+      (t) => t.replace('effect: deny}', 'effect: allow}'),
+      'ERR_POLICY_BUNDLE',
+    ],
     [
       'a file added after signing',
-      (t) => JSON.stringify({ ...JSON.parse(t), files: { ...JSON.parse(t).files, 'extra.yaml': 'defaults: {effect: allow}' } }),
+      (t) =>
+        JSON.stringify({
+          ...JSON.parse(t),
+          files: { ...JSON.parse(t).files, 'extra.yaml': 'defaults: {effect: allow}' },
+        }),
       'ERR_POLICY_BUNDLE',
     ],
     [
@@ -74,14 +105,20 @@ describe('signed bundles', () => {
       (t) => {
         const b = JSON.parse(t)
         const [h, , s] = b.manifest.split('.')
-        const payload = Buffer.from(JSON.stringify({ typ: 'warden-policy-bundle', v: 1, createdAt: 'x', files: [] })).toString('base64url')
+        const payload = Buffer.from(
+          JSON.stringify({ typ: 'warden-policy-bundle', v: 1, createdAt: 'x', files: [] }),
+        ).toString('base64url')
         return JSON.stringify({ ...b, manifest: `${h}.${payload}.${s}` })
       },
       'ERR_POLICY_SIGNATURE',
     ],
     ['not JSON', () => 'PK\u0003\u0004 zip?', 'ERR_POLICY_BUNDLE'],
     ['wrong shape', () => JSON.stringify({ files: {} }), 'ERR_POLICY_BUNDLE'],
-    ['manifest is not a JWS', (t) => JSON.stringify({ ...JSON.parse(t), manifest: 'hello' }), 'ERR_POLICY_SIGNATURE'],
+    [
+      'manifest is not a JWS',
+      (t) => JSON.stringify({ ...JSON.parse(t), manifest: 'hello' }),
+      'ERR_POLICY_SIGNATURE',
+    ],
     [
       'alg none',
       (t) => {
@@ -104,20 +141,33 @@ describe('signed bundles', () => {
   it('refuses bad keys and bad file names', async () => {
     await expect(verifyBundle('{}', [])).rejects.toMatchObject({ code: 'ERR_POLICY_SIGNATURE' })
     await expect(verifyBundle('{}', ['not a pem'])).rejects.toMatchObject({ code: 'ERR_POLICY_SIGNATURE' })
-    const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 }).publicKey.export({ type: 'spki', format: 'pem' }).toString()
+    const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 })
+      .publicKey.export({ type: 'spki', format: 'pem' })
+      .toString()
     await expect(verifyBundle('{}', [rsa])).rejects.toMatchObject({ code: 'ERR_POLICY_SIGNATURE' })
     await expect(verifyBundle('{}', [k1.privatePem])).rejects.toMatchObject({ code: 'ERR_POLICY_SIGNATURE' })
-    await expect(createBundle(FILES, { key: 'garbage' })).rejects.toMatchObject({ code: 'ERR_POLICY_SIGNATURE' })
-    await expect(createBundle({ '../x.yaml': 'rules: []' }, { key: k1.privatePem })).rejects.toMatchObject({ code: 'ERR_POLICY_BUNDLE' })
-    await expect(createBundle({}, { key: k1.privatePem })).rejects.toMatchObject({ code: 'ERR_POLICY_BUNDLE' })
+    await expect(createBundle(FILES, { key: 'garbage' })).rejects.toMatchObject({
+      code: 'ERR_POLICY_SIGNATURE',
+    })
+    await expect(createBundle({ '../x.yaml': 'rules: []' }, { key: k1.privatePem })).rejects.toMatchObject({
+      code: 'ERR_POLICY_BUNDLE',
+    })
+    await expect(createBundle({}, { key: k1.privatePem })).rejects.toMatchObject({
+      code: 'ERR_POLICY_BUNDLE',
+    })
   })
 
   it('a bundle that verifies but does not compile is a policy error naming the file', async () => {
-    const text = await createBundle({ 'x.yaml': 'rules: [{name: r, effect: allow, when: "sql.nope"}]' }, { key: k1.privatePem })
+    const text = await createBundle(
+      { 'x.yaml': 'rules: [{name: r, effect: allow, when: "sql.nope"}]' },
+      { key: k1.privatePem },
+    )
     const dir = await mkdtemp(join(tmpdir(), 'warden-bundle-'))
     try {
       await writeFile(join(dir, 'p.bundle.json'), text)
-      await expect(loadPolicy(join(dir, 'p.bundle.json'), { trustedKeys: [k1.publicPem] })).rejects.toMatchObject({
+      await expect(
+        loadPolicy(join(dir, 'p.bundle.json'), { trustedKeys: [k1.publicPem] }),
+      ).rejects.toMatchObject({
         code: 'ERR_POLICY_CEL_TYPE',
         file: `${join(dir, 'p.bundle.json')}#x.yaml`,
         line: 1,
@@ -170,14 +220,20 @@ describe('bundleLoader (polls a URL with ETag)', () => {
     try {
       expect(await loader.ready).toBe('failed')
       expect(errors.at(-1)?.code).toBe('ERR_POLICY_IO')
-      expect(loader.decide(reader)).toMatchObject({ effect: 'deny', rule: 'error:no-policy', revision: 'none' })
+      expect(loader.decide(reader)).toMatchObject({
+        effect: 'deny',
+        rule: 'error:no-policy',
+        revision: 'none',
+      })
 
       status = 200
       body = await createBundle(FILES, { key: k1.privatePem, kid: 'k1' })
       etag = '"v1"'
       expect(await loader.refresh()).toBe('updated')
       const good = loader.revision
-      expect(good).toBe(compilePolicy(Object.entries(FILES).map(([source, text]) => ({ source, text }))).revision)
+      expect(good).toBe(
+        compilePolicy(Object.entries(FILES).map(([source, text]) => ({ source, text }))).revision,
+      )
       expect(loader.decide(reader)).toMatchObject({ effect: 'allow', revision: good })
       expect(updates).toEqual([good])
 
@@ -201,7 +257,10 @@ describe('bundleLoader (polls a URL with ETag)', () => {
       expect(loader.revision).toBe(good)
 
       // signed properly but does not compile
-      body = await createBundle({ 'bad.yaml': 'rules: [{name: r, effect: allow, when: "nope"}]' }, { key: k2.privatePem })
+      body = await createBundle(
+        { 'bad.yaml': 'rules: [{name: r, effect: allow, when: "nope"}]' },
+        { key: k2.privatePem },
+      )
       etag = '"v4"'
       expect(await loader.refresh()).toBe('failed')
       expect(errors.at(-1)?.code).toBe('ERR_POLICY_CEL_TYPE')
@@ -215,7 +274,13 @@ describe('bundleLoader (polls a URL with ETag)', () => {
 
       // a good new revision signed by the rotated key goes into force
       status = 200
-      body = await createBundle({ ...FILES, 'deny.yaml': 'rules: [{name: no-deletes, effect: deny, when: "\\"DELETE\\" in sql.types"}]\n' }, { key: k2.privatePem, kid: 'k2' })
+      body = await createBundle(
+        {
+          ...FILES,
+          'deny.yaml': 'rules: [{name: no-deletes, effect: deny, when: "\\"DELETE\\" in sql.types"}]\n',
+        },
+        { key: k2.privatePem, kid: 'k2' },
+      )
       etag = '"v5"'
       expect(await loader.refresh()).toBe('updated')
       expect(loader.revision).not.toBe(good)

@@ -1,5 +1,5 @@
-import { describe, expect, it } from 'vitest'
 import { compilePolicy, type RequestInput } from '@warden/policy'
+import { describe, expect, it } from 'vitest'
 
 const POLICY = `
 rules:
@@ -45,7 +45,11 @@ describe('decide', () => {
   })
 
   it('deny beats approve beats allow', () => {
-    const d = policy.decide({ principal: agent, resource: orders, sql: { write: true, unbounded: true, types: ['DELETE'] } })
+    const d = policy.decide({
+      principal: agent,
+      resource: orders,
+      sql: { write: true, unbounded: true, types: ['DELETE'] },
+    })
     expect(d.effect).toBe('deny')
     expect(d.rule).toBe('destructive-sql')
     expect(d.reason).toBe('destructive statements are blocked')
@@ -57,14 +61,19 @@ describe('decide', () => {
   })
 
   it('falls back to the default, which is deny unless set', () => {
-    const d = policy.decide({ principal: { id: 'x', groups: [] }, resource: { kind: 'ssh', name: 'bastion' } })
+    const d = policy.decide({
+      principal: { id: 'x', groups: [] },
+      resource: { kind: 'ssh', name: 'bastion' },
+    })
     expect(d).toMatchObject({ effect: 'deny', rule: 'default', matched: [] })
     expect(compilePolicy('defaults: {effect: allow}').decide({}).effect).toBe('allow')
     expect(compilePolicy('rules: []').decide({}).effect).toBe('deny')
   })
 
   it('completes an empty request with empty fields', () => {
-    const p = compilePolicy(`rules: [{name: r, effect: allow, when: '!sql.write && shell.programs.size() == 0 && principal.id == "" && now > session.startedAt'}]`)
+    const p = compilePolicy(
+      `rules: [{name: r, effect: allow, when: '!sql.write && shell.programs.size() == 0 && principal.id == "" && now > session.startedAt'}]`,
+    )
     expect(p.decide({}).effect).toBe('allow')
   })
 })
@@ -83,7 +92,9 @@ rules:
     expect(d.effect).toBe('deny')
     expect(d.rule).toBe('error:eu-only')
     expect(d.matched.find((m) => m.rule === 'eu-only')?.error).toContain('no_such_key')
-    expect(p.decide({ resource: { kind: 'postgres', name: 'x', labels: { region: 'eu' } } }).effect).toBe('allow')
+    expect(p.decide({ resource: { kind: 'postgres', name: 'x', labels: { region: 'eu' } } }).effect).toBe(
+      'allow',
+    )
   })
   it('an allow rule that errors does not allow', () => {
     const q = compilePolicy(`rules: [{name: a, effect: allow, when: 'principal.claims.level > 2'}]`)

@@ -1,5 +1,5 @@
-import { describe, expect, it } from 'vitest'
 import { WardenDeniedError, WardenError } from '@warden/policy'
+import { describe, expect, it } from 'vitest'
 
 describe('WardenError', () => {
   it('carries a stable code and is branded across installs', () => {

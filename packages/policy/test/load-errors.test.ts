@@ -1,5 +1,5 @@
-import { describe, expect, it } from 'vitest'
 import { compilePolicy, PolicyError, type WardenErrorCode } from '@warden/policy'
+import { describe, expect, it } from 'vitest'
 
 function fail(text: string): PolicyError {
   try {
@@ -21,27 +21,125 @@ const CASES: [string, string, WardenErrorCode, number, number, string][] = [
   ['unknown rule key', rule("    whn: 'true'"), 'ERR_POLICY_SCHEMA', 4, 5, 'whn'],
   ['bad effect', 'rules:\n  - name: r\n    effect: allw', 'ERR_POLICY_SCHEMA', 3, 13, 'allw'],
   ['missing effect', 'rules:\n  - name: r', 'ERR_POLICY_SCHEMA', 2, 5, 'name'],
-  ['mask without columns or detectors', 'masks:\n  - name: m\n    strategy: redact', 'ERR_POLICY_SCHEMA', 2, 5, 'name'],
-  ['bad mask strategy', 'masks:\n  - name: m\n    columns: [a]\n    strategy: scramble', 'ERR_POLICY_SCHEMA', 4, 15, 'scramble'],
-  ['bad detector', 'masks:\n  - name: m\n    detectors: [ssn]\n    strategy: redact', 'ERR_POLICY_SCHEMA', 3, 17, 'ssn'],
+  [
+    'mask without columns or detectors',
+    'masks:\n  - name: m\n    strategy: redact',
+    'ERR_POLICY_SCHEMA',
+    2,
+    5,
+    'name',
+  ],
+  [
+    'bad mask strategy',
+    'masks:\n  - name: m\n    columns: [a]\n    strategy: scramble',
+    'ERR_POLICY_SCHEMA',
+    4,
+    15,
+    'scramble',
+  ],
+  [
+    'bad detector',
+    'masks:\n  - name: m\n    detectors: [ssn]\n    strategy: redact',
+    'ERR_POLICY_SCHEMA',
+    3,
+    17,
+    'ssn',
+  ],
   ['CEL syntax', rule("    when: 'principal.id == '"), 'ERR_POLICY_CEL_SYNTAX', 4, 28, ''],
-  ['unknown variable', rule("    when: 'princpal.id == \"x\"'"), 'ERR_POLICY_CEL_TYPE', 4, 12, 'princpal'],
+  ['unknown variable', rule('    when: \'princpal.id == "x"\''), 'ERR_POLICY_CEL_TYPE', 4, 12, 'princpal'],
   ['unknown field', rule("    when: 'sql.wrte'"), 'ERR_POLICY_CEL_TYPE', 4, 16, 'wrte'],
-  ['unknown nested field', rule("    when: 'sql.statements.exists(s, s.wher)'"), 'ERR_POLICY_CEL_TYPE', 4, 39, 'wher'],
-  ['wrong type', rule("    when: 'principal.id + 1 == \"x\"'"), 'ERR_POLICY_CEL_TYPE', 4, 12, 'principal.id + 1'],
-  ['string compared with int', rule("    when: 'resource.name > 5'"), 'ERR_POLICY_CEL_TYPE', 4, 12, 'resource.name > 5'],
+  [
+    'unknown nested field',
+    rule("    when: 'sql.statements.exists(s, s.wher)'"),
+    'ERR_POLICY_CEL_TYPE',
+    4,
+    39,
+    'wher',
+  ],
+  [
+    'wrong type',
+    rule('    when: \'principal.id + 1 == "x"\''),
+    'ERR_POLICY_CEL_TYPE',
+    4,
+    12,
+    'principal.id + 1',
+  ],
+  [
+    'string compared with int',
+    rule("    when: 'resource.name > 5'"),
+    'ERR_POLICY_CEL_TYPE',
+    4,
+    12,
+    'resource.name > 5',
+  ],
   ['non-bool when', rule("    when: 'principal.id'"), 'ERR_POLICY_CEL_TYPE', 4, 12, 'principal.id'],
-  ['unknown function', rule("    when: 'principal.id.startWith(\"x\")'"), 'ERR_POLICY_CEL_TYPE', 4, 12, 'principal.id.startWith'],
-  ['bad regex', rule("    when: 'principal.id.matches(\"(?P<x\")'"), 'ERR_POLICY_REGEX', 4, 33, '"(?P<x"'],
-  ['backreference is not RE2', rule("    when: 'principal.id.matches(\"(a)\\\\1\")'"), 'ERR_POLICY_REGEX', 4, 33, '"(a)'],
+  [
+    'unknown function',
+    rule('    when: \'principal.id.startWith("x")\''),
+    'ERR_POLICY_CEL_TYPE',
+    4,
+    12,
+    'principal.id.startWith',
+  ],
+  ['bad regex', rule('    when: \'principal.id.matches("(?P<x")\''), 'ERR_POLICY_REGEX', 4, 33, '"(?P<x"'],
+  [
+    'backreference is not RE2',
+    rule('    when: \'principal.id.matches("(a)\\\\1")\''),
+    'ERR_POLICY_REGEX',
+    4,
+    33,
+    '"(a)',
+  ],
   ['bad resource kind', rule('    resources: ["pg:orders"]'), 'ERR_POLICY_GLOB', 4, 17, '"pg:orders"'],
   ['resource glob without kind', rule('    resources: ["orders"]'), 'ERR_POLICY_GLOB', 4, 17, '"orders"'],
-  ['resource glob with bad characters', rule('    resources: ["postgres:a b"]'), 'ERR_POLICY_GLOB', 4, 17, '"postgres:a b"'],
-  ['bad column glob', 'masks:\n  - name: m\n    columns: ["a..b"]\n    strategy: redact', 'ERR_POLICY_GLOB', 3, 15, '"a..b"'],
-  ['bad duration', 'rules:\n  - name: r\n    effect: approve\n    approval: {timeout: 15x}', 'ERR_POLICY_DURATION', 4, 25, '15x'],
-  ['zero duration', 'rules:\n  - name: r\n    effect: approve\n    approval: {timeout: 0m}', 'ERR_POLICY_DURATION', 4, 25, '0m'],
-  ['duplicate rule', 'rules:\n  - {name: r, effect: allow}\n  - {name: r, effect: deny}', 'ERR_POLICY_DUPLICATE', 3, 12, 'r'],
-  ['duplicate mask', 'masks:\n  - {name: m, columns: [a], strategy: redact}\n  - {name: m, columns: [b], strategy: hash}', 'ERR_POLICY_DUPLICATE', 3, 12, 'm'],
+  [
+    'resource glob with bad characters',
+    rule('    resources: ["postgres:a b"]'),
+    'ERR_POLICY_GLOB',
+    4,
+    17,
+    '"postgres:a b"',
+  ],
+  [
+    'bad column glob',
+    'masks:\n  - name: m\n    columns: ["a..b"]\n    strategy: redact',
+    'ERR_POLICY_GLOB',
+    3,
+    15,
+    '"a..b"',
+  ],
+  [
+    'bad duration',
+    'rules:\n  - name: r\n    effect: approve\n    approval: {timeout: 15x}',
+    'ERR_POLICY_DURATION',
+    4,
+    25,
+    '15x',
+  ],
+  [
+    'zero duration',
+    'rules:\n  - name: r\n    effect: approve\n    approval: {timeout: 0m}',
+    'ERR_POLICY_DURATION',
+    4,
+    25,
+    '0m',
+  ],
+  [
+    'duplicate rule',
+    'rules:\n  - {name: r, effect: allow}\n  - {name: r, effect: deny}',
+    'ERR_POLICY_DUPLICATE',
+    3,
+    12,
+    'r',
+  ],
+  [
+    'duplicate mask',
+    'masks:\n  - {name: m, columns: [a], strategy: redact}\n  - {name: m, columns: [b], strategy: hash}',
+    'ERR_POLICY_DUPLICATE',
+    3,
+    12,
+    'm',
+  ],
   ['empty document', '', 'ERR_POLICY_SCHEMA', 1, 1, ''],
   ['not a mapping', '- a\n- b', 'ERR_POLICY_SCHEMA', 1, 1, ''],
 ]
@@ -65,7 +163,7 @@ describe('malformed policies are rejected at load with file, line, column and a 
   }
 
   it('maps positions inside folded block scalars', () => {
-    const e = fail(rule("    when: >-\n      principal.id == \"x\" &&\n      sql.wrte"))
+    const e = fail(rule('    when: >-\n      principal.id == "x" &&\n      sql.wrte'))
     expect(e.code).toBe('ERR_POLICY_CEL_TYPE')
     expect([e.line, e.column]).toEqual([6, 11])
   })

@@ -1,15 +1,21 @@
-import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises'
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { compilePolicy, loadPolicy } from '@warden/policy'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 
 let dir: string
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'warden-load-policy-'))
   await mkdir(join(dir, 'set', 'nested'), { recursive: true })
-  await writeFile(join(dir, 'set', 'a.yaml'), 'defaults: {effect: deny}\nrules: [{name: a, effect: allow, when: "principal.id == \\"a\\""}]\n')
-  await writeFile(join(dir, 'set', 'nested', 'b.json'), '{"rules": [{"name": "b", "effect": "deny", "when": "principal.id == \\"a\\""}]}')
+  await writeFile(
+    join(dir, 'set', 'a.yaml'),
+    'defaults: {effect: deny}\nrules: [{name: a, effect: allow, when: "principal.id == \\"a\\""}]\n',
+  )
+  await writeFile(
+    join(dir, 'set', 'nested', 'b.json'),
+    '{"rules": [{"name": "b", "effect": "deny", "when": "principal.id == \\"a\\""}]}',
+  )
   await writeFile(join(dir, 'set', 'a_test.yaml'), 'this is not a policy: [')
   await writeFile(join(dir, 'set', 'notes.txt'), 'ignored')
   await writeFile(join(dir, 'broken.yaml'), 'rules:\n  - name: x\n    effect: allow\n    when: sql.nope\n')

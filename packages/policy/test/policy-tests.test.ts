@@ -2,15 +2,18 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { runPolicyTests } from '@warden/policy'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 
 const EXAMPLES = fileURLToPath(new URL('../../../examples/policies', import.meta.url))
 
 let dir: string
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'warden-policy-tests-'))
-  await writeFile(join(dir, 'p.yaml'), 'rules:\n  - name: readers\n    when: \'"readers" in principal.groups\'\n    effect: allow\n')
+  await writeFile(
+    join(dir, 'p.yaml'),
+    'rules:\n  - name: readers\n    when: \'"readers" in principal.groups\'\n    effect: allow\n',
+  )
   await writeFile(
     join(dir, 'p_test.yaml'),
     `name: mixed
@@ -36,7 +39,9 @@ afterAll(async () => {
 describe('runPolicyTests', () => {
   it('the example policies pass their tests', async () => {
     const report = await runPolicyTests(EXAMPLES)
-    const failures = report.results.filter((r) => !r.ok).map((r) => `${r.name}: ${r.diff.join(' ')} ${r.error?.message ?? ''}`)
+    const failures = report.results
+      .filter((r) => !r.ok)
+      .map((r) => `${r.name}: ${r.diff.join(' ')} ${r.error?.message ?? ''}`)
     expect(failures).toEqual([])
     expect(report.ok).toBe(true)
     expect(report.passed).toBeGreaterThanOrEqual(30)
@@ -48,7 +53,12 @@ describe('runPolicyTests', () => {
     const [pass, wrong, broken] = report.results
     expect(pass).toMatchObject({ name: 'passes', ok: true, diff: [], suite: 'mixed' })
     expect(wrong.ok).toBe(false)
-    expect(wrong.diff).toEqual(['- effect: "allow"', '+ effect: "deny"', '- rule: "readers"', '+ rule: "default"'])
+    expect(wrong.diff).toEqual([
+      '- effect: "allow"',
+      '+ effect: "deny"',
+      '- rule: "readers"',
+      '+ rule: "default"',
+    ])
     expect(wrong.actual).toMatchObject({ effect: 'deny', rule: 'default' })
     expect(broken.error).toMatchObject({ code: 'ERR_POLICY_TEST', line: 12 })
     expect(broken.error?.message).toContain('unknown principal fixture "nobody"')
@@ -57,11 +67,17 @@ describe('runPolicyTests', () => {
   it('a malformed test file or policy is a failed result, not a crash', async () => {
     const d = await mkdtemp(join(tmpdir(), 'warden-policy-tests-bad-'))
     try {
-      await writeFile(join(d, 'x_test.yaml'), 'tests:\n  - name: a\n    request: {}\n    expct: {effect: allow}\n')
+      await writeFile(
+        join(d, 'x_test.yaml'),
+        'tests:\n  - name: a\n    request: {}\n    expct: {effect: allow}\n',
+      )
       await writeFile(join(d, 'p.yaml'), 'rules: [{name: a, effect: allow}]')
       let report = await runPolicyTests(d)
       expect(report.results[0].error).toMatchObject({ code: 'ERR_POLICY_TEST', line: 4, column: 5 })
-      await writeFile(join(d, 'x_test.yaml'), 'tests:\n  - name: a\n    request: {}\n    expect: {effect: allow}\n')
+      await writeFile(
+        join(d, 'x_test.yaml'),
+        'tests:\n  - name: a\n    request: {}\n    expect: {effect: allow}\n',
+      )
       await writeFile(join(d, 'p.yaml'), 'rules: [{name: a, effect: allow, when: "nope"}]')
       report = await runPolicyTests(d)
       expect(report.ok).toBe(false)

@@ -1,5 +1,5 @@
-import { describe, expect, it } from 'vitest'
 import { compilePolicy } from '@warden/policy'
+import { describe, expect, it } from 'vitest'
 
 const allowWhen = (when: string) => compilePolicy({ rules: [{ name: 'r', effect: 'allow', when }] })
 const allowed = (when: string, request: Parameters<ReturnType<typeof compilePolicy>['decide']>[0]) =>
@@ -18,17 +18,23 @@ describe('matches() runs on RE2 (linear time)', () => {
     expect(allowed('sql.flags.exists(f, f.matches("^(a|aa)+$"))', { sql: { flags } })).toBe(false)
     expect(allowed('sql.flags.exists(f, f.matches("^o(k)$"))', { sql: { flags } })).toBe(true)
     expect(allowed('matches(principal.id, "^svc-")', { principal: { id: 'svc-a' } })).toBe(true)
-    expect(allowed('sql.statements.all(s, s.reads.all(t, t.matches("^public\\\\.")))', {
-      sql: { statements: [{ type: 'SELECT', reads: ['public.orders'] }] },
-    })).toBe(true)
+    expect(
+      allowed('sql.statements.all(s, s.reads.all(t, t.matches("^public\\\\.")))', {
+        sql: { statements: [{ type: 'SELECT', reads: ['public.orders'] }] },
+      }),
+    ).toBe(true)
   })
 
   it('uses RE2 syntax and semantics (inline flags, partial match)', () => {
     // (?i) is RE2 syntax that JS RegExp rejects: it only works if RE2 evaluates it.
     expect(allowed('sql.text.matches("(?i)^drop\\\\s+table")', { sql: { text: 'DROP TABLE x' } })).toBe(true)
     // CEL matches is a partial (search) match, like RE2 PartialMatch
-    expect(allowed('resource.name.matches("prod")', { resource: { kind: 'postgres', name: 'orders-prod-eu' } })).toBe(true)
-    expect(allowed('resource.name.matches("^prod$")', { resource: { kind: 'postgres', name: 'orders-prod-eu' } })).toBe(false)
+    expect(
+      allowed('resource.name.matches("prod")', { resource: { kind: 'postgres', name: 'orders-prod-eu' } }),
+    ).toBe(true)
+    expect(
+      allowed('resource.name.matches("^prod$")', { resource: { kind: 'postgres', name: 'orders-prod-eu' } }),
+    ).toBe(false)
   })
 
   it('a pattern from the request that is invalid fails the rule closed', () => {
@@ -38,14 +44,22 @@ describe('matches() runs on RE2 (linear time)', () => {
         { name: 'label-pattern', effect: 'deny', when: 'principal.id.matches(resource.labels.deny)' },
       ],
     })
-    const d = p.decide({ principal: { id: 'x' }, resource: { kind: 'http', name: 'api', labels: { deny: '(' } } })
+    const d = p.decide({
+      principal: { id: 'x' },
+      resource: { kind: 'http', name: 'api', labels: { deny: '(' } },
+    })
     expect(d.effect).toBe('deny')
     expect(d.rule).toBe('error:label-pattern')
-    expect(p.decide({ principal: { id: 'x' }, resource: { kind: 'http', name: 'api', labels: { deny: '^y' } } }).effect).toBe('allow')
+    expect(
+      p.decide({ principal: { id: 'x' }, resource: { kind: 'http', name: 'api', labels: { deny: '^y' } } })
+        .effect,
+    ).toBe('allow')
   })
 
   it('the built-in JS-RegExp matches cannot be reached under another spelling', () => {
     // only `matches` is rewritten; the internal name is not callable with a typo'd alias either
-    expect(() => allowWhen('principal.id.match("x")')).toThrow(expect.objectContaining({ code: 'ERR_POLICY_CEL_TYPE' }))
+    expect(() => allowWhen('principal.id.match("x")')).toThrow(
+      expect.objectContaining({ code: 'ERR_POLICY_CEL_TYPE' }),
+    )
   })
 })

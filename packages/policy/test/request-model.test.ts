@@ -1,5 +1,5 @@
-import { describe, expect, it } from 'vitest'
 import { compilePolicy, type Request } from '@warden/policy'
+import { describe, expect, it } from 'vitest'
 
 const allowWhen = (when: string) => compilePolicy({ rules: [{ name: 'r', effect: 'allow', when }] })
 const check = (when: string, request: Parameters<ReturnType<typeof compilePolicy>['decide']>[0]) => {
@@ -9,7 +9,13 @@ const check = (when: string, request: Parameters<ReturnType<typeof compilePolicy
 
 // Every field of the request model, with a typed expression that must compile and be true for FULL.
 const FULL: Request = {
-  principal: { id: 'svc-a', type: 'service', groups: ['g'], claims: { level: 3, ratio: 0.5, org: { id: 7 } }, issuer: 'https://idp' },
+  principal: {
+    id: 'svc-a',
+    type: 'service',
+    groups: ['g'],
+    claims: { level: 3, ratio: 0.5, org: { id: 7 } },
+    issuer: 'https://idp',
+  },
   resource: { kind: 'postgres', name: 'orders', labels: { env: 'prod' } },
   action: 'sql.query',
   sql: {
@@ -26,7 +32,14 @@ const FULL: Request = {
     parsed: true,
     error: '',
   },
-  shell: { text: 'ls | wc', commands: [{ name: 'ls', argv: ['ls'] }], programs: ['ls', 'wc'], flags: ['pipe'], parsed: true, error: '' },
+  shell: {
+    text: 'ls | wc',
+    commands: [{ name: 'ls', argv: ['ls'] }],
+    programs: ['ls', 'wc'],
+    flags: ['pipe'],
+    parsed: true,
+    error: '',
+  },
   sftp: { op: 'read', path: '/var/log/x' },
   forward: { host: 'db.internal', port: 5432 },
   kube: {
@@ -40,7 +53,14 @@ const FULL: Request = {
     command: ['sh'],
     container: 'app',
   },
-  http: { method: 'GET', url: 'https://a.example/x?q=1', host: 'a.example', path: '/x', query: { q: '1' }, headers: { accept: '*/*' } },
+  http: {
+    method: 'GET',
+    url: 'https://a.example/x?q=1',
+    host: 'a.example',
+    path: '/x',
+    query: { q: '1' },
+    headers: { accept: '*/*' },
+  },
   tool: { name: 'refund', args: { amount: 40, note: 'x', items: [1, 2] } },
   session: { id: 's1', startedAt: new Date('2026-01-01T00:00:00Z'), operations: 4 },
   flow: { reads: ['postgres:orders/customers'], tags: ['pii'] },
@@ -91,22 +111,49 @@ describe('the request model', () => {
   })
 
   it('now defaults to the clock, and the clock is a test seam', () => {
-    const p = compilePolicy({ rules: [{ name: 'r', effect: 'allow', when: 'now.getFullYear() == 2031' }] }, {
-      clock: () => new Date('2031-05-05T00:00:00Z'),
-    })
+    const p = compilePolicy(
+      { rules: [{ name: 'r', effect: 'allow', when: 'now.getFullYear() == 2031' }] },
+      {
+        clock: () => new Date('2031-05-05T00:00:00Z'),
+      },
+    )
     expect(p.decide({}).effect).toBe('allow')
   })
 
   it('every variable rejects unknown fields at load', () => {
-    for (const v of ['principal', 'resource', 'sql', 'shell', 'sftp', 'forward', 'kube', 'http', 'tool', 'session', 'flow']) {
-      expect(() => allowWhen(`${v}.nope == "x"`), v).toThrow(expect.objectContaining({ code: 'ERR_POLICY_CEL_TYPE' }))
+    for (const v of [
+      'principal',
+      'resource',
+      'sql',
+      'shell',
+      'sftp',
+      'forward',
+      'kube',
+      'http',
+      'tool',
+      'session',
+      'flow',
+    ]) {
+      expect(() => allowWhen(`${v}.nope == "x"`), v).toThrow(
+        expect.objectContaining({ code: 'ERR_POLICY_CEL_TYPE' }),
+      )
     }
-    expect(() => allowWhen('sql.statements.exists(s, s.nope)')).toThrow(expect.objectContaining({ code: 'ERR_POLICY_CEL_TYPE' }))
-    expect(() => allowWhen('shell.commands.exists(c, c.args == [])')).toThrow(expect.objectContaining({ code: 'ERR_POLICY_CEL_TYPE' }))
+    expect(() => allowWhen('sql.statements.exists(s, s.nope)')).toThrow(
+      expect.objectContaining({ code: 'ERR_POLICY_CEL_TYPE' }),
+    )
+    expect(() => allowWhen('shell.commands.exists(c, c.args == [])')).toThrow(
+      expect.objectContaining({ code: 'ERR_POLICY_CEL_TYPE' }),
+    )
   })
 
   it('field types are enforced at load', () => {
-    for (const e of ['sql.write == "true"', 'forward.port == "22"', 'session.operations + "1" == "x"', 'now > 5', 'principal.groups == "g"']) {
+    for (const e of [
+      'sql.write == "true"',
+      'forward.port == "22"',
+      'session.operations + "1" == "x"',
+      'now > 5',
+      'principal.groups == "g"',
+    ]) {
       expect(() => allowWhen(e), e).toThrow(expect.objectContaining({ code: 'ERR_POLICY_CEL_TYPE' }))
     }
   })
@@ -123,7 +170,8 @@ describe('the request model', () => {
       { sql: { statements: 'SELECT' } },
       { principal: 'svc' },
     ]
-    for (const r of bad) expect(p.decide(r as never), JSON.stringify(r)).toMatchObject({ effect: 'deny', rule: 'error:request' })
+    for (const r of bad)
+      expect(p.decide(r as never), JSON.stringify(r)).toMatchObject({ effect: 'deny', rule: 'error:request' })
   })
 
   it('caches frozen inputs without mixing them up', () => {

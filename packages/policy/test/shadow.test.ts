@@ -1,5 +1,5 @@
-import { describe, expect, it } from 'vitest'
 import { compilePolicy } from '@warden/policy'
+import { describe, expect, it } from 'vitest'
 
 describe('shadow mode', () => {
   it('a shadow rule reports its would-be decision in matched without changing the effect', () => {
@@ -45,6 +45,10 @@ rules:
     })
     const d = p.decide({})
     expect(d.effect).toBe('allow')
-    expect(d.matched[1]).toMatchObject({ rule: 'trial', shadow: true, error: expect.stringContaining('no_such_key') })
+    expect(d.matched[1]).toMatchObject({
+      rule: 'trial',
+      shadow: true,
+      error: expect.stringContaining('no_such_key'),
+    })
   })
 })

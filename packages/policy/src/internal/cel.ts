@@ -1,12 +1,18 @@
 // Our thin wrapper around @marcbachmann/cel-js (pinned): one typed environment for the request
 // model, RE2-semantics `matches`, and compile = parse + rewrite + check, done once at load.
-import { Environment, type ASTNode, type EnvironmentOptions, type ParseResult } from '@marcbachmann/cel-js'
+import { type ASTNode, Environment, type EnvironmentOptions, type ParseResult } from '@marcbachmann/cel-js'
 import { RE2JS } from 're2js'
-import { RE2_MATCHES, compileRegex, isRegexError } from './regex.js'
+import { compileRegex, isRegexError, RE2_MATCHES } from './regex.js'
 import { REQUEST_TYPES } from './request-types.js'
 
 /** Structural limits: big enough for any sane rule, small enough that a pasted blob is refused. */
-const LIMITS = { maxAstNodes: 4_000, maxDepth: 64, maxListElements: 2_000, maxMapEntries: 1_000, maxCallArguments: 32 }
+const LIMITS = {
+  maxAstNodes: 4_000,
+  maxDepth: 64,
+  maxListElements: 2_000,
+  maxMapEntries: 1_000,
+  maxCallArguments: 32,
+}
 
 export interface CelCompileError {
   /** 'syntax' | 'type' | 'regex' */
@@ -68,15 +74,29 @@ export function compileExpression(
   if (expect === 'bool' && type !== 'bool') {
     return {
       ok: false,
-      error: { kind: 'type', code: 'not_bool', message: `expression must be a bool, it is a ${type}`, start: 0, end: text.length },
+      error: {
+        kind: 'type',
+        code: 'not_bool',
+        message: `expression must be a bool, it is a ${type}`,
+        start: 0,
+        end: text.length,
+      },
     }
   }
   return { ok: true, fn: parsed as CompiledExpression, type }
 }
 
 function toCompileError(kind: 'syntax' | 'type', e: unknown, text: string): CelCompileError {
-  const err = e as { code?: string; summary?: string; message?: string; range?: { start: number; end: number } }
-  const summary = (err?.summary ?? String(err?.message ?? e).split('\n')[0]).replaceAll(RE2_MATCHES, 'matches')
+  const err = e as {
+    code?: string
+    summary?: string
+    message?: string
+    range?: { start: number; end: number }
+  }
+  const summary = (err?.summary ?? String(err?.message ?? e).split('\n')[0]).replaceAll(
+    RE2_MATCHES,
+    'matches',
+  )
   return {
     kind,
     code: err?.code ?? 'error',

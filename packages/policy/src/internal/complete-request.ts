@@ -49,13 +49,15 @@ const int = (v: unknown, field: string): bigint => {
 const strList = (v: unknown, field: string): readonly string[] => {
   if (v === undefined || v === null) return EMPTY_LIST
   if (!Array.isArray(v)) throw new RequestShapeError(field)
-  for (let i = 0; i < v.length; i++) if (typeof v[i] !== 'string') throw new RequestShapeError(`${field}[${i}]`)
+  for (let i = 0; i < v.length; i++)
+    if (typeof v[i] !== 'string') throw new RequestShapeError(`${field}[${i}]`)
   return v
 }
 const strMap = (v: unknown, field: string): Readonly<Record<string, string>> => {
   if (v === undefined || v === null) return EMPTY_MAP
   if (typeof v !== 'object' || Array.isArray(v)) throw new RequestShapeError(field)
-  for (const k in v) if (typeof (v as Record<string, unknown>)[k] !== 'string') throw new RequestShapeError(`${field}.${k}`)
+  for (const k in v)
+    if (typeof (v as Record<string, unknown>)[k] !== 'string') throw new RequestShapeError(`${field}.${k}`)
   return v as Record<string, string>
 }
 const time = (v: unknown, field: string): Date => {
@@ -118,7 +120,20 @@ const dynMap = (v: unknown, field: string): Readonly<Record<string, unknown>> =>
 export const EMPTY = {
   principal: new CelPrincipal('', '', EMPTY_LIST, EMPTY_MAP, ''),
   resource: new CelResource('', '', EMPTY_MAP),
-  sql: new CelSql('', EMPTY_LIST, EMPTY_LIST, EMPTY_LIST, EMPTY_LIST, EMPTY_LIST, false, false, EMPTY_LIST, EMPTY_LIST, false, ''),
+  sql: new CelSql(
+    '',
+    EMPTY_LIST,
+    EMPTY_LIST,
+    EMPTY_LIST,
+    EMPTY_LIST,
+    EMPTY_LIST,
+    false,
+    false,
+    EMPTY_LIST,
+    EMPTY_LIST,
+    false,
+    '',
+  ),
   shell: new CelShell('', EMPTY_LIST, EMPTY_LIST, EMPTY_LIST, false, ''),
   sftp: new CelSftp('', ''),
   forward: new CelForward('', 0n),
@@ -140,7 +155,11 @@ const principal = (o: Record<string, unknown>) =>
   )
 const resourceCache = new WeakMap<object, CelResource>()
 const resource = (o: Record<string, unknown>) =>
-  new CelResource(str(o.kind, 'resource.kind'), str(o.name, 'resource.name'), strMap(o.labels, 'resource.labels'))
+  new CelResource(
+    str(o.kind, 'resource.kind'),
+    str(o.name, 'resource.name'),
+    strMap(o.labels, 'resource.labels'),
+  )
 
 const statement = (v: unknown, i: number) => {
   const o = obj(v, `sql.statements[${i}]`) ?? {}
@@ -180,7 +199,10 @@ const shell = (o: Record<string, unknown>) => {
     c
       ? (c as unknown[]).map((v, i) => {
           const x = obj(v, `shell.commands[${i}]`) ?? {}
-          return new CelShellCommand(str(x.name, 'shell.commands.name'), strList(x.argv, 'shell.commands.argv'))
+          return new CelShellCommand(
+            str(x.name, 'shell.commands.name'),
+            strList(x.argv, 'shell.commands.argv'),
+          )
         })
       : EMPTY_LIST,
     strList(o.programs, 'shell.programs'),
@@ -213,7 +235,8 @@ const http = (o: Record<string, unknown>) =>
     strMap(o.headers, 'http.headers'),
   )
 const toolCache = new WeakMap<object, CelTool>()
-const tool = (o: Record<string, unknown>) => new CelTool(str(o.name, 'tool.name'), dynMap(o.args, 'tool.args'))
+const tool = (o: Record<string, unknown>) =>
+  new CelTool(str(o.name, 'tool.name'), dynMap(o.args, 'tool.args'))
 
 function part<T>(
   v: unknown,
@@ -248,7 +271,11 @@ export function completeRequest(input: RequestInput | undefined, now: () => Date
     http: part(r.http, 'http', EMPTY.http, httpCache, http, CelHttp),
     tool: part(r.tool, 'tool', EMPTY.tool, toolCache, tool, CelTool),
     session: s
-      ? new CelSession(str(s.id, 'session.id'), time(s.startedAt, 'session.startedAt'), int(s.operations, 'session.operations'))
+      ? new CelSession(
+          str(s.id, 'session.id'),
+          time(s.startedAt, 'session.startedAt'),
+          int(s.operations, 'session.operations'),
+        )
       : EMPTY.session,
     flow: f ? new CelFlow(strList(f.reads, 'flow.reads'), strList(f.tags, 'flow.tags')) : EMPTY.flow,
     now: r.now === undefined ? now() : time(r.now, 'now'),

@@ -15,9 +15,17 @@ const DETECTORS = [
   'private_key',
   'api_key',
 ] as const satisfies readonly DetectorName[]
-const STRATEGIES = ['redact', 'partial', 'hash', 'tokenize', 'null'] as const satisfies readonly MaskStrategyName[]
+const STRATEGIES = [
+  'redact',
+  'partial',
+  'hash',
+  'tokenize',
+  'null',
+] as const satisfies readonly MaskStrategyName[]
 
-const name = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.:/-]*$/, 'names are letters, digits and _ . : / - (no spaces)')
+const name = z
+  .string()
+  .regex(/^[A-Za-z0-9][A-Za-z0-9_.:/-]*$/, 'names are letters, digits and _ . : / - (no spaces)')
 const tag = z.string().regex(/^[a-z0-9][a-z0-9_.:-]*$/, 'tags are lower-case letters, digits and _ . : -')
 const effect = z.enum(['allow', 'deny', 'approve'])
 const approval = z.strictObject({

@@ -1,5 +1,8 @@
 // Durations in policy documents: `15m`, `1h30m`, `90s`, `500ms`, `1d`. Whole units only.
-const UNIT_MS = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const satisfies Record<string, number>
+const UNIT_MS = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const satisfies Record<
+  string,
+  number
+>
 const WHOLE = /^(?:\d+(?:ms|s|m|h|d))+$/
 const PART = /(\d+)(ms|s|m|h|d)/g
 

@@ -61,12 +61,14 @@ export function compileResourceGlob(text: string): ResourceGlob | string {
   if (kind !== '*' && !KINDS.includes(kind as ResourceKind)) {
     return `resource glob "${text}": unknown kind "${kind}" (one of ${KINDS.join(', ')}, or *)`
   }
-  if (name === '' || !NAME.test(name)) return `resource glob "${text}": the name part must be a non-empty glob of [A-Za-z0-9_.*?/@:+=-]`
+  if (name === '' || !NAME.test(name))
+    return `resource glob "${text}": the name part must be a non-empty glob of [A-Za-z0-9_.*?/@:+=-]`
   return { kind: compileGlob(kind), name: compileGlob(name) }
 }
 
 /** Validates a column glob (`email`, `*.ssn`, `customers.phone`); returns a problem or undefined. */
 export function checkColumnGlob(text: string): string | undefined {
-  if (!COLUMN.test(text)) return `column glob "${text}" must be column or table.column, with * and ? wildcards`
+  if (!COLUMN.test(text))
+    return `column glob "${text}" must be column or table.column, with * and ? wildcards`
   return undefined
 }

@@ -140,7 +140,11 @@ const D = 'map<string, dyn>'
 type TypeDef = { name: string; ctor: new (...args: never[]) => object; fields: Record<string, string> }
 
 const types: TypeDef[] = [
-  { name: 'warden.Principal', ctor: CelPrincipal, fields: { id: 'string', type: 'string', groups: L, claims: D, issuer: 'string' } },
+  {
+    name: 'warden.Principal',
+    ctor: CelPrincipal,
+    fields: { id: 'string', type: 'string', groups: L, claims: D, issuer: 'string' },
+  },
   { name: 'warden.Resource', ctor: CelResource, fields: { kind: 'string', name: 'string', labels: M } },
   {
     name: 'warden.SqlStatement',
@@ -169,7 +173,14 @@ const types: TypeDef[] = [
   {
     name: 'warden.Shell',
     ctor: CelShell,
-    fields: { text: 'string', commands: 'list<warden.ShellCommand>', programs: L, flags: L, parsed: 'bool', error: 'string' },
+    fields: {
+      text: 'string',
+      commands: 'list<warden.ShellCommand>',
+      programs: L,
+      flags: L,
+      parsed: 'bool',
+      error: 'string',
+    },
   },
   { name: 'warden.Sftp', ctor: CelSftp, fields: { op: 'string', path: 'string' } },
   { name: 'warden.Forward', ctor: CelForward, fields: { host: 'string', port: 'int' } },

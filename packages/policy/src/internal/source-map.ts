@@ -1,5 +1,5 @@
 // Maps document paths and CEL error ranges back to file line/column, and draws caret snippets.
-import { type Document, LineCounter, isMap, isPair, isScalar, parseDocument } from 'yaml'
+import { type Document, isMap, isPair, isScalar, LineCounter, parseDocument } from 'yaml'
 
 export interface Position {
   readonly line: number
@@ -99,7 +99,11 @@ export class SourceText {
 }
 
 /** Caret snippet for an expression with no file behind it (in-memory documents). */
-export function expressionSnippet(expression: string, start: number, end: number): { line: number; column: number; snippet: string } {
+export function expressionSnippet(
+  expression: string,
+  start: number,
+  end: number,
+): { line: number; column: number; snippet: string } {
   const lineStart = expression.lastIndexOf('\n', start - 1) + 1
   const lineEnd = expression.indexOf('\n', start)
   const text = expression.slice(lineStart, lineEnd < 0 ? undefined : lineEnd)
