@@ -122,3 +122,20 @@ export async function recordAuditLog(file: string, policyFile: string): Promise<
     await warden.close()
   }
 }
+
+export const REDIS_URL = 'redis://127.0.0.1:6379'
+
+/** Agents' SQL writes wait for a human from group "dba" (held in the shared approval store). */
+export const APPROVAL_POLICY = `
+defaults: { effect: deny }
+rules:
+  - name: agent-writes
+    when: 'principal.type == "agent" && sql.write'
+    effect: approve
+    reason: agents need a human for writes
+    approval: { approvers: [dba], timeout: 2m }
+`
+
+/** A key prefix of its own per test file run, so parallel files never see each other's requests. */
+export const uniquePrefix = (name: string) =>
+  `warden-cli-test:${name}:${process.pid}:${Math.random().toString(36).slice(2, 8)}:`

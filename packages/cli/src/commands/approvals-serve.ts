@@ -1,10 +1,9 @@
-import { Redis } from 'ioredis'
+import { redisApprovals } from '@warden/core'
 import { createInboxServer } from '../inbox/inbox-server.js'
 import { type ReviewerAuth, jwtReviewerAuth, sharedSecretAuth } from '../inbox/reviewer-auth.js'
 import { UsageError, requireOption, stringOption } from '../internal/args.js'
 import { CliError } from '../internal/cli-error.js'
 import type { CommandSpec } from '../internal/command.js'
-import { redisApprovals } from '../internal/upstream.js'
 
 function reviewerAuth(args: Parameters<CommandSpec['run']>[0], env: Record<string, string | undefined>): ReviewerAuth {
   const jwks = stringOption(args, 'jwks')
@@ -80,15 +79,15 @@ Stops on SIGINT/SIGTERM. Exit codes: 0 stopped, 2 bad usage or cannot listen.
     const port = portOption(stringOption(args, 'port'))
     const host = stringOption(args, 'host') ?? '127.0.0.1'
     const auth = reviewerAuth(args, io.env)
-    let redis: Redis
-    try {
-      redis = new Redis(redisUrl, { lazyConnect: true, maxRetriesPerRequest: 2 })
-      await redis.connect()
-    } catch (error) {
-      throw new CliError(`cannot connect to Redis at ${redisUrl}: ${(error as Error).message}`, 2)
-    }
     const prefix = stringOption(args, 'prefix')
-    const store = redisApprovals({ redis, ...(prefix !== undefined ? { prefix } : {}) })
+    // The store owns its Redis client (closed with it) and fails fast while Redis is down.
+    const store = redisApprovals({ redis: redisUrl, ...(prefix !== undefined ? { prefix } : {}) })
+    try {
+      await store.pending()
+    } catch (error) {
+      await store.close()
+      throw new CliError(`cannot use the approval store at ${redisUrl}: ${(error as Error).message}`, 2)
+    }
     const log = (line: string) => io.stderr.write(`${new Date().toISOString()} ${line}\n`)
     const inbox = createInboxServer({ store, auth, log })
     let url: string
@@ -97,7 +96,6 @@ Stops on SIGINT/SIGTERM. Exit codes: 0 stopped, 2 bad usage or cannot listen.
     } catch (error) {
       await inbox.close()
       await store.close()
-      redis.disconnect()
       throw new CliError(`cannot listen on ${host}:${port}: ${(error as Error).message}`, 2)
     }
     io.stdout.write(`approvals inbox on ${url} (reviewers sign in with ${auth.mode === 'jwt' ? 'a JWT' : 'the shared secret'})\n`)
@@ -107,7 +105,6 @@ Stops on SIGINT/SIGTERM. Exit codes: 0 stopped, 2 bad usage or cannot listen.
     })
     await inbox.close()
     await store.close()
-    redis.disconnect()
     return 0
   },
 }

@@ -218,7 +218,7 @@ export const INBOX_JS = `'use strict'
     const own = r.principal.id === me
     const reason = el('input', { type: 'text', placeholder: 'Reason (required to reject)', 'data-role': 'reason', maxLength: 1000 })
     const approve = el('button', { type: 'button', class: 'approve', 'data-action': 'approve', disabled: own }, 'Approve')
-    const reject = el('button', { type: 'button', class: 'reject', 'data-action': 'reject', disabled: own }, 'Reject')
+    const reject = el('button', { type: 'button', class: 'reject', 'data-action': 'reject' }, 'Reject')
     const error = el('p', { class: 'error', role: 'alert' })
     const left = el('span', { class: 'left' })
     const who = r.principal.id + (r.principal.type ? ' (' + r.principal.type + ')' : '') +
@@ -240,11 +240,11 @@ export const INBOX_JS = `'use strict'
       details,
       preview ? el('details', { open: true }, el('summary', {}, 'preview'), preview) : null,
       el('details', {}, el('summary', {}, 'facts'), el('pre', { 'data-role': 'facts' }, JSON.stringify(r.facts, null, 2))),
-      own ? el('p', { class: 'note' }, 'This is your own request: someone else must decide it.') : null,
+      own ? el('p', { class: 'note' }, 'This is your own request: someone else must approve it (you may reject it).') : null,
       el('div', { class: 'decide' }, reason, approve, reject),
       error,
     )
-    const card = { el: node, request: r, left, buttons: [approve, reject], own, busy: false }
+    const card = { el: node, request: r, left, approve, reject, own, busy: false }
     approve.addEventListener('click', () => decide(card, 'approved', reason.value, error))
     reject.addEventListener('click', () => decide(card, 'rejected', reason.value, error))
     cards.set(r.id, card)
@@ -258,12 +258,13 @@ export const INBOX_JS = `'use strict'
       return
     }
     card.busy = true
-    for (const b of card.buttons) b.disabled = true
+    card.approve.disabled = true
+    card.reject.disabled = true
     try {
       const res = await fetch('/api/requests/' + encodeURIComponent(card.request.id) + '/decision', {
         method: 'POST',
         headers: headers({ 'content-type': 'application/json' }),
-        body: JSON.stringify({ status, reason }),
+        body: JSON.stringify({ status, reason, fingerprint: card.request.fingerprint }),
       })
       const body = await res.json().catch(() => ({}))
       if (res.status === 401) return showLogin('signed out: ' + (body.error || ''))
@@ -286,7 +287,10 @@ export const INBOX_JS = `'use strict'
       const s = Math.max(0, Math.floor(ms / 1000))
       card.left.textContent = expired ? 'expired' : Math.floor(s / 60) + ':' + String(s % 60).padStart(2, '0') + ' left'
       card.left.classList.toggle('expired', expired)
-      if (!card.busy) for (const b of card.buttons) b.disabled = expired || card.own
+      if (!card.busy) {
+        card.approve.disabled = expired || card.own
+        card.reject.disabled = expired
+      }
     }
   }
 

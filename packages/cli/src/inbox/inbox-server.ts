@@ -1,17 +1,21 @@
 import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import type { ApprovalRequest } from '@warden/core'
+import { ApprovalDecisionError, type ApprovalStore, type DecisionRefusal } from '@warden/core'
 import { INBOX_CSS, INBOX_HTML, INBOX_JS } from './inbox-page.js'
 import { InboxAuthError, type Reviewer, type ReviewerAuth, refusalReason } from './reviewer-auth.js'
 
-/** What the inbox needs from an approval store; `redisApprovals` from @warden/core provides it. */
-export interface InboxStore {
-  pending(): Promise<readonly ApprovalRequest[]>
-  get(id: string): Promise<ApprovalRequest | undefined | null>
-  decide(id: string, decision: { status: 'approved' | 'rejected'; by: string; reason: string }): Promise<unknown>
-  /** Called on every change (new request, decision, expiry) from any instance; returns unsubscribe. */
-  subscribe(listener: (event: unknown) => void): () => void
-}
+/** What the inbox needs from an approval store: `redisApprovals` (or `memoryApprovals` in tests) from @warden/core. */
+export type InboxStore = Pick<ApprovalStore, 'pending' | 'get' | 'decide' | 'subscribe'>
+
+// How each refusal of the store reads over HTTP.
+const REFUSAL_STATUS = {
+  unknown: 404,
+  decided: 409,
+  expired: 409,
+  'self-approval': 403,
+  fingerprint: 409,
+  invalid: 400,
+} as const satisfies Record<DecisionRefusal, number>
 
 export interface InboxServerOptions {
   readonly store: InboxStore
@@ -97,9 +101,7 @@ export function createInboxServer(options: InboxServerOptions): InboxServer {
   let broadcasting = false
   let again = false
   async function snapshot(): Promise<string> {
-    const requests = [...(await store.pending())].sort(
-      (a, b) => new Date(a.requestedAt).getTime() - new Date(b.requestedAt).getTime(),
-    )
+    const requests = (await store.pending()).map((record) => record.request)
     return `event: pending\ndata: ${JSON.stringify({ now: new Date().toISOString(), requests })}\n\n`
   }
   // Coalesces bursts of store events into one read of the pending list.
@@ -150,17 +152,23 @@ export function createInboxServer(options: InboxServerOptions): InboxServer {
     const status = body.status
     if (status !== 'approved' && status !== 'rejected') throw new HttpError(400, 'status must be "approved" or "rejected"')
     const reason = typeof body.reason === 'string' ? body.reason.trim() : ''
+    // The fingerprint of the operation the reviewer was shown: the store refuses the decision if it differs.
+    const fingerprint = body.fingerprint
+    if (typeof fingerprint !== 'string' || fingerprint === '') throw new HttpError(400, 'give the fingerprint of the request you reviewed')
     if (reason.length > 1000) throw new HttpError(400, 'reason is longer than 1000 characters')
     if (status === 'rejected' && reason === '') throw new HttpError(400, 'give a reason when rejecting')
-    const request = await store.get(id)
-    if (request === undefined || request === null) throw new HttpError(404, 'no such pending request (decided or expired)')
-    const refusal = refusalReason(reviewer, request)
+    const record = await store.get(id)
+    if (record === undefined) throw new HttpError(404, 'no such approval request (withdrawn, expired or used)')
+    if (record.status !== 'pending') throw new HttpError(409, `this request was already ${record.status}${record.by ? ` by ${record.by}` : ''}`)
+    const request = record.request
+    const refusal = refusalReason(reviewer, request, status)
     if (refusal !== undefined) throw new HttpError(403, refusal)
     try {
-      await store.decide(id, { status, by: reviewer.id, reason })
+      // Atomic in the store: still pending, not expired, same fingerprint, not the requester approving.
+      await store.decide(id, { status, by: reviewer.id, fingerprint, ...(reason ? { reason } : {}) })
     } catch (error) {
-      // The store refuses requests decided or expired in the meantime (by another reviewer or instance).
-      throw new HttpError(409, (error as Error).message)
+      if (error instanceof ApprovalDecisionError) throw new HttpError(REFUSAL_STATUS[error.refusal], error.message)
+      throw error
     }
     log(`${status} ${id} (${request.resource.kind}:${request.resource.name}, ${request.principal.id}) by ${reviewer.id}`)
     sendJson(res, 200, { id, status, by: reviewer.id })
@@ -185,7 +193,7 @@ export function createInboxServer(options: InboxServerOptions): InboxServer {
       }
       case 'GET /api/pending': {
         await authenticate(req)
-        const requests = await store.pending()
+        const requests = (await store.pending()).map((record) => record.request)
         return sendJson(res, 200, { now: new Date().toISOString(), requests })
       }
       case 'GET /api/events':

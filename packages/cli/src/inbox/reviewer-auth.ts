@@ -101,12 +101,20 @@ export function jwtReviewerAuth(options: JwtReviewerAuthOptions): ReviewerAuth {
 }
 
 /**
- * Why this reviewer may not decide this request, or undefined when they may. A requester never
- * decides their own request. With verified identities, a rule's `approvers` (names or groups)
- * are enforced; a shared secret cannot prove group membership, so there every holder may decide.
+ * Why this reviewer may not make this decision, or undefined when they may. A requester never
+ * approves their own request (they may reject, i.e. withdraw, it). With verified identities, a
+ * rule's `approvers` (names or groups) are enforced; a shared secret cannot prove group
+ * membership, so there every holder may decide.
  */
-export function refusalReason(reviewer: Reviewer, request: ApprovalRequest): string | undefined {
-  if (reviewer.id === request.principal.id) return 'a requester cannot decide their own request'
+export function refusalReason(
+  reviewer: Reviewer,
+  request: ApprovalRequest,
+  status: 'approved' | 'rejected',
+): string | undefined {
+  // Case-insensitive, like the store's own check.
+  if (status === 'approved' && reviewer.id.toLowerCase() === request.principal.id.toLowerCase()) {
+    return 'a requester cannot approve their own request'
+  }
   if (reviewer.verified && request.approvers.length > 0) {
     const allowed = request.approvers.some((a) => a === reviewer.id || reviewer.groups.includes(a))
     if (!allowed) return `only ${request.approvers.join(', ')} may decide this request`

@@ -1,0 +1,223 @@
+import { generateKeyPair, exportJWK, SignJWT, createLocalJWKSet } from 'jose'
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
+import { type ApprovalStore, type Session, type Warden, createWarden, memorySink, redisApprovals } from '@warden/core'
+import { compilePolicy } from '@warden/policy'
+import { type InboxServer, createInboxServer, jwtReviewerAuth, sharedSecretAuth } from '@warden/cli'
+import { APPROVAL_POLICY, REDIS_URL, sqlCommand, uniquePrefix } from './helpers.js'
+
+const SECRET = 'inbox-test-secret-0123456789'
+const prefix = uniquePrefix('inbox-server')
+let store: ApprovalStore
+let warden: Warden
+let agent: Session
+let inbox: InboxServer
+let base: string
+const audit = memorySink()
+
+beforeAll(async () => {
+  store = redisApprovals({ redis: REDIS_URL, prefix })
+  warden = createWarden({ policy: compilePolicy(APPROVAL_POLICY), audit, approvals: store })
+  agent = await warden.session({ principal: { id: 'agent-7', type: 'agent' } })
+  inbox = createInboxServer({ store, auth: sharedSecretAuth(SECRET) })
+  base = await inbox.listen(0)
+})
+afterAll(async () => {
+  await inbox?.close()
+  await warden?.close()
+  await store?.close()
+})
+
+const as = (reviewer: string, secret = SECRET) => ({ authorization: `Bearer ${secret}`, 'x-warden-reviewer': reviewer })
+
+async function api(path: string, init: RequestInit = {}): Promise<{ status: number; body: any }> {
+  const res = await fetch(new URL(path, base), init)
+  return { status: res.status, body: await res.json() }
+}
+
+function decide(id: string, headers: Record<string, string>, body: Record<string, unknown>) {
+  return api(`/api/requests/${encodeURIComponent(id)}/decision`, {
+    method: 'POST',
+    headers: { ...headers, 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  })
+}
+
+/** Starts a write that the policy holds for approval; resolves once it is pending in the store. */
+async function held(text: string) {
+  const run = agent.execute(await sqlCommand(text), (context) => {
+    context.rows(1)
+    return 'ran'
+  })
+  run.catch(() => {}) // asserted by the caller
+  const request = await vi.waitFor(
+    async () => {
+      const found = (await store.pending()).find((r) => r.request.command === text)
+      if (!found) throw new Error('not pending yet')
+      return found.request
+    },
+    { timeout: 10_000, interval: 50 },
+  )
+  return { run, request }
+}
+
+describe('approvals inbox server', () => {
+  it('serves the page with a strict CSP and no data', async () => {
+    const res = await fetch(base)
+    expect(res.status).toBe(200)
+    expect(res.headers.get('content-security-policy')).toContain("script-src 'self'")
+    expect(res.headers.get('content-security-policy')).toContain("frame-ancestors 'none'")
+    const html = await res.text()
+    expect(html).toContain('<script src="/inbox.js"')
+    expect(html).not.toContain('<script>')
+  })
+
+  it('refuses every API call without the secret, with a wrong one, or without a reviewer name', async () => {
+    expect((await api('/api/pending')).status).toBe(401)
+    expect((await api('/api/pending', { headers: as('alice', 'wrong-secret-0123456789') })).status).toBe(401)
+    expect((await api('/api/pending', { headers: { authorization: `Bearer ${SECRET}` } })).status).toBe(401)
+    expect((await api('/api/events')).status).toBe(401)
+    const who = await api('/api/whoami', { headers: as('alice') })
+    expect(who).toEqual({ status: 200, body: { reviewer: 'alice', groups: [], verified: false } })
+  })
+
+  it('lists a held request with who, resource, command, facts, rule, reason and expiry', async () => {
+    const { run, request } = await held('UPDATE orders SET status = 3 WHERE id = 11')
+    const { status, body } = await api('/api/pending', { headers: as('alice') })
+    expect(status).toBe(200)
+    const listed = body.requests.find((r: { id: string }) => r.id === request.id)
+    expect(listed).toMatchObject({
+      principal: { id: 'agent-7', type: 'agent' },
+      resource: { kind: 'postgres', name: 'orders-prod' },
+      action: 'sql.query',
+      command: 'UPDATE orders SET status = 3 WHERE id = 11',
+      facts: { types: ['UPDATE'], writes: ['orders'] },
+      rule: 'agent-writes',
+      reason: 'agents need a human for writes',
+      approvers: ['dba'],
+      fingerprint: request.fingerprint,
+    })
+    expect(Date.parse(listed.expiresAt)).toBeGreaterThan(Date.parse(listed.requestedAt))
+    await decide(request.id, as('alice'), { status: 'rejected', reason: 'cleanup', fingerprint: request.fingerprint })
+    await expect(run).rejects.toMatchObject({ code: 'ERR_WARDEN_APPROVAL_REJECTED' })
+  })
+
+  it('refuses unsafe or incomplete decisions and lets a reviewer approve once', async () => {
+    const { run, request } = await held('UPDATE orders SET status = 4 WHERE id = 12')
+    const fingerprint = request.fingerprint
+    // A cross-site form can only send form encodings: refused before anything else.
+    const form = await fetch(new URL(`/api/requests/${request.id}/decision`, base), {
+      method: 'POST',
+      headers: { ...as('alice'), 'content-type': 'application/x-www-form-urlencoded' },
+      body: 'status=approved',
+    })
+    expect(form.status).toBe(415)
+    expect((await decide(request.id, {}, { status: 'approved', fingerprint })).status).toBe(401)
+    expect((await decide(request.id, as('alice'), { status: 'maybe', fingerprint })).status).toBe(400)
+    expect((await decide(request.id, as('alice'), { status: 'approved' })).body.error).toContain('fingerprint')
+    expect((await decide(request.id, as('alice'), { status: 'rejected', fingerprint })).body.error).toContain('reason')
+    // The requester cannot approve their own request (any case of the name).
+    const own = await decide(request.id, as('Agent-7'), { status: 'approved', fingerprint })
+    expect(own).toEqual({ status: 403, body: { error: 'a requester cannot approve their own request' } })
+    // A fingerprint other than the one shown is refused by the store.
+    const other = await decide(request.id, as('alice'), { status: 'approved', fingerprint: 'sha256:00' })
+    expect(other.status).toBe(409)
+    expect(other.body.error).toContain('fingerprint mismatch')
+
+    const ok = await decide(request.id, as('alice'), { status: 'approved', reason: 'ticket 42', fingerprint })
+    expect(ok).toEqual({ status: 200, body: { id: request.id, status: 'approved', by: 'alice' } })
+    await expect(run).resolves.toBe('ran')
+    expect(audit.find({ command: 'UPDATE orders SET status = 4 WHERE id = 12' })).toMatchObject({
+      approval: { id: request.id, status: 'approved', by: 'alice' },
+      outcome: { status: 'ok', rows: 1 },
+    })
+    // Single use: the decision cannot be made again.
+    const again = await decide(request.id, as('bob'), { status: 'approved', fingerprint })
+    expect([404, 409]).toContain(again.status)
+  })
+
+  it('streams the pending list over SSE and drops a request once it is decided', async () => {
+    const controller = new AbortController()
+    const res = await fetch(new URL('/api/events', base), { headers: as('carol'), signal: controller.signal })
+    expect(res.status).toBe(200)
+    expect(res.headers.get('content-type')).toContain('text/event-stream')
+    const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader()
+    let buffer = ''
+    const nextSnapshot = async (): Promise<{ requests: { id: string }[] }> => {
+      for (;;) {
+        const end = buffer.indexOf('\n\n')
+        if (end >= 0) {
+          const frame = buffer.slice(0, end)
+          buffer = buffer.slice(end + 2)
+          expect(frame.startsWith('event: pending\ndata: ')).toBe(true)
+          return JSON.parse(frame.slice('event: pending\ndata: '.length))
+        }
+        const { value, done } = await reader.read()
+        if (done) throw new Error('stream ended')
+        buffer += value
+      }
+    }
+    try {
+      expect((await nextSnapshot()).requests).toEqual([])
+      const { run, request } = await held('UPDATE orders SET status = 5 WHERE id = 13')
+      let snapshot = await nextSnapshot()
+      while (!snapshot.requests.some((r) => r.id === request.id)) snapshot = await nextSnapshot()
+      await decide(request.id, as('carol'), { status: 'approved', fingerprint: request.fingerprint })
+      while (snapshot.requests.some((r) => r.id === request.id)) snapshot = await nextSnapshot()
+      await expect(run).resolves.toBe('ran')
+    } finally {
+      controller.abort()
+    }
+  })
+})
+
+describe('approvals inbox with JWT reviewers', () => {
+  const issuer = 'https://idp.test'
+  const audience = 'warden-inbox'
+  let jwtInbox: InboxServer
+  let jwtBase: string
+  let sign: (claims: Record<string, unknown>, opts?: { issuer?: string }) => Promise<string>
+
+  beforeAll(async () => {
+    const { publicKey, privateKey } = await generateKeyPair('ES256')
+    const jwk = { ...(await exportJWK(publicKey)), kid: 'k1', alg: 'ES256' }
+    sign = (claims, opts = {}) =>
+      new SignJWT(claims)
+        .setProtectedHeader({ alg: 'ES256', kid: 'k1' })
+        .setIssuer(opts.issuer ?? issuer)
+        .setAudience(audience)
+        .setIssuedAt()
+        .setExpirationTime('5m')
+        .sign(privateKey)
+    jwtInbox = createInboxServer({
+      store,
+      auth: jwtReviewerAuth({ jwks: createLocalJWKSet({ keys: [jwk] }), issuer, audience }),
+    })
+    jwtBase = await jwtInbox.listen(0)
+  })
+  afterAll(() => jwtInbox?.close())
+
+  const post = (id: string, token: string, body: Record<string, unknown>) =>
+    fetch(new URL(`/api/requests/${id}/decision`, jwtBase), {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    }).then(async (r) => ({ status: r.status, body: await r.json() }))
+
+  it('verifies the bearer token and enforces the rule approvers by group', async () => {
+    const { run, request } = await held('UPDATE orders SET status = 6 WHERE id = 14')
+    const body = { status: 'approved', fingerprint: request.fingerprint }
+    const forged = await post(request.id, await sign({ sub: 'mallory', groups: ['dba'] }, { issuer: 'https://evil.test' }), body)
+    expect(forged.status).toBe(401)
+    expect(forged.body.error).toContain('token rejected')
+    const outsider = await post(request.id, await sign({ sub: 'dave', groups: ['dev'] }), body)
+    expect(outsider).toEqual({ status: 403, body: { error: 'only dba may decide this request' } })
+    const dba = await post(request.id, await sign({ sub: 'erin', groups: ['dba'] }), body)
+    expect(dba).toEqual({ status: 200, body: { id: request.id, status: 'approved', by: 'erin' } })
+    await expect(run).resolves.toBe('ran')
+  })
+
+  it('rejects construction without issuer/audience and a short shared secret', () => {
+    expect(() => jwtReviewerAuth({ jwks: 'https://idp.test/jwks', issuer: '', audience })).toThrow(/issuer/)
+    expect(() => sharedSecretAuth('short')).toThrow(/at least 12/)
+  })
+})
