@@ -139,3 +139,36 @@ rules:
 /** A key prefix of its own per test file run, so parallel files never see each other's requests. */
 export const uniquePrefix = (name: string) =>
   `warden-cli-test:${name}:${process.pid}:${Math.random().toString(36).slice(2, 8)}:`
+
+/** Starts `warden approvals serve` as a real subprocess; resolves with its URL once it listens. */
+export function serveInbox(
+  args: readonly string[],
+  env: Record<string, string> = {},
+): Promise<{ url: string; output: () => string; stop: () => Promise<number | null> }> {
+  const child = spawn(
+    process.execPath,
+    ['--conditions=warden-source', '--import', 'tsx', BIN, 'approvals', 'serve', ...args],
+    { cwd: REPO, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] },
+  )
+  let out = ''
+  const exited = new Promise<number | null>((resolve) => child.on('close', resolve))
+  return new Promise((resolve, reject) => {
+    const onData = (chunk: Buffer) => {
+      out += chunk.toString('utf8')
+      const match = /approvals inbox on (http:\/\/\S+)/.exec(out)
+      if (match) {
+        resolve({
+          url: match[1],
+          output: () => out,
+          stop: async () => {
+            child.kill('SIGTERM')
+            return exited
+          },
+        })
+      }
+    }
+    child.stdout.on('data', onData)
+    child.stderr.on('data', (chunk: Buffer) => (out += chunk.toString('utf8')))
+    exited.then((code) => reject(new Error(`approvals serve exited ${code} before listening:\n${out}`)))
+  })
+}

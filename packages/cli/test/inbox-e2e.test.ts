@@ -1,0 +1,172 @@
+// End to end in headless Chromium: a query held for approval in this process is approved by a
+// reviewer in the inbox page (served by `warden approvals serve` in another process, sharing
+// only Redis), and completes; another open page sees the request disappear without reload.
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { type ApprovalStore, type Session, type Warden, createWarden, memorySink, redisApprovals } from '@warden/core'
+import { compilePolicy } from '@warden/policy'
+import pg from 'pg'
+import { type BrowserContext, type Page, chromium } from 'playwright-core'
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
+import { APPROVAL_POLICY, REDIS_URL, serveInbox, sqlCommand, uniquePrefix } from './helpers.js'
+
+const SECRET = 'e2e-inbox-secret-0123456789'
+const TABLE = `cli_inbox_e2e_${process.pid}`
+const prefix = uniquePrefix('inbox-e2e')
+const audit = memorySink()
+const profile = mkdtempSync(join(tmpdir(), 'warden-cli-chromium-'))
+let db: pg.Client
+let store: ApprovalStore
+let warden: Warden
+let agent: Session
+let inbox: Awaited<ReturnType<typeof serveInbox>>
+let browser: BrowserContext
+
+beforeAll(async () => {
+  db = new pg.Client({ host: '127.0.0.1', port: 5432, user: 'postgres', database: 'test' })
+  await db.connect()
+  await db.query(`DROP TABLE IF EXISTS ${TABLE}`)
+  await db.query(`CREATE TABLE ${TABLE} (id int PRIMARY KEY, status text NOT NULL)`)
+  await db.query(`INSERT INTO ${TABLE} VALUES (1, 'new'), (2, 'new')`)
+  store = redisApprovals({ redis: REDIS_URL, prefix })
+  warden = createWarden({ policy: compilePolicy(APPROVAL_POLICY), audit, approvals: store })
+  agent = await warden.session({ principal: { id: 'agent-7', type: 'agent', groups: ['bots'] } })
+  // The secret travels in the environment, not the process list.
+  inbox = await serveInbox(['--redis', REDIS_URL, '--prefix', prefix, '--port', '0'], { WARDEN_INBOX_SECRET: SECRET })
+  browser = await chromium.launchPersistentContext(profile, {
+    executablePath: '/usr/bin/chromium',
+    headless: true,
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
+  })
+})
+
+afterAll(async () => {
+  await browser?.close()
+  const code = await inbox?.stop()
+  expect(code).toBe(0) // stops cleanly on SIGTERM
+  await warden?.close()
+  await store?.close()
+  await db?.query(`DROP TABLE IF EXISTS ${TABLE}`)
+  await db?.end()
+  rmSync(profile, { recursive: true, force: true })
+})
+
+async function signIn(name: string): Promise<Page> {
+  const page = await browser.newPage()
+  await page.goto(inbox.url)
+  await page.locator('#reviewer').fill(name)
+  await page.locator('#token').fill(SECRET)
+  await page.locator('#login button[type=submit]').click()
+  await page.locator('#status.live').waitFor()
+  expect(await page.locator('#me').textContent()).toBe(`signed in as ${name}`)
+  return page
+}
+
+/** An UPDATE that the policy holds for a human; it runs against PostgreSQL once approved. */
+async function heldUpdate(id: number, status: string) {
+  const text = `UPDATE ${TABLE} SET status = '${status}' WHERE id = ${id}`
+  const command = {
+    ...(await sqlCommand(text)),
+    preview: async () => ({ summary: `UPDATE ${TABLE}: 1 row`, rowsAffected: [1], sample: [{ id, status }] }),
+  }
+  const run = agent.execute(command, async (context) => {
+    const result = await db.query(text)
+    context.rows(result.rowCount ?? 0)
+    return result.rowCount
+  })
+  run.catch(() => {})
+  const request = await vi.waitFor(
+    async () => {
+      const found = (await store.pending()).find((r) => r.request.command === text)
+      if (!found) throw new Error('not pending yet')
+      return found.request
+    },
+    { timeout: 10_000, interval: 50 },
+  )
+  return { run, request, text }
+}
+
+describe('approvals inbox in Chromium', () => {
+  it('refuses a wrong secret on the sign-in form', async () => {
+    const page = await browser.newPage()
+    await page.goto(inbox.url)
+    await page.locator('#reviewer').fill('alice')
+    await page.locator('#token').fill('not-the-secret-at-all')
+    await page.locator('#login button[type=submit]').click()
+    await page.locator('#login-error', { hasText: 'wrong shared secret' }).waitFor()
+    expect(await page.locator('#inbox').isHidden()).toBe(true)
+    await page.close()
+  })
+
+  it('a held query is approved in the browser and completes; another page sees it disappear', async () => {
+    const alice = await signIn('alice')
+    const requester = await signIn('agent-7')
+    const { run, request, text } = await heldUpdate(1, 'shipped')
+
+    const card = alice.locator(`li.card[data-request-id="${request.id}"]`)
+    await card.waitFor()
+    expect(await card.locator('[data-role=command]').textContent()).toBe(text)
+    expect(await card.locator('[data-role=principal]').textContent()).toBe('agent-7 (agent) · groups bots')
+    expect(await card.locator('[data-role=rule]').textContent()).toBe('agent-writes: agents need a human for writes')
+    expect(await card.locator('.resource').textContent()).toBe('postgres:orders-prod')
+    expect(await card.locator('.preview').textContent()).toContain(`UPDATE ${TABLE}: 1 row`)
+    expect(await card.locator('.preview td').allTextContents()).toEqual(['1', 'shipped'])
+    expect(JSON.parse((await card.locator('[data-role=facts]').textContent()) ?? '')).toMatchObject({
+      types: ['UPDATE'],
+      writes: [TABLE],
+    })
+    expect(await card.locator('.left').textContent()).toMatch(/^[12]:\d\d left$/)
+
+    // The requester sees their own request but cannot approve it.
+    const ownCard = requester.locator(`li.card[data-request-id="${request.id}"]`)
+    await ownCard.waitFor()
+    expect(await ownCard.locator('[data-action=approve]').isDisabled()).toBe(true)
+    expect(await ownCard.locator('.note').textContent()).toContain('your own request')
+
+    // Still held: nothing ran yet.
+    expect((await db.query(`SELECT status FROM ${TABLE} WHERE id = 1`)).rows[0].status).toBe('new')
+
+    await card.locator('[data-role=reason]').fill('ticket OPS-17')
+    await card.locator('[data-action=approve]').click()
+
+    await expect(run).resolves.toBe(1)
+    expect((await db.query(`SELECT status FROM ${TABLE} WHERE id = 1`)).rows[0].status).toBe('shipped')
+    await ownCard.waitFor({ state: 'detached' })
+    await card.waitFor({ state: 'detached' })
+    expect(await requester.locator('#empty').isVisible()).toBe(true)
+    expect(audit.find({ command: text })).toMatchObject({
+      decision: { effect: 'approve', rule: 'agent-writes' },
+      approval: { id: request.id, status: 'approved', by: 'alice' },
+      outcome: { status: 'ok', rows: 1 },
+    })
+    expect(inbox.output()).toContain(`approved ${request.id}`)
+    await alice.close()
+    await requester.close()
+  })
+
+  it('a rejection with a reason stops the query', async () => {
+    const bob = await signIn('bob')
+    const { run, request } = await heldUpdate(2, 'deleted')
+    const card = bob.locator(`li.card[data-request-id="${request.id}"]`)
+    await card.waitFor()
+    // Rejecting needs a reason.
+    await card.locator('[data-action=reject]').click()
+    await card.locator('.error', { hasText: 'Give a reason to reject.' }).waitFor()
+    await card.locator('[data-role=reason]').fill('not during the freeze')
+    await card.locator('[data-action=reject]').click()
+    await expect(run).rejects.toMatchObject({ code: 'ERR_WARDEN_APPROVAL_REJECTED' })
+    await card.waitFor({ state: 'detached' })
+    expect((await db.query(`SELECT status FROM ${TABLE} WHERE id = 2`)).rows[0].status).toBe('new')
+    await bob.close()
+  })
+})
