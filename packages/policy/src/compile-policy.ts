@@ -213,7 +213,17 @@ function parseSource(s: PolicySource): Loaded {
         ...pos,
       })
     }
-    raw = text.doc.toJS({ maxAliasCount: 100 })
+    try {
+      raw = text.doc.toJS({ maxAliasCount: 100 })
+    } catch (e) {
+      // e.g. an alias bomb ("billion laughs") or an unresolved alias
+      throw new PolicyError(
+        'ERR_POLICY_YAML',
+        `invalid YAML: ${(e as Error).message.split('\n')[0]}`,
+        { file: s.source },
+        { cause: e },
+      )
+    }
     digest = sha256(s.text)
   } else {
     raw = s.document

@@ -139,7 +139,20 @@ async function runFile(file: string, options: LoadPolicyOptions): Promise<Policy
       }),
     )
   }
-  const parsed = testFileSchema.safeParse(src.doc.toJS())
+  let raw: unknown
+  try {
+    raw = src.doc.toJS({ maxAliasCount: 100 })
+  } catch (e) {
+    return broken(
+      new PolicyError(
+        'ERR_POLICY_TEST',
+        `invalid YAML: ${(e as Error).message.split('\n')[0]}`,
+        { file },
+        { cause: e },
+      ),
+    )
+  }
+  const parsed = testFileSchema.safeParse(raw)
   if (!parsed.success) {
     // a misspelt key also makes the right one "missing": report the unknown key, it is the cause
     const issue = parsed.error.issues.find((i) => i.code === 'unrecognized_keys') ?? parsed.error.issues[0]

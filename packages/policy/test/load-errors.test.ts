@@ -205,6 +205,24 @@ describe('malformed policies are rejected at load with file, line, column and a 
     ).toThrow(/b\.yaml:1:16: rule "r" is already defined in a\.yaml/)
   })
 
+  it('rejects a YAML alias bomb and non-string expressions', () => {
+    const bomb = ['a: &a [x, x, x, x, x, x, x, x, x]']
+    for (let i = 1; i < 12; i++)
+      bomb.push(
+        `${String.fromCharCode(97 + i)}: &${String.fromCharCode(97 + i)} [${Array(9)
+          .fill(`*${String.fromCharCode(96 + i)}`)
+          .join(', ')}]`,
+      )
+    expect(() => compilePolicy(bomb.join('\n'))).toThrow(expect.objectContaining({ code: 'ERR_POLICY_YAML' }))
+    expect(() => compilePolicy('rules: [{name: r, effect: allow, when: 5}]')).toThrow(
+      expect.objectContaining({ code: 'ERR_POLICY_SCHEMA' }),
+    )
+    expect(() => compilePolicy({ rules: 'all' } as never)).toThrow(
+      expect.objectContaining({ code: 'ERR_POLICY_SCHEMA' }),
+    )
+    expect(() => compilePolicy(42 as never)).toThrow(expect.objectContaining({ code: 'ERR_POLICY_SCHEMA' }))
+  })
+
   it('rejects oversized expressions', () => {
     const huge = Array.from({ length: 3000 }, (_, i) => `principal.id == "u${i}"`).join(' || ')
     expect(() => compilePolicy({ rules: [{ name: 'r', effect: 'allow', when: huge }] })).toThrow(
