@@ -97,7 +97,8 @@ export function formatTimeline(session: SessionTimeline, style: Style): string {
         o.rows !== undefined ? `${o.rows} row${o.rows === 1 ? '' : 's'}` : '',
         `${o.ms} ms`,
         o.code ?? '',
-        o.error ? oneLine(o.error, 120) : '',
+        // A denial's message repeats the decision line above.
+        o.error && o.status !== 'denied' ? oneLine(o.error, 120) : '',
       ].filter(Boolean)
       out.push(`${pad}outcome  ${style[OUTCOME_COLOR[o.status]](o.status)}, ${detail.join(', ')}`)
     }
