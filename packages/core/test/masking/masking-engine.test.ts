@@ -1,3 +1,4 @@
+import { createDecipheriv, createHmac, hkdfSync } from 'node:crypto'
 import { inspect } from 'node:util'
 import { type ColumnRef, Secret, createMaskingEngine, detokenize } from '@warden/core'
 import type { DetectorName, MaskRule, MaskStrategyName } from '@warden/policy'
@@ -62,6 +63,19 @@ describe('strategies on column rules', () => {
     body[body.length - 1] ^= 1
     expect(() => detokenize(`tok:${body.toString('base64url')}`, KEY)).toThrow(/not a token made with this key/)
     expect(() => detokenize('hello', KEY)).toThrow(expect.objectContaining({ code: 'ERR_WARDEN_MASKING' }))
+  })
+
+  it('tokens follow the documented format: tok: + base64url(siv || AES-256-CTR), keys from HKDF-SHA256', () => {
+    const m = engine.masker([rule({ columns: ['v'], strategy: 'tokenize' })])
+    const plain = 'x'.repeat(70) // several CTR blocks
+    const token = m.plan([{ name: 'v' }]).applyArray([plain])[0] as string
+    const body = Buffer.from(token.slice(4), 'base64url')
+    const derive = (info: string) => Buffer.from(hkdfSync('sha256', Buffer.from(KEY), 'warden-masking-v1', info, 32))
+    const iv = body.subarray(0, 16)
+    const d = createDecipheriv('aes-256-ctr', derive('tokenize-enc'), iv)
+    const opened = Buffer.concat([d.update(body.subarray(16)), d.final()]).toString('utf8')
+    expect(opened).toBe(plain)
+    expect(createHmac('sha256', derive('tokenize-mac')).update(plain).digest().subarray(0, 16)).toEqual(iv)
   })
 
   it('null turns the value into NULL', () => {

@@ -9,7 +9,7 @@
 import { isIPv4, isIPv6 } from 'node:net'
 import type { DetectorName } from '@warden/policy'
 import { electronicFormatIBAN, isValidIBAN } from 'ibantools'
-import { type CountryCode, findPhoneNumbersInText, parsePhoneNumberFromString } from 'libphonenumber-js/max'
+import { type CountryCode, findPhoneNumbersInText, getCountryCallingCode, parsePhoneNumberFromString } from 'libphonenumber-js/max'
 
 export interface Span {
   start: number
@@ -165,6 +165,12 @@ const findPrivateKey: Finder = (text, out) => {
 // candidate with more digits than E.164 allows may be two numbers: libphonenumber's own finder
 // splits it (bounded input, so bounded work).
 const PHONE = /(?<![\w+(])\+?\(?\d{1,15}\)?(?:[ .-]{1,2}\(?\d{1,15}\)?){0,5}(?!\w)/g
+const nanpCache = new Map<string, boolean>()
+function nanp(country: CountryCode): boolean {
+  let v = nanpCache.get(country)
+  if (v === undefined) nanpCache.set(country, (v = getCountryCallingCode(country) === '1'))
+  return v
+}
 const findPhone: Finder = (text, out, country) => {
   PHONE.lastIndex = 0
   let m: RegExpExecArray | null
@@ -176,6 +182,10 @@ const findPhone: Finder = (text, out, country) => {
       if (c >= 48 && c <= 57) digits++
     }
     if (digits < 7) continue
+    // NANP numbers without `+` are 10 digits, or 11 with the trunk 1: a free check before parsing.
+    if (candidate.charCodeAt(0) !== 43 && nanp(country) && digits !== 10 && !(digits === 11 && candidate.replace(/\D/g, '').startsWith('1'))) {
+      if (digits <= 15) continue
+    }
     if (digits <= 15) {
       if (parsePhoneNumberFromString(candidate, country)?.isValid() === true) {
         out.push({ start: m.index, end: m.index + candidate.length, detector: 'phone' })

