@@ -3,6 +3,7 @@ import { WardenError } from '@warden/policy'
 import { Agent, type Dispatcher } from 'undici'
 import { describeHttp, stripFragment } from './describe-http.js'
 import { applyCredential } from './internal/apply-credential.js'
+import { linkSignals } from './internal/link-signals.js'
 import { maskResponse, withUrl } from './internal/mask-response.js'
 
 export interface CreateFetchOptions {
@@ -79,6 +80,7 @@ export function createFetch(source: SessionSource, options: CreateFetchOptions):
     return session.execute(
       command,
       async (context: ExecuteContext) => {
+        const link = linkSignals(signal, context.signal)
         const sent = new Headers(headers)
         if (sameOrigin && context.lease !== undefined) applyCredential(sent, context.lease.credential)
         // Node's bundled fetch takes an undici dispatcher; its RequestInit type does not declare the field.
@@ -87,11 +89,15 @@ export function createFetch(source: SessionSource, options: CreateFetchOptions):
           headers: sent,
           body,
           redirect: 'manual',
-          signal: signal ? AbortSignal.any([signal, context.signal]) : context.signal,
+          signal: link.signal,
           dispatcher,
         } as unknown as RequestInit
-        const res = await rawFetch(url, init)
-        return context.masker === null ? res : maskResponse(res, context.masker, maskOptions)
+        try {
+          const res = await rawFetch(url, init)
+          return context.masker === null ? res : await maskResponse(res, context.masker, maskOptions)
+        } finally {
+          link.release()
+        }
       },
       { lease: sameOrigin ? leaseOption : false },
     )

@@ -5,6 +5,7 @@ import { revealSecret } from '@warden/core'
 import { type KubeFacts, WardenError } from '@warden/policy'
 import type { Dispatcher } from 'undici'
 import { describeKube, WRITE_VERBS } from '../describe-kube.js'
+import { linkSignals } from '../../fetch/internal/link-signals.js'
 import { type KubeMaskContext, maskKubeValue } from './mask-kube.js'
 
 const METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'])
@@ -134,15 +135,21 @@ export class KubeTransport {
     h.set('authorization', bearer(context.lease?.credential))
     // Masking reads the decoded body; ask for identity so nothing is decoded above us.
     h.set('accept-encoding', 'identity')
+    const link = linkSignals(signal, context.signal)
     const init = {
       method,
       headers: h,
       body: body === undefined || body === null ? undefined : (body as string),
       redirect: 'manual',
-      signal: signal ? AbortSignal.any([signal, context.signal]) : context.signal,
+      signal: link.signal,
       dispatcher: this.#o.dispatcher,
     }
-    const res = await fetch(url, init as unknown as RequestInit)
+    let res: Response
+    try {
+      res = await fetch(url, init as unknown as RequestInit)
+    } finally {
+      link.release()
+    }
     // The API server does not redirect; a redirect could carry our token elsewhere on a retry, so refuse it.
     if (res.status >= 300 && res.status < 400) {
       await res.body?.cancel().catch(() => {})
