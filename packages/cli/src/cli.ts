@@ -7,10 +7,10 @@ import { policyBacktest } from './commands/policy-backtest.js'
 import { policyCheck } from './commands/policy-check.js'
 import { policyEval } from './commands/policy-eval.js'
 import { policyTest } from './commands/policy-test.js'
-import { UsageError, parseCommandArgs } from './internal/args.js'
+import { parseCommandArgs, UsageError } from './internal/args.js'
 import { CliError } from './internal/cli-error.js'
 import type { CommandSpec } from './internal/command.js'
-import { type Io, createStyle, processIo } from './internal/io.js'
+import { createStyle, type Io, processIo } from './internal/io.js'
 
 const COMMANDS: readonly CommandSpec[] = [
   policyCheck,
@@ -24,7 +24,9 @@ const COMMANDS: readonly CommandSpec[] = [
 ]
 
 function version(): string {
-  const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }
+  const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as {
+    version: string
+  }
   return pkg.version
 }
 
@@ -81,7 +83,9 @@ export async function runCli(argv: readonly string[], io: Io = processIo()): Pro
     const group = COMMANDS.filter((c) => c.name.startsWith(`${argv[0]} `))
     if (group.length > 0 && (argv[1] === undefined || argv[1] === '--help' || argv[1] === '-h')) {
       const width = Math.max(...group.map((c) => c.name.length))
-      io.stdout.write(`Commands:\n${group.map((c) => `  warden ${c.name.padEnd(width)}  ${c.summary}`).join('\n')}\n`)
+      io.stdout.write(
+        `Commands:\n${group.map((c) => `  warden ${c.name.padEnd(width)}  ${c.summary}`).join('\n')}\n`,
+      )
       return argv[1] === undefined ? 2 : 0
     }
     io.stderr.write(`${errStyle.red('error')}: unknown command "${argv.slice(0, 2).join(' ')}"\n`)
@@ -109,7 +113,9 @@ export async function runCli(argv: readonly string[], io: Io = processIo()): Pro
       return error.exitCode
     }
     const err = error as Error & { code?: string }
-    io.stderr.write(`${errStyle.red('error')}: ${err.code ? `${err.code}: ` : ''}${err.message ?? String(error)}\n`)
+    io.stderr.write(
+      `${errStyle.red('error')}: ${err.code ? `${err.code}: ` : ''}${err.message ?? String(error)}\n`,
+    )
     if (io.env.WARDEN_DEBUG) io.stderr.write(`${err.stack ?? ''}\n`)
     return 2
   }

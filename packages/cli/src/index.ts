@@ -1,9 +1,14 @@
 export { runCli } from './cli.js'
-export { createInboxServer, type InboxServer, type InboxServerOptions, type InboxStore } from './inbox/inbox-server.js'
+export {
+  createInboxServer,
+  type InboxServer,
+  type InboxServerOptions,
+  type InboxStore,
+} from './inbox/inbox-server.js'
 export {
   InboxAuthError,
-  jwtReviewerAuth,
   type JwtReviewerAuthOptions,
+  jwtReviewerAuth,
   type Reviewer,
   type ReviewerAuth,
   sharedSecretAuth,

@@ -13,13 +13,33 @@ describe('warden approvals serve (errors)', () => {
     const short = await runWarden(['approvals', 'serve', '--redis', REDIS_URL, '--secret', 'short'])
     expect(short.code).toBe(2)
     expect(short.stderr).toContain('at least 12 characters')
-    const both = await runWarden(['approvals', 'serve', '--redis', REDIS_URL, '--secret', 'x'.repeat(16), '--jwks', 'https://idp/jwks'])
+    const both = await runWarden([
+      'approvals',
+      'serve',
+      '--redis',
+      REDIS_URL,
+      '--secret',
+      'x'.repeat(16),
+      '--jwks',
+      'https://idp/jwks',
+    ])
     expect(both.code).toBe(2)
     expect(both.stderr).toContain('either --secret or --jwks')
-    const noIssuer = await runWarden(['approvals', 'serve', '--redis', REDIS_URL, '--jwks', 'https://idp/jwks', '--audience', 'a'])
+    const noIssuer = await runWarden([
+      'approvals',
+      'serve',
+      '--redis',
+      REDIS_URL,
+      '--jwks',
+      'https://idp/jwks',
+      '--audience',
+      'a',
+    ])
     expect(noIssuer.code).toBe(2)
     expect(noIssuer.stderr).toContain('missing --issuer')
-    const port = await runWarden(['approvals', 'serve', '--redis', REDIS_URL, '--port', '70000'], { WARDEN_INBOX_SECRET: 'x'.repeat(16) })
+    const port = await runWarden(['approvals', 'serve', '--redis', REDIS_URL, '--port', '70000'], {
+      WARDEN_INBOX_SECRET: 'x'.repeat(16),
+    })
     expect(port.code).toBe(2)
     expect(port.stderr).toContain('--port must be 0-65535')
   })
@@ -38,7 +58,16 @@ describe('warden approvals serve (errors)', () => {
     const port = (blocker.address() as { port: number }).port
     try {
       const r = await runWarden(
-        ['approvals', 'serve', '--redis', REDIS_URL, '--prefix', uniquePrefix('serve-port'), '--port', String(port)],
+        [
+          'approvals',
+          'serve',
+          '--redis',
+          REDIS_URL,
+          '--prefix',
+          uniquePrefix('serve-port'),
+          '--port',
+          String(port),
+        ],
         { WARDEN_INBOX_SECRET: 'x'.repeat(16) },
       )
       expect(r.code).toBe(2)

@@ -17,14 +17,21 @@ function tampered(name: string, edit: (records: Record<string, any>[]) => Record
     .trim()
     .split('\n')
     .map((line) => JSON.parse(line))
-  return tmp.write(name, `${edit(records).map((r) => JSON.stringify(r)).join('\n')}\n`)
+  return tmp.write(
+    name,
+    `${edit(records)
+      .map((r) => JSON.stringify(r))
+      .join('\n')}\n`,
+  )
 }
 
 describe('warden audit verify', () => {
   it('reports an intact chain with its head, exit 0', async () => {
     const r = await runWarden(['audit', 'verify', log])
     expect(r.code).toBe(0)
-    expect(r.stdout).toMatch(/^ok {2}.*audit\.jsonl: 7 records, chain intact, head seq 7 sha256:[0-9a-f]{64}\n$/)
+    expect(r.stdout).toMatch(
+      /^ok {2}.*audit\.jsonl: 7 records, chain intact, head seq 7 sha256:[0-9a-f]{64}\n$/,
+    )
   })
 
   it('names the first bad seq of an edited record, exit 1', async () => {
@@ -101,7 +108,12 @@ describe('warden audit replay', () => {
       principal: { id: 'svc-reports', type: 'service', groups: ['readers'] },
       counts: { commands: 2, allow: 1, deny: 1, approve: 0, ok: 1, error: 0 },
     })
-    expect(session.events.map((e: { type: string }) => e.type)).toEqual(['session.open', 'command', 'command', 'session.close'])
+    expect(session.events.map((e: { type: string }) => e.type)).toEqual([
+      'session.open',
+      'command',
+      'command',
+      'session.close',
+    ])
     const select = session.events[1]
     expect(select).toMatchObject({
       seq: 2,

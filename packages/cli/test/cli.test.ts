@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { runWarden } from './helpers.js'
 
-const ANSI = /\x1b\[/
+const ANSI = new RegExp(String.fromCharCode(27) + '\\[')
 
 describe('warden (top level)', () => {
   it('lists every command in --help and exits 0', async () => {
@@ -23,7 +23,10 @@ describe('warden (top level)', () => {
   })
 
   it('prints per-command help with usage and exit codes', async () => {
-    for (const args of [['policy', 'backtest', '--help'], ['help', 'policy', 'backtest']]) {
+    for (const args of [
+      ['policy', 'backtest', '--help'],
+      ['help', 'policy', 'backtest'],
+    ]) {
       const r = await runWarden(args)
       expect(r.code).toBe(0)
       expect(r.stdout).toContain('Usage: warden policy backtest --audit <file>')

@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { type Command, type ExecuteContext, type Session, createWarden, jsonlSink } from '@warden/core'
+import { type Command, createWarden, type ExecuteContext, jsonlSink, type Session } from '@warden/core'
 import { autoApprove } from '@warden/core/testing'
 import { describePostgres } from '@warden/drivers/pg'
 import { loadPolicy } from '@warden/policy'
@@ -18,7 +18,11 @@ export interface CliResult {
 }
 
 /** Runs `warden <args>` as a real subprocess (from source, through tsx), stdout/stderr piped. */
-export function runWarden(args: readonly string[], env: Record<string, string> = {}, input?: string): Promise<CliResult> {
+export function runWarden(
+  args: readonly string[],
+  env: Record<string, string> = {},
+  input?: string,
+): Promise<CliResult> {
   const childEnv: Record<string, string | undefined> = { ...process.env, ...env }
   for (const name of ['FORCE_COLOR', 'NO_COLOR']) if (!(name in env)) delete childEnv[name]
   return new Promise((resolve, reject) => {
@@ -37,7 +41,11 @@ export function runWarden(args: readonly string[], env: Record<string, string> =
   })
 }
 
-export function tempDir(name: string): { dir: string; write(file: string, text: string): string; remove(): void } {
+export function tempDir(name: string): {
+  dir: string
+  write(file: string, text: string): string
+  remove(): void
+} {
   const dir = mkdtempSync(join(tmpdir(), `warden-cli-${name}-`))
   return {
     dir,
@@ -76,7 +84,12 @@ masks:
 `
 
 export async function sqlCommand(text: string): Promise<Command> {
-  return { resource: { kind: 'postgres', name: 'orders-prod' }, action: 'sql.query', text, sql: await describePostgres(text) }
+  return {
+    resource: { kind: 'postgres', name: 'orders-prod' },
+    action: 'sql.query',
+    text,
+    sql: await describePostgres(text),
+  }
 }
 
 /** Two rows with an email column, masked through the pipeline's masker like a driver would. */
@@ -85,7 +98,10 @@ function customerRows(context: ExecuteContext): Record<string, unknown>[] {
     { id: 1, email: 'ann@example.com' },
     { id: 2, email: 'bob@example.com' },
   ]
-  const plan = context.masker?.plan([{ name: 'id', table: 'customers' }, { name: 'email', table: 'customers' }])
+  const plan = context.masker?.plan([
+    { name: 'id', table: 'customers' },
+    { name: 'email', table: 'customers' },
+  ])
   for (const row of rows) plan?.applyObject(row)
   context.rows(rows.length)
   return rows
@@ -112,11 +128,15 @@ export async function recordAuditLog(file: string, policyFile: string): Promise<
   try {
     reader = await warden.session({ principal: { id: 'svc-reports', type: 'service', groups: ['readers'] } })
     await reader.execute(await sqlCommand('SELECT id, email FROM customers'), customerRows)
-    await reader.execute(await sqlCommand('DELETE FROM orders'), () => 0).catch((error: { code?: string }) => {
-      if (error.code !== 'ERR_WARDEN_DENIED') throw error
-    })
+    await reader
+      .execute(await sqlCommand('DELETE FROM orders'), () => 0)
+      .catch((error: { code?: string }) => {
+        if (error.code !== 'ERR_WARDEN_DENIED') throw error
+      })
     agent = await warden.session({ principal: { id: 'agent-7', type: 'agent', groups: [] } })
-    await agent.execute(await sqlCommand('UPDATE orders SET status = 2 WHERE id = 7'), (context) => context.rows(1))
+    await agent.execute(await sqlCommand('UPDATE orders SET status = 2 WHERE id = 7'), (context) =>
+      context.rows(1),
+    )
     return { reader: reader.id, agent: agent.id }
   } finally {
     await warden.close()

@@ -4,10 +4,17 @@
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { type ApprovalStore, type Session, type Warden, createWarden, memorySink, redisApprovals } from '@warden/core'
+import {
+  type ApprovalStore,
+  createWarden,
+  memorySink,
+  redisApprovals,
+  type Session,
+  type Warden,
+} from '@warden/core'
 import { compilePolicy } from '@warden/policy'
 import pg from 'pg'
-import { type BrowserContext, type Page, chromium } from 'playwright-core'
+import { type BrowserContext, chromium, type Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { APPROVAL_POLICY, REDIS_URL, serveInbox, sqlCommand, uniquePrefix } from './helpers.js'
 
@@ -33,7 +40,9 @@ beforeAll(async () => {
   warden = createWarden({ policy: compilePolicy(APPROVAL_POLICY), audit, approvals: store })
   agent = await warden.session({ principal: { id: 'agent-7', type: 'agent', groups: ['bots'] } })
   // The secret travels in the environment, not the process list.
-  inbox = await serveInbox(['--redis', REDIS_URL, '--prefix', prefix, '--port', '0'], { WARDEN_INBOX_SECRET: SECRET })
+  inbox = await serveInbox(['--redis', REDIS_URL, '--prefix', prefix, '--port', '0'], {
+    WARDEN_INBOX_SECRET: SECRET,
+  })
   browser = await chromium.launchPersistentContext(profile, {
     executablePath: '/usr/bin/chromium',
     headless: true,
@@ -117,7 +126,9 @@ describe('approvals inbox in Chromium', () => {
     await card.waitFor()
     expect(await card.locator('[data-role=command]').textContent()).toBe(text)
     expect(await card.locator('[data-role=principal]').textContent()).toBe('agent-7 (agent) · groups bots')
-    expect(await card.locator('[data-role=rule]').textContent()).toBe('agent-writes: agents need a human for writes')
+    expect(await card.locator('[data-role=rule]').textContent()).toBe(
+      'agent-writes: agents need a human for writes',
+    )
     expect(await card.locator('.resource').textContent()).toBe('postgres:orders-prod')
     expect(await card.locator('.preview').textContent()).toContain(`UPDATE ${TABLE}: 1 row`)
     expect(await card.locator('.preview td').allTextContents()).toEqual(['1', 'shipped'])

@@ -1,8 +1,15 @@
-import { generateKeyPair, exportJWK, SignJWT, createLocalJWKSet } from 'jose'
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
-import { type ApprovalStore, type Session, type Warden, createWarden, memorySink, redisApprovals } from '@warden/core'
+import { createInboxServer, type InboxServer, jwtReviewerAuth, sharedSecretAuth } from '@warden/cli'
+import {
+  type ApprovalStore,
+  createWarden,
+  memorySink,
+  redisApprovals,
+  type Session,
+  type Warden,
+} from '@warden/core'
 import { compilePolicy } from '@warden/policy'
-import { type InboxServer, createInboxServer, jwtReviewerAuth, sharedSecretAuth } from '@warden/cli'
+import { createLocalJWKSet, exportJWK, generateKeyPair, SignJWT } from 'jose'
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { APPROVAL_POLICY, REDIS_URL, sqlCommand, uniquePrefix } from './helpers.js'
 
 const SECRET = 'inbox-test-secret-0123456789'
@@ -27,7 +34,10 @@ afterAll(async () => {
   await store?.close()
 })
 
-const as = (reviewer: string, secret = SECRET) => ({ authorization: `Bearer ${secret}`, 'x-warden-reviewer': reviewer })
+const as = (reviewer: string, secret = SECRET) => ({
+  authorization: `Bearer ${secret}`,
+  'x-warden-reviewer': reviewer,
+})
 
 async function api(path: string, init: RequestInit = {}): Promise<{ status: number; body: any }> {
   const res = await fetch(new URL(path, base), init)
@@ -97,7 +107,11 @@ describe('approvals inbox server', () => {
       fingerprint: request.fingerprint,
     })
     expect(Date.parse(listed.expiresAt)).toBeGreaterThan(Date.parse(listed.requestedAt))
-    await decide(request.id, as('alice'), { status: 'rejected', reason: 'cleanup', fingerprint: request.fingerprint })
+    await decide(request.id, as('alice'), {
+      status: 'rejected',
+      reason: 'cleanup',
+      fingerprint: request.fingerprint,
+    })
     await expect(run).rejects.toMatchObject({ code: 'ERR_WARDEN_APPROVAL_REJECTED' })
   })
 
@@ -113,8 +127,12 @@ describe('approvals inbox server', () => {
     expect(form.status).toBe(415)
     expect((await decide(request.id, {}, { status: 'approved', fingerprint })).status).toBe(401)
     expect((await decide(request.id, as('alice'), { status: 'maybe', fingerprint })).status).toBe(400)
-    expect((await decide(request.id, as('alice'), { status: 'approved' })).body.error).toContain('fingerprint')
-    expect((await decide(request.id, as('alice'), { status: 'rejected', fingerprint })).body.error).toContain('reason')
+    expect((await decide(request.id, as('alice'), { status: 'approved' })).body.error).toContain(
+      'fingerprint',
+    )
+    expect((await decide(request.id, as('alice'), { status: 'rejected', fingerprint })).body.error).toContain(
+      'reason',
+    )
     // The requester cannot approve their own request (any case of the name).
     const own = await decide(request.id, as('Agent-7'), { status: 'approved', fingerprint })
     expect(own).toEqual({ status: 403, body: { error: 'a requester cannot approve their own request' } })
@@ -206,7 +224,11 @@ describe('approvals inbox with JWT reviewers', () => {
   it('verifies the bearer token and enforces the rule approvers by group', async () => {
     const { run, request } = await held('UPDATE orders SET status = 6 WHERE id = 14')
     const body = { status: 'approved', fingerprint: request.fingerprint }
-    const forged = await post(request.id, await sign({ sub: 'mallory', groups: ['dba'] }, { issuer: 'https://evil.test' }), body)
+    const forged = await post(
+      request.id,
+      await sign({ sub: 'mallory', groups: ['dba'] }, { issuer: 'https://evil.test' }),
+      body,
+    )
     expect(forged.status).toBe(401)
     expect(forged.body.error).toContain('token rejected')
     const outsider = await post(request.id, await sign({ sub: 'dave', groups: ['dev'] }), body)

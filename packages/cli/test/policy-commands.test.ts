@@ -8,7 +8,9 @@ afterAll(() => tmp.remove())
 const GOOD = tmp.write('good.yaml', RECORDED_POLICY)
 const TYPO = tmp.write(
   'typo.yaml',
-  ['rules:', '  - name: readers', '    when: \'"readers" in principal.grups\'', '    effect: allow', ''].join('\n'),
+  ['rules:', '  - name: readers', '    when: \'"readers" in principal.grups\'', '    effect: allow', ''].join(
+    '\n',
+  ),
 )
 
 describe('warden policy check', () => {
@@ -26,7 +28,7 @@ describe('warden policy check', () => {
     const column = readFileSync(TYPO, 'utf8').split('\n')[2].indexOf('grups') + 1
     expect(lines[0]).toContain(`typo.yaml:3:${column}: error ERR_POLICY_CEL_TYPE`)
     expect(lines[0]).toContain('grups')
-    const source = lines.findIndex((l) => l.includes("when: '\"readers\" in principal.grups'"))
+    const source = lines.findIndex((l) => l.includes('when: \'"readers" in principal.grups\''))
     expect(source).toBeGreaterThan(0)
     const caretLine = lines[source + 1]
     const offset = lines[source].indexOf('grups')
@@ -92,7 +94,10 @@ tests:
   })
 
   it('exits 2 when a test file does not load', async () => {
-    const broken = tmp.write('broken_test.yaml', 'tests:\n  - name: x\n    request: {}\n    expect: { effect: maybe }\n')
+    const broken = tmp.write(
+      'broken_test.yaml',
+      'tests:\n  - name: x\n    request: {}\n    expect: { effect: maybe }\n',
+    )
     const r = await runWarden(['policy', 'test', broken])
     expect(r.code).toBe(2)
     expect(r.stdout).toContain('ERROR')
@@ -129,12 +134,20 @@ describe('warden policy eval', () => {
     const r = await runWarden(['policy', 'eval', '--json', '--request', `@${file}`, GOOD])
     expect(r.code).toBe(0)
     const decision = JSON.parse(r.stdout)
-    expect(decision).toMatchObject({ effect: 'approve', rule: 'agent-writes', approval: { approvers: ['dba'], timeout: 60_000 } })
+    expect(decision).toMatchObject({
+      effect: 'approve',
+      rule: 'agent-writes',
+      approval: { approvers: ['dba'], timeout: 60_000 },
+    })
     expect(decision.matched).toEqual([{ rule: 'agent-writes', effect: 'approve', shadow: false }])
   })
 
   it('explains the default when nothing matches', async () => {
-    const r = await runWarden(['policy', 'eval', '--request', '@-', GOOD], {}, '{"principal":{"id":"x","type":"user"}}')
+    const r = await runWarden(
+      ['policy', 'eval', '--request', '@-', GOOD],
+      {},
+      '{"principal":{"id":"x","type":"user"}}',
+    )
     expect(r.code).toBe(0)
     expect(r.stdout).toMatch(/effect +deny/)
     expect(r.stdout).toMatch(/rule +default/)
@@ -188,7 +201,12 @@ describe('warden policy backtest', () => {
     const json = await runWarden(['policy', 'backtest', '--json', '--audit', log, candidate])
     expect(json.code).toBe(1)
     const report = JSON.parse(json.stdout)
-    expect(report).toMatchObject({ replayed: 3, skipped: 0, unchanged: 1, transitions: { 'allow→deny': 1, 'approve→allow': 1 } })
+    expect(report).toMatchObject({
+      replayed: 3,
+      skipped: 0,
+      unchanged: 1,
+      transitions: { 'allow→deny': 1, 'approve→allow': 1 },
+    })
     expect(report.changes.map((c: { seq: number }) => c.seq)).toHaveLength(2)
   })
 

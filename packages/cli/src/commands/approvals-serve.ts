@@ -1,21 +1,27 @@
 import { redisApprovals } from '@warden/core'
 import { createInboxServer } from '../inbox/inbox-server.js'
-import { type ReviewerAuth, jwtReviewerAuth, sharedSecretAuth } from '../inbox/reviewer-auth.js'
-import { UsageError, requireOption, stringOption } from '../internal/args.js'
+import { jwtReviewerAuth, type ReviewerAuth, sharedSecretAuth } from '../inbox/reviewer-auth.js'
+import { requireOption, stringOption, UsageError } from '../internal/args.js'
 import { CliError } from '../internal/cli-error.js'
 import type { CommandSpec } from '../internal/command.js'
 
-function reviewerAuth(args: Parameters<CommandSpec['run']>[0], env: Record<string, string | undefined>): ReviewerAuth {
+function reviewerAuth(
+  args: Parameters<CommandSpec['run']>[0],
+  env: Record<string, string | undefined>,
+): ReviewerAuth {
   const jwks = stringOption(args, 'jwks')
   const secret = stringOption(args, 'secret') ?? env.WARDEN_INBOX_SECRET
-  if (jwks !== undefined && secret !== undefined) throw new UsageError('give either --secret or --jwks, not both')
+  if (jwks !== undefined && secret !== undefined)
+    throw new UsageError('give either --secret or --jwks, not both')
   try {
     if (jwks !== undefined) {
       return jwtReviewerAuth({
         jwks,
         issuer: requireOption(args, 'issuer'),
         audience: requireOption(args, 'audience'),
-        ...(stringOption(args, 'reviewer-claim') ? { reviewerClaim: stringOption(args, 'reviewer-claim')! } : {}),
+        ...(stringOption(args, 'reviewer-claim')
+          ? { reviewerClaim: stringOption(args, 'reviewer-claim')! }
+          : {}),
         ...(stringOption(args, 'groups-claim') ? { groupsClaim: stringOption(args, 'groups-claim')! } : {}),
       })
     }
@@ -24,20 +30,24 @@ function reviewerAuth(args: Parameters<CommandSpec['run']>[0], env: Record<strin
     if (error instanceof TypeError) throw new UsageError(error.message.replace(/^\w+: /, ''))
     throw error
   }
-  throw new UsageError('reviewers must authenticate: give --secret (or WARDEN_INBOX_SECRET), or --jwks with --issuer and --audience')
+  throw new UsageError(
+    'reviewers must authenticate: give --secret (or WARDEN_INBOX_SECRET), or --jwks with --issuer and --audience',
+  )
 }
 
 function portOption(value: string | undefined): number {
   if (value === undefined) return 7878
   const port = Number(value)
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port must be 0-65535, got "${value}"`)
+  if (!Number.isInteger(port) || port < 0 || port > 65535)
+    throw new UsageError(`--port must be 0-65535, got "${value}"`)
   return port
 }
 
 export const approvalsServe: CommandSpec = {
   name: 'approvals serve',
   summary: 'Serve the approvals inbox web page on the Redis approval store',
-  usage: 'approvals serve --redis <url> [--port <n>] [--host <addr>] [--prefix <p>] (--secret <s> | --jwks <url> --issuer <iss> --audience <aud>)',
+  usage:
+    'approvals serve --redis <url> [--port <n>] [--host <addr>] [--prefix <p>] (--secret <s> | --jwks <url> --issuer <iss> --audience <aud>)',
   details: `
 Every application instance using redisApprovals with the same Redis and prefix shows its
 pending requests here: who, resource, command and facts, rule and reason, preview, and time
@@ -98,7 +108,9 @@ Stops on SIGINT/SIGTERM. Exit codes: 0 stopped, 2 bad usage or cannot listen.
       await store.close()
       throw new CliError(`cannot listen on ${host}:${port}: ${(error as Error).message}`, 2)
     }
-    io.stdout.write(`approvals inbox on ${url} (reviewers sign in with ${auth.mode === 'jwt' ? 'a JWT' : 'the shared secret'})\n`)
+    io.stdout.write(
+      `approvals inbox on ${url} (reviewers sign in with ${auth.mode === 'jwt' ? 'a JWT' : 'the shared secret'})\n`,
+    )
     await new Promise<void>((resolve) => {
       process.once('SIGINT', resolve)
       process.once('SIGTERM', resolve)

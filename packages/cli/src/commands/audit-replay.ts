@@ -2,7 +2,7 @@ import type { AuditRecord } from '@warden/core'
 import { flag, stringOption, UsageError } from '../internal/args.js'
 import { readAuditFile } from '../internal/audit-file.js'
 import type { CommandSpec } from '../internal/command.js'
-import { type Style, createProgress, createStyle } from '../internal/io.js'
+import { createProgress, createStyle, type Style } from '../internal/io.js'
 
 export interface TimelineEvent {
   readonly seq: number
@@ -25,7 +25,14 @@ export interface SessionTimeline {
   readonly start: string
   end: string
   readonly events: TimelineEvent[]
-  readonly counts: { commands: number; allow: number; deny: number; approve: number; ok: number; error: number }
+  readonly counts: {
+    commands: number
+    allow: number
+    deny: number
+    approve: number
+    ok: number
+    error: number
+  }
 }
 
 function toEvent(record: AuditRecord): TimelineEvent {
@@ -80,13 +87,20 @@ export function formatTimeline(session: SessionTimeline, style: Style): string {
       out.push(`  ${at}  ${style.cyan(e.type)}${e.outcome?.error ? `  ${e.outcome.error}` : ''}`)
       continue
     }
-    out.push(`  ${at}  ${style.dim(`#${e.seq}`)} ${e.resource ?? '?'}  ${e.action ?? ''}  ${oneLine(e.command ?? '')}`)
+    out.push(
+      `  ${at}  ${style.dim(`#${e.seq}`)} ${e.resource ?? '?'}  ${e.action ?? ''}  ${oneLine(e.command ?? '')}`,
+    )
     if (e.decision) {
-      const color = e.decision.effect === 'allow' ? style.green : e.decision.effect === 'deny' ? style.red : style.yellow
-      out.push(`${pad}decision ${color(e.decision.effect)} by ${e.decision.rule}${e.decision.reason ? `: ${e.decision.reason}` : ''}`)
+      const color =
+        e.decision.effect === 'allow' ? style.green : e.decision.effect === 'deny' ? style.red : style.yellow
+      out.push(
+        `${pad}decision ${color(e.decision.effect)} by ${e.decision.rule}${e.decision.reason ? `: ${e.decision.reason}` : ''}`,
+      )
     }
     if (e.approval) {
-      out.push(`${pad}approval ${e.approval.status}${e.approval.by ? ` by ${e.approval.by}` : ''}  ${style.dim(e.approval.id)}`)
+      out.push(
+        `${pad}approval ${e.approval.status}${e.approval.by ? ` by ${e.approval.by}` : ''}  ${style.dim(e.approval.id)}`,
+      )
     }
     if (e.maskedCount > 0) {
       out.push(`${pad}masked   ${e.masked.map((m) => `${m.column} ×${m.count} (${m.strategy})`).join(', ')}`)

@@ -1,9 +1,8 @@
-import { UsageError, flag } from '../internal/args.js'
+import { type ChainVerification, verifyChain } from '@warden/core'
+import { flag, UsageError } from '../internal/args.js'
 import { CliError } from '../internal/cli-error.js'
 import type { CommandSpec } from '../internal/command.js'
 import { createStyle } from '../internal/io.js'
-import { type ChainVerification, verifyChain } from '@warden/core'
-
 
 export const auditVerify: CommandSpec = {
   name: 'audit verify',

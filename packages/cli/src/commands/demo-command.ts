@@ -32,6 +32,7 @@ export async function runDemoCommand(argv: readonly string[]): Promise<number> {
     }
     throw error
   }
-  if (typeof mod.runDemo !== 'function') throw new CliError('packages/cli/src/demo/demo.ts does not export runDemo()', 2)
+  if (typeof mod.runDemo !== 'function')
+    throw new CliError('packages/cli/src/demo/demo.ts does not export runDemo()', 2)
   return mod.runDemo([...argv])
 }

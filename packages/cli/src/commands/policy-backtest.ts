@@ -1,4 +1,5 @@
 import type { Decision, Effect } from '@warden/policy'
+import { loadPolicy } from '@warden/policy'
 import { flag, requireOption, UsageError } from '../internal/args.js'
 import { readAuditFile } from '../internal/audit-file.js'
 import { CliError } from '../internal/cli-error.js'
@@ -6,7 +7,6 @@ import type { CommandSpec } from '../internal/command.js'
 import { createProgress, createStyle } from '../internal/io.js'
 import { formatPolicyError, isPolicyError, policyErrors } from '../internal/policy-error-format.js'
 import { replayRequest, replaySessions } from '../internal/replay-request.js'
-import { loadPolicy } from '@warden/policy'
 import { paintEffect } from './policy-eval.js'
 
 export interface BacktestChange {
@@ -92,7 +92,10 @@ or the candidate policy does not load.
         try {
           decision = policy.decide(request)
         } catch (error) {
-          throw new CliError(`${file}:${line}: the candidate policy could not decide: ${(error as Error).message}`, 2)
+          throw new CliError(
+            `${file}:${line}: the candidate policy could not decide: ${(error as Error).message}`,
+            2,
+          )
         }
         replayed++
         if (decision.effect === recorded.effect) {

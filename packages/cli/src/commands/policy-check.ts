@@ -1,8 +1,8 @@
+import { loadPolicy } from '@warden/policy'
 import { UsageError } from '../internal/args.js'
 import type { CommandSpec } from '../internal/command.js'
 import { createStyle } from '../internal/io.js'
 import { formatPolicyError, isPolicyError, policyErrors } from '../internal/policy-error-format.js'
-import { loadPolicy } from '@warden/policy'
 
 export const policyCheck: CommandSpec = {
   name: 'policy check',
@@ -21,7 +21,9 @@ Exit codes: 0 the policy loads, 1 it has errors, 2 bad usage.
     const err = createStyle(io.stderr, io.env)
     try {
       const policy = await loadPolicy(args.positionals)
-      io.stdout.write(`${out.green('ok')}  ${args.positionals.join(' ')}  ${out.dim(`revision ${policy.revision}`)}\n`)
+      io.stdout.write(
+        `${out.green('ok')}  ${args.positionals.join(' ')}  ${out.dim(`revision ${policy.revision}`)}\n`,
+      )
       return 0
     } catch (error) {
       if (!isPolicyError(error)) throw error

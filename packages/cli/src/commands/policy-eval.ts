@@ -1,13 +1,13 @@
 import { readFile } from 'node:fs/promises'
 import { resolve } from 'node:path'
 import type { Decision } from '@warden/policy'
-import { UsageError, flag, requireOption } from '../internal/args.js'
+import { loadPolicy } from '@warden/policy'
+import { flag, requireOption, UsageError } from '../internal/args.js'
 import { CliError } from '../internal/cli-error.js'
 import type { CommandSpec } from '../internal/command.js'
-import { type Style, createStyle } from '../internal/io.js'
+import { createStyle, type Style } from '../internal/io.js'
 import { formatPolicyError, isPolicyError, policyErrors } from '../internal/policy-error-format.js'
 import { reviveRequest } from '../internal/request-json.js'
-import { loadPolicy } from '@warden/policy'
 
 const EFFECT_COLOR = { allow: 'green', deny: 'red', approve: 'yellow' } as const satisfies Record<
   Decision['effect'],
@@ -39,7 +39,9 @@ export function formatDecision(decision: Decision, style: Style): string {
     const what = [...mask.columns, ...mask.detectors.map((d) => `detector:${d}`)].join(', ')
     lines.push(`${style.bold('mask')}      ${mask.name} (${mask.strategy}: ${what})`)
   }
-  lines.push(`${style.bold('matched')}   ${decision.matched.length === 0 ? style.dim('no rule (default applied)') : ''}`)
+  lines.push(
+    `${style.bold('matched')}   ${decision.matched.length === 0 ? style.dim('no rule (default applied)') : ''}`,
+  )
   for (const m of decision.matched) {
     const notes = [m.shadow ? 'shadow' : '', m.error ? `error: ${m.error}` : ''].filter(Boolean).join('; ')
     lines.push(`  ${m.rule}  ${paintEffect(style, m.effect)}${notes ? style.dim(`  (${notes})`) : ''}`)
@@ -88,7 +90,8 @@ Exit codes: 0 decided (whatever the effect), 2 bad usage or input, or the policy
   options: { request: { type: 'string', short: 'r' }, json: { type: 'boolean' } },
   async run(args, io) {
     const requestArg = requireOption(args, 'request')
-    if (args.positionals.length === 0) throw new UsageError('give the policy file(s) or folder to evaluate against')
+    if (args.positionals.length === 0)
+      throw new UsageError('give the policy file(s) or folder to evaluate against')
     const request = reviveRequest(await readRequestArg(requestArg, io.cwd))
     let policy: Awaited<ReturnType<typeof loadPolicy>>
     try {

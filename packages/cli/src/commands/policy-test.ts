@@ -1,10 +1,9 @@
 import { relative } from 'node:path'
-import { UsageError, flag } from '../internal/args.js'
+import { type PolicyTestReport, runPolicyTests } from '@warden/policy'
+import { flag, UsageError } from '../internal/args.js'
 import type { CommandSpec } from '../internal/command.js'
 import { createStyle } from '../internal/io.js'
 import { formatPolicyError, isPolicyError, policyErrors } from '../internal/policy-error-format.js'
-import { type PolicyTestReport, runPolicyTests } from '@warden/policy'
-
 
 export const policyTest: CommandSpec = {
   name: 'policy test',
@@ -39,9 +38,21 @@ does not load (or bad usage).
     if (flag(args, 'json')) {
       const plain = report.results.map((r) => ({
         ...r,
-        ...(r.error ? { error: { code: r.error.code, message: r.error.detail ?? r.error.message, file: r.error.file, line: r.error.line, column: r.error.column } } : {}),
+        ...(r.error
+          ? {
+              error: {
+                code: r.error.code,
+                message: r.error.detail ?? r.error.message,
+                file: r.error.file,
+                line: r.error.line,
+                column: r.error.column,
+              },
+            }
+          : {}),
       }))
-      io.stdout.write(`${JSON.stringify({ passed: report.passed, failed: failed.length, errors: broken.length, results: plain }, null, 2)}\n`)
+      io.stdout.write(
+        `${JSON.stringify({ passed: report.passed, failed: failed.length, errors: broken.length, results: plain }, null, 2)}\n`,
+      )
       return code
     }
     const s = createStyle(io.stdout, io.env)
@@ -50,7 +61,9 @@ does not load (or bad usage).
       if (r.suite !== suite) {
         suite = r.suite
         const file = relative(io.cwd, r.file) || r.file
-        io.stdout.write(`${s.bold(r.suite === r.file ? file : r.suite)}${r.suite === r.file ? '' : s.dim(`  ${file}`)}\n`)
+        io.stdout.write(
+          `${s.bold(r.suite === r.file ? file : r.suite)}${r.suite === r.file ? '' : s.dim(`  ${file}`)}\n`,
+        )
       }
       if (r.error !== undefined) {
         io.stdout.write(`  ${s.red('ERROR')} ${r.name}\n`)
@@ -59,10 +72,12 @@ does not load (or bad usage).
         io.stdout.write(`  ${s.green('pass')}  ${r.name}\n`)
       } else {
         io.stdout.write(`  ${s.red('FAIL')}  ${r.name}\n`)
-        for (const d of r.diff) io.stdout.write(`        ${d.startsWith('-') ? s.red(d) : d.startsWith('+') ? s.green(d) : d}\n`)
+        for (const d of r.diff)
+          io.stdout.write(`        ${d.startsWith('-') ? s.red(d) : d.startsWith('+') ? s.green(d) : d}\n`)
       }
     }
-    const summary = `${report.results.length - failed.length - broken.length} passed, ${failed.length} failed` +
+    const summary =
+      `${report.results.length - failed.length - broken.length} passed, ${failed.length} failed` +
       (broken.length > 0 ? `, ${broken.length} could not load` : '')
     io.stdout.write(`\n${code === 0 ? s.green(summary) : s.red(summary)}\n`)
     return code
@@ -70,5 +85,8 @@ does not load (or bad usage).
 }
 
 function indent(text: string, n: number): string {
-  return text.split('\n').map((line) => ' '.repeat(n) + line).join('\n')
+  return text
+    .split('\n')
+    .map((line) => ' '.repeat(n) + line)
+    .join('\n')
 }

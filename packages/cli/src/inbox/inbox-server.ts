@@ -1,4 +1,4 @@
-import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http'
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { ApprovalDecisionError, type ApprovalStore, type DecisionRefusal } from '@warden/core'
 import { INBOX_CSS, INBOX_HTML, INBOX_JS } from './inbox-page.js'
@@ -53,7 +53,11 @@ class HttpError extends Error {
 }
 
 function send(res: ServerResponse, status: number, type: string, body: string): void {
-  res.writeHead(status, { ...SECURITY_HEADERS, 'content-type': type, 'content-length': Buffer.byteLength(body) })
+  res.writeHead(status, {
+    ...SECURITY_HEADERS,
+    'content-type': type,
+    'content-length': Buffer.byteLength(body),
+  })
   res.end(body)
 }
 
@@ -90,10 +94,15 @@ async function readJson(req: IncomingMessage): Promise<Record<string, unknown>> 
  */
 export function createInboxServer(options: InboxServerOptions): InboxServer {
   const { store, auth } = options
-  if (typeof store?.pending !== 'function' || typeof store.decide !== 'function' || typeof store.subscribe !== 'function') {
+  if (
+    typeof store?.pending !== 'function' ||
+    typeof store.decide !== 'function' ||
+    typeof store.subscribe !== 'function'
+  ) {
     throw new TypeError('createInboxServer: "store" needs pending(), get(), decide() and subscribe()')
   }
-  if (typeof auth?.authenticate !== 'function') throw new TypeError('createInboxServer: "auth" needs authenticate()')
+  if (typeof auth?.authenticate !== 'function')
+    throw new TypeError('createInboxServer: "auth" needs authenticate()')
   const log = options.log ?? (() => {})
   const refreshMs = options.refreshMs ?? 15_000
   const clients = new Set<ServerResponse>()
@@ -140,7 +149,11 @@ export function createInboxServer(options: InboxServerOptions): InboxServer {
   async function events(req: IncomingMessage, res: ServerResponse): Promise<void> {
     await authenticate(req)
     const first = await snapshot()
-    res.writeHead(200, { ...SECURITY_HEADERS, 'content-type': 'text/event-stream; charset=utf-8', connection: 'keep-alive' })
+    res.writeHead(200, {
+      ...SECURITY_HEADERS,
+      'content-type': 'text/event-stream; charset=utf-8',
+      connection: 'keep-alive',
+    })
     res.write(first)
     clients.add(res)
     req.on('close', () => clients.delete(res))
@@ -150,16 +163,23 @@ export function createInboxServer(options: InboxServerOptions): InboxServer {
     const reviewer = await authenticate(req)
     const body = await readJson(req)
     const status = body.status
-    if (status !== 'approved' && status !== 'rejected') throw new HttpError(400, 'status must be "approved" or "rejected"')
+    if (status !== 'approved' && status !== 'rejected')
+      throw new HttpError(400, 'status must be "approved" or "rejected"')
     const reason = typeof body.reason === 'string' ? body.reason.trim() : ''
     // The fingerprint of the operation the reviewer was shown: the store refuses the decision if it differs.
     const fingerprint = body.fingerprint
-    if (typeof fingerprint !== 'string' || fingerprint === '') throw new HttpError(400, 'give the fingerprint of the request you reviewed')
+    if (typeof fingerprint !== 'string' || fingerprint === '')
+      throw new HttpError(400, 'give the fingerprint of the request you reviewed')
     if (reason.length > 1000) throw new HttpError(400, 'reason is longer than 1000 characters')
     if (status === 'rejected' && reason === '') throw new HttpError(400, 'give a reason when rejecting')
     const record = await store.get(id)
-    if (record === undefined) throw new HttpError(404, 'no such approval request (withdrawn, expired or used)')
-    if (record.status !== 'pending') throw new HttpError(409, `this request was already ${record.status}${record.by ? ` by ${record.by}` : ''}`)
+    if (record === undefined)
+      throw new HttpError(404, 'no such approval request (withdrawn, expired or used)')
+    if (record.status !== 'pending')
+      throw new HttpError(
+        409,
+        `this request was already ${record.status}${record.by ? ` by ${record.by}` : ''}`,
+      )
     const request = record.request
     const refusal = refusalReason(reviewer, request, status)
     if (refusal !== undefined) throw new HttpError(403, refusal)
@@ -167,10 +187,13 @@ export function createInboxServer(options: InboxServerOptions): InboxServer {
       // Atomic in the store: still pending, not expired, same fingerprint, not the requester approving.
       await store.decide(id, { status, by: reviewer.id, fingerprint, ...(reason ? { reason } : {}) })
     } catch (error) {
-      if (error instanceof ApprovalDecisionError) throw new HttpError(REFUSAL_STATUS[error.refusal], error.message)
+      if (error instanceof ApprovalDecisionError)
+        throw new HttpError(REFUSAL_STATUS[error.refusal], error.message)
       throw error
     }
-    log(`${status} ${id} (${request.resource.kind}:${request.resource.name}, ${request.principal.id}) by ${reviewer.id}`)
+    log(
+      `${status} ${id} (${request.resource.kind}:${request.resource.name}, ${request.principal.id}) by ${reviewer.id}`,
+    )
     sendJson(res, 200, { id, status, by: reviewer.id })
     void broadcast()
   }
@@ -189,7 +212,11 @@ export function createInboxServer(options: InboxServerOptions): InboxServer {
         return sendJson(res, 200, { mode: auth.mode })
       case 'GET /api/whoami': {
         const reviewer = await authenticate(req)
-        return sendJson(res, 200, { reviewer: reviewer.id, groups: reviewer.groups, verified: reviewer.verified })
+        return sendJson(res, 200, {
+          reviewer: reviewer.id,
+          groups: reviewer.groups,
+          verified: reviewer.verified,
+        })
       }
       case 'GET /api/pending': {
         await authenticate(req)

@@ -1,7 +1,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto'
 import type { IncomingHttpHeaders } from 'node:http'
 import type { ApprovalRequest } from '@warden/core'
-import { type JWTVerifyGetKey, createRemoteJWKSet, jwtVerify } from 'jose'
+import { createRemoteJWKSet, type JWTVerifyGetKey, jwtVerify } from 'jose'
 
 /** Who is deciding. `verified` is true when the identity comes from a signed token, not a typed-in name. */
 export interface Reviewer {
@@ -86,10 +86,13 @@ export function jwtReviewerAuth(options: JwtReviewerAuthOptions): ReviewerAuth {
       try {
         ;({ payload } = await jwtVerify(token, keys, { issuer: options.issuer, audience: options.audience }))
       } catch (error) {
-        throw new InboxAuthError(`token rejected: ${(error as { code?: string }).code ?? (error as Error).message}`)
+        throw new InboxAuthError(
+          `token rejected: ${(error as { code?: string }).code ?? (error as Error).message}`,
+        )
       }
       const id = payload[reviewerClaim]
-      if (typeof id !== 'string' || id === '') throw new InboxAuthError(`token has no "${reviewerClaim}" claim`)
+      if (typeof id !== 'string' || id === '')
+        throw new InboxAuthError(`token has no "${reviewerClaim}" claim`)
       const groups = payload[groupsClaim]
       return {
         id,

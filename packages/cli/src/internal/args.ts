@@ -26,7 +26,8 @@ export function parseCommandArgs(argv: readonly string[], options: OptionSpecs):
     return { values: values as ParsedArgs['values'], positionals }
   } catch (error) {
     // node:util parseArgs errors carry ERR_PARSE_ARGS_* codes; their messages already name the option.
-    if ((error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) throw new UsageError((error as Error).message)
+    if ((error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS'))
+      throw new UsageError((error as Error).message)
     throw error
   }
 }

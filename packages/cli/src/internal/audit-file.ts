@@ -17,7 +17,10 @@ export async function* readAuditFile(file: string): AsyncGenerator<AuditLine> {
   } catch (error) {
     throw new CliError(`cannot read audit file ${file}: ${(error as Error).message}`, 2)
   }
-  const lines = createInterface({ input: createReadStream(file, 'utf8'), crlfDelay: Number.POSITIVE_INFINITY })
+  const lines = createInterface({
+    input: createReadStream(file, 'utf8'),
+    crlfDelay: Number.POSITIVE_INFINITY,
+  })
   let line = 0
   for await (const text of lines) {
     line++

@@ -54,9 +54,11 @@ export function formatPolicyError(error: PolicyErrorLike, style: Style, cwd: str
   const file = error.file ? (rel && !rel.startsWith('..') ? rel : error.file) : '<policy>'
   const where = error.line ? `${file}:${error.line}:${error.column ?? 1}` : file
   // PolicyError's message already embeds position and snippet; print its parts instead.
-  const message = error.detail !== undefined ? `${error.detail}${error.path ? ` (at ${error.path})` : ''}` : error.message
+  const message =
+    error.detail !== undefined ? `${error.detail}${error.path ? ` (at ${error.path})` : ''}` : error.message
   const head = `${style.bold(where)}: ${style.red('error')} ${style.dim(error.code)}: ${message}`
   let snippet = error.snippet?.trimEnd() ?? ''
-  if (snippet === '' && error.file && error.line) snippet = caretSnippet(error.file, error.line, error.column ?? 1)
+  if (snippet === '' && error.file && error.line)
+    snippet = caretSnippet(error.file, error.line, error.column ?? 1)
   return snippet === '' ? head : `${head}\n${snippet}`
 }

@@ -14,7 +14,8 @@ const FAMILY: Record<string, string> = {
   'http.request': 'http',
   'tool.call': 'tool',
 }
-const familyOf = (action: string): string | undefined => (action.startsWith('kube.') ? 'kube' : FAMILY[action])
+const familyOf = (action: string): string | undefined =>
+  action.startsWith('kube.') ? 'kube' : FAMILY[action]
 
 /** Per-session context rebuilt while reading a log in order. */
 export interface ReplaySessions {
@@ -24,7 +25,8 @@ export interface ReplaySessions {
 
 export const replaySessions = (): ReplaySessions => ({ started: new Map(), operations: new Map() })
 
-const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v)
+const isObject = (v: unknown): v is Record<string, unknown> =>
+  v !== null && typeof v === 'object' && !Array.isArray(v)
 
 /**
  * Feeds one record to the session context, and for a command record that carries the
@@ -33,7 +35,11 @@ const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typ
  * `session.open` record) and the count of commands before it. Returns undefined for session
  * events and for command records written without `request`.
  */
-export function replayRequest(record: AuditRecord, sessions: ReplaySessions, where: string): RequestInput | undefined {
+export function replayRequest(
+  record: AuditRecord,
+  sessions: ReplaySessions,
+  where: string,
+): RequestInput | undefined {
   const type = record.type ?? 'command'
   const time = new Date(record.time)
   if (type === 'session.open') sessions.started.set(record.session, time)
@@ -48,7 +54,11 @@ export function replayRequest(record: AuditRecord, sessions: ReplaySessions, whe
     principal: recorded.principal,
     resource: isObject(recorded.resource) ? recorded.resource : { ...record.resource, labels: {} },
     action,
-    session: { id: record.session, startedAt: sessions.started.get(record.session) ?? time, operations: before },
+    session: {
+      id: record.session,
+      startedAt: sessions.started.get(record.session) ?? time,
+      operations: before,
+    },
     now: time,
   }
   const family = familyOf(action)
