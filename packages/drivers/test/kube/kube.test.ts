@@ -455,6 +455,14 @@ describe('KubeConfig hygiene', () => {
     expect(() => new KubeConfig(session, { resource: '', cluster: { server: origin } })).toThrow(TypeError)
   })
 
+  test('TLS is verified: without the cluster CA the request fails and is audited as an error', async () => {
+    const untrusted = new KubeConfig(session, { resource: 'dev', cluster: { server: origin } })
+    const before = server.seen.length
+    await expect(untrusted.makeApiClient(k8s.CoreV1Api).listNamespace()).rejects.toThrow()
+    expect(server.seen.length).toBe(before)
+    expect(lastCommand()).toMatchObject({ action: 'kube.list', outcome: { status: 'error' } })
+  })
+
   test('switching the context to another cluster cannot carry the token there', async () => {
     const kc2 = new KubeConfig(session, { resource: 'dev', cluster: { server: origin, caData: tls.caData } })
     kc2.addCluster({ name: 'evil', server: decoyOrigin, skipTLSVerify: false })
