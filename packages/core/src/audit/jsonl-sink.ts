@@ -16,6 +16,9 @@ export interface JsonlSinkOptions {
   readonly mode?: number
 }
 
+// Queued lines at which a write starts without waiting for the next event-loop turn.
+const EAGER = 256
+
 export interface JsonlSink extends AuditSink {
   readonly path: string
 }
@@ -40,13 +43,15 @@ export function jsonlSink(path: string, options: JsonlSinkOptions = {}): JsonlSi
   const head = readHead(fd, path)
 
   let queue: string[] = []
+  // `scheduled`: a batch write is queued for the next turn; `writing`: a write/fsync is in flight.
+  let scheduled = false
   let writing = false
   let closed = false
   let failure: Error | undefined
   let waiters: { resolve: () => void; reject: (err: Error) => void }[] = []
 
   const settle = () => {
-    if (writing || queue.length > 0) return
+    if (writing || scheduled || queue.length > 0) return
     const w = waiters
     waiters = []
     for (const waiter of w) failure ? waiter.reject(failure) : waiter.resolve()
@@ -59,15 +64,21 @@ export function jsonlSink(path: string, options: JsonlSinkOptions = {}): JsonlSi
     settle()
   }
 
+  const onTurn = () => {
+    scheduled = false
+    pump()
+  }
+
   const pump = () => {
     if (writing || failure) return
     if (queue.length === 0) return settle()
     writing = true
     let data: string
     if (fsync === 'always') {
-      data = queue.shift() as string
+      data = `${queue.shift() as string}\n`
     } else {
-      data = queue.join('')
+      queue.push('')
+      data = queue.join('\n')
       queue = []
     }
     writeAll(fd, Buffer.from(data), (err) => {
@@ -89,20 +100,22 @@ export function jsonlSink(path: string, options: JsonlSinkOptions = {}): JsonlSi
     write(line: string, _record: Readonly<AuditRecord>): boolean {
       if (failure) throw failure
       if (closed) throw new WardenError('ERR_WARDEN_AUDIT', `jsonlSink ${path}: write after close`)
-      queue.push(`${line}\n`)
+      queue.push(line)
       if (!writing) {
-        writing = true
-        // Batch everything written in this turn of the event loop into one write.
-        setImmediate(() => {
-          writing = false
+        if (queue.length >= EAGER) {
+          // A busy producer that never yields: start writing now rather than hold many records.
           pump()
-        })
+        } else if (!scheduled) {
+          scheduled = true
+          // Batch everything written in this turn of the event loop into one write.
+          setImmediate(onTurn)
+        }
       }
       return queue.length < highWaterMark
     },
     flush(): Promise<void> {
       if (failure) return Promise.reject(failure)
-      if (!writing && queue.length === 0) return Promise.resolve()
+      if (!writing && !scheduled && queue.length === 0) return Promise.resolve()
       return new Promise((resolve, reject) => waiters.push({ resolve, reject }))
     },
     async close(): Promise<void> {

@@ -1,7 +1,7 @@
-import { createHash } from 'node:crypto'
+import { sha256Hex } from './sha256.js'
 import { WardenError } from '@warden/policy'
 import type { AuditRecord } from '../audit/audit-record.js'
-import { canonicalJson } from './canonical-json.js'
+import { canonicalJson, quoteKey, sortedKeys } from './canonical-json.js'
 
 export const GENESIS = `sha256:${'0'.repeat(64)}`
 
@@ -10,21 +10,28 @@ export type DraftRecord = { -readonly [K in keyof AuditRecord]: AuditRecord[K] }
 
 /** sha256 over the canonical JSON of `record` without `hash`; returns `{hash, line}` (line includes hash). */
 export function sealRecord(record: Record<string, unknown>): { hash: string; line: string } {
-  const keys = Object.keys(record).sort()
-  const parts: string[] = []
-  let hashAt = -1
-  for (const key of keys) {
+  const keys = sortedKeys(record)
+  let before = '{'
+  let after = ''
+  let past = false
+  for (let i = 0; i < keys.length; i++) {
+    const key = keys[i]
     if (key === 'hash') continue
     const v = record[key]
     if (v === undefined || typeof v === 'function') continue
-    if (hashAt < 0 && key > 'hash') hashAt = parts.length
-    parts.push(`${JSON.stringify(key)}:${canonicalJson(v)}`)
+    const part = quoteKey(key) + canonicalJson(v)
+    if (!past && key > 'hash') past = true
+    if (past) after += `,${part}`
+    else before += before.length === 1 ? part : `,${part}`
   }
-  const body = `{${parts.join(',')}}`
-  const hash = `sha256:${createHash('sha256').update(body).digest('hex')}`
-  if (hashAt < 0) hashAt = parts.length
-  parts.splice(hashAt, 0, `"hash":"${hash}"`)
-  return { hash, line: `{${parts.join(',')}}` }
+  // body = the record without hash; the line inserts hash at its sorted place. Hashing flattens
+  // body, so the two slices below are cheap views into one flat string.
+  const empty = before.length === 1
+  const body = empty ? `{${after.slice(1)}}` : `${before + after}}`
+  const hash = `sha256:${sha256Hex(body)}`
+  const at = empty ? 1 : before.length
+  const line = `${body.slice(0, at)}${empty ? '' : ','}"hash":"${hash}"${empty && body.length > 2 ? ',' : ''}${body.slice(at)}`
+  return { hash, line }
 }
 
 interface Link {

@@ -1,6 +1,7 @@
 import {
   type Decider,
   type Decision,
+  type FlowFacts,
   type Principal,
   type RequestInput,
   type ResourceRef,
@@ -14,6 +15,8 @@ import type { LeaseCache } from '../broker/lease-cache.js'
 import type { Secret } from '../secret.js'
 import type { Command, ExecuteContext, ExecuteOptions, Session } from '../session.js'
 import { ambient } from './ambient.js'
+import { chainFor, runInRunChain } from '../flow/flow-chain.js'
+import { recordFlow } from '../flow/record-flow.js'
 import type { AuditChain, DraftRecord } from './audit-chain.js'
 import { fingerprint } from './fingerprint.js'
 import { newId } from './ids.js'
@@ -36,6 +39,8 @@ export interface WardenCore {
 interface ResourceInfo {
   readonly ref: ResourceRef
   readonly summary: { readonly kind: ResourceRef['kind']; readonly name: string }
+  /** The record's `request` for this session and resource (shared, frozen). */
+  readonly request: NonNullable<DraftRecord['request']>
 }
 
 // Which request field holds the facts of an action (the audit record's top-level `facts`).
@@ -55,7 +60,6 @@ const FAMILIES: readonly FactFamily[] = ['sql', 'shell', 'sftp', 'forward', 'kub
 const familyOf = (action: string): FactFamily | undefined =>
   action.startsWith('kube.') ? 'kube' : (FAMILY as Record<string, FactFamily>)[action]
 
-const EMPTY: readonly string[] = Object.freeze([])
 const MAX_ERROR = 500
 
 /** Per-command state: the driver's ExecuteContext and what the audit record needs. One allocation per command. */
@@ -111,9 +115,6 @@ export class SessionImpl implements Session {
   #operations = 0
   #closed = false
   #closing: Promise<void> | undefined
-  #flowReads: readonly string[] = EMPTY
-  #flowTags: readonly string[] = EMPTY
-  #flow: { reads: readonly string[]; tags: readonly string[] } = { reads: EMPTY, tags: EMPTY }
 
   constructor(core: WardenCore, principal: Principal, token: Secret | undefined) {
     this.#core = core
@@ -122,13 +123,13 @@ export class SessionImpl implements Session {
     this.startedAt = new Date()
     this.#token = token
     // Paid once per session: what every record and request of this session shares.
-    this.#principalSummary = Object.freeze({ id: principal.id, type: principal.type, groups: principal.groups })
+    this.#principalSummary = Object.freeze({ groups: principal.groups, id: principal.id, type: principal.type })
     this.#requestPrincipal = Object.freeze({
-      id: principal.id,
-      type: principal.type,
-      groups: principal.groups,
-      issuer: principal.issuer,
       claims: principal.claims,
+      groups: principal.groups,
+      id: principal.id,
+      issuer: principal.issuer,
+      type: principal.type,
     })
     this.#sessionFacts = { id: this.id, startedAt: this.startedAt, operations: 0 }
   }
@@ -148,7 +149,8 @@ export class SessionImpl implements Session {
   }
 
   run<R>(fn: () => R): R {
-    return ambient.run(this, fn)
+    // a run is one causal chain for flow rules (a child of the enclosing chain when nested)
+    return ambient.run(this, () => runInRunChain(fn))
   }
 
   /** The audit record of session open/close (written by the Warden). */
@@ -171,7 +173,7 @@ export class SessionImpl implements Session {
   check(command: Command): Decision {
     const info = this.#resource(command.resource)
     try {
-      return this.#core.policy.decide(this.#request(command, info, this.#operations))
+      return this.#core.policy.decide(this.#request(command, info, this.#operations, chainFor(this).facts))
     } catch (err) {
       return errorDecision(err, this.#core.policy)
     }
@@ -191,11 +193,12 @@ export class SessionImpl implements Session {
     const info = this.#resource(command.resource)
     const operations = ++this.#operations
     const core = this.#core
+    const chain = chainFor(this)
 
     // decide
     let decision: Decision
     try {
-      decision = core.policy.decide(this.#request(command, info, operations - 1))
+      decision = core.policy.decide(this.#request(command, info, operations - 1, chain.facts))
     } catch (err) {
       decision = errorDecision(err, core.policy)
     }
@@ -244,6 +247,7 @@ export class SessionImpl implements Session {
     try {
       result = await run(context)
     } catch (err) {
+      recordFlow(chain, command, info.ref, decision, masker)
       const record = this.#record(command, info, decision, started, 'error', approval, lease, context)
       const message = err instanceof Error ? err.message : String(err)
       ;(record.outcome as { error?: string }).error = clip(masker ? masker.text(message) : message)
@@ -253,16 +257,16 @@ export class SessionImpl implements Session {
       throw err
     }
 
+    recordFlow(chain, command, info.ref, decision, masker)
+
     // mask report + audit
     const record = this.#record(command, info, decision, started, 'ok', approval, lease, context)
     if (masker !== null) {
       const report = masker.report()
       if (report.length > 0) record.masked = report
-      this.#addTags(masker.tags())
     }
     const wait = core.audit.append(record)
     if (wait !== undefined) await wait
-    this.#addReads(command, info)
     return result
   }
 
@@ -305,16 +309,18 @@ export class SessionImpl implements Session {
       }
       const configured = this.#core.labels.get(`${resource.kind}:${resource.name}`)
       const labels = Object.freeze({ ...configured, ...resource.labels })
+      const ref = Object.freeze({ kind: resource.kind, name: resource.name, labels })
       info = {
-        ref: Object.freeze({ kind: resource.kind, name: resource.name, labels }),
+        ref,
         summary: Object.freeze({ kind: resource.kind, name: resource.name }),
+        request: Object.freeze({ principal: this.#requestPrincipal, resource: ref }),
       }
       this.#resources.set(resource, info)
     }
     return info
   }
 
-  #request(command: Command, info: ResourceInfo, operations: number): RequestInput {
+  #request(command: Command, info: ResourceInfo, operations: number, flow: FlowFacts): RequestInput {
     this.#sessionFacts.operations = operations
     // Only the fields the command carries: `decide` completes the rest with empty values.
     const request: { -readonly [K in keyof RequestInput]: RequestInput[K] } = {
@@ -322,7 +328,7 @@ export class SessionImpl implements Session {
       resource: info.ref,
       action: command.action,
       session: this.#sessionFacts,
-      flow: this.#flow,
+      flow,
       now: new Date(),
     }
     if (command.sql !== undefined) request.sql = command.sql
@@ -350,30 +356,36 @@ export class SessionImpl implements Session {
     for (const f of FAMILIES) {
       if (f !== family && command[f] !== undefined) (others ??= {})[f] = command[f]
     }
+    // Keys in canonical (sorted) order, all present: the record serializes without sorting, and
+    // every command record has one shape.
     return {
-      v: 1,
+      action: command.action,
+      approval,
+      auditFailure: undefined,
+      command: command.text,
+      decision: { effect: decision.effect, reason: decision.reason, revision: decision.revision, rule: decision.rule },
+      facts: family === undefined ? undefined : (command[family] as Readonly<Record<string, unknown>> | undefined),
+      hash: '',
       id: newId(),
-      time: new Date().toISOString(),
+      lease: lease?.id,
+      masked: undefined,
+      outcome: {
+        code: undefined,
+        error: undefined,
+        ms: Math.round((performance.now() - started) * 1000) / 1000,
+        rows: context?.rowCount,
+        status,
+      },
+      prev: '',
+      principal: this.#principalSummary,
+      recording: context?.recording,
+      request: others === undefined ? info.request : { facts: others, principal: this.#requestPrincipal, resource: info.ref },
+      resource: info.summary,
       seq: 0,
       session: this.id,
-      prev: '',
-      hash: '',
+      time: new Date().toISOString(),
       type: 'command',
-      principal: this.#principalSummary,
-      resource: info.summary,
-      action: command.action,
-      command: command.text,
-      facts: family === undefined ? undefined : (command[family] as Readonly<Record<string, unknown>> | undefined),
-      decision: { effect: decision.effect, rule: decision.rule, reason: decision.reason, revision: decision.revision },
-      approval,
-      outcome: {
-        status,
-        rows: context?.rowCount,
-        ms: Math.round((performance.now() - started) * 1000) / 1000,
-      },
-      lease: lease?.id,
-      recording: context?.recording,
-      request: { principal: this.#requestPrincipal, resource: info.ref, facts: others },
+      v: 1,
     }
   }
 
@@ -489,31 +501,6 @@ export class SessionImpl implements Session {
     }
     core.consumed.add(id)
     return { record, released: preview === undefined ? { id } : { id, preview } }
-  }
-
-  #addTags(tags: readonly string[]): void {
-    let next: string[] | undefined
-    for (const t of tags) if (!this.#flowTags.includes(t) && !next?.includes(t)) (next ??= [...this.#flowTags]).push(t)
-    if (next) {
-      this.#flowTags = Object.freeze(next)
-      this.#flow = { reads: this.#flowReads, tags: this.#flowTags }
-    }
-  }
-
-  #addReads(command: Command, info: ResourceInfo): void {
-    const reads = command.sql?.reads
-    if (reads === undefined || reads.length === 0) return
-    const base = `${info.ref.kind}:${info.ref.name}`
-    let next: string[] | undefined
-    const add = (v: string) => {
-      if (!this.#flowReads.includes(v) && !next?.includes(v)) (next ??= [...this.#flowReads]).push(v)
-    }
-    add(base)
-    for (const t of reads) add(`${base}/${t}`)
-    if (next) {
-      this.#flowReads = Object.freeze(next)
-      this.#flow = { reads: this.#flowReads, tags: this.#flowTags }
-    }
   }
 }
 

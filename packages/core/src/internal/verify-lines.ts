@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto'
+import { sha256Hex } from './sha256.js'
 import { GENESIS } from './audit-chain.js'
 import { canonicalObject } from './canonical-json.js'
 
@@ -34,7 +34,7 @@ export function verifyLines(lines: readonly string[]): ChainVerification {
     if (rec === null || typeof rec !== 'object' || Array.isArray(rec)) return bad(expected, 'line is not a record')
     const seq = rec.seq
     if (typeof seq !== 'number' || !Number.isInteger(seq)) return bad(expected, 'record has no seq')
-    const hash = `sha256:${createHash('sha256').update(canonicalObject(rec, 'hash')).digest('hex')}`
+    const hash = `sha256:${sha256Hex(canonicalObject(rec, 'hash'))}`
     if (rec.hash !== hash) return bad(seq, 'hash does not match the record (edited)')
     if (prevSeq === undefined) {
       // A chain starts at seq 1 linked to the genesis hash; anything else means the head was removed.
