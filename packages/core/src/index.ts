@@ -43,3 +43,6 @@ export {
   type ApprovalDecisionInput,
   type DecisionRefusal,
 } from './approval/redis-approvals.js'
+
+// flow (data-flow rules across one causal chain)
+export { currentFlow } from './flow/current-flow.js'
