@@ -1,0 +1,195 @@
+// Per-connection hooks on pg's wire Connection (see pg-internals.ts): the tripwire that lets only
+// approved SQL reach the socket, row masking on RowDescription/DataRow before any Query, Cursor or
+// QueryStream sees a row, row counts from CommandComplete, and the lexer-setting watch.
+import { WardenError } from '@warden/policy'
+import type { ColumnRef, MaskPlan, Masker } from '@warden/core'
+import type { PgClientInternals, PgWireConnection } from '../pg-internals.js'
+
+const TEXT_OID = 25
+
+/** Encodings whose multibyte characters can hide a quote or backslash from libpg-query's reading. */
+const UNSAFE_ENCODINGS: ReadonlySet<string> = new Set(['SJIS', 'SHIFT_JIS_2004', 'BIG5', 'GBK', 'GB18030', 'UHC', 'JOHAB'])
+
+interface RowField {
+  name: string
+  tableID: number
+  columnID: number
+  dataTypeID: number
+  format: string
+}
+
+export interface TableInfo {
+  readonly table: string
+  readonly columns: ReadonlyMap<number, string>
+}
+
+/** What one guarded query carries while its response arrives. */
+export class QueryState {
+  rows = 0
+  #plan: MaskPlan | null = null
+  #indexes: readonly number[] = []
+  readonly masker: Masker | null
+
+  constructor(masker: Masker | null) {
+    this.masker = masker
+  }
+
+  describe(fields: RowField[], guard: WireGuard): void {
+    const masker = this.masker as Masker
+    const columns = fields.map((f) => guard.column(f))
+    const plan = masker.plan(columns)
+    this.#plan = plan.active ? plan : null
+    this.#indexes = plan.active ? maskedIndexes(plan, fields.length) : []
+    // Masked values are strings now: read them as text, whatever the column's type.
+    for (const i of this.#indexes) {
+      const field = fields[i]
+      if (field !== undefined) {
+        field.dataTypeID = TEXT_OID
+        field.format = 'text'
+      }
+    }
+  }
+
+  mask(values: unknown[]): void {
+    if (this.#plan !== null) this.#plan.applyArray(values)
+  }
+}
+
+/** Positions a plan may change. Uses the engine's slots when it exposes them; else every column. */
+function maskedIndexes(plan: MaskPlan, count: number): number[] {
+  const slots = (plan as { slots?: unknown }).slots
+  if (Array.isArray(slots)) {
+    const out: number[] = []
+    for (const slot of slots) {
+      const index = (slot as { index?: unknown }).index
+      if (typeof index === 'number') out.push(index)
+    }
+    return out
+  }
+  return Array.from({ length: count }, (_, i) => i)
+}
+
+export class WireGuard {
+  readonly states = new WeakMap<object, QueryState>()
+  readonly #approved = new Map<string, number>()
+  readonly #client: PgClientInternals
+  #masking = 0
+  /** Why this connection's lexing cannot be trusted any more, or ''. */
+  unsafe = ''
+  readonly catalog = new Map<number, TableInfo>()
+  catalogLoaded = false
+  catalogStale = false
+
+  constructor(client: PgClientInternals) {
+    this.#client = client
+    const con = client.connection
+    this.#tripwire(con)
+    this.#hook(con)
+  }
+
+  /** SQL text about to be submitted for an approved command. */
+  approve(text: string): void {
+    this.#approved.set(text, (this.#approved.get(text) ?? 0) + 1)
+  }
+
+  /** The command that approved `text` has finished. */
+  done(text: string): void {
+    const n = this.#approved.get(text) ?? 0
+    if (n <= 1) this.#approved.delete(text)
+    else this.#approved.set(text, n - 1)
+  }
+
+  track(query: object, state: QueryState): void {
+    this.states.set(query, state)
+    if (state.masker !== null) this.#masking++
+  }
+
+  untrack(state: QueryState): void {
+    if (state.masker !== null) this.#masking--
+  }
+
+  column(field: RowField): ColumnRef {
+    if (field.tableID === 0) return { name: field.name }
+    const info = this.catalog.get(field.tableID)
+    if (info === undefined) {
+      // A table created after the catalog was read: mask by name now, reread before the next masked query.
+      this.catalogStale = true
+      return { name: field.name }
+    }
+    const origin = info.columns.get(field.columnID)
+    return origin === undefined || origin === field.name ? { name: field.name, table: info.table } : { name: field.name, table: info.table, origin }
+  }
+
+  #tripwire(con: PgWireConnection): void {
+    const query = con.query
+    const parse = con.parse
+    const check = (text: unknown) => {
+      if (typeof text !== 'string' || !this.#approved.has(text)) {
+        throw new WardenError(
+          'ERR_WARDEN_DENIED',
+          'SQL reached the pg connection without passing Warden (client.connection is internal); send queries through client.query()',
+        )
+      }
+    }
+    con.query = function (this: PgWireConnection, text: string) {
+      check(text)
+      return query.call(this, text)
+    }
+    con.parse = function (this: PgWireConnection, message: { text: string }, ...rest: unknown[]) {
+      check(message?.text)
+      return (parse as (...a: unknown[]) => void).call(this, message, ...rest)
+    }
+  }
+
+  #hook(con: PgWireConnection): void {
+    const emit = con.emit
+    const states = this.states
+    const client = this.#client
+    const guard = this
+    con.emit = function (this: PgWireConnection, event: string | symbol, message?: unknown, ...rest: unknown[]): boolean {
+      switch (event) {
+        case 'rowDescription':
+        case 'dataRow':
+          if (guard.#masking > 0) {
+            const active = client._getActiveQuery()
+            const state = active ? states.get(active) : undefined
+            if (state?.masker) {
+              const fields = (message as { fields: unknown[] }).fields
+              if (event === 'rowDescription') state.describe(fields as RowField[], guard)
+              else state.mask(fields)
+            }
+          }
+          break
+        case 'commandComplete': {
+          const active = client._getActiveQuery()
+          const state = active ? states.get(active) : undefined
+          if (state) state.rows += rowsOf((message as { text?: string }).text)
+          break
+        }
+        case 'parameterStatus':
+          guard.#parameter(message as { parameterName?: string; parameterValue?: string })
+          break
+      }
+      return emit.call(this, event, message, ...rest)
+    } as PgWireConnection['emit']
+  }
+
+  #parameter(message: { parameterName?: string; parameterValue?: string }): void {
+    const name = message.parameterName
+    const value = String(message.parameterValue ?? '')
+    if (name === 'standard_conforming_strings' && value !== 'on') {
+      this.unsafe = `standard_conforming_strings is "${value}" on this connection, so SQL is not lexed the way Warden parsed it; reconnect with it on`
+    } else if (name === 'client_encoding' && UNSAFE_ENCODINGS.has(value.toUpperCase())) {
+      this.unsafe = `client_encoding is ${value} on this connection, which can hide quotes inside multibyte characters; use UTF8`
+    }
+  }
+}
+
+/** `SELECT 5`, `INSERT 0 3`, `COPY 10` → the row count (last number), else 0. */
+function rowsOf(text: string | undefined): number {
+  if (text === undefined) return 0
+  const space = text.lastIndexOf(' ')
+  if (space < 0) return 0
+  const n = Number(text.slice(space + 1))
+  return Number.isFinite(n) ? n : 0
+}

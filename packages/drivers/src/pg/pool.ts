@@ -1,0 +1,234 @@
+// The guarded pg Pool. One pg-pool per principal (a pooled connection authenticates with one
+// principal's lease and is never lent to another), each connection retired before its lease ends.
+// pool.query decides (and waits for approval) before it takes a connection, so a command held for
+// a human never holds a pooled connection.
+import { EventEmitter } from 'node:events'
+import type { SqlFacts } from '@warden/policy'
+import type { Command, Lease, Session, SessionSource } from '@warden/core'
+import type pg from 'pg'
+import { Client, type ClientConfig, clientHooks } from './client.js'
+import { describePostgres, loadPostgresParser } from './describe.js'
+import { PgPool, PgQuery, type PgPoolInternals, type PgSubmittable, checkVersions, isSubmittable } from './pg-internals.js'
+
+export interface PoolConfig extends Omit<pg.PoolConfig, 'password' | 'user' | 'Client'>, ClientConfig {
+  /**
+   * Retire a connection this long before its lease expires (default: a fifth of the lease's
+   * remaining lifetime, at most 30 s), so no query runs on a credential that is about to end.
+   */
+  readonly leaseMarginMs?: number
+}
+
+type Callback = (error: Error | null, result?: unknown) => void
+
+interface Inner {
+  readonly pool: pg.Pool
+  session: Session
+}
+
+const FORWARDED = ['connect', 'acquire', 'release', 'remove'] as const
+
+/**
+ * A guarded `pg.Pool`: `new Pool(session, {resource, host, database, max, ...})`. `pool.query` and
+ * `pool.connect()` mirror pg-pool; every query passes Warden's pipeline.
+ */
+export class Pool extends EventEmitter {
+  readonly #source: SessionSource
+  readonly #config: PoolConfig
+  readonly #resource: Command['resource']
+  readonly #inner = new Map<string, Inner>()
+  readonly #margin: number | undefined
+  #ending = false
+
+  constructor(source: SessionSource, config: PoolConfig) {
+    super()
+    if (typeof (source as SessionSource | undefined)?.current !== 'function') {
+      throw new TypeError('Pool: the first argument must be a Warden session or the Warden (something with current())')
+    }
+    if (typeof config !== 'object' || config === null) throw new TypeError('Pool: config must be an object with "resource"')
+    if (typeof config.resource !== 'string' || config.resource === '') throw new TypeError('Pool: config.resource must name the database (policies match postgres:<resource>)')
+    if ('password' in config && (config as { password?: unknown }).password !== undefined) {
+      throw new TypeError('Pool: "password" is not accepted; credentials come from the broker (createWarden({broker}))')
+    }
+    if ('Client' in config) throw new TypeError('Pool: "Client" is not accepted; the pool makes guarded clients itself')
+    if (config.leaseMarginMs !== undefined && !(Number.isFinite(config.leaseMarginMs) && config.leaseMarginMs >= 0)) {
+      throw new TypeError('Pool: "leaseMarginMs" must be a non-negative number')
+    }
+    checkVersions()
+    this.#source = source
+    this.#config = Object.freeze({ ...config })
+    this.#margin = config.leaseMarginMs
+    this.#resource = Object.freeze({
+      kind: 'postgres' as const,
+      name: config.resource,
+      labels: config.labels ? Object.freeze({ ...config.labels }) : undefined,
+    })
+    loadPostgresParser().catch(() => {})
+  }
+
+  get totalCount(): number {
+    return this.#sum((p) => p.totalCount)
+  }
+  get idleCount(): number {
+    return this.#sum((p) => p.idleCount)
+  }
+  get waitingCount(): number {
+    return this.#sum((p) => p.waitingCount)
+  }
+  get ending(): boolean {
+    return this.#ending
+  }
+
+  #sum(f: (p: pg.Pool) => number): number {
+    let n = 0
+    for (const inner of this.#inner.values()) n += f(inner.pool)
+    return n
+  }
+
+  /** The pg-pool of the current session's principal (made on first use). */
+  #poolFor(session: Session): Inner {
+    const p = session.principal
+    const key = `${p.issuer}\u0000${p.id}`
+    let inner = this.#inner.get(key)
+    if (inner === undefined) {
+      const { leaseMarginMs: _margin, ...rest } = this.#config
+      const source = this.#source
+      const userMax = this.#config.maxLifetimeSeconds ?? 0
+      const margin = this.#margin
+      const state: { inner?: Inner } = {}
+      class PooledClient extends Client {
+        constructor(options: ClientConfig) {
+          super(source, options)
+          clientHooks.bind(this, {
+            session: () => (state.inner as Inner).session,
+            connected: (lease: Lease) => {
+              // pg-pool reads maxLifetimeSeconds right after this callback (pg-internals.ts).
+              const options = (pool as unknown as PgPoolInternals).options
+              options.maxLifetimeSeconds = lifetimeSeconds(lease, userMax, margin)
+            },
+          })
+        }
+      }
+      const pool = new PgPool({ ...(rest as pg.PoolConfig), Client: PooledClient as unknown as typeof pg.Client })
+      inner = { pool, session }
+      state.inner = inner
+      for (const event of FORWARDED) pool.on(event, (...args: unknown[]) => this.emit(event, ...args))
+      // An idle connection can die when its lease is revoked (the role is dropped): pg-pool already
+      // removed it; report it only if someone listens, never as an unhandled 'error'.
+      pool.on('error', (err: Error, client: unknown) => {
+        if (this.listenerCount('error') > 0) this.emit('error', err, client)
+      })
+      this.#inner.set(key, inner)
+    } else {
+      inner.session = session // the newest session of this principal leases new connections
+    }
+    return inner
+  }
+
+  connect(): Promise<pg.PoolClient & Client>
+  connect(callback: (err: Error | undefined, client: (pg.PoolClient & Client) | undefined, done: (release?: unknown) => void) => void): void
+  connect(callback?: (err: Error | undefined, client: (pg.PoolClient & Client) | undefined, done: (release?: unknown) => void) => void): unknown {
+    let inner: Inner
+    try {
+      if (this.#ending) throw new Error('Cannot use a pool after calling end on the pool')
+      inner = this.#poolFor(this.#source.current())
+    } catch (err) {
+      if (callback) {
+        process.nextTick(() => callback(err as Error, undefined, () => {}))
+        return undefined
+      }
+      return Promise.reject(err)
+    }
+    if (callback) return inner.pool.connect(callback as never)
+    return inner.pool.connect() as Promise<pg.PoolClient & Client>
+  }
+
+  // biome-ignore lint/suspicious/noExplicitAny: mirrors pg-pool's overloaded query()
+  query(config: any, values?: any, callback?: any): any {
+    const cb: Callback | undefined = typeof values === 'function' ? values : callback
+    const vals: unknown[] | undefined = typeof values === 'function' ? undefined : values
+    let settle: Callback = () => {}
+    let result: Promise<unknown> | undefined
+    if (cb === undefined) {
+      result = new Promise((resolve, reject) => {
+        settle = (err, res) => (err ? reject(err) : resolve(res))
+      })
+    }
+    const done: Callback = cb ?? settle
+    const fail = (err: unknown) => process.nextTick(() => done(err instanceof Error ? err : new Error(String(err))))
+    try {
+      if (config === null || config === undefined || typeof config === 'function') {
+        throw new TypeError('pool.query needs SQL text or a query config')
+      }
+      if (isSubmittable(config)) throw new TypeError('pool.query does not take a Submittable (Cursor, QueryStream, COPY); use pool.connect() and client.query()')
+      if (this.#ending) throw new Error('Cannot use a pool after calling end on the pool')
+      const session = this.#source.current()
+      const text = typeof config === 'string' ? config : config.text
+      if (typeof text !== 'string') throw new TypeError('pool.query needs SQL text (a named statement without text cannot be classified)')
+      const described = describePostgres(text)
+      const go = (facts: SqlFacts) => this.#execute(session, config, vals, text, facts).then((res) => done(null, res), fail)
+      if (described instanceof Promise) described.then(go, fail)
+      else go(described)
+    } catch (err) {
+      fail(err)
+    }
+    return result
+  }
+
+  /** Decide (and wait for approval) first; only then take a connection and run on it. */
+  async #execute(session: Session, config: unknown, values: unknown[] | undefined, text: string, facts: SqlFacts): Promise<unknown> {
+    const preview = this.#config.preview
+    const command: Command = {
+      resource: this.#resource,
+      action: 'sql.query',
+      text,
+      sql: facts,
+      preview: preview ? () => preview({ text, values: values ?? (config as { values?: unknown[] }).values, sql: facts }) : undefined,
+    }
+    return session.execute(command, async (context) => {
+      const inner = this.#poolFor(session)
+      const client = (await inner.pool.connect()) as pg.PoolClient & Client
+      let result: unknown
+      const query = new PgQuery(config as pg.QueryConfig, values, ((err: Error, res: pg.QueryResult) => {
+        result = err ?? res
+      }) as never) as unknown as PgSubmittable
+      if (typeof config === 'object' && (config as { query_timeout?: unknown }).query_timeout) {
+        ;(query as { query_timeout?: unknown }).query_timeout = (config as { query_timeout?: unknown }).query_timeout
+      }
+      // A connection that dies mid-query fails the query; its 'error' event must not go unhandled.
+      const onError = () => {}
+      client.on('error', onError)
+      try {
+        await clientHooks.run(client, context, query, text)
+      } catch (err) {
+        client.removeListener('error', onError)
+        client.release(err as Error) // as pg-pool does: a failed query's connection is not reused
+        throw err
+      }
+      client.removeListener('error', onError)
+      client.release()
+      if (result instanceof Error) throw result
+      return result
+    })
+  }
+
+  end(): Promise<void>
+  end(callback: () => void): void
+  end(callback?: () => void): Promise<void> | undefined {
+    this.#ending = true
+    const all = Promise.all([...this.#inner.values()].map((i) => i.pool.end())).then(() => undefined)
+    if (callback) {
+      all.then(callback, callback)
+      return undefined
+    }
+    return all
+  }
+}
+
+/** Seconds a new connection may live: until its lease nears expiry, and never past the user's own limit. */
+function lifetimeSeconds(lease: Lease, userMaxSeconds: number, marginMs: number | undefined): number {
+  const remaining = lease.expiresAt.getTime() - Date.now()
+  const margin = marginMs ?? Math.min(30_000, remaining / 5)
+  const ms = Math.max(1, remaining - margin)
+  const seconds = ms / 1000
+  return userMaxSeconds > 0 ? Math.min(userMaxSeconds, seconds) : seconds
+}
