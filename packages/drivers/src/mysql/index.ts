@@ -1,1 +1,14 @@
+export {
+  type CallbackClient,
+  Connection,
+  createConnection,
+  type GuardedConnectionOptions,
+  type PreparedStatement,
+  type QueryCallback,
+  type QueryResult,
+  type QueryValues,
+} from './connection.js'
 export { describeMysql, MAX_MYSQL_STATEMENT_LENGTH } from './describe.js'
+export type { MysqlGuardOptions } from './internal/config.js'
+export { createPool, type GuardedPoolOptions, Pool } from './pool.js'
+export { type MysqlUserBroker, type MysqlUserBrokerOptions, mysqlUserBroker } from './user-broker.js'

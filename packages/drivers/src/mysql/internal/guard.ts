@@ -1,0 +1,169 @@
+// The tripwire on every physical connection: each Query/Prepare/Execute must carry the ticket the
+// guarded client issued for exactly that text, after the pipeline allowed it. Anything else
+// (a raw `conn.query`, ChangeUser, BinlogDump, a command mysql2 adds in a future version) fails.
+import type { ColumnRef, Masker } from '@warden/core'
+import { WardenDeniedError, WardenError } from '@warden/policy'
+import {
+  commandKind,
+  commandOptions,
+  failCommand,
+  interceptRowParser,
+  type Mysql2Command,
+  type Mysql2Connection,
+  type Mysql2Field,
+  preparedText,
+  wrapAddCommand,
+} from '../mysql2-internals.js'
+
+/** Issued by the guarded client for one command, after `session.execute` allowed it. */
+export interface Ticket {
+  /** The exact text the command must carry (formatted for Query, prepared text for Prepare/Execute). */
+  readonly text: string
+  readonly masker: Masker | null
+  /** The connection-level typeCast function, applied per command when no masks are on. */
+  readonly typeCast: unknown
+}
+
+// Protocol plumbing that runs no SQL.
+const PLUMBING = new Set(['ClientHandshake', 'Quit', 'Ping', 'CloseStatement', 'ResetConnection'])
+const SQL = new Set(['Query', 'Execute', 'Prepare'])
+
+let pending: Ticket | undefined
+const guarded = new WeakSet<Mysql2Connection>()
+
+/** Runs `fn` (which must queue its commands synchronously) with `ticket` attached to those commands. */
+export function withTicket<T>(ticket: Ticket, fn: () => T): T {
+  const previous = pending
+  pending = ticket
+  try {
+    return fn()
+  } finally {
+    pending = previous
+  }
+}
+
+export function isGuarded(conn: Mysql2Connection): boolean {
+  return guarded.has(conn)
+}
+
+/** Installs the tripwire on one physical connection (idempotent). */
+export function guardConnection(conn: Mysql2Connection): void {
+  if (guarded.has(conn)) return
+  guarded.add(conn)
+  wrapAddCommand(conn, (orig) => (cmd) => {
+    const kind = commandKind(cmd)
+    if (PLUMBING.has(kind)) return orig(cmd)
+    if (!SQL.has(kind)) {
+      return failCommand(
+        cmd,
+        new WardenDeniedError(
+          'mysql-driver',
+          `mysql ${kind} is not allowed through Warden (it could switch accounts or stream the binlog)`,
+        ),
+      )
+    }
+    const ticket = pending
+    if (ticket === undefined) {
+      return failCommand(
+        cmd,
+        new WardenError(
+          'ERR_WARDEN_UNSUPPORTED',
+          `mysql ${kind} did not come through the guarded client; use the connection or pool from @warden/drivers/mysql`,
+        ),
+      )
+    }
+    const text = kind === 'Query' ? cmd.sql : preparedText(cmd)
+    if (text !== ticket.text) {
+      return failCommand(
+        cmd,
+        new WardenError(
+          'ERR_WARDEN_UNSUPPORTED',
+          `mysql ${kind}: the text sent differs from the text that was classified; refusing it`,
+        ),
+      )
+    }
+    if (kind !== 'Prepare') {
+      const options = commandOptions(cmd)
+      if (ticket.masker !== null) {
+        // A custom typeCast would see values before masking: while masks apply, mysql2 casts.
+        if (options !== undefined && typeof options.typeCast === 'function') options.typeCast = true
+        installMasking(cmd, ticket.masker)
+      } else if (
+        options !== undefined &&
+        options.typeCast === undefined &&
+        typeof ticket.typeCast === 'function'
+      ) {
+        options.typeCast = ticket.typeCast
+      }
+    }
+    return orig(cmd)
+  })
+}
+
+type RowParser = {
+  next: (packet: unknown, fields: Mysql2Field[], options: Record<string, unknown>) => unknown
+}
+
+/** Masks every row of every result set of `cmd`, whatever shape the options give it. */
+function installMasking(cmd: Mysql2Command, masker: Masker): void {
+  interceptRowParser(cmd, (parser) => {
+    const inner = parser as RowParser
+    let lastFields: Mysql2Field[] | undefined
+    let apply: (row: unknown) => unknown = identity
+    return {
+      next(packet: unknown, fields: Mysql2Field[], options: Record<string, unknown>) {
+        const row = inner.next(packet, fields, options)
+        if (fields !== lastFields) {
+          lastFields = fields
+          apply = rowMasker(masker, fields, options)
+        }
+        return apply(row)
+      },
+    }
+  })
+}
+
+const identity = (row: unknown) => row
+
+/** Column provenance from the field packet: the alias is `name`, the real column is `orgTable.orgName`. */
+export function columnRef(f: Mysql2Field, name = f.name): ColumnRef {
+  const table = f.orgTable ? (f.schema ? `${f.schema}.${f.orgTable}` : f.orgTable) : undefined
+  const origin = f.orgName && f.orgName !== name ? f.orgName : undefined
+  return { name, table, origin }
+}
+
+function rowMasker(
+  masker: Masker,
+  fields: Mysql2Field[],
+  options: Record<string, unknown>,
+): (row: unknown) => unknown {
+  if (options.rowsAsArray) {
+    const plan = masker.plan(fields.map((f) => columnRef(f)))
+    return plan.active ? (row) => plan.applyArray(row as unknown[]) : identity
+  }
+  const nest = options.nestTables
+  if (nest === true) {
+    // `{table: {column: value}}`: one plan per table group.
+    const groups = new Map<string, Mysql2Field[]>()
+    for (const f of fields) {
+      const list = groups.get(f.table)
+      if (list) list.push(f)
+      else groups.set(f.table, [f])
+    }
+    const plans = [...groups]
+      .map(([table, list]) => [table, masker.plan(list.map((f) => columnRef(f)))] as const)
+      .filter(([, p]) => p.active)
+    if (plans.length === 0) return identity
+    return (row) => {
+      const r = row as Record<string, Record<string, unknown>>
+      for (const [table, plan] of plans) if (r[table]) plan.applyObject(r[table])
+      return row
+    }
+  }
+  const named =
+    typeof nest === 'string'
+      ? fields.map((f) => columnRef(f, f.table + nest + f.name))
+      : fields.map((f) => columnRef(f))
+  const plan = masker.plan(named)
+  return plan.active ? (row) => plan.applyObject(row as Record<string, unknown>) : identity
+}

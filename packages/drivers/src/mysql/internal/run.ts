@@ -1,0 +1,274 @@
+// One command, end to end: describe the text mysql2 will send, `session.execute`, then queue the
+// real mysql2 command with a ticket for exactly that text. Shared by pools and connections.
+import type { Command, ExecuteContext, Masker, Session, SessionSource } from '@warden/core'
+import type { SqlFacts } from '@warden/policy'
+import { WardenDeniedError, WardenError } from '@warden/policy'
+import { describeMysql } from '../describe.js'
+import {
+  commandOptions,
+  type Formatter,
+  failCommand,
+  type Mysql2Command,
+  type Mysql2Connection,
+  type Mysql2Statement,
+  mysql2Problem,
+} from '../mysql2-internals.js'
+import { withTicket } from './guard.js'
+
+/** Where commands of one guarded client run. */
+export interface Target {
+  readonly resource: Command['resource']
+  /** Formats text as mysql2 will for this client's config (queryFormat, namedPlaceholders, timezone). */
+  readonly formatter: Formatter
+  readonly typeCast: unknown
+  /** A physical connection for `session`, already checked against its credential; release it after the command. */
+  acquire(session: Session): Promise<Lent>
+}
+
+export interface Lent {
+  readonly conn: Mysql2Connection
+  release(): void
+}
+
+export type Result = [unknown, unknown]
+
+const problem = mysql2Problem()
+
+function assertSupported(): void {
+  if (problem !== '')
+    throw new WardenError(
+      'ERR_WARDEN_UNSUPPORTED',
+      `@warden/drivers/mysql: ${problem}; refusing every command`,
+    )
+}
+
+/** Text we could not fully classify never runs as several statements, whatever the policy says. */
+function assertSingleOrParsed(facts: SqlFacts): void {
+  if (!facts.parsed && facts.flags.includes('multi_statement')) {
+    throw new WardenDeniedError(
+      'mysql-driver',
+      'multi-statement text runs only when every statement is classified',
+    )
+  }
+}
+
+function refuseInfile(options: Record<string, unknown> | undefined): void {
+  if (options !== undefined && options.infileStreamFactory !== undefined) {
+    throw new WardenError(
+      'ERR_WARDEN_UNSUPPORTED',
+      'infileStreamFactory (LOAD DATA LOCAL INFILE) is not supported through Warden',
+    )
+  }
+}
+
+/** Facts of the text sent, shown to policy and audit with the template's text (no parameter values). */
+async function factsFor(text: string, template: string): Promise<SqlFacts> {
+  const facts = await describeMysql(text)
+  if (text === template) return facts
+  return Object.freeze({ ...facts, text: template })
+}
+
+function countRows(rows: unknown): number {
+  if (Array.isArray(rows)) return rows.length
+  const affected = (rows as { affectedRows?: unknown } | null)?.affectedRows
+  return typeof affected === 'number' ? affected : 0
+}
+
+/**
+ * Keeps parameter values and masked data out of an error the server or mysql2 raised: `err.sql`
+ * becomes the template, values are cut out of the message (syntax errors quote the text).
+ */
+export function scrubError(err: unknown, template: string, values: unknown, masker: Masker | null): void {
+  if (typeof err !== 'object' || err === null) return
+  const e = err as { sql?: unknown; message?: unknown; sqlMessage?: unknown; stack?: unknown }
+  if ('sql' in e) e.sql = template
+  const list = Array.isArray(values)
+    ? values
+    : values !== null && typeof values === 'object'
+      ? Object.values(values)
+      : []
+  const scrub = (s: string): string => {
+    let out = s
+    for (const v of list) {
+      if (typeof v !== 'string' && typeof v !== 'number' && typeof v !== 'bigint') continue
+      const str = String(v)
+      if (str.length >= 3 && out.includes(str)) out = out.split(str).join('?')
+    }
+    return masker !== null ? masker.text(out) : out
+  }
+  if (typeof e.message === 'string') {
+    const before = e.message
+    const after = scrub(before)
+    if (after !== before) {
+      e.message = after
+      if (typeof e.stack === 'string') e.stack = e.stack.split(before).join(after)
+    }
+  }
+  if (typeof e.sqlMessage === 'string') e.sqlMessage = scrub(e.sqlMessage)
+}
+
+/** Settles with the command's outcome, whichever way mysql2 reports it (callback or events). */
+function observe(
+  cmd: Mysql2Command,
+  ctx: ExecuteContext,
+  template: string,
+  values: unknown,
+  resolve: (r: Result) => void,
+  reject: (e: unknown) => void,
+): void {
+  const user = cmd.onResult
+  if (typeof user === 'function') {
+    cmd.onResult = (err, rows, fields) => {
+      if (err) {
+        scrubError(err, template, values, ctx.masker)
+        reject(err)
+      } else {
+        ctx.rows(countRows(rows))
+        resolve([rows, fields])
+      }
+      user(err, rows, fields)
+    }
+    return
+  }
+  let failed = false
+  cmd.on('result', () => ctx.rows(1))
+  cmd.once('error', (err: unknown) => {
+    failed = true
+    scrubError(err, template, values, ctx.masker)
+    reject(err)
+  })
+  cmd.once('end', () => {
+    if (!failed) resolve([undefined, undefined])
+  })
+}
+
+/** `query()`: `cmd` is a mysql2 Query built but not queued. Settles after the audit record is written. */
+export async function runQuery(source: SessionSource, target: Target, cmd: Mysql2Command): Promise<Result> {
+  let queued = false
+  try {
+    assertSupported()
+    const session = source.current()
+    const template = cmd.sql
+    if (typeof template !== 'string') throw new TypeError('query: sql must be a string')
+    refuseInfile(commandOptions(cmd))
+    const text = target.formatter.query(cmd)
+    const facts = await factsFor(text, template)
+    const command: Command = { resource: target.resource, action: 'sql.query', text: template, sql: facts }
+    return await session.execute(command, async (ctx) => {
+      assertSingleOrParsed(facts)
+      const lent = await target.acquire(session)
+      return new Promise<Result>((resolve, reject) => {
+        observe(cmd, ctx, template, cmd.values, resolve, reject)
+        cmd.once('end', () => lent.release())
+        queued = true
+        withTicket({ text, masker: ctx.masker, typeCast: target.typeCast }, () => {
+          lent.conn.query(cmd)
+        })
+      })
+    })
+  } catch (err) {
+    if (!queued) failCommand(cmd, err as Error)
+    throw err
+  }
+}
+
+/** `execute()`: prepared statement protocol; parameters travel separately, so the template is the text. */
+export async function runExecute(
+  source: SessionSource,
+  target: Target,
+  options: Record<string, unknown>,
+): Promise<Result> {
+  assertSupported()
+  const session = source.current()
+  if (typeof options.sql !== 'string') throw new TypeError('execute: sql must be a string')
+  refuseInfile(options)
+  const text = target.formatter.execute(options)
+  const facts = await describeMysql(text)
+  const command: Command = { resource: target.resource, action: 'sql.query', text, sql: facts }
+  return session.execute(command, async (ctx) => {
+    assertSingleOrParsed(facts)
+    const lent = await target.acquire(session)
+    return new Promise<Result>((resolve, reject) => {
+      const cb = (err: Error | null, rows?: unknown, fields?: unknown) => {
+        if (err) {
+          scrubError(err, text, options.values, ctx.masker)
+          reject(err)
+        } else {
+          ctx.rows(countRows(rows))
+          resolve([rows, fields])
+        }
+      }
+      let cmd: Mysql2Command
+      try {
+        cmd = withTicket({ text, masker: ctx.masker, typeCast: target.typeCast }, () =>
+          lent.conn.execute({ ...options }, cb),
+        )
+      } catch (err) {
+        lent.release() // mysql2 validates bind values synchronously (undefined, functions)
+        reject(err)
+        return
+      }
+      cmd.once('end', () => lent.release())
+    })
+  })
+}
+
+/** `stmt.execute(values)` on a statement prepared through the guarded client. */
+export async function runPrepared(
+  source: SessionSource,
+  target: Target,
+  stmt: Mysql2Statement,
+  values: unknown,
+): Promise<Result> {
+  assertSupported()
+  const session = source.current()
+  const text = stmt.query
+  const facts = await describeMysql(text)
+  const command: Command = { resource: target.resource, action: 'sql.query', text, sql: facts }
+  return session.execute(command, async (ctx) => {
+    assertSingleOrParsed(facts)
+    const lent = await target.acquire(session)
+    return new Promise<Result>((resolve, reject) => {
+      try {
+        const cmd = withTicket({ text, masker: ctx.masker, typeCast: target.typeCast }, () =>
+          stmt.execute(values ?? [], (err, rows, fields) => {
+            if (err) {
+              scrubError(err, text, values, ctx.masker)
+              reject(err)
+            } else {
+              ctx.rows(countRows(rows))
+              resolve([rows, fields])
+            }
+          }),
+        )
+        cmd.once('end', () => lent.release())
+      } catch (err) {
+        lent.release()
+        reject(err)
+      }
+    })
+  })
+}
+
+/** `prepare()`: runs nothing, so it is not decided; it still needs a session and leaves a ticket. */
+export async function runPrepare(
+  source: SessionSource,
+  target: Target,
+  sql: string,
+): Promise<Mysql2Statement> {
+  assertSupported()
+  const session = source.current()
+  if (typeof sql !== 'string') throw new TypeError('prepare: sql must be a string')
+  const lent = await target.acquire(session)
+  try {
+    return await new Promise<Mysql2Statement>((resolve, reject) => {
+      withTicket({ text: sql, masker: null, typeCast: undefined }, () =>
+        lent.conn.prepare({ sql }, (err, stmt) =>
+          err || stmt === undefined ? reject(err ?? new Error('prepare failed')) : resolve(stmt),
+        ),
+      )
+    })
+  } finally {
+    lent.release()
+  }
+}

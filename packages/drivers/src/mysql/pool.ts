@@ -1,0 +1,205 @@
+import type { Lease, Session, SessionSource } from '@warden/core'
+import { WardenError } from '@warden/policy'
+import type { FieldPacket, PoolOptions, QueryOptions } from 'mysql2'
+import {
+  type CallbackClient,
+  type Connection,
+  callbackClient,
+  executeOptions,
+  poolConnection,
+  type QueryResult,
+  type QueryValues,
+} from './connection.js'
+import { type MysqlGuardOptions, splitConfig } from './internal/config.js'
+import { type LeaseInfo, leaseInfo, ownerOf, passwordCredential } from './internal/credentials.js'
+import { guardConnection } from './internal/guard.js'
+import { type Lent, runExecute, runQuery, type Target } from './internal/run.js'
+import {
+  createCorePool,
+  createQuery,
+  formatterFor,
+  hookConnectionConfig,
+  type Mysql2Command,
+  type Mysql2Connection,
+  type Mysql2Pool,
+  scrubCredential,
+  setCredential,
+} from './mysql2-internals.js'
+
+/** mysql2's pool options plus `resource` (and `labels`); no `user`/`password`: those come from the broker. */
+export type GuardedPoolOptions = Omit<
+  PoolOptions,
+  | 'user'
+  | 'password'
+  | 'password1'
+  | 'password2'
+  | 'password3'
+  | 'passwordSha1'
+  | 'infileStreamFactory'
+  | 'uri'
+> &
+  MysqlGuardOptions
+
+/** A pooled connection is retired when its credential has less than this left. */
+const RETIRE_MARGIN_MS = 1_000
+const noop = () => {}
+
+interface Credential {
+  readonly lease: Lease
+  readonly owner: string
+}
+
+/**
+ * A mysql2 promise pool whose every command is described, decided, masked and audited under the
+ * current session of `source`. Mirrors `mysql2/promise`'s Pool.
+ */
+export class Pool {
+  readonly #source: SessionSource
+  readonly #core: Mysql2Pool
+  readonly #target: Target
+  readonly #typeCast: unknown
+  /** Which credential each physical connection authenticated with (keyed by its config object). */
+  readonly #leases = new WeakMap<object, LeaseInfo>()
+  /** Set only during the synchronous part of `getConnection`, when mysql2 may create a connection. */
+  #creating: Credential | undefined
+  #latest: Credential | undefined
+  #facade: CallbackClient | undefined
+
+  /** @internal Use `createPool`. */
+  constructor(source: SessionSource, config: GuardedPoolOptions) {
+    if (typeof source?.current !== 'function')
+      throw new TypeError('createPool: the first argument must be a Warden or a Session')
+    const { resource, core: coreOptions, typeCast } = splitConfig(config, 'createPool')
+    this.#source = source
+    this.#typeCast = typeCast
+    const core = createCorePool(coreOptions)
+    this.#core = core
+    // Each new physical connection gets the credential of the command that needed it, on its own
+    // config copy (non-enumerable), never on the pool's shared config.
+    hookConnectionConfig(core, (cfg) => {
+      const credential = this.#creating ?? this.#latest
+      if (credential !== undefined && credential.lease.expiresAt.getTime() > Date.now()) {
+        const { user, password } = passwordCredential(credential.lease)
+        setCredential(cfg, user, password)
+        this.#leases.set(cfg, leaseInfo(credential.lease, credential.owner))
+      } else {
+        // No credential at hand (mysql2 refilling on its own): this connection can never log in.
+        setCredential(cfg, 'warden-no-credential', '')
+      }
+    })
+    core.on('connection', (conn: Mysql2Connection) => {
+      guardConnection(conn)
+      scrubCredential(conn.config)
+      conn.on('error', noop) // a fatal error of an idle connection must not crash the host
+    })
+    core.on('release', (conn: Mysql2Connection) => {
+      const info = this.#leases.get(conn.config)
+      if (info === undefined || info.expiresAt - Date.now() < RETIRE_MARGIN_MS) conn.destroy()
+    })
+    this.#target = {
+      resource,
+      formatter: formatterFor(core.config.connectionConfig),
+      typeCast,
+      acquire: (session) => this.#acquire(session),
+    }
+  }
+
+  /** A physical connection authenticated with the session's current lease; older ones are retired. */
+  async #acquire(session: Session): Promise<Lent & { info: LeaseInfo }> {
+    const lease = await session.lease(this.#target.resource)
+    const credential: Credential = { lease, owner: ownerOf(session) }
+    this.#latest = credential
+    const limit = (this.#core.config.connectionLimit || 10) + 1
+    for (let attempt = 0; attempt <= limit; attempt++) {
+      const conn = await new Promise<Mysql2Connection>((resolve, reject) => {
+        this.#creating = credential
+        try {
+          this.#core.getConnection((err, c) => (err || c === undefined ? reject(err) : resolve(c)))
+        } finally {
+          this.#creating = undefined
+        }
+      })
+      const info = this.#leases.get(conn.config)
+      if (
+        info !== undefined &&
+        info.id === lease.id &&
+        info.owner === credential.owner &&
+        info.expiresAt - Date.now() > RETIRE_MARGIN_MS
+      ) {
+        guardConnection(conn)
+        return { conn, info, release: () => conn.release?.() }
+      }
+      conn.destroy() // authenticated with an older lease or another principal's: retire it
+    }
+    throw new WardenError(
+      'ERR_WARDEN_LEASE_EXPIRED',
+      'no pool connection with the current credential could be opened',
+    )
+  }
+
+  query<T = QueryResult>(sql: string | QueryOptions, values?: QueryValues): Promise<[T, FieldPacket[]]> {
+    const cmd = createQuery(sql, values, noop, this.#core.config.connectionConfig)
+    return runQuery(this.#source, this.#target, cmd) as Promise<[T, FieldPacket[]]>
+  }
+
+  execute<T = QueryResult>(sql: string | QueryOptions, values?: QueryValues): Promise<[T, FieldPacket[]]> {
+    return runExecute(this.#source, this.#target, executeOptions(sql, values)) as Promise<[T, FieldPacket[]]>
+  }
+
+  /** A connection of its own (transactions, prepared statements), bound to the current session's principal. */
+  async getConnection(): Promise<Connection> {
+    const session = this.#source.current()
+    const lent = await this.#acquire(session)
+    return poolConnection(
+      this.#source,
+      lent.conn,
+      this.#target.resource,
+      this.#typeCast,
+      lent.info,
+      lent.release,
+    )
+  }
+
+  releaseConnection(connection: Connection): void {
+    connection.release()
+  }
+
+  end(): Promise<void> {
+    return new Promise((resolve, reject) => this.#core.end((err) => (err ? reject(err) : resolve())))
+  }
+
+  escape(value: unknown): string {
+    return this.#core.escape(value)
+  }
+  escapeId(value: string | string[]): string {
+    return this.#core.escapeId(value)
+  }
+  format(sql: string, values?: QueryValues): string {
+    return this.#core.format(sql, values)
+  }
+
+  /** The callback API of this pool (mysql2's `pool.pool`): `query(...)` returns a Query with `.stream()`. */
+  get pool(): CallbackClient {
+    this.#facade ??= callbackClient(
+      (sql, values, cb) =>
+        createQuery(sql, values, cb as Mysql2Command['onResult'], this.#core.config.connectionConfig),
+      (cmd) => runQuery(this.#source, this.#target, cmd),
+      (options) => runExecute(this.#source, this.#target, options),
+    )
+    return this.#facade
+  }
+}
+
+/**
+ * A guarded mysql2 pool. Each physical connection authenticates with `session.lease(resource)`
+ * of the session that needed it, and is retired once a newer lease exists or its own is about to
+ * expire; the password never sits in the pool's config. Mirrors `mysql2/promise`'s `createPool`.
+ * Exported from `@warden/drivers/mysql`. Commands throw ERR_WARDEN_DENIED, ERR_WARDEN_NO_SESSION,
+ * ERR_WARDEN_APPROVAL_*, ERR_WARDEN_BROKER, ERR_WARDEN_LEASE_EXPIRED, or mysql2's own errors.
+ * @example
+ * const pool = createPool(warden, { resource: 'shop', host: 'db.internal', database: 'shop' })
+ * const [rows] = await session.run(() => pool.query('SELECT * FROM orders WHERE id = ?', [42]))
+ */
+export function createPool(source: SessionSource, config: GuardedPoolOptions): Pool {
+  return new Pool(source, config)
+}
