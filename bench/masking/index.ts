@@ -23,25 +23,67 @@ function rows(): unknown[][] {
   const out: unknown[][] = []
   for (let i = 0; i < ROWS; i++) {
     const notes =
-      i % 10 === 0 ? `call me at +1 415-555-${String(1000 + (i % 9000)).padStart(4, '0')} or mail user${i}@example.com` : `ordinary note number ${i} about delivery`
-    out.push([i, `user${i}@example.com`, `219-09-${String(1000 + (i % 9000))}`, `+1 212 555 ${String(1000 + (i % 9000))}`, `Name ${i}`, 'Springfield', notes, new Date(1_700_000_000_000 + i), i * 1.5, 'active'])
+      i % 10 === 0
+        ? `call me at +1 415-555-${String(1000 + (i % 9000)).padStart(4, '0')} or mail user${i}@example.com`
+        : `ordinary note number ${i} about delivery`
+    out.push([
+      i,
+      `user${i}@example.com`,
+      `219-09-${String(1000 + (i % 9000))}`,
+      `+1 212 555 ${String(1000 + (i % 9000))}`,
+      `Name ${i}`,
+      'Springfield',
+      notes,
+      new Date(1_700_000_000_000 + i),
+      i * 1.5,
+      'active',
+    ])
   }
   return out
 }
 
-const rule = (over: Partial<MaskRule> & Pick<MaskRule, 'strategy'>): MaskRule => ({ name: 'r', columns: [], detectors: [], tags: [], ...over })
+const rule = (over: Partial<MaskRule> & Pick<MaskRule, 'strategy'>): MaskRule => ({
+  name: 'r',
+  columns: [],
+  detectors: [],
+  tags: [],
+  ...over,
+})
 const scenarios: Record<string, readonly MaskRule[] | null> = {
   'unmasked pass (copy only)': null,
-  'columns: 3 × redact': Object.freeze([rule({ columns: ['email', 'customers.ssn', 'phone'], strategy: 'redact' })]),
-  'columns: 3 × partial': Object.freeze([rule({ columns: ['email', 'customers.ssn', 'phone'], strategy: 'partial' })]),
-  'columns: 3 × hash (HMAC)': Object.freeze([rule({ columns: ['email', 'customers.ssn', 'phone'], strategy: 'hash' })]),
-  'columns: 3 × tokenize (SIV)': Object.freeze([rule({ columns: ['email', 'customers.ssn', 'phone'], strategy: 'tokenize' })]),
+  'columns: 3 × redact': Object.freeze([
+    rule({ columns: ['email', 'customers.ssn', 'phone'], strategy: 'redact' }),
+  ]),
+  'columns: 3 × partial': Object.freeze([
+    rule({ columns: ['email', 'customers.ssn', 'phone'], strategy: 'partial' }),
+  ]),
+  'columns: 3 × hash (HMAC)': Object.freeze([
+    rule({ columns: ['email', 'customers.ssn', 'phone'], strategy: 'hash' }),
+  ]),
+  'columns: 3 × tokenize (SIV)': Object.freeze([
+    rule({ columns: ['email', 'customers.ssn', 'phone'], strategy: 'tokenize' }),
+  ]),
   'detectors: secrets (jwt, aws, private_key, api_key, credit_card) on all columns': Object.freeze([
-    rule({ detectors: ['jwt', 'aws_access_key', 'private_key', 'api_key', 'credit_card'], strategy: 'redact' }),
+    rule({
+      detectors: ['jwt', 'aws_access_key', 'private_key', 'api_key', 'credit_card'],
+      strategy: 'redact',
+    }),
   ]),
   'detectors: all 11 on all columns': Object.freeze([
     rule({
-      detectors: ['email', 'credit_card', 'iban', 'us_ssn', 'phone', 'ipv4', 'ipv6', 'jwt', 'aws_access_key', 'private_key', 'api_key'],
+      detectors: [
+        'email',
+        'credit_card',
+        'iban',
+        'us_ssn',
+        'phone',
+        'ipv4',
+        'ipv6',
+        'jwt',
+        'aws_access_key',
+        'private_key',
+        'api_key',
+      ],
       strategy: 'redact',
     }),
   ]),
@@ -70,7 +112,9 @@ for (const [name, rules] of Object.entries(scenarios)) {
   }
   const { median } = stats(samples.slice(1)) // first run warms up
   results.push({ name, cellsPerSec: CELLS / (median / 1000), msPerPass: median, masked })
-  console.log(`${name}: ${(CELLS / (median / 1000) / 1e6).toFixed(2)} M cells/s (${median.toFixed(1)} ms per ${ROWS} rows)`)
+  console.log(
+    `${name}: ${(CELLS / (median / 1000) / 1e6).toFixed(2)} M cells/s (${median.toFixed(1)} ms per ${ROWS} rows)`,
+  )
 }
 
 const base = results[0].cellsPerSec
@@ -78,7 +122,8 @@ const table = [
   '| scenario | cells/s | ms per 20k rows × 10 cols | vs unmasked | values masked |',
   '| --- | ---: | ---: | ---: | ---: |',
   ...results.map(
-    (r) => `| ${r.name} | ${(r.cellsPerSec / 1e6).toFixed(2)} M | ${r.msPerPass.toFixed(1)} | ${(r.cellsPerSec / base).toFixed(3)}× | ${r.masked} |`,
+    (r) =>
+      `| ${r.name} | ${(r.cellsPerSec / 1e6).toFixed(2)} M | ${r.msPerPass.toFixed(1)} | ${(r.cellsPerSec / base).toFixed(3)}× | ${r.masked} |`,
   ),
 ].join('\n')
 writeSection(

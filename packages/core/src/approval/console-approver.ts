@@ -16,18 +16,25 @@ export interface ConsoleApproverOptions {
 export function consoleApprover(options: ConsoleApproverOptions = {}): Approver {
   const input = options.input ?? process.stdin
   const output = options.output ?? process.stderr
-  if (typeof input?.on !== 'function') throw new TypeError('consoleApprover: "input" must be a readable stream')
-  if (typeof output?.write !== 'function') throw new TypeError('consoleApprover: "output" must be a writable stream')
+  if (typeof input?.on !== 'function')
+    throw new TypeError('consoleApprover: "input" must be a readable stream')
+  if (typeof output?.write !== 'function')
+    throw new TypeError('consoleApprover: "output" must be a writable stream')
   const reviewer = options.reviewer ?? `console:${os.userInfo().username}`
   // One question at a time: concurrent commands queue for the terminal.
   let turn: Promise<unknown> = Promise.resolve()
 
   const ask = async (request: ApprovalRequest, signal: AbortSignal): Promise<ApprovalOutcome> => {
     const base = { fingerprint: request.fingerprint, id: request.id }
-    if (signal.aborted) return { status: 'expired', reason: 'the approval wait was cancelled (timeout or abort)', ...base }
+    if (signal.aborted)
+      return { status: 'expired', reason: 'the approval wait was cancelled (timeout or abort)', ...base }
     const rl = createInterface({ input, output, terminal: false })
     try {
-      output.write(`\nWarden approval request\n${describeLines(request).map((l) => `  ${l}`).join('\n')}\n`)
+      output.write(
+        `\nWarden approval request\n${describeLines(request)
+          .map((l) => `  ${l}`)
+          .join('\n')}\n`,
+      )
       const answer = await rl.question('Approve? [y/N] ', { signal })
       const yes = /^\s*(y|yes)\s*$/i.test(answer)
       return yes
@@ -38,7 +45,11 @@ export function consoleApprover(options: ConsoleApproverOptions = {}): Approver 
         output.write('\n(approval request timed out)\n')
         return { status: 'expired', reason: 'the approval wait was cancelled (timeout or abort)', ...base }
       }
-      return { status: 'rejected', reason: `consoleApprover: could not read an answer (${(error as Error).message})`, ...base }
+      return {
+        status: 'rejected',
+        reason: `consoleApprover: could not read an answer (${(error as Error).message})`,
+        ...base,
+      }
     } finally {
       rl.close()
     }
@@ -49,7 +60,8 @@ export function consoleApprover(options: ConsoleApproverOptions = {}): Approver 
       if (input.isTTY !== true) {
         return Promise.resolve({
           status: 'rejected',
-          reason: 'consoleApprover: no TTY to ask on (stdin is not a terminal); use webhookApprover or redisApprovals here',
+          reason:
+            'consoleApprover: no TTY to ask on (stdin is not a terminal); use webhookApprover or redisApprovals here',
           fingerprint: request.fingerprint,
           id: request.id,
         })

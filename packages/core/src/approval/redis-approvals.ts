@@ -16,9 +16,9 @@ import {
   type ApprovalRecord,
   type ApprovalStore,
   type ConsumeResult,
-  type DecisionRefusal,
   checkDecision,
   checkRequest,
+  type DecisionRefusal,
   decodeRequest,
   encodeRequest,
   waitForDecision,
@@ -106,7 +106,8 @@ class RedisApprovals implements ApprovalStore {
   #closed = false
 
   constructor(options: RedisApprovalsOptions) {
-    if (typeof options !== 'object' || options === null) throw new TypeError('redisApprovals: options are required')
+    if (typeof options !== 'object' || options === null)
+      throw new TypeError('redisApprovals: options are required')
     const { redis } = options
     if (redis instanceof Redis) {
       this.#redis = redis
@@ -123,8 +124,10 @@ class RedisApprovals implements ApprovalStore {
     this.#channel = `${this.#prefix}events`
     this.#timeoutMs = options.commandTimeoutMs ?? 2000
     this.#pollMs = options.pollMs ?? 1000
-    if (!Number.isInteger(this.#timeoutMs) || this.#timeoutMs <= 0) throw new TypeError('redisApprovals: "commandTimeoutMs" must be a positive integer')
-    if (!Number.isInteger(this.#pollMs) || this.#pollMs <= 0) throw new TypeError('redisApprovals: "pollMs" must be a positive integer')
+    if (!Number.isInteger(this.#timeoutMs) || this.#timeoutMs <= 0)
+      throw new TypeError('redisApprovals: "commandTimeoutMs" must be a positive integer')
+    if (!Number.isInteger(this.#pollMs) || this.#pollMs <= 0)
+      throw new TypeError('redisApprovals: "pollMs" must be a positive integer')
   }
 
   async request(request: ApprovalRequest, signal: AbortSignal): Promise<ApprovalOutcome> {
@@ -136,14 +139,33 @@ class RedisApprovals implements ApprovalStore {
     checkRequest('redisApprovals', request)
     this.#assertOpen()
     const ttl = request.expiresAt.getTime() - Date.now()
-    if (ttl <= 0) throw new WardenError('ERR_WARDEN_APPROVAL_EXPIRED', `approval ${request.id} expired before it was opened`)
+    if (ttl <= 0)
+      throw new WardenError(
+        'ERR_WARDEN_APPROVAL_EXPIRED',
+        `approval ${request.id} expired before it was opened`,
+      )
     const json = encodeRequest(request)
     const record: ApprovalRecord = { id: request.id, status: 'pending', request }
-    const event = JSON.stringify({ type: 'pending', record }, (_k, v) => (typeof v === 'bigint' ? v.toString() : v))
+    const event = JSON.stringify({ type: 'pending', record }, (_k, v) =>
+      typeof v === 'bigint' ? v.toString() : v,
+    )
     // Subscribe first, so a decision published right after OPEN cannot be missed.
     await this.#call(() => this.#subscribed())
     const created = await this.#call(() =>
-      this.#redis.eval(OPEN, 2, this.#key(request.id), this.#pendingKey(), request.id, json, request.fingerprint, request.principal.id, String(request.expiresAt.getTime()), String(ttl), this.#channel, event),
+      this.#redis.eval(
+        OPEN,
+        2,
+        this.#key(request.id),
+        this.#pendingKey(),
+        request.id,
+        json,
+        request.fingerprint,
+        request.principal.id,
+        String(request.expiresAt.getTime()),
+        String(ttl),
+        this.#channel,
+        event,
+      ),
     )
     if (created !== 1) throw new TypeError(`redisApprovals: approval ${request.id} already exists`)
   }
@@ -156,11 +178,16 @@ class RedisApprovals implements ApprovalStore {
       {
         consume: (id) => this.#call(async () => this.#consume(id)),
         withdraw: async (id, status) => {
-          await this.#call(() => this.#redis.eval(WITHDRAW, 2, this.#key(id), this.#pendingKey(), id, this.#channel, status))
+          await this.#call(() =>
+            this.#redis.eval(WITHDRAW, 2, this.#key(id), this.#pendingKey(), id, this.#channel, status),
+          )
         },
         watch: (id, wake) => {
           let set = this.#watchers.get(id)
-          if (set === undefined) this.#watchers.set(id, (set = new Set()))
+          if (set === undefined) {
+            set = new Set()
+            this.#watchers.set(id, set)
+          }
           set.add(wake)
           return () => {
             set.delete(wake)
@@ -176,7 +203,9 @@ class RedisApprovals implements ApprovalStore {
 
   async withdraw(id: string): Promise<void> {
     this.#assertOpen()
-    await this.#call(() => this.#redis.eval(WITHDRAW, 2, this.#key(id), this.#pendingKey(), id, this.#channel, 'withdrawn'))
+    await this.#call(() =>
+      this.#redis.eval(WITHDRAW, 2, this.#key(id), this.#pendingKey(), id, this.#channel, 'withdrawn'),
+    )
   }
 
   async pending(): Promise<ApprovalRecord[]> {
@@ -209,14 +238,34 @@ class RedisApprovals implements ApprovalStore {
     checkDecision(id, d)
     this.#assertOpen()
     const reply = (await this.#call(() =>
-      this.#redis.eval(DECIDE, 2, this.#key(id), this.#pendingKey(), id, d.status, d.by, d.reason ?? '', d.fingerprint ?? '', this.#channel, d.by.trim().toLowerCase()),
+      this.#redis.eval(
+        DECIDE,
+        2,
+        this.#key(id),
+        this.#pendingKey(),
+        id,
+        d.status,
+        d.by,
+        d.reason ?? '',
+        d.fingerprint ?? '',
+        this.#channel,
+        d.by.trim().toLowerCase(),
+      ),
     )) as string[]
     if (reply[0] !== 'ok') throw new ApprovalDecisionError(id, reply[1] as DecisionRefusal)
-    return { id, status: d.status, request: decodeRequest(reply[2]), by: d.by, reason: d.reason, decidedAt: new Date(Number(reply[1])) }
+    return {
+      id,
+      status: d.status,
+      request: decodeRequest(reply[2]),
+      by: d.by,
+      reason: d.reason,
+      decidedAt: new Date(Number(reply[1])),
+    }
   }
 
   subscribe(listener: (event: ApprovalEvent) => void): () => void {
-    if (typeof listener !== 'function') throw new TypeError('redisApprovals.subscribe: listener must be a function')
+    if (typeof listener !== 'function')
+      throw new TypeError('redisApprovals.subscribe: listener must be a function')
     this.#assertOpen()
     this.#listeners.add(listener)
     this.#subscribed().catch(() => {}) // connection errors surface on the next call
@@ -245,14 +294,21 @@ class RedisApprovals implements ApprovalStore {
   }
 
   #assertOpen(): void {
-    if (this.#closed) throw new WardenError('ERR_WARDEN_APPROVAL_STORE', 'redisApprovals: the store is closed')
+    if (this.#closed)
+      throw new WardenError('ERR_WARDEN_APPROVAL_STORE', 'redisApprovals: the store is closed')
   }
 
   async #consume(id: string): Promise<ConsumeResult> {
     const r = (await this.#redis.eval(CONSUME, 1, this.#key(id), id, this.#channel)) as string[]
     if (r[0] === 'missing') return { state: 'missing' }
     if (r[0] === 'pending') return { state: 'pending' }
-    return { state: 'decided', status: r[0] as 'approved' | 'rejected', by: r[1], reason: r[2] || undefined, fingerprint: r[3] }
+    return {
+      state: 'decided',
+      status: r[0] as 'approved' | 'rejected',
+      by: r[1],
+      reason: r[2] || undefined,
+      fingerprint: r[3],
+    }
   }
 
   #record(id: string, hash: Record<string, string>): ApprovalRecord | undefined {
@@ -318,7 +374,10 @@ class RedisApprovals implements ApprovalStore {
   async #call<T>(fn: () => Promise<T>): Promise<T> {
     let timer: NodeJS.Timeout | undefined
     const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`no answer from Redis within ${this.#timeoutMs} ms`)), this.#timeoutMs)
+      timer = setTimeout(
+        () => reject(new Error(`no answer from Redis within ${this.#timeoutMs} ms`)),
+        this.#timeoutMs,
+      )
     })
     try {
       return await Promise.race([fn(), timeout])

@@ -1,7 +1,7 @@
 // Announces an approval request to a webhook (Slack-compatible `text`, plus the request as JSON),
 // then waits for the decision through a shared store that the reviewer's side writes to.
 import { WardenError } from '@warden/policy'
-import { type Secret, isSecret, revealSecret } from '../secret.js'
+import { isSecret, revealSecret, type Secret } from '../secret.js'
 import type { ApprovalOutcome, ApprovalRequest, Approver } from './approver.js'
 import type { ApprovalStore } from './internal/approval-store.js'
 import { slackText } from './internal/describe-request.js'
@@ -61,18 +61,24 @@ export function webhookPayload(r: ApprovalRequest, reviewUrl?: string): WebhookP
 }
 
 export function webhookApprover(options: WebhookApproverOptions): Approver {
-  if (typeof options !== 'object' || options === null) throw new TypeError('webhookApprover: options are required')
+  if (typeof options !== 'object' || options === null)
+    throw new TypeError('webhookApprover: options are required')
   const url = new URL(options.url) // throws now, not at the first approval
-  if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new TypeError('webhookApprover: "url" must be http(s)')
+  if (url.protocol !== 'https:' && url.protocol !== 'http:')
+    throw new TypeError('webhookApprover: "url" must be http(s)')
   const { store } = options
   if (typeof store?.open !== 'function' || typeof store.wait !== 'function') {
-    throw new TypeError('webhookApprover: "store" must be an approval store (redisApprovals or memoryApprovals)')
+    throw new TypeError(
+      'webhookApprover: "store" must be an approval store (redisApprovals or memoryApprovals)',
+    )
   }
   const timeoutMs = options.timeoutMs ?? 5000
-  if (!Number.isInteger(timeoutMs) || timeoutMs <= 0) throw new TypeError('webhookApprover: "timeoutMs" must be a positive integer')
+  if (!Number.isInteger(timeoutMs) || timeoutMs <= 0)
+    throw new TypeError('webhookApprover: "timeoutMs" must be a positive integer')
   const headers = { ...(options.headers ?? {}) }
   for (const [k, v] of Object.entries(headers)) {
-    if (typeof v !== 'string' && !isSecret(v)) throw new TypeError(`webhookApprover: header "${k}" must be a string or a Secret`)
+    if (typeof v !== 'string' && !isSecret(v))
+      throw new TypeError(`webhookApprover: header "${k}" must be a string or a Secret`)
   }
   const fetchImpl = options.fetch ?? globalThis.fetch
 
@@ -102,10 +108,27 @@ export function webhookApprover(options: WebhookApproverOptions): Approver {
       if (failed !== undefined) {
         // Nobody was told, so nobody will decide: withdraw and refuse now rather than at the timeout.
         await store.withdraw(request.id).catch((error) => {
-          throw error instanceof WardenError ? error : new WardenError('ERR_WARDEN_APPROVAL_STORE', 'webhookApprover: could not withdraw the request', { cause: error })
+          throw error instanceof WardenError
+            ? error
+            : new WardenError(
+                'ERR_WARDEN_APPROVAL_STORE',
+                'webhookApprover: could not withdraw the request',
+                { cause: error },
+              )
         })
-        if (signal.aborted) return { status: 'expired', reason: 'the approval wait was cancelled (timeout or abort)', fingerprint: request.fingerprint, id: request.id }
-        return { status: 'rejected', reason: `webhookApprover: ${failed}`, fingerprint: request.fingerprint, id: request.id }
+        if (signal.aborted)
+          return {
+            status: 'expired',
+            reason: 'the approval wait was cancelled (timeout or abort)',
+            fingerprint: request.fingerprint,
+            id: request.id,
+          }
+        return {
+          status: 'rejected',
+          reason: `webhookApprover: ${failed}`,
+          fingerprint: request.fingerprint,
+          id: request.id,
+        }
       }
       return store.wait(request, signal)
     },

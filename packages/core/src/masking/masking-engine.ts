@@ -5,11 +5,11 @@ import { WardenError } from '@warden/policy'
 import type { CountryCode } from 'libphonenumber-js/max'
 import type { Secret } from '../secret.js'
 import { findSpans, isDetectorName } from './internal/detectors.js'
-import { type PathGlob, compileGlob, matchColumn, matchPath } from './internal/glob.js'
-import { type MaskingKeys, deriveKeys, keyMaterial, openToken } from './internal/keys.js'
+import { compileGlob, matchColumn, matchPath, type PathGlob } from './internal/glob.js'
+import { deriveKeys, keyMaterial, type MaskingKeys, openToken } from './internal/keys.js'
 import { Lru } from './internal/lru.js'
 import { REDACTED, STRENGTH, type StrategyFn, strategyFn, textStrategyFn } from './internal/strategies.js'
-import type { ColumnRef, MaskPlan, Masker } from './mask-plan.js'
+import type { ColumnRef, Masker, MaskPlan } from './mask-plan.js'
 
 export interface MaskingOptions {
   /**
@@ -99,7 +99,9 @@ function stronger(a: Action | undefined, b: Action): Action {
   return a === undefined || STRENGTH[b.strategy] > STRENGTH[a.strategy] ? b : a
 }
 
-function mergeDetect(parts: readonly { readonly names: readonly DetectorName[]; readonly action: Action }[]): DetectAction | null {
+function mergeDetect(
+  parts: readonly { readonly names: readonly DetectorName[]; readonly action: Action }[],
+): DetectAction | null {
   const by = new Map<DetectorName, Action>()
   for (const p of parts) for (const n of p.names) by.set(n, stronger(by.get(n), p.action))
   if (by.size === 0) return null
@@ -120,16 +122,19 @@ class Engine implements MaskingEngine {
   #nextId = 1
 
   constructor(options: MaskingOptions) {
-    if (typeof options !== 'object' || options === null) throw new TypeError('createMaskingEngine: options must be an object')
+    if (typeof options !== 'object' || options === null)
+      throw new TypeError('createMaskingEngine: options must be an object')
     const material = keyMaterial(options.key, 'createMaskingEngine')
     this.ephemeralKey = material === undefined
     this.#keys = deriveKeys(material)
     material?.fill(0)
     const size = options.planCacheSize ?? 1024
-    if (!Number.isInteger(size) || size < 1) throw new TypeError('createMaskingEngine: "planCacheSize" must be a positive integer')
+    if (!Number.isInteger(size) || size < 1)
+      throw new TypeError('createMaskingEngine: "planCacheSize" must be a positive integer')
     this.#plans = new Lru(size)
     this.#country = options.phoneCountry ?? 'US'
-    if (!/^[A-Z]{2}$/.test(this.#country)) throw new TypeError('createMaskingEngine: "phoneCountry" must be an ISO 3166 alpha-2 code')
+    if (!/^[A-Z]{2}$/.test(this.#country))
+      throw new TypeError('createMaskingEngine: "phoneCountry" must be an ISO 3166 alpha-2 code')
     Object.freeze(this)
   }
 
@@ -182,11 +187,14 @@ class Engine implements MaskingEngine {
     rules.forEach((rule, i) => {
       const label = typeof rule?.name === 'string' ? rule.name : `#${i}`
       if (typeof rule !== 'object' || rule === null) fail(`mask rule ${label} is not an object`)
-      if (!Object.hasOwn(STRENGTH, rule.strategy)) fail(`mask rule ${label}: unknown strategy "${String(rule.strategy)}"`)
+      if (!Object.hasOwn(STRENGTH, rule.strategy))
+        fail(`mask rule ${label}: unknown strategy "${String(rule.strategy)}"`)
       const columns = rule.columns ?? []
       const detectors = rule.detectors ?? []
-      if (!Array.isArray(columns) || !Array.isArray(detectors)) fail(`mask rule ${label}: columns and detectors must be lists`)
-      for (const d of detectors) if (!isDetectorName(d)) fail(`mask rule ${label}: unknown detector "${String(d)}"`)
+      if (!Array.isArray(columns) || !Array.isArray(detectors))
+        fail(`mask rule ${label}: columns and detectors must be lists`)
+      for (const d of detectors)
+        if (!isDetectorName(d)) fail(`mask rule ${label}: unknown detector "${String(d)}"`)
       let globs: PathGlob[]
       try {
         globs = columns.map(compileGlob)
@@ -233,7 +241,9 @@ function compilePlan(set: RuleSet, columns: readonly ColumnRef[]): CompiledPlan 
       slots.push({ kind: 'whole', index, name: c.name, action: whole })
       return
     }
-    const detect = mergeDetect(set.detectRules.filter((r) => r.scope === null || r.scope.some((g) => matchColumn(g, names, table))))
+    const detect = mergeDetect(
+      set.detectRules.filter((r) => r.scope === null || r.scope.some((g) => matchColumn(g, names, table))),
+    )
     if (detect !== null) slots.push({ kind: 'detect', index, name: c.name, detect })
   })
   return Object.freeze({ slots: Object.freeze(slots) })
@@ -241,9 +251,10 @@ function compilePlan(set: RuleSet, columns: readonly ColumnRef[]): CompiledPlan 
 
 function pathAction(set: RuleSet, path: readonly string[], inherited: DetectAction | null): PathAction {
   let whole: Action | undefined
-  for (const r of set.columnRules) if (r.globs.some((g) => matchPath(g, path))) whole = stronger(whole, r.action)
+  for (const r of set.columnRules)
+    if (r.globs.some((g) => matchPath(g, path))) whole = stronger(whole, r.action)
   if (whole !== undefined) return { whole }
-  const scoped = set.detectRules.filter((r) => r.scope !== null && r.scope.some((g) => matchPath(g, path)))
+  const scoped = set.detectRules.filter((r) => r.scope?.some((g) => matchPath(g, path)))
   if (scoped.length === 0) return { whole: null, detect: inherited }
   const parts = scoped.map((r) => ({ names: r.names, action: r.action }))
   if (inherited !== null) for (const [n, a] of inherited.by) parts.push({ names: [n], action: a })
@@ -349,7 +360,8 @@ class CommandMaskerImpl implements CommandMasker {
     }
     for (const bound of this.#bound.values()) {
       bound.slots.forEach((slot, i) => {
-        if (slot.kind === 'whole' && bound.counts[i] > 0) add(slot.name, slot.action.strategy, bound.counts[i])
+        if (slot.kind === 'whole' && bound.counts[i] > 0)
+          add(slot.name, slot.action.strategy, bound.counts[i])
       })
     }
     for (const h of this.#hits.values()) add(h.column, h.strategy, h.count)
@@ -379,7 +391,8 @@ class CommandMaskerImpl implements CommandMasker {
 
   /** @internal */
   remember(value: string, action: Action): void {
-    if (value.length >= 4 && this.#known.size < MAX_KNOWN && !this.#known.has(value)) this.#known.set(value, action)
+    if (value.length >= 4 && this.#known.size < MAX_KNOWN && !this.#known.has(value))
+      this.#known.set(value, action)
   }
 
   /** @internal A cell or JSON leaf under detectors: strings scanned, binary scanned whole, JSON walked. */
@@ -418,7 +431,9 @@ class CommandMaskerImpl implements CommandMasker {
     if (spans.length === 0) return text
     if (cell && detect.hasNull) {
       // `null` cannot blank part of a string: a cell with a value for a `null` rule becomes NULL.
-      const nullAction = spans.map((s) => detect.by.get(s.detector) as Action).find((a) => a.strategy === 'null')
+      const nullAction = spans
+        .map((s) => detect.by.get(s.detector) as Action)
+        .find((a) => a.strategy === 'null')
       if (nullAction !== undefined) {
         this.hit(column, nullAction, 1)
         return null
@@ -437,11 +452,21 @@ class CommandMaskerImpl implements CommandMasker {
 
   #json(value: unknown, path: string[], detect: DetectAction | null, depth: number): unknown {
     if (depth > MAX_DEPTH) {
-      this.hit(path.join('.') || '(json)', { strategy: 'redact', rule: -1, fn: () => REDACTED, textFn: () => REDACTED })
+      this.hit(path.join('.') || '(json)', {
+        strategy: 'redact',
+        rule: -1,
+        fn: () => REDACTED,
+        textFn: () => REDACTED,
+      })
       return REDACTED
     }
     if (Array.isArray(value)) return value.map((v) => this.#json(v, path, detect, depth + 1))
-    if (typeof value === 'object' && value !== null && !(value instanceof Date) && !(value instanceof Uint8Array)) {
+    if (
+      typeof value === 'object' &&
+      value !== null &&
+      !(value instanceof Date) &&
+      !(value instanceof Uint8Array)
+    ) {
       const out: Record<string, unknown> = {}
       for (const [k, v] of Object.entries(value)) {
         path.push(k)

@@ -15,7 +15,8 @@ function tty(isTTY: boolean) {
 
 const nextPrompt = (t: ReturnType<typeof tty>, n = 1) =>
   new Promise<void>((resolve) => {
-    const check = () => ((t.shown().match(/Approve\? \[y\/N\]/g)?.length ?? 0) >= n ? resolve() : setImmediate(check))
+    const check = () =>
+      (t.shown().match(/Approve\? \[y\/N\]/g)?.length ?? 0) >= n ? resolve() : setImmediate(check)
     check()
   })
 
@@ -23,7 +24,10 @@ describe('consoleApprover', () => {
   it('refuses when there is no TTY, saying why', async () => {
     const t = tty(false)
     const req = approvalRequest()
-    const outcome = await consoleApprover({ input: t.input, output: t.output }).request(req, new AbortController().signal)
+    const outcome = await consoleApprover({ input: t.input, output: t.output }).request(
+      req,
+      new AbortController().signal,
+    )
     expect(outcome.status).toBe('rejected')
     expect(outcome.reason).toMatch(/no TTY/)
     expect(outcome.fingerprint).toBe(req.fingerprint)
@@ -33,14 +37,22 @@ describe('consoleApprover', () => {
   it('shows who, what, why and the preview, and approves on "y"', async () => {
     const t = tty(true)
     const req = approvalRequest()
-    const pending = consoleApprover({ input: t.input, output: t.output, reviewer: 'ops-alice' }).request(req, new AbortController().signal)
+    const pending = consoleApprover({ input: t.input, output: t.output, reviewer: 'ops-alice' }).request(
+      req,
+      new AbortController().signal,
+    )
     await nextPrompt(t)
     expect(t.shown()).toContain('agent-7 (agent) wants sql.query on postgres:orders-prod')
     expect(t.shown()).toContain('DELETE FROM orders WHERE id = $1')
     expect(t.shown()).toContain('agent-writes (agent writes need a human)')
     expect(t.shown()).toContain('DELETE orders: 1 row')
     t.input.write('y\n')
-    await expect(pending).resolves.toMatchObject({ status: 'approved', by: 'ops-alice', fingerprint: req.fingerprint, id: req.id })
+    await expect(pending).resolves.toMatchObject({
+      status: 'approved',
+      by: 'ops-alice',
+      fingerprint: req.fingerprint,
+      id: req.id,
+    })
   })
 
   it('rejects on anything but yes', async () => {
@@ -59,8 +71,14 @@ describe('consoleApprover', () => {
   it('asks one question at a time', async () => {
     const t = tty(true)
     const approver = consoleApprover({ input: t.input, output: t.output })
-    const a = approver.request(approvalRequest({ command: 'DELETE FROM a WHERE id = 1' }), new AbortController().signal)
-    const b = approver.request(approvalRequest({ command: 'DELETE FROM b WHERE id = 2' }), new AbortController().signal)
+    const a = approver.request(
+      approvalRequest({ command: 'DELETE FROM a WHERE id = 1' }),
+      new AbortController().signal,
+    )
+    const b = approver.request(
+      approvalRequest({ command: 'DELETE FROM b WHERE id = 2' }),
+      new AbortController().signal,
+    )
     await nextPrompt(t)
     expect(t.shown()).toContain('DELETE FROM a')
     expect(t.shown()).not.toContain('DELETE FROM b')
@@ -74,7 +92,10 @@ describe('consoleApprover', () => {
   it('a timeout (abort) ends the question as expired', async () => {
     const t = tty(true)
     const ac = new AbortController()
-    const pending = consoleApprover({ input: t.input, output: t.output }).request(approvalRequest(), ac.signal)
+    const pending = consoleApprover({ input: t.input, output: t.output }).request(
+      approvalRequest(),
+      ac.signal,
+    )
     await nextPrompt(t)
     ac.abort()
     await expect(pending).resolves.toMatchObject({ status: 'expired' })

@@ -10,7 +10,11 @@ describe('memoryApprovals (the same contract as redisApprovals, in process)', ()
     await store.open(req)
     expect((await store.pending()).map((r) => r.id)).toEqual([req.id])
     await store.decide(req.id, { status: 'approved', by: 'alice' })
-    await expect(store.wait(req, new AbortController().signal)).resolves.toMatchObject({ status: 'approved', by: 'alice', fingerprint: req.fingerprint })
+    await expect(store.wait(req, new AbortController().signal)).resolves.toMatchObject({
+      status: 'approved',
+      by: 'alice',
+      fingerprint: req.fingerprint,
+    })
     await expect(store.wait(req, new AbortController().signal)).resolves.toMatchObject({ status: 'expired' })
   })
 
@@ -18,21 +22,29 @@ describe('memoryApprovals (the same contract as redisApprovals, in process)', ()
     const store = memoryApprovals()
     const req = approvalRequest()
     await store.open(req)
-    await expect(store.decide(req.id, { status: 'approved', by: 'AGENT-7' })).rejects.toBeInstanceOf(ApprovalDecisionError)
+    await expect(store.decide(req.id, { status: 'approved', by: 'AGENT-7' })).rejects.toBeInstanceOf(
+      ApprovalDecisionError,
+    )
     await store.decide(req.id, { status: 'rejected', by: 'agent-7', reason: 'never mind' })
-    await expect(store.decide(req.id, { status: 'approved', by: 'alice' })).rejects.toMatchObject({ refusal: 'decided' })
+    await expect(store.decide(req.id, { status: 'approved', by: 'alice' })).rejects.toMatchObject({
+      refusal: 'decided',
+    })
   })
 
   it('expires on time and on abort, removing the request', async () => {
     const store = memoryApprovals()
     const soon = approvalRequest({ expiresAt: new Date(Date.now() + 50) })
-    await expect(store.request(soon, new AbortController().signal)).resolves.toMatchObject({ status: 'expired' })
+    await expect(store.request(soon, new AbortController().signal)).resolves.toMatchObject({
+      status: 'expired',
+    })
     expect(await store.get(soon.id)).toBeUndefined()
     const ac = new AbortController()
     const later = approvalRequest()
     const p = store.request(later, ac.signal)
     ac.abort()
     await expect(p).resolves.toMatchObject({ status: 'expired' })
-    await expect(store.decide(later.id, { status: 'approved', by: 'alice' })).rejects.toMatchObject({ refusal: 'unknown' })
+    await expect(store.decide(later.id, { status: 'approved', by: 'alice' })).rejects.toMatchObject({
+      refusal: 'unknown',
+    })
   })
 })

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto'
-import { type ApprovalEvent, ApprovalDecisionError, WardenError, redisApprovals } from '@warden/core'
+import { ApprovalDecisionError, type ApprovalEvent, redisApprovals, WardenError } from '@warden/core'
 import { Redis } from 'ioredis'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { approvalRequest, until } from './fixtures.js'
@@ -37,7 +37,13 @@ describe('redisApprovals', () => {
 
     const decided = await b.decide(req.id, { status: 'approved', by: 'alice', reason: 'looks right' })
     expect(decided.status).toBe('approved')
-    await expect(outcome).resolves.toEqual({ status: 'approved', by: 'alice', reason: 'looks right', fingerprint: req.fingerprint, id: req.id })
+    await expect(outcome).resolves.toEqual({
+      status: 'approved',
+      by: 'alice',
+      reason: 'looks right',
+      fingerprint: req.fingerprint,
+      id: req.id,
+    })
     // Used: the decision is gone from the store.
     expect(await b.get(req.id)).toBeUndefined()
     await a.close()
@@ -51,7 +57,11 @@ describe('redisApprovals', () => {
     const outcome = a.request(req, new AbortController().signal)
     await until(async () => b.get(req.id))
     await b.decide(req.id, { status: 'rejected', by: 'bob', reason: 'not during the freeze' })
-    await expect(outcome).resolves.toMatchObject({ status: 'rejected', by: 'bob', reason: 'not during the freeze' })
+    await expect(outcome).resolves.toMatchObject({
+      status: 'rejected',
+      by: 'bob',
+      reason: 'not during the freeze',
+    })
     await a.close()
     await b.close()
   })
@@ -74,7 +84,9 @@ describe('redisApprovals', () => {
     }
     expect(await refusal(b.decide(req.id, { status: 'approved', by: ' Agent-7 ' }))).toBe('self-approval')
     expect(await refusal(b.decide('no-such-id', { status: 'approved', by: 'alice' }))).toBe('unknown')
-    expect(await refusal(b.decide(req.id, { status: 'approved', by: 'alice', fingerprint: 'sha256:other' }))).toBe('fingerprint')
+    expect(
+      await refusal(b.decide(req.id, { status: 'approved', by: 'alice', fingerprint: 'sha256:other' })),
+    ).toBe('fingerprint')
     expect(await refusal(b.decide(req.id, { status: 'maybe' as 'approved', by: 'alice' }))).toBe('invalid')
     expect(await refusal(b.decide(req.id, { status: 'approved', by: '' }))).toBe('invalid')
     // Still pending after all the refusals:
@@ -148,7 +160,9 @@ describe('redisApprovals', () => {
     await until(async () => (events.some((e) => e.type === 'removed' && e.id === req.id) ? true : undefined))
     expect(events.find((e) => e.type === 'pending' && e.record.id === req.id)).toBeDefined()
     // A late decision is refused.
-    await expect(b.decide(req.id, { status: 'approved', by: 'alice' })).rejects.toMatchObject({ refusal: 'unknown' })
+    await expect(b.decide(req.id, { status: 'approved', by: 'alice' })).rejects.toMatchObject({
+      refusal: 'unknown',
+    })
     off()
     await a.close()
     await b.close()
@@ -166,7 +180,11 @@ describe('redisApprovals', () => {
     ac.abort()
     await expect(outcome).resolves.toMatchObject({ status: 'expired' })
     expect(await b.get(req.id)).toBeUndefined()
-    await until(async () => (events.some((e) => e.type === 'removed' && e.id === req.id && e.status === 'expired') ? true : undefined))
+    await until(async () =>
+      events.some((e) => e.type === 'removed' && e.id === req.id && e.status === 'expired')
+        ? true
+        : undefined,
+    )
     await a.close()
     await b.close()
   })
@@ -185,20 +203,31 @@ describe('redisApprovals', () => {
     }, 50)
     const req = approvalRequest()
     const outcome = a.request(req, new AbortController().signal)
-    await until(async () => (events.find((e) => e.type === 'pending' && e.record.id === req.id) ? true : undefined))
+    await until(async () =>
+      events.find((e) => e.type === 'pending' && e.record.id === req.id) ? true : undefined,
+    )
     const pendingEvent = events.find((e) => e.type === 'pending' && e.record.id === req.id)
-    expect(pendingEvent?.type === 'pending' && pendingEvent.record.request.requestedAt instanceof Date).toBe(true)
+    expect(pendingEvent?.type === 'pending' && pendingEvent.record.request.requestedAt instanceof Date).toBe(
+      true,
+    )
     await b.decide(req.id, { status: 'approved', by: 'alice' })
     await outcome
     await until(async () => (events.find((e) => e.type === 'decided' && e.id === req.id) ? true : undefined))
-    expect(events.find((e) => e.type === 'decided' && e.id === req.id)).toMatchObject({ status: 'approved', by: 'alice' })
+    expect(events.find((e) => e.type === 'decided' && e.id === req.id)).toMatchObject({
+      status: 'approved',
+      by: 'alice',
+    })
     await a.close()
     await b.close()
   })
 
   it('fails closed with ERR_WARDEN_APPROVAL_STORE when Redis cannot be reached', async () => {
     // Port 1 on loopback: nothing listens, so the connection is refused.
-    const down = redisApprovals({ redis: { host: '127.0.0.1', port: 1, retryStrategy: () => null }, prefix, commandTimeoutMs: 1000 })
+    const down = redisApprovals({
+      redis: { host: '127.0.0.1', port: 1, retryStrategy: () => null },
+      prefix,
+      commandTimeoutMs: 1000,
+    })
     const err = await down.request(approvalRequest(), new AbortController().signal).catch((e: unknown) => e)
     expect(err).toBeInstanceOf(WardenError)
     expect((err as WardenError).code).toBe('ERR_WARDEN_APPROVAL_STORE')
@@ -208,7 +237,12 @@ describe('redisApprovals', () => {
   })
 
   it('fails closed when the connection drops while a request waits', async () => {
-    const own = new Redis({ host: '127.0.0.1', port: 6379, maxRetriesPerRequest: 0, retryStrategy: () => null })
+    const own = new Redis({
+      host: '127.0.0.1',
+      port: 6379,
+      maxRetriesPerRequest: 0,
+      retryStrategy: () => null,
+    })
     const a = redisApprovals({ redis: own, prefix, pollMs: 20, commandTimeoutMs: 500 })
     const req = approvalRequest()
     const outcome = a.request(req, new AbortController().signal).catch((e: unknown) => e)

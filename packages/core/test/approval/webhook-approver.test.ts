@@ -1,8 +1,14 @@
 import { randomUUID } from 'node:crypto'
-import { type IncomingHttpHeaders, type Server, createServer } from 'node:http'
+import { createServer, type IncomingHttpHeaders, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { inspect } from 'node:util'
-import { type ApprovalStore, Secret, type WebhookPayload, redisApprovals, webhookApprover } from '@warden/core'
+import {
+  type ApprovalStore,
+  redisApprovals,
+  Secret,
+  type WebhookPayload,
+  webhookApprover,
+} from '@warden/core'
 import { memoryApprovals } from '@warden/core/testing'
 import { Redis } from 'ioredis'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -53,7 +59,12 @@ describe('webhookApprover', () => {
     status = 200
     const store = memoryApprovals()
     const canary = `canary-${randomUUID()}`
-    const approver = webhookApprover({ url, store, headers: { authorization: new Secret(`Bearer ${canary}`), 'x-team': 'dba' }, reviewUrl: 'https://inbox.test/a' })
+    const approver = webhookApprover({
+      url,
+      store,
+      headers: { authorization: new Secret(`Bearer ${canary}`), 'x-team': 'dba' },
+      reviewUrl: 'https://inbox.test/a',
+    })
     const req = approvalRequest()
     const outcome = approver.request(req, new AbortController().signal)
     const got = await lastFor(req.id)
@@ -75,7 +86,11 @@ describe('webhookApprover', () => {
     })
     expect((await store.pending()).map((r) => r.id)).toContain(req.id)
     await store.decide(req.id, { status: 'approved', by: 'alice' })
-    await expect(outcome).resolves.toMatchObject({ status: 'approved', by: 'alice', fingerprint: req.fingerprint })
+    await expect(outcome).resolves.toMatchObject({
+      status: 'approved',
+      by: 'alice',
+      fingerprint: req.fingerprint,
+    })
     expect(inspect(approver, { depth: 10, showHidden: true })).not.toContain(canary)
   })
 
@@ -108,7 +123,10 @@ describe('webhookApprover', () => {
     await new Promise<void>((r) => dead.listen(0, '127.0.0.1', r))
     const port = (dead.address() as AddressInfo).port
     await new Promise((r) => dead.close(r))
-    const outcome = await webhookApprover({ url: `http://127.0.0.1:${port}/`, store }).request(approvalRequest(), new AbortController().signal)
+    const outcome = await webhookApprover({ url: `http://127.0.0.1:${port}/`, store }).request(
+      approvalRequest(),
+      new AbortController().signal,
+    )
     expect(outcome).toMatchObject({ status: 'rejected', reason: expect.stringMatching(/network error/) })
     expect(await store.pending()).toEqual([])
   })

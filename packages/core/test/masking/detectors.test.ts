@@ -8,7 +8,8 @@ const mask = (detector: DetectorName, text: string) =>
 const R = '[redacted]'
 
 // A JWT with a real header ({"alg":"HS256","typ":"JWT"}).
-const JWT = 'eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIiwibmFtZSI6IkpvaG4gRG9lIn0.SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c'
+const JWT =
+  'eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIiwibmFtZSI6IkpvaG4gRG9lIn0.SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c'
 const PEM = `-----BEGIN RSA PRIVATE KEY-----
 MIIBOgIBAAJBAKj34GkxFhD90vcNLYLInFEX6Ppy1tPf9Cnzj4p4WGeKLs1Pt8Qu
 KUpRKfFLfRYC9AIKjbJTWit+CqvjWYzvQwECAwEAAQJAIJLixBy2qpFoS4DSmoEm
@@ -17,19 +18,57 @@ KUpRKfFLfRYC9AIKjbJTWit+CqvjWYzvQwECAwEAAQJAIJLixBy2qpFoS4DSmoEm
 const cases: Record<DetectorName, { hit: string[]; miss: string[] }> = {
   email: {
     hit: ['jane.doe+tag@example.co.uk', 'a@b.io', 'x_y@sub.domain.example.com'],
-    miss: ['not an email', 'a@b', 'user@host.c0m1', '.dot@example.com', 'two..dots@example.com', '@example.com'],
+    miss: [
+      'not an email',
+      'a@b',
+      'user@host.c0m1',
+      '.dot@example.com',
+      'two..dots@example.com',
+      '@example.com',
+    ],
   },
   credit_card: {
-    hit: ['4111111111111111', '4111 1111 1111 1111', '4111-1111-1111-1111', '3782 822463 10005', '5500005555555559'],
-    miss: ['4111111111111112', '1234 5678 9012 3456', '0000000000000000', '41111111111111111111111', '4111 1111-1111 1111'],
+    hit: [
+      '4111111111111111',
+      '4111 1111 1111 1111',
+      '4111-1111-1111-1111',
+      '3782 822463 10005',
+      '5500005555555559',
+    ],
+    miss: [
+      '4111111111111112',
+      '1234 5678 9012 3456',
+      '0000000000000000',
+      '41111111111111111111111',
+      '4111 1111-1111 1111',
+    ],
   },
   iban: {
-    hit: ['DE89370400440532013000', 'DE89 3704 0044 0532 0130 00', 'GB82WEST12345698765432', 'FR1420041010050500013M02606'],
-    miss: ['DE89370400440532013001', 'GB82WEST1234569876543', 'XX89370400440532013000', 'DE00 0000 0000 0000 0000 00'],
+    hit: [
+      'DE89370400440532013000',
+      'DE89 3704 0044 0532 0130 00',
+      'GB82WEST12345698765432',
+      'FR1420041010050500013M02606',
+    ],
+    miss: [
+      'DE89370400440532013001',
+      'GB82WEST1234569876543',
+      'XX89370400440532013000',
+      'DE00 0000 0000 0000 0000 00',
+    ],
   },
   us_ssn: {
     hit: ['219-09-9999', '078 05 1120'],
-    miss: ['000-12-3456', '666-12-3456', '900-12-3456', '123-00-4567', '123-45-0000', '219-09-99999', '219-09 9999', '2190-09-9999'],
+    miss: [
+      '000-12-3456',
+      '666-12-3456',
+      '900-12-3456',
+      '123-00-4567',
+      '123-45-0000',
+      '219-09-99999',
+      '219-09 9999',
+      '2190-09-9999',
+    ],
   },
   phone: {
     hit: ['+1 415-555-2671', '(212) 555-0188', '+44 20 7946 0958', '+49 30 901820', '415.555.2671'],
@@ -40,29 +79,59 @@ const cases: Record<DetectorName, { hit: string[]; miss: string[] }> = {
     miss: ['256.1.1.1', '1.2.3', '1.2.3.4.5', 'v1.2.3.4x', '01.02.03.04'],
   },
   ipv6: {
-    hit: ['2001:db8::1', 'fe80::1ff:fe23:4567:890a', '::ffff:192.0.2.128', '2001:0db8:85a3:0000:0000:8a2e:0370:7334'],
+    hit: [
+      '2001:db8::1',
+      'fe80::1ff:fe23:4567:890a',
+      '::ffff:192.0.2.128',
+      '2001:0db8:85a3:0000:0000:8a2e:0370:7334',
+    ],
     miss: ['12:30:45', 'aa:bb:cc:dd:ee:ff', '::', 'deadbeef', 'a:b', '2001:db8:::1'],
   },
   jwt: {
     hit: [JWT, 'eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0.'],
-    miss: ['eyJub3QiOiJhIGp3dCJ9.eyJzdWIiOiJ4In0.c2ln', 'eyJhbGciOiJIUzI1NiJ9', 'eyJhbGci.OiJIUzI1.NiJ9', 'eyJ!!!.abc.def'],
+    miss: [
+      'eyJub3QiOiJhIGp3dCJ9.eyJzdWIiOiJ4In0.c2ln',
+      'eyJhbGciOiJIUzI1NiJ9',
+      'eyJhbGci.OiJIUzI1.NiJ9',
+      'eyJ!!!.abc.def',
+    ],
   },
   aws_access_key: {
     hit: ['AKIAIOSFODNN7EXAMPLE', 'ASIAY34FZKBOKMUTVV7A'],
     miss: ['AKIAIOSFODNN7EXAMPL', 'AKIAIOSFODNN7EXAMPLE1', 'XKIAIOSFODNN7EXAMPLE', 'AKIAiosfodnn7example'],
   },
   private_key: {
-    hit: [PEM, '-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQ\n-----END OPENSSH PRIVATE KEY-----'],
-    miss: ['-----BEGIN PUBLIC KEY-----\nMFwwDQYJKoZIhvcNAQEBBQADSwAwSAJBAKj34GkxFhD9\n-----END PUBLIC KEY-----', '-----BEGIN CERTIFICATE-----'],
+    hit: [
+      PEM,
+      '-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQ\n-----END OPENSSH PRIVATE KEY-----',
+    ],
+    miss: [
+      '-----BEGIN PUBLIC KEY-----\nMFwwDQYJKoZIhvcNAQEBBQADSwAwSAJBAKj34GkxFhD9\n-----END PUBLIC KEY-----',
+      '-----BEGIN CERTIFICATE-----',
+    ],
   },
   api_key: {
-    hit: ['sk_live_4eC39HqLyjWDarjtT1zdp7dc', 'ghp_16C7e42F292c6912E7710c838347Ae178B4a', 'xoxb-1234567890-0987654321-AbCdEfGhIjKlMnOpQrStUvWx', 'glpat-xxxxXXXX1234yyyyZZZZ', 'sk-ant-api03-abcdefghij1234567890'],
-    miss: ['sk_live_short1', 'ghp_onlyletterswithoutanydigitsatall', 'my-sk_live_4eC39HqLyjWDarjtT1zdp7dcX', 'sk-learn-is-a-python-library'],
+    hit: [
+      'sk_live_4eC39HqLyjWDarjtT1zdp7dc',
+      'ghp_16C7e42F292c6912E7710c838347Ae178B4a',
+      'xoxb-1234567890-0987654321-AbCdEfGhIjKlMnOpQrStUvWx',
+      'glpat-xxxxXXXX1234yyyyZZZZ',
+      'sk-ant-api03-abcdefghij1234567890',
+    ],
+    miss: [
+      'sk_live_short1',
+      'ghp_onlyletterswithoutanydigitsatall',
+      'my-sk_live_4eC39HqLyjWDarjtT1zdp7dcX',
+      'sk-learn-is-a-python-library',
+    ],
   },
 }
 
 describe('detectors', () => {
-  for (const [name, { hit, miss }] of Object.entries(cases) as [DetectorName, { hit: string[]; miss: string[] }][]) {
+  for (const [name, { hit, miss }] of Object.entries(cases) as [
+    DetectorName,
+    { hit: string[]; miss: string[] },
+  ][]) {
     describe(name, () => {
       it.each(hit)('finds %s, alone and inside text', (value) => {
         expect(mask(name, value)).toBe(R)
@@ -81,7 +150,13 @@ describe('detectors', () => {
 
   it('several values of several kinds in one text, non-overlapping', () => {
     const all = engine.masker([
-      { name: 'all', columns: [], detectors: Object.keys(cases) as DetectorName[], strategy: 'redact', tags: [] },
+      {
+        name: 'all',
+        columns: [],
+        detectors: Object.keys(cases) as DetectorName[],
+        strategy: 'redact',
+        tags: [],
+      },
     ])
     const text = `user jane@example.com from 10.1.2.3 / 2001:db8::7 paid 4111 1111 1111 1111 (IBAN DE89 3704 0044 0532 0130 00), ssn 219-09-9999, call +1 415-555-2671, token ${JWT}, key AKIAIOSFODNN7EXAMPLE, gh ghp_16C7e42F292c6912E7710c838347Ae178B4a`
     expect(all.text(text)).toBe(

@@ -1,6 +1,6 @@
 import { createDecipheriv, createHmac, hkdfSync } from 'node:crypto'
 import { inspect } from 'node:util'
-import { type ColumnRef, Secret, createMaskingEngine, detokenize } from '@warden/core'
+import { type ColumnRef, createMaskingEngine, detokenize, Secret } from '@warden/core'
 import type { DetectorName, MaskRule, MaskStrategyName } from '@warden/policy'
 import { describe, expect, it } from 'vitest'
 
@@ -12,7 +12,8 @@ const rule = (over: Partial<MaskRule> & { strategy: MaskStrategyName }): MaskRul
   tags: [],
   ...over,
 })
-const detect = (detectors: DetectorName[], strategy: MaskStrategyName = 'redact') => rule({ name: 'detect', detectors, strategy })
+const detect = (detectors: DetectorName[], strategy: MaskStrategyName = 'redact') =>
+  rule({ name: 'detect', detectors, strategy })
 
 describe('strategies on column rules', () => {
   const engine = createMaskingEngine({ key: KEY })
@@ -21,7 +22,12 @@ describe('strategies on column rules', () => {
 
   it('redact replaces the value with a fixed marker; other columns untouched; NULL stays NULL', () => {
     const m = engine.masker([rule({ columns: ['email', 'ssn', 'note'], strategy: 'redact' })])
-    expect(m.plan(cols).applyObject(row())).toEqual({ id: 7, email: '[redacted]', ssn: '[redacted]', note: null })
+    expect(m.plan(cols).applyObject(row())).toEqual({
+      id: 7,
+      email: '[redacted]',
+      ssn: '[redacted]',
+      note: null,
+    })
     expect(m.report()).toEqual([
       { column: 'email', strategy: 'redact', count: 1 },
       { column: 'ssn', strategy: 'redact', count: 1 },
@@ -32,15 +38,29 @@ describe('strategies on column rules', () => {
     const m = engine.masker([rule({ columns: ['email', 'ssn', 'note'], strategy: 'partial' })])
     const p = m.plan(cols)
     expect(p.applyObject(row())).toEqual({ id: 7, email: '***@example.com', ssn: '***-**-6789', note: null })
-    expect(p.applyObject({ id: 1, email: 'x', ssn: '1234567', note: 'abc' })).toEqual({ id: 1, email: '*', ssn: '*******', note: '***' })
-    expect(p.applyObject({ id: 2, email: '4111111111111111', ssn: 12345678, note: null })).toMatchObject({ email: '************1111', ssn: '****5678' })
+    expect(p.applyObject({ id: 1, email: 'x', ssn: '1234567', note: 'abc' })).toEqual({
+      id: 1,
+      email: '*',
+      ssn: '*******',
+      note: '***',
+    })
+    expect(p.applyObject({ id: 2, email: '4111111111111111', ssn: 12345678, note: null })).toMatchObject({
+      email: '************1111',
+      ssn: '****5678',
+    })
   })
 
   it('hash is keyed, stable, prefixed, and differs by key', () => {
     const a = engine.masker([rule({ columns: ['email'], strategy: 'hash' })]).plan(cols)
     const h1 = a.applyObject(row()).email as string
-    const h2 = createMaskingEngine({ key: KEY }).masker([rule({ columns: ['email'], strategy: 'hash' })]).plan(cols).applyObject(row()).email
-    const other = createMaskingEngine({ key: `${KEY}-other` }).masker([rule({ columns: ['email'], strategy: 'hash' })]).plan(cols).applyObject(row()).email
+    const h2 = createMaskingEngine({ key: KEY })
+      .masker([rule({ columns: ['email'], strategy: 'hash' })])
+      .plan(cols)
+      .applyObject(row()).email
+    const other = createMaskingEngine({ key: `${KEY}-other` })
+      .masker([rule({ columns: ['email'], strategy: 'hash' })])
+      .plan(cols)
+      .applyObject(row()).email
     expect(h1).toMatch(/^hash:[0-9a-f]{32}$/)
     expect(h2).toBe(h1)
     expect(other).not.toBe(h1)
@@ -57,11 +77,15 @@ describe('strategies on column rules', () => {
     expect(detokenize(t1, KEY)).toBe('jane.doe@example.com')
     expect(detokenize(t1, new Secret(KEY))).toBe('jane.doe@example.com')
     expect(engine.detokenize(t1)).toBe('jane.doe@example.com')
-    expect(() => detokenize(t1, `${KEY}-wrong`)).toThrow(expect.objectContaining({ code: 'ERR_WARDEN_MASKING' }))
+    expect(() => detokenize(t1, `${KEY}-wrong`)).toThrow(
+      expect.objectContaining({ code: 'ERR_WARDEN_MASKING' }),
+    )
     // Any altered byte is detected (the IV is a MAC of the plaintext).
     const body = Buffer.from(t1.slice(4), 'base64url')
     body[body.length - 1] ^= 1
-    expect(() => detokenize(`tok:${body.toString('base64url')}`, KEY)).toThrow(/not a token made with this key/)
+    expect(() => detokenize(`tok:${body.toString('base64url')}`, KEY)).toThrow(
+      /not a token made with this key/,
+    )
     expect(() => detokenize('hello', KEY)).toThrow(expect.objectContaining({ code: 'ERR_WARDEN_MASKING' }))
   })
 
@@ -70,7 +94,8 @@ describe('strategies on column rules', () => {
     const plain = 'x'.repeat(70) // several CTR blocks
     const token = m.plan([{ name: 'v' }]).applyArray([plain])[0] as string
     const body = Buffer.from(token.slice(4), 'base64url')
-    const derive = (info: string) => Buffer.from(hkdfSync('sha256', Buffer.from(KEY), 'warden-masking-v1', info, 32))
+    const derive = (info: string) =>
+      Buffer.from(hkdfSync('sha256', Buffer.from(KEY), 'warden-masking-v1', info, 32))
     const iv = body.subarray(0, 16)
     const d = createDecipheriv('aes-256-ctr', derive('tokenize-enc'), iv)
     const opened = Buffer.concat([d.update(body.subarray(16)), d.final()]).toString('utf8')
@@ -85,7 +110,9 @@ describe('strategies on column rules', () => {
 
   it('masks non-string values (numbers, dates, buffers, JSON) by their string form', () => {
     const m = engine.masker([rule({ columns: ['*'], strategy: 'hash' })])
-    const out = m.plan([{ name: 'n' }, { name: 'd' }, { name: 'b' }, { name: 'j' }]).applyArray([42, new Date(0), Buffer.from('xyz'), { a: 1 }])
+    const out = m
+      .plan([{ name: 'n' }, { name: 'd' }, { name: 'b' }, { name: 'j' }])
+      .applyArray([42, new Date(0), Buffer.from('xyz'), { a: 1 }])
     for (const v of out) expect(v).toMatch(/^hash:/)
     const again = m.plan([{ name: 'n' }]).applyArray(['42'])
     expect(again[0]).toBe(out[0])
@@ -138,7 +165,10 @@ describe('column matching', () => {
   })
 
   it('the strongest strategy wins when rules overlap', () => {
-    const m = engine.masker([rule({ columns: ['email'], strategy: 'partial' }), rule({ columns: ['*'], strategy: 'hash' })])
+    const m = engine.masker([
+      rule({ columns: ['email'], strategy: 'partial' }),
+      rule({ columns: ['*'], strategy: 'hash' }),
+    ])
     expect(m.plan([{ name: 'email' }]).applyArray(['a@b.co'])[0]).toMatch(/^hash:/)
   })
 
@@ -168,7 +198,9 @@ describe('plans, reports and tags', () => {
 
   it('a plan with nothing to mask is inactive', () => {
     const engine = createMaskingEngine({ key: KEY })
-    const p = engine.masker([rule({ columns: ['ssn'], strategy: 'redact' })]).plan([{ name: 'id' }, { name: 'total' }])
+    const p = engine
+      .masker([rule({ columns: ['ssn'], strategy: 'redact' })])
+      .plan([{ name: 'id' }, { name: 'total' }])
     expect(p.active).toBe(false)
     const row = { id: 1, total: 2 }
     expect(p.applyObject(row)).toEqual({ id: 1, total: 2 })
@@ -186,15 +218,23 @@ describe('plans, reports and tags', () => {
     p.applyArray(['b@example.com', null, 'nothing'])
     expect(m.report()).toEqual([{ column: 'email', strategy: 'partial', count: 2 }])
     expect(m.tags()).toEqual(['pii'])
-    m.plan([{ name: 'email' }, { name: 'iban' }, { name: 'notes' }]).applyArray([null, null, 'token eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2ln'])
+    m.plan([{ name: 'email' }, { name: 'iban' }, { name: 'notes' }]).applyArray([
+      null,
+      null,
+      'token eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2ln',
+    ])
     expect(m.report()).toContainEqual({ column: 'notes', strategy: 'redact', count: 1 })
     expect(m.tags()).toEqual(['pii', 'secret'])
   })
 
   it('refuses malformed rules with ERR_WARDEN_MASKING', () => {
     const engine = createMaskingEngine({ key: KEY })
-    expect(() => engine.masker([rule({ strategy: 'scramble' as never, columns: ['x'] })])).toThrow(expect.objectContaining({ code: 'ERR_WARDEN_MASKING' }))
-    expect(() => engine.masker([rule({ strategy: 'redact', detectors: ['passport' as never] })])).toThrow(/unknown detector "passport"/)
+    expect(() => engine.masker([rule({ strategy: 'scramble' as never, columns: ['x'] })])).toThrow(
+      expect.objectContaining({ code: 'ERR_WARDEN_MASKING' }),
+    )
+    expect(() => engine.masker([rule({ strategy: 'redact', detectors: ['passport' as never] })])).toThrow(
+      /unknown detector "passport"/,
+    )
     expect(() => engine.masker([rule({ strategy: 'redact', columns: ['a..b'] })])).toThrow(/empty segment/)
     expect(() => engine.masker('x' as never)).toThrow(expect.objectContaining({ code: 'ERR_WARDEN_MASKING' }))
   })
@@ -209,7 +249,12 @@ describe('plans, reports and tags', () => {
     const canary = `canary-${Math.random().toString(36).slice(2)}-key-material`
     const engine = createMaskingEngine({ key: new Secret(canary) })
     const m = engine.masker([rule({ columns: ['a'], strategy: 'hash' })])
-    const shown = [inspect(engine, { depth: 10, showHidden: true }), inspect(m, { depth: 10, showHidden: true }), JSON.stringify(engine), JSON.stringify(m)]
+    const shown = [
+      inspect(engine, { depth: 10, showHidden: true }),
+      inspect(m, { depth: 10, showHidden: true }),
+      JSON.stringify(engine),
+      JSON.stringify(m),
+    ]
     try {
       engine.detokenize('tok:AAAA')
     } catch (e) {
@@ -225,12 +270,16 @@ describe('detectors inside values', () => {
   it('masks only the detected part of a cell, with the rule strategy', () => {
     const m = engine.masker([detect(['email', 'credit_card'], 'partial')])
     const p = m.plan([{ name: 'notes' }])
-    expect(p.applyArray(['mail jane@example.com, card 4111 1111 1111 1111.'])[0]).toBe('mail ***@example.com, card **** **** **** 1111.')
+    expect(p.applyArray(['mail jane@example.com, card 4111 1111 1111 1111.'])[0]).toBe(
+      'mail ***@example.com, card **** **** **** 1111.',
+    )
     expect(m.report()).toEqual([{ column: 'notes', strategy: 'partial', count: 2 }])
   })
 
   it('a detector rule with columns scans only those columns', () => {
-    const m = engine.masker([rule({ name: 'notes-only', columns: ['notes'], detectors: ['email'], strategy: 'redact' })])
+    const m = engine.masker([
+      rule({ name: 'notes-only', columns: ['notes'], detectors: ['email'], strategy: 'redact' }),
+    ])
     const out = m.plan([{ name: 'notes' }, { name: 'contact' }]).applyArray(['x a@b.com', 'y c@d.com'])
     expect(out).toEqual(['x [redacted]', 'y c@d.com'])
   })
@@ -243,7 +292,12 @@ describe('detectors inside values', () => {
 
   it('scans JSON cells deep and masks binary cells whole', () => {
     const m = engine.masker([detect(['aws_access_key'])])
-    const out = m.plan([{ name: 'doc' }, { name: 'blob' }]).applyArray([{ creds: [{ id: 'AKIAIOSFODNN7EXAMPLE' }], ok: 1 }, Buffer.from('xx AKIAIOSFODNN7EXAMPLE yy')])
+    const out = m
+      .plan([{ name: 'doc' }, { name: 'blob' }])
+      .applyArray([
+        { creds: [{ id: 'AKIAIOSFODNN7EXAMPLE' }], ok: 1 },
+        Buffer.from('xx AKIAIOSFODNN7EXAMPLE yy'),
+      ])
     expect(out).toEqual([{ creds: [{ id: '[redacted]' }], ok: 1 }, '[redacted]'])
   })
 })
@@ -254,12 +308,17 @@ describe('text() and json()', () => {
   it('text masks detected values and values this command masked by column (e.g. in a driver error)', () => {
     const m = engine.masker([rule({ columns: ['ssn'], strategy: 'partial' }), detect(['email'])])
     m.plan([{ name: 'ssn' }]).applyArray(['123-45-6789'])
-    expect(m.text('duplicate key: Key (ssn)=(123-45-6789) for bob@example.com')).toBe('duplicate key: Key (ssn)=(***-**-6789) for [redacted]')
+    expect(m.text('duplicate key: Key (ssn)=(123-45-6789) for bob@example.com')).toBe(
+      'duplicate key: Key (ssn)=(***-**-6789) for [redacted]',
+    )
     expect(m.report()).toContainEqual({ column: '(text)', strategy: 'redact', count: 1 })
   })
 
   it('json masks by key path globs and detectors, returns a copy, leaves the input alone', () => {
-    const m = engine.masker([rule({ columns: ['email', 'billing.*.number', 'users.ssn'], strategy: 'redact', tags: ['pii'] }), detect(['jwt'], 'hash')])
+    const m = engine.masker([
+      rule({ columns: ['email', 'billing.*.number', 'users.ssn'], strategy: 'redact', tags: ['pii'] }),
+      detect(['jwt'], 'hash'),
+    ])
     const input = {
       users: [
         { email: 'a@b.com', ssn: '123-45-6789', name: 'A' },

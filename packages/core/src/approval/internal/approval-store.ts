@@ -26,7 +26,13 @@ export interface ApprovalDecisionInput {
 
 export type ApprovalEvent =
   | { readonly type: 'pending'; readonly record: ApprovalRecord }
-  | { readonly type: 'decided'; readonly id: string; readonly status: 'approved' | 'rejected'; readonly by: string; readonly reason?: string }
+  | {
+      readonly type: 'decided'
+      readonly id: string
+      readonly status: 'approved' | 'rejected'
+      readonly by: string
+      readonly reason?: string
+    }
   | { readonly type: 'removed'; readonly id: string; readonly status: 'expired' | 'withdrawn' | 'used' }
 
 /** An Approver whose pending requests and decisions live in a store that an inbox (and other instances) share. */
@@ -78,9 +84,12 @@ export function checkDecision(id: string, d: ApprovalDecisionInput): void {
 }
 
 export function checkRequest(where: string, r: ApprovalRequest): void {
-  if (typeof r?.id !== 'string' || r.id.length === 0 || r.id.length > 200) throw new TypeError(`${where}: request.id must be a string of 1..200 chars`)
-  if (typeof r.fingerprint !== 'string' || r.fingerprint.length === 0) throw new TypeError(`${where}: request.fingerprint is required`)
-  if (!(r.expiresAt instanceof Date) || Number.isNaN(r.expiresAt.getTime())) throw new TypeError(`${where}: request.expiresAt must be a Date`)
+  if (typeof r?.id !== 'string' || r.id.length === 0 || r.id.length > 200)
+    throw new TypeError(`${where}: request.id must be a string of 1..200 chars`)
+  if (typeof r.fingerprint !== 'string' || r.fingerprint.length === 0)
+    throw new TypeError(`${where}: request.fingerprint is required`)
+  if (!(r.expiresAt instanceof Date) || Number.isNaN(r.expiresAt.getTime()))
+    throw new TypeError(`${where}: request.expiresAt must be a Date`)
   if (typeof r.principal?.id !== 'string') throw new TypeError(`${where}: request.principal.id is required`)
 }
 
@@ -105,7 +114,13 @@ export function decodeRequest(json: string): ApprovalRequest {
 export type ConsumeResult =
   | { readonly state: 'pending' }
   | { readonly state: 'missing' }
-  | { readonly state: 'decided'; readonly status: 'approved' | 'rejected'; readonly by: string; readonly reason?: string; readonly fingerprint: string }
+  | {
+      readonly state: 'decided'
+      readonly status: 'approved' | 'rejected'
+      readonly by: string
+      readonly reason?: string
+      readonly fingerprint: string
+    }
 
 export interface WaitBackend {
   /** Atomically takes the decision if there is one (so it can be used once). */
@@ -137,7 +152,7 @@ export function waitForDecision(
     const finish = (result: { outcome: ApprovalOutcome } | { error: unknown }) => {
       if (done) return
       done = true
-      for (const t of timers) clearTimeout(t), clearInterval(t)
+      for (const t of timers) clearTimeout(t) // clearTimeout also clears intervals
       unwatch()
       signal.removeEventListener('abort', onAbort)
       if ('outcome' in result) resolve(result.outcome)
@@ -163,9 +178,19 @@ export function waitForDecision(
           const r = await backend.consume(id)
           if (done) return
           if (r.state === 'decided') {
-            return finish({ outcome: { status: r.status, by: r.by, reason: r.reason, fingerprint: r.fingerprint, id } })
+            return finish({
+              outcome: { status: r.status, by: r.by, reason: r.reason, fingerprint: r.fingerprint, id },
+            })
           }
-          if (r.state === 'missing') return finish({ outcome: { status: 'expired', reason: 'the approval request expired or was withdrawn', fingerprint, id } })
+          if (r.state === 'missing')
+            return finish({
+              outcome: {
+                status: 'expired',
+                reason: 'the approval request expired or was withdrawn',
+                fingerprint,
+                id,
+              },
+            })
         } while (again && !done)
       } catch (error) {
         finish({ error })
@@ -179,7 +204,12 @@ export function waitForDecision(
     unwatch = backend.watch(id, () => void check())
     const left = request.expiresAt.getTime() - clock()
     // setTimeout holds at most ~24.8 days; expiries further out are re-armed by the poll.
-    timers.push(setTimeout(() => expire('the approval request expired', 'expired'), Math.max(0, Math.min(left, 2 ** 31 - 1))))
+    timers.push(
+      setTimeout(
+        () => expire('the approval request expired', 'expired'),
+        Math.max(0, Math.min(left, 2 ** 31 - 1)),
+      ),
+    )
     timers.push(setInterval(() => void check(), pollMs))
     void check()
   })

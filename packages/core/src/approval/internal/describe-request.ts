@@ -3,9 +3,23 @@ import type { ApprovalRequest } from '../approver.js'
 
 // Command text comes from the requester (an agent can put anything in a SQL string): terminal
 // control characters are shown escaped, so a command cannot repaint the prompt it is judged by.
+function isControl(c: number): boolean {
+  // C0 (but tab and newline), DEL and C1, and the bidi overrides/isolates.
+  return (
+    (c < 0x20 && c !== 0x09 && c !== 0x0a) ||
+    (c >= 0x7f && c <= 0x9f) ||
+    (c >= 0x202a && c <= 0x202e) ||
+    (c >= 0x2066 && c <= 0x2069)
+  )
+}
+
 export function printable(text: string): string {
-  // biome-ignore lint/suspicious/noControlCharactersInRegex: matching them is the point
-  return text.replace(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`)
+  let out = ''
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i)
+    out += isControl(c) ? `\\u${c.toString(16).padStart(4, '0')}` : text[i]
+  }
+  return out
 }
 
 export function describeLines(r: ApprovalRequest): string[] {

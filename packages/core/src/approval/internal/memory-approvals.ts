@@ -32,7 +32,8 @@ class MemoryApprovals implements ApprovalStore {
 
   constructor(options: MemoryApprovalsOptions) {
     this.#pollMs = options.pollMs ?? 1000
-    if (!Number.isInteger(this.#pollMs) || this.#pollMs <= 0) throw new TypeError('memoryApprovals: "pollMs" must be a positive integer')
+    if (!Number.isInteger(this.#pollMs) || this.#pollMs <= 0)
+      throw new TypeError('memoryApprovals: "pollMs" must be a positive integer')
     this.#events.setMaxListeners(0)
   }
 
@@ -43,7 +44,8 @@ class MemoryApprovals implements ApprovalStore {
 
   async open(request: ApprovalRequest): Promise<void> {
     checkRequest('memoryApprovals', request)
-    if (this.#entries.has(request.id)) throw new TypeError(`memoryApprovals: approval ${request.id} already exists`)
+    if (this.#entries.has(request.id))
+      throw new TypeError(`memoryApprovals: approval ${request.id} already exists`)
     const ttl = Math.max(0, request.expiresAt.getTime() - Date.now())
     const timer = setTimeout(() => this.#drop(request.id, 'expired'), Math.min(ttl, 2 ** 31 - 1))
     timer.unref()
@@ -61,7 +63,13 @@ class MemoryApprovals implements ApprovalStore {
           const r = e.record
           if (r.status === 'pending') return { state: 'pending' }
           this.#drop(id, 'used')
-          return { state: 'decided', status: r.status as 'approved' | 'rejected', by: r.by ?? '', reason: r.reason, fingerprint: r.request.fingerprint }
+          return {
+            state: 'decided',
+            status: r.status as 'approved' | 'rejected',
+            by: r.by ?? '',
+            reason: r.reason,
+            fingerprint: r.request.fingerprint,
+          }
         },
         withdraw: async (id, status) => this.#drop(id, status),
         watch: (id, wake) => {
@@ -100,16 +108,25 @@ class MemoryApprovals implements ApprovalStore {
     const r = e.record
     if (r.status !== 'pending') throw new ApprovalDecisionError(id, 'decided')
     if (r.request.expiresAt.getTime() <= Date.now()) throw new ApprovalDecisionError(id, 'expired')
-    if (d.fingerprint !== undefined && d.fingerprint !== r.request.fingerprint) throw new ApprovalDecisionError(id, 'fingerprint')
-    if (d.status === 'approved' && sameReviewer(d.by, r.request.principal.id)) throw new ApprovalDecisionError(id, 'self-approval')
-    const decided: ApprovalRecord = { ...r, status: d.status, by: d.by, reason: d.reason, decidedAt: new Date() }
+    if (d.fingerprint !== undefined && d.fingerprint !== r.request.fingerprint)
+      throw new ApprovalDecisionError(id, 'fingerprint')
+    if (d.status === 'approved' && sameReviewer(d.by, r.request.principal.id))
+      throw new ApprovalDecisionError(id, 'self-approval')
+    const decided: ApprovalRecord = {
+      ...r,
+      status: d.status,
+      by: d.by,
+      reason: d.reason,
+      decidedAt: new Date(),
+    }
     e.record = decided
     this.#emit({ type: 'decided', id, status: d.status, by: d.by, reason: d.reason })
     return decided
   }
 
   subscribe(listener: (event: ApprovalEvent) => void): () => void {
-    if (typeof listener !== 'function') throw new TypeError('memoryApprovals.subscribe: listener must be a function')
+    if (typeof listener !== 'function')
+      throw new TypeError('memoryApprovals.subscribe: listener must be a function')
     const on = (event: ApprovalEvent) => {
       try {
         listener(event)

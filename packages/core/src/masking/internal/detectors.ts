@@ -9,7 +9,12 @@
 import { isIPv4, isIPv6 } from 'node:net'
 import type { DetectorName } from '@warden/policy'
 import { electronicFormatIBAN, isValidIBAN } from 'ibantools'
-import { type CountryCode, findPhoneNumbersInText, getCountryCallingCode, parsePhoneNumberFromString } from 'libphonenumber-js/max'
+import {
+  type CountryCode,
+  findPhoneNumbersInText,
+  getCountryCallingCode,
+  parsePhoneNumberFromString,
+} from 'libphonenumber-js/max'
 
 export interface Span {
   start: number
@@ -23,8 +28,7 @@ type Finder = (text: string, out: Span[], phoneCountry: CountryCode) => void
 function scanWith(name: DetectorName, re: RegExp, accept: (match: string) => number): Finder {
   return (text, out) => {
     re.lastIndex = 0
-    let m: RegExpExecArray | null
-    while ((m = re.exec(text)) !== null) {
+    for (let m = re.exec(text); m !== null; m = re.exec(text)) {
       const n = accept(m[0])
       if (n > 0) {
         out.push({ start: m.index, end: m.index + n, detector: name })
@@ -56,7 +60,8 @@ function acceptEmail(m: string): number {
 }
 
 // ---- credit cards: unseparated, 4-4-4-4(-3) or Amex 4-6-5 groups with one consistent separator.
-const CARD = /(?<![\d])(?:\d{13,19}|\d{4}([ -])\d{4}\1\d{4}\1\d{4}(?:\1\d{1,3})?|\d{4}([ -])\d{6}\2\d{4,5})(?![\d])/g
+const CARD =
+  /(?<![\d])(?:\d{13,19}|\d{4}([ -])\d{4}\1\d{4}\1\d{4}(?:\1\d{1,3})?|\d{4}([ -])\d{6}\2\d{4,5})(?![\d])/g
 export function luhn(digits: string): boolean {
   let sum = 0
   let double = false
@@ -108,14 +113,20 @@ function acceptIpv6(m: string): number {
 }
 
 // ---- JWT (JWS compact, or JWE): the header must decode to a JSON object with a string `alg`.
-const JWT = /(?<![A-Za-z0-9_-])eyJ[A-Za-z0-9_-]{2,8192}(?:\.[A-Za-z0-9_-]{0,65536}){2}(?:\.[A-Za-z0-9_-]{1,65536}){0,2}(?![A-Za-z0-9_-])/g
+const JWT =
+  /(?<![A-Za-z0-9_-])eyJ[A-Za-z0-9_-]{2,8192}(?:\.[A-Za-z0-9_-]{0,65536}){2}(?:\.[A-Za-z0-9_-]{1,65536}){0,2}(?![A-Za-z0-9_-])/g
 function acceptJwt(m: string): number {
   const parts = m.split('.')
   if (parts.length === 4) parts.pop()
   if (parts.length !== 3 && parts.length !== 5) return 0
   try {
     const header = JSON.parse(Buffer.from(parts[0], 'base64url').toString('utf8')) as unknown
-    if (typeof header !== 'object' || header === null || typeof (header as { alg?: unknown }).alg !== 'string') return 0
+    if (
+      typeof header !== 'object' ||
+      header === null ||
+      typeof (header as { alg?: unknown }).alg !== 'string'
+    )
+      return 0
     if (parts.length === 3 && parts[1].length > 0) {
       // A JWS payload is base64url; an undecodable one means this is not a token.
       if (Buffer.from(parts[1], 'base64url').length === 0) return 0
@@ -127,7 +138,8 @@ function acceptJwt(m: string): number {
 }
 
 // ---- AWS access key ids: a known 4-letter prefix and 16 base32 characters.
-const AWS = /(?<![A-Za-z0-9])(?:AKIA|ASIA|ABIA|ACCA|AGPA|AIDA|AIPA|ANPA|ANVA|AROA|APKA|ASCA|ASIA)[A-Z2-7]{16}(?![A-Za-z0-9])/g
+const AWS =
+  /(?<![A-Za-z0-9])(?:AKIA|ASIA|ABIA|ACCA|AGPA|AIDA|AIPA|ANPA|ANVA|AROA|APKA|ASCA|ASIA)[A-Z2-7]{16}(?![A-Za-z0-9])/g
 const acceptAws = (m: string) => m.length
 
 // ---- API keys with well-known prefixes (Stripe, GitHub, Slack, GitLab, OpenAI, Anthropic, Google,
@@ -135,7 +147,10 @@ const acceptAws = (m: string) => m.length
 const API =
   /(?<![A-Za-z0-9_-])(?:(?:sk_live_|sk_test_|rk_live_|rk_test_|whsec_|ghp_|gho_|ghu_|ghs_|ghr_|github_pat_|xox[abposr]-|xapp-|glpat-|sk-ant-|sk-proj-|sk-|npm_|hf_|shpat_|shpss_|dop_v1_|AIza)[A-Za-z0-9_-]{16,255}|SG\.[A-Za-z0-9_-]{16,64}\.[A-Za-z0-9_-]{16,64})(?![A-Za-z0-9_-])/g
 function acceptApiKey(m: string): number {
-  const body = m.replace(/^(?:sk_live_|sk_test_|rk_live_|rk_test_|whsec_|gh[pousr]_|github_pat_|xox[abposr]-|xapp-|glpat-|sk-ant-|sk-proj-|sk-|npm_|hf_|shpat_|shpss_|dop_v1_|AIza|SG\.)/, '')
+  const body = m.replace(
+    /^(?:sk_live_|sk_test_|rk_live_|rk_test_|whsec_|gh[pousr]_|github_pat_|xox[abposr]-|xapp-|glpat-|sk-ant-|sk-proj-|sk-|npm_|hf_|shpat_|shpss_|dop_v1_|AIza|SG\.)/,
+    '',
+  )
   return /[0-9]/.test(body) && /[A-Za-z]/.test(body) ? m.length : 0
 }
 
@@ -146,8 +161,7 @@ const findPrivateKey: Finder = (text, out) => {
   if (!text.includes('PRIVATE KEY')) return
   PEM_BEGIN.lastIndex = 0
   const endSeen = new Map<string, number>() // label → index of its next END at/after the cursor, -1: none left
-  let m: RegExpExecArray | null
-  while ((m = PEM_BEGIN.exec(text)) !== null) {
+  for (let m = PEM_BEGIN.exec(text); m !== null; m = PEM_BEGIN.exec(text)) {
     const endMarker = m[0].replace('BEGIN', 'END')
     let end = endSeen.get(endMarker)
     if (end === undefined || (end !== -1 && end < m.index)) {
@@ -168,13 +182,15 @@ const PHONE = /(?<![\w+(])\+?\(?\d{1,15}\)?(?:[ .-]{1,2}\(?\d{1,15}\)?){0,5}(?!\
 const nanpCache = new Map<string, boolean>()
 function nanp(country: CountryCode): boolean {
   let v = nanpCache.get(country)
-  if (v === undefined) nanpCache.set(country, (v = getCountryCallingCode(country) === '1'))
+  if (v === undefined) {
+    v = getCountryCallingCode(country) === '1'
+    nanpCache.set(country, v)
+  }
   return v
 }
 const findPhone: Finder = (text, out, country) => {
   PHONE.lastIndex = 0
-  let m: RegExpExecArray | null
-  while ((m = PHONE.exec(text)) !== null) {
+  for (let m = PHONE.exec(text); m !== null; m = PHONE.exec(text)) {
     const candidate = m[0]
     let digits = 0
     for (let i = 0; i < candidate.length; i++) {
@@ -183,7 +199,12 @@ const findPhone: Finder = (text, out, country) => {
     }
     if (digits < 7) continue
     // NANP numbers without `+` are 10 digits, or 11 with the trunk 1: a free check before parsing.
-    if (candidate.charCodeAt(0) !== 43 && nanp(country) && digits !== 10 && !(digits === 11 && candidate.replace(/\D/g, '').startsWith('1'))) {
+    if (
+      candidate.charCodeAt(0) !== 43 &&
+      nanp(country) &&
+      digits !== 10 &&
+      !(digits === 11 && candidate.replace(/\D/g, '').startsWith('1'))
+    ) {
       if (digits <= 15) continue
     }
     if (digits <= 15) {
@@ -193,7 +214,8 @@ const findPhone: Finder = (text, out, country) => {
       continue
     }
     for (const found of findPhoneNumbersInText(candidate, { defaultCountry: country })) {
-      if (found.number.isValid()) out.push({ start: m.index + found.startsAt, end: m.index + found.endsAt, detector: 'phone' })
+      if (found.number.isValid())
+        out.push({ start: m.index + found.startsAt, end: m.index + found.endsAt, detector: 'phone' })
     }
   }
 }
@@ -212,7 +234,10 @@ const DETECTORS = {
   aws_access_key: { maybe: (t) => t.length >= 20, find: scanWith('aws_access_key', AWS, acceptAws) },
   email: { maybe: (t) => t.includes('@'), find: scanWith('email', EMAIL, acceptEmail) },
   iban: { maybe: (t) => t.length >= 15 && hasDigit.test(t), find: scanWith('iban', IBAN, acceptIban) },
-  credit_card: { maybe: (t) => t.length >= 13 && hasDigit.test(t), find: scanWith('credit_card', CARD, acceptCard) },
+  credit_card: {
+    maybe: (t) => t.length >= 13 && hasDigit.test(t),
+    find: scanWith('credit_card', CARD, acceptCard),
+  },
   us_ssn: { maybe: (t) => t.length >= 11 && hasDigit.test(t), find: scanWith('us_ssn', SSN, acceptSsn) },
   ipv6: { maybe: (t) => t.includes(':'), find: scanWith('ipv6', IPV6, acceptIpv6) },
   ipv4: { maybe: (t) => t.includes('.') && hasDigit.test(t), find: scanWith('ipv4', IPV4, acceptIpv4) },
@@ -226,7 +251,11 @@ export function isDetectorName(name: unknown): name is DetectorName {
 }
 
 /** Non-overlapping spans, in order; on overlap the earlier, then the longer, span wins. */
-export function findSpans(text: string, detectors: readonly DetectorName[], phoneCountry: CountryCode): Span[] {
+export function findSpans(
+  text: string,
+  detectors: readonly DetectorName[],
+  phoneCountry: CountryCode,
+): Span[] {
   const out: Span[] = []
   for (const name of detectors) {
     const d: DetectorDef = DETECTORS[name]

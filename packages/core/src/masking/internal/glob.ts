@@ -10,9 +10,11 @@ export interface PathGlob {
 }
 
 export function compileGlob(source: string): PathGlob {
-  if (typeof source !== 'string' || source.length === 0) throw new TypeError('mask column pattern must be a non-empty string')
+  if (typeof source !== 'string' || source.length === 0)
+    throw new TypeError('mask column pattern must be a non-empty string')
   const segments = source.toLowerCase().split('.')
-  if (segments.some((s) => s.length === 0)) throw new TypeError(`mask column pattern "${source}" has an empty segment`)
+  if (segments.some((s) => s.length === 0))
+    throw new TypeError(`mask column pattern "${source}" has an empty segment`)
   return { source, segments }
 }
 
@@ -44,7 +46,11 @@ export function wildcard(pattern: string, input: string): boolean {
  * `table` is `schema.table` or `table`, or undefined when the driver could not tell (an expression):
  * then a `table.column` pattern matches on the column part alone, which masks more, never less.
  */
-export function matchColumn(glob: PathGlob, names: readonly string[], table: readonly string[] | undefined): boolean {
+export function matchColumn(
+  glob: PathGlob,
+  names: readonly string[],
+  table: readonly string[] | undefined,
+): boolean {
   const segs = glob.segments
   const column = segs[segs.length - 1]
   if (!names.some((n) => wildcard(column, n))) return false

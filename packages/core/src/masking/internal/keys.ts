@@ -2,7 +2,7 @@
 // independent subkeys (hash, tokenize MAC, tokenize encryption), so the raw key is never kept.
 import { type Cipher, createCipheriv, createHmac, hkdfSync, randomBytes, timingSafeEqual } from 'node:crypto'
 import { WardenError } from '@warden/policy'
-import { type Secret, isSecret, revealSecret } from '../../secret.js'
+import { isSecret, revealSecret, type Secret } from '../../secret.js'
 
 export interface MaskingKeys {
   readonly hash: Buffer

@@ -1,19 +1,23 @@
 // The five strategies as functions of one value. Column rules apply them to whole cells,
 // detectors to the matched part of a string.
 import type { MaskStrategyName } from '@warden/policy'
-import { type MaskingKeys, hashValue, tokenizeValue } from './keys.js'
+import { hashValue, type MaskingKeys, tokenizeValue } from './keys.js'
 
 export const REDACTED = '[redacted]'
 
 /** Strongest first: when two rules mask the same column, the one that reveals less wins. */
-export const STRENGTH = { null: 5, redact: 4, hash: 3, tokenize: 2, partial: 1 } as const satisfies Record<MaskStrategyName, number>
+export const STRENGTH = { null: 5, redact: 4, hash: 3, tokenize: 2, partial: 1 } as const satisfies Record<
+  MaskStrategyName,
+  number
+>
 
 export type StrategyFn = (value: unknown) => unknown
 
 export function stringify(value: unknown): string {
   if (typeof value === 'string') return value
   if (value instanceof Date) return Number.isNaN(value.getTime()) ? 'Invalid Date' : value.toISOString()
-  if (value instanceof Uint8Array) return Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('base64')
+  if (value instanceof Uint8Array)
+    return Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('base64')
   if (typeof value === 'object' && value !== null) {
     return JSON.stringify(value, (_k, v) => (typeof v === 'bigint' ? v.toString() : v)) ?? ''
   }
