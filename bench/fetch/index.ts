@@ -7,7 +7,7 @@ import http from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { type Broker, Secret, createWarden, jsonlSink } from '@warden/core'
+import { type Broker, createWarden, jsonlSink, Secret } from '@warden/core'
 import { createFetch } from '@warden/drivers/fetch'
 import { compilePolicy } from '@warden/policy'
 import { Agent } from 'undici'
@@ -23,7 +23,12 @@ const origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
 
 const broker: Broker = {
   async issue() {
-    return { id: 'bench', credential: { type: 'token', token: new Secret('bench-token') }, expiresAt: new Date(Date.now() + 3_600_000), renewable: false }
+    return {
+      id: 'bench',
+      credential: { type: 'token', token: new Secret('bench-token') },
+      expiresAt: new Date(Date.now() + 3_600_000),
+      renewable: false,
+    }
   },
   async revoke() {},
 }
@@ -31,12 +36,28 @@ const policy = compilePolicy({
   defaults: { effect: 'deny' },
   rules: [{ name: 'reads', when: 'http.method == "GET"', effect: 'allow' }],
   masks: [
-    { name: 'pii-cols', resources: ['http:*'], when: 'http.path == "/masked"', columns: ['user.email'], strategy: 'redact' },
-    { name: 'pii-detect', resources: ['http:*'], when: 'http.path == "/masked"', detectors: ['email'], strategy: 'redact' },
+    {
+      name: 'pii-cols',
+      resources: ['http:*'],
+      when: 'http.path == "/masked"',
+      columns: ['user.email'],
+      strategy: 'redact',
+    },
+    {
+      name: 'pii-detect',
+      resources: ['http:*'],
+      when: 'http.path == "/masked"',
+      detectors: ['email'],
+      strategy: 'redact',
+    },
   ],
 } as any)
 const dir = mkdtempSync(join(tmpdir(), 'warden-bench-fetch-'))
-const warden = createWarden({ policy, broker, audit: jsonlSink(join(dir, 'audit.jsonl'), { fsync: 'batch' }) })
+const warden = createWarden({
+  policy,
+  broker,
+  audit: jsonlSink(join(dir, 'audit.jsonl'), { fsync: 'batch' }),
+})
 const session = await warden.session({ principal: { id: 'bench', type: 'service' } })
 
 const rawAgent = new Agent()

@@ -29,7 +29,13 @@ export interface CreateFetchOptions {
 }
 
 const REDIRECTS = new Set([301, 302, 303, 307, 308])
-const BODY_HEADERS = ['content-encoding', 'content-language', 'content-location', 'content-type', 'content-length']
+const BODY_HEADERS = [
+  'content-encoding',
+  'content-language',
+  'content-location',
+  'content-type',
+  'content-length',
+]
 
 /**
  * A standard `fetch` whose every request (and every redirect hop) is described as `http` facts, decided by
@@ -42,7 +48,8 @@ const BODY_HEADERS = ['content-encoding', 'content-language', 'content-location'
  * const invoices = await (await api('https://billing.internal/v1/invoices')).json()
  */
 export function createFetch(source: SessionSource, options: CreateFetchOptions): typeof globalThis.fetch {
-  if (typeof source?.current !== 'function') throw new TypeError('createFetch: the first argument must be a Session or a Warden')
+  if (typeof source?.current !== 'function')
+    throw new TypeError('createFetch: the first argument must be a Session or a Warden')
   if (typeof options?.resource !== 'string' || options.resource === '')
     throw new TypeError('createFetch: "resource" must be a non-empty string')
   let origin: string
@@ -54,11 +61,14 @@ export function createFetch(source: SessionSource, options: CreateFetchOptions):
   if (origin === 'null' || !/^https?:$/.test(new URL(options.origin).protocol))
     throw new TypeError('createFetch: "origin" must be an http(s) origin')
   const maxBufferBytes = options.maxBufferBytes ?? 16 * 2 ** 20
-  if (!Number.isInteger(maxBufferBytes) || maxBufferBytes <= 0) throw new TypeError('createFetch: "maxBufferBytes" must be > 0')
+  if (!Number.isInteger(maxBufferBytes) || maxBufferBytes <= 0)
+    throw new TypeError('createFetch: "maxBufferBytes" must be > 0')
   const maxRedirects = options.maxRedirects ?? 20
-  if (!Number.isInteger(maxRedirects) || maxRedirects < 0) throw new TypeError('createFetch: "maxRedirects" must be >= 0')
+  if (!Number.isInteger(maxRedirects) || maxRedirects < 0)
+    throw new TypeError('createFetch: "maxRedirects" must be >= 0')
   const binaryBodies = options.binaryBodies ?? 'deny'
-  if (binaryBodies !== 'deny' && binaryBodies !== 'pass') throw new TypeError('createFetch: "binaryBodies" must be "deny" or "pass"')
+  if (binaryBodies !== 'deny' && binaryBodies !== 'pass')
+    throw new TypeError('createFetch: "binaryBodies" must be "deny" or "pass"')
   const resource: Command['resource'] = Object.freeze({
     kind: 'http',
     name: options.resource,
@@ -72,10 +82,21 @@ export function createFetch(source: SessionSource, options: CreateFetchOptions):
   const maskOptions = { maxBufferBytes, binaryBodies } as const
   const rawFetch = globalThis.fetch
 
-  async function hop(url: URL, method: string, headers: Headers, body: ArrayBuffer | null, signal: AbortSignal | null) {
+  async function hop(
+    url: URL,
+    method: string,
+    headers: Headers,
+    body: ArrayBuffer | null,
+    signal: AbortSignal | null,
+  ) {
     const sameOrigin = url.origin === origin
     const text = `${method} ${stripFragment(url)}`
-    const command: Command = { resource, action: 'http.request', text, http: describeHttp(method, url, headers, extraHeaders) }
+    const command: Command = {
+      resource,
+      action: 'http.request',
+      text,
+      http: describeHttp(method, url, headers, extraHeaders),
+    }
     const session = source.current()
     return session.execute(
       command,
@@ -104,8 +125,16 @@ export function createFetch(source: SessionSource, options: CreateFetchOptions):
   }
 
   return async function guardedFetch(input: string | URL | Request, init?: RequestInit): Promise<Response> {
-    if (init !== undefined && init !== null && 'dispatcher' in init && (init as { dispatcher?: unknown }).dispatcher !== undefined)
-      throw new WardenError('ERR_WARDEN_CONFIG', 'a per-call "dispatcher" would bypass Warden; configure it once in createFetch options')
+    if (
+      init !== undefined &&
+      init !== null &&
+      'dispatcher' in init &&
+      (init as { dispatcher?: unknown }).dispatcher !== undefined
+    )
+      throw new WardenError(
+        'ERR_WARDEN_CONFIG',
+        'a per-call "dispatcher" would bypass Warden; configure it once in createFetch options',
+      )
     // The Request constructor normalizes every input shape exactly as fetch would (and rejects userinfo in URLs).
     const request = new Request(input, init)
     let url = new URL(request.url)
@@ -115,22 +144,28 @@ export function createFetch(source: SessionSource, options: CreateFetchOptions):
     const mode = request.redirect
     const signal = init?.signal ?? (input instanceof Request ? input.signal : null)
     for (let redirects = 0; ; redirects++) {
-      if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new TypeError(`fetch failed: unsupported URL scheme ${url.protocol}`)
+      if (url.protocol !== 'http:' && url.protocol !== 'https:')
+        throw new TypeError(`fetch failed: unsupported URL scheme ${url.protocol}`)
       const res = await hop(url, method, headers, body, signal)
       const location = res.headers.get('location')
-      if (!REDIRECTS.has(res.status) || location === null || mode === 'manual') return withUrl(res, res.url || url.href, redirects > 0)
+      if (!REDIRECTS.has(res.status) || location === null || mode === 'manual')
+        return withUrl(res, res.url || url.href, redirects > 0)
       await res.body?.cancel().catch(() => {})
       if (mode === 'error') throw new TypeError('fetch failed: redirect received with redirect mode "error"')
       if (redirects >= maxRedirects) throw new TypeError('fetch failed: redirect count exceeded')
       const next = new URL(location, url)
       // Fetch spec, HTTP-redirect fetch: 303 (and 301/302 after POST) turn into a body-less GET.
-      if ((res.status === 303 && method !== 'GET' && method !== 'HEAD') || ((res.status === 301 || res.status === 302) && method === 'POST')) {
+      if (
+        (res.status === 303 && method !== 'GET' && method !== 'HEAD') ||
+        ((res.status === 301 || res.status === 302) && method === 'POST')
+      ) {
         method = 'GET'
         body = null
         for (const h of BODY_HEADERS) headers.delete(h)
       }
       // Like fetch: caller-supplied credentials do not follow a redirect to another origin.
-      if (next.origin !== url.origin) for (const h of ['authorization', 'proxy-authorization', 'cookie', 'host']) headers.delete(h)
+      if (next.origin !== url.origin)
+        for (const h of ['authorization', 'proxy-authorization', 'cookie', 'host']) headers.delete(h)
       url = next
     }
   }

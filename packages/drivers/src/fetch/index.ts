@@ -1,2 +1,2 @@
-export { createFetch, type CreateFetchOptions } from './create-fetch.js'
+export { type CreateFetchOptions, createFetch } from './create-fetch.js'
 export { describeHttp } from './describe-http.js'

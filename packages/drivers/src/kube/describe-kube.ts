@@ -4,7 +4,14 @@ import type { KubeFacts, KubeVerb } from '@warden/policy'
 const NAMESPACE_SUBRESOURCES = new Set(['status', 'finalize'])
 // Streaming subresources get their own verbs (and actions), so policies can tell `exec` from a read.
 const STREAM_SUBRESOURCES = new Set(['exec', 'attach', 'portforward'])
-const METHOD_VERBS: Record<string, KubeVerb> = { GET: 'get', HEAD: 'get', POST: 'create', PUT: 'update', PATCH: 'patch', DELETE: 'delete' }
+const METHOD_VERBS: Record<string, KubeVerb> = {
+  GET: 'get',
+  HEAD: 'get',
+  POST: 'create',
+  PUT: 'update',
+  PATCH: 'patch',
+  DELETE: 'delete',
+}
 
 /**
  * Describes one Kubernetes API request as the `kube` facts policies see, following the API server's own
@@ -84,4 +91,10 @@ function safeDecode(s: string): string {
 }
 
 /** Verbs that change cluster state: held-for-approval requests of these get a `dryRun=All` preview. */
-export const WRITE_VERBS: ReadonlySet<string> = new Set(['create', 'update', 'patch', 'delete', 'deletecollection'])
+export const WRITE_VERBS: ReadonlySet<string> = new Set([
+  'create',
+  'update',
+  'patch',
+  'delete',
+  'deletecollection',
+])

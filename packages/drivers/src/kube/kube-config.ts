@@ -40,7 +40,10 @@ const wsAuthorization = new AsyncLocalStorage<string>()
 export function transportOf(kc: unknown): KubeTransport {
   const t = typeof kc === 'object' && kc !== null ? transports.get(kc) : undefined
   if (t === undefined)
-    throw new WardenError('ERR_WARDEN_CONFIG', 'expected a KubeConfig from @warden/drivers/kube (new KubeConfig(session, options))')
+    throw new WardenError(
+      'ERR_WARDEN_CONFIG',
+      'expected a KubeConfig from @warden/drivers/kube (new KubeConfig(session, options))',
+    )
   return t
 }
 
@@ -75,20 +78,31 @@ export class KubeConfig extends k8s.KubeConfig {
   constructor(source: SessionSource, options: KubeConfigOptions) {
     assertSupportedClient()
     super()
-    if (typeof source?.current !== 'function') throw new TypeError('KubeConfig: the first argument must be a Session or a Warden')
-    if (typeof options?.resource !== 'string' || options.resource === '') throw new TypeError('KubeConfig: "resource" must be a non-empty string')
+    if (typeof source?.current !== 'function')
+      throw new TypeError('KubeConfig: the first argument must be a Session or a Warden')
+    if (typeof options?.resource !== 'string' || options.resource === '')
+      throw new TypeError('KubeConfig: "resource" must be a non-empty string')
     const cluster = options.cluster
     let url: URL
     try {
       url = new URL(cluster?.server)
     } catch {
-      throw new TypeError('KubeConfig: "cluster.server" must be an absolute URL such as https://k8s.internal:6443')
+      throw new TypeError(
+        'KubeConfig: "cluster.server" must be an absolute URL such as https://k8s.internal:6443',
+      )
     }
-    if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new TypeError('KubeConfig: "cluster.server" must be http(s)')
-    if (url.username !== '' || url.password !== '') throw new TypeError('KubeConfig: "cluster.server" must not carry credentials')
+    if (url.protocol !== 'https:' && url.protocol !== 'http:')
+      throw new TypeError('KubeConfig: "cluster.server" must be http(s)')
+    if (url.username !== '' || url.password !== '')
+      throw new TypeError('KubeConfig: "cluster.server" must not carry credentials')
     const maxBufferBytes = options.maxBufferBytes ?? 64 * 2 ** 20
-    if (!Number.isInteger(maxBufferBytes) || maxBufferBytes <= 0) throw new TypeError('KubeConfig: "maxBufferBytes" must be > 0')
-    const ca = cluster.caFile ? readFileSync(cluster.caFile) : cluster.caData ? Buffer.from(cluster.caData, 'base64') : undefined
+    if (!Number.isInteger(maxBufferBytes) || maxBufferBytes <= 0)
+      throw new TypeError('KubeConfig: "maxBufferBytes" must be > 0')
+    const ca = cluster.caFile
+      ? readFileSync(cluster.caFile)
+      : cluster.caData
+        ? Buffer.from(cluster.caData, 'base64')
+        : undefined
     const name = cluster.name ?? 'warden'
     this.#server = cluster.server.replace(/\/+$/, '')
     // The user entry is deliberately empty: no token, no exec plugin, nothing util.inspect could print.
@@ -119,12 +133,25 @@ export class KubeConfig extends k8s.KubeConfig {
       name: options.resource,
       ...(options.labels ? { labels: Object.freeze({ ...options.labels }) } : {}),
     })
-    const transport = new KubeTransport({ source, resource, scope: options.scope, server: this.#server, dispatcher, maxBufferBytes })
+    const transport = new KubeTransport({
+      source,
+      resource,
+      scope: options.scope,
+      server: this.#server,
+      dispatcher,
+      maxBufferBytes,
+    })
     transports.set(this, transport)
     // The generated clients' HTTP library: our transport, so masking sits below any per-call middleware.
     this.#http = k8s.wrapHttpLibrary({
       send: async (ctx: RequestContext) => {
-        const res = await transport.rest(ctx.getHttpMethod().toString(), new URL(ctx.getUrl()), ctx.getHeaders(), ctx.getBody(), ctx.getSignal())
+        const res = await transport.rest(
+          ctx.getHttpMethod().toString(),
+          new URL(ctx.getUrl()),
+          ctx.getHeaders(),
+          ctx.getBody(),
+          ctx.getSignal(),
+        )
         return new k8s.ResponseContext(res.status, res.headers, {
           text: async () => res.text,
           binary: async () => Buffer.from(res.text, 'utf8'),
@@ -136,7 +163,7 @@ export class KubeConfig extends k8s.KubeConfig {
   /** Like upstream, but the client's HTTP library is Warden's (policy, broker token, masking). */
   override makeApiClient<T extends k8s.ApiType>(apiClientType: k8s.ApiConstructor<T>): T {
     const config = k8s.createConfiguration({
-      baseServer: new k8s.ServerConfiguration<{}>(this.#server, {}),
+      baseServer: new k8s.ServerConfiguration<Record<string, string>>(this.#server, {}),
       authMethods: { default: this },
       httpApi: this.#http,
     })
@@ -149,7 +176,9 @@ export class KubeConfig extends k8s.KubeConfig {
   }
 
   /** Only for WebSockets dialled by this module's handler (Exec, Attach, PortForward); anything else fails closed. */
-  override async applyToHTTPSOptions(opts: Parameters<k8s.KubeConfig['applyToHTTPSOptions']>[0]): Promise<void> {
+  override async applyToHTTPSOptions(
+    opts: Parameters<k8s.KubeConfig['applyToHTTPSOptions']>[0],
+  ): Promise<void> {
     const authorization = wsAuthorization.getStore()
     if (authorization === undefined)
       throw new WardenError(
@@ -160,7 +189,10 @@ export class KubeConfig extends k8s.KubeConfig {
     transport.assertOrigin(new URL(this.getCurrentCluster()?.server ?? 'invalid:'))
     const user = this.getCurrentUser() as Record<string, unknown> | null
     if (user && Object.entries(user).some(([k, v]) => k !== 'name' && v !== undefined))
-      throw new WardenError('ERR_WARDEN_CONFIG', 'the KubeConfig user must carry no credentials; they come from the broker')
+      throw new WardenError(
+        'ERR_WARDEN_CONFIG',
+        'the KubeConfig user must carry no credentials; they come from the broker',
+      )
     await super.applyToHTTPSOptions(opts)
     const o = opts as { headers?: Record<string, string> }
     o.headers = { ...(o.headers ?? {}), Authorization: authorization }
@@ -168,7 +200,10 @@ export class KubeConfig extends k8s.KubeConfig {
 
   /** Used by upstream Watch/Log/Metrics in 1.x: refused, use this module's Watch and Log. */
   override async applyToFetchOptions(): Promise<never> {
-    throw new WardenError('ERR_WARDEN_UNSUPPORTED', 'use Watch and Log from @warden/drivers/kube with this KubeConfig')
+    throw new WardenError(
+      'ERR_WARDEN_UNSUPPORTED',
+      'use Watch and Log from @warden/drivers/kube with this KubeConfig',
+    )
   }
 
   override loadFromDefault(): void {

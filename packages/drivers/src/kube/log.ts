@@ -27,7 +27,9 @@ export class Log extends k8s.Log {
   ): Promise<AbortController> {
     const opts = typeof doneOrOptions === 'function' ? options : doneOrOptions
     const transport = transportOf(this.config)
-    const url = new URL(`${transport.server}/api/v1/namespaces/${encodeURIComponent(namespace)}/pods/${encodeURIComponent(podName)}/log`)
+    const url = new URL(
+      `${transport.server}/api/v1/namespaces/${encodeURIComponent(namespace)}/pods/${encodeURIComponent(podName)}/log`,
+    )
     url.searchParams.set('container', containerName)
     k8s.AddOptionsToSearchParams(opts, url.searchParams)
     const controller = new AbortController()

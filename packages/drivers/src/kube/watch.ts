@@ -1,6 +1,6 @@
 import { WardenError } from '@warden/policy'
-import { maskKubeValue } from './internal/mask-kube.js'
 import { k8s } from './internal/kube-internals.js'
+import { maskKubeValue } from './internal/mask-kube.js'
 import { type KubeConfig, transportOf } from './kube-config.js'
 
 /**
@@ -25,7 +25,8 @@ export class Watch extends k8s.Watch {
     const transport = transportOf(this.config)
     const url = new URL(transport.server + path)
     url.searchParams.set('watch', 'true')
-    for (const [key, val] of Object.entries(queryParams ?? {})) if (val !== undefined) url.searchParams.set(key, String(val))
+    for (const [key, val] of Object.entries(queryParams ?? {}))
+      if (val !== undefined) url.searchParams.set(key, String(val))
     const controller = new AbortController()
     let doneCalled = false
     const doneOnce = (err: unknown) => {
@@ -46,7 +47,9 @@ export class Watch extends k8s.Watch {
     const { response, mask } = opened
     if (response.status !== 200) {
       await response.body?.cancel().catch(() => {})
-      const error = new Error(response.statusText || `HTTP ${response.status}`) as Error & { statusCode: number }
+      const error = new Error(response.statusText || `HTTP ${response.status}`) as Error & {
+        statusCode: number
+      }
       error.statusCode = response.status
       doneOnce(error)
       return controller

@@ -1,6 +1,6 @@
-import type WebSocket from 'isomorphic-ws'
 import type { Masker } from '@warden/core'
 import { WardenError } from '@warden/policy'
+import type WebSocket from 'isomorphic-ws'
 import { LineSplitter } from '../fetch/internal/line-transform.js'
 import { k8s, WebSocketHandler } from './internal/kube-internals.js'
 import { type KubeConfig, transportOf, withWebSocketAuthorization } from './kube-config.js'
@@ -32,10 +32,15 @@ export class GuardedWebSocketHandler extends WebSocketHandler {
       let flush = () => {}
       if (context.masker !== null && binaryHandler !== null) {
         if (new URL(path, 'http://x').pathname.endsWith('/portforward'))
-          throw new WardenError('ERR_WARDEN_MASKING', 'masks apply to this port-forward, but a raw TCP tunnel cannot be masked')
+          throw new WardenError(
+            'ERR_WARDEN_MASKING',
+            'masks apply to this port-forward, but a raw TCP tunnel cannot be masked',
+          )
         ;({ handler, flush } = maskingHandler(binaryHandler, context.masker))
       }
-      const ws = await withWebSocketAuthorization(authorization, () => super.connect(path, textHandler, handler))
+      const ws = await withWebSocketAuthorization(authorization, () =>
+        super.connect(path, textHandler, handler),
+      )
       ws.addEventListener('close', flush)
       return ws
     })

@@ -3,7 +3,16 @@ import http from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { inspect } from 'node:util'
 import { gzipSync } from 'node:zlib'
-import { type Broker, type Lease, Secret, type Session, type Warden, autoApprove, createWarden, memorySink } from '@warden/core'
+import {
+  autoApprove,
+  type Broker,
+  createWarden,
+  type Lease,
+  memorySink,
+  Secret,
+  type Session,
+  type Warden,
+} from '@warden/core'
 import { createFetch, describeHttp } from '@warden/drivers/fetch'
 import { compilePolicy } from '@warden/policy'
 import { Agent } from 'undici'
@@ -62,12 +71,21 @@ beforeAll(async () => {
         return json(res, { authorized: req.headers.authorization === `Bearer ${canary}` })
       case '/masked/user':
         return json(res, {
-          user: { name: 'Ada', email: 'ada@example.com', ssn: '123-45-6789', note: 'write to bob@example.org' },
+          user: {
+            name: 'Ada',
+            email: 'ada@example.com',
+            ssn: '123-45-6789',
+            note: 'write to bob@example.org',
+          },
           list: [{ ssn: '987-65-4321' }],
         })
       case '/masked/gzip': {
         const z = gzipSync(JSON.stringify({ user: { email: 'zip@example.com' } }))
-        res.writeHead(200, { 'content-type': 'application/json', 'content-encoding': 'gzip', 'content-length': z.length })
+        res.writeHead(200, {
+          'content-type': 'application/json',
+          'content-encoding': 'gzip',
+          'content-length': z.length,
+        })
         return res.end(z)
       }
       case '/masked/ndjson':
@@ -140,10 +158,24 @@ function policy(otherHost: string) {
     defaults: { effect: 'deny' },
     rules: [
       { name: 'reads', when: 'http.method == "GET" && http.path != "/forbidden"', effect: 'allow' },
-      { name: 'posts', when: 'http.method == "POST" && http.path in ["/see-other", "/method"]', effect: 'allow' },
+      {
+        name: 'posts',
+        when: 'http.method == "POST" && http.path in ["/see-other", "/method"]',
+        effect: 'allow',
+      },
       { name: 'no-deletes', when: 'http.method == "DELETE"', effect: 'deny', reason: 'deletes are blocked' },
-      { name: 'approve-put', when: 'http.method == "PUT"', effect: 'approve', approval: { approvers: ['ops'], timeout: '1m' } },
-      { name: 'other-forbidden', when: `http.host == "${otherHost}" && http.path == "/forbidden"`, effect: 'deny', reason: 'not there' },
+      {
+        name: 'approve-put',
+        when: 'http.method == "PUT"',
+        effect: 'approve',
+        approval: { approvers: ['ops'], timeout: '1m' },
+      },
+      {
+        name: 'other-forbidden',
+        when: `http.host == "${otherHost}" && http.path == "/forbidden"`,
+        effect: 'deny',
+        reason: 'not there',
+      },
     ],
     masks: [
       {
@@ -153,7 +185,13 @@ function policy(otherHost: string) {
         columns: ['user.email', 'ssn'],
         strategy: 'redact',
       },
-      { name: 'emails', resources: ['http:*'], when: 'http.path.startsWith("/masked")', detectors: ['email'], strategy: 'redact' },
+      {
+        name: 'emails',
+        resources: ['http:*'],
+        when: 'http.path.startsWith("/masked")',
+        detectors: ['email'],
+        strategy: 'redact',
+      },
     ],
   } as any)
 }
@@ -166,7 +204,12 @@ let broker: ReturnType<typeof tokenBroker>
 beforeEach(async () => {
   audit = memorySink()
   broker = tokenBroker()
-  warden = createWarden({ policy: policy(new URL(other.origin).host), broker, audit, approvals: autoApprove() })
+  warden = createWarden({
+    policy: policy(new URL(other.origin).host),
+    broker,
+    audit,
+    approvals: autoApprove(),
+  })
   session = await warden.session({ principal: { id: 'svc-test', type: 'service' } })
   return async () => {
     await warden.close()
@@ -195,7 +238,13 @@ describe('createFetch', () => {
 
   test('accepts Request objects, URL objects and init like fetch does', async () => {
     const f = createFetch(session, { resource: 'api', origin: api.origin })
-    const r1 = await f(new Request(`${api.origin}/method`, { method: 'POST', body: 'a=1', headers: { 'content-type': 'text/plain' } }))
+    const r1 = await f(
+      new Request(`${api.origin}/method`, {
+        method: 'POST',
+        body: 'a=1',
+        headers: { 'content-type': 'text/plain' },
+      }),
+    )
     expect(await r1.json()).toEqual({ method: 'POST', body: 'a=1', contentType: 'text/plain' })
     const r2 = await f(new URL(`${api.origin}/method`), { method: 'POST', body: JSON.stringify({ x: 1 }) })
     expect((await r2.json()).body).toBe('{"x":1}')
@@ -207,8 +256,14 @@ describe('createFetch', () => {
     broker = tokenBroker('headers')
     warden = createWarden({ policy: policy(new URL(other.origin).host), broker, audit })
     session = await warden.session({ principal: { id: 'svc-test', type: 'service' } })
-    const f = createFetch(session, { resource: 'api', origin: api.origin, credentialHeaders: ['x-team-secret'] })
-    await f(`${api.origin}/whoami`, { headers: { 'x-team-secret': 'abc', accept: 'application/json', cookie: 'sid=1' } })
+    const f = createFetch(session, {
+      resource: 'api',
+      origin: api.origin,
+      credentialHeaders: ['x-team-secret'],
+    })
+    await f(`${api.origin}/whoami`, {
+      headers: { 'x-team-secret': 'abc', accept: 'application/json', cookie: 'sid=1' },
+    })
     expect(api.seen.at(-1)?.apiKey).toBe(headerCanary)
     const facts = audit.commands().at(-1)!.facts as { headers: Record<string, string> }
     expect(facts.headers).toEqual({ accept: 'application/json' })
@@ -244,7 +299,10 @@ describe('createFetch', () => {
   test('a denied redirect hop stops the fetch before the request leaves', async () => {
     const f = createFetch(session, { resource: 'api', origin: api.origin })
     const before = other.seen.length
-    await expect(f(`${api.origin}/to-denied`)).rejects.toMatchObject({ code: 'ERR_WARDEN_DENIED', rule: 'other-forbidden' })
+    await expect(f(`${api.origin}/to-denied`)).rejects.toMatchObject({
+      code: 'ERR_WARDEN_DENIED',
+      rule: 'other-forbidden',
+    })
     expect(other.seen.length).toBe(before)
     expect(audit.commands().at(-1)?.outcome?.status).toBe('denied')
   })
@@ -261,7 +319,11 @@ describe('createFetch', () => {
 
   test('303 after POST becomes a body-less GET', async () => {
     const f = createFetch(session, { resource: 'api', origin: api.origin })
-    const res = await f(`${api.origin}/see-other`, { method: 'POST', body: 'x=1', headers: { 'content-type': 'text/plain' } })
+    const res = await f(`${api.origin}/see-other`, {
+      method: 'POST',
+      body: 'x=1',
+      headers: { 'content-type': 'text/plain' },
+    })
     expect(await res.json()).toEqual({ method: 'GET', body: '', contentType: null })
   })
 
@@ -328,7 +390,9 @@ describe('createFetch', () => {
     await expect(strict(`${api.origin}/masked/binary`)).rejects.toMatchObject({ code: 'ERR_WARDEN_MASKING' })
     expect(audit.commands().at(-1)?.outcome?.status).toBe('error')
     const lax = createFetch(session, { resource: 'api', origin: api.origin, binaryBodies: 'pass' })
-    expect(Buffer.from(await (await lax(`${api.origin}/masked/binary`)).arrayBuffer())).toEqual(Buffer.from([0, 1, 2, 3]))
+    expect(Buffer.from(await (await lax(`${api.origin}/masked/binary`)).arrayBuffer())).toEqual(
+      Buffer.from([0, 1, 2, 3]),
+    )
   })
 
   test('approve rules wait for the approver, then run', async () => {
@@ -341,7 +405,9 @@ describe('createFetch', () => {
   test('a per-call dispatcher is refused: it would bypass the guard', async () => {
     const f = createFetch(session, { resource: 'api', origin: api.origin })
     const before = api.seen.length
-    await expect(f(`${api.origin}/whoami`, { dispatcher: new Agent() } as RequestInit)).rejects.toMatchObject({ code: 'ERR_WARDEN_CONFIG' })
+    await expect(f(`${api.origin}/whoami`, { dispatcher: new Agent() } as RequestInit)).rejects.toMatchObject(
+      { code: 'ERR_WARDEN_CONFIG' },
+    )
     expect(api.seen.length).toBe(before)
   })
 
@@ -389,8 +455,12 @@ describe('createFetch', () => {
     expect(() => createFetch(session, { resource: '', origin: api.origin })).toThrow(TypeError)
     expect(() => createFetch(session, { resource: 'api', origin: 'not a url' })).toThrow(/origin/)
     expect(() => createFetch(session, { resource: 'api', origin: 'ftp://x' })).toThrow(/http/)
-    expect(() => createFetch(session, { resource: 'api', origin: api.origin, maxBufferBytes: 0 })).toThrow(/maxBufferBytes/)
-    expect(() => createFetch({} as never, { resource: 'api', origin: api.origin })).toThrow(/Session or a Warden/)
+    expect(() => createFetch(session, { resource: 'api', origin: api.origin, maxBufferBytes: 0 })).toThrow(
+      /maxBufferBytes/,
+    )
+    expect(() => createFetch({} as never, { resource: 'api', origin: api.origin })).toThrow(
+      /Session or a Warden/,
+    )
   })
 })
 

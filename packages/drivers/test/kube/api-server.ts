@@ -52,10 +52,26 @@ export interface SeenRequest {
 }
 
 const RESOURCES: Record<string, { kind: string; namespaced: boolean; verbs: string[] }> = {
-  namespaces: { kind: 'Namespace', namespaced: false, verbs: ['create', 'delete', 'get', 'list', 'patch', 'update', 'watch'] },
-  pods: { kind: 'Pod', namespaced: true, verbs: ['create', 'delete', 'deletecollection', 'get', 'list', 'patch', 'update', 'watch'] },
-  secrets: { kind: 'Secret', namespaced: true, verbs: ['create', 'delete', 'deletecollection', 'get', 'list', 'patch', 'update', 'watch'] },
-  configmaps: { kind: 'ConfigMap', namespaced: true, verbs: ['create', 'delete', 'deletecollection', 'get', 'list', 'patch', 'update', 'watch'] },
+  namespaces: {
+    kind: 'Namespace',
+    namespaced: false,
+    verbs: ['create', 'delete', 'get', 'list', 'patch', 'update', 'watch'],
+  },
+  pods: {
+    kind: 'Pod',
+    namespaced: true,
+    verbs: ['create', 'delete', 'deletecollection', 'get', 'list', 'patch', 'update', 'watch'],
+  },
+  secrets: {
+    kind: 'Secret',
+    namespaced: true,
+    verbs: ['create', 'delete', 'deletecollection', 'get', 'list', 'patch', 'update', 'watch'],
+  },
+  configmaps: {
+    kind: 'ConfigMap',
+    namespaced: true,
+    verbs: ['create', 'delete', 'deletecollection', 'get', 'list', 'patch', 'update', 'watch'],
+  },
 }
 const SUBRESOURCES: Record<string, { kind: string; verbs: string[] }> = {
   'pods/log': { kind: 'Pod', verbs: ['get'] },
@@ -104,11 +120,14 @@ export class KubeApiServer {
     })
     const handler = (req: http.IncomingMessage, res: http.ServerResponse) => {
       this.#handle(req, res).catch((err) => {
-        if (!res.headersSent) sendStatus(res, new HttpError(500, 'InternalError', String(err?.message ?? err)))
+        if (!res.headersSent)
+          sendStatus(res, new HttpError(500, 'InternalError', String(err?.message ?? err)))
         else res.destroy()
       })
     }
-    this.#server = options.tls ? https.createServer({ key: options.tls.key, cert: options.tls.cert }, handler) : http.createServer(handler)
+    this.#server = options.tls
+      ? https.createServer({ key: options.tls.key, cert: options.tls.cert }, handler)
+      : http.createServer(handler)
     this.#server.on('connection', (s: Socket) => {
       this.#sockets.add(s)
       s.on('close', () => this.#sockets.delete(s))
@@ -184,15 +203,24 @@ export class KubeApiServer {
     }
   }
 
-  async #route(method: string, url: URL, body: string, req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+  async #route(
+    method: string,
+    url: URL,
+    body: string,
+    req: http.IncomingMessage,
+    res: http.ServerResponse,
+  ): Promise<void> {
     const p = url.pathname.replace(/\/+$/, '')
-    if (method === 'GET' && p === '/version') return sendJson(res, 200, { major: '1', minor: '31', gitVersion: 'v1.31.0-double' })
+    if (method === 'GET' && p === '/version')
+      return sendJson(res, 200, { major: '1', minor: '31', gitVersion: 'v1.31.0-double' })
     if (method === 'GET' && p === '/api')
       return sendJson(res, 200, { kind: 'APIVersions', versions: ['v1'], serverAddressByClientCIDRs: [] })
-    if (method === 'GET' && p === '/apis') return sendJson(res, 200, { kind: 'APIGroupList', apiVersion: 'v1', groups: [] })
+    if (method === 'GET' && p === '/apis')
+      return sendJson(res, 200, { kind: 'APIGroupList', apiVersion: 'v1', groups: [] })
     if (method === 'GET' && p === '/api/v1') return sendJson(res, 200, resourceList())
     const parts = p.split('/').filter(Boolean).map(decodeURIComponent)
-    if (parts[0] !== 'api' || parts[1] !== 'v1') throw new HttpError(404, 'NotFound', 'the server could not find the requested resource')
+    if (parts[0] !== 'api' || parts[1] !== 'v1')
+      throw new HttpError(404, 'NotFound', 'the server could not find the requested resource')
     let rest = parts.slice(2)
     let watch = url.searchParams.get('watch') === 'true' || url.searchParams.get('watch') === '1'
     if (rest[0] === 'watch') {
@@ -206,16 +234,23 @@ export class KubeApiServer {
     }
     const [resource, name, subresource] = rest as [string, string | undefined, string | undefined]
     const def = RESOURCES[resource]
-    if (def === undefined || rest.length > 3) throw new HttpError(404, 'NotFound', 'the server could not find the requested resource')
-    if (def.namespaced && namespace === '' && name !== undefined) throw new HttpError(404, 'NotFound', 'the server could not find the requested resource')
+    if (def === undefined || rest.length > 3)
+      throw new HttpError(404, 'NotFound', 'the server could not find the requested resource')
+    if (def.namespaced && namespace === '' && name !== undefined)
+      throw new HttpError(404, 'NotFound', 'the server could not find the requested resource')
     if (namespace !== '' && !this.#store.has(`namespaces//${namespace}`) && method === 'POST')
-      throw new HttpError(404, 'NotFound', `namespaces "${namespace}" not found`, { name: namespace, kind: 'namespaces' })
+      throw new HttpError(404, 'NotFound', `namespaces "${namespace}" not found`, {
+        name: namespace,
+        kind: 'namespaces',
+      })
     const dryRun = url.searchParams.getAll('dryRun')
-    if (dryRun.some((d) => d !== 'All')) throw new HttpError(400, 'BadRequest', `Invalid dry run value: ${dryRun.join(',')}`)
+    if (dryRun.some((d) => d !== 'All'))
+      throw new HttpError(400, 'BadRequest', `Invalid dry run value: ${dryRun.join(',')}`)
     const dry = dryRun.length > 0
 
     if (subresource !== undefined) {
-      if (resource === 'pods' && subresource === 'log' && method === 'GET') return this.#log(namespace, name!, url, res)
+      if (resource === 'pods' && subresource === 'log' && method === 'GET')
+        return this.#log(namespace, name!, url, res)
       if (resource === 'pods' && ['exec', 'attach', 'portforward'].includes(subresource))
         throw new HttpError(400, 'BadRequest', 'Upgrade request required')
       throw new HttpError(404, 'NotFound', 'the server could not find the requested resource')
@@ -225,15 +260,25 @@ export class KubeApiServer {
       if (method === 'GET') return sendJson(res, 200, this.#list(resource, namespace, url))
       if (method === 'POST') {
         const obj = parseObject(body)
-        if (obj.kind !== undefined && obj.kind !== def.kind) throw new HttpError(400, 'BadRequest', `kind ${obj.kind} does not match ${def.kind}`)
+        if (obj.kind !== undefined && obj.kind !== def.kind)
+          throw new HttpError(400, 'BadRequest', `kind ${obj.kind} does not match ${def.kind}`)
         return sendJson(res, 201, this.#write(resource, namespace, obj, 'create', dry))
       }
       if (method === 'DELETE') {
         const items = this.#select(resource, namespace, url)
         if (!dry) for (const o of items) this.#remove(resource, namespace, o.metadata.name)
-        return sendJson(res, 200, { kind: `${def.kind}List`, apiVersion: 'v1', metadata: { resourceVersion: String(this.#rv) }, items })
+        return sendJson(res, 200, {
+          kind: `${def.kind}List`,
+          apiVersion: 'v1',
+          metadata: { resourceVersion: String(this.#rv) },
+          items,
+        })
       }
-      throw new HttpError(405, 'MethodNotAllowed', `the server does not allow this method on the requested resource`)
+      throw new HttpError(
+        405,
+        'MethodNotAllowed',
+        `the server does not allow this method on the requested resource`,
+      )
     }
     const key = `${resource}/${namespace}/${name}`
     const current = this.#store.get(key)
@@ -245,17 +290,27 @@ export class KubeApiServer {
     if (method === 'PUT') {
       const obj = parseObject(body)
       if (!current) throw notFound(resource, name)
-      if (obj.metadata?.name !== name) throw new HttpError(400, 'BadRequest', 'the name of the object does not match the name on the URL')
+      if (obj.metadata?.name !== name)
+        throw new HttpError(400, 'BadRequest', 'the name of the object does not match the name on the URL')
       const rv = obj.metadata?.resourceVersion
       if (rv !== undefined && rv !== current.metadata.resourceVersion)
-        throw new HttpError(409, 'Conflict', `Operation cannot be fulfilled on ${resource} "${name}": the object has been modified; please apply your changes to the latest version and try again`, { name, kind: resource })
+        throw new HttpError(
+          409,
+          'Conflict',
+          `Operation cannot be fulfilled on ${resource} "${name}": the object has been modified; please apply your changes to the latest version and try again`,
+          { name, kind: resource },
+        )
       return sendJson(res, 200, this.#write(resource, namespace, obj, 'update', dry))
     }
     if (method === 'PATCH') {
       if (!current) throw notFound(resource, name)
       const type = String(req.headers['content-type'] ?? '').split(';')[0]
       if (type !== 'application/merge-patch+json' && type !== 'application/strategic-merge-patch+json')
-        throw new HttpError(415, 'UnsupportedMediaType', `the double supports merge and strategic-merge patches, not ${type}`)
+        throw new HttpError(
+          415,
+          'UnsupportedMediaType',
+          `the double supports merge and strategic-merge patches, not ${type}`,
+        )
       const merged = mergePatch(structuredClone(current), parseObject(body))
       return sendJson(res, 200, this.#write(resource, namespace, merged, 'update', dry))
     }
@@ -263,7 +318,8 @@ export class KubeApiServer {
       if (!current) throw notFound(resource, name)
       if (dry) return sendJson(res, 200, current)
       this.#remove(resource, namespace, name)
-      if (resource === 'namespaces') return sendJson(res, 200, { ...current, status: { phase: 'Terminating' } })
+      if (resource === 'namespaces')
+        return sendJson(res, 200, { ...current, status: { phase: 'Terminating' } })
       return sendJson(res, 200, {
         kind: 'Status',
         apiVersion: 'v1',
@@ -272,14 +328,23 @@ export class KubeApiServer {
         details: { name, kind: resource, uid: current.metadata.uid },
       })
     }
-    throw new HttpError(405, 'MethodNotAllowed', 'the server does not allow this method on the requested resource')
+    throw new HttpError(
+      405,
+      'MethodNotAllowed',
+      'the server does not allow this method on the requested resource',
+    )
   }
 
   #list(resource: string, namespace: string, url: URL): Obj {
     const def = RESOURCES[resource]!
     // A real list leaves kind/apiVersion off its items.
     const items = this.#select(resource, namespace, url).map(({ kind: _k, apiVersion: _a, ...rest }) => rest)
-    return { kind: `${def.kind}List`, apiVersion: 'v1', metadata: { resourceVersion: String(this.#rv) }, items }
+    return {
+      kind: `${def.kind}List`,
+      apiVersion: 'v1',
+      metadata: { resourceVersion: String(this.#rv) },
+      items,
+    }
   }
 
   #select(resource: string, namespace: string, url: URL, name?: string): Obj[] {
@@ -293,7 +358,14 @@ export class KubeApiServer {
     return out
   }
 
-  #watch(resource: string, namespace: string, url: URL, req: http.IncomingMessage, res: http.ServerResponse, name?: string): void {
+  #watch(
+    resource: string,
+    namespace: string,
+    url: URL,
+    req: http.IncomingMessage,
+    res: http.ServerResponse,
+    name?: string,
+  ): void {
     const labels = parseSelector(url.searchParams.get('labelSelector'))
     const fields = parseSelector(url.searchParams.get('fieldSelector'))
     const from = url.searchParams.get('resourceVersion')
@@ -306,15 +378,28 @@ export class KubeApiServer {
     } else {
       const since = Number(from)
       if (!Number.isInteger(since)) {
-        send('ERROR', { kind: 'Status', apiVersion: 'v1', status: 'Failure', reason: 'BadRequest', code: 400, message: 'invalid resourceVersion' })
+        send('ERROR', {
+          kind: 'Status',
+          apiVersion: 'v1',
+          status: 'Failure',
+          reason: 'BadRequest',
+          code: 400,
+          message: 'invalid resourceVersion',
+        })
         res.end()
         return
       }
       for (const e of this.#history)
-        if (e.rv > since && e.resource === resource && matches(e.object, resource, namespace, labels, fields, name)) send(e.type, e.object)
+        if (
+          e.rv > since &&
+          e.resource === resource &&
+          matches(e.object, resource, namespace, labels, fields, name)
+        )
+          send(e.type, e.object)
     }
     const listener = (e: WatchEvent) => {
-      if (e.resource === resource && matches(e.object, resource, namespace, labels, fields, name)) send(e.type, e.object)
+      if (e.resource === resource && matches(e.object, resource, namespace, labels, fields, name))
+        send(e.type, e.object)
     }
     this.#watchers.add(listener)
     const timeout = Number(url.searchParams.get('timeoutSeconds') ?? 0)
@@ -334,10 +419,15 @@ export class KubeApiServer {
     let container = url.searchParams.get('container') ?? ''
     if (container === '') {
       if (containers.length !== 1)
-        throw new HttpError(400, 'BadRequest', `a container name must be specified for pod ${pod}, choose one of: [${containers.join(' ')}]`)
+        throw new HttpError(
+          400,
+          'BadRequest',
+          `a container name must be specified for pod ${pod}, choose one of: [${containers.join(' ')}]`,
+        )
       container = containers[0]!
     }
-    if (!containers.includes(container)) throw new HttpError(400, 'BadRequest', `container ${container} is not valid for pod ${pod}`)
+    if (!containers.includes(container))
+      throw new HttpError(400, 'BadRequest', `container ${container} is not valid for pod ${pod}`)
     const key = `${namespace}/${pod}/${container}`
     let lines = this.#logs.get(key) ?? []
     const tail = url.searchParams.get('tailLines')
@@ -366,29 +456,45 @@ export class KubeApiServer {
     obj.metadata = { ...(obj.metadata ?? {}) }
     const name = obj.metadata.name
     if (typeof name !== 'string' || !/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/.test(name))
-      throw new HttpError(422, 'Invalid', `${def.kind} "${name ?? ''}" is invalid: metadata.name: Invalid value`, { name, kind: resource })
+      throw new HttpError(
+        422,
+        'Invalid',
+        `${def.kind} "${name ?? ''}" is invalid: metadata.name: Invalid value`,
+        { name, kind: resource },
+      )
     if (def.namespaced) obj.metadata.namespace = namespace
     else delete obj.metadata.namespace
     const key = `${resource}/${namespace}/${name}`
     const existing = this.#store.get(key)
-    if (op === 'create' && existing) throw new HttpError(409, 'AlreadyExists', `${resource} "${name}" already exists`, { name, kind: resource })
+    if (op === 'create' && existing)
+      throw new HttpError(409, 'AlreadyExists', `${resource} "${name}" already exists`, {
+        name,
+        kind: resource,
+      })
     if (resource === 'secrets') {
       obj.data = { ...(obj.data ?? {}) }
-      for (const [k, v] of Object.entries(obj.stringData ?? {})) obj.data[k] = Buffer.from(String(v)).toString('base64')
+      for (const [k, v] of Object.entries(obj.stringData ?? {}))
+        obj.data[k] = Buffer.from(String(v)).toString('base64')
       delete obj.stringData
       obj.type ??= 'Opaque'
     }
     if (resource === 'pods') obj.status ??= { phase: 'Running' }
     if (resource === 'namespaces') obj.status ??= { phase: 'Active' }
     obj.metadata.uid = existing?.metadata.uid ?? randomUUID()
-    obj.metadata.creationTimestamp = existing?.metadata.creationTimestamp ?? new Date().toISOString().replace(/\.\d+Z$/, 'Z')
+    obj.metadata.creationTimestamp =
+      existing?.metadata.creationTimestamp ?? new Date().toISOString().replace(/\.\d+Z$/, 'Z')
     if (dry) {
       obj.metadata.resourceVersion = existing?.metadata.resourceVersion ?? ''
       return obj
     }
     obj.metadata.resourceVersion = String(++this.#rv)
     this.#store.set(key, obj)
-    this.#emit({ rv: this.#rv, type: existing ? 'MODIFIED' : 'ADDED', resource, object: structuredClone(obj) })
+    this.#emit({
+      rv: this.#rv,
+      type: existing ? 'MODIFIED' : 'ADDED',
+      resource,
+      object: structuredClone(obj),
+    })
     return structuredClone(obj)
   }
 
@@ -425,7 +531,9 @@ export class KubeApiServer {
     this.seen.push(seen)
     const refuse = (code: number, reason: string, message: string) => {
       const body = JSON.stringify(statusBody(new HttpError(code, reason, message)))
-      socket.end(`HTTP/1.1 ${code} ${http.STATUS_CODES[code]}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`)
+      socket.end(
+        `HTTP/1.1 ${code} ${http.STATUS_CODES[code]}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+      )
     }
     try {
       this.#authorize(req)
@@ -434,19 +542,33 @@ export class KubeApiServer {
       return
     }
     const m = /^\/api\/v1\/namespaces\/([^/]+)\/pods\/([^/]+)\/(exec|attach|portforward)$/.exec(url.pathname)
-    if (!m) return refuse(404, 'NotFound', 'the server could not find the requested resource')
+    if (!m) {
+      refuse(404, 'NotFound', 'the server could not find the requested resource')
+      return
+    }
     const [, namespace, pod, sub] = m as unknown as [string, string, string, string]
     const p = this.#store.get(`pods/${namespace}/${pod}`)
-    if (!p) return refuse(404, 'NotFound', `pods "${pod}" not found`)
-    const offered = String(req.headers['sec-websocket-protocol'] ?? '').split(',').map((s) => s.trim())
-    if (!offered.some((o) => (this.#options.channelProtocols ?? CHANNEL_PROTOCOLS).includes(o))) return refuse(400, 'BadRequest', 'no supported channel protocol offered')
+    if (!p) {
+      refuse(404, 'NotFound', `pods "${pod}" not found`)
+      return
+    }
+    const offered = String(req.headers['sec-websocket-protocol'] ?? '')
+      .split(',')
+      .map((s) => s.trim())
+    if (!offered.some((o) => (this.#options.channelProtocols ?? CHANNEL_PROTOCOLS).includes(o))) {
+      refuse(400, 'BadRequest', 'no supported channel protocol offered')
+      return
+    }
     const containers: string[] = (p.spec?.containers ?? []).map((c: Obj) => c.name)
     const container = url.searchParams.get('container') || containers[0] || ''
-    if (sub !== 'portforward' && !containers.includes(container))
-      return refuse(400, 'BadRequest', `container ${container} is not valid for pod ${pod}`)
+    if (sub !== 'portforward' && !containers.includes(container)) {
+      refuse(400, 'BadRequest', `container ${container} is not valid for pod ${pod}`)
+      return
+    }
     this.#wss.handleUpgrade(req, socket, head, (ws) => {
       Object.assign(seen, { protocol: ws.protocol })
-      if (sub === 'exec') this.#exec(ws, { namespace, pod, container, command: url.searchParams.getAll('command') }, url)
+      if (sub === 'exec')
+        this.#exec(ws, { namespace, pod, container, command: url.searchParams.getAll('command') }, url)
       else if (sub === 'attach') this.#attach(ws, namespace, pod, container)
       else this.#portforward(ws, url)
     })
@@ -490,7 +612,8 @@ export class KubeApiServer {
   }
 
   #attach(ws: WebSocket, namespace: string, pod: string, container: string): void {
-    for (const line of this.#logs.get(`${namespace}/${pod}/${container}`) ?? []) ws.send(frame(1, `${line}\n`))
+    for (const line of this.#logs.get(`${namespace}/${pod}/${container}`) ?? [])
+      ws.send(frame(1, `${line}\n`))
     ws.on('message', (data: Buffer) => {
       if (data[0] === 0) ws.send(frame(1, data.subarray(1).toString('utf8')))
     })
@@ -504,7 +627,8 @@ export class KubeApiServer {
     ws.send(Buffer.concat([Buffer.from([0]), portBytes]))
     ws.send(Buffer.concat([Buffer.from([1]), portBytes]))
     ws.on('message', (data: Buffer) => {
-      if (data[0] === 0) ws.send(Buffer.concat([Buffer.from([0]), Buffer.from(`echo:${data.subarray(1).toString('utf8')}`)]))
+      if (data[0] === 0)
+        ws.send(Buffer.concat([Buffer.from([0]), Buffer.from(`echo:${data.subarray(1).toString('utf8')}`)]))
     })
   }
 }
@@ -521,7 +645,8 @@ function defaultExec(request: ExecRequest, stdin: string): ExecResult {
     case 'echo':
       return { stdout: `${args.join(' ')}\n` }
     case 'cat':
-      if (args.length > 0) return { stderr: args.map((a) => `cat: ${a}: No such file or directory\n`).join(''), exitCode: 1 }
+      if (args.length > 0)
+        return { stderr: args.map((a) => `cat: ${a}: No such file or directory\n`).join(''), exitCode: 1 }
       return { stdout: stdin }
     case 'hostname':
       return { stdout: `${request.pod}\n` }
@@ -534,13 +659,32 @@ function defaultExec(request: ExecRequest, stdin: string): ExecResult {
 
 function resourceList(): Obj {
   const resources = [
-    ...Object.entries(RESOURCES).map(([name, d]) => ({ name, singularName: d.kind.toLowerCase(), namespaced: d.namespaced, kind: d.kind, verbs: d.verbs })),
-    ...Object.entries(SUBRESOURCES).map(([name, d]) => ({ name, singularName: '', namespaced: true, kind: d.kind, verbs: d.verbs })),
+    ...Object.entries(RESOURCES).map(([name, d]) => ({
+      name,
+      singularName: d.kind.toLowerCase(),
+      namespaced: d.namespaced,
+      kind: d.kind,
+      verbs: d.verbs,
+    })),
+    ...Object.entries(SUBRESOURCES).map(([name, d]) => ({
+      name,
+      singularName: '',
+      namespaced: true,
+      kind: d.kind,
+      verbs: d.verbs,
+    })),
   ]
   return { kind: 'APIResourceList', groupVersion: 'v1', resources }
 }
 
-function matches(o: Obj, resource: string, namespace: string, labels: Map<string, string>, fields: Map<string, string>, name?: string): boolean {
+function matches(
+  o: Obj,
+  resource: string,
+  namespace: string,
+  labels: Map<string, string>,
+  fields: Map<string, string>,
+  name?: string,
+): boolean {
   if (RESOURCES[resource]!.namespaced && namespace !== '' && o.metadata.namespace !== namespace) return false
   if (name !== undefined && o.metadata.name !== name) return false
   for (const [k, v] of labels) if (o.metadata.labels?.[k] !== v) return false
@@ -556,7 +700,8 @@ function parseSelector(s: string | null): Map<string, string> {
   if (!s) return out
   for (const term of s.split(',')) {
     const [k, v] = term.split(/==?/)
-    if (k === undefined || v === undefined) throw new HttpError(400, 'BadRequest', `unable to parse requirement: ${term}`)
+    if (k === undefined || v === undefined)
+      throw new HttpError(400, 'BadRequest', `unable to parse requirement: ${term}`)
     out.set(k.trim(), v.trim())
   }
   return out
@@ -565,7 +710,13 @@ function parseSelector(s: string | null): Map<string, string> {
 function mergePatch(target: Obj, patch: Obj): Obj {
   for (const [k, v] of Object.entries(patch)) {
     if (v === null) delete target[k]
-    else if (typeof v === 'object' && !Array.isArray(v) && typeof target[k] === 'object' && target[k] !== null && !Array.isArray(target[k]))
+    else if (
+      typeof v === 'object' &&
+      !Array.isArray(v) &&
+      typeof target[k] === 'object' &&
+      target[k] !== null &&
+      !Array.isArray(target[k])
+    )
       target[k] = mergePatch(target[k], v)
     else target[k] = v
   }
@@ -585,7 +736,16 @@ function notFound(resource: string, name: string): HttpError {
 }
 
 function statusBody(e: HttpError): Obj {
-  return { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message: e.message, reason: e.reason, details: e.details ?? {}, code: e.code }
+  return {
+    kind: 'Status',
+    apiVersion: 'v1',
+    metadata: {},
+    status: 'Failure',
+    message: e.message,
+    reason: e.reason,
+    details: e.details ?? {},
+    code: e.code,
+  }
 }
 
 function sendStatus(res: http.ServerResponse, e: HttpError): void {

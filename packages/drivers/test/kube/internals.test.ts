@@ -18,9 +18,17 @@ describe('@kubernetes/client-node internals', () => {
   test('the generated stack exposes the hooks the transport uses', () => {
     expect(typeof k8s.wrapHttpLibrary).toBe('function')
     expect(typeof k8s.createConfiguration).toBe('function')
-    const ctx = new k8s.ServerConfiguration<{}>('https://k8s.invalid', {}).makeRequestContext('/api/v1/pods', k8s.HttpMethod.GET)
-    for (const m of ['getUrl', 'getHttpMethod', 'getHeaders', 'getBody', 'getSignal'] as const) expect(typeof ctx[m]).toBe('function')
-    const res = new k8s.ResponseContext(200, {}, { text: async () => 'x', binary: async () => Buffer.from('x') })
+    const ctx = new k8s.ServerConfiguration<Record<string, string>>(
+      'https://k8s.invalid',
+      {},
+    ).makeRequestContext('/api/v1/pods', k8s.HttpMethod.GET)
+    for (const m of ['getUrl', 'getHttpMethod', 'getHeaders', 'getBody', 'getSignal'] as const)
+      expect(typeof ctx[m]).toBe('function')
+    const res = new k8s.ResponseContext(
+      200,
+      {},
+      { text: async () => 'x', binary: async () => Buffer.from('x') },
+    )
     expect(res.httpStatusCode).toBe(200)
   })
 

@@ -6,13 +6,13 @@ import {
   type ApprovalRequest,
   type Approver,
   type Broker,
+  callbackApprover,
+  createWarden,
   type Lease,
+  memorySink,
   Secret,
   type Session,
   type Warden,
-  callbackApprover,
-  createWarden,
-  memorySink,
 } from '@warden/core'
 import { Attach, Exec, KubeConfig, Log, PortForward, Watch } from '@warden/drivers/kube'
 import { compilePolicy } from '@warden/policy'
@@ -29,7 +29,11 @@ const b64 = (s: string) => Buffer.from(s).toString('base64')
 const POLICY = {
   defaults: { effect: 'deny' },
   rules: [
-    { name: 'reads', when: 'kube.verb in ["get", "list", "watch"] && kube.namespace != "forbidden"', effect: 'allow' },
+    {
+      name: 'reads',
+      when: 'kube.verb in ["get", "list", "watch"] && kube.namespace != "forbidden"',
+      effect: 'allow',
+    },
     { name: 'writes', when: 'kube.verb in ["create", "update", "patch"]', effect: 'allow' },
     {
       name: 'deletes-need-approval',
@@ -37,8 +41,17 @@ const POLICY = {
       effect: 'approve',
       approval: { approvers: ['sre'], timeout: '1m' },
     },
-    { name: 'safe-exec', when: 'kube.verb == "exec" && kube.command.size() > 0 && kube.command[0] in ["echo", "cat", "hostname"]', effect: 'allow' },
-    { name: 'no-rm', when: 'kube.verb == "exec" && "rm" in kube.command', effect: 'deny', reason: 'no deleting files in pods' },
+    {
+      name: 'safe-exec',
+      when: 'kube.verb == "exec" && kube.command.size() > 0 && kube.command[0] in ["echo", "cat", "hostname"]',
+      effect: 'allow',
+    },
+    {
+      name: 'no-rm',
+      when: 'kube.verb == "exec" && "rm" in kube.command',
+      effect: 'deny',
+      reason: 'no deleting files in pods',
+    },
     { name: 'attach', when: 'kube.verb in ["attach", "portforward"]', effect: 'allow' },
     { name: 'reveal-visible', when: 'kube.verb == "reveal" && kube.name == "visible"', effect: 'allow' },
   ],
@@ -58,7 +71,12 @@ function tokenBroker(): Broker & { issued: number } {
     issued: 0,
     async issue(): Promise<Lease> {
       b.issued++
-      return { id: `lease-${b.issued}`, credential: { type: 'token', token: new Secret(canary) }, expiresAt: new Date(Date.now() + 60_000), renewable: false }
+      return {
+        id: `lease-${b.issued}`,
+        credential: { type: 'token', token: new Secret(canary) },
+        expiresAt: new Date(Date.now() + 60_000),
+        renewable: false,
+      }
     },
     async revoke() {},
   }
@@ -85,12 +103,19 @@ beforeAll(async () => {
   server.seed('secrets', 'team', {
     metadata: {
       name: 'db',
-      annotations: { 'kubectl.kubernetes.io/last-applied-configuration': JSON.stringify({ stringData: { password: SECRET_VALUE } }) },
+      annotations: {
+        'kubectl.kubernetes.io/last-applied-configuration': JSON.stringify({
+          stringData: { password: SECRET_VALUE },
+        }),
+      },
     },
     stringData: { password: SECRET_VALUE },
   })
   server.seed('secrets', 'team', { metadata: { name: 'visible' }, data: { token: b64('shown-on-purpose') } })
-  server.seed('pods', 'team', { metadata: { name: 'web' }, spec: { containers: [{ name: 'app', image: 'nginx' }] } })
+  server.seed('pods', 'team', {
+    metadata: { name: 'web' },
+    spec: { containers: [{ name: 'app', image: 'nginx' }] },
+  })
   server.appendLog('team', 'web', 'app', 'started', 'user alice@example.com logged in', 'ready')
 })
 
@@ -109,9 +134,18 @@ async function open(a: Approver) {
   audit = memorySink()
   approvals = []
   approver = a
-  warden = createWarden({ policy: compilePolicy(POLICY as any), broker: tokenBroker(), audit, approvals: approver })
+  warden = createWarden({
+    policy: compilePolicy(POLICY as any),
+    broker: tokenBroker(),
+    audit,
+    approvals: approver,
+  })
   session = await warden.session({ principal: { id: 'agent-1', type: 'agent' } })
-  kc = new KubeConfig(session, { resource: 'dev', cluster: { server: origin, caData: tls.caData }, namespace: 'team' })
+  kc = new KubeConfig(session, {
+    resource: 'dev',
+    cluster: { server: origin, caData: tls.caData },
+    namespace: 'team',
+  })
 }
 
 beforeEach(async () => {
@@ -132,16 +166,27 @@ const collect = () => {
   })
   return { stream, text: () => Buffer.concat(chunks).toString() }
 }
-const ended = (w: Writable) => new Promise<void>((r) => (w.writableFinished ? r() : w.on('finish', () => r())))
+const ended = (w: Writable) =>
+  new Promise<void>((r) => (w.writableFinished ? r() : w.on('finish', () => r())))
 
 describe('REST through generated clients', () => {
   test('CRUD on configmaps: facts, verbs, broker token, identity encoding', async () => {
     const core = kc.makeApiClient(k8s.CoreV1Api)
-    await core.createNamespacedConfigMap({ namespace: 'team', body: { metadata: { name: 'cfg' }, data: { a: '1' } } })
+    await core.createNamespacedConfigMap({
+      namespace: 'team',
+      body: { metadata: { name: 'cfg' }, data: { a: '1' } },
+    })
     expect(lastCommand()).toMatchObject({
       action: 'kube.create',
       command: 'POST /api/v1/namespaces/team/configmaps',
-      facts: { verb: 'create', group: '', version: 'v1', resource: 'configmaps', namespace: 'team', name: '' },
+      facts: {
+        verb: 'create',
+        group: '',
+        version: 'v1',
+        resource: 'configmaps',
+        namespace: 'team',
+        name: '',
+      },
       outcome: { status: 'ok' },
     })
     const cm = await core.readNamespacedConfigMap({ name: 'cfg', namespace: 'team' })
@@ -149,7 +194,10 @@ describe('REST through generated clients', () => {
     expect(lastCommand()).toMatchObject({ action: 'kube.get', facts: { verb: 'get', name: 'cfg' } })
     const list = await core.listNamespacedConfigMap({ namespace: 'team' })
     expect(list.items.map((i) => i.metadata?.name)).toContain('cfg')
-    expect(lastCommand()).toMatchObject({ action: 'kube.list', facts: { verb: 'list', resource: 'configmaps' } })
+    expect(lastCommand()).toMatchObject({
+      action: 'kube.list',
+      facts: { verb: 'list', resource: 'configmaps' },
+    })
     cm.data = { a: '2' }
     await core.replaceNamespacedConfigMap({ name: 'cfg', namespace: 'team', body: cm })
     expect(lastCommand().action).toBe('kube.update')
@@ -162,7 +210,7 @@ describe('REST through generated clients', () => {
     expect(mine.every((s) => s.acceptEncoding === 'identity')).toBe(true)
   })
 
-  test('API errors come back as the library\'s ApiException with the Status object', async () => {
+  test("API errors come back as the library's ApiException with the Status object", async () => {
     const core = kc.makeApiClient(k8s.CoreV1Api)
     const err = await core.readNamespacedConfigMap({ name: 'nope', namespace: 'team' }).catch((e) => e)
     expect(err).toBeInstanceOf(k8s.ApiException)
@@ -179,14 +227,19 @@ describe('REST through generated clients', () => {
     const byName = Object.fromEntries(list.items.map((i) => [i.metadata?.name, i.data]))
     expect(byName.db).toEqual({ password: b64('***') })
     expect(byName.visible).toEqual({ token: b64('shown-on-purpose') })
-    expect((await core.readNamespacedSecret({ name: 'visible', namespace: 'team' })).data).toEqual({ token: b64('shown-on-purpose') })
+    expect((await core.readNamespacedSecret({ name: 'visible', namespace: 'team' })).data).toEqual({
+      token: b64('shown-on-purpose'),
+    })
     expect(JSON.stringify(audit.records)).not.toContain(SECRET_VALUE)
     expect(JSON.stringify(audit.records)).not.toContain(b64(SECRET_VALUE))
   })
 
   test('policy masks apply to JSON objects (detectors in configmap data)', async () => {
     const core = kc.makeApiClient(k8s.CoreV1Api)
-    await core.createNamespacedConfigMap({ namespace: 'team', body: { metadata: { name: 'contacts' }, data: { owner: 'bob@example.com' } } })
+    await core.createNamespacedConfigMap({
+      namespace: 'team',
+      body: { metadata: { name: 'contacts' }, data: { owner: 'bob@example.com' } },
+    })
     const cm = await core.readNamespacedConfigMap({ name: 'contacts', namespace: 'team' })
     expect(cm.data?.owner).not.toContain('bob@example.com')
     expect(lastCommand().masked?.length).toBeGreaterThan(0)
@@ -194,12 +247,26 @@ describe('REST through generated clients', () => {
 
   test('KubernetesObjectApi goes through the same path (discovery included) and masks Secrets', async () => {
     const objects = k8s.KubernetesObjectApi.makeApiClient(kc)
-    const s = (await objects.read({ apiVersion: 'v1', kind: 'Secret', metadata: { name: 'db', namespace: 'team' } })) as k8s.V1Secret
+    const s = (await objects.read({
+      apiVersion: 'v1',
+      kind: 'Secret',
+      metadata: { name: 'db', namespace: 'team' },
+    })) as k8s.V1Secret
     expect(s.data).toEqual({ password: b64('***') })
-    const created = await objects.create({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'via-objects' }, data: { k: 'v' } } as any)
+    const created = await objects.create({
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: { name: 'via-objects' },
+      data: { k: 'v' },
+    } as any)
     expect(created.metadata?.namespace).toBe('team')
     await objects.patch(
-      { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'via-objects', namespace: 'team' }, data: { k: 'w' } } as any,
+      {
+        apiVersion: 'v1',
+        kind: 'ConfigMap',
+        metadata: { name: 'via-objects', namespace: 'team' },
+        data: { k: 'w' },
+      } as any,
       undefined,
       undefined,
       undefined,
@@ -215,7 +282,10 @@ describe('REST through generated clients', () => {
     const core = kc.makeApiClient(k8s.CoreV1Api)
     const before = decoy.seen.length
     const err = await core
-      .readNamespacedSecret({ name: 'db', namespace: 'team' }, { baseServer: new k8s.ServerConfiguration(decoyOrigin, {}) })
+      .readNamespacedSecret(
+        { name: 'db', namespace: 'team' },
+        { baseServer: new k8s.ServerConfiguration(decoyOrigin, {}) },
+      )
       .catch((e) => e)
     expect(err).toMatchObject({ code: 'ERR_WARDEN_CONFIG' })
     expect(decoy.seen.length).toBe(before)
@@ -223,17 +293,21 @@ describe('REST through generated clients', () => {
 
   test('per-call middleware replacement and authMethods cannot skip masking or the token rules', async () => {
     const core = kc.makeApiClient(k8s.CoreV1Api)
-    const s = await core.readNamespacedSecret(
-      { name: 'db', namespace: 'team' },
-      { middleware: [], middlewareMergeStrategy: 'replace', authMethods: {} } as any,
-    )
+    const s = await core.readNamespacedSecret({ name: 'db', namespace: 'team' }, {
+      middleware: [],
+      middlewareMergeStrategy: 'replace',
+      authMethods: {},
+    } as any)
     expect(s.data).toEqual({ password: b64('***') })
   })
 
   test('a denied request never reaches the server', async () => {
     const core = kc.makeApiClient(k8s.CoreV1Api)
     const before = server.seen.length
-    await expect(core.listNamespacedPod({ namespace: 'forbidden' })).rejects.toMatchObject({ code: 'ERR_WARDEN_DENIED', rule: 'default' })
+    await expect(core.listNamespacedPod({ namespace: 'forbidden' })).rejects.toMatchObject({
+      code: 'ERR_WARDEN_DENIED',
+      rule: 'default',
+    })
     expect(server.seen.length).toBe(before)
     expect(lastCommand()).toMatchObject({ action: 'kube.list', outcome: { status: 'denied' } })
   })
@@ -257,9 +331,15 @@ describe('writes held for approval', () => {
     expect(server.get('configmaps', 'team', 'doomed')).toBeUndefined()
     expect(approvals).toHaveLength(1)
     expect(approvals[0]!.action).toBe('kube.delete')
-    expect(approvals[0]!.preview?.summary).toMatch(/^dry run: delete configmaps in team named doomed succeeds/)
+    expect(approvals[0]!.preview?.summary).toMatch(
+      /^dry run: delete configmaps in team named doomed succeeds/,
+    )
     expect(server.seen.some((s) => s.method === 'DELETE' && s.url.includes('dryRun=All'))).toBe(true)
-    expect(lastCommand()).toMatchObject({ action: 'kube.delete', approval: { status: 'approved' }, outcome: { status: 'ok' } })
+    expect(lastCommand()).toMatchObject({
+      action: 'kube.delete',
+      approval: { status: 'approved' },
+      outcome: { status: 'ok' },
+    })
   })
 
   test('a deletecollection preview counts what would go; a rejection leaves everything in place', async () => {
@@ -273,7 +353,9 @@ describe('writes held for approval', () => {
       }),
     )
     const core = kc.makeApiClient(k8s.CoreV1Api)
-    await expect(core.deleteCollectionNamespacedConfigMap({ namespace: 'team', labelSelector: 'batch=x' })).rejects.toMatchObject({
+    await expect(
+      core.deleteCollectionNamespacedConfigMap({ namespace: 'team', labelSelector: 'batch=x' }),
+    ).rejects.toMatchObject({
       code: 'ERR_WARDEN_APPROVAL_REJECTED',
     })
     expect(approvals[0]!.preview).toMatchObject({ rowsAffected: [2] })
@@ -290,10 +372,15 @@ describe('writes held for approval', () => {
         return false
       }),
     )
-    await expect(kc.makeApiClient(k8s.CoreV1Api).deleteNamespacedConfigMap({ name: 'missing', namespace: 'team' })).rejects.toMatchObject({
+    await expect(
+      kc.makeApiClient(k8s.CoreV1Api).deleteNamespacedConfigMap({ name: 'missing', namespace: 'team' }),
+    ).rejects.toMatchObject({
       code: 'ERR_WARDEN_APPROVAL_REJECTED',
     })
-    expect(preview).toMatchObject({ summary: expect.stringMatching(/fails: NotFound/), dryRun: { ok: false, status: 404 } })
+    expect(preview).toMatchObject({
+      summary: expect.stringMatching(/fails: NotFound/),
+      dryRun: { ok: false, status: 404 },
+    })
   })
 })
 
@@ -310,10 +397,19 @@ describe('Watch', () => {
         finished = err
       },
     )
-    expect(lastCommand()).toMatchObject({ action: 'kube.watch', facts: { verb: 'watch', resource: 'secrets', namespace: 'team' } })
+    expect(lastCommand()).toMatchObject({
+      action: 'kube.watch',
+      facts: { verb: 'watch', resource: 'secrets', namespace: 'team' },
+    })
     const core = kc.makeApiClient(k8s.CoreV1Api)
-    await core.createNamespacedSecret({ namespace: 'team', body: { metadata: { name: 'w1' }, stringData: { k: SECRET_VALUE } } })
-    await core.patchNamespacedSecret({ name: 'w1', namespace: 'team', body: { metadata: { labels: { a: 'b' } } } }, k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch))
+    await core.createNamespacedSecret({
+      namespace: 'team',
+      body: { metadata: { name: 'w1' }, stringData: { k: SECRET_VALUE } },
+    })
+    await core.patchNamespacedSecret(
+      { name: 'w1', namespace: 'team', body: { metadata: { labels: { a: 'b' } } } },
+      k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch),
+    )
     await expect.poll(() => events.length).toBe(2)
     expect(events.map((e) => e.type)).toEqual(['ADDED', 'MODIFIED'])
     for (const e of events) expect(e.obj.data).toEqual({ k: b64('***') })
@@ -324,10 +420,24 @@ describe('Watch', () => {
 
   test('a denied watch rejects and never connects; upstream Watch with this KubeConfig fails closed', async () => {
     const before = server.seen.length
-    await expect(new Watch(kc).watch('/api/v1/namespaces/forbidden/pods', {}, () => {}, () => {})).rejects.toMatchObject({
+    await expect(
+      new Watch(kc).watch(
+        '/api/v1/namespaces/forbidden/pods',
+        {},
+        () => {},
+        () => {},
+      ),
+    ).rejects.toMatchObject({
       code: 'ERR_WARDEN_DENIED',
     })
-    await expect(new k8s.Watch(kc).watch('/api/v1/namespaces/team/pods', {}, () => {}, () => {})).rejects.toMatchObject({
+    await expect(
+      new k8s.Watch(kc).watch(
+        '/api/v1/namespaces/team/pods',
+        {},
+        () => {},
+        () => {},
+      ),
+    ).rejects.toMatchObject({
       code: 'ERR_WARDEN_UNSUPPORTED',
     })
     expect(server.seen.length).toBe(before)
@@ -341,7 +451,10 @@ describe('Log', () => {
     await ended(out.stream)
     expect(out.text()).not.toContain('alice@example.com')
     expect(out.text()).toMatch(/^started\nuser .+ logged in\nready\n$/)
-    expect(lastCommand()).toMatchObject({ action: 'kube.get', facts: { subresource: 'log', container: 'app', name: 'web' } })
+    expect(lastCommand()).toMatchObject({
+      action: 'kube.get',
+      facts: { subresource: 'log', container: 'app', name: 'web' },
+    })
   })
 
   test('a bad container surfaces the API Status as ApiException', async () => {
@@ -356,13 +469,31 @@ describe('Exec, Attach, PortForward over the channel protocol', () => {
   test('exec: argv and container are facts; stdout arrives; the server saw the broker token on the upgrade', async () => {
     const out = collect()
     const statuses: k8s.V1Status[] = []
-    await new Exec(kc).exec('team', 'web', 'app', ['echo', 'hello', 'world'], out.stream, null, null, false, (s) => statuses.push(s))
+    await new Exec(kc).exec(
+      'team',
+      'web',
+      'app',
+      ['echo', 'hello', 'world'],
+      out.stream,
+      null,
+      null,
+      false,
+      (s) => statuses.push(s),
+    )
     await expect.poll(() => statuses.length).toBe(1)
     expect(statuses[0]!.status).toBe('Success')
     expect(out.text()).toBe('hello world\n')
     expect(lastCommand()).toMatchObject({
       action: 'kube.exec',
-      facts: { verb: 'exec', resource: 'pods', subresource: 'exec', name: 'web', namespace: 'team', command: ['echo', 'hello', 'world'], container: 'app' },
+      facts: {
+        verb: 'exec',
+        resource: 'pods',
+        subresource: 'exec',
+        name: 'web',
+        namespace: 'team',
+        command: ['echo', 'hello', 'world'],
+        container: 'app',
+      },
     })
     const upgrade = server.seen.filter((s) => s.method === 'UPGRADE').at(-1)!
     expect(upgrade.authorization).toBe(`Bearer ${canary}`)
@@ -373,7 +504,9 @@ describe('Exec, Attach, PortForward over the channel protocol', () => {
     const out = collect()
     const stdin = Readable.from(['first line\nmail to eve@', 'example.com please\n'])
     const statuses: k8s.V1Status[] = []
-    await new Exec(kc).exec('team', 'web', 'app', ['cat'], out.stream, null, stdin, false, (s) => statuses.push(s))
+    await new Exec(kc).exec('team', 'web', 'app', ['cat'], out.stream, null, stdin, false, (s) =>
+      statuses.push(s),
+    )
     await expect.poll(() => statuses.length).toBe(1)
     expect(out.text()).toMatch(/^first line\nmail to .+ please\n$/)
     expect(out.text()).not.toContain('eve@example.com')
@@ -382,33 +515,52 @@ describe('Exec, Attach, PortForward over the channel protocol', () => {
   test('stderr and non-zero exit codes come back on their channels', async () => {
     const err = collect()
     const statuses: k8s.V1Status[] = []
-    await new Exec(kc).exec('team', 'web', 'app', ['cat', '/missing'], null, err.stream, null, false, (s) => statuses.push(s))
+    await new Exec(kc).exec('team', 'web', 'app', ['cat', '/missing'], null, err.stream, null, false, (s) =>
+      statuses.push(s),
+    )
     await expect.poll(() => statuses.length).toBe(1)
-    expect(statuses[0]).toMatchObject({ status: 'Failure', reason: 'NonZeroExitCode', details: { causes: [{ reason: 'ExitCode', message: '1' }] } })
+    expect(statuses[0]).toMatchObject({
+      status: 'Failure',
+      reason: 'NonZeroExitCode',
+      details: { causes: [{ reason: 'ExitCode', message: '1' }] },
+    })
     expect(err.text()).toBe('cat: /missing: No such file or directory\n')
   })
 
   test('a denied exec never dials; upstream Exec with this KubeConfig fails closed', async () => {
     const before = server.seen.length
-    await expect(new Exec(kc).exec('team', 'web', 'app', ['rm', '-rf', '/data'], null, null, null, false)).rejects.toMatchObject({
+    await expect(
+      new Exec(kc).exec('team', 'web', 'app', ['rm', '-rf', '/data'], null, null, null, false),
+    ).rejects.toMatchObject({
       code: 'ERR_WARDEN_DENIED',
       rule: 'no-rm',
     })
-    await expect(new k8s.Exec(kc).exec('team', 'web', 'app', ['echo', 'x'], null, null, null, false)).rejects.toMatchObject({
+    await expect(
+      new k8s.Exec(kc).exec('team', 'web', 'app', ['echo', 'x'], null, null, null, false),
+    ).rejects.toMatchObject({
       code: 'ERR_WARDEN_UNSUPPORTED',
     })
     expect(server.seen.length).toBe(before)
   })
 
   test('v4 servers work too', async () => {
-    const v4 = new KubeApiServer({ acceptToken: (t) => t === canary, channelProtocols: ['v4.channel.k8s.io'], tls })
+    const v4 = new KubeApiServer({
+      acceptToken: (t) => t === canary,
+      channelProtocols: ['v4.channel.k8s.io'],
+      tls,
+    })
     const v4Origin = await v4.listen()
     try {
       v4.seed('pods', 'default', { metadata: { name: 'p' }, spec: { containers: [{ name: 'c' }] } })
-      const kc4 = new KubeConfig(session, { resource: 'dev', cluster: { server: v4Origin, caData: tls.caData } })
+      const kc4 = new KubeConfig(session, {
+        resource: 'dev',
+        cluster: { server: v4Origin, caData: tls.caData },
+      })
       const out = collect()
       const statuses: k8s.V1Status[] = []
-      await new Exec(kc4).exec('default', 'p', 'c', ['hostname'], out.stream, null, null, false, (s) => statuses.push(s))
+      await new Exec(kc4).exec('default', 'p', 'c', ['hostname'], out.stream, null, null, false, (s) =>
+        statuses.push(s),
+      )
       await expect.poll(() => statuses.length).toBe(1)
       expect(out.text()).toBe('p\n')
       expect(v4.seen.at(-1)?.protocol).toBe('v4.channel.k8s.io')
@@ -440,7 +592,10 @@ describe('Exec, Attach, PortForward over the channel protocol', () => {
     const ws = (await new PortForward(kc).portForward('team', 'web', [8080], output, null, input)) as any
     input.write('ping')
     await expect.poll(() => got).toBe('echo:ping')
-    expect(lastCommand()).toMatchObject({ action: 'kube.portforward', facts: { verb: 'portforward', name: 'web' } })
+    expect(lastCommand()).toMatchObject({
+      action: 'kube.portforward',
+      facts: { verb: 'portforward', name: 'web' },
+    })
     expect(server.seen.filter((s) => s.method === 'UPGRADE').at(-1)?.url).toContain('/portforward?ports=8080')
     ws.close()
   })
@@ -451,7 +606,9 @@ describe('KubeConfig hygiene', () => {
     expect(() => kc.loadFromDefault()).toThrow(/disabled/)
     expect(() => kc.loadFromString()).toThrow(/disabled/)
     expect(() => kc.addUser()).toThrow(/disabled/)
-    expect(() => new KubeConfig(session, { resource: 'dev', cluster: { server: 'ftp://x' } })).toThrow(TypeError)
+    expect(() => new KubeConfig(session, { resource: 'dev', cluster: { server: 'ftp://x' } })).toThrow(
+      TypeError,
+    )
     expect(() => new KubeConfig(session, { resource: '', cluster: { server: origin } })).toThrow(TypeError)
   })
 
@@ -469,7 +626,9 @@ describe('KubeConfig hygiene', () => {
     kc2.addContext({ name: 'evil', cluster: 'evil', user: 'warden' })
     kc2.setCurrentContext('evil')
     const before = decoy.seen.length
-    await expect(new Exec(kc2).exec('team', 'web', 'app', ['echo', 'x'], null, null, null, false)).rejects.toMatchObject({
+    await expect(
+      new Exec(kc2).exec('team', 'web', 'app', ['echo', 'x'], null, null, null, false),
+    ).rejects.toMatchObject({
       code: 'ERR_WARDEN_CONFIG',
     })
     expect(decoy.seen.length).toBe(before)

@@ -17,11 +17,16 @@ export function applyCredential(headers: Headers, credential: Credential): void 
       )
       return
     case 'ssh':
-      throw new WardenError('ERR_WARDEN_BROKER', 'the broker issued an ssh credential for an http resource; expected token, headers or password')
+      throw new WardenError(
+        'ERR_WARDEN_BROKER',
+        'the broker issued an ssh credential for an http resource; expected token, headers or password',
+      )
   }
 }
 
 /** Names of the headers a credential sets (so facts of later hops never show them). */
 export function credentialHeaderNames(credential: Credential): string[] {
-  return credential.type === 'headers' ? Object.keys(credential.headers).map((h) => h.toLowerCase()) : ['authorization']
+  return credential.type === 'headers'
+    ? Object.keys(credential.headers).map((h) => h.toLowerCase())
+    : ['authorization']
 }

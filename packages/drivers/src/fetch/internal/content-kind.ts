@@ -12,7 +12,14 @@ const TEXT_TYPES = new Set([
   'application/sql',
   'application/csv',
 ])
-const NDJSON_TYPES = new Set(['application/x-ndjson', 'application/ndjson', 'application/jsonl', 'application/json-seq', 'application/stream+json', 'application/jsonlines'])
+const NDJSON_TYPES = new Set([
+  'application/x-ndjson',
+  'application/ndjson',
+  'application/jsonl',
+  'application/json-seq',
+  'application/stream+json',
+  'application/jsonlines',
+])
 
 export function contentKind(contentType: string | null): ContentKind {
   // No type: the body could be anything, so treat it as text (masked line by line) rather than trust it.

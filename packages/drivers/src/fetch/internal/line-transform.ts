@@ -2,7 +2,10 @@
 // the original ending. A line longer than `maxLineBytes` errors the stream: masking never sees half a secret.
 import { WardenError } from '@warden/policy'
 
-export function lineTransform(mask: (line: string) => string, maxLineChars: number): TransformStream<string, string> {
+export function lineTransform(
+  mask: (line: string) => string,
+  maxLineChars: number,
+): TransformStream<string, string> {
   let pending = ''
   return new TransformStream<string, string>({
     transform(chunk, controller) {
@@ -17,7 +20,12 @@ export function lineTransform(mask: (line: string) => string, maxLineChars: numb
       }
       pending = pending.slice(start)
       if (pending.length > maxLineChars) {
-        controller.error(new WardenError('ERR_WARDEN_MASKING', `a response line exceeds ${maxLineChars} characters; it cannot be masked`))
+        controller.error(
+          new WardenError(
+            'ERR_WARDEN_MASKING',
+            `a response line exceeds ${maxLineChars} characters; it cannot be masked`,
+          ),
+        )
         return
       }
       if (out !== '') controller.enqueue(out)

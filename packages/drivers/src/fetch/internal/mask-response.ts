@@ -12,7 +12,11 @@ export interface MaskResponseOptions {
 }
 
 /** Masks `res` (JSON by path and detectors, NDJSON per line, text per line) and returns a new Response. */
-export async function maskResponse(res: Response, masker: Masker, options: MaskResponseOptions): Promise<Response> {
+export async function maskResponse(
+  res: Response,
+  masker: Masker,
+  options: MaskResponseOptions,
+): Promise<Response> {
   if (res.body === null) return res
   const kind = contentKind(res.headers.get('content-type'))
   if (kind === 'binary') {
@@ -64,7 +68,10 @@ async function readCapped(res: Response, max: number): Promise<string> {
     size += value.byteLength
     if (size > max) {
       await reader.cancel().catch(() => {})
-      throw new WardenError('ERR_WARDEN_MASKING', `a JSON response exceeds maxBufferBytes (${max}); it cannot be masked`)
+      throw new WardenError(
+        'ERR_WARDEN_MASKING',
+        `a JSON response exceeds maxBufferBytes (${max}); it cannot be masked`,
+      )
     }
     chunks.push(value)
   }
@@ -78,6 +85,7 @@ export function rebuild(res: Response, from: Response): Response {
 
 export function withUrl(res: Response, url: string, redirected: boolean): Response {
   if (res.url !== url) Object.defineProperty(res, 'url', { value: url, enumerable: false })
-  if (res.redirected !== redirected) Object.defineProperty(res, 'redirected', { value: redirected, enumerable: false })
+  if (res.redirected !== redirected)
+    Object.defineProperty(res, 'redirected', { value: redirected, enumerable: false })
   return res
 }

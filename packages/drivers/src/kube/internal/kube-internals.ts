@@ -5,8 +5,8 @@ import * as k8s from '@kubernetes/client-node'
 import { WebSocketHandler } from '@kubernetes/client-node/dist/web-socket-handler.js'
 import { WardenError } from '@warden/policy'
 
+export type { Configuration, RequestContext, ResponseContext } from '@kubernetes/client-node'
 export { k8s, WebSocketHandler }
-export type { RequestContext, ResponseContext, Configuration } from '@kubernetes/client-node'
 
 let checked = false
 

@@ -20,7 +20,12 @@ export function maskKubeValue(value: unknown, ctx: KubeMaskContext): unknown {
   if (typeof value !== 'object' || value === null) return ctx.masker ? ctx.masker.json(value) : value
   const obj = value as Obj
   // Watch event: {type, object}.
-  if (typeof obj.type === 'string' && typeof obj.object === 'object' && obj.object !== null && Object.keys(obj).length <= 2)
+  if (
+    typeof obj.type === 'string' &&
+    typeof obj.object === 'object' &&
+    obj.object !== null &&
+    Object.keys(obj).length <= 2
+  )
     maskSecrets(obj.object, ctx, false)
   else maskSecrets(obj, ctx, false)
   return ctx.masker ? ctx.masker.json(obj) : obj
@@ -45,9 +50,12 @@ function maskSecrets(obj: Obj, ctx: KubeMaskContext, listItem: boolean): void {
 }
 
 function blankSecret(obj: Obj): void {
-  if (obj.data && typeof obj.data === 'object') for (const k of Object.keys(obj.data)) obj.data[k] = MASKED_B64
-  if (obj.stringData && typeof obj.stringData === 'object') for (const k of Object.keys(obj.stringData)) obj.stringData[k] = '***'
+  if (obj.data && typeof obj.data === 'object')
+    for (const k of Object.keys(obj.data)) obj.data[k] = MASKED_B64
+  if (obj.stringData && typeof obj.stringData === 'object')
+    for (const k of Object.keys(obj.stringData)) obj.stringData[k] = '***'
   // `kubectl apply` stores the whole manifest, values included, in this annotation.
   const annotations = obj.metadata?.annotations
-  if (annotations && typeof annotations === 'object' && LAST_APPLIED in annotations) annotations[LAST_APPLIED] = '***'
+  if (annotations && typeof annotations === 'object' && LAST_APPLIED in annotations)
+    annotations[LAST_APPLIED] = '***'
 }

@@ -1,11 +1,19 @@
 // The one path every guarded Kubernetes request takes: describe → session.execute (decide, approve, lease,
 // audit) → the real request with the broker's bearer token, to the cluster's own origin only → mask.
-import type { ApprovalPreview, Command, Credential, ExecuteContext, Masker, Session, SessionSource } from '@warden/core'
+import type {
+  ApprovalPreview,
+  Command,
+  Credential,
+  ExecuteContext,
+  Masker,
+  Session,
+  SessionSource,
+} from '@warden/core'
 import { revealSecret } from '@warden/core'
 import { type KubeFacts, WardenError } from '@warden/policy'
 import type { Dispatcher } from 'undici'
-import { describeKube, WRITE_VERBS } from '../describe-kube.js'
 import { linkSignals } from '../../fetch/internal/link-signals.js'
+import { describeKube, WRITE_VERBS } from '../describe-kube.js'
 import { type KubeMaskContext, maskKubeValue } from './mask-kube.js'
 
 const METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'])
@@ -55,7 +63,8 @@ export class KubeTransport {
 
   describe(method: string, url: URL): { command: Command; facts: KubeFacts } {
     const m = method.toUpperCase()
-    if (!METHODS.has(m)) throw new WardenError('ERR_WARDEN_UNSUPPORTED', `HTTP method ${m} is not a Kubernetes API verb`)
+    if (!METHODS.has(m))
+      throw new WardenError('ERR_WARDEN_UNSUPPORTED', `HTTP method ${m} is not a Kubernetes API verb`)
     const facts = describeKube(m, url)
     const command: Command = {
       resource: this.#o.resource,
@@ -71,7 +80,13 @@ export class KubeTransport {
   }
 
   /** A buffered REST request (generated API clients, KubernetesObjectApi): JSON bodies masked whole. */
-  async rest(method: string, url: URL, headers: Record<string, string>, body: unknown, signal?: AbortSignal): Promise<GuardedResponse> {
+  async rest(
+    method: string,
+    url: URL,
+    headers: Record<string, string>,
+    body: unknown,
+    signal?: AbortSignal,
+  ): Promise<GuardedResponse> {
     this.assertOrigin(url)
     const { command: base, facts } = this.describe(method, url)
     const session = this.#o.source.current()
@@ -89,7 +104,11 @@ export class KubeTransport {
         })
         delete out['content-length']
         delete out['content-encoding']
-        return { status: res.status, headers: out, text: this.#maskBody(text, out['content-type'], facts, session, context) }
+        return {
+          status: res.status,
+          headers: out,
+          text: this.#maskBody(text, out['content-type'], facts, session, context),
+        }
       },
       this.#leaseOption,
     )
@@ -103,7 +122,14 @@ export class KubeTransport {
     return session.execute(
       command,
       async (context) => {
-        const response = await this.#send('GET', url, { accept: 'application/json, */*' }, undefined, context, signal)
+        const response = await this.#send(
+          'GET',
+          url,
+          { accept: 'application/json, */*' },
+          undefined,
+          context,
+          signal,
+        )
         return { response, mask: this.#maskContext(facts, session, context.masker), masker: context.masker }
       },
       this.#leaseOption,
@@ -111,15 +137,16 @@ export class KubeTransport {
   }
 
   /** Runs `connect` (a WebSocket dial) inside the pipeline with the bearer token for the cluster. */
-  async websocket<T>(path: string, connect: (authorization: string, context: ExecuteContext) => Promise<T>): Promise<T> {
+  async websocket<T>(
+    path: string,
+    connect: (authorization: string, context: ExecuteContext) => Promise<T>,
+  ): Promise<T> {
     const url = new URL(this.server + path)
     this.assertOrigin(url)
     const { command } = this.describe('GET', url)
-    return this.#o.source.current().execute(
-      command,
-      (context) => connect(bearer(context.lease?.credential), context),
-      this.#leaseOption,
-    )
+    return this.#o.source
+      .current()
+      .execute(command, (context) => connect(bearer(context.lease?.credential), context), this.#leaseOption)
   }
 
   async #send(
@@ -153,7 +180,10 @@ export class KubeTransport {
     // The API server does not redirect; a redirect could carry our token elsewhere on a retry, so refuse it.
     if (res.status >= 300 && res.status < 400) {
       await res.body?.cancel().catch(() => {})
-      throw new WardenError('ERR_WARDEN_CONFIG', `the Kubernetes API answered a redirect (${res.status}); refusing to follow it`)
+      throw new WardenError(
+        'ERR_WARDEN_CONFIG',
+        `the Kubernetes API answered a redirect (${res.status}); refusing to follow it`,
+      )
     }
     return res
   }
@@ -196,7 +226,13 @@ export class KubeTransport {
     }
   }
 
-  #maskBody(text: string, contentType: string | undefined, facts: KubeFacts, session: Session, context: ExecuteContext): string {
+  #maskBody(
+    text: string,
+    contentType: string | undefined,
+    facts: KubeFacts,
+    session: Session,
+    context: ExecuteContext,
+  ): string {
     if (text === '') return text
     const mask = this.#maskContext(facts, session, context.masker)
     const json = (contentType ?? '').includes('json')
@@ -206,7 +242,10 @@ export class KubeTransport {
       value = JSON.parse(text)
     } catch {
       // Claims JSON but is not: never hand out what we could not inspect for Secrets.
-      throw new WardenError('ERR_WARDEN_MASKING', 'the Kubernetes API returned a JSON content type with a body that does not parse')
+      throw new WardenError(
+        'ERR_WARDEN_MASKING',
+        'the Kubernetes API returned a JSON content type with a body that does not parse',
+      )
     }
     const v = value as { items?: unknown[] }
     if (Array.isArray(v?.items)) context.rows(v.items.length)
@@ -228,7 +267,13 @@ export class KubeTransport {
     const h = new Headers(headers)
     h.set('authorization', bearer(lease.credential))
     h.set('accept-encoding', 'identity')
-    const init = { method, headers: h, body: body ?? undefined, redirect: 'manual', dispatcher: this.#o.dispatcher }
+    const init = {
+      method,
+      headers: h,
+      body: body ?? undefined,
+      redirect: 'manual',
+      dispatcher: this.#o.dispatcher,
+    }
     const res = await fetch(dry, init as unknown as RequestInit)
     const text = await readCapped(res, this.#o.maxBufferBytes)
     let parsed: any
@@ -240,7 +285,10 @@ export class KubeTransport {
     const target = `${facts.resource}${facts.namespace ? ` in ${facts.namespace}` : ''}${facts.name ? ` named ${facts.name}` : ''}`
     if (!res.ok) {
       const reason = typeof parsed?.reason === 'string' ? parsed.reason : `HTTP ${res.status}`
-      return { summary: `dry run of ${facts.verb} ${target} fails: ${reason}`, dryRun: { ok: false, status: res.status, reason } }
+      return {
+        summary: `dry run of ${facts.verb} ${target} fails: ${reason}`,
+        dryRun: { ok: false, status: res.status, reason },
+      }
     }
     const items = Array.isArray(parsed?.items) ? parsed.items : undefined
     const kind = typeof parsed?.kind === 'string' ? parsed.kind : ''
@@ -265,7 +313,8 @@ export class KubeTransport {
 
 /** The `Authorization` value for a broker credential; the only place /kube reveals a secret. */
 export function bearer(credential: Credential | undefined): string {
-  if (credential === undefined) throw new WardenError('ERR_WARDEN_BROKER', 'no lease was issued for the Kubernetes request')
+  if (credential === undefined)
+    throw new WardenError('ERR_WARDEN_BROKER', 'no lease was issued for the Kubernetes request')
   if (credential.type === 'token') return `Bearer ${revealSecret(credential.token)}`
   if (credential.type === 'headers') {
     const entry = Object.entries(credential.headers).find(([k]) => k.toLowerCase() === 'authorization')
@@ -288,7 +337,10 @@ async function readCapped(res: Response, max: number): Promise<string> {
     size += value.byteLength
     if (size > max) {
       await reader.cancel().catch(() => {})
-      throw new WardenError('ERR_WARDEN_MASKING', `a Kubernetes response exceeds maxBufferBytes (${max}); it cannot be masked`)
+      throw new WardenError(
+        'ERR_WARDEN_MASKING',
+        `a Kubernetes response exceeds maxBufferBytes (${max}); it cannot be masked`,
+      )
     }
     chunks.push(value)
   }
