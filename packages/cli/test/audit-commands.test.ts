@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { RECORDED_POLICY, type RecordedLog, recordAuditLog, runWarden, tempDir } from './helpers.js'
+import { RECORDED_POLICY, type RecordedLog, recordAuditLog } from './fixtures.js'
+import { runWarden, tempDir } from './helpers.js'
 
 const tmp = tempDir('audit')
 const policy = tmp.write('policy.yaml', RECORDED_POLICY)
@@ -37,6 +38,7 @@ describe('warden audit verify', () => {
   it('names the first bad seq of an edited record, exit 1', async () => {
     const edited = tampered('edited.jsonl', (records) => {
       const select = records.find((r) => r.command?.startsWith('SELECT'))
+      if (select === undefined) throw new Error('fixture has no SELECT record')
       select.command = 'SELECT 1'
       return records
     })

@@ -16,7 +16,8 @@ import { compilePolicy } from '@warden/policy'
 import pg from 'pg'
 import { type BrowserContext, chromium, type Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
-import { APPROVAL_POLICY, REDIS_URL, serveInbox, sqlCommand, uniquePrefix } from './helpers.js'
+import { sqlCommand } from './fixtures.js'
+import { APPROVAL_POLICY, REDIS_URL, serveInbox, uniquePrefix } from './helpers.js'
 
 const SECRET = 'e2e-inbox-secret-0123456789'
 const TABLE = `cli_inbox_e2e_${process.pid}`

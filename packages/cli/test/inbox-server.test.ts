@@ -10,7 +10,8 @@ import {
 import { compilePolicy } from '@warden/policy'
 import { createLocalJWKSet, exportJWK, generateKeyPair, SignJWT } from 'jose'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
-import { APPROVAL_POLICY, REDIS_URL, sqlCommand, uniquePrefix } from './helpers.js'
+import { sqlCommand } from './fixtures.js'
+import { APPROVAL_POLICY, REDIS_URL, uniquePrefix } from './helpers.js'
 
 const SECRET = 'inbox-test-secret-0123456789'
 const prefix = uniquePrefix('inbox-server')
@@ -219,7 +220,7 @@ describe('approvals inbox with JWT reviewers', () => {
       method: 'POST',
       headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
       body: JSON.stringify(body),
-    }).then(async (r) => ({ status: r.status, body: await r.json() }))
+    }).then(async (r) => ({ status: r.status, body: (await r.json()) as any }))
 
   it('verifies the bearer token and enforces the rule approvers by group', async () => {
     const { run, request } = await held('UPDATE orders SET status = 6 WHERE id = 14')

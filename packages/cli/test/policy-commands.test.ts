@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs'
 import { afterAll, describe, expect, it } from 'vitest'
-import { RECORDED_POLICY, recordAuditLog, runWarden, tempDir } from './helpers.js'
+import { RECORDED_POLICY, recordAuditLog } from './fixtures.js'
+import { runWarden, tempDir } from './helpers.js'
 
 const tmp = tempDir('policy')
 afterAll(() => tmp.remove())
