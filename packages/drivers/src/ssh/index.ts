@@ -1,3 +1,4 @@
+export { Client, type ConnectConfig } from './client.js'
 export { describeShell, loadShellParser } from './describe-shell.js'
 export {
   type SshCaBrokerOptions,

@@ -165,3 +165,70 @@ export function enableCertificateAuth(client: ssh2.Client): void {
     })
   }
 }
+
+// Channel internals (ssh2 1.17.0 lib/Channel.js):
+//   channel.push(chunk) / channel.stderr.push(chunk)  where CHANNEL_DATA / EXTENDED_DATA arrive
+//   channel._write(data, encoding, cb)                  every byte the application sends
+//   channel.outgoing.state                              'open' until EOF/close; _write drops data
+//                                                       (and never calls back) when it is not open
+
+type Push = (chunk: Buffer | null) => boolean
+
+interface ChannelInternals {
+  push: Push
+  stderr: { push: Push }
+  _write(data: Buffer, encoding: BufferEncoding, cb: (error?: Error | null) => void): void
+  outgoing?: { state?: string }
+}
+
+/**
+ * Routes a channel's incoming stdout/stderr through `transform` before any reader sees it.
+ * `transform(chunk, stream, push)` must eventually push (possibly transformed) data with `push`;
+ * a null chunk is end of stream. Returns raw pushers (to inject text that did not come from the server).
+ */
+export function hookChannelOutput(
+  channel: unknown,
+  transform: (chunk: Buffer | null, stream: 'stdout' | 'stderr', push: Push) => void,
+): { stdout: Push; stderr: Push } {
+  const ch = channel as ChannelInternals
+  if (typeof ch?.push !== 'function' || typeof ch.stderr?.push !== 'function')
+    throw new WardenError('ERR_WARDEN_UNSUPPORTED', `ssh2 ${SSH2_VERSION} internals (Channel#push) not found`)
+  const stdout = ch.push.bind(ch)
+  const stderr = ch.stderr.push.bind(ch.stderr)
+  ch.push = (chunk) => {
+    transform(chunk, 'stdout', stdout)
+    return true
+  }
+  ch.stderr.push = (chunk) => {
+    transform(chunk, 'stderr', stderr)
+    return true
+  }
+  return { stdout, stderr }
+}
+
+/**
+ * Routes everything the application writes to a channel through `gate`, which sends (parts of) it
+ * with `send` when it decides to. Writes stay ordered: the stream waits for each gate call.
+ */
+export function hookChannelInput(
+  channel: unknown,
+  gate: (chunk: Buffer, send: (data: Buffer | string) => Promise<void>) => Promise<void>,
+): void {
+  const ch = channel as ChannelInternals
+  if (typeof ch?._write !== 'function' || typeof ch.outgoing !== 'object')
+    throw new WardenError(
+      'ERR_WARDEN_UNSUPPORTED',
+      `ssh2 ${SSH2_VERSION} internals (Channel#_write) not found`,
+    )
+  const write = ch._write.bind(ch)
+  const send = (data: Buffer | string): Promise<void> =>
+    new Promise((resolve, reject) => {
+      if (ch.outgoing?.state !== 'open') return resolve() // closed: ssh2 would drop it and never call back
+      write(typeof data === 'string' ? Buffer.from(data) : data, 'buffer' as BufferEncoding, (error) =>
+        error ? reject(error) : resolve(),
+      )
+    })
+  ch._write = (data, _encoding, cb) => {
+    gate(data, send).then(() => cb(), cb)
+  }
+}

@@ -1,0 +1,512 @@
+// The guarded ssh2 Client: same API, credentials from the broker, and every channel decided first.
+import os from 'node:os'
+import path from 'node:path'
+import type { Command, ExecuteContext, Lease, Session, SessionSource } from '@warden/core'
+import { revealSecret } from '@warden/core'
+import { type ShellFacts, WardenError } from '@warden/policy'
+import ssh2 from 'ssh2'
+import { describeShell } from './describe-shell.js'
+import { AsciicastRecorder } from './internal/asciicast-recorder.js'
+import { OutputFilter } from './internal/output-filter.js'
+import { guardSftp, type SftpGate } from './internal/sftp-guard.js'
+import { ShellGate } from './internal/shell-gate.js'
+import { parsePublicKeyLine } from './internal/ssh-wire.js'
+import {
+  certificateKey,
+  enableCertificateAuth,
+  hookChannelInput,
+  hookChannelOutput,
+} from './ssh2-internals.js'
+
+/** Any node-style callback, called with just the error. */
+// biome-ignore lint/complexity/noBannedTypes: ssh2's callback types differ; each is called with (error) only
+const failWith = (callback: Function) => (error: Error) => (callback as (error: Error) => void)(error)
+
+/** Options ssh2 takes that would carry a credential or bypass host-key pinning: refused here. */
+const FORBIDDEN = [
+  'password',
+  'privateKey',
+  'passphrase',
+  'agent',
+  'agentForward',
+  'authHandler',
+  'hostVerifier',
+  'hostHash',
+  'localHostname',
+  'localUsername',
+  'tryKeyboard',
+  'sock',
+] as const
+
+export interface ConnectConfig extends Omit<ssh2.ConnectConfig, (typeof FORBIDDEN)[number] | 'username'> {
+  /** The resource name policies match on (`ssh:<resource>`); the broker issues its credential. */
+  readonly resource: string
+  readonly labels?: Readonly<Record<string, string>>
+  /** Login to ask the broker for (the lease scope). Default: the broker's choice. */
+  readonly username?: string
+  /** Pinned host keys (OpenSSH public key lines), in addition to those the broker returns. */
+  readonly hostKeys?: readonly string[]
+  /** Directory for asciicast recordings of exec and shell channels, or false for none. Default `$TMPDIR/warden-recordings`. */
+  readonly recordings?: string | false
+}
+
+const EMPTY_SHELL: ShellFacts = Object.freeze({
+  text: '',
+  commands: Object.freeze([]),
+  programs: Object.freeze([]),
+  flags: Object.freeze([]),
+  parsed: true,
+  error: '',
+})
+
+let recordingSeq = 0
+
+/**
+ * An `ssh2` Client whose every channel is described, decided and audited under a Warden session.
+ * `connect(config)` takes `resource` instead of credentials (they come from the broker: a key and a
+ * short-lived OpenSSH certificate, or a key) and refuses hosts whose key is not pinned. `exec` is
+ * decided before the channel opens; in `shell`, each entered line is decided before Enter reaches
+ * the server; each SFTP operation and each port forward is decided. Output is masked line by line
+ * when the decision carries masks, and exec/shell channels are recorded as asciicast v2 files.
+ * Exported from `@warden/drivers/ssh`. Errors: `ERR_WARDEN_DENIED`, `ERR_WARDEN_CONFIG`,
+ * `ERR_WARDEN_BROKER`, `ERR_WARDEN_UNSUPPORTED`, `ERR_WARDEN_NO_SESSION`.
+ * @example
+ * const ssh = new Client(warden)
+ * ssh.on('ready', () => ssh.exec('uptime', (err, ch) => ch.pipe(process.stdout)))
+ * ssh.connect({ host: 'web-1.internal', resource: 'web-1' })
+ */
+export class Client extends ssh2.Client {
+  readonly #source: SessionSource
+  #resource: Command['resource'] | undefined
+  #recordings: string | false = path.join(os.tmpdir(), 'warden-recordings')
+  #leaseTimer: NodeJS.Timeout | undefined
+
+  constructor(source: SessionSource) {
+    super()
+    if (typeof source?.current !== 'function')
+      throw new TypeError(
+        'Client: the first argument must be a Warden session or the Warden (something with current())',
+      )
+    this.#source = source
+    this.once('close', () => clearTimeout(this.#leaseTimer))
+  }
+
+  override connect(config: ConnectConfig): this {
+    if (config === null || typeof config !== 'object')
+      throw new TypeError('Client.connect: config is required')
+    for (const key of FORBIDDEN) {
+      if ((config as unknown as Record<string, unknown>)[key] !== undefined)
+        throw new WardenError(
+          'ERR_WARDEN_CONFIG',
+          `Client.connect: "${key}" is not accepted; credentials come from the broker and host keys are pinned with "hostKeys"`,
+        )
+    }
+    if (typeof config.resource !== 'string' || config.resource === '')
+      throw new TypeError('Client.connect: "resource" (the name policies match on) is required')
+    const session = this.#source.current() // synchronous: the ambient session of the caller
+    const { resource, labels, username, hostKeys, recordings, ...rest } = config
+    this.#resource = Object.freeze({
+      kind: 'ssh' as const,
+      name: resource,
+      ...(labels ? { labels: Object.freeze({ ...labels }) } : {}),
+    })
+    if (recordings !== undefined) this.#recordings = recordings
+    const pins = (hostKeys ?? []).map((k) => parsePublicKeyLine(k).blob) // throws now on a malformed pin
+    session
+      .lease(this.#resource, username ?? '')
+      .then((lease) => this.#dial(rest, lease, pins))
+      .catch((error: unknown) => this.emit('error', asError(error)))
+    return this
+  }
+
+  #dial(
+    rest: Omit<ConnectConfig, 'resource' | 'labels' | 'username' | 'hostKeys' | 'recordings'>,
+    lease: Lease,
+    pins: Buffer[],
+  ): void {
+    const credential = lease.credential
+    if (credential.type !== 'ssh')
+      throw new WardenError(
+        'ERR_WARDEN_BROKER',
+        `the broker issued a ${credential.type} credential for ssh:${this.#resource!.name}; expected ssh`,
+      )
+    const trusted = [...pins, ...(credential.hostKeys ?? []).map((k) => parsePublicKeyLine(k).blob)]
+    if (trusted.length === 0)
+      throw new WardenError(
+        'ERR_WARDEN_CONFIG',
+        `no pinned host key for ssh:${this.#resource!.name}: pass "hostKeys" to connect() or have the broker return them (no trust on first use)`,
+      )
+    const username = credential.username
+    const { privateKey, certificate } = credential
+    let offered = false
+    // The key is revealed and parsed only inside authHandler: it never sits on client.config.
+    const authHandler = (_methods: unknown, _partial: unknown, next: (auth: unknown) => void) => {
+      if (offered) return next(false)
+      offered = true
+      const secret = revealSecret(privateKey)
+      const key = certificate ? certificateKey(secret, certificate) : ssh2.utils.parseKey(secret)
+      if (key instanceof Error) return next(false)
+      next({ type: 'publickey', username, key })
+    }
+    const hostVerifier = (key: Buffer) => trusted.some((pin) => pin.equals(key))
+    super.connect({ ...rest, username, authHandler: authHandler as never, hostVerifier })
+    if (certificate) enableCertificateAuth(this)
+    // sshd checks a certificate only at login: end the connection when its lease ends.
+    const ms = lease.expiresAt.getTime() - Date.now()
+    this.#leaseTimer = setTimeout(() => this.end(), Math.max(0, Math.min(ms, 2 ** 31 - 1)))
+    this.#leaseTimer.unref()
+  }
+
+  override exec(command: string, options: ssh2.ExecOptions, callback: ssh2.ClientCallback): this
+  override exec(command: string, callback: ssh2.ClientCallback): this
+  override exec(command: string, a: ssh2.ExecOptions | ssh2.ClientCallback, b?: ssh2.ClientCallback): this {
+    const [options, callback] = typeof a === 'function' ? [{} as ssh2.ExecOptions, a] : [a ?? {}, b]
+    if (typeof callback !== 'function') throw new TypeError('Client.exec: a callback is required')
+    if (typeof command !== 'string') throw new TypeError('Client.exec: "command" must be a string')
+    this.#guard(failWith(callback), async (session) => {
+      refuseForwarding(options)
+      // Environment variables reach the remote shell too (LD_PRELOAD=…): policies see them as assignments.
+      const text = envPrefix(options.env) + command
+      const facts = await describeShell(text)
+      let delivered = false
+      let hold: CloseHold | undefined
+      await session
+        .execute(
+          { resource: this.#resourceRef(), action: 'ssh.exec', text, shell: facts },
+          (context) =>
+            new Promise<void>((resolve, reject) => {
+              super.exec(command, options, (error, channel) => {
+                if (error) return reject(error)
+                const recorder = this.#recorder(context, 'ssh.exec', command, options.pty)
+                this.#filterOutput(channel, context, recorder, undefined)
+                hold = holdClose(channel)
+                this.#untilClosed(channel, hold, context, recorder).then(resolve, reject)
+                delivered = true
+                callback(undefined, channel)
+              })
+            }),
+        )
+        .catch((error) => {
+          if (!delivered) throw error
+        })
+        .finally(() => hold?.release())
+    })
+    return this
+  }
+
+  override shell(
+    window: ssh2.PseudoTtyOptions | false,
+    options: ssh2.ShellOptions,
+    callback: ssh2.ClientCallback,
+  ): this
+  override shell(window: ssh2.PseudoTtyOptions | false, callback: ssh2.ClientCallback): this
+  override shell(options: ssh2.ShellOptions, callback: ssh2.ClientCallback): this
+  override shell(callback: ssh2.ClientCallback): this
+  override shell(...args: unknown[]): this {
+    const callback = args.find((a) => typeof a === 'function') as ssh2.ClientCallback | undefined
+    if (!callback) throw new TypeError('Client.shell: a callback is required')
+    const rest = args.filter((a) => typeof a !== 'function')
+    // ssh2's own reading of the arguments: (window, options) or (options) when it has x11/env.
+    let [window, options] = rest as [ssh2.PseudoTtyOptions | false | undefined, ssh2.ShellOptions | undefined]
+    if (
+      window &&
+      ((window as ssh2.ShellOptions).x11 !== undefined || (window as ssh2.ShellOptions).env !== undefined)
+    ) {
+      options = window as ssh2.ShellOptions
+      window = undefined
+    }
+    this.#guard(failWith(callback), async (session) => {
+      refuseForwarding(options ?? {})
+      if (options?.env && Object.keys(options.env).length > 0)
+        throw new WardenError(
+          'ERR_WARDEN_UNSUPPORTED',
+          'Client.shell: "env" is not supported; set variables on the command line',
+        )
+      const cols = (window && window.cols) || 80
+      const rows = (window && window.rows) || 24
+      let delivered = false
+      let hold: CloseHold | undefined
+      const resource = this.#resourceRef()
+      await session
+        .execute(
+          { resource, action: 'ssh.shell', text: '', shell: EMPTY_SHELL },
+          (context) =>
+            new Promise<void>((resolve, reject) => {
+              super.shell(window ?? {}, options ?? {}, (error, channel) => {
+                if (error) return reject(error)
+                const recorder = this.#recorder(
+                  context,
+                  'ssh.shell',
+                  undefined,
+                  window || { cols, rows, term: 'vt100' },
+                )
+                const gate = new ShellGate({
+                  cols,
+                  rows,
+                  decide: async (line) => {
+                    const facts = await describeShell(line)
+                    await session.execute(
+                      { resource, action: 'ssh.shell', text: line, shell: facts },
+                      () => undefined,
+                    )
+                  },
+                  notify: (message) => raw.stdout(Buffer.from(`\r\n${message}\r\n`)),
+                })
+                const raw = this.#filterOutput(channel, context, recorder, (chunk) => gate.feed(chunk))
+                hookChannelInput(channel, (chunk, send) => gate.input(chunk, send))
+                const setWindow = channel.setWindow.bind(channel)
+                channel.setWindow = (r: number, c: number, h: number, w: number) => {
+                  gate.resize(c, r)
+                  setWindow(r, c, h, w)
+                }
+                hold = holdClose(channel)
+                this.#untilClosed(channel, hold, context, recorder)
+                  .finally(() => gate.dispose())
+                  .then(resolve, reject)
+                delivered = true
+                callback(undefined, channel)
+              })
+            }),
+        )
+        .catch((error) => {
+          if (!delivered) throw error
+        })
+        .finally(() => hold?.release())
+    })
+    return this
+  }
+
+  override sftp(callback: ssh2.ClientSFTPCallback): this
+  override sftp(...args: unknown[]): this {
+    const callback = args.find((a) => typeof a === 'function') as ssh2.ClientSFTPCallback | undefined
+    if (!callback) throw new TypeError('Client.sftp: a callback is required')
+    const env = args.find((a) => typeof a === 'object' && a !== null)
+    this.#guard(failWith(callback), async (session) => {
+      const resource = this.#resourceRef()
+      const gate: SftpGate = (check, run) =>
+        session.execute(
+          {
+            resource,
+            action: check.action,
+            text: `${check.op} ${check.path}`,
+            sftp: { op: check.op, path: check.path },
+          },
+          () => run(),
+        )
+      const sftp = await new Promise<ssh2.SFTPWrapper>((resolve, reject) => {
+        const done = (error: Error | undefined, s: ssh2.SFTPWrapper) => (error ? reject(error) : resolve(s))
+        if (env) (super.sftp as (e: unknown, cb: typeof done) => this)(env, done)
+        else super.sftp(done)
+      })
+      callback(undefined, guardSftp(sftp, gate))
+    })
+    return this
+  }
+
+  override forwardOut(
+    srcIP: string,
+    srcPort: number,
+    dstIP: string,
+    dstPort: number,
+    callback?: ssh2.ClientCallback,
+  ): this {
+    const cb = callback ?? (() => {})
+    this.#guard(failWith(cb), (session) =>
+      this.#forward(session, dstIP, dstPort, () =>
+        promisify<ssh2.ClientChannel>((done) => super.forwardOut(srcIP, srcPort, dstIP, dstPort, done)),
+      ).then((channel) => cb(undefined, channel)),
+    )
+    return this
+  }
+
+  override forwardIn(remoteAddr: string, remotePort: number, callback?: ssh2.ClientForwardCallback): this {
+    const cb = callback ?? (() => {})
+    this.#guard(failWith(cb), (session) =>
+      this.#forward(session, remoteAddr, remotePort, () =>
+        promisify<number>((done) => super.forwardIn(remoteAddr, remotePort, done)),
+      ).then((port) => cb(undefined as never, port)),
+    )
+    return this
+  }
+
+  override openssh_forwardOutStreamLocal(socketPath: string, callback: ssh2.ClientCallback): this {
+    this.#guard(failWith(callback), (session) =>
+      this.#forward(session, socketPath, 0, () =>
+        promisify<ssh2.ClientChannel>((done) => super.openssh_forwardOutStreamLocal(socketPath, done)),
+      ).then((channel) => callback(undefined, channel)),
+    )
+    return this
+  }
+
+  override openssh_forwardInStreamLocal(socketPath: string, callback: ssh2.Callback): this {
+    this.#guard(failWith(callback), (session) =>
+      this.#forward(session, socketPath, 0, () =>
+        promisify<void>((done) =>
+          super.openssh_forwardInStreamLocal(socketPath, (error) => done(error ?? undefined, undefined)),
+        ),
+      ).then(() => callback(undefined as never)),
+    )
+    return this
+  }
+
+  /** Subsystems other than sftp (use `sftp()`) have no request model: refused. */
+  override subsys(name: string, callback: ssh2.ClientCallback): this {
+    this.#guard(failWith(callback), async () => {
+      throw new WardenError(
+        'ERR_WARDEN_UNSUPPORTED',
+        `Client.subsys("${name}") is not supported; use sftp() for SFTP`,
+      )
+    })
+    return this
+  }
+
+  #forward<T>(session: Session, host: string, port: number, open: () => Promise<T>): Promise<T> {
+    return session.execute(
+      {
+        resource: this.#resourceRef(),
+        action: 'ssh.forward',
+        text: `forward ${host}:${port}`,
+        forward: { host, port },
+      },
+      () => open(),
+    )
+  }
+
+  /** Resolves the session now (the caller's async context), then runs `body`; errors go to the callback. */
+  #guard(fail: (error: Error) => void, body: (session: Session) => Promise<void>): void {
+    let session: Session
+    try {
+      session = this.#source.current()
+    } catch (error) {
+      queueMicrotask(() => fail(asError(error)))
+      return
+    }
+    body(session).catch((error: unknown) => fail(asError(error)))
+  }
+
+  #resourceRef(): Command['resource'] {
+    if (!this.#resource)
+      throw new WardenError('ERR_WARDEN_CONFIG', 'Client: call connect() before opening channels')
+    return this.#resource
+  }
+
+  #recorder(
+    context: ExecuteContext,
+    action: string,
+    command: string | undefined,
+    pty: ssh2.PseudoTtyOptions | boolean | undefined,
+  ): AsciicastRecorder | undefined {
+    if (this.#recordings === false) return undefined
+    const window = typeof pty === 'object' ? pty : {}
+    const name = `${new Date().toISOString().replace(/[:.]/g, '-')}-${process.pid}-${++recordingSeq}`
+    const recorder = new AsciicastRecorder(this.#recordings, name, {
+      width: window.cols || 80,
+      height: window.rows || 24,
+      title: `${action} ssh:${this.#resource?.name}`,
+      command: command === undefined ? undefined : context.masker ? context.masker.text(command) : command,
+      term: window.term,
+    })
+    context.link('recording', recorder.path)
+    return recorder
+  }
+
+  /** Masks stdout and stderr line by line (when the decision has masks) and records them. */
+  #filterOutput(
+    channel: ssh2.ClientChannel,
+    context: ExecuteContext,
+    recorder: AsciicastRecorder | undefined,
+    onRaw: ((chunk: Buffer) => void) | undefined,
+  ): { stdout: (chunk: Buffer | null) => boolean } {
+    const interactive = onRaw !== undefined
+    const make = () =>
+      new OutputFilter({
+        masker: context.masker,
+        onText: (text) => recorder?.output(text),
+        ...(interactive ? { flushPartialAfterMs: 30 } : {}),
+      })
+    const filters = { stdout: make(), stderr: make() }
+    const raw = hookChannelOutput(channel, (chunk, stream, push) => {
+      if (chunk !== null && onRaw && stream === 'stdout') onRaw(chunk)
+      filters[stream].write(chunk, push)
+    })
+    return {
+      stdout: (chunk) => {
+        if (chunk) recorder?.output(chunk.toString())
+        return raw.stdout(chunk)
+      },
+    }
+  }
+
+  #untilClosed(
+    channel: ssh2.ClientChannel,
+    hold: CloseHold,
+    context: ExecuteContext,
+    recorder: AsciicastRecorder | undefined,
+  ): Promise<void> {
+    const abort = () => channel.close()
+    context.signal.addEventListener('abort', abort, { once: true })
+    return hold.closed.then(() => {
+      context.signal.removeEventListener('abort', abort)
+      return recorder?.close()
+    })
+  }
+}
+
+interface CloseHold {
+  /** Resolves when ssh2 closes the channel. */
+  readonly closed: Promise<void>
+  /** Lets the application see 'close' (after the audit record is written). */
+  release(): void
+}
+
+/** Holds the channel's 'close' event until release(), so a closed channel's audit record exists. */
+function holdClose(channel: ssh2.ClientChannel): CloseHold {
+  const emit = channel.emit.bind(channel)
+  let args: unknown[] | undefined
+  let released = false
+  let onClose: () => void = () => {}
+  const closed = new Promise<void>((resolve) => {
+    onClose = resolve
+  })
+  channel.emit = ((event: string | symbol, ...rest: unknown[]) => {
+    if (event !== 'close' || released) return emit(event, ...rest)
+    args = rest
+    onClose()
+    return true
+  }) as typeof channel.emit
+  return {
+    closed,
+    release() {
+      if (released) return
+      released = true
+      if (args) emit('close', ...args)
+      else closed.then(() => emit('close', ...(args ?? [])))
+    },
+  }
+}
+
+function refuseForwarding(options: { agentForward?: boolean; x11?: unknown }): void {
+  if (options.agentForward)
+    throw new WardenError(
+      'ERR_WARDEN_UNSUPPORTED',
+      'agent forwarding would lend the session key to the remote host; refused',
+    )
+  if (options.x11) throw new WardenError('ERR_WARDEN_UNSUPPORTED', 'X11 forwarding is refused')
+}
+
+function envPrefix(env: NodeJS.ProcessEnv | undefined): string {
+  if (!env) return ''
+  let out = ''
+  for (const [name, value] of Object.entries(env)) out += `${name}=${shellQuote(String(value ?? ''))} `
+  return out
+}
+
+const shellQuote = (value: string) => `'${value.replace(/'/g, `'\\''`)}'`
+
+function promisify<T>(start: (done: (error: Error | undefined, value: T) => void) => void): Promise<T> {
+  return new Promise((resolve, reject) => start((error, value) => (error ? reject(error) : resolve(value))))
+}
+
+function asError(error: unknown): Error {
+  return error instanceof Error ? error : new Error(String(error))
+}

@@ -1,0 +1,171 @@
+// Interactive shell, line by line (research drivers.md §3.2). Keystrokes pass straight through, so
+// remote echo, readline editing, history and completion keep working; only the keys that submit a
+// line are held. On Enter we wait for the output to settle and read the line *as the terminal shows
+// it* from a headless VT model (@xterm/headless) fed with the server's output, so `ech<Tab>`,
+// `<Up>` and backspaces are seen as bash will run them. A denied line is cancelled with Ctrl-C.
+import { StringDecoder } from 'node:string_decoder'
+import xterm from '@xterm/headless'
+
+const { Terminal } = xterm
+
+/** Keys that make readline accept the line: CR, LF, and Ctrl-O (operate-and-get-next). */
+const SUBMIT = new Set(['\r', '\n', '\x0f'])
+/** Ctrl-X starts `Ctrl-X Ctrl-E` (edit-and-execute-command): the edited text would run unseen. */
+const DROPPED = '\x18'
+/** Keys after which readline abandons or redraws the line: re-read the start before the next line. */
+const RESETS = ['\x03', '\x04', '\x0c']
+const BRACKETED_PASTE = ['\x1b[200~', '\x1b[201~']
+
+export interface ShellGateOptions {
+  readonly cols: number
+  readonly rows: number
+  /** Resolves when the line may run; rejects (with the reason) when it may not. */
+  readonly decide: (line: string) => Promise<void>
+  /** Shown to the user (locally) when a line is refused. */
+  readonly notify: (message: string) => void
+  /** Output must be quiet this long before the screen is read. Default 40 ms. */
+  readonly quietMs?: number
+  /** Upper bound on waiting for quiet output. Default 1000 ms. */
+  readonly maxSettleMs?: number
+}
+
+interface LineStart {
+  readonly x: number
+  readonly y: number
+  readonly prompt: string
+}
+
+export class ShellGate {
+  readonly #term: InstanceType<typeof Terminal>
+  readonly #options: ShellGateOptions
+  readonly #decoder = new StringDecoder('utf8')
+  #lastOutput = 0
+  #start: LineStart | undefined
+  #lastPrompt: string | undefined
+
+  constructor(options: ShellGateOptions) {
+    this.#options = options
+    this.#term = new Terminal({
+      cols: options.cols,
+      rows: options.rows,
+      allowProposedApi: true,
+      scrollback: 2000,
+    })
+  }
+
+  /** Server output, raw (before masking): the model must show what the server drew. */
+  feed(chunk: Buffer): void {
+    this.#lastOutput = performance.now()
+    this.#term.write(chunk)
+  }
+
+  resize(cols: number, rows: number): void {
+    this.#term.resize(cols, rows)
+  }
+
+  dispose(): void {
+    this.#term.dispose()
+  }
+
+  /** Everything the application types, in order. */
+  async input(chunk: Buffer, send: (data: string) => Promise<void>): Promise<void> {
+    let text = this.#decoder.write(chunk)
+    if (this.#alternate()) return send(text) // full-screen programs (vim, less): not a shell line
+    // Bracketed paste would let newlines into readline's buffer without submitting: strip the markers
+    // so every pasted newline is a submit we gate.
+    for (const marker of BRACKETED_PASTE) text = text.split(marker).join('')
+    let run = ''
+    for (const c of text) {
+      if (c === DROPPED) continue
+      if (!SUBMIT.has(c)) {
+        run += c
+        continue
+      }
+      if (run) await this.#type(run, send)
+      run = ''
+      await this.#submit(c === '\x0f' ? '\r' : c, send)
+    }
+    if (run) await this.#type(run, send)
+  }
+
+  async #type(keys: string, send: (data: string) => Promise<void>): Promise<void> {
+    if (this.#start === undefined && !this.#alternate()) {
+      await this.#settle()
+      this.#start = this.#capture()
+    }
+    await send(keys)
+    if (RESETS.some((k) => keys.includes(k))) this.#start = undefined
+  }
+
+  async #submit(key: string, send: (data: string) => Promise<void>): Promise<void> {
+    if (this.#alternate()) return send(key)
+    await this.#settle()
+    const start = this.#start
+    this.#start = undefined
+    const line = this.#readLine(start)
+    if (line === undefined) {
+      await send('\x03')
+      this.#options.notify('warden: could not read the line from the terminal; it was cancelled')
+      return
+    }
+    if (line.trim() === '') return send(key)
+    try {
+      await this.#options.decide(line)
+    } catch (error) {
+      await send('\x03')
+      this.#options.notify(`warden: ${(error as Error)?.message ?? 'denied'}`)
+      return
+    }
+    await send(key)
+  }
+
+  #alternate(): boolean {
+    return this.#term.buffer.active.type === 'alternate'
+  }
+
+  #capture(): LineStart {
+    const b = this.#term.buffer.active
+    const y = b.cursorY + b.baseY
+    const prompt = b.getLine(y)?.translateToString(false, 0, b.cursorX) ?? ''
+    this.#lastPrompt = prompt
+    return { x: b.cursorX, y, prompt }
+  }
+
+  /** The logical line (wrapped rows joined) holding the cursor, from its first row. */
+  #cursorLine(): { head: number; text: string } {
+    const b = this.#term.buffer.active
+    let head = b.cursorY + b.baseY
+    while (head > 0 && b.getLine(head)?.isWrapped) head--
+    let text = b.getLine(head)?.translateToString(true) ?? ''
+    for (let y = head + 1; b.getLine(y)?.isWrapped; y++) text += b.getLine(y)!.translateToString(true)
+    return { head, text }
+  }
+
+  /** The line the shell will run, or undefined when the screen cannot be trusted to show it. */
+  #readLine(start: LineStart | undefined): string | undefined {
+    const { head, text } = this.#cursorLine()
+    if (start !== undefined) {
+      // Normal case: the line starts where its first keystroke was typed.
+      if (head === start.y && text.startsWith(start.prompt)) return text.slice(start.x).trim()
+      // Redrawn (e.g. Ctrl-L) but the same prompt leads the cursor's line.
+      if (start.prompt.trim() !== '' && text.startsWith(start.prompt))
+        return text.slice(start.prompt.length).trim()
+      return undefined
+    }
+    // Enter without keystrokes: an empty line, unless the buffer was pre-filled.
+    const prompt = this.#lastPrompt
+    if (prompt !== undefined && prompt.trim() !== '' && text.startsWith(prompt))
+      return text.slice(prompt.length).trim()
+    return ''
+  }
+
+  async #settle(): Promise<void> {
+    const quiet = this.#options.quietMs ?? 40
+    const deadline = performance.now() + (this.#options.maxSettleMs ?? 1000)
+    do await sleep(Math.min(quiet, 20))
+    while (performance.now() - this.#lastOutput < quiet && performance.now() < deadline)
+    await new Promise<void>((resolve) => this.#term.write('', resolve)) // the parser has caught up
+  }
+}
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))
