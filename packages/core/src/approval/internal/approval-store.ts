@@ -203,7 +203,7 @@ export function waitForDecision(
     signal.addEventListener('abort', onAbort, { once: true })
     unwatch = backend.watch(id, () => void check())
     const left = request.expiresAt.getTime() - clock()
-    // setTimeout holds at most ~24.8 days; expiries further out are re-armed by the poll.
+    // setTimeout holds at most ~24.8 days: a longer approval window is cut to that (fail closed).
     timers.push(
       setTimeout(
         () => expire('the approval request expired', 'expired'),
