@@ -50,6 +50,11 @@ export interface ExecuteContext {
 export interface ExecuteOptions {
   /** Take a lease from the broker for this command and pass it in the context (default false). */
   readonly lease?: boolean | { readonly scope: string }
+  /**
+   * The approver for this command instead of the Warden's (e.g. an agent framework's own approval
+   * step, bridged by guardTool). The pipeline still binds the outcome to the fingerprint and uses it once.
+   */
+  readonly approver?: import('./approval/approver.js').Approver
 }
 
 export interface Session extends SessionSource {

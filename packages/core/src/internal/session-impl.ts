@@ -12,15 +12,15 @@ import type { ApprovalOutcome, ApprovalPreview, ApprovalRequest, Approver } from
 import type { OutcomeStatus } from '../audit/audit-record.js'
 import type { Lease } from '../broker/broker.js'
 import type { LeaseCache } from '../broker/lease-cache.js'
+import { chainFor, runInRunChain } from '../flow/flow-chain.js'
+import { recordFlow } from '../flow/record-flow.js'
+import type { CommandMasker as CommandMaskerPort, MaskingEngine } from '../masking/masking-engine.js'
 import type { Secret } from '../secret.js'
 import type { Command, ExecuteContext, ExecuteOptions, Session } from '../session.js'
 import { ambient } from './ambient.js'
-import { chainFor, runInRunChain } from '../flow/flow-chain.js'
-import { recordFlow } from '../flow/record-flow.js'
 import type { AuditChain, DraftRecord } from './audit-chain.js'
 import { fingerprint } from './fingerprint.js'
 import { newId } from './ids.js'
-import type { CommandMasker as CommandMaskerPort, MaskingEngine } from '../masking/masking-engine.js'
 
 /** What every session of one Warden shares. */
 export interface WardenCore {
@@ -123,7 +123,11 @@ export class SessionImpl implements Session {
     this.startedAt = new Date()
     this.#token = token
     // Paid once per session: what every record and request of this session shares.
-    this.#principalSummary = Object.freeze({ groups: principal.groups, id: principal.id, type: principal.type })
+    this.#principalSummary = Object.freeze({
+      groups: principal.groups,
+      id: principal.id,
+      type: principal.type,
+    })
     this.#requestPrincipal = Object.freeze({
       claims: principal.claims,
       groups: principal.groups,
@@ -182,12 +186,17 @@ export class SessionImpl implements Session {
   async lease(resource: Command['resource'], scope = ''): Promise<Lease> {
     this.#assertOpen()
     const leases = this.#core.leases
-    if (leases === undefined) throw new WardenError('ERR_WARDEN_CONFIG', 'this Warden has no broker: pass createWarden({broker})')
+    if (leases === undefined)
+      throw new WardenError('ERR_WARDEN_CONFIG', 'this Warden has no broker: pass createWarden({broker})')
     const info = this.#resource(resource)
     return leases.get({ resource: info.ref, principal: this.principal, scope, token: this.#token }, this)
   }
 
-  async execute<T>(command: Command, run: (context: ExecuteContext) => Promise<T> | T, options?: ExecuteOptions): Promise<T> {
+  async execute<T>(
+    command: Command,
+    run: (context: ExecuteContext) => Promise<T> | T,
+    options?: ExecuteOptions,
+  ): Promise<T> {
     this.#assertOpen()
     const started = performance.now()
     const info = this.#resource(command.resource)
@@ -212,9 +221,10 @@ export class SessionImpl implements Session {
     let approval: { id: string; status: string; by?: string } | undefined
     let released: { readonly id: string; readonly preview?: ApprovalPreview } | undefined
     if (decision.effect === 'approve') {
-      const result = await this.#approve(command, info, decision)
+      const result = await this.#approve(command, info, decision, options?.approver)
       approval = result.record
-      if (result.failure) return this.#refuse(command, info, decision, started, result.failure, approval, undefined)
+      if (result.failure)
+        return this.#refuse(command, info, decision, started, result.failure, approval, undefined)
       released = result.released
     }
 
@@ -224,10 +234,21 @@ export class SessionImpl implements Session {
       try {
         lease = await this.lease(command.resource, options.lease === true ? '' : options.lease.scope)
         if (lease.expiresAt.getTime() <= Date.now()) {
-          throw new WardenError('ERR_WARDEN_LEASE_EXPIRED', `the lease for ${info.ref.kind}:${info.ref.name} has expired; not running with it`)
+          throw new WardenError(
+            'ERR_WARDEN_LEASE_EXPIRED',
+            `the lease for ${info.ref.kind}:${info.ref.name} has expired; not running with it`,
+          )
         }
       } catch (err) {
-        return this.#refuse(command, info, decision, started, { status: 'denied', error: asError(err, 'ERR_WARDEN_BROKER') }, approval, undefined)
+        return this.#refuse(
+          command,
+          info,
+          decision,
+          started,
+          { status: 'denied', error: asError(err, 'ERR_WARDEN_BROKER') },
+          approval,
+          undefined,
+        )
       }
     }
 
@@ -237,7 +258,15 @@ export class SessionImpl implements Session {
       try {
         masker = core.masking.masker(decision.masks)
       } catch (err) {
-        return this.#refuse(command, info, decision, started, { status: 'denied', error: asError(err, 'ERR_WARDEN_MASKING') }, approval, lease)
+        return this.#refuse(
+          command,
+          info,
+          decision,
+          started,
+          { status: 'denied', error: asError(err, 'ERR_WARDEN_MASKING') },
+          approval,
+          lease,
+        )
       }
     }
 
@@ -298,13 +327,22 @@ export class SessionImpl implements Session {
   }
 
   #assertOpen(): void {
-    if (this.#closed) throw new WardenError('ERR_WARDEN_SESSION_CLOSED', `session ${this.id} is closed; open a new one with warden.session()`)
+    if (this.#closed)
+      throw new WardenError(
+        'ERR_WARDEN_SESSION_CLOSED',
+        `session ${this.id} is closed; open a new one with warden.session()`,
+      )
   }
 
   #resource(resource: Command['resource']): ResourceInfo {
     let info = this.#resources.get(resource)
     if (info === undefined) {
-      if (resource === null || typeof resource !== 'object' || typeof resource.kind !== 'string' || typeof resource.name !== 'string') {
+      if (
+        resource === null ||
+        typeof resource !== 'object' ||
+        typeof resource.kind !== 'string' ||
+        typeof resource.name !== 'string'
+      ) {
         throw new WardenError('ERR_WARDEN_CONFIG', 'command.resource needs a kind and a name')
       }
       const configured = this.#core.labels.get(`${resource.kind}:${resource.name}`)
@@ -363,8 +401,14 @@ export class SessionImpl implements Session {
       approval,
       auditFailure: undefined,
       command: command.text,
-      decision: { effect: decision.effect, reason: decision.reason, revision: decision.revision, rule: decision.rule },
-      facts: family === undefined ? undefined : (command[family] as Readonly<Record<string, unknown>> | undefined),
+      decision: {
+        effect: decision.effect,
+        reason: decision.reason,
+        revision: decision.revision,
+        rule: decision.rule,
+      },
+      facts:
+        family === undefined ? undefined : (command[family] as Readonly<Record<string, unknown>> | undefined),
       hash: '',
       id: newId(),
       lease: lease?.id,
@@ -379,7 +423,10 @@ export class SessionImpl implements Session {
       prev: '',
       principal: this.#principalSummary,
       recording: context?.recording,
-      request: others === undefined ? info.request : { facts: others, principal: this.#requestPrincipal, resource: info.ref },
+      request:
+        others === undefined
+          ? info.request
+          : { facts: others, principal: this.#requestPrincipal, resource: info.ref },
       resource: info.summary,
       seq: 0,
       session: this.id,
@@ -417,19 +464,23 @@ export class SessionImpl implements Session {
     command: Command,
     info: ResourceInfo,
     decision: Decision,
+    override?: Approver,
   ): Promise<{
     record: { id: string; status: string; by?: string } | undefined
     released?: { readonly id: string; readonly preview?: ApprovalPreview }
     failure?: Failure
   }> {
     const core = this.#core
-    const approver = core.approvals
+    const approver = override ?? core.approvals
     if (approver === undefined) {
       return {
         record: undefined,
         failure: {
           status: 'denied',
-          error: new WardenError('ERR_WARDEN_CONFIG', `rule ${decision.rule} needs an approval but this Warden has no approver: pass createWarden({approvals})`),
+          error: new WardenError(
+            'ERR_WARDEN_CONFIG',
+            `rule ${decision.rule} needs an approval but this Warden has no approver: pass createWarden({approvals})`,
+          ),
         },
       }
     }
@@ -440,7 +491,10 @@ export class SessionImpl implements Session {
     try {
       if (command.preview) preview = await command.preview()
     } catch (err) {
-      return { record: { id, status: 'error' }, failure: { status: 'denied', error: asError(err, 'ERR_WARDEN_PREVIEW_MISMATCH') } }
+      return {
+        record: { id, status: 'error' },
+        failure: { status: 'denied', error: asError(err, 'ERR_WARDEN_PREVIEW_MISMATCH') },
+      }
     }
     const family = familyOf(command.action)
     const request: ApprovalRequest = Object.freeze({
@@ -469,25 +523,59 @@ export class SessionImpl implements Session {
         return {
           record: { id, status: closed ? 'rejected' : 'expired' },
           failure: closed
-            ? { status: 'rejected', error: new WardenError('ERR_WARDEN_APPROVAL_REJECTED', 'the session closed while waiting for approval') }
-            : { status: 'expired', error: new WardenError('ERR_WARDEN_APPROVAL_EXPIRED', `no approval within ${timeout} ms (rule ${decision.rule})`) },
+            ? {
+                status: 'rejected',
+                error: new WardenError(
+                  'ERR_WARDEN_APPROVAL_REJECTED',
+                  'the session closed while waiting for approval',
+                ),
+              }
+            : {
+                status: 'expired',
+                error: new WardenError(
+                  'ERR_WARDEN_APPROVAL_EXPIRED',
+                  `no approval within ${timeout} ms (rule ${decision.rule})`,
+                ),
+              },
         }
       }
-      return { record: { id, status: 'error' }, failure: { status: 'denied', error: asError(err, 'ERR_WARDEN_APPROVAL_STORE') } }
+      return {
+        record: { id, status: 'error' },
+        failure: { status: 'denied', error: asError(err, 'ERR_WARDEN_APPROVAL_STORE') },
+      }
     }
     const by = typeof outcome?.by === 'string' ? outcome.by : undefined
     const record = { id, status: String(outcome?.status), by }
     if (outcome?.status === 'expired') {
-      return { record, failure: { status: 'expired', error: new WardenError('ERR_WARDEN_APPROVAL_EXPIRED', `the approval request expired (rule ${decision.rule})`) } }
+      return {
+        record,
+        failure: {
+          status: 'expired',
+          error: new WardenError(
+            'ERR_WARDEN_APPROVAL_EXPIRED',
+            `the approval request expired (rule ${decision.rule})`,
+          ),
+        },
+      }
     }
     if (outcome?.status !== 'approved') {
       const why = outcome?.reason ? `: ${outcome.reason}` : ''
       return {
         record: { ...record, status: 'rejected' },
-        failure: { status: 'rejected', error: new WardenError('ERR_WARDEN_APPROVAL_REJECTED', `approval rejected${by ? ` by ${by}` : ''}${why}`) },
+        failure: {
+          status: 'rejected',
+          error: new WardenError(
+            'ERR_WARDEN_APPROVAL_REJECTED',
+            `approval rejected${by ? ` by ${by}` : ''}${why}`,
+          ),
+        },
       }
     }
-    if (outcome.fingerprint !== request.fingerprint || (outcome.id !== undefined && outcome.id !== id) || core.consumed.has(id)) {
+    if (
+      outcome.fingerprint !== request.fingerprint ||
+      (outcome.id !== undefined && outcome.id !== id) ||
+      core.consumed.has(id)
+    ) {
       return {
         record: { ...record, status: 'mismatch' },
         failure: {
