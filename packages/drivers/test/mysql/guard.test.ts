@@ -1,0 +1,248 @@
+import type { Session } from '@warden/core'
+import { callbackApprover, createWarden, memorySink } from '@warden/core'
+import { createConnection, createPool, type Pool } from '@warden/drivers/mysql'
+import { compilePolicy } from '@warden/policy'
+import { afterAll, beforeAll, describe, expect, test } from 'vitest'
+import { type Fixture, openFixture } from './fixtures/mysql-fixture.js'
+
+let fx: Fixture
+let session: Session
+let pool: Pool
+let multi: Pool
+let approvals: { next: boolean; seen: string[] }
+
+const orderCount = async () => {
+  const [rows] = await fx.admin.query(`SELECT count(*) AS n FROM \`${fx.db}\`.orders`)
+  return (rows as { n: number }[])[0]?.n
+}
+const tableExists = async (table: string) => {
+  const [rows] = await fx.admin.query(
+    'SELECT count(*) AS n FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?',
+    [fx.db, table],
+  )
+  return (rows as { n: number }[])[0]?.n === 1
+}
+
+beforeAll(async () => {
+  approvals = { next: true, seen: [] }
+  fx = await openFixture('guard', {
+    approvals: callbackApprover(async (req) => {
+      approvals.seen.push(req.command)
+      return approvals.next
+    }),
+  })
+  session = await fx.session()
+  pool = createPool(session, { resource: 'shop', host: '127.0.0.1', database: fx.db, connectionLimit: 2 })
+  // With multipleStatements on, the statement count is what stands between text and a second statement.
+  multi = createPool(session, {
+    resource: 'shop',
+    host: '127.0.0.1',
+    database: fx.db,
+    connectionLimit: 2,
+    multipleStatements: true,
+  })
+})
+afterAll(async () => {
+  await pool?.end()
+  await multi?.end()
+  await fx?.close()
+})
+
+describe('denied by the example policy, audited, and never run', () => {
+  const denied: [string, string][] = [
+    ['/*!DROP TABLE orders*/', 'unclassified'],
+    ['DELETE FROM orders /*!99999 WHERE id = 1 */', 'unclassified'],
+    ['SELECT 1 /*M!100000 , (SELECT ssn FROM customers) */', 'unclassified'],
+    ['DELETE FROM orders', 'destructive'],
+    ['UPDATE orders SET note = NULL', 'destructive'],
+    ['DROP TABLE orders', 'destructive'],
+    ["LOAD DATA LOCAL INFILE '/etc/passwd' INTO TABLE orders", 'unclassified'],
+    ["SELECT * FROM orders INTO OUTFILE '/tmp/wd-out'", 'unclassified'],
+    ['HANDLER orders OPEN', 'unclassified'],
+    ["PREPARE s FROM 'DROP TABLE orders'", 'unclassified'],
+    ["SET SESSION sql_mode = 'NO_BACKSLASH_ESCAPES'", 'dangerous-mysql'],
+    ["SET @@sql_mode = 'ANSI_QUOTES'", 'dangerous-mysql'],
+    ["EXECUTE IMMEDIATE 'DROP TABLE orders'", 'dangerous-mysql'],
+  ]
+  test.each(denied)('%s → %s', async (sql, rule) => {
+    const before = await orderCount()
+    const err = await pool.query(sql).catch((e) => e)
+    expect(err).toMatchObject({ code: 'ERR_WARDEN_DENIED', rule })
+    expect(fx.audit.last()).toMatchObject({
+      command: sql,
+      outcome: { status: 'denied' },
+      decision: { effect: 'deny', rule },
+    })
+    expect(await orderCount()).toBe(before)
+    expect(await tableExists('orders')).toBe(true)
+  })
+
+  test('execute() and the callback API are denied the same way', async () => {
+    await expect(pool.execute('DELETE FROM orders')).rejects.toMatchObject({
+      code: 'ERR_WARDEN_DENIED',
+      rule: 'destructive',
+    })
+    const viaCallback = await new Promise<Error | null>((resolve) =>
+      pool.pool.query('DROP TABLE orders', (err) => resolve(err)),
+    )
+    expect(viaCallback).toMatchObject({ code: 'ERR_WARDEN_DENIED' })
+    const streamErr = await new Promise<unknown>((resolve) => {
+      const s = pool.pool.query('DELETE FROM orders').stream()
+      s.on('error', resolve)
+      s.on('data', () => resolve('data'))
+    })
+    expect(streamErr).toMatchObject({ code: 'ERR_WARDEN_DENIED' })
+    expect(await tableExists('orders')).toBe(true)
+    expect(await orderCount()).toBe(3)
+  })
+})
+
+describe('statement boundaries, with multipleStatements on', () => {
+  test('a second statement is classified, and denied', async () => {
+    await expect(multi.query('SELECT 1; DROP TABLE orders')).rejects.toMatchObject({
+      code: 'ERR_WARDEN_DENIED',
+      rule: 'destructive',
+    })
+    expect(await tableExists('orders')).toBe(true)
+  })
+
+  test('an escaped quote keeps everything in one string: one SELECT, allowed, nothing dropped', async () => {
+    const [rows] = await multi.query("SELECT 'a\\'; DROP TABLE orders; -- ' AS s")
+    expect(rows).toEqual([{ s: "a'; DROP TABLE orders; -- " }])
+    expect(await tableExists('orders')).toBe(true)
+  })
+
+  test('values are formatted before classification: a hostile value stays a value', async () => {
+    const [rows] = await multi.query('SELECT id FROM orders WHERE note = ?', ["x'; DROP TABLE orders; -- "])
+    expect(rows).toEqual([])
+    expect(await tableExists('orders')).toBe(true)
+  })
+
+  test('lexer/parser disagreement on the count is never run, even under a policy that allows unparsed text', async () => {
+    // Shares the fixture's broker without letting this Warden close it.
+    const broker = { issue: fx.broker.issue.bind(fx.broker), revoke: fx.broker.revoke.bind(fx.broker) }
+    const open = createWarden({
+      policy: compilePolicy('defaults: {effect: allow}'),
+      broker,
+      audit: memorySink(),
+    })
+    const s = await open.session({ principal: { id: 'svc-open', type: 'service' } })
+    const lax = createPool(s, {
+      resource: 'shop',
+      host: '127.0.0.1',
+      database: fx.db,
+      multipleStatements: true,
+    })
+    try {
+      await fx.admin.query(`CREATE TABLE \`${fx.db}\`.victim (a INT)`)
+      // sqlparser sees one SELECT (NBSP ends a `--` comment for it); MariaDB sees a second statement.
+      const err = await lax.query('SELECT 1 --\u00a0x; DROP TABLE victim').catch((e) => e)
+      expect(err).toMatchObject({ code: 'ERR_WARDEN_DENIED', rule: 'mysql-driver' })
+      expect(await tableExists('victim')).toBe(true)
+    } finally {
+      await lax.end()
+      await open.close()
+    }
+  })
+})
+
+describe('sessions, approvals, principals', () => {
+  test('a pool built on the Warden uses the ambient session, and refuses without one', async () => {
+    const ambient = createPool(fx.warden, { resource: 'shop', host: '127.0.0.1', database: fx.db })
+    try {
+      await expect(ambient.query('SELECT 1')).rejects.toMatchObject({ code: 'ERR_WARDEN_NO_SESSION' })
+      const [rows] = await session.run(() => ambient.query('SELECT 1 AS one'))
+      expect(rows).toEqual([{ one: 1 }])
+    } finally {
+      await ambient.end()
+    }
+  })
+
+  test("an agent's write waits for approval: approved runs, rejected never does", async () => {
+    const agent = await fx.session({ id: 'agent-7', type: 'agent', groups: [] })
+    const agentPool = createPool(agent, {
+      resource: 'shop',
+      host: '127.0.0.1',
+      database: fx.db,
+      connectionLimit: 1,
+    })
+    try {
+      approvals.next = true
+      const [ok] = await agentPool.query('UPDATE orders SET note = ? WHERE id = ?', ['approved', 11])
+      expect(ok.affectedRows).toBe(1)
+      expect(fx.audit.last()).toMatchObject({ approval: { status: 'approved' }, outcome: { status: 'ok' } })
+      approvals.next = false
+      await expect(
+        agentPool.query('UPDATE orders SET note = ? WHERE id = ?', ['rejected', 11]),
+      ).rejects.toMatchObject({
+        code: 'ERR_WARDEN_APPROVAL_REJECTED',
+      })
+      expect(fx.audit.last()).toMatchObject({ outcome: { status: 'rejected' } })
+      const [rows] = await fx.admin.query(`SELECT note FROM \`${fx.db}\`.orders WHERE id = 11`)
+      expect(rows).toEqual([{ note: 'approved' }])
+      // The approver saw the template, never the values.
+      expect(approvals.seen.at(-1)).toBe('UPDATE orders SET note = ? WHERE id = ?')
+      // Reads need no approval.
+      await expect(agentPool.query('SELECT 1')).resolves.toBeDefined()
+    } finally {
+      await agentPool.end()
+    }
+  })
+
+  test('changeUser is refused', async () => {
+    const conn = await pool.getConnection()
+    try {
+      await expect(conn.changeUser({ user: 'root' })).rejects.toMatchObject({ code: 'ERR_WARDEN_DENIED' })
+      const [rows] = await conn.query('SELECT 1 AS still')
+      expect(rows).toEqual([{ still: 1 }])
+    } finally {
+      conn.release()
+    }
+  })
+
+  test("a connection never serves another principal's session", async () => {
+    const conn = await createConnection(fx.warden, {
+      resource: 'shop',
+      host: '127.0.0.1',
+      database: fx.db,
+    }).catch((e) => e)
+    expect(conn).toMatchObject({ code: 'ERR_WARDEN_NO_SESSION' })
+    const mine = await session.run(() =>
+      createConnection(fx.warden, { resource: 'shop', host: '127.0.0.1', database: fx.db }),
+    )
+    const other = await fx.session({ id: 'svc-other' })
+    try {
+      await expect(other.run(() => mine.query('SELECT 1'))).rejects.toMatchObject({
+        code: 'ERR_WARDEN_DENIED',
+        rule: 'mysql-driver',
+      })
+      await expect(session.run(() => mine.query('SELECT 1 AS ok'))).resolves.toBeDefined()
+    } finally {
+      await mine.end()
+    }
+  })
+
+  test('a released pool connection cannot be used again', async () => {
+    const conn = await pool.getConnection()
+    conn.release()
+    await expect(conn.query('SELECT 1')).rejects.toMatchObject({ code: 'ERR_WARDEN_CONFIG' })
+  })
+
+  test('a parser trap denies that command and the pool keeps serving', async () => {
+    const ors = `SELECT id FROM orders WHERE ${Array.from({ length: 800 }, (_, i) => `id = ${i}`).join(' OR ')}`
+    await expect(pool.query(ors)).rejects.toMatchObject({ code: 'ERR_WARDEN_DENIED', rule: 'unclassified' })
+    const [rows] = await pool.query('SELECT id FROM orders WHERE id = 10 OR id = 11 ORDER BY id')
+    expect(rows).toEqual([{ id: 10 }, { id: 11 }])
+  })
+
+  test('configuration mistakes fail at construction', () => {
+    expect(() => createPool(session, { host: '127.0.0.1' } as never)).toThrow(/resource/)
+    expect(() => createPool(session, { resource: 'shop', password: 'x' } as never)).toThrow(
+      /credentials come from the Warden broker/,
+    )
+    expect(() => createPool(session, { resource: 'shop', infileStreamFactory: () => null } as never)).toThrow(
+      /LOAD DATA LOCAL INFILE/,
+    )
+    expect(() => createPool({} as never, { resource: 'shop' })).toThrow(/Warden or a Session/)
+  })
+})

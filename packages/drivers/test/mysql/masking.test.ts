@@ -1,0 +1,210 @@
+import type { Session } from '@warden/core'
+import { createConnection, createPool, type Pool } from '@warden/drivers/mysql'
+import { afterAll, beforeAll, describe, expect, test } from 'vitest'
+import { type Fixture, openFixture } from './fixtures/mysql-fixture.js'
+
+const SSN = '123-45-6789'
+const EMAIL = 'ada@example.com'
+let fx: Fixture
+let session: Session
+let pool: Pool
+
+beforeAll(async () => {
+  fx = await openFixture('masking')
+  session = await fx.session() // groups: readers (not pii-readers): ssn and email are masked
+  pool = createPool(session, { resource: 'shop', host: '127.0.0.1', database: fx.db, connectionLimit: 2 })
+})
+afterAll(async () => {
+  await pool?.end()
+  await fx?.close()
+})
+
+const clean = (value: unknown) => {
+  const text = JSON.stringify(value)
+  expect(text).not.toContain(SSN)
+  expect(text).not.toContain(EMAIL)
+}
+
+describe('masking by the real column origin', () => {
+  test('plain select: masked columns redacted, others intact, counted in the audit', async () => {
+    const [rows] = await pool.query('SELECT id, name, ssn, email FROM customers WHERE id = 1')
+    expect(rows).toEqual([{ id: 1, name: 'Ada', ssn: '[redacted]', email: '[redacted]' }])
+    expect(fx.audit.last()?.masked).toEqual(
+      expect.arrayContaining([
+        { column: 'ssn', strategy: 'redact', count: 1 },
+        { column: 'email', strategy: 'redact', count: 1 },
+      ]),
+    )
+  })
+
+  const shapes: [string, () => Promise<unknown>][] = [
+    [
+      'an alias',
+      async () => (await pool.query('SELECT ssn AS x, email AS y FROM customers WHERE id = 1'))[0],
+    ],
+    [
+      'a table alias and a join',
+      async () =>
+        (
+          await pool.query(
+            'SELECT c.ssn AS s FROM orders o JOIN customers c ON c.id = o.customer_id WHERE o.id = 10',
+          )
+        )[0],
+    ],
+    [
+      'rowsAsArray',
+      async () =>
+        (await pool.query({ sql: 'SELECT ssn, email FROM customers WHERE id = 1', rowsAsArray: true }))[0],
+    ],
+    [
+      'nestTables',
+      async () =>
+        (
+          await pool.query({ sql: 'SELECT c.ssn, c.email FROM customers c WHERE id = 1', nestTables: true })
+        )[0],
+    ],
+    [
+      'nestTables with a separator',
+      async () =>
+        (await pool.query({ sql: 'SELECT ssn AS a FROM customers WHERE id = 1', nestTables: '_' }))[0],
+    ],
+    [
+      'typeCast: false',
+      async () =>
+        (await pool.query({ sql: 'SELECT ssn AS a FROM customers WHERE id = 1', typeCast: false }))[0],
+    ],
+    [
+      'a custom typeCast (it would see values before masking, so it is not called)',
+      async () => {
+        const seen: unknown[] = []
+        const typeCast = (_field: unknown, next: () => unknown) => {
+          const v = next()
+          seen.push(v)
+          return v
+        }
+        const [rows] = await pool.query({
+          sql: 'SELECT ssn AS a FROM customers WHERE id = 1',
+          typeCast,
+        } as never)
+        return [rows, seen]
+      },
+    ],
+    [
+      'execute (binary protocol)',
+      async () => (await pool.execute('SELECT ssn AS x FROM customers WHERE id = ?', [1]))[0],
+    ],
+    [
+      'execute with rowsAsArray',
+      async () =>
+        (
+          await pool.execute({ sql: 'SELECT ssn AS x FROM customers WHERE id = ?', rowsAsArray: true }, [1])
+        )[0],
+    ],
+    [
+      'a prepared statement',
+      async () => {
+        const conn = await pool.getConnection()
+        try {
+          const stmt = await conn.prepare('SELECT ssn AS x FROM customers WHERE id = ?')
+          return (await stmt.execute([1]))[0]
+        } finally {
+          conn.release()
+        }
+      },
+    ],
+    [
+      'the callback API',
+      () =>
+        new Promise((resolve, reject) =>
+          pool.pool.query('SELECT ssn AS q FROM customers', (err, rows) =>
+            err ? reject(err) : resolve(rows),
+          ),
+        ),
+    ],
+    [
+      'a stream',
+      async () => {
+        const rows: unknown[] = []
+        for await (const row of pool.pool.query('SELECT ssn, email FROM customers').stream()) rows.push(row)
+        return rows
+      },
+    ],
+    [
+      'a dedicated connection',
+      async () => {
+        const conn = await createConnection(session, { resource: 'shop', host: '127.0.0.1', database: fx.db })
+        try {
+          return (await conn.query('SELECT ssn AS hidden FROM customers'))[0]
+        } finally {
+          await conn.end()
+        }
+      },
+    ],
+    [
+      'a UNION',
+      async () =>
+        (await pool.query('SELECT ssn FROM customers WHERE id = 1 UNION ALL SELECT email FROM customers'))[0],
+    ],
+    [
+      'two result sets (multipleStatements)',
+      async () => {
+        const multi = createPool(session, {
+          resource: 'shop',
+          host: '127.0.0.1',
+          database: fx.db,
+          multipleStatements: true,
+        })
+        try {
+          const [sets] = await multi.query('SELECT ssn FROM customers; SELECT id, email AS e FROM customers')
+          expect(sets).toHaveLength(2)
+          return sets
+        } finally {
+          await multi.end()
+        }
+      },
+    ],
+  ]
+  test.each(shapes)('masked through %s', async (_name, run) => {
+    const result = await run()
+    clean(result)
+    expect(JSON.stringify(result)).toContain('[redacted]')
+  })
+
+  test('a pii-reader sees clear values, and NULL stays NULL', async () => {
+    const reader = await fx.session({ id: 'svc-pii', groups: ['readers', 'pii-readers'] })
+    const readerPool = createPool(reader, {
+      resource: 'shop',
+      host: '127.0.0.1',
+      database: fx.db,
+      connectionLimit: 1,
+    })
+    try {
+      const [rows] = await readerPool.query('SELECT ssn AS x FROM customers WHERE id = 1')
+      expect(rows).toEqual([{ x: SSN }])
+    } finally {
+      await readerPool.end()
+    }
+    const [nulls] = await pool.query('SELECT NULL AS ssn, ssn FROM customers WHERE id = 3')
+    expect(nulls).toEqual([])
+    await fx.admin.query(`INSERT INTO \`${fx.db}\`.customers VALUES (3, 'Cy', NULL, NULL)`)
+    const [withNull] = await pool.query('SELECT ssn, email FROM customers WHERE id = 3')
+    expect(withNull).toEqual([{ ssn: null, email: null }])
+  })
+
+  test('a connection-level typeCast still applies when no masks do', async () => {
+    const reader = await fx.session({ id: 'svc-pii2', groups: ['pii-readers'] })
+    const typed = createPool(reader, {
+      resource: 'shop',
+      host: '127.0.0.1',
+      database: fx.db,
+      typeCast: (field: { type: string }, next: () => unknown) =>
+        field.type === 'LONG' ? `#${next()}` : next(),
+    })
+    try {
+      const [rows] = await typed.query('SELECT id, name FROM customers WHERE id = 1')
+      expect(rows).toEqual([{ id: '#1', name: 'Ada' }])
+    } finally {
+      await typed.end()
+    }
+  })
+})
