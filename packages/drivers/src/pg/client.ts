@@ -87,7 +87,7 @@ export class Client extends PgClient {
     bindClient = (client, binding) => {
       client.#binding = binding
     }
-    runApproved = (client, context, query, text) => client.#run(query, text, context, () => {}, undefined)
+    runApproved = (client, context, query, text) => client.#run(query, text, context, () => {}, () => {}, undefined)
   }
 
   constructor(source: SessionSource, config: ClientConfig) {
@@ -254,10 +254,11 @@ export class Client extends PgClient {
           preview: preview ? () => preview({ text, values, sql: facts }) : undefined,
         }
         session
-          .execute(command, (context) => {
-            submitted = true
-            return this.#run(query, text, context, release, facts)
-          })
+          .execute(command, (context) =>
+            this.#run(query, text, context, () => {
+              submitted = true
+            }, release, facts),
+          )
           .then(succeed, fail)
       }
       if (described instanceof Promise) described.then(go, fail)
@@ -279,7 +280,14 @@ export class Client extends PgClient {
   }
 
   /** Runs an approved command: set up masking, submit to pg, settle when pg is done with it. */
-  async #run(query: PgSubmittable, text: string, context: ExecuteContext, release: () => void, facts: SqlFacts | undefined): Promise<number> {
+  async #run(
+    query: PgSubmittable,
+    text: string,
+    context: ExecuteContext,
+    submitted: () => void,
+    release: () => void,
+    facts: SqlFacts | undefined,
+  ): Promise<number> {
     const masker = context.masker
     if (masker !== null) {
       if (query.binary === true || (this as unknown as { binary?: boolean }).binary === true) {
@@ -315,6 +323,7 @@ export class Client extends PgClient {
       }
       guard.track(query, state)
       guard.approve(text)
+      submitted()
       try {
         super.query(query as never)
       } catch (err) {
