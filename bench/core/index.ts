@@ -3,15 +3,19 @@
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { type Command, createMaskingEngine, createWarden, type ExecuteContext, jsonlSink } from '@warden/core'
 import { compilePolicy } from '@warden/policy'
-import { type Command, type ExecuteContext, createMaskingEngine, createWarden, jsonlSink } from '@warden/core'
 import { stats, writeSection } from '../results.js'
 
 const dir = mkdtempSync(join(tmpdir(), 'warden-bench-core-'))
 process.on('exit', () => rmSync(dir, { recursive: true, force: true }))
 
 // A 20-rule policy (like the DESIGN budget for decide) plus one mask rule over 10 columns.
-const rules = Array.from({ length: 19 }, (_, i) => `  - name: rule-${i}\n    resources: ["postgres:other-${i}-*"]\n    when: '"group-${i}" in principal.groups && !sql.write'\n    effect: allow`).join('\n')
+const rules = Array.from(
+  { length: 19 },
+  (_, i) =>
+    `  - name: rule-${i}\n    resources: ["postgres:other-${i}-*"]\n    when: '"group-${i}" in principal.groups && !sql.write'\n    effect: allow`,
+).join('\n')
 const policyText = (masks: boolean) => `
 rules:
 ${rules}
@@ -19,21 +23,28 @@ ${rules}
     resources: ["postgres:orders-*"]
     when: '"readers" in principal.groups && !sql.write'
     effect: allow
-${masks ? `masks:
+${
+  masks
+    ? `masks:
   - name: pii
     resources: ["postgres:*"]
     columns: ["email", "phone", "ssn", "card"]
     strategy: redact
-` : ''}`
+`
+    : ''
+}`
 
-const text = 'SELECT id, name, email, phone, ssn, card, city, zip, created_at, total FROM customers WHERE id = $1'
+const text =
+  'SELECT id, name, email, phone, ssn, card, city, zip, created_at, total FROM customers WHERE id = $1'
 const command: Command = Object.freeze({
   resource: Object.freeze({ kind: 'postgres', name: 'orders-prod' }),
   action: 'sql.query',
   text,
   sql: Object.freeze({
     text,
-    statements: Object.freeze([Object.freeze({ type: 'SELECT', reads: ['customers'], writes: [], where: true, functions: [] })]),
+    statements: Object.freeze([
+      Object.freeze({ type: 'SELECT', reads: ['customers'], writes: [], where: true, functions: [] }),
+    ]),
     types: ['SELECT'],
     reads: ['customers'],
     writes: [],
@@ -46,8 +57,21 @@ const command: Command = Object.freeze({
     error: '',
   }),
 }) as Command
-const columns = ['id', 'name', 'email', 'phone', 'ssn', 'card', 'city', 'zip', 'created_at', 'total'].map((name) => ({ name, table: 'customers' }))
-const row = () => ({ id: 1, name: 'Ann', email: 'ann@example.com', phone: '+1 555 0100', ssn: '123-45-6789', card: '4111111111111111', city: 'Oslo', zip: '0150', created_at: '2026-01-01', total: 12.5 })
+const columns = ['id', 'name', 'email', 'phone', 'ssn', 'card', 'city', 'zip', 'created_at', 'total'].map(
+  (name) => ({ name, table: 'customers' }),
+)
+const row = () => ({
+  id: 1,
+  name: 'Ann',
+  email: 'ann@example.com',
+  phone: '+1 555 0100',
+  ssn: '123-45-6789',
+  card: '4111111111111111',
+  city: 'Oslo',
+  zip: '0150',
+  created_at: '2026-01-01',
+  total: 12.5,
+})
 
 const noop = () => 1
 const maskRow = (ctx: ExecuteContext) => {
@@ -78,7 +102,11 @@ async function measure(samplesN: number, batch: number, one: () => Promise<unkno
   return { median: w.median, p99: w.p99, cpu: stats(cpu.slice(samplesN / 6)).median }
 }
 
-async function perCommand(masks: boolean, fsync: 'none' | 'batch', run: (ctx: ExecuteContext) => number): Promise<Timing> {
+async function perCommand(
+  masks: boolean,
+  fsync: 'none' | 'batch',
+  run: (ctx: ExecuteContext) => number,
+): Promise<Timing> {
   const warden = createWarden({
     policy: compilePolicy(policyText(masks)),
     audit: jsonlSink(join(dir, `pipeline-${masks}-${fsync}.jsonl`), { fsync }),
@@ -97,7 +125,10 @@ async function raw(run: (ctx: ExecuteContext) => number): Promise<Timing> {
 }
 
 async function auditThroughput(fsync: 'none' | 'batch' | 'always', count: number): Promise<number> {
-  const warden = createWarden({ policy: compilePolicy(policyText(false)), audit: jsonlSink(join(dir, `throughput-${fsync}.jsonl`), { fsync }) })
+  const warden = createWarden({
+    policy: compilePolicy(policyText(false)),
+    audit: jsonlSink(join(dir, `throughput-${fsync}.jsonl`), { fsync }),
+  })
   const session = await warden.session({ principal: { id: 'svc', type: 'service', groups: ['readers'] } })
   const t0 = process.hrtime.bigint()
   // Concurrent commands (as a busy service issues them), so batching can work.
@@ -113,7 +144,10 @@ async function auditThroughput(fsync: 'none' | 'batch' | 'always', count: number
   return count / seconds
 }
 
-const loadavg = (await import('node:os')).loadavg().map((x) => x.toFixed(1)).join(' / ')
+const loadavg = (await import('node:os'))
+  .loadavg()
+  .map((x) => x.toFixed(1))
+  .join(' / ')
 // warm up the JIT and the masking plan cache
 await perCommand(true, 'none', maskRow)
 
@@ -142,9 +176,7 @@ Per command, sequential, no-op \`run\` (one session; 20-rule policy; hash-chaine
 
 | path | median (wall) | p99 (wall) | median CPU |
 | --- | ---: | ---: | ---: |
-${rows
-  .map(([name, t]) => `| ${name} | ${us(t.median)} | ${us(t.p99)} | ${us(t.cpu)} |`)
-  .join('\n')}
+${rows.map(([name, t]) => `| ${name} | ${us(t.median)} | ${us(t.p99)} | ${us(t.cpu)} |`).join('\n')}
 
 Target: ≤ 10 µs median for decide + jsonl audit + 10-column mask plan. Wall times include
 the batched background file writes (they run on the same thread). Load average at the start of this run: ${loadavg}.

@@ -2,9 +2,9 @@
 import { mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { compilePolicy } from '@warden/policy'
 import { type Command, createWarden, jsonlSink, revealSecret, verifyChain } from '@warden/core'
 import { autoApprove, stubBroker, testIdentity } from '@warden/core/testing'
+import { compilePolicy } from '@warden/policy'
 
 const policy = compilePolicy(`
 rules:
@@ -73,7 +73,11 @@ const rows = await session.execute(
 console.log(rows) // [ { id: 1, email: '…@example.com' } ] (masked)
 
 // Denied commands throw WardenDeniedError and are audited.
-const drop: Command = { ...select, text: 'DROP TABLE orders', sql: { ...select.sql!, types: ['DROP'], write: true } }
+const drop: Command = {
+  ...select,
+  text: 'DROP TABLE orders',
+  sql: { ...select.sql!, types: ['DROP'], write: true },
+}
 await session.execute(drop, () => 'never runs').catch((err) => console.log(err.code, err.rule)) // ERR_WARDEN_DENIED default
 
 await warden.close() // closes sessions, revokes leases, flushes audit

@@ -7,9 +7,9 @@ import type { Identity } from './identity/identity.js'
 import { ambient } from './internal/ambient.js'
 import { AuditChain, type DraftRecord } from './internal/audit-chain.js'
 import { newId } from './internal/ids.js'
-import { type MaskingEngine, type MaskingOptions, createMaskingEngine } from './masking/masking-engine.js'
 import { SessionImpl, type WardenCore } from './internal/session-impl.js'
-import { Secret, revealSecret } from './secret.js'
+import { createMaskingEngine, type MaskingEngine, type MaskingOptions } from './masking/masking-engine.js'
+import { revealSecret, Secret } from './secret.js'
 import type { Session, SessionSource } from './session.js'
 
 export interface WardenOptions {
@@ -79,14 +79,21 @@ class WardenImpl implements Warden {
   #flushing = false
 
   constructor(options: WardenOptions) {
-    const sinks = Array.isArray(options.audit) ? (options.audit as readonly AuditSink[]) : [options.audit as AuditSink]
+    const sinks = Array.isArray(options.audit)
+      ? (options.audit as readonly AuditSink[])
+      : [options.audit as AuditSink]
     for (const sink of sinks) {
-      if (typeof sink?.write !== 'function' || typeof sink.flush !== 'function' || typeof sink.close !== 'function') {
+      if (
+        typeof sink?.write !== 'function' ||
+        typeof sink.flush !== 'function' ||
+        typeof sink.close !== 'function'
+      ) {
         throw new TypeError('createWarden: every "audit" sink needs write(), flush() and close()')
       }
     }
     const labels = new Map<string, Readonly<Record<string, string>>>()
-    for (const [key, value] of Object.entries(options.resources ?? {})) labels.set(key, Object.freeze({ ...value.labels }))
+    for (const [key, value] of Object.entries(options.resources ?? {}))
+      labels.set(key, Object.freeze({ ...value.labels }))
     this.#identity = options.identity
     this.#broker = options.broker
     this.#core = {
@@ -113,7 +120,10 @@ class WardenImpl implements Warden {
     let token: Secret | undefined
     if (input?.token !== undefined) {
       if (this.#identity === undefined) {
-        throw new WardenError('ERR_WARDEN_CONFIG', 'warden.session({token}) needs createWarden({identity}), e.g. jwtIdentity({jwksUrl, issuer, audience})')
+        throw new WardenError(
+          'ERR_WARDEN_CONFIG',
+          'warden.session({token}) needs createWarden({identity}), e.g. jwtIdentity({jwksUrl, issuer, audience})',
+        )
       }
       token = input.token instanceof Secret ? input.token : new Secret(String(input.token))
       try {
@@ -122,7 +132,11 @@ class WardenImpl implements Warden {
         const error =
           err instanceof WardenError && err.code === 'ERR_WARDEN_TOKEN_INVALID'
             ? err
-            : new WardenError('ERR_WARDEN_TOKEN_INVALID', `token refused: ${err instanceof Error ? err.message : String(err)}`, { cause: err })
+            : new WardenError(
+                'ERR_WARDEN_TOKEN_INVALID',
+                `token refused: ${err instanceof Error ? err.message : String(err)}`,
+                { cause: err },
+              )
         await this.#appendRefused(error)
         throw error
       }
@@ -141,7 +155,10 @@ class WardenImpl implements Warden {
   current(): Session {
     const session = ambient.getStore()
     if (session === undefined || !this.#core.sessions.has(session as SessionImpl)) {
-      throw new WardenError('ERR_WARDEN_NO_SESSION', 'no Warden session here: run this code inside session.run(() => ...) or pass the session to the client')
+      throw new WardenError(
+        'ERR_WARDEN_NO_SESSION',
+        'no Warden session here: run this code inside session.run(() => ...) or pass the session to the client',
+      )
     }
     return session
   }
@@ -204,7 +221,8 @@ class WardenImpl implements Warden {
 
 // A given engine is used as is; options (or nothing) make one lazily, the first time a decision masks.
 function maskingOf(masking: MaskingEngine | MaskingOptions | undefined): WardenCore['masking'] {
-  if (masking !== undefined && typeof (masking as MaskingEngine).masker === 'function') return masking as MaskingEngine
+  if (masking !== undefined && typeof (masking as MaskingEngine).masker === 'function')
+    return masking as MaskingEngine
   let engine: MaskingEngine | undefined
   return {
     masker(rules) {
@@ -218,7 +236,8 @@ function checkPrincipal(input: PrincipalInput): Principal {
   if (input === null || typeof input !== 'object' || typeof input.id !== 'string' || input.id === '') {
     throw new WardenError('ERR_WARDEN_CONFIG', 'principal.id must be a non-empty string')
   }
-  if (!TYPES.has(input.type)) throw new WardenError('ERR_WARDEN_CONFIG', 'principal.type must be service, agent, workload or user')
+  if (!TYPES.has(input.type))
+    throw new WardenError('ERR_WARDEN_CONFIG', 'principal.type must be service, agent, workload or user')
   const groups = input.groups ?? []
   if (!Array.isArray(groups) || !groups.every((g) => typeof g === 'string')) {
     throw new WardenError('ERR_WARDEN_CONFIG', 'principal.groups must be a list of strings')
@@ -239,12 +258,17 @@ function checkPrincipal(input: PrincipalInput): Principal {
  * const session = await warden.session({ principal: { id: 'svc-reports', type: 'service', groups: ['readers'] } })
  */
 export function createWarden(options: WardenOptions): Warden {
-  if (options === null || typeof options !== 'object') throw new TypeError('createWarden: options are required')
-  if (typeof options.policy?.decide !== 'function') throw new TypeError('createWarden: "policy" needs decide() (use compilePolicy or loadPolicy)')
+  if (options === null || typeof options !== 'object')
+    throw new TypeError('createWarden: options are required')
+  if (typeof options.policy?.decide !== 'function')
+    throw new TypeError('createWarden: "policy" needs decide() (use compilePolicy or loadPolicy)')
   if (options.audit === undefined || (Array.isArray(options.audit) && options.audit.length === 0)) {
     throw new TypeError('createWarden: "audit" needs at least one sink (jsonlSink, pinoSink, memorySink)')
   }
-  if (options.broker !== undefined && (typeof options.broker.issue !== 'function' || typeof options.broker.revoke !== 'function')) {
+  if (
+    options.broker !== undefined &&
+    (typeof options.broker.issue !== 'function' || typeof options.broker.revoke !== 'function')
+  ) {
     throw new TypeError('createWarden: "broker" needs issue() and revoke()')
   }
   if (options.approvals !== undefined && typeof options.approvals.request !== 'function') {
@@ -254,9 +278,15 @@ export function createWarden(options: WardenOptions): Warden {
     throw new TypeError('createWarden: "identity" needs verify()')
   }
   if (options.masking !== undefined && (options.masking === null || typeof options.masking !== 'object')) {
-    throw new TypeError('createWarden: "masking" must be a masking engine (createMaskingEngine()) or its options')
+    throw new TypeError(
+      'createWarden: "masking" must be a masking engine (createMaskingEngine()) or its options',
+    )
   }
-  if (options.auditFailure !== undefined && options.auditFailure !== 'fail-closed' && options.auditFailure !== 'fail-open') {
+  if (
+    options.auditFailure !== undefined &&
+    options.auditFailure !== 'fail-closed' &&
+    options.auditFailure !== 'fail-open'
+  ) {
     throw new TypeError("createWarden: auditFailure must be 'fail-closed' or 'fail-open'")
   }
   return new WardenImpl(options)

@@ -17,7 +17,8 @@ export function callbackApprover(fn: ApprovalCallback): Approver {
   return {
     async request(request, signal) {
       const result = await fn(request, signal)
-      if (result === true) return { status: 'approved', by: 'callback', fingerprint: request.fingerprint, id: request.id }
+      if (result === true)
+        return { status: 'approved', by: 'callback', fingerprint: request.fingerprint, id: request.id }
       if (result === false || result === null || typeof result !== 'object') {
         return { status: 'rejected', by: 'callback', fingerprint: request.fingerprint, id: request.id }
       }

@@ -13,7 +13,11 @@ export interface AuditRecord {
   readonly hash: string
   /** `command` for commands; `session.open`, `session.close`, `session.refused` for session events. */
   readonly type?: 'command' | 'session.open' | 'session.close' | 'session.refused'
-  readonly principal: { readonly id: string; readonly type: PrincipalType | ''; readonly groups: readonly string[] }
+  readonly principal: {
+    readonly id: string
+    readonly type: PrincipalType | ''
+    readonly groups: readonly string[]
+  }
   readonly resource?: { readonly kind: ResourceKind; readonly name: string }
   readonly action?: string
   readonly command?: string
@@ -42,8 +46,18 @@ export interface AuditRecord {
    * the top-level `facts`). Never parameter values or secrets.
    */
   readonly request?: {
-    readonly principal: { readonly id: string; readonly type: string; readonly groups: readonly string[]; readonly issuer: string; readonly claims: Readonly<Record<string, unknown>> }
-    readonly resource?: { readonly kind: string; readonly name: string; readonly labels: Readonly<Record<string, string>> }
+    readonly principal: {
+      readonly id: string
+      readonly type: string
+      readonly groups: readonly string[]
+      readonly issuer: string
+      readonly claims: Readonly<Record<string, unknown>>
+    }
+    readonly resource?: {
+      readonly kind: string
+      readonly name: string
+      readonly labels: Readonly<Record<string, string>>
+    }
     /** Facts of other families, keyed by request field (`shell`, `kube`, ...), when a command has several. */
     readonly facts?: Readonly<Record<string, unknown>>
   }

@@ -31,14 +31,19 @@ export interface JsonlSink extends AuditSink {
 export function jsonlSink(path: string, options: JsonlSinkOptions = {}): JsonlSink {
   const fsync = options.fsync ?? 'batch'
   if (fsync !== 'always' && fsync !== 'batch' && fsync !== 'none') {
-    throw new WardenError('ERR_WARDEN_CONFIG', `jsonlSink: fsync must be 'always', 'batch' or 'none', got ${String(fsync)}`)
+    throw new WardenError(
+      'ERR_WARDEN_CONFIG',
+      `jsonlSink: fsync must be 'always', 'batch' or 'none', got ${String(fsync)}`,
+    )
   }
   const highWaterMark = options.highWaterMark ?? 8192
   let fd: number
   try {
     fd = openSync(path, 'a+', options.mode ?? 0o600)
   } catch (err) {
-    throw new WardenError('ERR_WARDEN_AUDIT', `jsonlSink: cannot open ${path}: ${(err as Error).message}`, { cause: err })
+    throw new WardenError('ERR_WARDEN_AUDIT', `jsonlSink: cannot open ${path}: ${(err as Error).message}`, {
+      cause: err,
+    })
   }
   const head = readHead(fd, path)
 
@@ -155,7 +160,8 @@ function readHead(fd: number, path: string): { seq: number; hash: string } | und
       const last = text.slice(nl + 1)
       try {
         const rec = JSON.parse(last) as { seq?: unknown; hash?: unknown }
-        if (typeof rec.seq === 'number' && typeof rec.hash === 'string') return { seq: rec.seq, hash: rec.hash }
+        if (typeof rec.seq === 'number' && typeof rec.hash === 'string')
+          return { seq: rec.seq, hash: rec.hash }
       } catch {}
       throw new WardenError(
         'ERR_WARDEN_AUDIT',

@@ -1,7 +1,7 @@
 import { isDeepStrictEqual } from 'node:util'
+import { type ChainVerification, verifyLines } from '../internal/verify-lines.js'
 import type { AuditRecord } from './audit-record.js'
 import type { AuditSink } from './audit-sink.js'
-import { type ChainVerification, verifyLines } from '../internal/verify-lines.js'
 
 /** A deep-partial pattern: every given field must equal (objects match recursively, arrays exactly). */
 export type RecordMatch = { readonly [key: string]: unknown }
@@ -56,7 +56,10 @@ export function memorySink(): MemorySink {
     },
     expectNoRecord(match) {
       const found = records.find((r) => matches(r, match))
-      if (found) throw new Error(`expected no audit record matching ${JSON.stringify(match)}, found: ${summary(found)}`)
+      if (found)
+        throw new Error(
+          `expected no audit record matching ${JSON.stringify(match)}, found: ${summary(found)}`,
+        )
     },
     verify: () => verifyLines(lines),
     fail(error = new Error('memorySink: failing on purpose')) {
@@ -81,7 +84,16 @@ function matches(value: unknown, pattern: unknown): boolean {
 }
 
 function summary(r: AuditRecord): string {
-  return [r.seq, r.type, r.principal?.id, r.resource ? `${r.resource.kind}:${r.resource.name}` : '', r.action ?? '', r.decision?.effect ?? '', r.outcome?.status ?? '', r.command ?? '']
+  return [
+    r.seq,
+    r.type,
+    r.principal?.id,
+    r.resource ? `${r.resource.kind}:${r.resource.name}` : '',
+    r.action ?? '',
+    r.decision?.effect ?? '',
+    r.outcome?.status ?? '',
+    r.command ?? '',
+  ]
     .filter((x) => x !== '' && x !== undefined)
     .join(' ')
 }

@@ -23,7 +23,11 @@ export function pinoSink(logger: Logger, options: PinoSinkOptions = {}): AuditSi
     new Promise<void>((resolve, reject) => {
       if (failure) return reject(failure)
       if (typeof logger.flush !== 'function') return resolve()
-      logger.flush((err?: Error) => (err ? reject((failure = err)) : resolve()))
+      logger.flush((err?: Error) => {
+        if (!err) return resolve()
+        failure = err
+        reject(err)
+      })
     })
   return {
     write(_line: string, record: Readonly<AuditRecord>): boolean {

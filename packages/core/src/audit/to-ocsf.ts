@@ -19,9 +19,26 @@ export interface OcsfEvent {
 }
 
 // OCSF 1.3 activity ids.
-const DATASTORE = { read: [1, 'Read'], update: [2, 'Update'], query: [4, 'Query'], write: [5, 'Write'], create: [6, 'Create'], delete: [7, 'Delete'], other: [99, 'Other'] } as const
-const API = { create: [1, 'Create'], read: [2, 'Read'], update: [3, 'Update'], delete: [4, 'Delete'], other: [99, 'Other'] } as const
-const SEVERITY = { ok: 1, error: 2, denied: 3, rejected: 3, expired: 2 } as const satisfies Record<OutcomeStatus, number>
+const DATASTORE = {
+  read: [1, 'Read'],
+  update: [2, 'Update'],
+  query: [4, 'Query'],
+  write: [5, 'Write'],
+  create: [6, 'Create'],
+  delete: [7, 'Delete'],
+  other: [99, 'Other'],
+} as const
+const API = {
+  create: [1, 'Create'],
+  read: [2, 'Read'],
+  update: [3, 'Update'],
+  delete: [4, 'Delete'],
+  other: [99, 'Other'],
+} as const
+const SEVERITY = { ok: 1, error: 2, denied: 3, rejected: 3, expired: 2 } as const satisfies Record<
+  OutcomeStatus,
+  number
+>
 
 /**
  * Maps an audit record to OCSF: SQL commands to Datastore Activity (6005), every other command
@@ -54,16 +71,31 @@ export function toOcsf(record: AuditRecord): OcsfEvent {
       product: { name: 'Warden', vendor_name: 'Warden' },
     },
     actor: {
-      user: { uid: record.principal.id, type: record.principal.type, groups: record.principal.groups.map((name) => ({ name })) },
+      user: {
+        uid: record.principal.id,
+        type: record.principal.type,
+        groups: record.principal.groups.map((name) => ({ name })),
+      },
       session: { uid: record.session },
     },
-    policy: record.decision ? { name: record.decision.rule, desc: record.decision.reason, version: record.decision.revision } : undefined,
+    policy: record.decision
+      ? { name: record.decision.rule, desc: record.decision.reason, version: record.decision.revision }
+      : undefined,
     unmapped: { warden: record },
   } as const
 
   if (record.type !== undefined && record.type !== 'command') {
     const [activity_id, activity_name] = record.type === 'session.close' ? [2, 'Logoff'] : [1, 'Logon']
-    return { class_uid: 3002, class_name: 'Authentication', category_uid: 3, category_name: 'Identity & Access Management', activity_id, activity_name, type_uid: 300200 + activity_id, ...common }
+    return {
+      class_uid: 3002,
+      class_name: 'Authentication',
+      category_uid: 3,
+      category_name: 'Identity & Access Management',
+      activity_id,
+      activity_name,
+      type_uid: 300200 + activity_id,
+      ...common,
+    }
   }
 
   const kind = record.resource?.kind
@@ -78,7 +110,11 @@ export function toOcsf(record: AuditRecord): OcsfEvent {
       activity_id,
       activity_name,
       type_uid: 600500 + activity_id,
-      database: { name: record.resource?.name, type: kind === 'postgres' ? 'PostgreSQL' : 'MySQL', type_id: 99 },
+      database: {
+        name: record.resource?.name,
+        type: kind === 'postgres' ? 'PostgreSQL' : 'MySQL',
+        type_id: 99,
+      },
       query_info: { query_string: record.command, data: { rows: record.outcome?.rows } },
       ...common,
     }
@@ -104,7 +140,8 @@ function datastoreActivity(types: readonly string[]): readonly [number, string] 
   if (types.some((t) => t === 'DELETE' || t === 'DROP' || t === 'TRUNCATE')) return DATASTORE.delete
   if (types.some((t) => t === 'CREATE')) return DATASTORE.create
   if (types.some((t) => t === 'UPDATE' || t === 'ALTER')) return DATASTORE.update
-  if (types.some((t) => t === 'INSERT' || t === 'COPY' || t === 'MERGE' || t === 'REPLACE')) return DATASTORE.write
+  if (types.some((t) => t === 'INSERT' || t === 'COPY' || t === 'MERGE' || t === 'REPLACE'))
+    return DATASTORE.write
   return DATASTORE.other
 }
 

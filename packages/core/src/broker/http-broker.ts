@@ -1,5 +1,5 @@
 import { WardenError } from '@warden/policy'
-import { Secret, revealSecret } from '../secret.js'
+import { revealSecret, Secret } from '../secret.js'
 import type { Broker, Credential, Lease, LeaseRequest } from './broker.js'
 
 export interface HttpBrokerOptions {
@@ -33,7 +33,12 @@ export function httpBroker(options: HttpBrokerOptions): Broker {
   // The token a lease was issued with, for its renew/revoke calls (those happen outside any command).
   const tokens = new WeakMap<Lease, Secret>()
 
-  const call = async (method: 'POST' | 'DELETE', path: string, body: unknown, token: Secret | undefined): Promise<{ status: number; json: unknown }> => {
+  const call = async (
+    method: 'POST' | 'DELETE',
+    path: string,
+    body: unknown,
+    token: Secret | undefined,
+  ): Promise<{ status: number; json: unknown }> => {
     const headers: Record<string, string> = { accept: 'application/json' }
     for (const [k, v] of Object.entries(options.headers ?? {})) headers[k.toLowerCase()] = revealSecret(v)
     if (token !== undefined) headers.authorization = `Bearer ${revealSecret(token)}`
@@ -48,7 +53,11 @@ export function httpBroker(options: HttpBrokerOptions): Broker {
         redirect: 'error',
       })
     } catch (err) {
-      throw new WardenError('ERR_WARDEN_BROKER', `httpBroker: ${method} ${base.origin}${base.pathname.replace(/\/+$/, '')}/leases failed: ${(err as Error).message}`, { cause: err })
+      throw new WardenError(
+        'ERR_WARDEN_BROKER',
+        `httpBroker: ${method} ${base.origin}${base.pathname.replace(/\/+$/, '')}/leases failed: ${(err as Error).message}`,
+        { cause: err },
+      )
     }
     const text = await res.text()
     let json: unknown
@@ -58,8 +67,14 @@ export function httpBroker(options: HttpBrokerOptions): Broker {
       json = undefined
     }
     if (!res.ok) {
-      const message = typeof (json as { error?: unknown })?.error === 'string' ? ((json as { error: string }).error as string).slice(0, 200) : res.statusText
-      throw new WardenError('ERR_WARDEN_BROKER', `httpBroker: ${method} ${path.replace(/\/[^/]+(\/renew)?$/, '/{id}$1')} answered ${res.status}: ${message}`)
+      const message =
+        typeof (json as { error?: unknown })?.error === 'string'
+          ? ((json as { error: string }).error as string).slice(0, 200)
+          : res.statusText
+      throw new WardenError(
+        'ERR_WARDEN_BROKER',
+        `httpBroker: ${method} ${path.replace(/\/[^/]+(\/renew)?$/, '/{id}$1')} answered ${res.status}: ${message}`,
+      )
     }
     return { status: res.status, json }
   }
@@ -78,7 +93,12 @@ export function httpBroker(options: HttpBrokerOptions): Broker {
         'leases',
         {
           resource: { kind: resource.kind, name: resource.name, labels: resource.labels },
-          principal: { id: principal.id, type: principal.type, groups: principal.groups, issuer: principal.issuer },
+          principal: {
+            id: principal.id,
+            type: principal.type,
+            groups: principal.groups,
+            issuer: principal.issuer,
+          },
           scope: request.scope,
           publicKey: request.publicKey,
         },
@@ -116,7 +136,9 @@ function parseLease(json: unknown): Lease {
   if (json === null || typeof json !== 'object') throw bad('not a JSON object')
   const o = json as Record<string, unknown>
   if (typeof o.id !== 'string' || o.id === '') throw bad('id')
-  const expiresAt = new Date(typeof o.expiresAt === 'string' || typeof o.expiresAt === 'number' ? o.expiresAt : Number.NaN)
+  const expiresAt = new Date(
+    typeof o.expiresAt === 'string' || typeof o.expiresAt === 'number' ? o.expiresAt : Number.NaN,
+  )
   if (Number.isNaN(expiresAt.getTime())) throw bad('expiresAt must be an ISO date')
   const c = o.credential as Record<string, unknown> | null
   if (c === null || typeof c !== 'object') throw bad('credential')
@@ -131,8 +153,13 @@ function parseLease(json: unknown): Lease {
       break
     case 'ssh':
       if (typeof c.username !== 'string') throw bad('credential.username')
-      if (c.certificate !== undefined && typeof c.certificate !== 'string') throw bad('credential.certificate')
-      if (c.hostKeys !== undefined && !(Array.isArray(c.hostKeys) && c.hostKeys.every((k) => typeof k === 'string'))) throw bad('credential.hostKeys')
+      if (c.certificate !== undefined && typeof c.certificate !== 'string')
+        throw bad('credential.certificate')
+      if (
+        c.hostKeys !== undefined &&
+        !(Array.isArray(c.hostKeys) && c.hostKeys.every((k) => typeof k === 'string'))
+      )
+        throw bad('credential.hostKeys')
       credential = {
         type: 'ssh',
         username: c.username,
@@ -152,5 +179,10 @@ function parseLease(json: unknown): Lease {
     default:
       throw bad('credential.type must be password, token, ssh or headers')
   }
-  return Object.freeze({ id: o.id, credential: Object.freeze(credential), expiresAt, renewable: o.renewable === true })
+  return Object.freeze({
+    id: o.id,
+    credential: Object.freeze(credential),
+    expiresAt,
+    renewable: o.renewable === true,
+  })
 }

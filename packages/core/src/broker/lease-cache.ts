@@ -42,7 +42,8 @@ export class LeaseCache {
     this.#minValidity = options.minValidityMs ?? 1000
     this.#retries = options.retries ?? 2
     this.#backoff = options.backoffMs ?? 100
-    if (!(this.#refreshAt > 0 && this.#refreshAt <= 1)) throw new WardenError('ERR_WARDEN_CONFIG', 'leases.refreshAt must be in (0, 1]')
+    if (!(this.#refreshAt > 0 && this.#refreshAt <= 1))
+      throw new WardenError('ERR_WARDEN_CONFIG', 'leases.refreshAt must be in (0, 1]')
   }
 
   get(request: LeaseRequest, holder: object): Promise<Lease> {
@@ -51,7 +52,15 @@ export class LeaseCache {
     const key = `${r.kind}:${r.name}\u0000${p.issuer}\u0000${p.id}\u0000${request.scope}`
     let entry = this.#entries.get(key)
     if (entry === undefined) {
-      entry = { key, current: undefined, refreshAt: 0, inflight: undefined, request, holders: new Set(), retired: [] }
+      entry = {
+        key,
+        current: undefined,
+        refreshAt: 0,
+        inflight: undefined,
+        request,
+        holders: new Set(),
+        retired: [],
+      }
       this.#entries.set(key, entry)
     }
     entry.holders.add(holder)
@@ -112,12 +121,19 @@ export class LeaseCache {
       try {
         const current = entry.current
         const canRenew =
-          current !== undefined && current.renewable && typeof this.#broker.renew === 'function' && current.expiresAt.getTime() > issuedAt
-        const lease = canRenew ? await (this.#broker.renew as (l: Lease) => Promise<Lease>)(current) : await this.#broker.issue(entry.request)
+          current?.renewable &&
+          typeof this.#broker.renew === 'function' &&
+          current.expiresAt.getTime() > issuedAt
+        const lease = canRenew
+          ? await (this.#broker.renew as (l: Lease) => Promise<Lease>)(current)
+          : await this.#broker.issue(entry.request)
         checkLease(lease)
         const expires = lease.expiresAt.getTime()
         if (expires - Date.now() <= this.#minValidity) {
-          lastError = new WardenError('ERR_WARDEN_LEASE_EXPIRED', `the broker returned a lease for ${resource.kind}:${resource.name} that expires at ${lease.expiresAt.toISOString()}`)
+          lastError = new WardenError(
+            'ERR_WARDEN_LEASE_EXPIRED',
+            `the broker returned a lease for ${resource.kind}:${resource.name} that expires at ${lease.expiresAt.toISOString()}`,
+          )
           continue
         }
         if (current !== undefined && current.id !== lease.id) entry.retired.push(current)
@@ -147,6 +163,9 @@ function checkLease(lease: Lease): void {
     Number.isNaN(lease.expiresAt.getTime()) ||
     typeof lease.credential?.type !== 'string'
   ) {
-    throw new WardenError('ERR_WARDEN_BROKER', 'the broker returned a malformed lease (needs id, credential.type, expiresAt: Date)')
+    throw new WardenError(
+      'ERR_WARDEN_BROKER',
+      'the broker returned a malformed lease (needs id, credential.type, expiresAt: Date)',
+    )
   }
 }

@@ -7,9 +7,19 @@ import type { Broker, Credential, Lease, LeaseRequest } from './broker.js'
 export type SecretSource = string | { readonly env: string }
 
 export type StaticCredential =
-  | { readonly type: 'password'; readonly username: string | { readonly env: string }; readonly password: SecretSource }
+  | {
+      readonly type: 'password'
+      readonly username: string | { readonly env: string }
+      readonly password: SecretSource
+    }
   | { readonly type: 'token'; readonly token: SecretSource }
-  | { readonly type: 'ssh'; readonly username: string; readonly privateKey: SecretSource; readonly certificate?: string; readonly hostKeys?: readonly string[] }
+  | {
+      readonly type: 'ssh'
+      readonly username: string
+      readonly privateKey: SecretSource
+      readonly certificate?: string
+      readonly hostKeys?: readonly string[]
+    }
   | { readonly type: 'headers'; readonly headers: Readonly<Record<string, SecretSource>> }
 
 export interface StaticBrokerOptions {
@@ -34,25 +44,38 @@ export function staticBroker(options: StaticBrokerOptions): Broker {
     if (typeof src === 'string') return new Secret(src)
     if (src && typeof src === 'object' && typeof src.env === 'string') {
       const v = env[src.env]
-      if (v === undefined || v === '') throw new WardenError('ERR_WARDEN_CONFIG', `staticBroker: ${key}.${field} reads $${src.env}, which is not set`)
+      if (v === undefined || v === '')
+        throw new WardenError(
+          'ERR_WARDEN_CONFIG',
+          `staticBroker: ${key}.${field} reads $${src.env}, which is not set`,
+        )
       return new Secret(v)
     }
-    throw new WardenError('ERR_WARDEN_CONFIG', `staticBroker: ${key}.${field} must be a string or {env: NAME}`)
+    throw new WardenError(
+      'ERR_WARDEN_CONFIG',
+      `staticBroker: ${key}.${field} must be a string or {env: NAME}`,
+    )
   }
   // Usernames are not secret, but may come from the environment too.
   const plain = (key: string, src: string | { readonly env: string }, field: string): string => {
     if (typeof src === 'string') return src
     const v = src && typeof src.env === 'string' ? env[src.env] : undefined
-    if (v === undefined || v === '') throw new WardenError('ERR_WARDEN_CONFIG', `staticBroker: ${key}.${field} reads an unset variable`)
+    if (v === undefined || v === '')
+      throw new WardenError('ERR_WARDEN_CONFIG', `staticBroker: ${key}.${field} reads an unset variable`)
     return v
   }
   const credentials = new Map<string, Credential>()
   for (const [key, c] of Object.entries(options.credentials ?? {})) {
-    if (!/^[a-z]+:.+$/.test(key)) throw new WardenError('ERR_WARDEN_CONFIG', `staticBroker: key "${key}" must be kind:name`)
+    if (!/^[a-z]+:.+$/.test(key))
+      throw new WardenError('ERR_WARDEN_CONFIG', `staticBroker: key "${key}" must be kind:name`)
     let credential: Credential
     switch (c?.type) {
       case 'password':
-        credential = Object.freeze({ type: 'password', username: plain(key, c.username, 'username'), password: resolve(key, c.password, 'password') })
+        credential = Object.freeze({
+          type: 'password',
+          username: plain(key, c.username, 'username'),
+          password: resolve(key, c.password, 'password'),
+        })
         break
       case 'token':
         credential = Object.freeze({ type: 'token', token: resolve(key, c.token, 'token') })
@@ -68,12 +91,16 @@ export function staticBroker(options: StaticBrokerOptions): Broker {
         break
       case 'headers': {
         const headers: Record<string, Secret> = {}
-        for (const [name, v] of Object.entries(c.headers)) headers[name.toLowerCase()] = resolve(key, v, `headers.${name}`)
+        for (const [name, v] of Object.entries(c.headers))
+          headers[name.toLowerCase()] = resolve(key, v, `headers.${name}`)
         credential = Object.freeze({ type: 'headers', headers: Object.freeze(headers) })
         break
       }
       default:
-        throw new WardenError('ERR_WARDEN_CONFIG', `staticBroker: ${key}.type must be password, token, ssh or headers`)
+        throw new WardenError(
+          'ERR_WARDEN_CONFIG',
+          `staticBroker: ${key}.type must be password, token, ssh or headers`,
+        )
     }
     credentials.set(key, credential)
   }
@@ -81,8 +108,14 @@ export function staticBroker(options: StaticBrokerOptions): Broker {
     async issue(request: LeaseRequest): Promise<Lease> {
       const { kind, name } = request.resource
       const credential = credentials.get(`${kind}:${name}`) ?? credentials.get(`${kind}:*`)
-      if (credential === undefined) throw new WardenError('ERR_WARDEN_BROKER', `staticBroker has no credential for ${kind}:${name}`)
-      return Object.freeze({ id: `static-${newId()}`, credential, expiresAt: new Date(Date.now() + ttl), renewable: false })
+      if (credential === undefined)
+        throw new WardenError('ERR_WARDEN_BROKER', `staticBroker has no credential for ${kind}:${name}`)
+      return Object.freeze({
+        id: `static-${newId()}`,
+        credential,
+        expiresAt: new Date(Date.now() + ttl),
+        renewable: false,
+      })
     },
     async revoke(): Promise<void> {},
   }

@@ -1,12 +1,12 @@
-import { WardenError, type Principal, type PrincipalType } from '@warden/policy'
+import { type Principal, type PrincipalType, WardenError } from '@warden/policy'
 import {
+  type CryptoKey,
   createLocalJWKSet,
   createRemoteJWKSet,
-  errors as joseErrors,
   type JSONWebKeySet,
   type JWTPayload,
+  errors as joseErrors,
   jwtVerify,
-  type CryptoKey,
   type KeyObject,
 } from 'jose'
 import type { Identity } from './identity.js'
@@ -49,7 +49,8 @@ const TYPES: ReadonlySet<string> = new Set(['service', 'agent', 'workload', 'use
  */
 export function jwtIdentity(options: JwtIdentityOptions): Identity {
   const sources = [options.jwksUrl, options.jwks, options.key].filter((x) => x !== undefined).length
-  if (sources !== 1) throw new WardenError('ERR_WARDEN_CONFIG', 'jwtIdentity: give exactly one of jwksUrl, jwks or key')
+  if (sources !== 1)
+    throw new WardenError('ERR_WARDEN_CONFIG', 'jwtIdentity: give exactly one of jwksUrl, jwks or key')
   if (!options.issuer || (Array.isArray(options.issuer) && options.issuer.length === 0)) {
     throw new WardenError('ERR_WARDEN_CONFIG', 'jwtIdentity: issuer is required')
   }
@@ -119,15 +120,21 @@ export function jwtIdentity(options: JwtIdentityOptions): Identity {
 }
 
 function invalid(reason: string, cause?: unknown): WardenError {
-  return new WardenError('ERR_WARDEN_TOKEN_INVALID', `token refused: ${reason}`, cause === undefined ? undefined : { cause })
+  return new WardenError(
+    'ERR_WARDEN_TOKEN_INVALID',
+    `token refused: ${reason}`,
+    cause === undefined ? undefined : { cause },
+  )
 }
 
 // jose's messages name the failed check and never include the token; keep them, add a hint.
 function describe(err: unknown): string {
   if (err instanceof joseErrors.JWTExpired) return `expired (${err.message}); get a fresh token`
-  if (err instanceof joseErrors.JWTClaimValidationFailed) return `claim "${err.claim}" rejected (${err.reason}): ${err.message}`
+  if (err instanceof joseErrors.JWTClaimValidationFailed)
+    return `claim "${err.claim}" rejected (${err.reason}): ${err.message}`
   if (err instanceof joseErrors.JWSSignatureVerificationFailed) return 'signature verification failed'
-  if (err instanceof joseErrors.JWKSNoMatchingKey) return 'no key in the JWKS matches the token (unknown kid or algorithm)'
+  if (err instanceof joseErrors.JWKSNoMatchingKey)
+    return 'no key in the JWKS matches the token (unknown kid or algorithm)'
   if (err instanceof joseErrors.JOSEAlgNotAllowed) return `algorithm not allowed: ${err.message}`
   if (err instanceof joseErrors.JWKSTimeout) return 'the JWKS endpoint timed out'
   if (err instanceof joseErrors.JOSEError) return `${err.code}: ${err.message}`

@@ -1,7 +1,7 @@
-import { sha256Hex } from './sha256.js'
 import { WardenError } from '@warden/policy'
 import type { AuditRecord } from '../audit/audit-record.js'
 import { canonicalJson, quoteKey, sortedKeys } from './canonical-json.js'
+import { sha256Hex } from './sha256.js'
 
 export const GENESIS = `sha256:${'0'.repeat(64)}`
 
@@ -105,7 +105,10 @@ export class AuditChain {
       }
       link.seq = r.seq
       link.prev = hash
-      if (!accepted) (wait ??= []).push(this.#flushLink(link))
+      if (!accepted) {
+        wait ??= []
+        wait.push(this.#flushLink(link))
+      }
     }
     if (failed !== undefined) this.#failed(failed, failed.error)
     if (wait === undefined) return undefined
@@ -138,9 +141,12 @@ export class AuditChain {
     if (this.#failOpen) {
       if (!this.#warned) {
         this.#warned = true
-        process.emitWarning(`Warden audit sink failed (${error.message}); continuing because auditFailure is 'fail-open'`, {
-          code: 'WARDEN_AUDIT_FAIL_OPEN',
-        })
+        process.emitWarning(
+          `Warden audit sink failed (${error.message}); continuing because auditFailure is 'fail-open'`,
+          {
+            code: 'WARDEN_AUDIT_FAIL_OPEN',
+          },
+        )
       }
       return
     }

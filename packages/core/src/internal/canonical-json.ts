@@ -33,28 +33,27 @@ export function canonicalJson(value: unknown): string {
 
 function deepFrozen(value: object): boolean {
   for (const v of Object.values(value)) {
-    if (v !== null && typeof v === 'object' && !frozen.has(v) && !(Object.isFrozen(v) && deepFrozen(v))) return false
+    if (v !== null && typeof v === 'object' && !frozen.has(v) && !(Object.isFrozen(v) && deepFrozen(v)))
+      return false
   }
   return true
 }
 
 function serializeObject(value: object): string {
   {
-    {
-      if (Array.isArray(value)) {
-        let out = '['
-        for (let i = 0; i < value.length; i++) {
-          if (i > 0) out += ','
-          const v = value[i]
-          out += v === undefined || typeof v === 'function' ? 'null' : canonicalJson(v)
-        }
-        return `${out}]`
+    if (Array.isArray(value)) {
+      let out = '['
+      for (let i = 0; i < value.length; i++) {
+        if (i > 0) out += ','
+        const v = value[i]
+        out += v === undefined || typeof v === 'function' ? 'null' : canonicalJson(v)
       }
-      if (value instanceof Date) return JSON.stringify(value.toISOString())
-      const toJSON = (value as { toJSON?: () => unknown }).toJSON
-      if (typeof toJSON === 'function') return canonicalJson(toJSON.call(value))
-      return canonicalObject(value as Record<string, unknown>, undefined)
+      return `${out}]`
     }
+    if (value instanceof Date) return JSON.stringify(value.toISOString())
+    const toJSON = (value as { toJSON?: () => unknown }).toJSON
+    if (typeof toJSON === 'function') return canonicalJson(toJSON.call(value))
+    return canonicalObject(value as Record<string, unknown>, undefined)
   }
 }
 

@@ -392,7 +392,9 @@ export class SessionImpl implements Session {
     const family = familyOf(command.action)
     let others: Record<string, unknown> | undefined
     for (const f of FAMILIES) {
-      if (f !== family && command[f] !== undefined) (others ??= {})[f] = command[f]
+      if (f === family || command[f] === undefined) continue
+      others ??= {}
+      others[f] = command[f]
     }
     // Keys in canonical (sorted) order, all present: the record serializes without sorting, and
     // every command record has one shape.

@@ -1,9 +1,13 @@
-import { sha256Hex } from './sha256.js'
 import { GENESIS } from './audit-chain.js'
 import { canonicalObject } from './canonical-json.js'
+import { sha256Hex } from './sha256.js'
 
 export type ChainVerification =
-  | { readonly ok: true; readonly count: number; readonly head: { readonly seq: number; readonly hash: string } | undefined }
+  | {
+      readonly ok: true
+      readonly count: number
+      readonly head: { readonly seq: number; readonly hash: string } | undefined
+    }
   | {
       readonly ok: false
       /** Records verified before the first bad one. */
@@ -24,14 +28,21 @@ export function verifyLines(lines: readonly string[]): ChainVerification {
     const text = lines[i]
     if (text === '' && i === lines.length - 1) break
     const expected = prevSeq === undefined ? 1 : prevSeq + 1
-    const bad = (seq: number, reason: string): ChainVerification => ({ ok: false, count, seq, line: i + 1, reason })
+    const bad = (seq: number, reason: string): ChainVerification => ({
+      ok: false,
+      count,
+      seq,
+      line: i + 1,
+      reason,
+    })
     let rec: Record<string, unknown>
     try {
       rec = JSON.parse(text) as Record<string, unknown>
     } catch {
       return bad(expected, 'line is not JSON')
     }
-    if (rec === null || typeof rec !== 'object' || Array.isArray(rec)) return bad(expected, 'line is not a record')
+    if (rec === null || typeof rec !== 'object' || Array.isArray(rec))
+      return bad(expected, 'line is not a record')
     const seq = rec.seq
     if (typeof seq !== 'number' || !Number.isInteger(seq)) return bad(expected, 'record has no seq')
     const hash = `sha256:${sha256Hex(canonicalObject(rec, 'hash'))}`
@@ -42,13 +53,23 @@ export function verifyLines(lines: readonly string[]): ChainVerification {
       if (rec.prev !== GENESIS) return bad(seq, 'first record does not link to the genesis hash')
     } else {
       if (seq !== expected) {
-        return bad(seq, seq > expected ? `seq ${expected} is missing (removed or reordered)` : `seq ${seq} out of order (expected ${expected}; inserted or reordered)`)
+        return bad(
+          seq,
+          seq > expected
+            ? `seq ${expected} is missing (removed or reordered)`
+            : `seq ${seq} out of order (expected ${expected}; inserted or reordered)`,
+        )
       }
-      if (rec.prev !== prevHash) return bad(seq, 'prev does not link to the previous record (removed, inserted or reordered)')
+      if (rec.prev !== prevHash)
+        return bad(seq, 'prev does not link to the previous record (removed, inserted or reordered)')
     }
     prevHash = hash
     prevSeq = seq
     count++
   }
-  return { ok: true, count, head: prevSeq === undefined ? undefined : { seq: prevSeq, hash: prevHash as string } }
+  return {
+    ok: true,
+    count,
+    head: prevSeq === undefined ? undefined : { seq: prevSeq, hash: prevHash as string },
+  }
 }

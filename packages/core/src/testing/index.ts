@@ -1,7 +1,8 @@
 // @warden/core/testing: in-memory stand-ins so an application's tests run with Warden in the loop.
-export { stubBroker, type StubBroker, type StubBrokerOptions } from './stub-broker.js'
-export { memorySink, type MemorySink, type RecordMatch } from '../audit/memory-sink.js'
+
 export { autoApprove, type RecordingApprover } from '../approval/auto-approve.js'
 export { autoDeny } from '../approval/auto-deny.js'
-export { memoryApprovals, type MemoryApprovalsOptions } from '../approval/internal/memory-approvals.js'
-export { testIdentity, type TestIdentity, type TestTokenClaims } from './test-identity.js'
+export { type MemoryApprovalsOptions, memoryApprovals } from '../approval/internal/memory-approvals.js'
+export { type MemorySink, memorySink, type RecordMatch } from '../audit/memory-sink.js'
+export { type StubBroker, type StubBrokerOptions, stubBroker } from './stub-broker.js'
+export { type TestIdentity, type TestTokenClaims, testIdentity } from './test-identity.js'

@@ -50,7 +50,11 @@ export function stubBroker(options: StubBrokerOptions = {}): StubBroker {
   const make = (): Lease =>
     Object.freeze({
       id: `stub-${newId()}`,
-      credential: Object.freeze({ type: 'password' as const, username: options.username ?? 'stub', password: new Secret(canary) }),
+      credential: Object.freeze({
+        type: 'password' as const,
+        username: options.username ?? 'stub',
+        password: new Secret(canary),
+      }),
       expiresAt: new Date(Date.now() + ttl),
       renewable: options.renewable ?? false,
     })

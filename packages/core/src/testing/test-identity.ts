@@ -1,6 +1,6 @@
 import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { type CryptoKey, type JSONWebKeySet, type JWK, SignJWT, exportJWK, generateKeyPair } from 'jose'
+import { type CryptoKey, exportJWK, generateKeyPair, type JSONWebKeySet, type JWK, SignJWT } from 'jose'
 import type { Identity } from '../identity/identity.js'
 import { jwtIdentity } from '../identity/jwt-identity.js'
 import { newId } from '../internal/ids.js'
@@ -55,7 +55,9 @@ async function makeKey(): Promise<Key> {
  * const warden = createWarden({ policy, audit: memorySink(), identity: idp.identity })
  * const session = await warden.session({ token: await idp.token({ sub: 'ci-job', groups: ['deployers'] }) })
  */
-export async function testIdentity(options: { readonly issuer?: string; readonly audience?: string } = {}): Promise<TestIdentity> {
+export async function testIdentity(
+  options: { readonly issuer?: string; readonly audience?: string } = {},
+): Promise<TestIdentity> {
   const issuer = options.issuer ?? 'https://idp.test'
   const audience = options.audience ?? 'warden'
   let keys: Key[] = [await makeKey()]
@@ -95,7 +97,7 @@ export async function testIdentity(options: { readonly issuer?: string; readonly
     },
     async serve() {
       let fetches = 0
-      const server = createServer((req, res) => {
+      const server = createServer((_req, res) => {
         fetches++
         res.writeHead(200, { 'content-type': 'application/json' })
         res.end(JSON.stringify(jwks))

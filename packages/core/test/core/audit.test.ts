@@ -1,10 +1,19 @@
-import { mkdtempSync, readFileSync, rmSync, writeFileSync, chmodSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Writable } from 'node:stream'
-import { compilePolicy } from '@warden/policy'
-import { type AuditRecord, type AuditSink, type Command, createWarden, jsonlSink, pinoSink, toOcsf, verifyChain } from '@warden/core'
+import {
+  type AuditRecord,
+  type AuditSink,
+  type Command,
+  createWarden,
+  jsonlSink,
+  pinoSink,
+  toOcsf,
+  verifyChain,
+} from '@warden/core'
 import { memorySink } from '@warden/core/testing'
+import { compilePolicy } from '@warden/policy'
 import pino from 'pino'
 import { afterAll, describe, expect, it } from 'vitest'
 
@@ -24,7 +33,20 @@ const sql = (text: string, type: string): Command => ({
   resource: { kind: 'postgres', name: 'db' },
   action: 'sql.query',
   text,
-  sql: { text, statements: [], types: [type], reads: [], writes: [], tables: [], write: type !== 'SELECT', unbounded: false, functions: [], flags: [], parsed: true, error: '' },
+  sql: {
+    text,
+    statements: [],
+    types: [type],
+    reads: [],
+    writes: [],
+    tables: [],
+    write: type !== 'SELECT',
+    unbounded: false,
+    functions: [],
+    flags: [],
+    parsed: true,
+    error: '',
+  },
 })
 const principal = { id: 'svc', type: 'service' } as const
 
@@ -121,7 +143,9 @@ describe('jsonlSink + verifyChain', () => {
     const path = file()
     const warden = createWarden({ policy, audit: jsonlSink(path) })
     const session = await warden.session({ principal })
-    await expect(session.execute(sql('DROP TABLE t', 'DROP'), () => 1)).rejects.toMatchObject({ code: 'ERR_WARDEN_DENIED' })
+    await expect(session.execute(sql('DROP TABLE t', 'DROP'), () => 1)).rejects.toMatchObject({
+      code: 'ERR_WARDEN_DENIED',
+    })
     await session.execute(sql('SELECT $1', 'SELECT'), () => 'value-CANARY-123')
     await warden.close()
     const text = readFileSync(path, 'utf8')
@@ -145,8 +169,13 @@ describe('failure and backpressure', () => {
     audit.fail(new Error('disk full'))
     let ran = 0
     // refused before it runs: the sink reports its failure
-    await expect(session.execute(sql('SELECT 1', 'SELECT'), () => ++ran)).rejects.toMatchObject({ code: 'ERR_WARDEN_AUDIT', message: expect.stringContaining('disk full') })
-    await expect(session.execute(sql('SELECT 1', 'SELECT'), () => ++ran)).rejects.toMatchObject({ code: 'ERR_WARDEN_AUDIT' })
+    await expect(session.execute(sql('SELECT 1', 'SELECT'), () => ++ran)).rejects.toMatchObject({
+      code: 'ERR_WARDEN_AUDIT',
+      message: expect.stringContaining('disk full'),
+    })
+    await expect(session.execute(sql('SELECT 1', 'SELECT'), () => ++ran)).rejects.toMatchObject({
+      code: 'ERR_WARDEN_AUDIT',
+    })
     expect(ran).toBe(0)
     await expect(warden.session({ principal })).rejects.toMatchObject({ code: 'ERR_WARDEN_AUDIT' })
     await expect(warden.close()).rejects.toMatchObject({ code: 'ERR_WARDEN_AUDIT' })
@@ -206,7 +235,9 @@ describe('failure and backpressure', () => {
     const sink = jsonlSink(path, { highWaterMark: 2, fsync: 'always' })
     const warden = createWarden({ policy, audit: sink })
     const session = await warden.session({ principal })
-    await Promise.all(Array.from({ length: 50 }, (_, i) => session.execute(sql(`SELECT ${i}`, 'SELECT'), () => i)))
+    await Promise.all(
+      Array.from({ length: 50 }, (_, i) => session.execute(sql(`SELECT ${i}`, 'SELECT'), () => i)),
+    )
     await warden.close()
     expect(await verifyChain(path)).toMatchObject({ ok: true, count: 52 })
   })
@@ -229,7 +260,9 @@ describe('failure and backpressure', () => {
         return 'rows'
       }),
     ).rejects.toMatchObject({ code: 'ERR_WARDEN_AUDIT' })
-    await expect(session.execute(sql('SELECT 1', 'SELECT'), () => 'rows')).rejects.toMatchObject({ code: 'ERR_WARDEN_AUDIT' })
+    await expect(session.execute(sql('SELECT 1', 'SELECT'), () => 'rows')).rejects.toMatchObject({
+      code: 'ERR_WARDEN_AUDIT',
+    })
     await warden.close().catch(() => {})
   })
 
@@ -239,9 +272,16 @@ describe('failure and backpressure', () => {
     const session = await warden.session({ principal })
     await expect(sink.flush()).rejects.toMatchObject({ code: 'ERR_WARDEN_AUDIT' })
     let ran = false
-    await expect(session.execute(sql('SELECT 1', 'SELECT'), () => { ran = true })).rejects.toMatchObject({ code: 'ERR_WARDEN_AUDIT' })
+    await expect(
+      session.execute(sql('SELECT 1', 'SELECT'), () => {
+        ran = true
+      }),
+    ).rejects.toMatchObject({ code: 'ERR_WARDEN_AUDIT' })
     expect(ran).toBe(false)
-    await expect(warden.close()).rejects.toMatchObject({ code: 'ERR_WARDEN_AUDIT', message: expect.stringMatching(/ENOSPC/) })
+    await expect(warden.close()).rejects.toMatchObject({
+      code: 'ERR_WARDEN_AUDIT',
+      message: expect.stringMatching(/ENOSPC/),
+    })
     expect(session.closed).toBe(true)
     expect(sink.failure?.()).toBeDefined()
   })
@@ -263,7 +303,11 @@ describe('pinoSink and toOcsf', () => {
     await warden.close()
     const logged = lines.map((l) => JSON.parse(l))
     expect(logged).toHaveLength(3)
-    expect(logged[1]).toMatchObject({ msg: 'warden.audit', level: 30, audit: { seq: 2, type: 'command', command: 'SELECT 1' } })
+    expect(logged[1]).toMatchObject({
+      msg: 'warden.audit',
+      level: 30,
+      audit: { seq: 2, type: 'command', command: 'SELECT 1' },
+    })
     expect(logged[1].audit.prev).toBe(logged[0].audit.hash)
   })
 
@@ -273,7 +317,10 @@ describe('pinoSink and toOcsf', () => {
     const session = await warden.session({ principal })
     await session.execute(sql('SELECT 1', 'SELECT'), () => 1)
     await expect(session.execute(sql('DROP TABLE t', 'DROP'), () => 1)).rejects.toThrow()
-    await session.execute({ resource: { kind: 'kubernetes', name: 'prod' }, action: 'kube.delete', text: 'DELETE pods/x' }, () => 1)
+    await session.execute(
+      { resource: { kind: 'kubernetes', name: 'prod' }, action: 'kube.delete', text: 'DELETE pods/x' },
+      () => 1,
+    )
     await warden.close()
     const [open, select, drop, kube, close] = audit.records.map(toOcsf)
     expect(open).toMatchObject({ class_uid: 3002, activity_id: 1, type_uid: 300201, status_id: 1 })
@@ -290,8 +337,20 @@ describe('pinoSink and toOcsf', () => {
       query_info: { query_string: 'SELECT 1' },
       metadata: { version: '1.3.0', sequence: 2 },
     })
-    expect(drop).toMatchObject({ class_uid: 6005, activity_id: 7, status_id: 2, action_id: 2, disposition_id: 2, policy: { name: 'no-drop' } })
-    expect(kube).toMatchObject({ class_uid: 6003, activity_id: 4, api: { operation: 'kube.delete' }, resources: [{ name: 'prod', type: 'kubernetes' }] })
+    expect(drop).toMatchObject({
+      class_uid: 6005,
+      activity_id: 7,
+      status_id: 2,
+      action_id: 2,
+      disposition_id: 2,
+      policy: { name: 'no-drop' },
+    })
+    expect(kube).toMatchObject({
+      class_uid: 6003,
+      activity_id: 4,
+      api: { operation: 'kube.delete' },
+      resources: [{ name: 'prod', type: 'kubernetes' }],
+    })
     expect(select.time).toBe(Date.parse(audit.records[1].time))
   })
 })

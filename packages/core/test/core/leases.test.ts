@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises'
-import { compilePolicy } from '@warden/policy'
-import { type Broker, type Command, type Lease, Secret, createWarden, staticBroker } from '@warden/core'
+import { type Broker, type Command, createWarden, type Lease, Secret, staticBroker } from '@warden/core'
 import { memorySink, stubBroker } from '@warden/core/testing'
+import { compilePolicy } from '@warden/policy'
 import { describe, expect, it, vi } from 'vitest'
 
 const policy = compilePolicy('defaults: { effect: allow }\nrules: []')
@@ -35,7 +35,12 @@ describe('lease cache', () => {
 
   it('refreshes ahead of expiry in the background, keeps serving the valid lease meanwhile', async () => {
     const broker = stubBroker({ ttlMs: 2000 })
-    const warden = createWarden({ policy, audit: memorySink(), broker, leases: { refreshAt: 0.1, minValidityMs: 100 } })
+    const warden = createWarden({
+      policy,
+      audit: memorySink(),
+      broker,
+      leases: { refreshAt: 0.1, minValidityMs: 100 },
+    })
     const s = await warden.session({ principal: svc })
     const first = await s.lease(db)
     await sleep(250) // past 10% of the lifetime
@@ -52,7 +57,12 @@ describe('lease cache', () => {
 
   it('renews renewable leases instead of issuing new ones', async () => {
     const broker = stubBroker({ ttlMs: 1500, renewable: true })
-    const warden = createWarden({ policy, audit: memorySink(), broker, leases: { refreshAt: 0.1, minValidityMs: 100 } })
+    const warden = createWarden({
+      policy,
+      audit: memorySink(),
+      broker,
+      leases: { refreshAt: 0.1, minValidityMs: 100 },
+    })
     const s = await warden.session({ principal: svc })
     const first = await s.lease(db)
     await sleep(200)
@@ -74,7 +84,10 @@ describe('lease cache', () => {
     expect(broker.requests).toHaveLength(3)
     const s2 = await warden.session({ principal: { id: 'other', type: 'service' } })
     broker.fail(3, new Error('vault sealed'))
-    await expect(s2.lease(db)).rejects.toMatchObject({ code: 'ERR_WARDEN_BROKER', message: expect.stringMatching(/failed 3 times \(vault sealed\)/) })
+    await expect(s2.lease(db)).rejects.toMatchObject({
+      code: 'ERR_WARDEN_BROKER',
+      message: expect.stringMatching(/failed 3 times \(vault sealed\)/),
+    })
     await warden.close()
   })
 
@@ -87,7 +100,15 @@ describe('lease cache', () => {
     broker.fail()
     await sleep(350) // less than 300 ms left now
     let ran = false
-    await expect(s.execute(cmd, () => { ran = true }, { lease: true })).rejects.toMatchObject({ code: 'ERR_WARDEN_BROKER' })
+    await expect(
+      s.execute(
+        cmd,
+        () => {
+          ran = true
+        },
+        { lease: true },
+      ),
+    ).rejects.toMatchObject({ code: 'ERR_WARDEN_BROKER' })
     expect(ran).toBe(false)
     audit.expectRecord({ outcome: { status: 'denied', code: 'ERR_WARDEN_BROKER' } })
     broker.recover()
@@ -99,13 +120,25 @@ describe('lease cache', () => {
 
   it('a broker that returns an already expired lease is refused with ERR_WARDEN_LEASE_EXPIRED', async () => {
     const stale: Broker = {
-      issue: async () => ({ id: 'old', credential: { type: 'token', token: new Secret('t') }, expiresAt: new Date(Date.now() - 1000), renewable: false }),
+      issue: async () => ({
+        id: 'old',
+        credential: { type: 'token', token: new Secret('t') },
+        expiresAt: new Date(Date.now() - 1000),
+        renewable: false,
+      }),
       revoke: async () => {},
     }
-    const warden = createWarden({ policy, audit: memorySink(), broker: stale, leases: { retries: 1, backoffMs: 1 } })
+    const warden = createWarden({
+      policy,
+      audit: memorySink(),
+      broker: stale,
+      leases: { retries: 1, backoffMs: 1 },
+    })
     const s = await warden.session({ principal: svc })
     await expect(s.lease(db)).rejects.toMatchObject({ code: 'ERR_WARDEN_LEASE_EXPIRED' })
-    await expect(s.execute(cmd, () => 1, { lease: true })).rejects.toMatchObject({ code: 'ERR_WARDEN_LEASE_EXPIRED' })
+    await expect(s.execute(cmd, () => 1, { lease: true })).rejects.toMatchObject({
+      code: 'ERR_WARDEN_LEASE_EXPIRED',
+    })
     await warden.close()
   })
 
@@ -113,7 +146,10 @@ describe('lease cache', () => {
     const broken = { issue: async () => ({ id: 1 }) as unknown as Lease, revoke: async () => {} }
     const warden = createWarden({ policy, audit: memorySink(), broker: broken, leases: { retries: 0 } })
     const s = await warden.session({ principal: svc })
-    await expect(s.lease(db)).rejects.toMatchObject({ code: 'ERR_WARDEN_BROKER', message: expect.stringMatching(/malformed/) })
+    await expect(s.lease(db)).rejects.toMatchObject({
+      code: 'ERR_WARDEN_BROKER',
+      message: expect.stringMatching(/malformed/),
+    })
     await warden.close()
   })
 
@@ -139,7 +175,9 @@ describe('lease cache', () => {
     const warden = createWarden({ policy, audit: memorySink() })
     const s = await warden.session({ principal: svc })
     await expect(s.lease(db)).rejects.toMatchObject({ code: 'ERR_WARDEN_CONFIG' })
-    await expect(s.execute(cmd, () => 1, { lease: true })).rejects.toMatchObject({ code: 'ERR_WARDEN_CONFIG' })
+    await expect(s.execute(cmd, () => 1, { lease: true })).rejects.toMatchObject({
+      code: 'ERR_WARDEN_CONFIG',
+    })
     await warden.close()
   })
 })
@@ -159,16 +197,34 @@ describe('staticBroker', () => {
     expect(String((lease.credential as { password: Secret }).password)).toBe('[secret]')
     const { revealSecret } = await import('@warden/core')
     expect(revealSecret((lease.credential as { password: Secret }).password)).toBe('from-env')
-    const h = await broker.issue({ resource: { kind: 'http', name: 'api', labels: {} }, principal, scope: '' })
+    const h = await broker.issue({
+      resource: { kind: 'http', name: 'api', labels: {} },
+      principal,
+      scope: '',
+    })
     expect(Object.keys((h.credential as { headers: object }).headers)).toEqual(['authorization'])
-    await expect(broker.issue({ resource: { kind: 'mysql', name: 'x', labels: {} }, principal, scope: '' })).rejects.toMatchObject({ code: 'ERR_WARDEN_BROKER' })
+    await expect(
+      broker.issue({ resource: { kind: 'mysql', name: 'x', labels: {} }, principal, scope: '' }),
+    ).rejects.toMatchObject({ code: 'ERR_WARDEN_BROKER' })
   })
 
   it('fails at construction when a variable is missing or a key is malformed', () => {
-    expect(() => staticBroker({ credentials: { 'postgres:x': { type: 'token', token: { env: 'NOPE_NOT_SET' } } }, env: {} })).toThrow(
-      expect.objectContaining({ code: 'ERR_WARDEN_CONFIG', message: expect.stringContaining('$NOPE_NOT_SET') }),
+    expect(() =>
+      staticBroker({
+        credentials: { 'postgres:x': { type: 'token', token: { env: 'NOPE_NOT_SET' } } },
+        env: {},
+      }),
+    ).toThrow(
+      expect.objectContaining({
+        code: 'ERR_WARDEN_CONFIG',
+        message: expect.stringContaining('$NOPE_NOT_SET'),
+      }),
     )
-    expect(() => staticBroker({ credentials: { orders: { type: 'token', token: 'x' } } })).toThrow(/kind:name/)
-    expect(() => staticBroker({ credentials: { 'postgres:x': { type: 'kerberos' } as never } })).toThrow(/type/)
+    expect(() => staticBroker({ credentials: { orders: { type: 'token', token: 'x' } } })).toThrow(
+      /kind:name/,
+    )
+    expect(() => staticBroker({ credentials: { 'postgres:x': { type: 'kerberos' } as never } })).toThrow(
+      /type/,
+    )
   })
 })

@@ -1,14 +1,14 @@
-import { compilePolicy } from '@warden/policy'
 import {
-  type Command,
-  WardenDeniedError,
-  WardenError,
   autoApprove,
   autoDeny,
+  type Command,
   callbackApprover,
   createWarden,
+  WardenDeniedError,
+  WardenError,
 } from '@warden/core'
 import { memorySink, stubBroker } from '@warden/core/testing'
+import { compilePolicy } from '@warden/policy'
 import { describe, expect, it } from 'vitest'
 
 const policy = compilePolicy(`
@@ -36,7 +36,9 @@ const sqlFacts = (text: string, type: string, table: string) => {
   const write = type !== 'SELECT'
   return {
     text,
-    statements: [{ type, reads: write ? [] : [table], writes: write ? [table] : [], where: true, functions: [] }],
+    statements: [
+      { type, reads: write ? [] : [table], writes: write ? [table] : [], where: true, functions: [] },
+    ],
     types: [type],
     reads: write ? [] : [table],
     writes: write ? [table] : [],
@@ -50,9 +52,24 @@ const sqlFacts = (text: string, type: string, table: string) => {
   }
 }
 const resource = { kind: 'postgres', name: 'orders-prod' } as const
-const select: Command = { resource, action: 'sql.query', text: 'SELECT id, email FROM orders', sql: sqlFacts('SELECT id, email FROM orders', 'SELECT', 'orders') }
-const update: Command = { resource, action: 'sql.query', text: 'UPDATE orders SET paid = true WHERE id = $1', sql: sqlFacts('UPDATE orders SET paid = true WHERE id = $1', 'UPDATE', 'orders') }
-const drop: Command = { resource, action: 'sql.query', text: 'DROP TABLE orders', sql: sqlFacts('DROP TABLE orders', 'DROP', 'orders') }
+const select: Command = {
+  resource,
+  action: 'sql.query',
+  text: 'SELECT id, email FROM orders',
+  sql: sqlFacts('SELECT id, email FROM orders', 'SELECT', 'orders'),
+}
+const update: Command = {
+  resource,
+  action: 'sql.query',
+  text: 'UPDATE orders SET paid = true WHERE id = $1',
+  sql: sqlFacts('UPDATE orders SET paid = true WHERE id = $1', 'UPDATE', 'orders'),
+}
+const drop: Command = {
+  resource,
+  action: 'sql.query',
+  text: 'DROP TABLE orders',
+  sql: sqlFacts('DROP TABLE orders', 'DROP', 'orders'),
+}
 
 const reader = { id: 'svc-reports', type: 'service', groups: ['readers'] } as const
 const agent = { id: 'agent-7', type: 'agent', groups: ['readers'] } as const
@@ -66,7 +83,10 @@ describe('session.execute', () => {
       expect(ctx.decision.effect).toBe('allow')
       expect(ctx.masker).not.toBeNull()
       const plan = ctx.masker!.plan([{ name: 'id' }, { name: 'email' }])
-      const out = [{ id: 1, email: 'ann@example.com' }, { id: 2, email: 'bob@example.com' }].map((r) => plan.applyObject(r))
+      const out = [
+        { id: 1, email: 'ann@example.com' },
+        { id: 2, email: 'bob@example.com' },
+      ].map((r) => plan.applyObject(r))
       ctx.rows(out.length)
       return out
     })
@@ -96,11 +116,21 @@ describe('session.execute', () => {
     const warden = createWarden({ policy, audit })
     const session = await warden.session({ principal: reader })
     let ran = false
-    const err = await session.execute(drop, () => { ran = true }).catch((e) => e)
+    const err = await session
+      .execute(drop, () => {
+        ran = true
+      })
+      .catch((e) => e)
     expect(err).toBeInstanceOf(WardenDeniedError)
-    expect(err).toMatchObject({ code: 'ERR_WARDEN_DENIED', rule: 'destructive', reason: 'destructive statements are blocked' })
+    expect(err).toMatchObject({
+      code: 'ERR_WARDEN_DENIED',
+      rule: 'destructive',
+      reason: 'destructive statements are blocked',
+    })
     const other = await session
-      .execute({ ...select, resource: { kind: 'mysql', name: 'x' } }, () => { ran = true })
+      .execute({ ...select, resource: { kind: 'mysql', name: 'x' } }, () => {
+        ran = true
+      })
       .catch((e) => e)
     expect(other).toMatchObject({ code: 'ERR_WARDEN_DENIED', rule: 'default' })
     expect(ran).toBe(false)
@@ -113,17 +143,31 @@ describe('session.execute', () => {
     const warden = createWarden({ policy, audit })
     const session = await warden.session({ principal: reader })
     const boom = Object.assign(new Error('relation "orders" does not exist'), { code: '42P01' })
-    await expect(session.execute(select, () => { throw boom })).rejects.toBe(boom)
-    audit.expectRecord({ outcome: { status: 'error', code: '42P01', error: 'relation "orders" does not exist' } })
+    await expect(
+      session.execute(select, () => {
+        throw boom
+      }),
+    ).rejects.toBe(boom)
+    audit.expectRecord({
+      outcome: { status: 'error', code: '42P01', error: 'relation "orders" does not exist' },
+    })
     await warden.close()
   })
 
   it('a policy that throws denies, audited', async () => {
     const audit = memorySink()
-    const broken = { revision: 'sha256:x', decide: () => { throw new Error('kaboom') } }
+    const broken = {
+      revision: 'sha256:x',
+      decide: () => {
+        throw new Error('kaboom')
+      },
+    }
     const warden = createWarden({ policy: broken, audit })
     const session = await warden.session({ principal: reader })
-    await expect(session.execute(select, () => 1)).rejects.toMatchObject({ code: 'ERR_WARDEN_DENIED', rule: 'error' })
+    await expect(session.execute(select, () => 1)).rejects.toMatchObject({
+      code: 'ERR_WARDEN_DENIED',
+      rule: 'error',
+    })
     audit.expectRecord({ decision: { effect: 'deny', rule: 'error' }, outcome: { status: 'denied' } })
     expect(session.check(select).effect).toBe('deny')
     await warden.close()
@@ -142,13 +186,22 @@ describe('session.execute', () => {
 
   it('passes session facts and flow to the policy', async () => {
     const seen: unknown[] = []
-    const spy = { revision: policy.revision, decide: (r: Parameters<typeof policy.decide>[0]) => { seen.push(structuredClone(r)); return policy.decide(r) } }
+    const spy = {
+      revision: policy.revision,
+      decide: (r: Parameters<typeof policy.decide>[0]) => {
+        seen.push(structuredClone(r))
+        return policy.decide(r)
+      },
+    }
     const warden = createWarden({ policy: spy, audit: memorySink() })
     const session = await warden.session({ principal: reader })
     await session.execute(select, () => 1)
     await session.execute(select, () => 1)
     expect(seen[0]).toMatchObject({ session: { id: session.id, operations: 0 }, flow: { reads: [] } })
-    expect(seen[1]).toMatchObject({ session: { operations: 1 }, flow: { reads: ['postgres:orders-prod', 'postgres:orders-prod/orders'] } })
+    expect(seen[1]).toMatchObject({
+      session: { operations: 1 },
+      flow: { reads: ['postgres:orders-prod', 'postgres:orders-prod/orders'] },
+    })
     await warden.close()
   })
 })
@@ -159,7 +212,10 @@ describe('approvals in the pipeline', () => {
     const approvals = autoApprove({ by: 'alice' })
     const warden = createWarden({ policy, audit, approvals })
     const session = await warden.session({ principal: agent })
-    const result = await session.execute({ ...update, preview: async () => ({ summary: 'UPDATE orders: 1 row' }) }, (ctx) => ctx.approval)
+    const result = await session.execute(
+      { ...update, preview: async () => ({ summary: 'UPDATE orders: 1 row' }) },
+      (ctx) => ctx.approval,
+    )
     expect(result?.preview).toEqual({ summary: 'UPDATE orders: 1 row' })
     const [req] = approvals.requests
     expect(req).toMatchObject({
@@ -174,7 +230,11 @@ describe('approvals in the pipeline', () => {
     })
     expect(req.fingerprint).toMatch(/^sha256:[0-9a-f]{64}$/)
     expect(req.expiresAt.getTime() - req.requestedAt.getTime()).toBe(200)
-    audit.expectRecord({ decision: { effect: 'approve' }, approval: { id: req.id, status: 'approved', by: 'alice' }, outcome: { status: 'ok' } })
+    audit.expectRecord({
+      decision: { effect: 'approve' },
+      approval: { id: req.id, status: 'approved', by: 'alice' },
+      outcome: { status: 'ok' },
+    })
     await warden.close()
   })
 
@@ -183,7 +243,11 @@ describe('approvals in the pipeline', () => {
     const warden = createWarden({ policy, audit, approvals: autoDeny({ by: 'bob', reason: 'not now' }) })
     const session = await warden.session({ principal: agent })
     let ran = false
-    await expect(session.execute(update, () => { ran = true })).rejects.toMatchObject({ code: 'ERR_WARDEN_APPROVAL_REJECTED', message: expect.stringContaining('bob') })
+    await expect(
+      session.execute(update, () => {
+        ran = true
+      }),
+    ).rejects.toMatchObject({ code: 'ERR_WARDEN_APPROVAL_REJECTED', message: expect.stringContaining('bob') })
     expect(ran).toBe(false)
     audit.expectRecord({ approval: { status: 'rejected', by: 'bob' }, outcome: { status: 'rejected' } })
     await warden.close()
@@ -192,10 +256,19 @@ describe('approvals in the pipeline', () => {
   it('timeout: expired, and the approver sees the abort', async () => {
     const audit = memorySink()
     let aborted = false
-    const approvals = callbackApprover((_req, signal) => new Promise(() => signal.addEventListener('abort', () => { aborted = true })))
+    const approvals = callbackApprover(
+      (_req, signal) =>
+        new Promise(() =>
+          signal.addEventListener('abort', () => {
+            aborted = true
+          }),
+        ),
+    )
     const warden = createWarden({ policy, audit, approvals })
     const session = await warden.session({ principal: agent })
-    await expect(session.execute(update, () => 1)).rejects.toMatchObject({ code: 'ERR_WARDEN_APPROVAL_EXPIRED' })
+    await expect(session.execute(update, () => 1)).rejects.toMatchObject({
+      code: 'ERR_WARDEN_APPROVAL_EXPIRED',
+    })
     expect(aborted).toBe(true)
     audit.expectRecord({ approval: { status: 'expired' }, outcome: { status: 'expired' } })
     await warden.close()
@@ -213,10 +286,16 @@ describe('approvals in the pipeline', () => {
     const session = await warden.session({ principal: agent })
     await session.execute(update, () => 1)
     // same operation again: the same approval cannot be used twice
-    await expect(session.execute(update, () => 1)).rejects.toMatchObject({ code: 'ERR_WARDEN_APPROVAL_MISMATCH' })
+    await expect(session.execute(update, () => 1)).rejects.toMatchObject({
+      code: 'ERR_WARDEN_APPROVAL_MISMATCH',
+    })
     const other: Command = { ...update, text: 'UPDATE orders SET paid = false WHERE id = $1' }
-    await expect(session.execute(other, () => 1)).rejects.toMatchObject({ code: 'ERR_WARDEN_APPROVAL_MISMATCH' })
-    expect(audit.filter({ approval: { status: 'mismatch' }, outcome: { status: 'rejected' } })).toHaveLength(2)
+    await expect(session.execute(other, () => 1)).rejects.toMatchObject({
+      code: 'ERR_WARDEN_APPROVAL_MISMATCH',
+    })
+    expect(audit.filter({ approval: { status: 'mismatch' }, outcome: { status: 'rejected' } })).toHaveLength(
+      2,
+    )
     await warden.close()
   })
 
@@ -231,10 +310,14 @@ describe('approvals in the pipeline', () => {
 
   it('an approver that throws denies, audited', async () => {
     const audit = memorySink()
-    const approvals = callbackApprover(() => { throw new Error('store down') })
+    const approvals = callbackApprover(() => {
+      throw new Error('store down')
+    })
     const warden = createWarden({ policy, audit, approvals })
     const session = await warden.session({ principal: agent })
-    await expect(session.execute(update, () => 1)).rejects.toMatchObject({ code: 'ERR_WARDEN_APPROVAL_STORE' })
+    await expect(session.execute(update, () => 1)).rejects.toMatchObject({
+      code: 'ERR_WARDEN_APPROVAL_STORE',
+    })
     audit.expectRecord({ outcome: { status: 'denied', code: 'ERR_WARDEN_APPROVAL_STORE' } })
     await warden.close()
   })
@@ -246,7 +329,9 @@ describe('leases in the pipeline', () => {
     const broker = stubBroker()
     const warden = createWarden({ policy, audit, broker, leases: { retries: 1, backoffMs: 1 } })
     const session = await warden.session({ principal: reader })
-    const ids = await Promise.all([1, 2, 3].map(() => session.execute(select, (ctx) => ctx.lease?.id, { lease: true })))
+    const ids = await Promise.all(
+      [1, 2, 3].map(() => session.execute(select, (ctx) => ctx.lease?.id, { lease: true })),
+    )
     expect(new Set(ids).size).toBe(1)
     expect(broker.issued).toBe(1)
     audit.expectRecord({ lease: ids[0], outcome: { status: 'ok' } })
@@ -255,8 +340,13 @@ describe('leases in the pipeline', () => {
 
     const s2 = await warden.session({ principal: { ...reader, id: 'svc-other' } })
     broker.fail()
-    await expect(s2.execute(select, () => 1, { lease: true })).rejects.toMatchObject({ code: 'ERR_WARDEN_BROKER' })
-    audit.expectRecord({ principal: { id: 'svc-other' }, outcome: { status: 'denied', code: 'ERR_WARDEN_BROKER' } })
+    await expect(s2.execute(select, () => 1, { lease: true })).rejects.toMatchObject({
+      code: 'ERR_WARDEN_BROKER',
+    })
+    audit.expectRecord({
+      principal: { id: 'svc-other' },
+      outcome: { status: 'denied', code: 'ERR_WARDEN_BROKER' },
+    })
     await warden.close()
   })
 })
@@ -281,9 +371,15 @@ describe('sessions', () => {
     const session = await warden.session({ principal: reader })
     await session.close()
     expect(session.closed).toBe(true)
-    await expect(session.execute(select, () => 1)).rejects.toMatchObject({ code: 'ERR_WARDEN_SESSION_CLOSED' })
-    await expect(warden.session({ principal: { id: '', type: 'service' } })).rejects.toMatchObject({ code: 'ERR_WARDEN_CONFIG' })
-    await expect(warden.session({ principal: { id: 'x', type: 'robot' as 'service' } })).rejects.toMatchObject({ code: 'ERR_WARDEN_CONFIG' })
+    await expect(session.execute(select, () => 1)).rejects.toMatchObject({
+      code: 'ERR_WARDEN_SESSION_CLOSED',
+    })
+    await expect(warden.session({ principal: { id: '', type: 'service' } })).rejects.toMatchObject({
+      code: 'ERR_WARDEN_CONFIG',
+    })
+    await expect(
+      warden.session({ principal: { id: 'x', type: 'robot' as 'service' } }),
+    ).rejects.toMatchObject({ code: 'ERR_WARDEN_CONFIG' })
     await warden.close()
   })
 

@@ -1,10 +1,10 @@
-import { inspect } from 'node:util'
-import { compilePolicy } from '@warden/policy'
-import { type Command, type Lease, Secret, createWarden, jsonlSink, revealSecret } from '@warden/core'
-import { memorySink, stubBroker } from '@warden/core/testing'
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { inspect } from 'node:util'
+import { type Command, createWarden, jsonlSink, type Lease, revealSecret, Secret } from '@warden/core'
+import { memorySink, stubBroker } from '@warden/core/testing'
+import { compilePolicy } from '@warden/policy'
 import { describe, expect, it } from 'vitest'
 
 const policy = compilePolicy('defaults: { effect: allow }\nrules: []')
@@ -16,7 +16,8 @@ describe('secrets never print', () => {
     const s = new Secret(canary)
     expect(String(s)).toBe('[secret]')
     expect(`${s}`).toBe('[secret]')
-    expect(`${s}` + s).toBe('[secret][secret]')
+    expect(`${s}${s}`).toBe('[secret][secret]')
+    expect([s, s].join('-')).toBe('[secret]-[secret]')
     expect(JSON.stringify({ s })).toBe('{"s":"[secret]"}')
     expect(inspect(s)).toBe('[secret]')
     expect(inspect({ deep: { s } }, { depth: 10 })).not.toContain(canary)
@@ -44,10 +45,14 @@ describe('secrets never print', () => {
         { lease: true },
       )
       const err = await session
-        .execute(cmd, (ctx) => {
-          const pw = (ctx.lease!.credential as { password: Secret }).password
-          throw new Error(`auth failed for password ${pw}`)
-        }, { lease: true })
+        .execute(
+          cmd,
+          (ctx) => {
+            const pw = (ctx.lease!.credential as { password: Secret }).password
+            throw new Error(`auth failed for password ${pw}`)
+          },
+          { lease: true },
+        )
         .catch((e: Error) => e)
       await warden.close()
       const views = [
