@@ -172,6 +172,8 @@ class RedisApprovals implements ApprovalStore {
 
   wait(request: ApprovalRequest, signal: AbortSignal): Promise<ApprovalOutcome> {
     const local = new AbortController()
+    // Closed between open() and wait(): end like the waits that close() aborted.
+    if (this.#closed) local.abort()
     const both = AbortSignal.any([signal, local.signal])
     this.#waits.add(local)
     return waitForDecision(
