@@ -2,6 +2,7 @@ import type { Writable } from 'node:stream'
 import { WardenError } from '@warden/policy'
 import { LineSplitter } from '../fetch/internal/line-transform.js'
 import { k8s } from './internal/kube-internals.js'
+import { atExpiry } from './internal/transport.js'
 import { type KubeConfig, transportOf } from './kube-config.js'
 
 /**
@@ -79,7 +80,17 @@ export class Log extends k8s.Log {
       }
       stream.end()
     }
-    pump().catch((err) => stream.destroy(err))
+    // A followed log may not outlive its credential: it ends cleanly at lease expiry.
+    let expired = false
+    const cancelExpiry = atExpiry(opened.expiresAt, () => {
+      expired = true
+      controller.abort()
+    })
+    pump().then(cancelExpiry, (err) => {
+      cancelExpiry()
+      if (expired) stream.end()
+      else stream.destroy(err)
+    })
     return controller
   }
 }

@@ -1,6 +1,7 @@
 import { WardenError } from '@warden/policy'
 import { k8s } from './internal/kube-internals.js'
 import { maskKubeValue } from './internal/mask-kube.js'
+import { atExpiry } from './internal/transport.js'
 import { type KubeConfig, transportOf } from './kube-config.js'
 
 /**
@@ -29,9 +30,11 @@ export class Watch extends k8s.Watch {
       if (val !== undefined) url.searchParams.set(key, String(val))
     const controller = new AbortController()
     let doneCalled = false
+    let cancelExpiry = () => {}
     const doneOnce = (err: unknown) => {
       if (doneCalled) return
       doneCalled = true
+      cancelExpiry()
       controller.abort()
       done(err)
     }
@@ -45,6 +48,13 @@ export class Watch extends k8s.Watch {
       return controller
     }
     const { response, mask } = opened
+    // The stream may not outlive its credential: it ends cleanly at lease expiry (informers re-list and
+    // re-watch, which takes a fresh lease and a fresh decision).
+    let expired = false
+    cancelExpiry = atExpiry(opened.expiresAt, () => {
+      expired = true
+      controller.abort()
+    })
     if (response.status !== 200) {
       await response.body?.cancel().catch(() => {})
       const error = new Error(response.statusText || `HTTP ${response.status}`) as Error & {
@@ -83,7 +93,7 @@ export class Watch extends k8s.Watch {
     }
     pump().then(
       () => doneOnce(null),
-      (err) => doneOnce(err),
+      (err) => doneOnce(expired ? null : err),
     )
     return controller
   }

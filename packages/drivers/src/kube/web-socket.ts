@@ -3,6 +3,7 @@ import { WardenError } from '@warden/policy'
 import type WebSocket from 'isomorphic-ws'
 import { LineSplitter } from '../fetch/internal/line-transform.js'
 import { k8s, WebSocketHandler } from './internal/kube-internals.js'
+import { atExpiry } from './internal/transport.js'
 import { type KubeConfig, transportOf, withWebSocketAuthorization } from './kube-config.js'
 
 const STDOUT = 1
@@ -41,7 +42,12 @@ export class GuardedWebSocketHandler extends WebSocketHandler {
       const ws = await withWebSocketAuthorization(authorization, () =>
         super.connect(path, textHandler, handler),
       )
-      ws.addEventListener('close', flush)
+      // The connection may not outlive its credential: closed normally at lease expiry.
+      const cancelExpiry = atExpiry(context.lease?.expiresAt, () => ws.close(1000, 'warden: lease expired'))
+      ws.addEventListener('close', () => {
+        cancelExpiry()
+        flush()
+      })
       return ws
     })
   }

@@ -66,7 +66,7 @@ const POLICY = {
   ],
 }
 
-function tokenBroker(): Broker & { issued: number } {
+function tokenBroker(ttlMs = 60_000): Broker & { issued: number } {
   const b = {
     issued: 0,
     async issue(): Promise<Lease> {
@@ -74,7 +74,7 @@ function tokenBroker(): Broker & { issued: number } {
       return {
         id: `lease-${b.issued}`,
         credential: { type: 'token', token: new Secret(canary) },
-        expiresAt: new Date(Date.now() + 60_000),
+        expiresAt: new Date(Date.now() + ttlMs),
         renewable: false,
       }
     },
@@ -598,6 +598,39 @@ describe('Exec, Attach, PortForward over the channel protocol', () => {
     })
     expect(server.seen.filter((s) => s.method === 'UPGRADE').at(-1)?.url).toContain('/portforward?ports=8080')
     ws.close()
+  })
+})
+
+describe('long-lived streams end with their lease', () => {
+  test('a watch and an attach opened with a short lease end cleanly when it expires', async () => {
+    const shortAudit = memorySink()
+    const short = createWarden({
+      policy: compilePolicy(POLICY as any),
+      broker: tokenBroker(1_500),
+      audit: shortAudit,
+    })
+    try {
+      const s = await short.session({ principal: { id: 'agent-2', type: 'agent' } })
+      const kcShort = new KubeConfig(s, { resource: 'dev', cluster: { server: origin, caData: tls.caData } })
+      let finished: unknown = 'open'
+      await new Watch(kcShort).watch(
+        '/api/v1/namespaces/team/pods',
+        {},
+        () => {},
+        (err) => {
+          finished = err
+        },
+      )
+      const ws = await new Attach(kcShort).attach('team', 'web', 'app', new PassThrough(), null, null, false)
+      let closed = false
+      ws.addEventListener('close', () => {
+        closed = true
+      })
+      await expect.poll(() => finished, { timeout: 10_000 }).toBeNull()
+      await expect.poll(() => closed, { timeout: 10_000 }).toBe(true)
+    } finally {
+      await short.close()
+    }
   })
 })
 

@@ -39,6 +39,16 @@ export interface OpenStream {
   readonly response: Response
   readonly mask: KubeMaskContext
   readonly masker: Masker | null
+  /** When the credential this stream was opened with expires: long-lived streams end there. */
+  readonly expiresAt: Date | undefined
+}
+
+/** Calls `onExpiry` when `expiresAt` passes (never keeps the process alive); returns a cancel function. */
+export function atExpiry(expiresAt: Date | undefined, onExpiry: () => void): () => void {
+  if (expiresAt === undefined) return () => {}
+  const timer = setTimeout(onExpiry, Math.max(0, expiresAt.getTime() - Date.now()))
+  timer.unref()
+  return () => clearTimeout(timer)
 }
 
 export class KubeTransport {
@@ -130,7 +140,12 @@ export class KubeTransport {
           context,
           signal,
         )
-        return { response, mask: this.#maskContext(facts, session, context.masker), masker: context.masker }
+        return {
+          response,
+          mask: this.#maskContext(facts, session, context.masker),
+          masker: context.masker,
+          expiresAt: context.lease?.expiresAt,
+        }
       },
       this.#leaseOption,
     )
