@@ -2,3 +2,4 @@
 export { describePostgres, loadPostgresParser, type DescribePostgresOptions } from './describe.js'
 export { Client, type ClientConfig, type PgPreviewHook } from './client.js'
 export { Pool, type PoolConfig } from './pool.js'
+export { postgresRoleBroker, type PostgresRoleBroker, type PostgresRoleBrokerOptions } from './postgres-role-broker.js'
