@@ -390,3 +390,80 @@ describe('sessions', () => {
     expect(() => createWarden({ policy, audit: memorySink(), approvals: {} as never })).toThrow(/approvals/)
   })
 })
+
+describe('every failing step denies and is audited', () => {
+  it('a preview that throws denies the command before asking anyone', async () => {
+    const audit = memorySink()
+    const approvals = autoApprove()
+    const warden = createWarden({ policy, audit, approvals })
+    const session = await warden.session({ principal: agent })
+    const failing: Command = { ...update, preview: () => Promise.reject(new Error('dry run failed')) }
+    await expect(session.execute(failing, () => 1)).rejects.toThrow(/dry run failed/)
+    expect(approvals.requests).toHaveLength(0)
+    audit.expectRecord({ outcome: { status: 'denied', error: 'dry run failed' } })
+    await warden.close()
+  })
+
+  it('a masking engine that throws denies with ERR_WARDEN_MASKING', async () => {
+    const audit = memorySink()
+    const masking = {
+      masker() {
+        throw new Error('bad rule')
+      },
+    } as never
+    const warden = createWarden({ policy, audit, masking })
+    const session = await warden.session({ principal: reader })
+    let ran = false
+    await expect(
+      session.execute(select, () => {
+        ran = true
+      }),
+    ).rejects.toMatchObject({ code: 'ERR_WARDEN_MASKING' })
+    expect(ran).toBe(false)
+    audit.expectRecord({ outcome: { status: 'denied', code: 'ERR_WARDEN_MASKING' } })
+    await warden.close()
+  })
+
+  it('error messages are masked before they reach the audit record', async () => {
+    const detecting = compilePolicy(`
+defaults: { effect: allow }
+rules: []
+masks:
+  - name: emails
+    detectors: [email]
+    strategy: redact
+`)
+    const audit = memorySink()
+    const warden = createWarden({ policy: detecting, audit })
+    const session = await warden.session({ principal: reader })
+    await expect(
+      session.execute(select, () => {
+        throw new Error('duplicate key: carol@example.com')
+      }),
+    ).rejects.toThrow()
+    const rec = audit.expectRecord({ outcome: { status: 'error' } })
+    expect(rec.outcome?.error).toMatch(/^duplicate key: /)
+    expect(JSON.stringify(audit.records)).not.toContain('carol@example.com')
+    await warden.close()
+  })
+
+  it('closing the session while an approval is pending rejects the command', async () => {
+    const audit = memorySink()
+    let asked!: () => void
+    const waiting = new Promise<void>((r) => {
+      asked = r
+    })
+    const approvals = callbackApprover(() => {
+      asked()
+      return new Promise(() => {})
+    })
+    const warden = createWarden({ policy, audit, approvals })
+    const session = await warden.session({ principal: agent })
+    const pending = session.execute(update, () => 1)
+    await waiting
+    await session.close()
+    await expect(pending).rejects.toMatchObject({ code: 'ERR_WARDEN_APPROVAL_REJECTED' })
+    audit.expectRecord({ approval: { status: 'rejected' }, outcome: { status: 'rejected' } })
+    await warden.close()
+  })
+})
