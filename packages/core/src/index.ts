@@ -46,3 +46,6 @@ export {
 
 // flow (data-flow rules across one causal chain)
 export { currentFlow } from './flow/current-flow.js'
+
+// agent tools
+export { guardTool, isToolRefusal, type GuardToolOptions, type GuardedTool, type ToolDescription, type ToolRefusal, type ToolRefusalCode } from './guard-tool.js'

@@ -1,0 +1,229 @@
+import { type Action, type HttpFacts, type ToolFacts, WardenError, type WardenErrorCode } from '@warden/policy'
+import type { Approver } from './approval/approver.js'
+import { runInChildChain } from './flow/flow-chain.js'
+import type { Command, ExecuteContext, Session, SessionSource } from './session.js'
+
+/**
+ * What a tool call is, for policy: by default a `tool.call` with `{name, args}`; a tool that runs
+ * SQL, a shell command or an HTTP request returns those facts instead, so the same policies apply.
+ */
+export interface ToolDescription {
+  /** Default: the guard's `resource`. */
+  readonly resource?: Command['resource']
+  /** Default: `sql.query` with `sql`, `ssh.exec` with `shell`, `http.request` with `http`, else `tool.call`. */
+  readonly action?: Action
+  /** Audited and fingerprinted text. Default: the SQL/shell text, `METHOD url`, or `name {args}`. */
+  readonly text?: string
+  readonly sql?: Command['sql']
+  readonly shell?: Command['shell']
+  readonly http?: HttpFacts
+  readonly kube?: Command['kube']
+  readonly sftp?: Command['sftp']
+  readonly preview?: Command['preview']
+}
+
+export interface GuardToolOptions<A, X extends unknown[] = []> {
+  /** What policies match on: a tool resource name (`kind: tool`) or a full resource. */
+  readonly resource: string | Command['resource']
+  /** `tool.name` for policies and the audit trail. Default: the function's name. */
+  readonly name?: string
+  /** Describes a call from its arguments. Default: `tool.call` facts. May be async (parsers load once). */
+  readonly describe?: (args: A, ...rest: X) => ToolDescription | Promise<ToolDescription>
+  /**
+   * Who approves an `approve` decision for this call, instead of the Warden's approver: an agent
+   * framework's own approval step. Return undefined to use the Warden's.
+   */
+  readonly approver?: Approver | ((args: A, ...rest: X) => Approver | undefined)
+}
+
+/** Codes that come back to the model as a refusal instead of an exception. */
+export type ToolRefusalCode =
+  | 'ERR_WARDEN_DENIED'
+  | 'ERR_WARDEN_APPROVAL_REJECTED'
+  | 'ERR_WARDEN_APPROVAL_EXPIRED'
+  | 'ERR_WARDEN_APPROVAL_MISMATCH'
+
+/** A refused tool call, as the model sees it: plain JSON, with a message meant for the model. */
+export interface ToolRefusal {
+  readonly denied: true
+  readonly code: ToolRefusalCode
+  readonly tool: string
+  /** The policy rule that decided (`default` when none matched). */
+  readonly rule: string
+  readonly reason: string
+  /** What happened and what to do instead, addressed to the model. */
+  readonly message: string
+}
+
+/** A guarded tool function: the original's signature, resolving to its (masked) result or a refusal. */
+export type GuardedTool<A, R, X extends unknown[] = []> = (args: A, ...rest: X) => Promise<R | ToolRefusal>
+
+const REFUSALS: ReadonlySet<WardenErrorCode> = new Set<ToolRefusalCode>([
+  'ERR_WARDEN_DENIED',
+  'ERR_WARDEN_APPROVAL_REJECTED',
+  'ERR_WARDEN_APPROVAL_EXPIRED',
+  'ERR_WARDEN_APPROVAL_MISMATCH',
+])
+
+/**
+ * Guards any async tool function an agent calls: each call is described (tool facts, or SQL/shell/HTTP
+ * facts via `describe`), decided, held for approval when policy says so, run, masked before the model
+ * sees the result, and audited with the tool name. A denial resolves to a {@link ToolRefusal}, not an
+ * exception, so the model can read it and change course. Each call is a data-flow chain of its own,
+ * nested in the enclosing `session.run` when there is one.
+ * Exported from `@warden/core`. Rejects with `ERR_WARDEN_NO_SESSION`, `ERR_WARDEN_DESCRIBE`,
+ * `ERR_WARDEN_AUDIT`, `ERR_WARDEN_CONFIG`, or the tool's own error.
+ * @example
+ * const searchOrders = guardTool(warden, async ({ q }: { q: string }) => db.search(q), { resource: 'support-bot', name: 'search_orders' })
+ * const result = await searchOrders({ q: 'late' })   // result or { denied: true, rule, reason, message }
+ */
+export function guardTool<A, R, X extends unknown[] = []>(
+  source: SessionSource,
+  tool: (args: A, ...rest: X) => Promise<R> | R,
+  options: GuardToolOptions<A, X>,
+): GuardedTool<A, R, X> {
+  if (typeof source?.current !== 'function') throw new TypeError('guardTool: the first argument must be a Session or the Warden')
+  if (typeof tool !== 'function') throw new TypeError('guardTool: "tool" must be a function')
+  if (options === null || typeof options !== 'object') throw new TypeError('guardTool: options with "resource" are required')
+  const resource = resourceOf(options.resource)
+  const name = options.name ?? tool.name
+  if (typeof name !== 'string' || name === '') throw new TypeError('guardTool: "name" is required for an anonymous function')
+  const describe = options.describe
+  if (describe !== undefined && typeof describe !== 'function') throw new TypeError('guardTool: "describe" must be a function')
+  const approverOption = options.approver
+  if (approverOption !== undefined && typeof approverOption !== 'function' && typeof approverOption?.request !== 'function') {
+    throw new TypeError('guardTool: "approver" must be an Approver or a function returning one')
+  }
+
+  return async (args: A, ...rest: X): Promise<R | ToolRefusal> => {
+    const session = source.current()
+    // the call's chain starts now: it sees what its parent saw at the time of the call, not what
+    // a sibling running in parallel reads meanwhile
+    return runInChildChain(session, () => guardedCall(session, args, rest))
+  }
+
+  async function guardedCall(session: Session, args: A, rest: X): Promise<R | ToolRefusal> {
+    const command = await commandOf(name, resource, args, describe === undefined ? undefined : () => describe(args, ...rest))
+    const approver =
+      approverOption === undefined
+        ? undefined
+        : typeof approverOption === 'function'
+          ? approverOption(args, ...rest)
+          : approverOption
+    const run = async (context: ExecuteContext): Promise<R> => {
+      const out = await tool(args, ...rest)
+      if (Array.isArray(out)) context.rows(out.length)
+      return (context.masker === null ? out : context.masker.json(out)) as R
+    }
+    try {
+      return await session.execute(command, run, approver === undefined ? undefined : { approver })
+    } catch (err) {
+      const refusal = toolRefusal(err, name, session, command)
+      if (refusal === undefined) throw err
+      return refusal
+    }
+  }
+}
+
+/** True for the refusal object a guarded tool resolves to when it did not run. Exported from `@warden/core`. */
+export function isToolRefusal(value: unknown): value is ToolRefusal {
+  return (
+    value !== null &&
+    typeof value === 'object' &&
+    (value as ToolRefusal).denied === true &&
+    typeof (value as ToolRefusal).code === 'string' &&
+    typeof (value as ToolRefusal).message === 'string'
+  )
+}
+
+function resourceOf(resource: GuardToolOptions<unknown>['resource']): Command['resource'] {
+  if (typeof resource === 'string' && resource !== '') return Object.freeze({ kind: 'tool', name: resource })
+  if (resource !== null && typeof resource === 'object' && typeof resource.kind === 'string' && typeof resource.name === 'string') {
+    return Object.freeze({ ...resource })
+  }
+  throw new TypeError('guardTool: "resource" must be a tool resource name or {kind, name}')
+}
+
+/** The tool facts of a call: arguments as a map (a non-object argument becomes `{input}`), frozen. */
+function toolFacts(name: string, args: unknown): ToolFacts {
+  const map =
+    args !== null && typeof args === 'object' && !Array.isArray(args)
+      ? (args as Record<string, unknown>)
+      : args === undefined
+        ? {}
+        : { input: args }
+  return Object.freeze({ name, args: Object.freeze({ ...map }) })
+}
+
+async function commandOf(
+  name: string,
+  resource: Command['resource'],
+  args: unknown,
+  describe: (() => ToolDescription | Promise<ToolDescription>) | undefined,
+): Promise<Command> {
+  const tool = toolFacts(name, args)
+  if (describe === undefined) return { resource, action: 'tool.call', text: toolText(tool), tool }
+  let d: ToolDescription
+  try {
+    d = await describe()
+  } catch (err) {
+    if (err instanceof WardenError) throw err
+    throw new WardenError('ERR_WARDEN_DESCRIBE', `guardTool: describe() for ${name} failed: ${err instanceof Error ? err.message : String(err)}`, { cause: err })
+  }
+  if (d === null || typeof d !== 'object') throw new WardenError('ERR_WARDEN_DESCRIBE', `guardTool: describe() for ${name} must return a request object`)
+  const action: Action = d.action ?? (d.sql ? 'sql.query' : d.shell ? 'ssh.exec' : d.http ? 'http.request' : 'tool.call')
+  const text = d.text ?? d.sql?.text ?? d.shell?.text ?? (d.http ? `${d.http.method} ${d.http.url}` : toolText(tool))
+  // the tool facts ride along, so policies and the audit record always know which tool asked
+  return {
+    resource: d.resource ?? resource,
+    action,
+    text,
+    tool,
+    ...(d.sql && { sql: d.sql }),
+    ...(d.shell && { shell: d.shell }),
+    ...(d.http && { http: d.http }),
+    ...(d.kube && { kube: d.kube }),
+    ...(d.sftp && { sftp: d.sftp }),
+    ...(d.preview && { preview: d.preview }),
+  }
+}
+
+// `name {json}`: what the audit shows and the approval fingerprint binds (so the amount of a refund is part of it).
+function toolText(tool: ToolFacts): string {
+  let json: string
+  try {
+    json = JSON.stringify(tool.args, (_k, v) => (typeof v === 'bigint' ? v.toString() : v))
+  } catch {
+    json = '{}'
+  }
+  return `${tool.name} ${json}`
+}
+
+function toolRefusal(err: unknown, tool: string, session: Session, command: Command): ToolRefusal | undefined {
+  if (!(err instanceof WardenError) || !REFUSALS.has(err.code)) return undefined
+  const code = err.code as ToolRefusalCode
+  const denied = err as WardenError & { rule?: unknown; reason?: unknown }
+  let rule = typeof denied.rule === 'string' ? denied.rule : ''
+  let reason = typeof denied.reason === 'string' ? denied.reason : err.message
+  if (rule === '') {
+    // approval failures carry no rule: ask policy again (refusals are rare; the chain has not moved)
+    const decision = session.check(command)
+    rule = decision.rule
+    if (code !== 'ERR_WARDEN_DENIED') reason = `${decision.reason}; ${err.message}`
+  }
+  return Object.freeze({ denied: true as const, code, tool, rule, reason, message: refusalMessage(code, tool, rule, reason, err.message) })
+}
+
+function refusalMessage(code: ToolRefusalCode, tool: string, rule: string, reason: string, detail: string): string {
+  const why = `(policy rule "${rule}")`
+  switch (code) {
+    case 'ERR_WARDEN_DENIED':
+      return `The call to ${tool} was blocked by policy ${why}: ${reason}. It did not run. Do not retry it unchanged; try a different approach or tell the user it is not permitted.`
+    case 'ERR_WARDEN_APPROVAL_REJECTED':
+      return `The call to ${tool} needed human approval ${why} and was not approved: ${detail}. It did not run. Do not retry it unchanged.`
+    case 'ERR_WARDEN_APPROVAL_EXPIRED':
+      return `The call to ${tool} needed human approval ${why} and nobody approved it in time. It did not run. You may ask the user to approve it and try again later.`
+    case 'ERR_WARDEN_APPROVAL_MISMATCH':
+      return `The approval given does not match this exact call to ${tool} ${why}. It did not run. Ask for approval of the exact call.`
+  }
+}
