@@ -93,8 +93,15 @@ export class Pool {
       conn.on('error', noop) // a fatal error of an idle connection must not crash the host
     })
     core.on('release', (conn: Mysql2Connection) => {
+      // Retire connections whose credential is about to expire or was replaced by a newer lease.
       const info = this.#leases.get(conn.config)
-      if (info === undefined || info.expiresAt - Date.now() < RETIRE_MARGIN_MS) conn.destroy()
+      const latest = this.#latest
+      const replaced =
+        latest !== undefined &&
+        info !== undefined &&
+        info.owner === latest.owner &&
+        info.expiresAt < latest.lease.expiresAt.getTime()
+      if (info === undefined || replaced || info.expiresAt - Date.now() < RETIRE_MARGIN_MS) conn.destroy()
     })
     this.#target = {
       resource,
@@ -109,7 +116,7 @@ export class Pool {
     const lease = await session.lease(this.#target.resource)
     const credential: Credential = { lease, owner: ownerOf(session) }
     this.#latest = credential
-    const limit = (this.#core.config.connectionLimit || 10) + 1
+    const limit = 2 * (this.#core.config.connectionLimit || 10) + 2
     for (let attempt = 0; attempt <= limit; attempt++) {
       const conn = await new Promise<Mysql2Connection>((resolve, reject) => {
         this.#creating = credential
@@ -120,10 +127,13 @@ export class Pool {
         }
       })
       const info = this.#leases.get(conn.config)
+      // The session's lease, or a newer one of the same principal (a concurrent command may have
+      // seen the refresh first): accepting newer ones lets commands converge instead of retiring
+      // each other's connections.
       if (
         info !== undefined &&
-        info.id === lease.id &&
         info.owner === credential.owner &&
+        (info.id === lease.id || info.expiresAt > lease.expiresAt.getTime()) &&
         info.expiresAt - Date.now() > RETIRE_MARGIN_MS
       ) {
         guardConnection(conn)
