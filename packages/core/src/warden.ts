@@ -103,7 +103,6 @@ class WardenImpl implements Warden {
       approvals: options.approvals,
       masking: maskingOf(options.masking),
       labels,
-      consumed: new Set(),
       sessions: new Set(),
       owner: this,
     }

