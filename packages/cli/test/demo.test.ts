@@ -1,0 +1,71 @@
+// The main job: `warden demo`, on the embedded Postgres and on the real server.
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { describe, expect, it } from 'vitest'
+import { runWarden, tempDir } from './helpers.js'
+
+function auditRecords(file: string) {
+  return readFileSync(file, 'utf8')
+    .trim()
+    .split('\n')
+    .map((line) => JSON.parse(line))
+}
+
+describe('warden demo', () => {
+  it('runs on the embedded Postgres: masks, blocks, approves, verifies the chain', { timeout: 180_000 }, async () => {
+    const dir = tempDir('demo-embedded')
+    const audit = join(dir.dir, 'audit.jsonl')
+    const r = await runWarden(['demo', '--approve', 'auto', '--audit', audit])
+    expect(r.stderr).toBe('')
+    expect(r.code).toBe(0)
+    // PII masked, by column and through a join alias.
+    expect(r.stdout).toContain('***@example.com')
+    expect(r.stdout).toContain('***-**-6789')
+    expect(r.stdout).not.toContain('123-45-6789')
+    expect(r.stdout).not.toContain('ada@example.com')
+    expect(r.stdout).toMatch(/hash chain verified: \d+ records/)
+    const records = auditRecords(audit)
+    const commands = records.filter((rec) => rec.type === 'command' || rec.action)
+    const byCommand = (prefix: string) => commands.find((rec) => String(rec.command).startsWith(prefix))
+    expect(byCommand('DROP TABLE')?.decision).toMatchObject({ effect: 'deny', rule: 'destructive-sql' })
+    expect(byCommand('DELETE FROM orders')?.outcome.status).toBe('denied')
+    const update = byCommand("UPDATE orders SET status = 'refunded'")
+    expect(update?.decision.effect).toBe('approve')
+    expect(update?.approval).toMatchObject({ status: 'approved' })
+    expect(update?.outcome).toMatchObject({ status: 'ok', rows: 1 })
+    // Parameter values are never recorded.
+    expect(JSON.stringify(records)).not.toContain('disputed"]')
+    dir.remove()
+  })
+
+  it('runs against a real server with --database-url; rejected approvals do not run', { timeout: 60_000 }, async () => {
+    const dir = tempDir('demo-real')
+    const audit = join(dir.dir, 'audit.jsonl')
+    const schema = `warden_demo_${process.pid}`
+    const r = await runWarden([
+      'demo',
+      '--database-url',
+      'postgres://postgres@127.0.0.1:5432/test',
+      '--schema',
+      schema,
+      '--approve',
+      'deny',
+      '--audit',
+      audit,
+    ])
+    expect(r.code).toBe(0)
+    expect(r.stdout).toContain('ERR_WARDEN_APPROVAL_REJECTED')
+    const update = auditRecords(audit).find((rec) => String(rec.command).startsWith("UPDATE orders SET status = 'refunded'"))
+    expect(update?.outcome.status).toBe('rejected')
+    dir.remove()
+  })
+
+  it('refuses bad options with usage and exit code 2', async () => {
+    const r = await runWarden(['demo', '--approve', 'maybe'])
+    expect(r.code).toBe(2)
+    expect(r.stderr).toContain('--approve must be console, auto or deny')
+    const s = await runWarden(['demo', '--schema', 'x; drop table y'])
+    expect(s.code).toBe(2)
+    expect(s.stderr).toContain('--schema must be a lower-case SQL identifier')
+  })
+})
