@@ -1,4 +1,4 @@
-import { type Action, type HttpFacts, type ToolFacts, WardenError, type WardenErrorCode } from '@warden/policy'
+import { type Action, type Decision, type HttpFacts, type ToolFacts, WardenError, type WardenErrorCode } from '@warden/policy'
 import type { Approver } from './approval/approver.js'
 import { runInChildChain } from './flow/flow-chain.js'
 import type { Command, ExecuteContext, Session, SessionSource } from './session.js'
@@ -56,7 +56,14 @@ export interface ToolRefusal {
 }
 
 /** A guarded tool function: the original's signature, resolving to its (masked) result or a refusal. */
-export type GuardedTool<A, R, X extends unknown[] = []> = (args: A, ...rest: X) => Promise<R | ToolRefusal>
+export interface GuardedTool<A, R, X extends unknown[] = []> {
+  (args: A, ...rest: X): Promise<R | ToolRefusal>
+  /**
+   * What policy would decide for this call now, without running or auditing it: for a framework's
+   * own approval step (`approve` ⇒ ask the user) or to hide tools a principal may not use.
+   */
+  check(args: A, ...rest: X): Promise<Decision>
+}
 
 const REFUSALS: ReadonlySet<WardenErrorCode> = new Set<ToolRefusalCode>([
   'ERR_WARDEN_DENIED',
@@ -95,12 +102,17 @@ export function guardTool<A, R, X extends unknown[] = []>(
     throw new TypeError('guardTool: "approver" must be an Approver or a function returning one')
   }
 
-  return async (args: A, ...rest: X): Promise<R | ToolRefusal> => {
+  const guarded = async (args: A, ...rest: X): Promise<R | ToolRefusal> => {
     const session = source.current()
     // the call's chain starts now: it sees what its parent saw at the time of the call, not what
     // a sibling running in parallel reads meanwhile
     return runInChildChain(session, () => guardedCall(session, args, rest))
   }
+  const check = async (args: A, ...rest: X): Promise<Decision> => {
+    const session = source.current()
+    return session.check(await commandOf(name, resource, args, describe === undefined ? undefined : () => describe(args, ...rest)))
+  }
+  return Object.assign(guarded, { check })
 
   async function guardedCall(session: Session, args: A, rest: X): Promise<R | ToolRefusal> {
     const command = await commandOf(name, resource, args, describe === undefined ? undefined : () => describe(args, ...rest))
