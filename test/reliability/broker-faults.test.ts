@@ -7,12 +7,12 @@ import type { AddressInfo } from 'node:net'
 import {
   type Broker,
   type Command,
+  createWarden,
+  httpBroker,
   type Lease,
   Secret,
   type Warden,
   WardenError,
-  createWarden,
-  httpBroker,
 } from '@warden/core'
 import { type MemorySink, memorySink, stubBroker } from '@warden/core/testing'
 import { Pool } from '@warden/drivers/pg'
