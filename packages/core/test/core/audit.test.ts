@@ -161,6 +161,23 @@ describe('jsonlSink + verifyChain', () => {
   })
 })
 
+describe('several sinks', () => {
+  it('each sink has its own chain, and both verify', async () => {
+    const path = file()
+    const mem = memorySink()
+    const warden = createWarden({ policy, audit: [mem, jsonlSink(path)] })
+    const session = await warden.session({ principal })
+    await session.execute(sql('SELECT 1', 'SELECT'), () => 1)
+    await warden.close()
+    expect(mem.verify()).toMatchObject({ ok: true, count: 3 })
+    expect(await verifyChain(path)).toMatchObject({ ok: true, count: 3 })
+    const fileRecords = readLines(path).map((l) => JSON.parse(l) as AuditRecord)
+    expect(fileRecords.map((r) => r.id)).toEqual(mem.records.map((r) => r.id))
+    // a closed Warden opens no sessions
+    await expect(warden.session({ principal })).rejects.toMatchObject({ code: 'ERR_WARDEN_SESSION_CLOSED' })
+  })
+})
+
 describe('failure and backpressure', () => {
   it('a failing sink fails later commands closed with ERR_WARDEN_AUDIT', async () => {
     const audit = memorySink()
