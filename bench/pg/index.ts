@@ -1,0 +1,196 @@
+// bench/pg: raw pg pool vs guarded pool (policy + masking + jsonl audit) vs raw pool through a TCP
+// relay hop, on the same PostgreSQL in one run. Throughput at concurrency 8, latency at
+// concurrency 1, and describePostgres cached/uncached.
+import { randomBytes } from 'node:crypto'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { type Server, type Socket, createConnection, createServer } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { createWarden, jsonlSink, staticBroker } from '@warden/core'
+import { Pool as GuardedPool, describePostgres, loadPostgresParser } from '@warden/drivers/pg'
+import { compilePolicy } from '@warden/policy'
+import pg from 'pg'
+import { stats, writeSection } from '../results.js'
+
+const HOST = process.env.PGHOST ?? '127.0.0.1'
+const PORT = Number(process.env.PGPORT ?? 5432)
+const SQL = 'SELECT id, name, email FROM bench_customers WHERE id = $1'
+const THROUGHPUT_MS = 2500
+const LATENCY_N = 2000
+
+const POLICY = `
+defaults: { effect: deny }
+rules:
+  - name: unparsed
+    when: '!sql.parsed'
+    effect: deny
+  - name: destructive
+    when: 'sql.types.exists(t, t in ["DROP", "TRUNCATE"]) || sql.unbounded'
+    effect: deny
+  - name: no-dynamic
+    when: 'sql.flags.exists(f, f in ["copy_program", "do_block", "dynamic_sql"])'
+    effect: deny
+  - name: agent-writes
+    when: 'principal.type == "agent" && sql.write'
+    effect: approve
+    approval: { approvers: [dba], timeout: 1m }
+  - name: readers
+    when: '"readers" in principal.groups && !sql.write'
+    effect: allow
+masks:
+  - name: pii
+    when: '!("pii-readers" in principal.groups)'
+    columns: ["email", "*.ssn"]
+    strategy: partial
+`
+
+/** A minimal TCP relay: the "proxy hop" a gateway would add (no protocol work at all). */
+function relay(): Promise<{ server: Server; port: number }> {
+  const sockets = new Set<Socket>()
+  const server = createServer((inbound) => {
+    const outbound = createConnection({ host: HOST, port: PORT })
+    inbound.setNoDelay(true)
+    outbound.setNoDelay(true)
+    sockets.add(inbound).add(outbound)
+    inbound.pipe(outbound).pipe(inbound)
+    const close = () => {
+      inbound.destroy()
+      outbound.destroy()
+    }
+    inbound.on('error', close).on('close', close)
+    outbound.on('error', close).on('close', close)
+  })
+  server.on('close', () => {
+    for (const s of sockets) s.destroy()
+  })
+  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve({ server, port: (server.address() as { port: number }).port })))
+}
+
+type Query = (id: number) => Promise<unknown>
+
+async function throughput(query: Query): Promise<number> {
+  let done = 0
+  const until = performance.now() + THROUGHPUT_MS
+  const worker = async (w: number) => {
+    let i = w
+    while (performance.now() < until) {
+      await query((i++ % 1000) + 1)
+      done++
+    }
+  }
+  const start = performance.now()
+  await Promise.all(Array.from({ length: 8 }, (_, w) => worker(w)))
+  return done / ((performance.now() - start) / 1000)
+}
+
+async function latency(query: Query): Promise<number[]> {
+  const samples: number[] = []
+  for (let i = 0; i < LATENCY_N; i++) {
+    const t = performance.now()
+    await query((i % 1000) + 1)
+    samples.push((performance.now() - t) * 1000)
+  }
+  return samples
+}
+
+function describeMicros(): { cached: number; uncached: number } {
+  const cached: number[] = []
+  describePostgres(SQL)
+  for (let i = 0; i < 20000; i++) {
+    const t = performance.now()
+    describePostgres(SQL)
+    cached.push((performance.now() - t) * 1000)
+  }
+  const uncached: number[] = []
+  const salt = randomBytes(4).toString('hex')
+  for (let i = 0; i < 3000; i++) {
+    // A new text each time (the literal differs), so every call parses and walks.
+    const text = `SELECT id, name, email FROM bench_customers WHERE id = $1 AND tag <> '${salt}${i}'`
+    const t = performance.now()
+    describePostgres(text)
+    uncached.push((performance.now() - t) * 1000)
+  }
+  return { cached: stats(cached).median, uncached: stats(uncached).median }
+}
+
+async function main(): Promise<void> {
+  const database = `warden_bench_${randomBytes(4).toString('hex')}`
+  const admin = new pg.Client({ host: HOST, port: PORT, user: 'postgres', database: 'postgres' })
+  await admin.connect()
+  await admin.query(`CREATE DATABASE ${database}`)
+  const dir = mkdtempSync(join(tmpdir(), 'warden-bench-pg-'))
+  const { server, port: relayPort } = await relay()
+  const base = { user: 'postgres', database, max: 8 }
+  const raw = new pg.Pool({ ...base, host: HOST, port: PORT })
+  const proxied = new pg.Pool({ ...base, host: '127.0.0.1', port: relayPort })
+  // Idle connections die when the bench database is dropped at the end: expected, not a crash.
+  raw.on('error', () => {})
+  proxied.on('error', () => {})
+  const sink = jsonlSink(join(dir, 'audit.jsonl'), { fsync: 'batch' })
+  const warden = createWarden({
+    policy: compilePolicy(POLICY),
+    broker: staticBroker({ credentials: { 'postgres:bench': { type: 'password', username: 'postgres', password: 'unused-trust-auth' } } }),
+    audit: sink,
+  })
+  const session = await warden.session({ principal: { id: 'svc-bench', type: 'service', groups: ['readers'] } })
+  const guarded = new GuardedPool(session, { host: HOST, port: PORT, database, resource: 'bench', max: 8 })
+  try {
+    await raw.query('CREATE TABLE bench_customers (id int PRIMARY KEY, name text, email text, tag text)')
+    await raw.query("INSERT INTO bench_customers SELECT g, 'name ' || g, 'user' || g || '@example.com', 't' FROM generate_series(1, 1000) g")
+    await loadPostgresParser()
+
+    const modes: Record<string, Query> = {
+      raw: (id) => raw.query(SQL, [id]),
+      guarded: (id) => guarded.query(SQL, [id]),
+      proxy: (id) => proxied.query(SQL, [id]),
+    }
+    const check = (await guarded.query(SQL, [1])) as pg.QueryResult
+    if (check.rows[0].email === 'user1@example.com') throw new Error('bench: masking is not active in the guarded pool')
+
+    // Warm up every path, then alternate the measurements and keep each mode's best run.
+    for (const q of Object.values(modes)) for (let i = 0; i < 500; i++) await q(i + 1)
+    const tput: Record<string, number> = { raw: 0, guarded: 0, proxy: 0 }
+    const lat: Record<string, { median: number; p99: number }> = {}
+    for (let round = 0; round < 2; round++) {
+      for (const [name, q] of Object.entries(modes)) tput[name] = Math.max(tput[name], await throughput(q))
+      for (const [name, q] of Object.entries(modes)) {
+        const s = stats(await latency(q))
+        const prev = lat[name]
+        if (prev === undefined || s.median < prev.median) lat[name] = { median: s.median, p99: s.p99 }
+      }
+    }
+    const d = describeMicros()
+    const f = (n: number) => n.toFixed(0)
+    const added = lat.guarded.median - lat.raw.median
+    const proxyAdded = lat.proxy.median - lat.raw.median
+    const table = [
+      '| pool | throughput @ c=8 (q/s) | × raw | median @ c=1 (µs) | p99 @ c=1 (µs) | added median (µs) |',
+      '| --- | ---: | ---: | ---: | ---: | ---: |',
+      `| raw pg | ${f(tput.raw)} | 1.00 | ${f(lat.raw.median)} | ${f(lat.raw.p99)} | 0 |`,
+      `| guarded (policy + masking + jsonl audit) | ${f(tput.guarded)} | ${(tput.guarded / tput.raw).toFixed(2)} | ${f(lat.guarded.median)} | ${f(lat.guarded.p99)} | ${f(added)} |`,
+      `| raw through a TCP relay hop | ${f(tput.proxy)} | ${(tput.proxy / tput.raw).toFixed(2)} | ${f(lat.proxy.median)} | ${f(lat.proxy.p99)} | ${f(proxyAdded)} |`,
+    ].join('\n')
+    const markdown = `## pg: guarded pool vs raw pool vs a proxy hop
+
+Query: \`${SQL}\` (1000-row table, \`email\` masked with \`partial\` in the guarded pool; 5 rules; jsonl audit with batched fsync).
+Throughput: 8 concurrent workers for ${THROUGHPUT_MS / 1000} s. Latency: ${LATENCY_N} sequential queries. Best of 2 alternating rounds. Targets: ≥ 0.90× raw throughput, ≤ 15 µs added median.
+
+${table}
+
+describePostgres: cached ${d.cached.toFixed(2)} µs, uncached ${d.uncached.toFixed(1)} µs (median; short SELECT).
+Most of the guarded overhead is core's session.execute (decide, audit record, hash chain), which this suite includes by design; the machine is shared, so run-to-run variance is large.`
+    console.log(markdown)
+    writeSection('pg', markdown)
+  } finally {
+    await guarded.end().catch(() => {})
+    await warden.close().catch(() => {})
+    await raw.end().catch(() => {})
+    await proxied.end().catch(() => {})
+    server.close()
+    await admin.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`).catch(() => {})
+    await admin.end()
+    rmSync(dir, { recursive: true, force: true })
+  }
+}
+
+await main()
