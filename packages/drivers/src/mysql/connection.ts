@@ -38,7 +38,7 @@ export type GuardedConnectionOptions = Omit<
 > &
   MysqlGuardOptions
 
-// biome-ignore lint/suspicious/noExplicitAny: mirrors mysql2's own result typing
+/** Rows, a ResultSetHeader, or arrays of those (multi-statement): as mysql2 types its results. */
 export type QueryResult = any
 export type QueryValues = unknown[] | Record<string, unknown> | unknown
 

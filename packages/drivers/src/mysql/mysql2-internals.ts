@@ -25,7 +25,7 @@ import mysql from 'mysql2'
 
 export const MYSQL2_RANGE = '>=3.14.0 <4.0.0'
 
-// biome-ignore lint/suspicious/noExplicitAny: mysql2 internals are untyped
+// mysql2 internals are untyped
 export type Any = any
 
 /** A mysql2 command object (Query, Execute, Prepare, ...). */

@@ -61,11 +61,19 @@ function refuseInfile(options: Record<string, unknown> | undefined): void {
   }
 }
 
+// Facts of a formatted text, re-labelled with their template's text; one per (cached) facts object.
+const relabelled = new WeakMap<SqlFacts, SqlFacts>()
+
 /** Facts of the text sent, shown to policy and audit with the template's text (no parameter values). */
 async function factsFor(text: string, template: string): Promise<SqlFacts> {
-  const facts = await describeMysql(text)
+  const described = describeMysql(text)
+  const facts = described instanceof Promise ? await described : described
   if (text === template) return facts
-  return Object.freeze({ ...facts, text: template })
+  const known = relabelled.get(facts)
+  if (known !== undefined && known.text === template) return known
+  const facts2 = Object.freeze({ ...facts, text: template })
+  relabelled.set(facts, facts2)
+  return facts2
 }
 
 function countRows(rows: unknown): number {
