@@ -3,11 +3,11 @@
 // concurrency 1, and describePostgres cached/uncached.
 import { randomBytes } from 'node:crypto'
 import { mkdtempSync, rmSync } from 'node:fs'
-import { type Server, type Socket, createConnection, createServer } from 'node:net'
+import { createConnection, createServer, type Server, type Socket } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createWarden, jsonlSink, staticBroker } from '@warden/core'
-import { Pool as GuardedPool, describePostgres, loadPostgresParser } from '@warden/drivers/pg'
+import { describePostgres, Pool as GuardedPool, loadPostgresParser } from '@warden/drivers/pg'
 import { compilePolicy } from '@warden/policy'
 import pg from 'pg'
 import { stats, writeSection } from '../results.js'
@@ -63,7 +63,11 @@ function relay(): Promise<{ server: Server; port: number }> {
   server.on('close', () => {
     for (const s of sockets) s.destroy()
   })
-  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve({ server, port: (server.address() as { port: number }).port })))
+  return new Promise((resolve) =>
+    server.listen(0, '127.0.0.1', () =>
+      resolve({ server, port: (server.address() as { port: number }).port }),
+    ),
+  )
 }
 
 type Query = (id: number) => Promise<unknown>
@@ -129,14 +133,22 @@ async function main(): Promise<void> {
   const sink = jsonlSink(join(dir, 'audit.jsonl'), { fsync: 'batch' })
   const warden = createWarden({
     policy: compilePolicy(POLICY),
-    broker: staticBroker({ credentials: { 'postgres:bench': { type: 'password', username: 'postgres', password: 'unused-trust-auth' } } }),
+    broker: staticBroker({
+      credentials: {
+        'postgres:bench': { type: 'password', username: 'postgres', password: 'unused-trust-auth' },
+      },
+    }),
     audit: sink,
   })
-  const session = await warden.session({ principal: { id: 'svc-bench', type: 'service', groups: ['readers'] } })
+  const session = await warden.session({
+    principal: { id: 'svc-bench', type: 'service', groups: ['readers'] },
+  })
   const guarded = new GuardedPool(session, { host: HOST, port: PORT, database, resource: 'bench', max: 8 })
   try {
     await raw.query('CREATE TABLE bench_customers (id int PRIMARY KEY, name text, email text, tag text)')
-    await raw.query("INSERT INTO bench_customers SELECT g, 'name ' || g, 'user' || g || '@example.com', 't' FROM generate_series(1, 1000) g")
+    await raw.query(
+      "INSERT INTO bench_customers SELECT g, 'name ' || g, 'user' || g || '@example.com', 't' FROM generate_series(1, 1000) g",
+    )
     await loadPostgresParser()
 
     const modes: Record<string, Query> = {
@@ -145,7 +157,8 @@ async function main(): Promise<void> {
       proxy: (id) => proxied.query(SQL, [id]),
     }
     const check = (await guarded.query(SQL, [1])) as pg.QueryResult
-    if (check.rows[0].email === 'user1@example.com') throw new Error('bench: masking is not active in the guarded pool')
+    if (check.rows[0].email === 'user1@example.com')
+      throw new Error('bench: masking is not active in the guarded pool')
 
     // Warm up every path, then alternate the measurements and keep each mode's best run.
     for (const q of Object.values(modes)) for (let i = 0; i < 500; i++) await q(i + 1)

@@ -1,24 +1,33 @@
 // The guarded pg Client: every query shape is described, then run through session.execute, then
 // handed to pg. Credentials come from session.lease() per physical connection.
-import { WardenDeniedError, WardenError } from '@warden/policy'
-import type { SqlFacts } from '@warden/policy'
+
+import type {
+  ApprovalPreview,
+  Command,
+  ExecuteContext,
+  Lease,
+  Masker,
+  Session,
+  SessionSource,
+} from '@warden/core'
 import { revealSecret } from '@warden/core'
-import type { ApprovalPreview, Command, ExecuteContext, Lease, Masker, Session, SessionSource } from '@warden/core'
-import type pg from 'pg'
+import type { SqlFacts } from '@warden/policy'
+import { WardenDeniedError, WardenError } from '@warden/policy'
 import { parseSync } from 'libpg-query'
+import type pg from 'pg'
 import { describePostgres, loadPostgresParser } from './describe.js'
 import { type CopyFormat, copyMasker } from './internal/copy-masker.js'
 import { scrubError } from './internal/scrub-error.js'
 import { QueryState, WireGuard } from './internal/wire-guard.js'
 import {
-  PgClient,
-  PgQuery,
-  type PgClientInternals,
-  type PgSubmittable,
   checkVersions,
   clientInternals,
   escapeIdentifier,
   isSubmittable,
+  PgClient,
+  type PgClientInternals,
+  PgQuery,
+  type PgSubmittable,
   submittableText,
 } from './pg-internals.js'
 
@@ -58,12 +67,18 @@ WHERE a.attnum > 0 AND NOT a.attisdropped AND c.relkind IN ('r', 'p', 'v', 'm', 
   AND n.nspname <> 'information_schema' AND n.nspname NOT LIKE 'pg\\_%'`
 
 let bindClient: (client: Client, binding: ClientBinding) => void
-let runApproved: (client: Client, context: ExecuteContext, query: PgSubmittable, text: string) => Promise<number>
+let runApproved: (
+  client: Client,
+  context: ExecuteContext,
+  query: PgSubmittable,
+  text: string,
+) => Promise<number>
 
 /** Internal: what Pool uses to bind its clients and run already-decided commands on them. */
 export const clientHooks = {
   bind: (client: Client, binding: ClientBinding) => bindClient(client, binding),
-  run: (client: Client, context: ExecuteContext, query: PgSubmittable, text: string) => runApproved(client, context, query, text),
+  run: (client: Client, context: ExecuteContext, query: PgSubmittable, text: string) =>
+    runApproved(client, context, query, text),
 }
 
 /**
@@ -87,24 +102,45 @@ export class Client extends PgClient {
     bindClient = (client, binding) => {
       client.#binding = binding
     }
-    runApproved = (client, context, query, text) => client.#run(query, text, context, () => {}, () => {}, undefined)
+    runApproved = (client, context, query, text) =>
+      client.#run(
+        query,
+        text,
+        context,
+        () => {},
+        () => {},
+        undefined,
+      )
   }
 
   constructor(source: SessionSource, config: ClientConfig) {
     if (typeof (source as SessionSource | undefined)?.current !== 'function') {
-      throw new TypeError('Client: the first argument must be a Warden session or the Warden (something with current())')
+      throw new TypeError(
+        'Client: the first argument must be a Warden session or the Warden (something with current())',
+      )
     }
-    if (typeof config !== 'object' || config === null) throw new TypeError('Client: config must be an object with "resource"')
-    if (typeof config.resource !== 'string' || config.resource === '') throw new TypeError('Client: config.resource must name the database (policies match postgres:<resource>)')
+    if (typeof config !== 'object' || config === null)
+      throw new TypeError('Client: config must be an object with "resource"')
+    if (typeof config.resource !== 'string' || config.resource === '')
+      throw new TypeError(
+        'Client: config.resource must name the database (policies match postgres:<resource>)',
+      )
     if ('password' in config && (config as { password?: unknown }).password !== undefined) {
-      throw new TypeError('Client: "password" is not accepted; credentials come from the broker (createWarden({broker}))')
+      throw new TypeError(
+        'Client: "password" is not accepted; credentials come from the broker (createWarden({broker}))',
+      )
     }
-    if (config.preview !== undefined && typeof config.preview !== 'function') throw new TypeError('Client: "preview" must be a function')
+    if (config.preview !== undefined && typeof config.preview !== 'function')
+      throw new TypeError('Client: "preview" must be a function')
     checkVersions()
     const { resource, labels, scope, preview, ...rest } = config
     super({ ...(rest as pg.ClientConfig), password: undefined })
     this.#source = source
-    this.#resource = Object.freeze({ kind: 'postgres' as const, name: resource, labels: labels ? Object.freeze({ ...labels }) : undefined })
+    this.#resource = Object.freeze({
+      kind: 'postgres' as const,
+      name: resource,
+      labels: labels ? Object.freeze({ ...labels }) : undefined,
+    })
     this.#scope = scope ?? ''
     this.#preview = preview
     this.#internals = clientInternals(this)
@@ -123,7 +159,6 @@ export class Client extends PgClient {
 
   override connect(): Promise<this>
   override connect(callback: ((err: Error) => void) | ((err: null, c: pg.Client) => void)): void
-  // biome-ignore lint/suspicious/noExplicitAny: mirrors pg's overloaded connect()
   override connect(callback?: (err: any, client?: any) => void): Promise<this> | undefined {
     const done = this.#connect()
     if (typeof callback === 'function') {
@@ -147,7 +182,10 @@ export class Client extends PgClient {
     const lease = await session.lease(this.#resource, this.#scope)
     const credential = lease.credential
     if (credential.type !== 'password') {
-      throw new WardenError('ERR_WARDEN_BROKER', `postgres:${this.#resource.name} needs a password credential from the broker, got "${credential.type}"`)
+      throw new WardenError(
+        'ERR_WARDEN_BROKER',
+        `postgres:${this.#resource.name} needs a password credential from the broker, got "${credential.type}"`,
+      )
     }
     const internals = this.#internals
     internals.user = credential.username
@@ -173,9 +211,9 @@ export class Client extends PgClient {
   }
 
   // One implementation for pg's seven call shapes and every Submittable.
-  // biome-ignore lint/suspicious/noExplicitAny: mirrors pg's overloaded query()
   override query(config: any, values?: any, callback?: any): any {
-    if (config === null || config === undefined) throw new TypeError('Client was passed a null or undefined query')
+    if (config === null || config === undefined)
+      throw new TypeError('Client was passed a null or undefined query')
     const cb: Callback | undefined = typeof values === 'function' ? values : callback
     const vals: unknown[] | undefined = typeof values === 'function' ? undefined : values
     if (cb !== undefined && typeof cb !== 'function') throw new TypeError('callback is not a function')
@@ -196,10 +234,15 @@ export class Client extends PgClient {
       }
       // pg fills `outcome`; the caller hears back only after the pipeline has audited the command.
       let outcome: { err?: Error; res?: unknown } = {}
-      const made = new PgQuery(config, vals as unknown[], ((err: Error | undefined, res: unknown) => {
-        outcome = { err, res }
-      }) as never)
-      if (typeof config === 'object' && config.query_timeout) (made as { query_timeout?: unknown }).query_timeout = config.query_timeout
+      const made = new PgQuery(
+        config,
+        vals as unknown[],
+        ((err: Error | undefined, res: unknown) => {
+          outcome = { err, res }
+        }) as never,
+      )
+      if (typeof config === 'object' && config.query_timeout)
+        (made as { query_timeout?: unknown }).query_timeout = config.query_timeout
       query = made as unknown as PgSubmittable
       const reply: Callback = cb ?? settle
       done = (err) => {
@@ -220,7 +263,11 @@ export class Client extends PgClient {
   }
 
   /** Describe → execute → submit, for one query. Submission order equals call order. */
-  #start(query: PgSubmittable, values: readonly unknown[] | undefined, done: ((err: unknown) => void) | undefined): void {
+  #start(
+    query: PgSubmittable,
+    values: readonly unknown[] | undefined,
+    done: ((err: unknown) => void) | undefined,
+  ): void {
     this.#busy = true
     let released = false
     const release = () => {
@@ -255,9 +302,16 @@ export class Client extends PgClient {
         }
         session
           .execute(command, (context) =>
-            this.#run(query, text, context, () => {
-              submitted = true
-            }, release, facts),
+            this.#run(
+              query,
+              text,
+              context,
+              () => {
+                submitted = true
+              },
+              release,
+              facts,
+            ),
           )
           .then(succeed, fail)
       }
@@ -291,7 +345,10 @@ export class Client extends PgClient {
     const masker = context.masker
     if (masker !== null) {
       if (query.binary === true || (this as unknown as { binary?: boolean }).binary === true) {
-        throw new WardenError('ERR_WARDEN_UNSUPPORTED', 'binary results cannot be masked; run this query without binary: true')
+        throw new WardenError(
+          'ERR_WARDEN_UNSUPPORTED',
+          'binary results cannot be masked; run this query without binary: true',
+        )
       }
       if (!this.#guard.catalogLoaded || this.#guard.catalogStale) await this.#loadCatalog()
       const sql = facts ?? (await describePostgres(text))
@@ -336,7 +393,13 @@ export class Client extends PgClient {
 
   /** Reads table OIDs and column names once per connection (again after a table appears). */
   async #loadCatalog(): Promise<void> {
-    const result = (await this.#internalQuery(CATALOG_SQL)) as pg.QueryResult<{ oid: string; nspname: string; relname: string; attnum: number; attname: string }>
+    const result = (await this.#internalQuery(CATALOG_SQL)) as pg.QueryResult<{
+      oid: string
+      nspname: string
+      relname: string
+      attnum: number
+      attname: string
+    }>
     const catalog = this.#guard.catalog
     catalog.clear()
     for (const row of result.rows) {
@@ -368,7 +431,9 @@ export class Client extends PgClient {
 
   /** COPY ... TO STDOUT under masks: mask the stream's rows, or refuse when they cannot be. */
   async #maskCopy(query: PgSubmittable, text: string, masker: Masker): Promise<void> {
-    const stmts = (parseSync(text) as unknown as { stmts?: { stmt: Record<string, Record<string, unknown>> }[] }).stmts ?? []
+    const stmts =
+      (parseSync(text) as unknown as { stmts?: { stmt: Record<string, Record<string, unknown>> }[] }).stmts ??
+      []
     const copy = stmts.length === 1 ? stmts[0]?.stmt.CopyStmt : undefined
     const refuse = (why: string): never => {
       throw new WardenError('ERR_WARDEN_UNSUPPORTED', `COPY output under masking: ${why}`)
@@ -377,15 +442,19 @@ export class Client extends PgClient {
     if (copy.is_from === true) return // COPY FROM sends data; nothing comes back to mask
     if (copy.is_program === true || typeof copy.filename === 'string') return // server-side target: no rows come back
     const relation = copy.relation as { relname: string; schemaname?: string } | undefined
-    if (relation === undefined) return refuse('COPY (query) TO STDOUT cannot be masked; use COPY table TO STDOUT or a SELECT')
+    if (relation === undefined)
+      return refuse('COPY (query) TO STDOUT cannot be masked; use COPY table TO STDOUT or a SELECT')
     if (typeof query.push !== 'function') return refuse('use pg-copy-streams to read COPY output')
     let format: CopyFormat = 'text'
     let header = false
-    for (const option of (copy.options as { DefElem: { defname: string; arg?: Record<string, { sval?: string; boolval?: boolean }> } }[] | undefined) ?? []) {
+    for (const option of (copy.options as
+      | { DefElem: { defname: string; arg?: Record<string, { sval?: string; boolval?: boolean }> } }[]
+      | undefined) ?? []) {
       const { defname, arg } = option.DefElem
       const value = arg?.String?.sval ?? (arg?.Boolean ? String(arg.Boolean.boolval === true) : undefined)
       if (defname === 'format') {
-        if (value !== 'text' && value !== 'csv') return refuse(`format ${value} cannot be masked (text or csv)`)
+        if (value !== 'text' && value !== 'csv')
+          return refuse(`format ${value} cannot be masked (text or csv)`)
         format = value
       } else if (defname === 'header') {
         header = value === undefined || !['false', 'off', '0'].includes(value)
@@ -394,9 +463,15 @@ export class Client extends PgClient {
       }
     }
     // The output columns, with their table provenance, from a zero-row SELECT of the same columns.
-    const attlist = ((copy.attlist as { String: { sval: string } }[] | undefined) ?? []).map((a) => escapeIdentifier(a.String.sval))
-    const table = relation.schemaname ? `${escapeIdentifier(relation.schemaname)}.${escapeIdentifier(relation.relname)}` : escapeIdentifier(relation.relname)
-    const probe = await this.#internalQuery(`SELECT ${attlist.length > 0 ? attlist.join(', ') : '*'} FROM ${table} LIMIT 0`)
+    const attlist = ((copy.attlist as { String: { sval: string } }[] | undefined) ?? []).map((a) =>
+      escapeIdentifier(a.String.sval),
+    )
+    const table = relation.schemaname
+      ? `${escapeIdentifier(relation.schemaname)}.${escapeIdentifier(relation.relname)}`
+      : escapeIdentifier(relation.relname)
+    const probe = await this.#internalQuery(
+      `SELECT ${attlist.length > 0 ? attlist.join(', ') : '*'} FROM ${table} LIMIT 0`,
+    )
     const columns = probe.fields.map((f) => this.#guard.column(f as never))
     const mask = copyMasker(masker.plan(columns), format, header)
     const push = (query.push as (chunk: unknown) => boolean).bind(query)

@@ -1,11 +1,12 @@
 // describePostgres: the `sql` facts of a PostgreSQL text, from the server's own grammar (libpg-query).
 // Fail closed (parsers.md §1.1): unparseable, empty, oversized or too-deep input is `parsed: false`,
 // and no second, weaker parser ever rescues it. Facts are deep-frozen and cached by exact text.
-import { WardenError } from '@warden/policy'
+
 import type { SqlFacts, SqlFlag, SqlStatementFacts } from '@warden/policy'
+import { WardenError } from '@warden/policy'
 import { loadModule, parseSync } from 'libpg-query'
 import { Lru } from './internal/lru.js'
-import { DescribeFailure, SqlWalker, messageOf } from './internal/sql-walker.js'
+import { DescribeFailure, messageOf, SqlWalker } from './internal/sql-walker.js'
 import { READ_ONLY_TYPES } from './internal/statement-types.js'
 
 export interface DescribePostgresOptions {
@@ -31,9 +32,13 @@ export function loadPostgresParser(): Promise<void> {
     },
     (error: unknown) => {
       loading = undefined
-      throw new WardenError('ERR_WARDEN_DESCRIBE', `could not load the PostgreSQL parser (libpg-query): ${messageOf(error)}`, {
-        cause: error,
-      })
+      throw new WardenError(
+        'ERR_WARDEN_DESCRIBE',
+        `could not load the PostgreSQL parser (libpg-query): ${messageOf(error)}`,
+        {
+          cause: error,
+        },
+      )
     },
   )
   return loading
@@ -43,11 +48,17 @@ export function loadPostgresParser(): Promise<void> {
  * The `sql` facts of `text` as PostgreSQL would run it. Returns a promise only while the parser
  * is still loading (the first call); afterwards it returns synchronously.
  */
-export function describePostgres(text: string, options?: DescribePostgresOptions): SqlFacts | Promise<SqlFacts> {
+export function describePostgres(
+  text: string,
+  options?: DescribePostgresOptions,
+): SqlFacts | Promise<SqlFacts> {
   if (typeof text !== 'string') throw new TypeError('describePostgres: text must be a string')
   const maxLength = option(options?.maxLength, DEFAULT_MAX_LENGTH, 'maxLength')
   const maxDepth = option(options?.maxDepth, DEFAULT_MAX_DEPTH, 'maxDepth')
-  const key = maxLength === DEFAULT_MAX_LENGTH && maxDepth === DEFAULT_MAX_DEPTH ? text : `${maxLength}:${maxDepth}:${text}`
+  const key =
+    maxLength === DEFAULT_MAX_LENGTH && maxDepth === DEFAULT_MAX_DEPTH
+      ? text
+      : `${maxLength}:${maxDepth}:${text}`
   const hit = cache.get(key)
   if (hit !== undefined) return hit
   if (!loaded) return loadPostgresParser().then(() => remember(key, text, maxLength, maxDepth))
@@ -56,7 +67,8 @@ export function describePostgres(text: string, options?: DescribePostgresOptions
 
 function option(value: number | undefined, fallback: number, name: string): number {
   if (value === undefined) return fallback
-  if (!Number.isInteger(value) || value < 1) throw new TypeError(`describePostgres: "${name}" must be a positive integer`)
+  if (!Number.isInteger(value) || value < 1)
+    throw new TypeError(`describePostgres: "${name}" must be a positive integer`)
   return value
 }
 
@@ -126,7 +138,8 @@ function classify(text: string, maxLength: number, maxDepth: number): SqlFacts {
 
 function parseError(error: unknown): string {
   const message = messageOf(error)
-  if (message.startsWith('memory exhausted') || error instanceof RangeError) return 'statement nested too deeply'
+  if (message.startsWith('memory exhausted') || error instanceof RangeError)
+    return 'statement nested too deeply'
   const position = (error as { sqlDetails?: { cursorPosition?: number } }).sqlDetails?.cursorPosition
   return typeof position === 'number' ? `${message} (position ${position + 1})` : message
 }

@@ -18,10 +18,11 @@
 //   (pg-query-stream in `cursor.text`).
 // - pg-pool reads `options.maxLifetimeSeconds` when each new client has connected
 //   (`_afterConnect`), so a per-connection lifetime can be set just before the connect callback.
+
+import type { EventEmitter } from 'node:events'
 import { readFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { dirname, join } from 'node:path'
-import type { EventEmitter } from 'node:events'
 import { WardenError } from '@warden/policy'
 import type pg from 'pg'
 
@@ -70,13 +71,18 @@ type PgPoolClass = typeof pg.Pool
 export const PgClient: PgClientClass = require('pg/lib/client.js') as PgClientClass
 export const PgQuery: PgQueryClass = require('pg/lib/query.js') as PgQueryClass
 export const PgPool: PgPoolClass = require('pg-pool') as PgPoolClass
-export const escapeIdentifier: (value: string) => string = (require('pg/lib/utils.js') as { escapeIdentifier: (v: string) => string })
-  .escapeIdentifier
+export const escapeIdentifier: (value: string) => string = (
+  require('pg/lib/utils.js') as { escapeIdentifier: (v: string) => string }
+).escapeIdentifier
 
 export const versions = {
   pg: (require('pg/package.json') as { version: string }).version,
   // pg-pool's exports map hides package.json: read it next to its entry point.
-  pgPool: (JSON.parse(readFileSync(join(dirname(require.resolve('pg-pool')), 'package.json'), 'utf8')) as { version: string }).version,
+  pgPool: (
+    JSON.parse(readFileSync(join(dirname(require.resolve('pg-pool')), 'package.json'), 'utf8')) as {
+      version: string
+    }
+  ).version,
 }
 
 function unsupported(what: string): never {
@@ -115,7 +121,9 @@ export function clientInternals(client: object): PgClientInternals {
     typeof c.connectionParameters !== 'object' ||
     c.connectionParameters === null
   ) {
-    unsupported('pg Client internals (connection.query/parse/emit, _getActiveQuery, connectionParameters) not found')
+    unsupported(
+      'pg Client internals (connection.query/parse/emit, _getActiveQuery, connectionParameters) not found',
+    )
   }
   return c as PgClientInternals
 }

@@ -3,12 +3,19 @@
 // pool.query decides (and waits for approval) before it takes a connection, so a command held for
 // a human never holds a pooled connection.
 import { EventEmitter } from 'node:events'
-import type { SqlFacts } from '@warden/policy'
 import type { Command, Lease, Session, SessionSource } from '@warden/core'
+import type { SqlFacts } from '@warden/policy'
 import type pg from 'pg'
 import { Client, type ClientConfig, clientHooks } from './client.js'
 import { describePostgres, loadPostgresParser } from './describe.js'
-import { PgPool, PgQuery, type PgPoolInternals, type PgSubmittable, checkVersions, isSubmittable } from './pg-internals.js'
+import {
+  checkVersions,
+  isSubmittable,
+  PgPool,
+  type PgPoolInternals,
+  PgQuery,
+  type PgSubmittable,
+} from './pg-internals.js'
 
 export interface PoolConfig extends Omit<pg.PoolConfig, 'password' | 'user' | 'Client'>, ClientConfig {
   /**
@@ -42,15 +49,25 @@ export class Pool extends EventEmitter {
   constructor(source: SessionSource, config: PoolConfig) {
     super()
     if (typeof (source as SessionSource | undefined)?.current !== 'function') {
-      throw new TypeError('Pool: the first argument must be a Warden session or the Warden (something with current())')
+      throw new TypeError(
+        'Pool: the first argument must be a Warden session or the Warden (something with current())',
+      )
     }
-    if (typeof config !== 'object' || config === null) throw new TypeError('Pool: config must be an object with "resource"')
-    if (typeof config.resource !== 'string' || config.resource === '') throw new TypeError('Pool: config.resource must name the database (policies match postgres:<resource>)')
+    if (typeof config !== 'object' || config === null)
+      throw new TypeError('Pool: config must be an object with "resource"')
+    if (typeof config.resource !== 'string' || config.resource === '')
+      throw new TypeError('Pool: config.resource must name the database (policies match postgres:<resource>)')
     if ('password' in config && (config as { password?: unknown }).password !== undefined) {
-      throw new TypeError('Pool: "password" is not accepted; credentials come from the broker (createWarden({broker}))')
+      throw new TypeError(
+        'Pool: "password" is not accepted; credentials come from the broker (createWarden({broker}))',
+      )
     }
-    if ('Client' in config) throw new TypeError('Pool: "Client" is not accepted; the pool makes guarded clients itself')
-    if (config.leaseMarginMs !== undefined && !(Number.isFinite(config.leaseMarginMs) && config.leaseMarginMs >= 0)) {
+    if ('Client' in config)
+      throw new TypeError('Pool: "Client" is not accepted; the pool makes guarded clients itself')
+    if (
+      config.leaseMarginMs !== undefined &&
+      !(Number.isFinite(config.leaseMarginMs) && config.leaseMarginMs >= 0)
+    ) {
       throw new TypeError('Pool: "leaseMarginMs" must be a non-negative number')
     }
     checkVersions()
@@ -108,7 +125,10 @@ export class Pool extends EventEmitter {
           })
         }
       }
-      const pool = new PgPool({ ...(rest as pg.PoolConfig), Client: PooledClient as unknown as typeof pg.Client })
+      const pool = new PgPool({
+        ...(rest as pg.PoolConfig),
+        Client: PooledClient as unknown as typeof pg.Client,
+      })
       inner = { pool, session }
       state.inner = inner
       for (const event of FORWARDED) pool.on(event, (...args: unknown[]) => this.emit(event, ...args))
@@ -125,8 +145,20 @@ export class Pool extends EventEmitter {
   }
 
   connect(): Promise<pg.PoolClient & Client>
-  connect(callback: (err: Error | undefined, client: (pg.PoolClient & Client) | undefined, done: (release?: unknown) => void) => void): void
-  connect(callback?: (err: Error | undefined, client: (pg.PoolClient & Client) | undefined, done: (release?: unknown) => void) => void): unknown {
+  connect(
+    callback: (
+      err: Error | undefined,
+      client: (pg.PoolClient & Client) | undefined,
+      done: (release?: unknown) => void,
+    ) => void,
+  ): void
+  connect(
+    callback?: (
+      err: Error | undefined,
+      client: (pg.PoolClient & Client) | undefined,
+      done: (release?: unknown) => void,
+    ) => void,
+  ): unknown {
     let inner: Inner
     try {
       if (this.#ending) throw new Error('Cannot use a pool after calling end on the pool')
@@ -142,7 +174,6 @@ export class Pool extends EventEmitter {
     return inner.pool.connect() as Promise<pg.PoolClient & Client>
   }
 
-  // biome-ignore lint/suspicious/noExplicitAny: mirrors pg-pool's overloaded query()
   query(config: any, values?: any, callback?: any): any {
     const cb: Callback | undefined = typeof values === 'function' ? values : callback
     const vals: unknown[] | undefined = typeof values === 'function' ? undefined : values
@@ -154,18 +185,24 @@ export class Pool extends EventEmitter {
       })
     }
     const done: Callback = cb ?? settle
-    const fail = (err: unknown) => process.nextTick(() => done(err instanceof Error ? err : new Error(String(err))))
+    const fail = (err: unknown) =>
+      process.nextTick(() => done(err instanceof Error ? err : new Error(String(err))))
     try {
       if (config === null || config === undefined || typeof config === 'function') {
         throw new TypeError('pool.query needs SQL text or a query config')
       }
-      if (isSubmittable(config)) throw new TypeError('pool.query does not take a Submittable (Cursor, QueryStream, COPY); use pool.connect() and client.query()')
+      if (isSubmittable(config))
+        throw new TypeError(
+          'pool.query does not take a Submittable (Cursor, QueryStream, COPY); use pool.connect() and client.query()',
+        )
       if (this.#ending) throw new Error('Cannot use a pool after calling end on the pool')
       const session = this.#source.current()
       const text = typeof config === 'string' ? config : config.text
-      if (typeof text !== 'string') throw new TypeError('pool.query needs SQL text (a named statement without text cannot be classified)')
+      if (typeof text !== 'string')
+        throw new TypeError('pool.query needs SQL text (a named statement without text cannot be classified)')
       const described = describePostgres(text)
-      const go = (facts: SqlFacts) => this.#execute(session, config, vals, text, facts).then((res) => done(null, res), fail)
+      const go = (facts: SqlFacts) =>
+        this.#execute(session, config, vals, text, facts).then((res) => done(null, res), fail)
       if (described instanceof Promise) described.then(go, fail)
       else go(described)
     } catch (err) {
@@ -175,14 +212,22 @@ export class Pool extends EventEmitter {
   }
 
   /** Decide (and wait for approval) first; only then take a connection and run on it. */
-  async #execute(session: Session, config: unknown, values: unknown[] | undefined, text: string, facts: SqlFacts): Promise<unknown> {
+  async #execute(
+    session: Session,
+    config: unknown,
+    values: unknown[] | undefined,
+    text: string,
+    facts: SqlFacts,
+  ): Promise<unknown> {
     const preview = this.#config.preview
     const command: Command = {
       resource: this.#resource,
       action: 'sql.query',
       text,
       sql: facts,
-      preview: preview ? () => preview({ text, values: values ?? (config as { values?: unknown[] }).values, sql: facts }) : undefined,
+      preview: preview
+        ? () => preview({ text, values: values ?? (config as { values?: unknown[] }).values, sql: facts })
+        : undefined,
     }
     return session.execute(command, async (context) => {
       const inner = this.#poolFor(session)
@@ -192,7 +237,9 @@ export class Pool extends EventEmitter {
         result = err ?? res
       }) as never) as unknown as PgSubmittable
       if (typeof config === 'object' && (config as { query_timeout?: unknown }).query_timeout) {
-        ;(query as { query_timeout?: unknown }).query_timeout = (config as { query_timeout?: unknown }).query_timeout
+        ;(query as { query_timeout?: unknown }).query_timeout = (
+          config as { query_timeout?: unknown }
+        ).query_timeout
       }
       // A connection that dies mid-query fails the query; its 'error' event must not go unhandled.
       const onError = () => {}

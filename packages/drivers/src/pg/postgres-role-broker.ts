@@ -3,10 +3,10 @@
 // configured group roles, random password sent as a SCRAM verifier so it never appears in server
 // logs), dropped with its backends terminated on revoke or at expiry.
 import { createHash, createHmac, pbkdf2Sync, randomBytes } from 'node:crypto'
-import { Secret, WardenError, revealSecret } from '@warden/core'
 import type { Broker, Lease, LeaseRequest } from '@warden/core'
+import { revealSecret, Secret, WardenError } from '@warden/core'
 import type pg from 'pg'
-import { PgClient, escapeIdentifier } from './pg-internals.js'
+import { escapeIdentifier, PgClient } from './pg-internals.js'
 
 export interface PostgresRoleBrokerOptions {
   /** Connection of a role with CREATEROLE (and membership admin of `grants`). Its password may be a Secret. */
@@ -28,15 +28,19 @@ const SCRAM_ITERATIONS = 4096
 
 /** A broker that issues a fresh PostgreSQL login role per lease. */
 export function postgresRoleBroker(options: PostgresRoleBrokerOptions): PostgresRoleBroker {
-  if (typeof options !== 'object' || options === null) throw new TypeError('postgresRoleBroker: options are required')
-  if (typeof options.admin !== 'object' || options.admin === null) throw new TypeError('postgresRoleBroker: "admin" connection config is required')
+  if (typeof options !== 'object' || options === null)
+    throw new TypeError('postgresRoleBroker: options are required')
+  if (typeof options.admin !== 'object' || options.admin === null)
+    throw new TypeError('postgresRoleBroker: "admin" connection config is required')
   if (!Array.isArray(options.grants) || options.grants.some((g) => typeof g !== 'string' || g === '')) {
     throw new TypeError('postgresRoleBroker: "grants" must be a list of group role names')
   }
   const ttl = options.ttl ?? 15 * 60_000
-  if (!Number.isFinite(ttl) || ttl < 1000) throw new TypeError('postgresRoleBroker: "ttl" must be at least 1000 ms')
+  if (!Number.isFinite(ttl) || ttl < 1000)
+    throw new TypeError('postgresRoleBroker: "ttl" must be at least 1000 ms')
   const prefix = options.prefix ?? 'warden_'
-  if (!/^[a-z_][a-z0-9_]{0,30}$/.test(prefix)) throw new TypeError('postgresRoleBroker: "prefix" must be a short lower-case identifier')
+  if (!/^[a-z_][a-z0-9_]{0,30}$/.test(prefix))
+    throw new TypeError('postgresRoleBroker: "prefix" must be a short lower-case identifier')
   const { password: adminPassword, ...adminConfig } = options.admin
   const grants = [...options.grants]
 
@@ -47,8 +51,16 @@ export function postgresRoleBroker(options: PostgresRoleBrokerOptions): Postgres
 
   const connect = (): Promise<pg.Client> => {
     admin ??= (async () => {
-      const secret = adminPassword instanceof Secret ? adminPassword : adminPassword === undefined ? undefined : new Secret(adminPassword)
-      const client = new PgClient({ ...adminConfig, password: secret ? () => revealSecret(secret) : undefined })
+      const secret =
+        adminPassword instanceof Secret
+          ? adminPassword
+          : adminPassword === undefined
+            ? undefined
+            : new Secret(adminPassword)
+      const client = new PgClient({
+        ...adminConfig,
+        password: secret ? () => revealSecret(secret) : undefined,
+      })
       client.on('error', () => {
         admin = undefined // reconnect on next use
       })
@@ -59,7 +71,11 @@ export function postgresRoleBroker(options: PostgresRoleBrokerOptions): Postgres
       return client
     })().catch((err: unknown) => {
       admin = undefined
-      throw new WardenError('ERR_WARDEN_BROKER', `postgresRoleBroker: cannot connect as admin: ${(err as Error).message}`, { cause: err })
+      throw new WardenError(
+        'ERR_WARDEN_BROKER',
+        `postgresRoleBroker: cannot connect as admin: ${(err as Error).message}`,
+        { cause: err },
+      )
     })
     return admin
   }
@@ -98,7 +114,13 @@ export function postgresRoleBroker(options: PostgresRoleBrokerOptions): Postgres
           `CREATE ROLE ${escapeIdentifier(role)} LOGIN PASSWORD ${client.escapeLiteral(scramVerifier(password))} VALID UNTIL ${client.escapeLiteral(expiresAt.toISOString())}${inRole}`,
         )
       }).catch((err: unknown) => {
-        throw err instanceof WardenError ? err : new WardenError('ERR_WARDEN_BROKER', `postgresRoleBroker: cannot create a role: ${(err as Error).message}`, { cause: err })
+        throw err instanceof WardenError
+          ? err
+          : new WardenError(
+              'ERR_WARDEN_BROKER',
+              `postgresRoleBroker: cannot create a role: ${(err as Error).message}`,
+              { cause: err },
+            )
       })
       const timer = setTimeout(() => {
         drop(role).catch(() => undefined)
@@ -107,14 +129,19 @@ export function postgresRoleBroker(options: PostgresRoleBrokerOptions): Postgres
       timers.set(role, timer)
       return Object.freeze({
         id: role,
-        credential: Object.freeze({ type: 'password' as const, username: role, password: new Secret(password) }),
+        credential: Object.freeze({
+          type: 'password' as const,
+          username: role,
+          password: new Secret(password),
+        }),
         expiresAt,
         renewable: false,
       })
     },
 
     async revoke(lease: Lease): Promise<void> {
-      if (!lease.id.startsWith(prefix)) throw new WardenError('ERR_WARDEN_BROKER', 'postgresRoleBroker: not a lease of this broker')
+      if (!lease.id.startsWith(prefix))
+        throw new WardenError('ERR_WARDEN_BROKER', 'postgresRoleBroker: not a lease of this broker')
       await drop(lease.id)
     },
 

@@ -1,8 +1,9 @@
 // Every query shape of the guarded pg Client and Pool against the real PostgreSQL on 127.0.0.1:5432.
-import { inspect } from 'node:util'
+
 import { Readable, Writable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
-import { type Session, type Warden, WardenDeniedError, callbackApprover, createWarden } from '@warden/core'
+import { inspect } from 'node:util'
+import { callbackApprover, createWarden, type Session, type Warden, WardenDeniedError } from '@warden/core'
 import { type MemorySink, memorySink, stubBroker } from '@warden/core/testing'
 import { Client, Pool } from '@warden/drivers/pg'
 import { compilePolicy } from '@warden/policy'
@@ -11,7 +12,7 @@ import { from as copyFrom, to as copyTo } from 'pg-copy-streams'
 import Cursor from 'pg-cursor'
 import QueryStream from 'pg-query-stream'
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
-import { PG, POLICY, SCHEMA, admin, createDatabase, dropDatabase } from './helpers.js'
+import { admin, createDatabase, dropDatabase, PG, POLICY, SCHEMA } from './helpers.js'
 
 let database: string
 let warden: Warden
@@ -71,7 +72,7 @@ describe('Client query shapes', () => {
     expect(record?.command).toBe('SELECT id, name FROM customers ORDER BY id')
     expect(record?.outcome?.status).toBe('ok')
     expect(record?.outcome?.rows).toBe(3)
-    expect((record?.facts as { reads?: string[] }).reads).toEqual(['customers'])
+    expect((record?.facts as { reads?: string[] } | undefined)?.reads).toEqual(['customers'])
   })
 
   it('text + values, promise (values never audited)', async () => {
@@ -81,17 +82,28 @@ describe('Client query shapes', () => {
   })
 
   it('text + callback and text + values + callback', async () => {
-    const a = await new Promise<pg.QueryResult>((resolve, reject) => client.query('SELECT 1 AS one', (err: Error | null, res: pg.QueryResult) => (err ? reject(err) : resolve(res))))
+    const a = await new Promise<pg.QueryResult>((resolve, reject) =>
+      client.query('SELECT 1 AS one', (err: Error | null, res: pg.QueryResult) =>
+        err ? reject(err) : resolve(res),
+      ),
+    )
     expect(a.rows).toEqual([{ one: 1 }])
     const b = await new Promise<pg.QueryResult>((resolve, reject) =>
-      client.query('SELECT $1::int + 1 AS two', [1], (err: Error | null, res: pg.QueryResult) => (err ? reject(err) : resolve(res))),
+      client.query('SELECT $1::int + 1 AS two', [1], (err: Error | null, res: pg.QueryResult) =>
+        err ? reject(err) : resolve(res),
+      ),
     )
     expect(b.rows).toEqual([{ two: 2 }])
     expect(client.query('SELECT 1', () => {})).toBeUndefined()
   })
 
   it('config object: named prepared statement, rowMode array, types', async () => {
-    const config = { name: 'by-id', text: 'SELECT id, total FROM orders WHERE id = $1', values: [10], rowMode: 'array' as const }
+    const config = {
+      name: 'by-id',
+      text: 'SELECT id, total FROM orders WHERE id = $1',
+      values: [10],
+      rowMode: 'array' as const,
+    }
     const first = await client.query(config)
     expect(first.rows).toEqual([[10, '99.5']])
     const again = await client.query({ ...config, values: [11] })
@@ -106,7 +118,9 @@ describe('Client query shapes', () => {
   it('a named statement without its text reuses the text the connection prepared', async () => {
     const r = await client.query({ name: 'by-id', values: [10] } as pg.QueryConfig)
     expect(r.rows).toEqual([{ id: 10, total: '99.5' }])
-    await expect(client.query({ name: 'never-prepared', values: [1] } as pg.QueryConfig)).rejects.toBeInstanceOf(WardenDeniedError)
+    await expect(
+      client.query({ name: 'never-prepared', values: [1] } as pg.QueryConfig),
+    ).rejects.toBeInstanceOf(WardenDeniedError)
   })
 
   it('multi-statement text returns one result per statement', async () => {
@@ -155,7 +169,9 @@ describe('Client query shapes', () => {
 
   it('queries issued without awaiting run in call order', async () => {
     const order: number[] = []
-    const all = [0, 1, 2, 3, 4].map((i) => client.query(`SELECT ${i} AS i`).then((r) => order.push(r.rows[0].i)))
+    const all = [0, 1, 2, 3, 4].map((i) =>
+      client.query(`SELECT ${i} AS i`).then((r) => order.push(r.rows[0].i)),
+    )
     await Promise.all(all)
     expect(order).toEqual([0, 1, 2, 3, 4])
   })
@@ -171,7 +187,9 @@ describe('Client query shapes', () => {
   })
 
   it('denials reach callbacks, cursors and streams too', async () => {
-    const viaCallback = await new Promise<Error | null>((resolve) => client.query('DELETE FROM orders', (err: Error | null) => resolve(err)))
+    const viaCallback = await new Promise<Error | null>((resolve) =>
+      client.query('DELETE FROM orders', (err: Error | null) => resolve(err)),
+    )
     expect(viaCallback).toBeInstanceOf(WardenDeniedError)
     const cursor = client.query(new Cursor('SELEC 1'))
     await expect(cursor.read(1)).rejects.toBeInstanceOf(WardenDeniedError)
@@ -183,12 +201,17 @@ describe('Client query shapes', () => {
       })(),
     ).rejects.toBeInstanceOf(WardenDeniedError)
     const copy = client.query(copyTo('TRUNCATE orders'))
-    await expect(pipeline(copy, new Writable({ write: (_c, _e, cb) => cb() }))).rejects.toBeInstanceOf(WardenDeniedError)
+    await expect(pipeline(copy, new Writable({ write: (_c, _e, cb) => cb() }))).rejects.toBeInstanceOf(
+      WardenDeniedError,
+    )
     expect((await client.query('SELECT count(*)::int AS n FROM orders')).rows).toEqual([{ n: 2 }])
   })
 
   it('an unparseable statement is denied, never sent', async () => {
-    await expect(client.query('SEL/**/ECT 1')).rejects.toMatchObject({ code: 'ERR_WARDEN_DENIED', rule: 'unparsed-sql' })
+    await expect(client.query('SEL/**/ECT 1')).rejects.toMatchObject({
+      code: 'ERR_WARDEN_DENIED',
+      rule: 'unparsed-sql',
+    })
   })
 
   it('database errors reach the caller and are audited as errors', async () => {
@@ -202,7 +225,9 @@ describe('Client query shapes', () => {
     await client.query("UPDATE held SET v = 'b' WHERE id = 1")
     expect(approvals.seen.at(-1)).toBe("UPDATE held SET v = 'b' WHERE id = 1")
     approvals.approve = false
-    await expect(client.query("UPDATE held SET v = 'c' WHERE id = 1")).rejects.toMatchObject({ code: 'ERR_WARDEN_APPROVAL_REJECTED' })
+    await expect(client.query("UPDATE held SET v = 'c' WHERE id = 1")).rejects.toMatchObject({
+      code: 'ERR_WARDEN_APPROVAL_REJECTED',
+    })
     const rows = await admin((c) => c.query('SELECT v FROM held'), database)
     expect(rows.rows).toEqual([{ v: 'b' }])
   })
@@ -252,8 +277,14 @@ describe('Pool', () => {
   })
 
   it('pool.query: promise and callback', async () => {
-    expect((await pool.query('SELECT name FROM customers WHERE id = $1', [1])).rows).toEqual([{ name: 'Ada' }])
-    const rows = await new Promise((resolve, reject) => pool.query('SELECT 2 AS two', (err: Error | null, r: pg.QueryResult) => (err ? reject(err) : resolve(r.rows))))
+    expect((await pool.query('SELECT name FROM customers WHERE id = $1', [1])).rows).toEqual([
+      { name: 'Ada' },
+    ])
+    const rows = await new Promise((resolve, reject) =>
+      pool.query('SELECT 2 AS two', (err: Error | null, r: pg.QueryResult) =>
+        err ? reject(err) : resolve(r.rows),
+      ),
+    )
     expect(rows).toEqual([{ two: 2 }])
   })
 

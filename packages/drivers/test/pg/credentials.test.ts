@@ -6,7 +6,7 @@ import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { inspect } from 'node:util'
-import { type Lease, type Warden, createWarden, revealSecret } from '@warden/core'
+import { createWarden, type Lease, revealSecret, type Warden } from '@warden/core'
 import { type MemorySink, memorySink } from '@warden/core/testing'
 import { Client, Pool, postgresRoleBroker } from '@warden/drivers/pg'
 import { compilePolicy } from '@warden/policy'
@@ -61,7 +61,16 @@ beforeAll(async () => {
   writeFileSync(join(dir, 'pw'), ADMIN_PASSWORD)
   chownSync(join(dir, 'pw'), uid, gid)
   port = await freePort()
-  pgc([`${BIN}/initdb`, '-D', join(dir, 'data'), '-U', 'postgres', '--auth-local=trust', '--auth-host=scram-sha-256', `--pwfile=${join(dir, 'pw')}`])
+  pgc([
+    `${BIN}/initdb`,
+    '-D',
+    join(dir, 'data'),
+    '-U',
+    'postgres',
+    '--auth-local=trust',
+    '--auth-host=scram-sha-256',
+    `--pwfile=${join(dir, 'pw')}`,
+  ])
   pgc([
     `${BIN}/pg_ctl`,
     '-D',
@@ -96,7 +105,8 @@ function recording(broker: ReturnType<typeof postgresRoleBroker>) {
   const issued: Lease[] = []
   return {
     issued,
-    passwords: () => issued.map((l) => (l.credential.type === 'password' ? revealSecret(l.credential.password) : '')),
+    passwords: () =>
+      issued.map((l) => (l.credential.type === 'password' ? revealSecret(l.credential.password) : '')),
     broker: {
       issue: async (r: Parameters<typeof broker.issue>[0]) => {
         const lease = await broker.issue(r)
@@ -110,7 +120,11 @@ function recording(broker: ReturnType<typeof postgresRoleBroker>) {
 }
 
 async function roles(): Promise<{ rolname: string; rolvaliduntil: Date | null }[]> {
-  return (await asAdmin((c) => c.query("SELECT rolname, rolvaliduntil FROM pg_roles WHERE rolname LIKE 'wtest_%' ORDER BY rolname"))).rows
+  return (
+    await asAdmin((c) =>
+      c.query("SELECT rolname, rolvaliduntil FROM pg_roles WHERE rolname LIKE 'wtest_%' ORDER BY rolname"),
+    )
+  ).rows
 }
 
 describe('the throwaway cluster checks passwords', () => {
@@ -128,21 +142,39 @@ describe('postgresRoleBroker', () => {
   })
 
   it('issues a fresh login role per lease (VALID UNTIL, group member) and drops it on revoke', async () => {
-    const broker = postgresRoleBroker({ admin: adminConfig(), grants: ['app_readers'], ttl: 60_000, prefix: 'wtest_' })
-    const request = { resource: { kind: 'postgres', name: 'demo', labels: {} }, principal: { id: 'p', type: 'service', groups: [], claims: {}, issuer: '' }, scope: '' } as const
+    const broker = postgresRoleBroker({
+      admin: adminConfig(),
+      grants: ['app_readers'],
+      ttl: 60_000,
+      prefix: 'wtest_',
+    })
+    const request = {
+      resource: { kind: 'postgres', name: 'demo', labels: {} },
+      principal: { id: 'p', type: 'service', groups: [], claims: {}, issuer: '' },
+      scope: '',
+    } as const
     const a = await broker.issue(request)
     const b = await broker.issue(request)
     expect(a.id).not.toBe(b.id)
     expect(a.credential.type).toBe('password')
     const listed = await roles()
     expect(listed.map((r) => r.rolname).sort()).toEqual([a.id, b.id].sort())
-    for (const r of listed) expect(Math.abs((r.rolvaliduntil as Date).getTime() - a.expiresAt.getTime())).toBeLessThan(2000)
-    const members = await asAdmin((c) => c.query("SELECT pg_has_role($1, 'app_readers', 'MEMBER') AS m", [a.id]))
+    for (const r of listed)
+      expect(Math.abs((r.rolvaliduntil as Date).getTime() - a.expiresAt.getTime())).toBeLessThan(2000)
+    const members = await asAdmin((c) =>
+      c.query("SELECT pg_has_role($1, 'app_readers', 'MEMBER') AS m", [a.id]),
+    )
     expect(members.rows).toEqual([{ m: true }])
 
     // The lease works, and its password is not in the server log (a SCRAM verifier was sent).
     const cred = a.credential as { username: string; password: import('@warden/core').Secret }
-    const direct = new pg.Client({ host: '127.0.0.1', port, database: 'postgres', user: cred.username, password: revealSecret(cred.password) })
+    const direct = new pg.Client({
+      host: '127.0.0.1',
+      port,
+      database: 'postgres',
+      user: cred.username,
+      password: revealSecret(cred.password),
+    })
     await direct.connect()
     expect((await direct.query('SELECT v FROM secrets_demo')).rows).toEqual([{ v: 'one' }])
     direct.on('error', () => {})
@@ -151,7 +183,13 @@ describe('postgresRoleBroker', () => {
     expect((await roles()).map((r) => r.rolname)).toEqual([b.id])
     // Its backend was terminated and its password no longer logs in.
     await expect(direct.query('SELECT 1')).rejects.toThrow()
-    const again = new pg.Client({ host: '127.0.0.1', port, database: 'postgres', user: cred.username, password: revealSecret(cred.password) })
+    const again = new pg.Client({
+      host: '127.0.0.1',
+      port,
+      database: 'postgres',
+      user: cred.username,
+      password: revealSecret(cred.password),
+    })
     await expect(again.connect()).rejects.toThrow(/password authentication failed/)
     await broker.close()
     expect(await roles()).toEqual([])
@@ -177,14 +215,23 @@ describe('guarded pool with broker-issued roles', () => {
 
   it('rotates credentials while queries keep running: a lease expires mid-run and no query fails', async () => {
     const session = await warden.session({ principal: { id: 'svc-rotate', type: 'service', groups: [] } })
-    const pool = new Pool(session, { host: '127.0.0.1', port, database: 'postgres', resource: 'rotating', max: 2, idleTimeoutMillis: 0 })
+    const pool = new Pool(session, {
+      host: '127.0.0.1',
+      port,
+      database: 'postgres',
+      resource: 'rotating',
+      max: 2,
+      idleTimeoutMillis: 0,
+    })
     const users = new Set<string>()
     const failures: unknown[] = []
     const until = Date.now() + 7000
     const worker = async () => {
       while (Date.now() < until) {
         try {
-          const r = await pool.query('SELECT current_user AS u, (SELECT count(*)::int FROM secrets_demo) AS n')
+          const r = await pool.query(
+            'SELECT current_user AS u, (SELECT count(*)::int FROM secrets_demo) AS n',
+          )
           users.add(r.rows[0].u)
           expect(r.rows[0].n).toBe(1)
         } catch (err) {

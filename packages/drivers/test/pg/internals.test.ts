@@ -1,17 +1,28 @@
 // The pg internals named in pg-internals.ts are where the driver expects them, in the installed versions.
 import { execFileSync } from 'node:child_process'
 import { createRequire } from 'node:module'
-import { type Session, createWarden } from '@warden/core'
+import { createWarden, type Session } from '@warden/core'
 import { memorySink, stubBroker } from '@warden/core/testing'
 import { Client } from '@warden/drivers/pg'
 import { compilePolicy } from '@warden/policy'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { PgClient, PgPool, PgQuery, checkVersions, clientInternals, versions } from '../../src/pg/pg-internals.js'
+import {
+  checkVersions,
+  clientInternals,
+  PgClient,
+  PgPool,
+  PgQuery,
+  versions,
+} from '../../src/pg/pg-internals.js'
 import { PG } from './helpers.js'
 
 const require = createRequire(import.meta.url)
 let session: Session
-const warden = createWarden({ policy: compilePolicy('defaults: { effect: allow }'), broker: stubBroker({ username: 'postgres' }), audit: memorySink() })
+const warden = createWarden({
+  policy: compilePolicy('defaults: { effect: allow }'),
+  broker: stubBroker({ username: 'postgres' }),
+  audit: memorySink(),
+})
 
 beforeAll(async () => {
   session = await warden.session({ principal: { id: 'internals', type: 'service' } })
@@ -76,10 +87,14 @@ describe('pg internals', () => {
         const ok = typeof m.PgClient === 'function' && typeof new m.PgClient({}).connection?.query === 'function'
         process.stdout.write(ok ? 'js-client' : 'native')
       }, (e) => { process.stdout.write('error:' + e.message) })`
-    const out = execFileSync(process.execPath, ['--conditions=warden-source', '--import', 'tsx', '--input-type=module', '-e', script], {
-      env: { ...process.env, NODE_PG_FORCE_NATIVE: '1' },
-      cwd: new URL('../../../../', import.meta.url).pathname,
-    }).toString()
+    const out = execFileSync(
+      process.execPath,
+      ['--conditions=warden-source', '--import', 'tsx', '--input-type=module', '-e', script],
+      {
+        env: { ...process.env, NODE_PG_FORCE_NATIVE: '1' },
+        cwd: new URL('../../../../', import.meta.url).pathname,
+      },
+    ).toString()
     expect(out).toBe('js-client')
   })
 })

@@ -2,7 +2,7 @@
 // streams, COPY TO (text and CSV), and values inside error messages.
 import { Writable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
-import { type Session, type Warden, createWarden } from '@warden/core'
+import { createWarden, type Session, type Warden } from '@warden/core'
 import { type MemorySink, memorySink, stubBroker } from '@warden/core/testing'
 import { Client } from '@warden/drivers/pg'
 import { compilePolicy } from '@warden/policy'
@@ -11,7 +11,7 @@ import { to as copyTo } from 'pg-copy-streams'
 import Cursor from 'pg-cursor'
 import QueryStream from 'pg-query-stream'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { PG, POLICY, SCHEMA, admin, createDatabase, dropDatabase } from './helpers.js'
+import { admin, createDatabase, dropDatabase, PG, POLICY, SCHEMA } from './helpers.js'
 
 const R = '[redacted]'
 let database: string
@@ -26,7 +26,11 @@ beforeAll(async () => {
   database = await createDatabase('warden_pg_mask')
   await admin((c) => c.query(SCHEMA), database)
   sink = memorySink()
-  warden = createWarden({ policy: compilePolicy(POLICY), broker: stubBroker({ username: 'postgres' }), audit: sink })
+  warden = createWarden({
+    policy: compilePolicy(POLICY),
+    broker: stubBroker({ username: 'postgres' }),
+    audit: sink,
+  })
   masked = await warden.session({ principal: { id: 'svc', type: 'service', groups: [] } })
   trusted = await warden.session({ principal: { id: 'dpo', type: 'service', groups: ['pii-readers'] } })
   client = new Client(masked, { ...PG, database, resource: 'crm' })
@@ -66,12 +70,17 @@ describe('row masking', () => {
     ])
     const record = sink.commands().at(-1)
     expect(record?.masked).toEqual(
-      expect.arrayContaining([expect.objectContaining({ column: 'email', strategy: 'redact', count: 2 }), expect.objectContaining({ column: 'ssn', count: 2 })]),
+      expect.arrayContaining([
+        expect.objectContaining({ column: 'email', strategy: 'redact', count: 2 }),
+        expect.objectContaining({ column: 'ssn', count: 2 }),
+      ]),
     )
   })
 
   it('customers.phone is masked, orders.phone is not (provenance from the row description)', async () => {
-    const r = await client.query('SELECT c.phone AS cp, o.phone AS op FROM orders o JOIN customers c ON c.id = o.customer ORDER BY o.id')
+    const r = await client.query(
+      'SELECT c.phone AS cp, o.phone AS op FROM orders o JOIN customers c ON c.id = o.customer ORDER BY o.id',
+    )
     expect(r.rows).toEqual([
       { cp: R, op: '+1 555 0999' },
       { cp: R, op: null },
@@ -93,7 +102,11 @@ describe('row masking', () => {
   })
 
   it('masked columns read as text whatever their type; others keep their type', async () => {
-    const r = await client.query({ text: 'SELECT id, ssn FROM customers WHERE id = $1', values: [1], rowMode: 'array' })
+    const r = await client.query({
+      text: 'SELECT id, ssn FROM customers WHERE id = $1',
+      values: [1],
+      rowMode: 'array',
+    })
     expect(r.rows).toEqual([[1, R]])
     expect(r.fields.map((f) => f.dataTypeID)).toEqual([23, 25])
   })
@@ -105,7 +118,9 @@ describe('row masking', () => {
   })
 
   it('multi-statement results are each masked', async () => {
-    const r = (await client.query('SELECT email FROM customers WHERE id = 1; SELECT ssn, id FROM customers WHERE id = 2')) as unknown as pg.QueryResult[]
+    const r = (await client.query(
+      'SELECT email FROM customers WHERE id = 1; SELECT ssn, id FROM customers WHERE id = 2',
+    )) as unknown as pg.QueryResult[]
     expect(r.map((x) => x.rows)).toEqual([[{ email: R }], [{ ssn: R, id: 2 }]])
   })
 
@@ -116,7 +131,9 @@ describe('row masking', () => {
     await new Promise((resolve, reject) => q.on('end', resolve).on('error', reject))
     expect(rows).toEqual([{ ssn: R }, { ssn: R }])
 
-    const cursor = client.query(new Cursor('SELECT id, email FROM customers ORDER BY id', [], { rowMode: 'array' }))
+    const cursor = client.query(
+      new Cursor('SELECT id, email FROM customers ORDER BY id', [], { rowMode: 'array' }),
+    )
     expect(await cursor.read(2)).toEqual([
       [1, R],
       [2, R],
@@ -124,12 +141,17 @@ describe('row masking', () => {
     await cursor.close()
 
     const streamed: unknown[] = []
-    for await (const row of client.query(new QueryStream('SELECT email FROM customers WHERE email IS NOT NULL ORDER BY id'))) streamed.push(row)
+    for await (const row of client.query(
+      new QueryStream('SELECT email FROM customers WHERE email IS NOT NULL ORDER BY id'),
+    ))
+      streamed.push(row)
     expect(streamed).toEqual([{ email: R }, { email: R }])
   })
 
   it('a principal the mask rule exempts sees the values', async () => {
-    expect((await trustedClient.query('SELECT ssn FROM customers WHERE id = 1')).rows).toEqual([{ ssn: '123-45-6789' }])
+    expect((await trustedClient.query('SELECT ssn FROM customers WHERE id = 1')).rows).toEqual([
+      { ssn: '123-45-6789' },
+    ])
   })
 })
 
@@ -154,23 +176,33 @@ describe('COPY TO under masks', () => {
   })
 
   it('COPY (query) TO STDOUT is refused rather than passed raw', async () => {
-    await expect(copyOut(client, 'COPY (SELECT ssn FROM customers) TO STDOUT')).rejects.toMatchObject({ code: 'ERR_WARDEN_UNSUPPORTED' })
-    await expect(copyOut(client, "COPY customers TO STDOUT WITH (DELIMITER '|')")).rejects.toMatchObject({ code: 'ERR_WARDEN_UNSUPPORTED' })
-    await expect(copyOut(client, 'COPY customers TO STDOUT WITH (FORMAT binary)')).rejects.toMatchObject({ code: 'ERR_WARDEN_UNSUPPORTED' })
+    await expect(copyOut(client, 'COPY (SELECT ssn FROM customers) TO STDOUT')).rejects.toMatchObject({
+      code: 'ERR_WARDEN_UNSUPPORTED',
+    })
+    await expect(copyOut(client, "COPY customers TO STDOUT WITH (DELIMITER '|')")).rejects.toMatchObject({
+      code: 'ERR_WARDEN_UNSUPPORTED',
+    })
+    await expect(copyOut(client, 'COPY customers TO STDOUT WITH (FORMAT binary)')).rejects.toMatchObject({
+      code: 'ERR_WARDEN_UNSUPPORTED',
+    })
     expect((await client.query('SELECT 1 AS still')).rows).toEqual([{ still: 1 }])
   })
 })
 
 describe('error scrubbing', () => {
   it('Key (ssn)=(...) in a unique violation is redacted', async () => {
-    const err = (await client.query('INSERT INTO customers (id, name, ssn) VALUES ($1, $2, $3)', [9, 'Eve', '123-45-6789']).catch((e: unknown) => e)) as pg.DatabaseError
+    const err = (await client
+      .query('INSERT INTO customers (id, name, ssn) VALUES ($1, $2, $3)', [9, 'Eve', '123-45-6789'])
+      .catch((e: unknown) => e)) as pg.DatabaseError
     expect(err.code).toBe('23505')
     expect(err.detail).toBe(`Key (ssn)=(${R}) already exists.`)
     expect(JSON.stringify(sink.records)).not.toContain('123-45-6789')
   })
 
   it('Failing row contains (...) is redacted', async () => {
-    const err = (await client.query('INSERT INTO customers (id, name, ssn) VALUES ($1, $2, $3)', [8, null, '555-55-5555']).catch((e: unknown) => e)) as pg.DatabaseError
+    const err = (await client
+      .query('INSERT INTO customers (id, name, ssn) VALUES ($1, $2, $3)', [8, null, '555-55-5555'])
+      .catch((e: unknown) => e)) as pg.DatabaseError
     expect(err.code).toBe('23502')
     expect(err.detail).toBe(`Failing row contains (${R}).`)
     expect(String(err.stack)).not.toContain('555-55-5555')
@@ -178,7 +210,9 @@ describe('error scrubbing', () => {
   })
 
   it('a key column no rule masks keeps its value', async () => {
-    const err = (await client.query("INSERT INTO customers (id, name) VALUES (1, 'dup')").catch((e: unknown) => e)) as pg.DatabaseError
+    const err = (await client
+      .query("INSERT INTO customers (id, name) VALUES (1, 'dup')")
+      .catch((e: unknown) => e)) as pg.DatabaseError
     expect(err.detail).toBe('Key (id)=(1) already exists.')
   })
 })

@@ -6,7 +6,11 @@ import type { MaskPlan } from '@warden/core'
 export type CopyFormat = 'text' | 'csv'
 
 /** Returns a function that takes raw COPY chunks (null at the end) and returns masked chunks. */
-export function copyMasker(plan: MaskPlan, format: CopyFormat, header: boolean): (chunk: Buffer | null) => Buffer[] {
+export function copyMasker(
+  plan: MaskPlan,
+  format: CopyFormat,
+  header: boolean,
+): (chunk: Buffer | null) => Buffer[] {
   let pending = ''
   let skipHeader = header
   const decoder = new TextDecoder('utf-8', { fatal: false })
@@ -99,7 +103,9 @@ function isHex(c: string | undefined): boolean {
 
 function encodeText(value: unknown): string {
   if (value === null || value === undefined) return '\\N'
-  return String(value).replace(/[\\\t\n\r]/g, (c) => (c === '\\' ? '\\\\' : c === '\t' ? '\\t' : c === '\n' ? '\\n' : '\\r'))
+  return String(value).replace(/[\\\t\n\r]/g, (c) =>
+    c === '\\' ? '\\\\' : c === '\t' ? '\\t' : c === '\n' ? '\\n' : '\\r',
+  )
 }
 
 // ---- CSV format: comma, double quotes, unquoted empty is NULL

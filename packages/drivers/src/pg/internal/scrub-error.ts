@@ -9,7 +9,12 @@ const TEXT_FIELDS = ['message', 'detail', 'hint', 'where', 'internalQuery'] as c
 export function scrubError(error: Error, masker: Masker | null): Error {
   if (masker === null || error === null || typeof error !== 'object') return error
   const e = error as unknown as Record<string, unknown>
-  const table = typeof e.table === 'string' ? (typeof e.schema === 'string' ? `${e.schema}.${e.table}` : e.table) : undefined
+  const table =
+    typeof e.table === 'string'
+      ? typeof e.schema === 'string'
+        ? `${e.schema}.${e.table}`
+        : e.table
+      : undefined
   if (typeof e.detail === 'string') e.detail = scrubDetail(e.detail, masker, table)
   for (const field of TEXT_FIELDS) {
     const value = e[field]
@@ -38,7 +43,12 @@ function scrubDetail(detail: string, masker: Masker, table: string | undefined):
 
 /** The server prints values unquoted, so take the last `)` before the sentence's known endings. */
 function findValuesEnd(detail: string, from: number): number {
-  for (const ending of [') already exists.', ') is not present in table', ') is still referenced from table', ') conflicts with existing key']) {
+  for (const ending of [
+    ') already exists.',
+    ') is not present in table',
+    ') is still referenced from table',
+    ') conflicts with existing key',
+  ]) {
     const at = detail.lastIndexOf(ending)
     if (at >= from) return at
   }

@@ -49,7 +49,11 @@ const DYNAMIC_FUNCTIONS: ReadonlySet<string> = new Set([
 ])
 
 /** Settings that change how the server lexes the next statement (parsers.md §8.1). */
-const LEXER_SETTINGS: ReadonlySet<string> = new Set(['standard_conforming_strings', 'backslash_quote', 'client_encoding'])
+const LEXER_SETTINGS: ReadonlySet<string> = new Set([
+  'standard_conforming_strings',
+  'backslash_quote',
+  'client_encoding',
+])
 
 const TABLE_DROPS: ReadonlySet<string> = new Set([
   'OBJECT_TABLE',
@@ -88,7 +92,13 @@ export class SqlWalker {
 
   /** Classifies one top-level statement (`{Kind: body}`) and returns its type and facts. */
   statement(node: Body): { type: string; acc: StatementAcc; where: boolean } {
-    const acc: StatementAcc = { reads: new Set(), writes: new Set(), functions: new Set(), nested: [], unbounded: false }
+    const acc: StatementAcc = {
+      reads: new Set(),
+      writes: new Set(),
+      functions: new Set(),
+      nested: [],
+      unbounded: false,
+    }
     this.#acc = acc
     const [kind, body] = tagged(node)
     const type = statementType(kind, body)
@@ -118,7 +128,8 @@ export class SqlWalker {
       return
     }
     let inner = scope
-    if (obj.withClause !== undefined && skip !== 'withClause') inner = this.#with(obj.withClause as Body, scope)
+    if (obj.withClause !== undefined && skip !== 'withClause')
+      inner = this.#with(obj.withClause as Body, scope)
     for (const key in obj) {
       if (key === skip || key === 'withClause') continue
       const value = obj[key]
@@ -127,7 +138,8 @@ export class SqlWalker {
       if (first >= 65 && first <= 90) this.#node(key, value as Body, inner)
       else if (key === 'pktable' || key === 'inhRelations') this.#visit(value, { ...inner, rel: 'read' })
       else if (key === 'intoClause') this.#visit(value, { ...inner, rel: 'write' })
-      else if (key === 'setstmt') this.#statement('VariableSetStmt', value as Body, inner, false) // ALTER ROLE/DATABASE/SYSTEM ... SET
+      else if (key === 'setstmt')
+        this.#statement('VariableSetStmt', value as Body, inner, false) // ALTER ROLE/DATABASE/SYSTEM ... SET
       else this.#visit(value, inner)
     }
   }
@@ -170,7 +182,11 @@ export class SqlWalker {
       case 'MergeStmt': {
         // The target of DML is always a real table, never a CTE of the same name.
         this.#target(body.relation as Body, scope)
-        if ((kind === 'UpdateStmt' || kind === 'DeleteStmt') && body.whereClause === undefined && scope.runs) {
+        if (
+          (kind === 'UpdateStmt' || kind === 'DeleteStmt') &&
+          body.whereClause === undefined &&
+          scope.runs
+        ) {
           this.#acc.unbounded = true
         }
         this.#object(body, { ...scope, rel: 'read' }, 'relation')
@@ -267,7 +283,8 @@ export class SqlWalker {
       this.#written(relationName(rv), scope)
       return
     }
-    if (rv.schemaname === undefined && rv.catalogname === undefined && scope.ctes.has(String(rv.relname))) return
+    if (rv.schemaname === undefined && rv.catalogname === undefined && scope.ctes.has(String(rv.relname)))
+      return
     this.#acc.reads.add(relationName(rv))
   }
 
@@ -306,7 +323,8 @@ export class SqlWalker {
       if (def.defname === 'language' && value !== undefined) language = value
       if (def.defname === 'as') source = value
     }
-    if (language !== 'plpgsql') throw new DescribeFailure(`DO block in language "${language}" cannot be classified`)
+    if (language !== 'plpgsql')
+      throw new DescribeFailure(`DO block in language "${language}" cannot be classified`)
     if (source === undefined) throw new DescribeFailure('DO block without a body')
     let tree: unknown
     try {
@@ -388,7 +406,10 @@ function relationName(rv: Body): string {
 function nameOf(object: Body): string {
   const list = object.List as Body | undefined
   const items = (list?.items as Body[] | undefined) ?? []
-  return items.map(stringValue).filter((s) => s !== '').join('.')
+  return items
+    .map(stringValue)
+    .filter((s) => s !== '')
+    .join('.')
 }
 
 /** The value of a string constant (`A_Const` or a bare `String`), or undefined for anything else. */
@@ -424,7 +445,8 @@ function wrapDo(source: string): string {
   for (let n = 0; ; n++) {
     const tag = `$warden${n}$`
     const text = `DO ${tag}${source}${tag}`
-    if (text.indexOf(tag) === 3 && text.indexOf(tag, 3 + tag.length) === 3 + tag.length + source.length) return text
+    if (text.indexOf(tag) === 3 && text.indexOf(tag, 3 + tag.length) === 3 + tag.length + source.length)
+      return text
   }
 }
 

@@ -1,14 +1,23 @@
 // Per-connection hooks on pg's wire Connection (see pg-internals.ts): the tripwire that lets only
 // approved SQL reach the socket, row masking on RowDescription/DataRow before any Query, Cursor or
 // QueryStream sees a row, row counts from CommandComplete, and the lexer-setting watch.
+
+import type { ColumnRef, Masker, MaskPlan } from '@warden/core'
 import { WardenError } from '@warden/policy'
-import type { ColumnRef, MaskPlan, Masker } from '@warden/core'
 import type { PgClientInternals, PgWireConnection } from '../pg-internals.js'
 
 const TEXT_OID = 25
 
 /** Encodings whose multibyte characters can hide a quote or backslash from libpg-query's reading. */
-const UNSAFE_ENCODINGS: ReadonlySet<string> = new Set(['SJIS', 'SHIFT_JIS_2004', 'BIG5', 'GBK', 'GB18030', 'UHC', 'JOHAB'])
+const UNSAFE_ENCODINGS: ReadonlySet<string> = new Set([
+  'SJIS',
+  'SHIFT_JIS_2004',
+  'BIG5',
+  'GBK',
+  'GB18030',
+  'UHC',
+  'JOHAB',
+])
 
 interface RowField {
   name: string
@@ -117,7 +126,9 @@ export class WireGuard {
       return { name: field.name }
     }
     const origin = info.columns.get(field.columnID)
-    return origin === undefined || origin === field.name ? { name: field.name, table: info.table } : { name: field.name, table: info.table, origin }
+    return origin === undefined || origin === field.name
+      ? { name: field.name, table: info.table }
+      : { name: field.name, table: info.table, origin }
   }
 
   #tripwire(con: PgWireConnection): void {
@@ -146,7 +157,12 @@ export class WireGuard {
     const states = this.states
     const client = this.#client
     const guard = this
-    con.emit = function (this: PgWireConnection, event: string | symbol, message?: unknown, ...rest: unknown[]): boolean {
+    con.emit = function (
+      this: PgWireConnection,
+      event: string | symbol,
+      message?: unknown,
+      ...rest: unknown[]
+    ): boolean {
       switch (event) {
         case 'rowDescription':
         case 'dataRow':
