@@ -1,0 +1,103 @@
+import { AsyncLocalStorage } from 'node:async_hooks'
+import type { McpServer, RegisteredTool } from '@modelcontextprotocol/sdk/server/mcp.js'
+import {
+  type Command,
+  type Session,
+  type SessionSource,
+  type ToolDescription,
+  WardenError,
+  guardTool,
+  isToolRefusal,
+} from '@warden/core'
+import { packJsonText, refusalResult, unpackJsonText } from './internal/tool-result.js'
+import { registeredToolNames } from './mcp-internals.js'
+
+export interface GuardMcpServerOptions {
+  /** What policies match on: a tool resource name (`kind: tool`) or a full resource. */
+  readonly resource: string | Command['resource']
+  /** Per-tool describers (e.g. SQL facts for a `query` tool); others are `tool.call` with `{name, args}`. */
+  readonly describe?: Readonly<Record<string, (args: Record<string, unknown>) => ToolDescription | Promise<ToolDescription>>>
+  /**
+   * The session for one call, e.g. from `extra.authInfo` on an HTTP transport. Default:
+   * `source.current()` (a stdio server usually has one session for its life).
+   */
+  readonly session?: (extra: unknown) => Session | Promise<Session>
+}
+
+type Callback = (...args: unknown[]) => unknown
+
+/**
+ * Guards every tool handler of an MCP server (`McpServer` from `@modelcontextprotocol/sdk`): each
+ * call is decided by policy, held for approval when policy says so, masked (JSON text too) and
+ * audited; a refusal is an `isError` result whose text tells the model what happened. Attach it
+ * before registering tools; it refuses a server that already has some (they would run unguarded).
+ * Exported from `@warden/drivers/mcp`. Throws `ERR_WARDEN_UNSUPPORTED` when the SDK's tool table moved.
+ * @example
+ * const server = guardMcpServer(session, new McpServer({ name: 'db', version: '1.0.0' }), { resource: 'db-mcp' })
+ * server.registerTool('query', { inputSchema: { sql: z.string() } }, async ({ sql }) => ({ content: [...] }))
+ */
+export function guardMcpServer<S extends McpServer>(source: SessionSource, server: S, options: GuardMcpServerOptions): S {
+  if (typeof source?.current !== 'function') throw new TypeError('guardMcpServer: the first argument must be a Session or the Warden')
+  if (options === null || typeof options !== 'object') throw new TypeError('guardMcpServer: options with "resource" are required')
+  const existing = registeredToolNames(server)
+  if (existing === null) {
+    throw new WardenError('ERR_WARDEN_UNSUPPORTED', 'guardMcpServer: this @modelcontextprotocol/sdk version is not supported (no tool table); tools would run unguarded')
+  }
+  if (existing.length > 0) {
+    throw new TypeError(`guardMcpServer: tools ${existing.join(', ')} were registered before the guard; guard the server first, then register tools`)
+  }
+  const sessionOf = options.session
+  const callSession = new AsyncLocalStorage<Session>()
+  const calls: SessionSource = { current: () => callSession.getStore() ?? source.current() }
+
+  const wrap = (name: string, callback: Callback): Callback => {
+    if (typeof callback !== 'function') return callback
+    const describe = options.describe?.[name]
+    const guarded = guardTool(
+      calls,
+      async (args: Record<string, unknown>, extra: unknown, hasArgs: boolean) =>
+        unpackJsonText(await (hasArgs ? callback(args, extra) : callback(extra))),
+      { resource: options.resource, name, describe: describe === undefined ? undefined : (args) => describe(args) },
+    )
+    // the SDK calls (args, extra) for tools with an input schema and (extra) for those without
+    return async (...a: unknown[]) => {
+      const hasArgs = a.length >= 2
+      const args = (hasArgs ? a[0] : {}) as Record<string, unknown>
+      const extra = hasArgs ? a[1] : a[0]
+      const call = () => guarded(args, extra, hasArgs)
+      const result = sessionOf === undefined ? await call() : await callSession.run(await sessionOf(extra), call)
+      return isToolRefusal(result) ? refusalResult(result) : packJsonText(result)
+    }
+  }
+
+  // later callback changes and renames stay guarded
+  const track = (name: string, callback: Callback, registered: RegisteredTool): RegisteredTool => {
+    let current = { name, callback }
+    const update = registered.update.bind(registered)
+    registered.update = ((updates: Parameters<RegisteredTool['update']>[0]) => {
+      const next = {
+        name: typeof updates.name === 'string' ? updates.name : current.name,
+        callback: (updates.callback as Callback | undefined) ?? current.callback,
+      }
+      const rewrap = next.name !== current.name || next.callback !== current.callback
+      current = next
+      update(rewrap ? { ...updates, callback: wrap(next.name, next.callback) as never } : updates)
+    }) as RegisteredTool['update']
+    return registered
+  }
+
+  const registerTool = server.registerTool.bind(server) as unknown as (name: string, config: unknown, cb: Callback) => RegisteredTool
+  ;(server as { registerTool: unknown }).registerTool = (name: string, config: unknown, cb: Callback) =>
+    track(name, cb, registerTool(name, config, wrap(name, cb)))
+  const tool = server.tool.bind(server) as unknown as (name: string, ...rest: unknown[]) => RegisteredTool
+  ;(server as { tool: unknown }).tool = (name: string, ...rest: unknown[]) => {
+    const cb = rest.at(-1) as Callback
+    return track(name, cb, tool(name, ...rest.slice(0, -1), wrap(name, cb)))
+  }
+  // task-based tools run outside this path: refuse them rather than leave them unguarded
+  const tasks = server.experimental.tasks as { registerToolTask?: unknown }
+  tasks.registerToolTask = () => {
+    throw new WardenError('ERR_WARDEN_UNSUPPORTED', 'guardMcpServer: task-based tools (registerToolTask) are not guarded; register a regular tool')
+  }
+  return server
+}
