@@ -1,8 +1,8 @@
 import { createServer } from 'node:net'
 import { describe, expect, it } from 'vitest'
-import { REDIS_URL, runWarden, uniquePrefix } from './helpers.js'
+import { REDIS_URL, runWarden, SUBPROCESS_TIMEOUT, uniquePrefix } from './helpers.js'
 
-describe('warden approvals serve (errors)', () => {
+describe('warden approvals serve (errors)', { timeout: SUBPROCESS_TIMEOUT }, () => {
   it('refuses to start without reviewer authentication', async () => {
     const r = await runWarden(['approvals', 'serve', '--redis', REDIS_URL, '--port', '0'])
     expect(r.code).toBe(2)

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { RECORDED_POLICY, type RecordedLog, recordAuditLog } from './fixtures.js'
-import { runWarden, tempDir } from './helpers.js'
+import { runWarden, SUBPROCESS_TIMEOUT, tempDir } from './helpers.js'
 
 const tmp = tempDir('audit')
 const policy = tmp.write('policy.yaml', RECORDED_POLICY)
@@ -26,7 +26,7 @@ function tampered(name: string, edit: (records: Record<string, any>[]) => Record
   )
 }
 
-describe('warden audit verify', () => {
+describe('warden audit verify', { timeout: SUBPROCESS_TIMEOUT }, () => {
   it('reports an intact chain with its head, exit 0', async () => {
     const r = await runWarden(['audit', 'verify', log])
     expect(r.code).toBe(0)
@@ -68,7 +68,7 @@ describe('warden audit verify', () => {
   })
 })
 
-describe('warden audit replay', () => {
+describe('warden audit replay', { timeout: SUBPROCESS_TIMEOUT }, () => {
   it('prints each session: decisions, approvals, masked counts and outcomes', async () => {
     const r = await runWarden(['audit', 'replay', log])
     expect(r.code).toBe(0)

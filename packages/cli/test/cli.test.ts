@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest'
-import { runWarden } from './helpers.js'
+import { runWarden, SUBPROCESS_TIMEOUT } from './helpers.js'
 
 const ANSI = new RegExp(String.fromCharCode(27) + '\\[')
 
-describe('warden (top level)', () => {
+describe('warden (top level)', { timeout: SUBPROCESS_TIMEOUT }, () => {
   it('lists every command in --help and exits 0', async () => {
     const r = await runWarden(['--help'])
     expect(r.code).toBe(0)

@@ -103,3 +103,9 @@ export function serveInbox(
     exited.then((code) => reject(new Error(`approvals serve exited ${code} before listening:\n${out}`)))
   })
 }
+
+/**
+ * Per-test bound for tests that start several `warden` subprocesses (each loads TypeScript
+ * sources through tsx): generous, so a loaded CI machine does not turn into failures.
+ */
+export const SUBPROCESS_TIMEOUT = 120_000

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs'
 import { afterAll, describe, expect, it } from 'vitest'
 import { RECORDED_POLICY, recordAuditLog } from './fixtures.js'
-import { runWarden, tempDir } from './helpers.js'
+import { runWarden, SUBPROCESS_TIMEOUT, tempDir } from './helpers.js'
 
 const tmp = tempDir('policy')
 afterAll(() => tmp.remove())
@@ -14,7 +14,7 @@ const TYPO = tmp.write(
   ),
 )
 
-describe('warden policy check', () => {
+describe('warden policy check', { timeout: SUBPROCESS_TIMEOUT }, () => {
   it('accepts a policy that loads and prints its revision', async () => {
     const r = await runWarden(['policy', 'check', GOOD])
     expect(r.code).toBe(0)
@@ -54,7 +54,7 @@ describe('warden policy check', () => {
   })
 })
 
-describe('warden policy test', () => {
+describe('warden policy test', { timeout: SUBPROCESS_TIMEOUT }, () => {
   const passing = tmp.write(
     'pass_test.yaml',
     `
@@ -112,7 +112,7 @@ tests:
   })
 })
 
-describe('warden policy eval', () => {
+describe('warden policy eval', { timeout: SUBPROCESS_TIMEOUT }, () => {
   const agentWrite = JSON.stringify({
     principal: { id: 'agent-7', type: 'agent' },
     resource: { kind: 'postgres', name: 'orders' },
@@ -177,7 +177,7 @@ describe('warden policy eval', () => {
   })
 })
 
-describe('warden policy backtest', () => {
+describe('warden policy backtest', { timeout: SUBPROCESS_TIMEOUT }, () => {
   const candidate = tmp.write(
     'candidate.yaml',
     RECORDED_POLICY.replace(
