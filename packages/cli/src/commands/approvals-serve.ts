@@ -1,14 +1,13 @@
-import { redisApprovals } from '@warden/core'
-import { createInboxServer } from '../inbox/inbox-server.js'
-import { jwtReviewerAuth, type ReviewerAuth, sharedSecretAuth } from '../inbox/reviewer-auth.js'
+import type { ReviewerAuth } from '../inbox/reviewer-auth.js'
 import { requireOption, stringOption, UsageError } from '../internal/args.js'
 import { CliError } from '../internal/cli-error.js'
 import type { CommandSpec } from '../internal/command.js'
 
-function reviewerAuth(
+async function reviewerAuth(
   args: Parameters<CommandSpec['run']>[0],
   env: Record<string, string | undefined>,
-): ReviewerAuth {
+): Promise<ReviewerAuth> {
+  const { jwtReviewerAuth, sharedSecretAuth } = await import('../inbox/reviewer-auth.js')
   const jwks = stringOption(args, 'jwks')
   const secret = stringOption(args, 'secret') ?? env.WARDEN_INBOX_SECRET
   if (jwks !== undefined && secret !== undefined)
@@ -88,9 +87,14 @@ Stops on SIGINT/SIGTERM. Exit codes: 0 stopped, 2 bad usage or cannot listen.
     const redisUrl = requireOption(args, 'redis')
     const port = portOption(stringOption(args, 'port'))
     const host = stringOption(args, 'host') ?? '127.0.0.1'
-    const auth = reviewerAuth(args, io.env)
+    const auth = await reviewerAuth(args, io.env)
     const prefix = stringOption(args, 'prefix')
     // The store owns its Redis client (closed with it) and fails fast while Redis is down.
+    // Loaded here so other commands start without the Redis client and the inbox.
+    const [{ redisApprovals }, { createInboxServer }] = await Promise.all([
+      import('@warden/core'),
+      import('../inbox/inbox-server.js'),
+    ])
     const store = redisApprovals({ redis: redisUrl, ...(prefix !== undefined ? { prefix } : {}) })
     try {
       await store.pending()

@@ -1,4 +1,4 @@
-import { type ChainVerification, verifyChain } from '@warden/core'
+import type { ChainVerification } from '@warden/core'
 import { flag, UsageError } from '../internal/args.js'
 import { CliError } from '../internal/cli-error.js'
 import type { CommandSpec } from '../internal/command.js'
@@ -27,6 +27,7 @@ Exit codes: 0 the chain is intact, 1 it is broken (the first bad seq and line ar
     if (extra.length > 0) throw new UsageError(`unexpected argument "${extra[0]}"`)
     let result: ChainVerification
     try {
+      const { verifyChain } = await import('@warden/core')
       result = await verifyChain(file)
     } catch (error) {
       const e = error as NodeJS.ErrnoException

@@ -1,5 +1,4 @@
-import type { Decision, Effect } from '@warden/policy'
-import { loadPolicy } from '@warden/policy'
+import type { Decision, Effect, Policy } from '@warden/policy'
 import { flag, requireOption, UsageError } from '../internal/args.js'
 import { readAuditFile } from '../internal/audit-file.js'
 import { CliError } from '../internal/cli-error.js'
@@ -59,8 +58,9 @@ or the candidate policy does not load.
     const file = requireOption(args, 'audit')
     if (args.positionals.length === 0) throw new UsageError('give the candidate policy file(s) or folder')
     const errStyle = createStyle(io.stderr, io.env)
-    let policy: Awaited<ReturnType<typeof loadPolicy>>
+    let policy: Policy
     try {
+      const { loadPolicy } = await import('@warden/policy')
       policy = await loadPolicy(args.positionals)
     } catch (error) {
       if (!isPolicyError(error)) throw error

@@ -1,4 +1,3 @@
-import { loadPolicy } from '@warden/policy'
 import { UsageError } from '../internal/args.js'
 import type { CommandSpec } from '../internal/command.js'
 import { createStyle } from '../internal/io.js'
@@ -20,6 +19,7 @@ Exit codes: 0 the policy loads, 1 it has errors, 2 bad usage.
     const out = createStyle(io.stdout, io.env)
     const err = createStyle(io.stderr, io.env)
     try {
+      const { loadPolicy } = await import('@warden/policy')
       const policy = await loadPolicy(args.positionals)
       io.stdout.write(
         `${out.green('ok')}  ${args.positionals.join(' ')}  ${out.dim(`revision ${policy.revision}`)}\n`,

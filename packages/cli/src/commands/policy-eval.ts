@@ -1,7 +1,6 @@
 import { readFile } from 'node:fs/promises'
 import { resolve } from 'node:path'
-import type { Decision } from '@warden/policy'
-import { loadPolicy } from '@warden/policy'
+import type { Decision, Policy } from '@warden/policy'
 import { flag, requireOption, UsageError } from '../internal/args.js'
 import { CliError } from '../internal/cli-error.js'
 import type { CommandSpec } from '../internal/command.js'
@@ -93,8 +92,9 @@ Exit codes: 0 decided (whatever the effect), 2 bad usage or input, or the policy
     if (args.positionals.length === 0)
       throw new UsageError('give the policy file(s) or folder to evaluate against')
     const request = reviveRequest(await readRequestArg(requestArg, io.cwd))
-    let policy: Awaited<ReturnType<typeof loadPolicy>>
+    let policy: Policy
     try {
+      const { loadPolicy } = await import('@warden/policy')
       policy = await loadPolicy(args.positionals)
     } catch (error) {
       if (!isPolicyError(error)) throw error

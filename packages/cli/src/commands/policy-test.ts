@@ -1,5 +1,5 @@
 import { relative } from 'node:path'
-import { type PolicyTestReport, runPolicyTests } from '@warden/policy'
+import type { PolicyTestReport } from '@warden/policy'
 import { flag, UsageError } from '../internal/args.js'
 import type { CommandSpec } from '../internal/command.js'
 import { createStyle } from '../internal/io.js'
@@ -26,6 +26,7 @@ does not load (or bad usage).
     const err = createStyle(io.stderr, io.env)
     let report: PolicyTestReport
     try {
+      const { runPolicyTests } = await import('@warden/policy')
       report = await runPolicyTests(args.positionals)
     } catch (error) {
       if (!isPolicyError(error)) throw error
