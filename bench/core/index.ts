@@ -3,7 +3,14 @@
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { type Command, createMaskingEngine, createWarden, type ExecuteContext, jsonlSink } from '@warden/core'
+import {
+  type AuditSink,
+  type Command,
+  createMaskingEngine,
+  createWarden,
+  type ExecuteContext,
+  jsonlSink,
+} from '@warden/core'
 import { compilePolicy } from '@warden/policy'
 import { stats, writeSection } from '../results.js'
 
@@ -102,14 +109,17 @@ async function measure(samplesN: number, batch: number, one: () => Promise<unkno
   return { median: w.median, p99: w.p99, cpu: stats(cpu.slice(samplesN / 6)).median }
 }
 
+const discard: AuditSink = { write: () => true, flush: async () => {}, close: async () => {} }
+
 async function perCommand(
   masks: boolean,
-  fsync: 'none' | 'batch',
+  fsync: 'none' | 'batch' | 'discard',
   run: (ctx: ExecuteContext) => number,
 ): Promise<Timing> {
   const warden = createWarden({
     policy: compilePolicy(policyText(masks)),
-    audit: jsonlSink(join(dir, `pipeline-${masks}-${fsync}.jsonl`), { fsync }),
+    audit:
+      fsync === 'discard' ? discard : jsonlSink(join(dir, `pipeline-${masks}-${fsync}.jsonl`), { fsync }),
     masking: createMaskingEngine({ key: 'bench-key-0123456789abcdef' }),
   })
   const session = await warden.session({ principal: { id: 'svc', type: 'service', groups: ['readers'] } })
@@ -152,6 +162,25 @@ const loadavg = (await import('node:os'))
 await perCommand(true, 'none', maskRow)
 
 const rawNoop = await raw(noop)
+const decidePolicy = compilePolicy(policyText(false))
+const principal = Object.freeze({
+  id: 'svc',
+  type: 'service',
+  groups: Object.freeze(['readers']),
+  claims: Object.freeze({}),
+  issuer: '',
+})
+const resource = Object.freeze({ kind: 'postgres', name: 'orders-prod', labels: Object.freeze({}) })
+const decideOnly = await measure(300, 200, async () =>
+  decidePolicy.decide({
+    principal,
+    resource,
+    action: 'sql.query',
+    sql: command.sql,
+    now: new Date(),
+  } as never),
+)
+const chained = await perCommand(false, 'discard', noop)
 const fast = await perCommand(false, 'none', noop)
 const fastBatch = await perCommand(false, 'batch', noop)
 const masked = await perCommand(true, 'none', maskRow)
@@ -163,6 +192,8 @@ const tAlways = await auditThroughput('always', 2_000)
 const us = (x: number) => `${x.toFixed(2)} µs`
 const rows: [string, Timing][] = [
   ['raw: `await run()`', rawNoop],
+  ['`policy.decide()` alone (20 rules)', decideOnly],
+  ['pipeline, record sealed + chained, sink discards it (no I/O)', chained],
   ['allow, no masks, jsonl fsync none', fast],
   ['allow, no masks, jsonl fsync batch', fastBatch],
   ['allow + 10-column mask plan, jsonl fsync none', masked],

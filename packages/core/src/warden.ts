@@ -188,7 +188,9 @@ class WardenImpl implements Warden {
 
   /** beforeExit: write what is queued; errors surface on the next command or close(). */
   flushQuietly(): void {
-    if (this.#flushing) return
+    // Only when records arrived since the last flush: a flush that does I/O would otherwise
+    // schedule work, fire beforeExit again, and keep the process alive forever.
+    if (this.#flushing || !this.#core.audit.dirty) return
     this.#flushing = true
     this.#core.audit.flush().then(
       () => {

@@ -54,6 +54,8 @@ export class AuditChain {
   readonly #links: Link[]
   readonly #failOpen: boolean
   #warned = false
+  /** Records appended since the last flush started (so beforeExit flushes only when there is news). */
+  #dirty = false
 
   constructor(sinks: readonly import('../audit/audit-sink.js').AuditSink[], options: AuditChainOptions) {
     this.#failOpen = options.failOpen
@@ -82,6 +84,7 @@ export class AuditChain {
    */
   append(record: DraftRecord): Promise<void> | undefined {
     if (this.#failOpen) record.auditFailure = 'fail-open'
+    this.#dirty = true
     let wait: Promise<void>[] | undefined
     let failed: Link | undefined
     const n = this.#links.length
@@ -115,7 +118,13 @@ export class AuditChain {
     return Promise.all(wait).then(() => undefined)
   }
 
+  /** Whether anything was appended since the last flush began. */
+  get dirty(): boolean {
+    return this.#dirty
+  }
+
   async flush(): Promise<void> {
+    this.#dirty = false
     await Promise.all(this.#links.map((link) => this.#flushLink(link)))
   }
 

@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process'
-import { mkdtempSync, rmSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -15,6 +15,26 @@ it('queued audit records reach the file at beforeExit, without close()', async (
       encoding: 'utf8',
     })
     expect(await verifyChain(file)).toMatchObject({ ok: true, count: 501 })
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
+  }
+})
+
+it('a never-closed Warden with a buffering pino destination still lets the process exit, records intact', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'warden-exit-pino-'))
+  try {
+    const file = join(dir, 'audit.log')
+    const script = fileURLToPath(new URL('./fixtures/exit-with-pino.ts', import.meta.url))
+    // A hang (beforeExit flushing forever) would hit this guard and fail the test.
+    execFileSync(process.execPath, ['--conditions=warden-source', '--import', 'tsx', script, file], {
+      timeout: 25_000,
+    })
+    const lines = readFileSync(file, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l))
+    expect(lines).toHaveLength(101)
+    expect(lines.map((l) => l.audit.seq)).toEqual(Array.from({ length: 101 }, (_, i) => i + 1))
   } finally {
     rmSync(dir, { recursive: true, force: true })
   }
