@@ -5,7 +5,15 @@ import { randomBytes } from 'node:crypto'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { createWarden, jsonlSink, staticBroker } from '@warden/core'
+import {
+  createWarden,
+  type ExecuteContext,
+  jsonlSink,
+  type Lease,
+  Secret,
+  type Session,
+  staticBroker,
+} from '@warden/core'
 import { createPool, describeMysql } from '@warden/drivers/mysql'
 import { compilePolicy } from '@warden/policy'
 import mysql from 'mysql2/promise'
@@ -112,6 +120,22 @@ async function main(): Promise<void> {
     principal: { id: 'svc-bench', type: 'service', groups: ['readers'] },
   })
   const guarded = createPool(session, { ...base, resource: 'bench' })
+  // The driver's own cost: the same guarded pool over a session whose execute() only calls run
+  // (no decision, no audit), to separate driver work from core's pipeline.
+  const lease: Lease = {
+    id: 'bench',
+    credential: { type: 'password', username: user, password: new Secret(password) },
+    expiresAt: new Date(Date.now() + 3_600_000),
+    renewable: false,
+  }
+  const context = { masker: null, rows: () => {} } as unknown as ExecuteContext
+  const passThrough = {
+    principal: session.principal,
+    current: () => passThrough,
+    execute: (_command: unknown, run: (c: ExecuteContext) => unknown) => run(context),
+    lease: async () => lease,
+  } as unknown as Session
+  const driverOnly = createPool(passThrough, { ...base, resource: 'bench' })
   try {
     await admin.query(
       `CREATE TABLE \`${database}\`.bench_customers (id INT PRIMARY KEY, name VARCHAR(40), email VARCHAR(80), tag VARCHAR(10))`,
@@ -127,6 +151,7 @@ async function main(): Promise<void> {
     const modes: Record<string, Query> = {
       'raw query': (n) => raw.query(SQL, [n]),
       'guarded query': (n) => guarded.query(SQL, [n]),
+      'driver only (pass-through session) query': (n) => driverOnly.query(SQL, [n]),
       'raw execute': (n) => raw.execute(SQL, [n]),
       'guarded execute': (n) => guarded.execute(SQL, [n]),
     }
@@ -157,6 +182,7 @@ async function main(): Promise<void> {
       '| --- | ---: | ---: | ---: | ---: | ---: |',
       row('raw query', 'raw query'),
       row('guarded query', 'raw query'),
+      row('driver only (pass-through session) query', 'raw query'),
       row('raw execute', 'raw execute'),
       row('guarded execute', 'raw execute'),
     ].join('\n')
@@ -167,11 +193,14 @@ Throughput: 8 concurrent workers for ${THROUGHPUT_MS / 1000} s. Latency: ${LATEN
 
 ${table}
 
+"driver only" runs the guarded pool over a session whose \`execute\` just calls the command (no decision, masking or audit): the mysql driver's own cost; the rest of the guarded overhead is core's pipeline (see the core section).
+
 describeMysql: cached ${d.cached.toFixed(2)} µs, uncached ${d.uncached.toFixed(1)} µs (median; short SELECT: lexer pass + sqlparser-rs WASM + walk + freeze).`
     console.log(markdown)
     writeSection('mysql', markdown)
   } finally {
     await guarded.end().catch(() => {})
+    await driverOnly.end().catch(() => {})
     await warden.close().catch(() => {})
     await raw.end().catch(() => {})
     await admin.query(`DROP DATABASE IF EXISTS \`${database}\``).catch(() => {})

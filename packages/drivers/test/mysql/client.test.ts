@@ -118,6 +118,80 @@ describe('pool: call shapes', () => {
   })
 })
 
+describe('more call shapes', () => {
+  test('named placeholders: query (formatted) and execute (resolved to ?)', async () => {
+    const named = createPool(session, {
+      resource: 'shop',
+      host: '127.0.0.1',
+      database: fx.db,
+      namedPlaceholders: true,
+    })
+    try {
+      const [a] = await named.query(
+        'SELECT id FROM orders WHERE customer_id = :c AND id > :min ORDER BY id',
+        { c: 1, min: 10 },
+      )
+      expect(a).toEqual([{ id: 12 }])
+      expect(fx.audit.last()).toMatchObject({
+        command: 'SELECT id FROM orders WHERE customer_id = :c AND id > :min ORDER BY id',
+      })
+      const [b] = await named.execute('SELECT id FROM orders WHERE id = :id', { id: 11 })
+      expect(b).toEqual([{ id: 11 }])
+      expect(fx.audit.last()).toMatchObject({ command: 'SELECT id FROM orders WHERE id = ?' })
+    } finally {
+      await named.end()
+    }
+  })
+
+  test('query(options, values) and execute(options, values)', async () => {
+    const [a] = await pool.query({ sql: 'SELECT id FROM orders WHERE id = ?', values: [10] })
+    expect(a).toEqual([{ id: 10 }])
+    const [b] = await pool.execute({ sql: 'SELECT id FROM orders WHERE id = ?' }, [11])
+    expect(b).toEqual([{ id: 11 }])
+  })
+
+  test('callback execute on the pool, and the callback API of a connection', async () => {
+    const viaExecute = await new Promise<unknown>((resolve, reject) =>
+      pool.pool.execute('SELECT id FROM orders WHERE id = ?', [12], (err, rows) =>
+        err ? reject(err) : resolve(rows),
+      ),
+    )
+    expect(viaExecute).toEqual([{ id: 12 }])
+    const conn = await pool.getConnection()
+    try {
+      const rows = await new Promise<unknown>((resolve, reject) =>
+        conn.connection.query('SELECT id FROM orders WHERE id = 10', (err, r) =>
+          err ? reject(err) : resolve(r),
+        ),
+      )
+      expect(rows).toEqual([{ id: 10 }])
+      const events: string[] = []
+      await new Promise<void>((resolve, reject) => {
+        const q = conn.connection.query('SELECT id FROM orders ORDER BY id LIMIT 2')
+        q.on('fields', () => events.push('fields'))
+        q.on('result', (row: { id: number }) => events.push(`row ${row.id}`))
+        q.on('error', reject)
+        q.on('end', () => resolve())
+      })
+      expect(events).toEqual(['fields', 'row 10', 'row 11'])
+      await conn.ping()
+    } finally {
+      conn.release()
+    }
+  })
+
+  test('commands on one connection run in call order', async () => {
+    const conn = await pool.getConnection()
+    try {
+      const order: number[] = []
+      await Promise.all([1, 2, 3, 4].map((i) => conn.query('SELECT ? AS i', [i]).then(() => order.push(i))))
+      expect(order).toEqual([1, 2, 3, 4])
+    } finally {
+      conn.release()
+    }
+  })
+})
+
 describe('createConnection', () => {
   test('query / execute / end; the credential is nowhere to be seen', async () => {
     const conn = await createConnection(session, { resource: 'shop', host: '127.0.0.1', database: fx.db })
