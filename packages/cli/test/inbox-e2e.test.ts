@@ -79,6 +79,7 @@ async function signIn(name: string): Promise<Page> {
   await page.locator('#login button[type=submit]').click()
   await page.locator('#status.live').waitFor()
   expect(await page.locator('#me').textContent()).toBe(`signed in as ${name}`)
+  expect(await page.locator('#login').isHidden()).toBe(true)
   return page
 }
 
@@ -115,6 +116,7 @@ describe('approvals inbox in Chromium', () => {
     await page.locator('#login button[type=submit]').click()
     await page.locator('#login-error', { hasText: 'wrong shared secret' }).waitFor()
     expect(await page.locator('#inbox').isHidden()).toBe(true)
+    expect(await page.locator('#login').isVisible()).toBe(true)
     await page.close()
   })
 

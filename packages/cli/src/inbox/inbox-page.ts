@@ -37,6 +37,7 @@ export const INBOX_HTML = `<!doctype html>
 
 export const INBOX_CSS = `
 :root { font-family: system-ui, sans-serif; color: #1d2330; background: #f4f5f8; }
+[hidden] { display: none !important; }
 body { margin: 0; }
 header { display: flex; gap: 1rem; align-items: center; padding: .6rem 1.2rem; background: #1d2330; color: #fff; }
 header h1 { font-size: 1.1rem; margin: 0; flex: 1; }
