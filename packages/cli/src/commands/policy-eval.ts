@@ -39,11 +39,14 @@ export function formatDecision(decision: Decision, style: Style): string {
     lines.push(`${style.bold('mask')}      ${mask.name} (${mask.strategy}: ${what})`)
   }
   lines.push(
-    `${style.bold('matched')}   ${decision.matched.length === 0 ? style.dim('no rule (default applied)') : ''}`,
+    `${style.bold('matched')}${decision.matched.length === 0 ? `   ${style.dim('no rule (default applied)')}` : ''}`,
   )
+  const width = Math.max(0, ...decision.matched.map((m) => m.rule.length))
   for (const m of decision.matched) {
     const notes = [m.shadow ? 'shadow' : '', m.error ? `error: ${m.error}` : ''].filter(Boolean).join('; ')
-    lines.push(`  ${m.rule}  ${paintEffect(style, m.effect)}${notes ? style.dim(`  (${notes})`) : ''}`)
+    lines.push(
+      `  ${m.rule.padEnd(width)}  ${paintEffect(style, m.effect)}${notes ? style.dim(`  (${notes})`) : ''}`,
+    )
   }
   lines.push(`${style.bold('revision')}  ${style.dim(decision.revision)}`)
   return `${lines.join('\n')}\n`
