@@ -13,6 +13,7 @@ import {
 } from '@warden/core'
 import { compilePolicy } from '@warden/policy'
 import { stats, writeSection } from '../results.js'
+import { writeFigures } from '../summary/figures.js'
 
 const dir = mkdtempSync(join(tmpdir(), 'warden-bench-core-'))
 process.on('exit', () => rmSync(dir, { recursive: true, force: true }))
@@ -222,3 +223,32 @@ Audit throughput to \`jsonlSink\` (64 commands in flight, full pipeline per reco
 `
 console.log(table)
 writeSection('core', table)
+writeFigures('core', {
+  metrics: [
+    {
+      key: 'pipeline.allow.median',
+      label: 'pipeline, allow, jsonl fsync batch (median)',
+      value: fastBatch.median,
+      unit: 'µs',
+    },
+    {
+      key: 'pipeline.masked.median',
+      label: 'pipeline, allow + 10-column mask plan, fsync batch (median)',
+      value: maskedBatch.median,
+      unit: 'µs',
+    },
+    { key: 'audit.jsonl.none', label: 'audit records/s, jsonl fsync none', value: tNone, unit: 'records/s' },
+    {
+      key: 'audit.jsonl.batch',
+      label: 'audit records/s, jsonl fsync batch',
+      value: tBatch,
+      unit: 'records/s',
+    },
+    {
+      key: 'audit.jsonl.always',
+      label: 'audit records/s, jsonl fsync always',
+      value: tAlways,
+      unit: 'records/s',
+    },
+  ],
+})

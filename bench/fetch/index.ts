@@ -12,6 +12,7 @@ import { createFetch } from '@warden/drivers/fetch'
 import { compilePolicy } from '@warden/policy'
 import { Agent } from 'undici'
 import { stats, writeSection } from '../results.js'
+import { writeFigures } from '../summary/figures.js'
 
 const BODY = JSON.stringify({ id: 42, user: { name: 'Ada', email: 'ada@example.com' }, items: [1, 2, 3] })
 const server = http.createServer((_req, res) => {
@@ -128,6 +129,21 @@ ${ROUNDS}×600 per variant, interleaved; throughput: ${ROUNDS}×3000 requests at
 ${rows.join('\n')}`
 console.log(md)
 writeSection('fetch', md)
+const figure = (name: string) => {
+  const l = stats(lat.get(name)!)
+  return { medianUs: l.median, p99Us: l.p99, opsPerSec: stats(tput.get(name)!).median }
+}
+writeFigures('fetch', {
+  drivers: [
+    {
+      driver: 'fetch',
+      workload: 'GET, 73-byte JSON; latency c=1, throughput c=16',
+      raw: figure('raw fetch'),
+      guarded: figure('guarded, no masks'),
+      guardedMasked: figure('guarded, JSON masked'),
+    },
+  ],
+})
 
 await warden.close()
 await rawAgent.close()

@@ -3,6 +3,7 @@
 import { type ColumnRef, createMaskingEngine } from '@warden/core'
 import type { MaskRule } from '@warden/policy'
 import { stats, writeSection } from '../results.js'
+import { writeFigures } from '../summary/figures.js'
 
 const ROWS = 20_000
 const COLUMNS: ColumnRef[] = [
@@ -130,3 +131,11 @@ writeSection(
   'masking',
   `## Masking throughput\n\n${ROWS} rows × ${COLUMNS.length} columns (array rows, one cached plan per command; 10% of the notes hold an email and a phone). Median of 6 passes after a warm-up. "vs unmasked" is the same loop copying rows without masking.\n\n${table}`,
 )
+writeFigures('masking', {
+  metrics: results.map((r, i) => ({
+    key: `masking.${i}`,
+    label: r.name,
+    value: r.cellsPerSec,
+    unit: 'cells/s' as const,
+  })),
+})

@@ -18,6 +18,7 @@ import { createPool, describeMysql } from '@warden/drivers/mysql'
 import { compilePolicy } from '@warden/policy'
 import mysql from 'mysql2/promise'
 import { stats, writeSection } from '../results.js'
+import { writeFigures } from '../summary/figures.js'
 
 const HOST = process.env.MYSQL_HOST ?? '127.0.0.1'
 const PORT = Number(process.env.MYSQL_PORT ?? 3306)
@@ -198,6 +199,30 @@ ${table}
 describeMysql: cached ${d.cached.toFixed(2)} µs, uncached ${d.uncached.toFixed(1)} µs (median; short SELECT: lexer pass + sqlparser-rs WASM + walk + freeze).`
     console.log(markdown)
     writeSection('mysql', markdown)
+    const path = (name: string) => ({
+      medianUs: lat[name].median,
+      p99Us: lat[name].p99,
+      opsPerSec: tput[name],
+    })
+    writeFigures('mysql', {
+      drivers: [
+        {
+          driver: 'mysql',
+          workload: 'SELECT by id (query), masked; latency c=1, throughput c=8',
+          raw: path('raw query'),
+          guarded: path('guarded query'),
+        },
+      ],
+      metrics: [
+        { key: 'describe.mysql.cached', label: 'describeMysql, cached', value: d.cached, unit: 'µs' },
+        {
+          key: 'describe.mysql.uncached',
+          label: 'describeMysql, uncached short SELECT',
+          value: d.uncached,
+          unit: 'µs',
+        },
+      ],
+    })
   } finally {
     await guarded.end().catch(() => {})
     await driverOnly.end().catch(() => {})

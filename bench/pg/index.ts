@@ -11,6 +11,7 @@ import { describePostgres, Pool as GuardedPool, loadPostgresParser } from '@ward
 import { compilePolicy } from '@warden/policy'
 import pg from 'pg'
 import { stats, writeSection } from '../results.js'
+import { writeFigures } from '../summary/figures.js'
 
 const HOST = process.env.PGHOST ?? '127.0.0.1'
 const PORT = Number(process.env.PGPORT ?? 5432)
@@ -194,6 +195,31 @@ describePostgres: cached ${d.cached.toFixed(2)} µs, uncached ${d.uncached.toFix
 Most of the guarded overhead is core's session.execute (decide, audit record, hash chain), which this suite includes by design; the machine is shared, so run-to-run variance is large.`
     console.log(markdown)
     writeSection('pg', markdown)
+    const path = (name: string) => ({
+      medianUs: lat[name].median,
+      p99Us: lat[name].p99,
+      opsPerSec: tput[name],
+    })
+    writeFigures('pg', {
+      drivers: [
+        {
+          driver: 'pg',
+          workload: 'SELECT by id, masked; latency c=1, throughput c=8',
+          raw: path('raw'),
+          guarded: path('guarded'),
+          proxy: path('proxy'),
+        },
+      ],
+      metrics: [
+        { key: 'describe.pg.cached', label: 'describePostgres, cached', value: d.cached, unit: 'µs' },
+        {
+          key: 'describe.pg.uncached',
+          label: 'describePostgres, uncached short SELECT',
+          value: d.uncached,
+          unit: 'µs',
+        },
+      ],
+    })
   } finally {
     await guarded.end().catch(() => {})
     await warden.close().catch(() => {})
