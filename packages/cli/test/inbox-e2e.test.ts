@@ -164,6 +164,7 @@ describe('approvals inbox in Chromium', () => {
       outcome: { status: 'ok', rows: 1 },
     })
     expect(inbox.output()).toContain(`approved ${request.id}`)
+    expect(inbox.output()).not.toContain(SECRET)
     await alice.close()
     await requester.close()
   })

@@ -1,3 +1,4 @@
+import { inspect } from 'node:util'
 import { createInboxServer, type InboxServer, jwtReviewerAuth, sharedSecretAuth } from '@warden/cli'
 import {
   type ApprovalStore,
@@ -237,6 +238,20 @@ describe('approvals inbox with JWT reviewers', () => {
     const dba = await post(request.id, await sign({ sub: 'erin', groups: ['dba'] }), body)
     expect(dba).toEqual({ status: 200, body: { id: request.id, status: 'approved', by: 'erin' } })
     await expect(run).resolves.toBe('ran')
+  })
+
+  it('keeps only a digest of the shared secret: it is in no inspectable object or error', async () => {
+    const canary = 'canary-inbox-secret-7f3a9c1e'
+    const auth = sharedSecretAuth(canary)
+    const server = createInboxServer({ store, auth })
+    expect(inspect(auth, { depth: 10, showHidden: true })).not.toContain(canary)
+    expect(inspect(server, { depth: 4, showHidden: true })).not.toContain(canary)
+    expect(JSON.stringify(auth)).not.toContain(canary)
+    const wrong = await auth
+      .authenticate({ authorization: 'Bearer canary-inbox-secret-7f3a9c1X' })
+      .catch((e: Error) => e)
+    expect(String((wrong as Error).message)).not.toContain('canary')
+    await server.close()
   })
 
   it('rejects construction without issuer/audience and a short shared secret', () => {
