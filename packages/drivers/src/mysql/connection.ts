@@ -13,6 +13,7 @@ import {
   runQuery,
   type Target,
 } from './internal/run.js'
+import { loadParser } from './internal/sqlparser-instance.js'
 import {
   createCoreConnection,
   createQuery,
@@ -305,6 +306,7 @@ export async function createConnection(
     throw new TypeError('createConnection: the first argument must be a Warden or a Session')
   const { resource, core: coreOptions, typeCast } = splitConfig(config, 'createConnection')
   const session = source.current()
+  loadParser().catch(noop) // loads while the lease and the handshake are in flight
   const lease = await session.lease(resource)
   if (lease.expiresAt.getTime() <= Date.now())
     throw new WardenError('ERR_WARDEN_LEASE_EXPIRED', 'the broker returned an expired lease')

@@ -14,6 +14,7 @@ import { type MysqlGuardOptions, splitConfig } from './internal/config.js'
 import { type LeaseInfo, leaseInfo, ownerOf, passwordCredential } from './internal/credentials.js'
 import { guardConnection } from './internal/guard.js'
 import { type Lent, runExecute, runQuery, type Target } from './internal/run.js'
+import { loadParser } from './internal/sqlparser-instance.js'
 import {
   createCorePool,
   createQuery,
@@ -72,6 +73,7 @@ export class Pool {
     const { resource, core: coreOptions, typeCast } = splitConfig(config, 'createPool')
     this.#source = source
     this.#typeCast = typeCast
+    loadParser().catch(noop) // pay the parser load now, not on the first command (which would retry it)
     const core = createCorePool(coreOptions)
     this.#core = core
     // Each new physical connection gets the credential of the command that needed it, on its own
