@@ -250,9 +250,9 @@ export class Client extends ssh2.Client {
                       () => undefined,
                     )
                   },
-                  notify: (message) => raw.stdout(Buffer.from(`\r\n${message}\r\n`)),
+                  notify: (message) => notice(`\r\n${message}\r\n`),
                 })
-                const raw = this.#filterOutput(channel, context, recorder, (chunk) => gate.feed(chunk))
+                const notice = this.#filterOutput(channel, context, recorder, (chunk) => gate.feed(chunk))
                 hookChannelInput(channel, (chunk, send) => gate.input(chunk, send))
                 const setWindow = channel.setWindow.bind(channel)
                 channel.setWindow = (r: number, c: number, h: number, w: number) => {
@@ -416,7 +416,7 @@ export class Client extends ssh2.Client {
     context: ExecuteContext,
     recorder: AsciicastRecorder | undefined,
     onRaw: ((chunk: Buffer) => void) | undefined,
-  ): { stdout: (chunk: Buffer | null) => boolean } {
+  ): (text: string) => void {
     const interactive = onRaw !== undefined
     const make = () =>
       new OutputFilter({
@@ -429,12 +429,7 @@ export class Client extends ssh2.Client {
       if (chunk !== null && onRaw && stream === 'stdout') onRaw(chunk)
       filters[stream].write(chunk, push)
     })
-    return {
-      stdout: (chunk) => {
-        if (chunk) recorder?.output(chunk.toString())
-        return raw.stdout(chunk)
-      },
-    }
+    return (text) => filters.stdout.inject(text, raw.stdout)
   }
 
   #untilClosed(

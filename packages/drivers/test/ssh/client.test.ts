@@ -1,5 +1,15 @@
 // The guarded ssh2 Client against a real OpenSSH sshd, with a real policy and the sshCaBroker.
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
+import {
+  chownSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { inspect } from 'node:util'
@@ -37,7 +47,7 @@ rules:
     effect: deny
     reason: rm is not allowed here
   - name: sftp-scratch
-    when: 'action.startsWith("sftp.") && sftp.path.startsWith(principal.claims.scratch + "/")'
+    when: 'action.startsWith("sftp.") && (sftp.path == principal.claims.scratch || sftp.path.startsWith(principal.claims.scratch + "/"))'
     effect: allow
   - name: sftp-no-remove
     when: 'action == "sftp.remove" && sftp.path.endsWith(".keep")'
@@ -234,5 +244,310 @@ describe('exec', () => {
     await expect(
       new Promise((resolve, reject) => orphan.exec('id', (err) => (err ? reject(err) : resolve(undefined)))),
     ).rejects.toMatchObject({ code: 'ERR_WARDEN_NO_SESSION' })
+  })
+})
+
+/** Polls until `check()` is truthy (the remote shell answers asynchronously). */
+let debugOutput: (() => string) | undefined
+async function waitFor<T>(check: () => T, what: string, ms = 5000): Promise<T> {
+  const deadline = Date.now() + ms
+  for (;;) {
+    const value = check()
+    if (value) return value
+    if (Date.now() > deadline)
+      throw new Error(
+        `timed out waiting for ${what}${debugOutput ? `: ${JSON.stringify(debugOutput().slice(-600))}` : ''}`,
+      )
+    await new Promise((r) => setTimeout(r, 20))
+  }
+}
+
+interface Shell {
+  channel: ClientChannel
+  output(): string
+  /** Output since the last call to mark(). */
+  since(): string
+  mark(): void
+  type(keys: string): Promise<void>
+}
+
+function openShell(client: Client): Promise<Shell> {
+  return new Promise((resolve, reject) => {
+    client.shell({ cols: 100, rows: 30, term: 'xterm' }, (err, channel) => {
+      if (err) return reject(err)
+      let out = ''
+      let mark = 0
+      debugOutput = () => out
+      channel.on('data', (d: Buffer) => {
+        out += d
+      })
+      const shell: Shell = {
+        channel,
+        output: () => out,
+        since: () => out.slice(mark),
+        mark: () => {
+          mark = out.length
+        },
+        type: (keys) => new Promise<void>((r) => channel.write(keys, () => r())),
+      }
+      waitFor(() => /\$ $/.test(out), 'the prompt').then(() => resolve(shell), reject)
+    })
+  })
+}
+
+const shellLines = () =>
+  audit
+    .filter({ action: 'ssh.shell' })
+    .map((r) => r.command)
+    .filter((c) => c !== '')
+
+describe('shell', () => {
+  let client: Client
+  let shell: Shell
+  beforeAll(async () => {
+    client = await connect()
+    audit.clear()
+    shell = await openShell(client)
+  })
+
+  test('each line is decided as the terminal shows it: tab completion', async () => {
+    shell.mark()
+    await shell.type('ech')
+    await shell.type('\t')
+    await shell.type('hello-from-shell\r')
+    await waitFor(() => shell.since().includes('\rhello-from-shell\r\n'), 'the echo output')
+    await waitFor(() => shellLines().includes('echo hello-from-shell'), 'the audit record')
+  })
+
+  test('history (Up arrow) is decided as the recalled line', async () => {
+    audit.clear()
+    shell.mark()
+    await shell.type('\x1b[A')
+    await shell.type('\r')
+    await waitFor(() => shellLines().includes('echo hello-from-shell'), 'the recalled line')
+    await waitFor(() => shell.since().includes('\rhello-from-shell\r\n'), 'the output')
+  })
+
+  test('backspaces are applied before deciding', async () => {
+    audit.clear()
+    shell.mark()
+    await shell.type('echo typo\x7f\x7f\x7fpo-fixed\r')
+    await waitFor(() => shell.since().includes('\rtpo-fixed\r\n'), 'the output')
+    expect(shellLines()).toEqual(['echo tpo-fixed'])
+  })
+
+  test('a denied line is cancelled before Enter reaches the server; the shell stays usable', async () => {
+    const victim = `/tmp/warden-victim-${process.pid}`
+    await shell.type(`touch ${victim}\r`)
+    await waitFor(() => shellLines().includes(`touch ${victim}`), 'touch')
+    audit.clear()
+    shell.mark()
+    await shell.type(`rm -rf ${victim}\r`)
+    await waitFor(
+      () => shell.since().includes('warden: denied by no-rm: rm is not allowed here'),
+      'the notice',
+    )
+    expect(audit.expectRecord({ action: 'ssh.shell', command: `rm -rf ${victim}` }).outcome?.status).toBe(
+      'denied',
+    )
+    // Still usable, and the file survived.
+    shell.mark()
+    await shell.type(`ls ${victim} && echo still-here\r`)
+    await waitFor(() => shell.since().includes('\nstill-here\r\n'), 'the shell to answer')
+    expect(shell.since()).toContain(victim)
+  })
+
+  test('lines the parser cannot classify are denied (curl | sh, unterminated quote)', async () => {
+    audit.clear()
+    shell.mark()
+    await shell.type('curl -s http://x | sh\r')
+    await waitFor(
+      () => audit.find({ command: 'curl -s http://x | sh', outcome: { status: 'denied' } }),
+      'curl|sh denied',
+    )
+    await shell.type('echo "unterminated\r')
+    await waitFor(
+      () => audit.find({ command: 'echo "unterminated', outcome: { status: 'denied' } }),
+      'quote denied',
+    )
+    shell.mark()
+    await shell.type('echo ok-after\r')
+    await waitFor(() => shell.since().includes('\rok-after\r\n'), 'the shell to answer')
+  })
+
+  test('a pasted block is decided line by line (bracketed paste markers are stripped)', async () => {
+    audit.clear()
+    shell.mark()
+    await shell.type('\x1b[200~echo first-line\rrm -rf /tmp/nothing\recho third-line\r\x1b[201~')
+    await waitFor(() => shell.since().includes('\rthird-line\r\n'), 'the third line')
+    expect(shellLines()).toEqual(['echo first-line', 'rm -rf /tmp/nothing', 'echo third-line'])
+    expect(audit.find({ command: 'rm -rf /tmp/nothing' })?.outcome?.status).toBe('denied')
+    expect(shell.since()).toContain('\rfirst-line\r\n')
+  })
+
+  test('the shell session is recorded as a valid asciicast v2 file linked from its audit record', async () => {
+    await new Promise<void>((resolve) => {
+      shell.channel.once('close', () => resolve())
+      shell.channel.close()
+    })
+    const open = audit.expectRecord({ action: 'ssh.shell', command: '' })
+    expect(open.outcome?.status).toBe('ok')
+    const lines = readFileSync(open.recording as string, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l))
+    const [header, ...events] = lines
+    expect(header).toMatchObject({ version: 2, width: 100, height: 30, env: { TERM: 'xterm' } })
+    let last = 0
+    for (const event of events) {
+      expect(event).toHaveLength(3)
+      expect(event[1]).toBe('o')
+      expect(typeof event[2]).toBe('string')
+      expect(event[0]).toBeGreaterThanOrEqual(last)
+      last = event[0]
+    }
+    const shown = events.map((e: unknown[]) => e[2]).join('')
+    expect(shown).toContain('hello-from-shell')
+    expect(shown).toContain('warden: denied by no-rm')
+  })
+})
+
+describe('sftp', () => {
+  let sftp: SFTPWrapper
+  beforeAll(async () => {
+    mkdirSync(scratch, { recursive: true })
+    const { uid, gid } = statSync(`/home/${LOGIN}`)
+    chownSync(scratch, uid, gid)
+    const client = await connect()
+    sftp = await new Promise((resolve, reject) => client.sftp((err, s) => (err ? reject(err) : resolve(s))))
+  })
+  afterAll(() => rmSync(scratch, { recursive: true, force: true }))
+
+  const call = <T>(fn: (cb: (err: Error | null | undefined, value?: T) => void) => void) =>
+    new Promise<T>((resolve, reject) => fn((err, value) => (err ? reject(err) : resolve(value as T))))
+
+  test('operations inside the allowed folder run and are audited with op and path', async () => {
+    audit.clear()
+    await call((cb) => sftp.writeFile(`${scratch}/a.txt`, 'hello sftp', cb))
+    expect(readFileSync(`${scratch}/a.txt`, 'utf8')).toBe('hello sftp')
+    expect(String(await call<Buffer>((cb) => sftp.readFile(`${scratch}/a.txt`, cb)))).toBe('hello sftp')
+    const list = await call<{ filename: string }[]>((cb) => sftp.readdir(scratch, cb))
+    expect(list.map((e) => e.filename)).toContain('a.txt')
+    await call((cb) => sftp.mkdir(`${scratch}/sub`, cb))
+    expect(audit.filter({ action: 'sftp.write' }).map((r) => r.facts)).toEqual([
+      { op: 'write', path: `${scratch}/a.txt` },
+      { op: 'mkdir', path: `${scratch}/sub` },
+    ])
+    audit.expectRecord({
+      action: 'sftp.read',
+      facts: { op: 'read', path: `${scratch}/a.txt` },
+      outcome: { status: 'ok' },
+    })
+    audit.expectRecord({ action: 'sftp.read', facts: { op: 'list', path: scratch } })
+  })
+
+  test('reads outside it are denied, also through ../', async () => {
+    await expect(call((cb) => sftp.readFile('/etc/hostname', cb))).rejects.toMatchObject({
+      code: 'ERR_WARDEN_DENIED',
+    })
+    await expect(call((cb) => sftp.readFile(`${scratch}/../../etc/hostname`, cb))).rejects.toMatchObject({
+      code: 'ERR_WARDEN_DENIED',
+    })
+    audit.expectRecord({
+      action: 'sftp.read',
+      facts: { path: '/etc/hostname' },
+      outcome: { status: 'denied' },
+    })
+  })
+
+  test('remove is decided per path; rename needs both ends', async () => {
+    writeFileSync(`${scratch}/b.keep`, 'keep me')
+    writeFileSync(`${scratch}/c.tmp`, 'drop me')
+    await expect(call((cb) => sftp.unlink(`${scratch}/b.keep`, cb))).rejects.toMatchObject({
+      rule: 'sftp-no-remove',
+    })
+    expect(existsSync(`${scratch}/b.keep`)).toBe(true)
+    await call((cb) => sftp.unlink(`${scratch}/c.tmp`, cb))
+    expect(existsSync(`${scratch}/c.tmp`)).toBe(false)
+    await expect(
+      call((cb) => sftp.rename(`${scratch}/a.txt`, `/tmp/escaped-${process.pid}`, cb)),
+    ).rejects.toMatchObject({
+      code: 'ERR_WARDEN_DENIED',
+    })
+    expect(existsSync(`${scratch}/a.txt`)).toBe(true)
+    await call((cb) => sftp.rename(`${scratch}/a.txt`, `${scratch}/renamed.txt`, cb))
+    expect(existsSync(`${scratch}/renamed.txt`)).toBe(true)
+  })
+
+  test('streams are decided before any byte moves', async () => {
+    const chunks: Buffer[] = []
+    await new Promise<void>((resolve, reject) =>
+      sftp
+        .createReadStream(`${scratch}/renamed.txt`)
+        .on('data', (d: Buffer) => chunks.push(d))
+        .on('end', resolve)
+        .on('error', reject),
+    )
+    expect(Buffer.concat(chunks).toString()).toBe('hello sftp')
+    const denied = sftp.createWriteStream(`/tmp/warden-outside-${process.pid}`)
+    const error = await new Promise<Error>((resolve) => denied.on('error', resolve))
+    expect(error).toMatchObject({ code: 'ERR_WARDEN_DENIED' })
+    expect(existsSync(`/tmp/warden-outside-${process.pid}`)).toBe(false)
+  })
+
+  test('methods without a request model are refused', () => {
+    expect(() =>
+      (sftp as unknown as { ext_users_groups(...a: unknown[]): void }).ext_users_groups([0], [0], () => {}),
+    ).toThrow(expect.objectContaining({ code: 'ERR_WARDEN_UNSUPPORTED' }))
+  })
+})
+
+describe('forwarding', () => {
+  test('port forwarding is decided as ssh.forward (denied here) and never opened', async () => {
+    const client = await connect()
+    audit.clear()
+    await expect(
+      new Promise((resolve, reject) =>
+        client.forwardOut('127.0.0.1', 0, '127.0.0.1', 5432, (e, ch) => (e ? reject(e) : resolve(ch))),
+      ),
+    ).rejects.toMatchObject({ code: 'ERR_WARDEN_DENIED' })
+    audit.expectRecord({
+      action: 'ssh.forward',
+      facts: { host: '127.0.0.1', port: 5432 },
+      outcome: { status: 'denied' },
+    })
+    await expect(
+      new Promise((resolve, reject) =>
+        client.forwardIn('127.0.0.1', 0, (e, port) => (e ? reject(e) : resolve(port))),
+      ),
+    ).rejects.toMatchObject({ code: 'ERR_WARDEN_DENIED' })
+    await expect(
+      new Promise((resolve, reject) => client.subsys('netconf', (e, ch) => (e ? reject(e) : resolve(ch)))),
+    ).rejects.toMatchObject({ code: 'ERR_WARDEN_UNSUPPORTED' })
+  })
+})
+
+describe('secrets', () => {
+  test('the issued private keys and the CA key never leak', async () => {
+    const client = await connect()
+    await exec(client, 'echo canary-check')
+    expect(leases.length).toBeGreaterThan(0)
+    const canaries = [sshd.caKey.split('\n')[1]]
+    for (const lease of leases) {
+      if (lease.credential.type !== 'ssh') throw new Error('not ssh')
+      const lines = revealSecret(lease.credential.privateKey)
+        .split('\n')
+        .filter((l) => l && !l.startsWith('-----'))
+      canaries.push(...lines)
+    }
+    const recorded = readdirSync(recordings).map((f) => readFileSync(path.join(recordings, f), 'utf8'))
+    const places = [
+      audit.lines.join('\n'),
+      inspect(client, { depth: 12, showHidden: true }),
+      JSON.stringify((client as unknown as { config: unknown }).config ?? {}),
+      ...recorded,
+    ]
+    for (const place of places) for (const canary of canaries) expect(place).not.toContain(canary)
+    expect(recorded.length).toBeGreaterThan(0)
   })
 })

@@ -60,6 +60,14 @@ export class OutputFilter {
     }
   }
 
+  /** Text that did not come from the server (a notice): shown after whatever is pending. */
+  inject(text: string, push: Push): void {
+    this.#push ??= push
+    clearTimeout(this.#timer)
+    this.#flushPartial()
+    this.#emit(text)
+  }
+
   #flushPartial(): void {
     const rest = this.#pending
     this.#pending = ''

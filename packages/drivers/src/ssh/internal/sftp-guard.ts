@@ -85,6 +85,8 @@ const OPERATIONS: Readonly<Record<string, Describe>> = {
   close: handle,
   read: handle,
   write: handle,
+  readData: handle,
+  writeData: handle,
   fstat: handle,
   fsetstat: handle,
   futimes: handle,

@@ -25,7 +25,7 @@ export interface ShellGateOptions {
   readonly notify: (message: string) => void
   /** Output must be quiet this long before the screen is read. Default 40 ms. */
   readonly quietMs?: number
-  /** Upper bound on waiting for quiet output. Default 1000 ms. */
+  /** Upper bound on waiting for the screen to catch up. Default 2000 ms. */
   readonly maxSettleMs?: number
 }
 
@@ -40,7 +40,10 @@ export class ShellGate {
   readonly #options: ShellGateOptions
   readonly #decoder = new StringDecoder('utf8')
   #lastOutput = 0
+  #lastSent = 0
   #start: LineStart | undefined
+  /** Keys typed since the line started, to predict the line when they are plain text and backspaces. */
+  #typed = ''
   #lastPrompt: string | undefined
 
   constructor(options: ShellGateOptions) {
@@ -90,25 +93,33 @@ export class ShellGate {
 
   async #type(keys: string, send: (data: string) => Promise<void>): Promise<void> {
     if (this.#start === undefined && !this.#alternate()) {
-      await this.#settle()
+      // The line starts where the prompt ends: wait until the server has answered what we sent last.
+      await this.#settle(this.#lastSent > 0)
       this.#start = this.#capture()
+      this.#typed = ''
     }
+    this.#typed += keys
+    this.#lastSent = performance.now()
     await send(keys)
     if (RESETS.some((k) => keys.includes(k))) this.#start = undefined
   }
 
-  async #submit(key: string, send: (data: string) => Promise<void>): Promise<void> {
+  async #submit(key: string, rawSend: (data: string) => Promise<void>): Promise<void> {
+    const send = (data: string) => {
+      this.#lastSent = performance.now()
+      return rawSend(data)
+    }
     if (this.#alternate()) return send(key)
-    await this.#settle()
     const start = this.#start
     this.#start = undefined
-    const line = this.#readLine(start)
-    if (line === undefined) {
+    const line = await this.#settledLine(start, predict(this.#typed))
+    if (line === undefined || (start !== undefined && line === '')) {
+      // Keys were typed but the screen does not show a line we can trust (no echo, lag, redraw): fail closed.
       await send('\x03')
       this.#options.notify('warden: could not read the line from the terminal; it was cancelled')
       return
     }
-    if (line.trim() === '') return send(key)
+    if (line === '') return send(key)
     try {
       await this.#options.decide(line)
     } catch (error) {
@@ -159,13 +170,55 @@ export class ShellGate {
     return ''
   }
 
-  async #settle(): Promise<void> {
-    const quiet = this.#options.quietMs ?? 40
-    const deadline = performance.now() + (this.#options.maxSettleMs ?? 1000)
-    do await sleep(Math.min(quiet, 20))
-    while (performance.now() - this.#lastOutput < quiet && performance.now() < deadline)
-    await new Promise<void>((resolve) => this.#term.write('', resolve)) // the parser has caught up
+  /**
+   * Reads the line once the screen has caught up with what was typed. When the keys were plain text
+   * and backspaces, the line is known in advance and we wait until the screen shows exactly it;
+   * otherwise (tab, arrows, history) we wait for echo after the last key and then quiet output.
+   */
+  async #settledLine(
+    start: LineStart | undefined,
+    expected: string | undefined,
+  ): Promise<string | undefined> {
+    if (expected === undefined || start === undefined) {
+      await this.#settle(start !== undefined)
+      return this.#readLine(start)
+    }
+    const deadline = performance.now() + (this.#options.maxSettleMs ?? 2000)
+    for (;;) {
+      await this.#flush()
+      const line = this.#readLine(start)
+      if (line === expected.trim()) return line
+      if (performance.now() > deadline) return undefined
+      await sleep(10)
+    }
   }
+
+  async #settle(expectEcho = false): Promise<void> {
+    const quiet = this.#options.quietMs ?? 40
+    const deadline = performance.now() + (this.#options.maxSettleMs ?? 2000)
+    do await sleep(Math.min(quiet, 20))
+    while (
+      (performance.now() - this.#lastOutput < quiet || (expectEcho && this.#lastOutput < this.#lastSent)) &&
+      performance.now() < deadline
+    )
+    await this.#flush()
+  }
+
+  /** Resolves when the VT parser has processed everything fed so far. */
+  #flush(): Promise<void> {
+    return new Promise<void>((resolve) => this.#term.write('', resolve))
+  }
+}
+
+/** The line readline will hold after `keys`, when they are only printable text and backspaces. */
+function predict(keys: string): string | undefined {
+  let line = ''
+  for (const c of keys) {
+    if (c === '\x7f' || c === '\b') line = line.slice(0, -1)
+    else if (c >= ' ') line += c
+    else return undefined
+  }
+  return line
 }
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))
