@@ -1,6 +1,7 @@
 import { type Action, type Decision, type HttpFacts, type ToolFacts, WardenError, type WardenErrorCode } from '@warden/policy'
 import type { Approver } from './approval/approver.js'
 import { runInChildChain } from './flow/flow-chain.js'
+import { ambient } from './internal/ambient.js'
 import type { Command, ExecuteContext, Session, SessionSource } from './session.js'
 
 /**
@@ -104,9 +105,10 @@ export function guardTool<A, R, X extends unknown[] = []>(
 
   const guarded = async (args: A, ...rest: X): Promise<R | ToolRefusal> => {
     const session = source.current()
-    // the call's chain starts now: it sees what its parent saw at the time of the call, not what
-    // a sibling running in parallel reads meanwhile
-    return runInChildChain(session, () => guardedCall(session, args, rest))
+    // The call's chain starts now: it sees what its parent saw at the time of the call, not what
+    // a sibling running in parallel reads meanwhile. The session is ambient inside the call, so
+    // clients built with the Warden (`new Pool(warden, ...)`) run as this session.
+    return ambient.run(session, () => runInChildChain(session, () => guardedCall(session, args, rest)))
   }
   const check = async (args: A, ...rest: X): Promise<Decision> => {
     const session = source.current()

@@ -254,6 +254,21 @@ describe('guardTool', () => {
     await warden.close()
   })
 
+  it('the session is ambient inside the call (clients built with the Warden run as it), and check() decides without running', async () => {
+    const { warden, session, audit } = await open()
+    const inner = guardTool(warden, async () => warden.current().principal.id, { resource: 'support-bot', name: 'echo' })
+    // called with an explicit session, outside any run: the tool body still finds it
+    const outer = guardTool(session, async () => ({ who: warden.current().principal.id, nested: await inner({}) }), { resource: 'support-bot', name: 'lookup' })
+    expect(await outer({})).toEqual({ who: 'agent-9', nested: 'agent-9' })
+    expect(() => warden.current()).toThrow(expect.objectContaining({ code: 'ERR_WARDEN_NO_SESSION' }))
+    const before = audit.commands().length
+    const refund = guardTool(session, async () => 'ran', { resource: 'support-bot', name: 'refund' })
+    expect(await refund.check({ amount: 500 })).toMatchObject({ effect: 'approve', rule: 'refund-limit' })
+    expect(await refund.check({ amount: 5 })).toMatchObject({ effect: 'allow', rule: 'small-refunds' })
+    expect(audit.commands().length).toBe(before)
+    await warden.close()
+  })
+
   it('errors: the tool’s own error propagates and is audited; no session rejects; bad options throw at construction', async () => {
     const { warden, session, audit } = await open()
     const broken = guardTool(session, async () => {
