@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { runWarden, SUBPROCESS_TIMEOUT } from './helpers.js'
 
-const ANSI = new RegExp(String.fromCharCode(27) + '\\[')
+const ANSI = new RegExp(`${String.fromCharCode(27)}\\[`)
 
 describe('warden (top level)', { timeout: SUBPROCESS_TIMEOUT }, () => {
   it('lists every command in --help and exits 0', async () => {
