@@ -1,8 +1,11 @@
 // `npm run bench`: runs every suite (bench/<suite>/index.ts) in its own process, one after another,
-// so suites do not disturb each other's measurements. Each suite rewrites its section of RESULTS.md.
+// so suites do not disturb each other's measurements. Each suite rewrites its section of RESULTS.md
+// and its figures in bench/out/<suite>.json; then the summary table at the top of RESULTS.md is
+// rebuilt from all figures (bench/summary). `npm run bench -- pg fetch` runs only those suites.
 import { spawnSync } from 'node:child_process'
 import { existsSync, readdirSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
+import { writeSummary } from './summary/summary.js'
 
 const dir = fileURLToPath(new URL('.', import.meta.url))
 const only = process.argv.slice(2)
@@ -12,15 +15,22 @@ const suites = readdirSync(dir, { withFileTypes: true })
   .filter((name) => only.length === 0 || only.includes(name))
   .sort()
 
-let failed = 0
+const startedAt = new Date()
+const failed: string[] = []
 for (const suite of suites) {
   console.log(`\n== bench/${suite}`)
-  const r = spawnSync(process.execPath, ['--conditions=warden-source', '--import', 'tsx', `${dir}/${suite}/index.ts`], {
-    stdio: 'inherit',
-  })
+  const r = spawnSync(
+    process.execPath,
+    ['--conditions=warden-source', '--import', 'tsx', `${dir}/${suite}/index.ts`],
+    {
+      stdio: 'inherit',
+    },
+  )
   if (r.status !== 0) {
-    failed++
+    failed.push(suite)
     console.error(`bench/${suite} failed (exit ${r.status})`)
   }
 }
-process.exit(failed ? 1 : 0)
+console.log('\n== summary')
+console.log(await writeSummary(startedAt, failed))
+process.exit(failed.length ? 1 : 0)

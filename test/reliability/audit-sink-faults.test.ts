@@ -176,11 +176,12 @@ describe('failing sink: fail closed', () => {
     const opened = await settle(warden.session({ principal: { id: 'svc', type: 'service' } }))
     let ran = 0
     let refused: unknown
-    if (opened.error) refused = opened.error
+    const session = opened.value
+    if (session === undefined) refused = opened.error
     else {
       // The first record is queued; its write fails in the background; a later command is refused.
       for (let i = 0; i < 50 && refused === undefined; i++) {
-        const r = await settle(opened.value.execute(cmd(i), () => ++ran))
+        const r = await settle(session.execute(cmd(i), () => ++ran))
         refused = r.error
         await new Promise((resolve) => setTimeout(resolve, 10))
       }

@@ -318,7 +318,7 @@ it('the canary never shows up after a workload across every driver', async () =>
   })
   observed.push(myPool)
   const myOk = await step('mysql ok', () => myPool.query('SELECT id, email FROM customers'))
-  expect((myOk.value as [unknown[]])[0]).toEqual([{ id: 1, email: '[redacted]' }])
+  expect((myOk.value as unknown as [unknown[]])[0]).toEqual([{ id: 1, email: '[redacted]' }])
   codes.myError = codeOf(await step('mysql error', () => myPool.query('SELECT * FROM no_such_table_canary')))
   codes.myDenied = codeOf(await step('mysql denied', () => myPool.query('DELETE FROM customers')))
   observed.push(myPool)
