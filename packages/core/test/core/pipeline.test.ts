@@ -467,3 +467,33 @@ masks:
     await warden.close()
   })
 })
+
+describe('resource labels', () => {
+  it('labels from createWarden({resources}) merge under the driver labels, reach the policy and the record', async () => {
+    const labelled = compilePolicy(`
+rules:
+  - name: prod-readers
+    when: 'resource.labels.env == "prod" && resource.labels.team == "payments"'
+    effect: allow
+`)
+    const audit = memorySink()
+    const warden = createWarden({
+      policy: labelled,
+      audit,
+      resources: { 'postgres:orders-prod': { labels: { env: 'prod', team: 'other' } } },
+    })
+    const session = await warden.session({ principal: reader })
+    const cmd: Command = { ...select, resource: { ...resource, labels: { team: 'payments' } } }
+    await expect(session.execute(cmd, () => 'ok')).resolves.toBe('ok')
+    audit.expectRecord({
+      request: { resource: { labels: { env: 'prod', team: 'payments' } } },
+      outcome: { status: 'ok' },
+    })
+    // without the driver's label, the configured one applies and the rule does not match
+    await expect(session.execute(select, () => 'ok')).rejects.toMatchObject({
+      code: 'ERR_WARDEN_DENIED',
+      rule: 'default',
+    })
+    await warden.close()
+  })
+})
