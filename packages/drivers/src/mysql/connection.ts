@@ -13,6 +13,7 @@ import {
   runQuery,
   type Target,
 } from './internal/run.js'
+import { ensureSqlMode, recheckSqlMode } from './internal/sql-mode.js'
 import { loadParser } from './internal/sqlparser-instance.js'
 import {
   createCoreConnection,
@@ -102,7 +103,13 @@ export class Connection {
       typeCast,
       async acquire(session: Session): Promise<Lent> {
         self.#check(session)
-        return { conn: core, release: noop }
+        try {
+          await ensureSqlMode(core)
+        } catch (err) {
+          core.destroy() // a session whose lexing we cannot follow is never used again
+          throw err
+        }
+        return { conn: core, release: noop, retire: () => recheckSqlMode(core) }
       },
     }
     if (release === undefined) {

@@ -14,6 +14,7 @@ import { type MysqlGuardOptions, splitConfig } from './internal/config.js'
 import { type LeaseInfo, leaseInfo, ownerOf, passwordCredential } from './internal/credentials.js'
 import { guardConnection } from './internal/guard.js'
 import { type Lent, runExecute, runQuery, type Target } from './internal/run.js'
+import { ensureSqlMode, passedOnce } from './internal/sql-mode.js'
 import { loadParser } from './internal/sqlparser-instance.js'
 import {
   createCorePool,
@@ -119,6 +120,7 @@ export class Pool {
     const credential: Credential = { lease, owner: ownerOf(session) }
     this.#latest = credential
     const limit = 2 * (this.#core.config.connectionLimit || 10) + 2
+    let lastError: unknown
     for (let attempt = 0; attempt <= limit; attempt++) {
       const conn = await new Promise<Mysql2Connection>((resolve, reject) => {
         this.#creating = credential
@@ -139,10 +141,21 @@ export class Pool {
         info.expiresAt - Date.now() > RETIRE_MARGIN_MS
       ) {
         guardConnection(conn)
-        return { conn, info, release: () => conn.release?.() }
+        try {
+          await ensureSqlMode(conn)
+          return { conn, info, release: () => conn.release?.(), retire: () => conn.destroy() }
+        } catch (err) {
+          // Its session lexes differently (e.g. a released connection whose sql_mode was changed):
+          // retire it and try another; a server-wide mode fails every connection and ends the loop.
+          conn.destroy()
+          if (!passedOnce(conn)) throw err
+          lastError = err
+          continue
+        }
       }
       conn.destroy() // authenticated with an older lease or another principal's: retire it
     }
+    if (lastError !== undefined) throw lastError
     throw new WardenError(
       'ERR_WARDEN_LEASE_EXPIRED',
       'no pool connection with the current credential could be opened',

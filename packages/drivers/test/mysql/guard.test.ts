@@ -146,6 +146,43 @@ describe('statement boundaries, with multipleStatements on', () => {
   })
 })
 
+describe('sql_mode: the server must lex as the describer does', () => {
+  test('after a (policy-allowed) sql_mode change, the session is re-checked and never used to lex differently', async () => {
+    const broker = { issue: fx.broker.issue.bind(fx.broker), revoke: fx.broker.revoke.bind(fx.broker) }
+    const open = createWarden({
+      policy: compilePolicy('defaults: {effect: allow}'),
+      broker,
+      audit: memorySink(),
+    })
+    const s = await open.session({ principal: { id: 'svc-modes', type: 'service' } })
+    const lax = createPool(s, { resource: 'shop', host: '127.0.0.1', database: fx.db, connectionLimit: 1 })
+    const conn = await createConnection(s, { resource: 'shop', host: '127.0.0.1', database: fx.db })
+    try {
+      // Dedicated connection: the change runs (the policy allows it), then nothing else does.
+      await conn.query("SET SESSION sql_mode = 'NO_BACKSLASH_ESCAPES'")
+      const err = await conn.query("SELECT 'a\\'; DROP TABLE orders; -- '").catch((e) => e)
+      expect(err).toMatchObject({
+        code: 'ERR_WARDEN_UNSUPPORTED',
+        message: expect.stringMatching(/NO_BACKSLASH_ESCAPES/),
+      })
+      expect(await tableExists('orders')).toBe(true)
+      // Pool: the connection that ran the change is retired; the next command gets a clean one.
+      const [[before]] = (await lax.query('SELECT CONNECTION_ID() AS id')) as [{ id: number }[], unknown]
+      await lax.query("SET SESSION sql_mode = 'ANSI_QUOTES'")
+      const [[after]] = (await lax.query('SELECT CONNECTION_ID() AS id, @@SESSION.sql_mode AS mode')) as [
+        { id: number; mode: string }[],
+        unknown,
+      ]
+      expect(after?.id).not.toBe(before?.id)
+      expect(after?.mode).not.toContain('ANSI_QUOTES')
+    } finally {
+      conn.destroy()
+      await lax.end()
+      await open.close()
+    }
+  })
+})
+
 describe('sessions, approvals, principals', () => {
   test('a pool built on the Warden uses the ambient session, and refuses without one', async () => {
     const ambient = createPool(fx.warden, { resource: 'shop', host: '127.0.0.1', database: fx.db })

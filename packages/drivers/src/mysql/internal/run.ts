@@ -28,7 +28,12 @@ export interface Target {
 export interface Lent {
   readonly conn: Mysql2Connection
   release(): void
+  /** After a command that may have changed how the server lexes (`lexer_setting`): never reuse unchecked. */
+  retire(): void
 }
+
+const after = (facts: SqlFacts, lent: Lent) =>
+  facts.flags.includes('lexer_setting') ? () => lent.retire() : () => lent.release()
 
 export type Result = [unknown, unknown]
 
@@ -167,7 +172,7 @@ export async function runQuery(source: SessionSource, target: Target, cmd: Mysql
       const lent = await target.acquire(session)
       return new Promise<Result>((resolve, reject) => {
         observe(cmd, ctx, template, cmd.values, resolve, reject)
-        cmd.once('end', () => lent.release())
+        cmd.once('end', after(facts, lent))
         queued = true
         withTicket({ text, masker: ctx.masker, typeCast: target.typeCast }, () => {
           lent.conn.query(cmd)
@@ -216,7 +221,7 @@ export async function runExecute(
         reject(err)
         return
       }
-      cmd.once('end', () => lent.release())
+      cmd.once('end', after(facts, lent))
     })
   })
 }
@@ -249,7 +254,7 @@ export async function runPrepared(
             }
           }),
         )
-        cmd.once('end', () => lent.release())
+        cmd.once('end', after(facts, lent))
       } catch (err) {
         lent.release()
         reject(err)
