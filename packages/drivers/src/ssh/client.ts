@@ -222,8 +222,8 @@ export class Client extends ssh2.Client {
           'ERR_WARDEN_UNSUPPORTED',
           'Client.shell: "env" is not supported; set variables on the command line',
         )
-      const cols = (window && window.cols) || 80
-      const rows = (window && window.rows) || 24
+      const cols = (window || undefined)?.cols || 80
+      const rows = (window || undefined)?.rows || 24
       let delivered = false
       let hold: CloseHold | undefined
       const resource = this.#resourceRef()

@@ -102,7 +102,7 @@ class Analysis {
     try {
       const root = tree.rootNode
       if (root.hasError) this.fail('', syntaxError(root, depth))
-      this.#walk(root, depth, 0)
+      this.#walk(root, depth)
     } finally {
       tree.delete()
     }
@@ -113,47 +113,59 @@ class Analysis {
     if (!this.errors.includes(why)) this.errors.push(why)
   }
 
-  #walk(node: Node, depth: number, level: number): void {
-    if (level > MAX_TREE_DEPTH) {
-      this.fail('', `syntax nested deeper than ${MAX_TREE_DEPTH} levels`)
-      return
-    }
-    switch (node.type) {
-      case 'command':
-        this.#command(node, depth)
-        break
-      case 'declaration_command':
-      case 'unset_command':
-        this.#declaration(node)
-        break
-      case 'pipeline':
-        this.flags.add('pipe')
-        break
-      case 'subshell':
-        this.flags.add('subshell')
-        break
-      case 'command_substitution':
-      case 'process_substitution':
-        this.flags.add('substitution')
-        break
-      case 'file_redirect':
-        this.flags.add('redirect')
-        break
-      case 'heredoc_redirect':
-      case 'herestring_redirect':
-        this.flags.add('heredoc')
-        break
-      case 'function_definition':
-        this.flags.add('function')
-        break
-    }
-    for (const child of node.children) {
-      if (!child) continue
-      if (!child.isNamed) {
-        if (child.type === '&') this.flags.add('background')
-        continue
+  /** Visits every node with a TreeCursor (no per-node allocations for nodes we only classify). */
+  #walk(root: Node, depth: number): void {
+    const cursor = root.walk()
+    try {
+      let level = 0
+      for (;;) {
+        const type = cursor.nodeType
+        if (cursor.nodeIsNamed) {
+          switch (type) {
+            case 'command':
+              this.#command(cursor.currentNode, depth)
+              break
+            case 'declaration_command':
+            case 'unset_command':
+              this.#declaration(cursor.currentNode)
+              break
+            case 'pipeline':
+              this.flags.add('pipe')
+              break
+            case 'subshell':
+              this.flags.add('subshell')
+              break
+            case 'command_substitution':
+            case 'process_substitution':
+              this.flags.add('substitution')
+              break
+            case 'file_redirect':
+              this.flags.add('redirect')
+              break
+            case 'heredoc_redirect':
+            case 'herestring_redirect':
+              this.flags.add('heredoc')
+              break
+            case 'function_definition':
+              this.flags.add('function')
+              break
+          }
+        } else if (type === '&') this.flags.add('background')
+        if (cursor.gotoFirstChild()) {
+          if (++level > MAX_TREE_DEPTH) {
+            this.fail('', `syntax nested deeper than ${MAX_TREE_DEPTH} levels`)
+            return
+          }
+          continue
+        }
+        while (!cursor.gotoNextSibling()) {
+          if (level === 0 || !cursor.gotoParent()) return
+          level--
+        }
+        if (level === 0) return
       }
-      this.#walk(child, depth, level + 1)
+    } finally {
+      cursor.delete()
     }
   }
 

@@ -26,7 +26,7 @@ import {
 import { Client, sshCaBroker } from '@warden/drivers/ssh'
 import { compilePolicy } from '@warden/policy'
 import type { ClientChannel, SFTPWrapper } from 'ssh2'
-import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest'
+import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { LOGIN, startSshd, type TestSshd } from './sshd.js'
 
 const POLICY = `
