@@ -104,6 +104,11 @@ export type ShellFlag =
   | 'heredoc'
   | 'dynamic'
   | 'shell_from_stdin'
+  // Appended by @warden/drivers/ssh (describeShell):
+  | 'function'
+  | 'env_assignment'
+  | 'interpreter_code'
+  | 'remote_command'
   | (string & {})
 
 export interface ShellFacts {
