@@ -105,7 +105,7 @@ function driverRows(suites: StoredFigures[], stale: (s: StoredFigures) => string
 
 function row(d: DriverFigures, label: string, g: PathFigures | undefined, note: string): string {
   const { raw, proxy } = d
-  return [
+  const cells = [
     `**${d.driver}**${note}`,
     d.workload ?? '',
     label,
@@ -117,7 +117,8 @@ function row(d: DriverFigures, label: string, g: PathFigures | undefined, note: 
     proxy ? fmt(proxy.medianUs - raw.medianUs) : 'not measured',
     ratio(g?.opsPerSec, raw.opsPerSec),
     proxy ? ratio(proxy.opsPerSec, raw.opsPerSec) : '–',
-  ].join(' | ')
+  ]
+  return `| ${cells.join(' | ')} |`
 }
 
 export async function writeSummary(runStartedAt: Date, failed: readonly string[]): Promise<string> {

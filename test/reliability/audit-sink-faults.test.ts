@@ -201,7 +201,7 @@ describe('failing sink: fail closed', () => {
     const stored: AuditRecord[] = []
     const primary = memorySink()
     const mirror: AuditSink = {
-      write(line, record) {
+      write(_line, record) {
         stored.push(record)
         return true
       },

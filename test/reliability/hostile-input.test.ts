@@ -215,7 +215,7 @@ describe('describeShell', () => {
                 '\n',
                 '\\',
                 '$x',
-                '${x}',
+                '$' + '{x}', // a shell parameter expansion, not a template
                 '*',
               ),
               {
