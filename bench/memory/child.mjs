@@ -7,13 +7,22 @@ import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 
 const mode = process.argv[2]
-const PG = { host: process.env.PGHOST ?? '127.0.0.1', port: Number(process.env.PGPORT ?? 5432), database: 'postgres' }
+const PG = {
+  host: process.env.PGHOST ?? '127.0.0.1',
+  port: Number(process.env.PGPORT ?? 5432),
+  database: 'postgres',
+}
 const keep = []
 const dir = mkdtempSync(join(tmpdir(), 'warden-bench-memory-'))
 
 if (mode === 'raw') {
   const pg = (await import('pg')).default
-  keep.push(await import('mysql2/promise'), await import('ssh2'), await import('@kubernetes/client-node'), await import('undici'))
+  keep.push(
+    await import('mysql2/promise'),
+    await import('ssh2'),
+    await import('@kubernetes/client-node'),
+    await import('undici'),
+  )
   const pool = new pg.Pool({ ...PG, user: 'postgres', max: 1 })
   await pool.query('SELECT 1')
   keep.push(pool)
@@ -26,7 +35,11 @@ if (mode === 'raw') {
   keep.push(mysql, ssh, await import('@warden/drivers/kube'), await import('@warden/drivers/fetch'))
   const warden = createWarden({
     policy: compilePolicy('defaults: { effect: allow }\nrules: []\n'),
-    broker: staticBroker({ credentials: { 'postgres:*': { type: 'password', username: 'postgres', password: 'unused-trust-auth' } } }),
+    broker: staticBroker({
+      credentials: {
+        'postgres:*': { type: 'password', username: 'postgres', password: 'unused-trust-auth' },
+      },
+    }),
     audit: jsonlSink(join(dir, 'audit.jsonl'), { fsync: 'batch' }),
   })
   const session = await warden.session({ principal: { id: 'svc', type: 'service' } })
@@ -47,6 +60,8 @@ for (let i = 0; i < 4; i++) {
   await sleep(20)
 }
 const m = process.memoryUsage()
-process.stdout.write(`${JSON.stringify({ mode, rss: m.rss, heapUsed: m.heapUsed, external: m.external, arrayBuffers: m.arrayBuffers })}\n`)
+process.stdout.write(
+  `${JSON.stringify({ mode, rss: m.rss, heapUsed: m.heapUsed, external: m.external, arrayBuffers: m.arrayBuffers })}\n`,
+)
 rmSync(dir, { recursive: true, force: true })
 process.exit(0)

@@ -12,9 +12,15 @@ const child = fileURLToPath(new URL('./child.mjs', import.meta.url))
 
 // Measure the built packages (what an application loads). If the build fails (someone's work in
 // progress), fall back to the sources through tsx and say so: tsx's transform adds memory.
-const build = spawnSync('npm', ['run', 'build', '--silent'], { cwd: root, stdio: 'inherit', timeout: 300_000 })
+const build = spawnSync('npm', ['run', 'build', '--silent'], {
+  cwd: root,
+  stdio: 'inherit',
+  timeout: 300_000,
+})
 const fromDist = build.status === 0
-const args = fromDist ? ['--expose-gc', child] : ['--expose-gc', '--conditions=warden-source', '--import', 'tsx', child]
+const args = fromDist
+  ? ['--expose-gc', child]
+  : ['--expose-gc', '--conditions=warden-source', '--import', 'tsx', child]
 
 interface Usage {
   rss: number
@@ -65,7 +71,12 @@ writeSection('memory', md)
 writeFigures('memory', {
   metrics: [
     { key: 'memory.rss.raw', label: 'RSS, raw clients + one pool', value: raw.rss / 2 ** 20, unit: 'MB' },
-    { key: 'memory.rss.guarded', label: 'RSS, every driver + one guarded pool', value: (results.get('guarded') as Usage).rss / 2 ** 20, unit: 'MB' },
+    {
+      key: 'memory.rss.guarded',
+      label: 'RSS, every driver + one guarded pool',
+      value: (results.get('guarded') as Usage).rss / 2 ** 20,
+      unit: 'MB',
+    },
     {
       key: 'memory.rss.guarded+parsers',
       label: 'RSS, every driver + one guarded pool + all parsers',
