@@ -29,7 +29,14 @@ export interface Command {
   readonly http?: HttpFacts
   readonly tool?: ToolFacts
   /** Computes an approval preview ("approve the effect"); called only when the decision is `approve`. */
-  readonly preview?: () => Promise<ApprovalPreview | undefined>
+  readonly preview?: (context: PreviewContext) => Promise<ApprovalPreview | undefined>
+}
+
+/** What the pipeline hands `Command.preview`: the decision, and a masker with its masks for any data shown. */
+export interface PreviewContext {
+  readonly decision: Decision
+  /** A masker of the decision's masks (its own, not the run's), or null when the decision has none. */
+  readonly masker: Masker | null
 }
 
 export interface ExecuteContext {

@@ -37,6 +37,8 @@ export type WardenErrorCode =
   | 'ERR_WARDEN_PREVIEW_MISMATCH'
   // an approval decision the store refused (unknown id, already decided, expired, self-approval, fingerprint)
   | 'ERR_WARDEN_APPROVAL_DECISION'
+  // an approval preview's dry run could not be rolled back (the connection is dropped)
+  | 'ERR_WARDEN_PREVIEW_FAILED'
 
 export class WardenError extends Error {
   /** Set by each subclass that owns exactly one code; `instanceof Subclass` then also checks it. */

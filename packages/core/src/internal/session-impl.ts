@@ -489,7 +489,12 @@ export class SessionImpl implements Session {
     const requestedAt = new Date()
     let preview: ApprovalPreview | undefined
     try {
-      if (command.preview) preview = await command.preview()
+      if (command.preview) {
+        // Data in a preview is masked like the command's results would be (its own masker: the
+        // run's mask report counts only rows the caller receives).
+        const masker = decision.masks.length > 0 ? core.masking.masker(decision.masks) : null
+        preview = await command.preview({ decision, masker })
+      }
     } catch (err) {
       return {
         record: { id, status: 'error' },

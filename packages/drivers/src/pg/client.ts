@@ -7,6 +7,7 @@ import type {
   ExecuteContext,
   Lease,
   Masker,
+  PreviewContext,
   Session,
   SessionSource,
 } from '@warden/core'
@@ -30,6 +31,17 @@ import {
   type PgSubmittable,
   submittableText,
 } from './pg-internals.js'
+import {
+  closeGuard,
+  type DryRun,
+  dryRun,
+  isPlan,
+  mismatch,
+  openGuard,
+  type PreviewChannel,
+  planPreview,
+  type SampleResult,
+} from './preview.js'
 
 /** Computes an approval preview ("approve the effect") for a query held for approval. */
 export type PgPreviewHook = (query: {
@@ -45,8 +57,12 @@ export interface ClientConfig extends Omit<pg.ClientConfig, 'password' | 'user'>
   readonly labels?: Readonly<Record<string, string>>
   /** Lease scope passed to the broker (default ''). */
   readonly scope?: string
-  /** Optional approval preview for commands a rule holds for approval. */
-  readonly preview?: PgPreviewHook
+  /**
+   * The approval preview of commands a rule holds for approval. Default: the built-in dry run
+   * (rows affected and a masked sample from a rolled-back transaction, and a row-count guard on
+   * the approved run); `false` turns previews off; a function replaces the built-in one.
+   */
+  readonly preview?: PgPreviewHook | false
 }
 
 /** Pool hooks into a pooled client (internal). */
@@ -72,13 +88,42 @@ let runApproved: (
   context: ExecuteContext,
   query: PgSubmittable,
   text: string,
+  expected: readonly number[] | undefined,
 ) => Promise<number>
+let dryRunOn: (
+  client: Client,
+  facts: SqlFacts,
+  values: readonly unknown[] | undefined,
+  masker: Masker | null,
+) => Promise<DryRun | undefined>
 
 /** Internal: what Pool uses to bind its clients and run already-decided commands on them. */
 export const clientHooks = {
   bind: (client: Client, binding: ClientBinding) => bindClient(client, binding),
-  run: (client: Client, context: ExecuteContext, query: PgSubmittable, text: string) =>
-    runApproved(client, context, query, text),
+  run: (
+    client: Client,
+    context: ExecuteContext,
+    query: PgSubmittable,
+    text: string,
+    expected?: readonly number[],
+  ) => runApproved(client, context, query, text, expected),
+  dryRun: (client: Client, facts: SqlFacts, values: readonly unknown[] | undefined, masker: Masker | null) =>
+    dryRunOn(client, facts, values, masker),
+}
+
+/** Text results for preview samples: every value as the server printed it (JSON-safe, already masked). */
+const TEXT_TYPES = { getTypeParser: () => (value: string) => value }
+
+/**
+ * The row counts an approved run must match: only when the built-in dry run produced numbers and
+ * the approval released exactly that preview (the one the approver saw).
+ */
+export function expectedCounts(
+  dry: DryRun | undefined,
+  context: ExecuteContext,
+): readonly number[] | undefined {
+  if (dry?.rowsAffected === undefined) return undefined
+  return context.approval?.preview === dry.preview ? dry.rowsAffected : undefined
 }
 
 /**
@@ -90,7 +135,9 @@ export class Client extends PgClient {
   readonly #source: SessionSource
   readonly #resource: Command['resource']
   readonly #scope: string
-  readonly #preview: PgPreviewHook | undefined
+  readonly #preview: PgPreviewHook | false | undefined
+  /** Transaction status from the last ReadyForQuery ('I', 'T', 'E'). */
+  #txStatus: string | undefined
   readonly #internals: PgClientInternals
   readonly #guard: WireGuard
   #binding: ClientBinding | undefined
@@ -102,7 +149,7 @@ export class Client extends PgClient {
     bindClient = (client, binding) => {
       client.#binding = binding
     }
-    runApproved = (client, context, query, text) =>
+    runApproved = (client, context, query, text, expected) =>
       client.#run(
         query,
         text,
@@ -110,7 +157,9 @@ export class Client extends PgClient {
         () => {},
         () => {},
         undefined,
+        expected,
       )
+    dryRunOn = (client, facts, values, masker) => client.#dryRun(facts, values, masker)
   }
 
   constructor(source: SessionSource, config: ClientConfig) {
@@ -130,8 +179,8 @@ export class Client extends PgClient {
         'Client: "password" is not accepted; credentials come from the broker (createWarden({broker}))',
       )
     }
-    if (config.preview !== undefined && typeof config.preview !== 'function')
-      throw new TypeError('Client: "preview" must be a function')
+    if (config.preview !== undefined && config.preview !== false && typeof config.preview !== 'function')
+      throw new TypeError('Client: "preview" must be false or a function')
     checkVersions()
     const { resource, labels, scope, preview, ...rest } = config
     super({ ...(rest as pg.ClientConfig), password: undefined })
@@ -148,6 +197,10 @@ export class Client extends PgClient {
     this.#internals.password = null
     this.#internals.connectionParameters.password = null
     this.#guard = new WireGuard(this.#internals)
+    // Registered before pg's own listener (pg attaches on connect): current when a query settles.
+    this.#internals.connection.on('readyForQuery', (message: { status?: string }) => {
+      this.#txStatus = message?.status
+    })
     // Load the parser now, so the first query does not wait for it.
     loadPostgresParser().catch(() => {})
   }
@@ -292,13 +345,22 @@ export class Client extends PgClient {
       const text = this.#textOf(query)
       const described = describePostgres(text)
       const go = (facts: SqlFacts) => {
-        const preview = this.#preview
+        const hook = this.#preview
+        let dry: DryRun | undefined
+        // The built-in dry run needs a query whose outcome the driver settles (not a Submittable).
+        const builtIn =
+          hook === undefined && done !== undefined
+            ? async ({ masker }: PreviewContext) => {
+                dry = await this.#dryRun(facts, values, masker)
+                return dry?.preview
+              }
+            : undefined
         const command: Command = {
           resource: this.#resource,
           action: 'sql.query',
           text,
           sql: facts,
-          preview: preview ? () => preview({ text, values, sql: facts }) : undefined,
+          preview: hook ? () => hook({ text, values, sql: facts }) : builtIn,
         }
         session
           .execute(command, (context) =>
@@ -311,6 +373,7 @@ export class Client extends PgClient {
               },
               release,
               facts,
+              expectedCounts(dry, context),
             ),
           )
           .then(succeed, fail)
@@ -333,7 +396,11 @@ export class Client extends PgClient {
     throw new WardenDeniedError('warden:describe', 'the query has no SQL text Warden can classify')
   }
 
-  /** Runs an approved command: set up masking, submit to pg, settle when pg is done with it. */
+  /**
+   * Runs an approved command: set up masking, submit to pg, settle when pg is done with it. With
+   * `expected` (the row counts of the preview the approver saw) it runs in a transaction (a
+   * savepoint inside the caller's) that commits only when the counts match.
+   */
   async #run(
     query: PgSubmittable,
     text: string,
@@ -341,6 +408,7 @@ export class Client extends PgClient {
     submitted: () => void,
     release: () => void,
     facts: SqlFacts | undefined,
+    expected?: readonly number[],
   ): Promise<number> {
     const masker = context.masker
     if (masker !== null) {
@@ -354,10 +422,54 @@ export class Client extends PgClient {
       const sql = facts ?? (await describePostgres(text))
       if (sql.types.includes('COPY')) await this.#maskCopy(query, text, masker)
     }
+    if (expected === undefined)
+      return (await this.#submit(query, text, context, submitted, release, true)).rows
+    // Queries behind this one wait (no release) until the guard's transaction has ended.
+    const channel = this.#channel()
+    const nested = await openGuard(channel)
+    let state: QueryState
+    try {
+      state = await this.#submit(query, text, context, submitted, () => {}, false)
+    } catch (err) {
+      await this.#abortGuard(channel, nested)
+      throw err
+    }
+    const wrong = mismatch(expected, state.counts)
+    if (wrong !== undefined) {
+      await this.#abortGuard(channel, nested)
+      throw wrong
+    }
+    try {
+      await closeGuard(channel, nested, true)
+    } catch (err) {
+      throw err instanceof Error ? scrubError(err, masker) : err
+    }
+    context.rows(state.rows)
+    return state.rows
+  }
+
+  /** Rolls the guard back; a connection that cannot roll back is dropped (the server then does). */
+  async #abortGuard(channel: PreviewChannel, nested: boolean): Promise<void> {
+    try {
+      await closeGuard(channel, nested, false)
+    } catch {
+      this.#internals.connection.stream.destroy()
+    }
+  }
+
+  #submit(
+    query: PgSubmittable,
+    text: string,
+    context: ExecuteContext,
+    submitted: () => void,
+    release: () => void,
+    report: boolean,
+  ): Promise<QueryState> {
+    const masker = context.masker
     const state = new QueryState(masker)
     const guard = this.#guard
     const internals = this.#internals
-    return new Promise<number>((resolve, reject) => {
+    return new Promise<QueryState>((resolve, reject) => {
       const handleError = query.handleError
       const handleReady = query.handleReadyForQuery
       let finished = false
@@ -366,7 +478,7 @@ export class Client extends PgClient {
         finished = true
         guard.done(text)
         guard.untrack(state)
-        context.rows(state.rows)
+        if (report) context.rows(state.rows)
         return true
       }
       query.handleError = function (this: PgSubmittable, err: Error, con?: unknown) {
@@ -375,7 +487,7 @@ export class Client extends PgClient {
         return handleError.call(this, scrubbed, con as never)
       }
       query.handleReadyForQuery = function (this: PgSubmittable, con?: unknown) {
-        if (finish()) resolve(state.rows)
+        if (finish()) resolve(state)
         return handleReady.call(this, con as never)
       }
       guard.track(query, state)
@@ -388,6 +500,93 @@ export class Client extends PgClient {
         deliver(query, err, internals)
       }
       release()
+    })
+  }
+
+  /** The built-in approval preview: a dry run on this connection (see preview.ts). */
+  async #dryRun(
+    facts: SqlFacts,
+    values: readonly unknown[] | undefined,
+    masker: Masker | null,
+  ): Promise<DryRun | undefined> {
+    const plan = planPreview(facts)
+    if (!isPlan(plan)) return plan
+    try {
+      // Provenance for masking the sample; without it nothing is sampled.
+      if (masker !== null && (!this.#guard.catalogLoaded || this.#guard.catalogStale))
+        await this.#loadCatalog()
+    } catch (err) {
+      throw new WardenError(
+        'ERR_WARDEN_PREVIEW_FAILED',
+        `the approval preview could not read the table catalog: ${(err as Error)?.message ?? String(err)}`,
+        { cause: err },
+      )
+    }
+    try {
+      return await dryRun(this.#channel(), plan, values, masker)
+    } catch (err) {
+      if ((err as { code?: unknown }).code === 'ERR_WARDEN_PREVIEW_FAILED')
+        this.#internals.connection.stream.destroy()
+      throw err
+    }
+  }
+
+  /** What preview.ts talks through: transaction status, internal control queries, masked samples. */
+  #channel(): PreviewChannel {
+    return {
+      status: () => this.#txStatus,
+      control: (text, values) => this.#internalQuery(text, values),
+      sample: (text, values, masker, limit) => this.#sample(text, values, masker, limit),
+    }
+  }
+
+  /** Runs a dry-run statement: rows pass the wire masking like any result; only the first `limit` are kept. */
+  #sample(
+    text: string,
+    values: readonly unknown[] | undefined,
+    masker: Masker | null,
+    limit: number,
+  ): Promise<SampleResult> {
+    const guard = this.#guard
+    const state = new QueryState(masker)
+    const query = new PgQuery({
+      text,
+      values: values as unknown[] | undefined,
+      rowMode: 'array',
+      types: TEXT_TYPES,
+    } as pg.QueryConfig)
+    const rows: { statement: number; columns: string[]; values: unknown[] }[] = []
+    // A 'row' listener keeps pg from accumulating rows: a large RETURNING streams through.
+    query.on('row', (row: unknown[], result?: { fields: { name: string }[] }) => {
+      if (rows.length < limit)
+        rows.push({
+          statement: state.counts.length,
+          columns: (result?.fields ?? []).map((f) => f.name),
+          values: row,
+        })
+    })
+    return new Promise<SampleResult>((resolve, reject) => {
+      let finished = false
+      const finish = () => {
+        if (finished) return false
+        finished = true
+        guard.done(text)
+        guard.untrack(state)
+        return true
+      }
+      query.on('end', () => {
+        if (finish()) resolve({ counts: [...state.counts], rows })
+      })
+      query.on('error', (err: Error) => {
+        if (finish()) reject(scrubError(err, masker))
+      })
+      guard.track(query, state)
+      guard.approve(text)
+      try {
+        super.query(query as never)
+      } catch (err) {
+        if (finish()) reject(err)
+      }
     })
   }
 
@@ -415,16 +614,20 @@ export class Client extends PgClient {
     this.#guard.catalogStale = false
   }
 
-  /** Metadata queries the driver itself needs (not user commands): approved for the tripwire, not audited. */
-  #internalQuery(text: string): Promise<pg.QueryResult> {
+  /** Metadata and transaction-control queries the driver itself needs (not user commands): approved for the tripwire, not audited. */
+  #internalQuery(text: string, values?: readonly unknown[]): Promise<pg.QueryResult> {
     const guard = this.#guard
     guard.approve(text)
     return new Promise<pg.QueryResult>((resolve, reject) => {
-      const query = new PgQuery(text, undefined, ((err: Error, res: pg.QueryResult) => {
-        guard.done(text)
-        if (err) reject(err)
-        else resolve(res)
-      }) as never)
+      const query = new PgQuery(
+        text,
+        values as unknown[] | undefined,
+        ((err: Error, res: pg.QueryResult) => {
+          guard.done(text)
+          if (err) reject(err)
+          else resolve(res)
+        }) as never,
+      )
       super.query(query)
     })
   }

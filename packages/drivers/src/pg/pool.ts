@@ -3,10 +3,11 @@
 // pool.query decides (and waits for approval) before it takes a connection, so a command held for
 // a human never holds a pooled connection.
 import { EventEmitter } from 'node:events'
-import type { Command, Lease, Session, SessionSource } from '@warden/core'
+import type { Command, Lease, PreviewContext, Session, SessionSource } from '@warden/core'
 import type { SqlFacts } from '@warden/policy'
+import { WardenError } from '@warden/policy'
 import type pg from 'pg'
-import { Client, type ClientConfig, clientHooks } from './client.js'
+import { Client, type ClientConfig, clientHooks, expectedCounts } from './client.js'
 import { describePostgres, loadPostgresParser } from './describe.js'
 import {
   checkVersions,
@@ -16,6 +17,7 @@ import {
   PgQuery,
   type PgSubmittable,
 } from './pg-internals.js'
+import { type DryRun, isPlan, planPreview } from './preview.js'
 
 export interface PoolConfig extends Omit<pg.PoolConfig, 'password' | 'user' | 'Client'>, ClientConfig {
   /**
@@ -62,6 +64,8 @@ export class Pool extends EventEmitter {
         'Pool: "password" is not accepted; credentials come from the broker (createWarden({broker}))',
       )
     }
+    if (config.preview !== undefined && config.preview !== false && typeof config.preview !== 'function')
+      throw new TypeError('Pool: "preview" must be false or a function')
     if ('Client' in config)
       throw new TypeError('Pool: "Client" is not accepted; the pool makes guarded clients itself')
     if (
@@ -219,15 +223,22 @@ export class Pool extends EventEmitter {
     text: string,
     facts: SqlFacts,
   ): Promise<unknown> {
-    const preview = this.#config.preview
+    const hook = this.#config.preview
+    const vals = values ?? (config as { values?: unknown[] }).values
+    let dry: DryRun | undefined
     const command: Command = {
       resource: this.#resource,
       action: 'sql.query',
       text,
       sql: facts,
-      preview: preview
-        ? () => preview({ text, values: values ?? (config as { values?: unknown[] }).values, sql: facts })
-        : undefined,
+      preview: hook
+        ? () => hook({ text, values: vals, sql: facts })
+        : hook === false
+          ? undefined
+          : async ({ masker }: PreviewContext) => {
+              dry = await this.#dryRun(session, facts, vals, masker)
+              return dry?.preview
+            },
     }
     return session.execute(command, async (context) => {
       const inner = this.#poolFor(session)
@@ -245,7 +256,7 @@ export class Pool extends EventEmitter {
       const onError = () => {}
       client.on('error', onError)
       try {
-        await clientHooks.run(client, context, query, text)
+        await clientHooks.run(client, context, query, text, expectedCounts(dry, context))
       } catch (err) {
         client.removeListener('error', onError)
         client.release(err as Error) // as pg-pool does: a failed query's connection is not reused
@@ -256,6 +267,40 @@ export class Pool extends EventEmitter {
       if (result instanceof Error) throw result
       return result
     })
+  }
+
+  /** The built-in preview: a dry run on a pooled connection, returned to the pool before the approval wait. */
+  async #dryRun(
+    session: Session,
+    facts: SqlFacts,
+    values: readonly unknown[] | undefined,
+    masker: import('@warden/core').Masker | null,
+  ): Promise<DryRun | undefined> {
+    const plan = planPreview(facts)
+    if (!isPlan(plan)) return plan // nothing to run: no connection taken
+    let client: pg.PoolClient & Client
+    try {
+      client = (await this.#poolFor(session).pool.connect()) as pg.PoolClient & Client
+    } catch (err) {
+      if (err instanceof WardenError) throw err
+      throw new WardenError(
+        'ERR_WARDEN_PREVIEW_FAILED',
+        `the approval preview could not get a connection: ${(err as Error)?.message ?? String(err)}`,
+        { cause: err },
+      )
+    }
+    const onError = () => {}
+    client.on('error', onError)
+    try {
+      const result = await clientHooks.dryRun(client, facts, values, masker)
+      client.removeListener('error', onError)
+      client.release()
+      return result
+    } catch (err) {
+      client.removeListener('error', onError)
+      client.release(err as Error)
+      throw err
+    }
   }
 
   end(): Promise<void>

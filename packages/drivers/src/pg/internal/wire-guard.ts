@@ -35,6 +35,8 @@ export interface TableInfo {
 /** What one guarded query carries while its response arrives. */
 export class QueryState {
   rows = 0
+  /** Rows per statement, from each CommandComplete (the approval guard compares these). */
+  readonly counts: number[] = []
   #plan: MaskPlan | null = null
   #indexes: readonly number[] = []
   readonly masker: Masker | null
@@ -179,7 +181,11 @@ export class WireGuard {
         case 'commandComplete': {
           const active = client._getActiveQuery()
           const state = active ? states.get(active) : undefined
-          if (state) state.rows += rowsOf((message as { text?: string }).text)
+          if (state) {
+            const n = rowsOf((message as { text?: string }).text)
+            state.rows += n
+            state.counts.push(n)
+          }
           break
         }
         case 'parameterStatus':
