@@ -3,7 +3,7 @@
 // and describeMysql cached/uncached.
 import { randomBytes } from 'node:crypto'
 import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import {
   createWarden,
@@ -100,6 +100,9 @@ async function describeMicros(): Promise<{ cached: number; uncached: number }> {
 }
 
 async function main(): Promise<void> {
+  const load = loadavg()
+    .map((l) => l.toFixed(1))
+    .join(' / ')
   const id = randomBytes(4).toString('hex')
   const database = `wd_bench_${id}`
   const user = `wd_bench_${id}`
@@ -194,7 +197,7 @@ Throughput: 8 concurrent workers for ${THROUGHPUT_MS / 1000} s. Latency: ${LATEN
 
 ${table}
 
-"driver only" runs the guarded pool over a session whose \`execute\` just calls the command (no decision, masking or audit): the mysql driver's own cost; the rest of the guarded overhead is core's pipeline (see the core section).
+"driver only" runs the guarded pool over a session whose \`execute\` just calls the command (no decision, masking or audit): the mysql driver's own cost; the rest of the guarded overhead is core's pipeline (see the core section). Load average at the start of this run: ${load} (the machine is shared; run-to-run variance is large).
 
 describeMysql: cached ${d.cached.toFixed(2)} µs, uncached ${d.uncached.toFixed(1)} µs (median; short SELECT: lexer pass + sqlparser-rs WASM + walk + freeze).`
     console.log(markdown)

@@ -6,7 +6,7 @@ import { isWasmTrap, loadParser, parseMysql, parserReady } from './internal/sqlp
 
 /** Statements longer than this (UTF-16 code units) are not parsed: `parsed: false` (parsers.md §1.1.6). */
 export const MAX_MYSQL_STATEMENT_LENGTH = 256 * 1024
-const CACHE_ENTRIES = 2_000
+const CACHE_ENTRIES = 1_000 // per generation: at most 2000 texts
 /** Texts longer than this are described but not cached, so the cache stays small. */
 const CACHE_MAX_KEY = 16 * 1024
 const LOAD_TIMEOUT_MS = 30_000
