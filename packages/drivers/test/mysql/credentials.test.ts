@@ -1,5 +1,5 @@
 import { inspect } from 'node:util'
-import { createWarden, type Lease, memorySink, revealSecret } from '@warden/core'
+import { createWarden, type Lease, memorySink, revealSecret, Secret } from '@warden/core'
 import { stubBroker } from '@warden/core/testing'
 import { createConnection, createPool } from '@warden/drivers/mysql'
 import { compilePolicy } from '@warden/policy'
@@ -97,6 +97,33 @@ describe('the brokered password never leaks', () => {
       }
       expect(audit.last()).toMatchObject({ outcome: { status: 'error', code: 'ER_ACCESS_DENIED_ERROR' } })
       await pool.end()
+    } finally {
+      await warden.close()
+    }
+  })
+
+  test('a broker that hands out a non-password credential is refused before dialling', async () => {
+    const broker = {
+      issue: async () => ({
+        id: 't1',
+        credential: { type: 'token' as const, token: new Secret('tok-canary-99') },
+        expiresAt: new Date(Date.now() + 60_000),
+        renewable: false,
+      }),
+      revoke: async () => {},
+    }
+    const warden = createWarden({ policy: compilePolicy(POLICY), broker, audit: memorySink() })
+    try {
+      const session = await warden.session({ principal: { id: 'svc-token', type: 'service' } })
+      const err = await createConnection(session, { resource: 'shop', host: '127.0.0.1' }).catch((e) => e)
+      expect(err).toMatchObject({
+        code: 'ERR_WARDEN_BROKER',
+        message: expect.stringMatching(/password credential/),
+      })
+      const pool = createPool(session, { resource: 'shop', host: '127.0.0.1' })
+      await expect(pool.query('SELECT 1')).rejects.toMatchObject({ code: 'ERR_WARDEN_BROKER' })
+      await pool.end()
+      expect(inspect(err)).not.toContain('tok-canary-99')
     } finally {
       await warden.close()
     }
