@@ -438,7 +438,13 @@ export class Client extends ssh2.Client {
     context: ExecuteContext,
     recorder: AsciicastRecorder | undefined,
   ): Promise<void> {
-    const abort = () => channel.close()
+    // Session closed: stop the remote process (sshd keeps the channel while it runs), then close.
+    const abort = () => {
+      try {
+        channel.signal('KILL')
+      } catch {}
+      channel.close()
+    }
     context.signal.addEventListener('abort', abort, { once: true })
     return hold.closed.then(() => {
       context.signal.removeEventListener('abort', abort)
