@@ -8,11 +8,19 @@ import { mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
-import { type AuditRecord, autoDeny, createWarden, jsonlSink, memorySink, staticBroker, verifyChain } from '@warden/core'
+import {
+  type AuditRecord,
+  autoDeny,
+  createWarden,
+  jsonlSink,
+  memorySink,
+  staticBroker,
+  verifyChain,
+} from '@warden/core'
 import { guardTools } from '@warden/drivers/ai-sdk'
 import { Pool } from '@warden/drivers/pg'
 import { loadPolicy } from '@warden/policy'
-import { type ModelMessage, generateText, stepCountIs, tool } from 'ai'
+import { generateText, type ModelMessage, stepCountIs, tool } from 'ai'
 import { z } from 'zod'
 import { startEmbeddedPostgres } from './embedded-postgres.js'
 import { SAMPLE_DATA } from './sample-data.js'
@@ -39,14 +47,25 @@ export interface AgentOptions {
 
 /** The model's script: what a capable model would do, reacting to what the tools return. */
 function supportScript(): (results: readonly Seen[]) => Reply {
-  const refused = (results: readonly Seen[]) => (results[0]?.output as { denied?: boolean } | undefined)?.denied === true
+  const refused = (results: readonly Seen[]) =>
+    (results[0]?.output as { denied?: boolean } | undefined)?.denied === true
   let step = 0
   return (results) => {
     switch (step++) {
       case 0:
-        return { call: { tool: 'run_sql', input: { sql: "SELECT id, name, email, phone FROM customers WHERE name = 'Ada Lovelace'" } } }
+        return {
+          call: {
+            tool: 'run_sql',
+            input: { sql: "SELECT id, name, email, phone FROM customers WHERE name = 'Ada Lovelace'" },
+          },
+        }
       case 1:
-        return { call: { tool: 'run_sql', input: { sql: 'SELECT id, total, status FROM orders WHERE customer_id = 1 ORDER BY id' } } }
+        return {
+          call: {
+            tool: 'run_sql',
+            input: { sql: 'SELECT id, total, status FROM orders WHERE customer_id = 1 ORDER BY id' },
+          },
+        }
       case 2:
         // a slip a real model makes: the WHERE clause is missing
         return { call: { tool: 'run_sql', input: { sql: "UPDATE orders SET status = 'refunded'" } } }
@@ -55,12 +74,27 @@ function supportScript(): (results: readonly Seen[]) => Reply {
         if (!refused(results)) return { text: 'unexpected: the unbounded UPDATE ran' }
         return { call: { tool: 'refund_order', input: { order_id: 101, amount: 250 } } }
       case 4:
-        return { call: { tool: 'send_email', input: { to: 'ada.lovelace@gmail.example.net', body: 'Your order 101 was refunded.' } } }
+        return {
+          call: {
+            tool: 'send_email',
+            input: { to: 'ada.lovelace@gmail.example.net', body: 'Your order 101 was refunded.' },
+          },
+        }
       case 5:
         if (!refused(results)) return { text: 'unexpected: the email went out' }
-        return { call: { tool: 'send_email', input: { to: 'support@example.com', body: 'Order 101 (Ada Lovelace) refunded; please notify the customer.' } } }
+        return {
+          call: {
+            tool: 'send_email',
+            input: {
+              to: 'support@example.com',
+              body: 'Order 101 (Ada Lovelace) refunded; please notify the customer.',
+            },
+          },
+        }
       default:
-        return { text: 'Order 101 was refunded (approved by a human). Support was asked to notify Ada, since I may not email customers directly after reading their data.' }
+        return {
+          text: 'Order 101 was refunded (approved by a human). Support was asked to notify Ada, since I may not email customers directly after reading their data.',
+        }
     }
   }
 }
@@ -80,12 +114,20 @@ export async function runAgentExample(options: AgentOptions = {}): Promise<Agent
   const warden = createWarden({
     policy: await loadPolicy(join(here, 'policy.yaml')),
     // the credential lives in the broker, never in the pool config or the agent's reach
-    broker: staticBroker({ credentials: { 'postgres:shop': { type: 'password', username: 'postgres', password: 'postgres' } } }),
+    broker: staticBroker({
+      credentials: { 'postgres:shop': { type: 'password', username: 'postgres', password: 'postgres' } },
+    }),
     audit: [jsonlSink(auditFile), memory],
     // Refund approvals come from the AI SDK's approval step below; anything else held is refused.
     approvals: autoDeny(),
   })
-  const pool = new Pool(warden, { resource: 'shop', host: db.host, port: db.port, database: 'postgres', max: 2 })
+  const pool = new Pool(warden, {
+    resource: 'shop',
+    host: db.host,
+    port: db.port,
+    database: 'postgres',
+    max: 2,
+  })
   const outbox: { to: string; body: string }[] = []
 
   const tools = guardTools(
@@ -120,8 +162,12 @@ export async function runAgentExample(options: AgentOptions = {}): Promise<Agent
   )
 
   const { model, prompts } = scriptedModel(supportScript())
-  const session = await warden.session({ principal: { id: 'support-agent', type: 'agent', groups: ['support'] } })
-  const messages: ModelMessage[] = [{ role: 'user', content: 'Ada Lovelace says order 101 arrived broken. Sort it out and let her know.' }]
+  const session = await warden.session({
+    principal: { id: 'support-agent', type: 'agent', groups: ['support'] },
+  })
+  const messages: ModelMessage[] = [
+    { role: 'user', content: 'Ada Lovelace says order 101 arrived broken. Sort it out and let her know.' },
+  ]
   let answer = ''
   const shown = new Set<string>()
   const show = (toolName: string, input: unknown, output: unknown) => {
@@ -140,9 +186,14 @@ export async function runAgentExample(options: AgentOptions = {}): Promise<Agent
         for (const m of result.response.messages) {
           if (m.role !== 'tool') continue
           for (const part of m.content) {
-            if (part.type !== 'tool-result' || inSteps.has(part.toolCallId) || shown.has(part.toolCallId)) continue
+            if (part.type !== 'tool-result' || inSteps.has(part.toolCallId) || shown.has(part.toolCallId))
+              continue
             shown.add(part.toolCallId)
-            show(part.toolName, 'the approved call', part.output.type === 'json' ? part.output.value : part.output)
+            show(
+              part.toolName,
+              'the approved call',
+              part.output.type === 'json' ? part.output.value : part.output,
+            )
           }
         }
         for (const s of result.steps) {
@@ -160,10 +211,18 @@ export async function runAgentExample(options: AgentOptions = {}): Promise<Agent
         // The app's own approval UI (here: scripted). Warden decided *that* a human must approve;
         // the AI SDK asked; the answer releases exactly this call.
         const approved = options.approveRefunds ?? true
-        for (const ask of asks) say(`approval requested: ${ask.toolCall.toolName}(${JSON.stringify(ask.toolCall.input)}) → ${approved ? 'approved' : 'rejected'} by a human`)
+        for (const ask of asks)
+          say(
+            `approval requested: ${ask.toolCall.toolName}(${JSON.stringify(ask.toolCall.input)}) → ${approved ? 'approved' : 'rejected'} by a human`,
+          )
         messages.push({
           role: 'tool',
-          content: asks.map((a) => ({ type: 'tool-approval-response' as const, approvalId: a.approvalId, approved, reason: approved ? undefined : 'not without a photo of the damage' })),
+          content: asks.map((a) => ({
+            type: 'tool-approval-response' as const,
+            approvalId: a.approvalId,
+            approved,
+            reason: approved ? undefined : 'not without a photo of the damage',
+          })),
         })
       }
     })
@@ -175,7 +234,9 @@ export async function runAgentExample(options: AgentOptions = {}): Promise<Agent
     say(`audit (${auditFile}):`)
     for (const r of memory.records) {
       if (r.type !== 'command') continue
-      say(`  ${r.decision?.effect?.padEnd(7)} ${r.outcome?.status?.padEnd(8)} ${r.action?.padEnd(12)} ${r.command}${r.approval ? `  [approval: ${r.approval.status} by ${r.approval.by}]` : ''}`)
+      say(
+        `  ${r.decision?.effect?.padEnd(7)} ${r.outcome?.status?.padEnd(8)} ${r.action?.padEnd(12)} ${r.command}${r.approval ? `  [approval: ${r.approval.status} by ${r.approval.by}]` : ''}`,
+      )
     }
     say(`hash chain: ${chain.ok ? 'verified' : 'BROKEN'} (${chain.count} records)`)
     return {

@@ -6,7 +6,9 @@ export interface Seen {
   readonly toolName: string
   readonly output: unknown
 }
-export type Reply = { readonly text: string } | { readonly call: { readonly tool: string; readonly input: Record<string, unknown> } }
+export type Reply =
+  | { readonly text: string }
+  | { readonly call: { readonly tool: string; readonly input: Record<string, unknown> } }
 export type Script = (results: readonly Seen[]) => Reply
 
 const usage = {
@@ -32,13 +34,29 @@ export function scriptedModel(script: Script): ScriptedModel {
         for (const part of last.content) {
           if (part.type !== 'tool-result') continue
           const o = part.output
-          results.push({ toolName: part.toolName, output: o.type === 'json' || o.type === 'text' ? o.value : o })
+          results.push({
+            toolName: part.toolName,
+            output: o.type === 'json' || o.type === 'text' ? o.value : o,
+          })
         }
       }
       const reply = script(results)
-      if ('text' in reply) return { content: [{ type: 'text', text: reply.text }], finishReason: { unified: 'stop', raw: undefined }, usage, warnings: [] }
+      if ('text' in reply)
+        return {
+          content: [{ type: 'text', text: reply.text }],
+          finishReason: { unified: 'stop', raw: undefined },
+          usage,
+          warnings: [],
+        }
       return {
-        content: [{ type: 'tool-call', toolCallId: `call-${++ids}`, toolName: reply.call.tool, input: JSON.stringify(reply.call.input) }],
+        content: [
+          {
+            type: 'tool-call',
+            toolCallId: `call-${++ids}`,
+            toolName: reply.call.tool,
+            input: JSON.stringify(reply.call.input),
+          },
+        ],
         finishReason: { unified: 'tool-calls', raw: undefined },
         usage,
         warnings: [],

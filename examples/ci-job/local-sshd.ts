@@ -19,9 +19,15 @@ export interface LocalSshd {
 export async function startLocalSshd(): Promise<LocalSshd> {
   mkdirSync('/run/sshd', { recursive: true, mode: 0o755 })
   // flock: other processes (tests) may create the same account at the same time
-  execFileSync('flock', ['/tmp/warden-ssh-useradd.lock', 'sh', '-c', `id ${DEPLOY_LOGIN} >/dev/null 2>&1 || useradd -m -s /bin/bash ${DEPLOY_LOGIN}; usermod -p '*' ${DEPLOY_LOGIN}`])
+  execFileSync('flock', [
+    '/tmp/warden-ssh-useradd.lock',
+    'sh',
+    '-c',
+    `id ${DEPLOY_LOGIN} >/dev/null 2>&1 || useradd -m -s /bin/bash ${DEPLOY_LOGIN}; usermod -p '*' ${DEPLOY_LOGIN}`,
+  ])
   const dir = mkdtempSync(path.join(os.tmpdir(), 'warden-ci-sshd-'))
-  for (const name of ['host', 'ca']) execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', '', '-f', path.join(dir, name)])
+  for (const name of ['host', 'ca'])
+    execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', '', '-f', path.join(dir, name)])
   const port = await freePort()
   writeFileSync(
     path.join(dir, 'sshd_config'),
@@ -40,7 +46,9 @@ export async function startLocalSshd(): Promise<LocalSshd> {
       'Subsystem sftp internal-sftp',
     ].join('\n'),
   )
-  const child = spawn('/usr/sbin/sshd', ['-D', '-e', '-f', path.join(dir, 'sshd_config')], { stdio: ['ignore', 'ignore', 'pipe'] })
+  const child = spawn('/usr/sbin/sshd', ['-D', '-e', '-f', path.join(dir, 'sshd_config')], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  })
   let log = ''
   child.stderr?.on('data', (d: Buffer) => {
     log += d.toString()

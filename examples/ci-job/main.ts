@@ -12,16 +12,16 @@ import { fileURLToPath, pathToFileURL } from 'node:url'
 import {
   type AuditRecord,
   type Broker,
+  createWarden,
   type Identity,
+  jsonlSink,
+  memorySink,
   Secret,
   type SecretSource,
   type Session,
-  WardenError,
-  createWarden,
-  jsonlSink,
-  memorySink,
   staticBroker,
   verifyChain,
+  WardenError,
 } from '@warden/core'
 import { Pool } from '@warden/drivers/pg'
 import { Client as SshClient, sshCaBroker } from '@warden/drivers/ssh'
@@ -47,14 +47,24 @@ export interface CiJobConfig {
   }
   /** The SSH CA that deploy hosts trust; held by Warden's broker, never by the job's code. */
   readonly sshCaKey: Secret
-  readonly database: { readonly host: string; readonly port: number; readonly database: string; readonly user: string; readonly password: SecretSource }
+  readonly database: {
+    readonly host: string
+    readonly port: number
+    readonly database: string
+    readonly user: string
+    readonly password: SecretSource
+  }
   readonly print?: (line: string) => void
 }
 
 export interface CiJobResult {
   readonly ok: boolean
   readonly principal: string
-  readonly steps: readonly { readonly step: string; readonly status: 'ok' | 'skipped' | 'failed'; readonly detail: string }[]
+  readonly steps: readonly {
+    readonly step: string
+    readonly status: 'ok' | 'skipped' | 'failed'
+    readonly detail: string
+  }[]
   readonly records: readonly AuditRecord[]
   readonly chainValid: boolean
 }
@@ -87,15 +97,34 @@ export async function runCiJob(config: CiJobConfig): Promise<CiJobResult> {
     policy: await loadPolicy(join(here, 'policies')),
     identity: config.identity,
     broker: brokerByKind({
-      ssh: sshCaBroker({ caKey: config.sshCaKey, principals: { [PRINCIPAL_ID]: { logins: [config.host.login] } }, ttl: '5m', hostKeys: { 'web-1': [config.host.hostKey] } }),
-      postgres: staticBroker({ credentials: { 'postgres:deploydb': { type: 'password', username: config.database.user, password: config.database.password } } }),
+      ssh: sshCaBroker({
+        caKey: config.sshCaKey,
+        principals: { [PRINCIPAL_ID]: { logins: [config.host.login] } },
+        ttl: '5m',
+        hostKeys: { 'web-1': [config.host.hostKey] },
+      }),
+      postgres: staticBroker({
+        credentials: {
+          'postgres:deploydb': {
+            type: 'password',
+            username: config.database.user,
+            password: config.database.password,
+          },
+        },
+      }),
     }),
     audit: [jsonlSink(auditFile), memory],
     resources: { 'ssh:web-1': { labels: { root: config.host.root } } },
   })
   let principal = ''
   let ok = false
-  const pool = new Pool(warden, { resource: 'deploydb', host: config.database.host, port: config.database.port, database: config.database.database, max: 1 })
+  const pool = new Pool(warden, {
+    resource: 'deploydb',
+    host: config.database.host,
+    port: config.database.port,
+    database: config.database.database,
+    max: 1,
+  })
   let ssh: SshClient | undefined
   try {
     let session: Session
@@ -103,7 +132,13 @@ export async function runCiJob(config: CiJobConfig): Promise<CiJobResult> {
       session = await warden.session({ token: config.token })
     } catch (err) {
       record('identity', 'failed', (err as Error).message)
-      return { ok: false, principal, steps, records: memory.records, chainValid: (await settleChain(warden, auditFile)) }
+      return {
+        ok: false,
+        principal,
+        steps,
+        records: memory.records,
+        chainValid: await settleChain(warden, auditFile),
+      }
     }
     principal = session.principal.id
     record('identity', 'ok', `${principal} (${session.principal.claims.ref})`)
@@ -116,9 +151,13 @@ export async function runCiJob(config: CiJobConfig): Promise<CiJobResult> {
       const { version, files } = config.release
       const dir = `${config.host.root}/releases/${version}`
       await exec(ssh, `mkdir -p ${dir}`)
-      const sftp = await new Promise<SFTPWrapper>((resolve, reject) => ssh!.sftp((e, s) => (e ? reject(e) : resolve(s))))
+      const sftp = await new Promise<SFTPWrapper>((resolve, reject) =>
+        ssh!.sftp((e, s) => (e ? reject(e) : resolve(s))),
+      )
       for (const [name, content] of Object.entries(files)) {
-        await new Promise<void>((resolve, reject) => sftp.writeFile(`${dir}/${name}`, content, (e) => (e ? reject(e) : resolve())))
+        await new Promise<void>((resolve, reject) =>
+          sftp.writeFile(`${dir}/${name}`, content, (e) => (e ? reject(e) : resolve())),
+        )
       }
       sftp.end()
       await exec(ssh, `ln -sfn ${dir} ${config.host.root}/current`)
@@ -134,12 +173,20 @@ export async function runCiJob(config: CiJobConfig): Promise<CiJobResult> {
         record('prune old releases', 'skipped', err.message)
       }
 
-      await pool.query('INSERT INTO deployments (version, host, deployed_by) VALUES ($1, $2, $3)', [version, 'web-1', principal])
+      await pool.query('INSERT INTO deployments (version, host, deployed_by) VALUES ($1, $2, $3)', [
+        version,
+        'web-1',
+        principal,
+      ])
       record('record deployment', 'ok', `deployments += ${version}`)
     })
     ok = true
   } catch (err) {
-    record('job', 'failed', err instanceof WardenError ? `[${err.code}] ${err.message}` : (err as Error).message)
+    record(
+      'job',
+      'failed',
+      err instanceof WardenError ? `[${err.code}] ${err.message}` : (err as Error).message,
+    )
   } finally {
     ;(ssh as SshClient | undefined)?.end()
     await pool.end().catch(() => undefined)
@@ -161,7 +208,12 @@ function connectSsh(session: Session, config: CiJobConfig): Promise<SshClient> {
   const client = new SshClient(session)
   return new Promise((resolve, reject) => {
     client.once('ready', () => resolve(client)).once('error', reject)
-    client.connect({ host: config.host.address, port: config.host.port, resource: 'web-1', recordings: false })
+    client.connect({
+      host: config.host.address,
+      port: config.host.port,
+      resource: 'web-1',
+      recordings: false,
+    })
   })
 }
 
@@ -179,7 +231,9 @@ function exec(client: SshClient, command: string): Promise<string> {
       channel.on('exit', (c: number) => {
         code = c
       })
-      channel.on('close', () => (code === 0 ? resolve(out) : reject(new Error(`${command} exited with ${code}`))))
+      channel.on('close', () =>
+        code === 0 ? resolve(out) : reject(new Error(`${command} exited with ${code}`)),
+      )
     })
   })
 }
@@ -198,7 +252,12 @@ async function main(): Promise<number> {
   try {
     await db.exec(DEPLOY_DB)
     // what the CI system hands the job: a signed token naming the repository and branch
-    const token = await idp.token({ sub: PRINCIPAL_ID, type: 'workload', groups: ['deployers'], claims: { ref: process.env.CI_REF ?? 'refs/heads/main' } })
+    const token = await idp.token({
+      sub: PRINCIPAL_ID,
+      type: 'workload',
+      groups: ['deployers'],
+      claims: { ref: process.env.CI_REF ?? 'refs/heads/main' },
+    })
     const version = `v${Date.now()}`
     const result = await runCiJob({
       token,
@@ -207,7 +266,13 @@ async function main(): Promise<number> {
       host: { address: '127.0.0.1', port: sshd.port, hostKey: sshd.hostKey, root, login: DEPLOY_LOGIN },
       sshCaKey: new Secret(sshd.caKey),
       // in CI: password: { env: 'DEPLOYDB_PASSWORD' }, read by the broker, never by the job
-      database: { host: db.host, port: db.port, database: 'postgres', user: 'postgres', password: 'postgres' },
+      database: {
+        host: db.host,
+        port: db.port,
+        database: 'postgres',
+        user: 'postgres',
+        password: 'postgres',
+      },
     })
     return result.ok ? 0 : 1
   } finally {

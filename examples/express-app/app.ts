@@ -12,18 +12,26 @@ const routes: { method: string; pattern: RegExp; handler: Handler }[] = [
   {
     method: 'GET',
     pattern: /^\/customers$/,
-    handler: async (pool) => (await pool.query('SELECT id, name, email, phone FROM customers ORDER BY id')).rows,
+    handler: async (pool) =>
+      (await pool.query('SELECT id, name, email, phone FROM customers ORDER BY id')).rows,
   },
   {
     method: 'GET',
     pattern: /^\/customers\/(?<id>\d+)\/orders$/,
-    handler: async (pool, { id }) => (await pool.query('SELECT id, total, status FROM orders WHERE customer_id = $1 ORDER BY id', [Number(id)])).rows,
+    handler: async (pool, { id }) =>
+      (
+        await pool.query('SELECT id, total, status FROM orders WHERE customer_id = $1 ORDER BY id', [
+          Number(id),
+        ])
+      ).rows,
   },
   {
     method: 'POST',
     pattern: /^\/orders\/(?<id>\d+)\/cancel$/,
     handler: async (pool, { id }) => {
-      const { rowCount } = await pool.query("UPDATE orders SET status = 'cancelled' WHERE id = $1", [Number(id)])
+      const { rowCount } = await pool.query("UPDATE orders SET status = 'cancelled' WHERE id = $1", [
+        Number(id),
+      ])
       return { cancelled: rowCount === 1 }
     },
   },
@@ -47,7 +55,9 @@ const STATUS: Partial<Record<string, number>> = {
 
 export function createApp(warden: Warden, pool: Pool): RequestListener {
   return (req, res) => {
-    handle(warden, pool, req, res).catch((err) => send(res, 500, { error: 'internal', message: (err as Error).message }))
+    handle(warden, pool, req, res).catch((err) =>
+      send(res, 500, { error: 'internal', message: (err as Error).message }),
+    )
   }
 }
 
@@ -60,7 +70,8 @@ async function handle(warden: Warden, pool: Pool, req: IncomingMessage, res: Ser
   }
   if (match === undefined) return send(res, 404, { error: 'not found' })
   const token = /^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1]
-  if (token === undefined) return send(res, 401, { error: 'ERR_WARDEN_TOKEN_INVALID', message: 'a bearer token is required' })
+  if (token === undefined)
+    return send(res, 401, { error: 'ERR_WARDEN_TOKEN_INVALID', message: 'a bearer token is required' })
   try {
     // one session per request: the verified caller is the principal of every query below
     const session = await warden.session({ token })

@@ -2,7 +2,7 @@
 // caller (a verified bearer token ⇒ a Warden session). Offline:
 //   node --conditions=warden-source --import tsx examples/express-app/main.ts          runs a few requests
 //   node --conditions=warden-source --import tsx examples/express-app/main.ts --serve  keeps serving; prints tokens
-import { type Server, createServer } from 'node:http'
+import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { dirname, join } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
@@ -41,11 +41,19 @@ export async function startExpressExample(): Promise<ExpressExample> {
   const warden = createWarden({
     policy: await loadPolicy(join(here, 'policy.yaml')),
     identity: idp.identity,
-    broker: staticBroker({ credentials: { 'postgres:shop': { type: 'password', username: 'postgres', password: 'postgres' } } }),
+    broker: staticBroker({
+      credentials: { 'postgres:shop': { type: 'password', username: 'postgres', password: 'postgres' } },
+    }),
     audit,
   })
   // one pool for the whole service; it keeps connections per principal
-  const pool = new Pool(warden, { resource: 'shop', host: db.host, port: db.port, database: 'postgres', max: 2 })
+  const pool = new Pool(warden, {
+    resource: 'shop',
+    host: db.host,
+    port: db.port,
+    database: 'postgres',
+    max: 2,
+  })
   const server: Server = createServer(createApp(warden, pool))
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
   const { port } = server.address() as AddressInfo
@@ -72,8 +80,13 @@ async function demo(): Promise<void> {
   const app = await startExpressExample()
   try {
     const call = async (who: keyof ExpressExample['tokens'], method: string, path: string) => {
-      const res = await fetch(`${app.url}${path}`, { method, headers: { authorization: `Bearer ${app.tokens[who]}` } })
-      console.log(`${who.padEnd(7)} ${method.padEnd(6)} ${path.padEnd(22)} → ${res.status} ${await res.text()}`)
+      const res = await fetch(`${app.url}${path}`, {
+        method,
+        headers: { authorization: `Bearer ${app.tokens[who]}` },
+      })
+      console.log(
+        `${who.padEnd(7)} ${method.padEnd(6)} ${path.padEnd(22)} → ${res.status} ${await res.text()}`,
+      )
     }
     await call('support', 'GET', '/customers')
     await call('privacy', 'GET', '/customers')
@@ -81,7 +94,9 @@ async function demo(): Promise<void> {
     await call('support', 'POST', '/orders/101/cancel')
     await call('support', 'DELETE', '/customers/2')
     if (process.argv.includes('--serve')) {
-      console.log(`\nserving on ${app.url}; try:\n  curl -H 'authorization: Bearer ${app.tokens.support}' ${app.url}/customers`)
+      console.log(
+        `\nserving on ${app.url}; try:\n  curl -H 'authorization: Bearer ${app.tokens.support}' ${app.url}/customers`,
+      )
       await new Promise<void>((resolve) => process.once('SIGINT', () => resolve()))
     }
   } finally {

@@ -10,7 +10,14 @@ import { fileURLToPath, pathToFileURL } from 'node:url'
 import { Client } from '@modelcontextprotocol/sdk/client/index.js'
 import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js'
 import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js'
-import { type AuditRecord, type Warden, createWarden, jsonlSink, memorySink, staticBroker } from '@warden/core'
+import {
+  type AuditRecord,
+  createWarden,
+  jsonlSink,
+  memorySink,
+  staticBroker,
+  type Warden,
+} from '@warden/core'
 import { guardMcpClient } from '@warden/drivers/mcp'
 import { Pool } from '@warden/drivers/pg'
 import { loadPolicy } from '@warden/policy'
@@ -37,10 +44,18 @@ async function start(): Promise<Stack> {
   const memory = memorySink()
   const warden = createWarden({
     policy: await loadPolicy(join(here, 'policy.yaml')),
-    broker: staticBroker({ credentials: { 'postgres:shop': { type: 'password', username: 'postgres', password: 'postgres' } } }),
+    broker: staticBroker({
+      credentials: { 'postgres:shop': { type: 'password', username: 'postgres', password: 'postgres' } },
+    }),
     audit: [jsonlSink(auditFile), memory],
   })
-  const pool = new Pool(warden, { resource: 'shop', host: db.host, port: db.port, database: 'postgres', max: 2 })
+  const pool = new Pool(warden, {
+    resource: 'shop',
+    host: db.host,
+    port: db.port,
+    database: 'postgres',
+    max: 2,
+  })
   return {
     db,
     warden,
@@ -81,21 +96,27 @@ export async function runMcpDemo(print: (line: string) => void = console.log): P
     say(`tools offered to the model: ${listed.join(', ')}`)
     const results: Record<string, { isError: boolean; text: string }> = {}
     const call = async (label: string, via: Client, name: string, args: Record<string, unknown>) => {
-      const r = (await via.callTool({ name, arguments: args })) as { isError?: boolean; content: { text: string }[] }
+      const r = (await via.callTool({ name, arguments: args })) as {
+        isError?: boolean
+        content: { text: string }[]
+      }
       results[label] = { isError: r.isError === true, text: r.content.map((c) => c.text).join('\n') }
       say(`${name}(${JSON.stringify(args)}) → ${r.isError ? 'refused: ' : ''}${results[label].text}`)
     }
     await call('tables', client, 'list_tables', {})
-    await call('customers', client, 'query', { sql: 'SELECT id, name, email, phone FROM customers ORDER BY id' })
+    await call('customers', client, 'query', {
+      sql: 'SELECT id, name, email, phone FROM customers ORDER BY id',
+    })
     await call('orders', client, 'customer_orders', { customer_id: 1 })
-    await call('write', client, 'query', { sql: "DELETE FROM orders WHERE id = 103" })
+    await call('write', client, 'query', { sql: 'DELETE FROM orders WHERE id = 103' })
     // a client that ignores the listing and calls the hidden tool anyway: the server refuses it
     await call('reset', raw, 'reset_database', {})
     await raw.close()
     await server.close()
     await stack.warden.close()
     say('audit:')
-    for (const r of stack.records) if (r.type === 'command') say(`  ${r.decision?.effect} ${r.outcome?.status} ${r.action} ${r.command}`)
+    for (const r of stack.records)
+      if (r.type === 'command') say(`  ${r.decision?.effect} ${r.outcome?.status} ${r.action} ${r.command}`)
     return { listed, results, records: stack.records, transcript }
   } finally {
     await stack.stop()

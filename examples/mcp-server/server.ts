@@ -10,15 +10,23 @@ const json = (value: unknown) => ({ content: [{ type: 'text' as const, text: JSO
 
 export function createDatabaseServer(source: SessionSource, pool: Pool): McpServer {
   // guard first, then register: the guard refuses a server that already has tools
-  const server = guardMcpServer(source, new McpServer({ name: 'shop-db', version: '1.0.0' }), { resource: 'shop-db-mcp' })
+  const server = guardMcpServer(source, new McpServer({ name: 'shop-db', version: '1.0.0' }), {
+    resource: 'shop-db-mcp',
+  })
   server.registerTool('list_tables', { description: 'List the tables of the shop database' }, async () => {
-    const { rows } = await pool.query("SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' ORDER BY table_name")
+    const { rows } = await pool.query(
+      "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' ORDER BY table_name",
+    )
     return json(rows.map((r: { table_name: string }) => r.table_name))
   })
-  server.registerTool('query', { description: 'Run one read-only SQL statement', inputSchema: { sql: z.string() } }, async ({ sql }) => {
-    const { rows } = await pool.query(sql)
-    return json(rows)
-  })
+  server.registerTool(
+    'query',
+    { description: 'Run one read-only SQL statement', inputSchema: { sql: z.string() } },
+    async ({ sql }) => {
+      const { rows } = await pool.query(sql)
+      return json(rows)
+    },
+  )
   server.registerTool(
     'customer_orders',
     { description: "A customer's orders", inputSchema: { customer_id: z.number().int() } },

@@ -20,13 +20,19 @@ describe('examples/agent-postgres', () => {
     expect(run.outbox).toEqual([{ to: 'support@example.com', body: expect.stringContaining('Order 101') }])
     const commands = run.records.filter((r) => r.type === 'command')
     const find = (command: string) => commands.find((r) => r.command === command)
-    expect(find("UPDATE orders SET status = 'refunded'")).toMatchObject({ action: 'sql.query', decision: { effect: 'deny', rule: 'destructive-sql' }, outcome: { status: 'denied' } })
+    expect(find("UPDATE orders SET status = 'refunded'")).toMatchObject({
+      action: 'sql.query',
+      decision: { effect: 'deny', rule: 'destructive-sql' },
+      outcome: { status: 'denied' },
+    })
     expect(find('refund_order {"order_id":101,"amount":250}')).toMatchObject({
       decision: { effect: 'approve', rule: 'big-refunds' },
       approval: { status: 'approved', by: 'support-lead (via the app)' },
       outcome: { status: 'ok' },
     })
-    expect(find('send_email {"to":"ada.lovelace@gmail.example.net","body":"Your order 101 was refunded."}')).toMatchObject({
+    expect(
+      find('send_email {"to":"ada.lovelace@gmail.example.net","body":"Your order 101 was refunded."}'),
+    ).toMatchObject({
       decision: { effect: 'deny', rule: 'no-exfiltration-after-pii' },
     })
     expect(find("SELECT id, name, email, phone FROM customers WHERE name = 'Ada Lovelace'")?.masked).toEqual(
@@ -39,16 +45,24 @@ describe('examples/agent-postgres', () => {
   it('a refund the human rejects never runs', async () => {
     const run = await runAgentExample({ print: () => {}, approveRefunds: false })
     expect(run.orderStatus).toBe('delivered')
-    expect(run.records.some((r) => r.command === "UPDATE orders SET status = 'refunded' WHERE id = $1")).toBe(false)
-    expect(run.transcript).toContain('approval requested: refund_order({"order_id":101,"amount":250}) → rejected by a human')
+    expect(run.records.some((r) => r.command === "UPDATE orders SET status = 'refunded' WHERE id = $1")).toBe(
+      false,
+    )
+    expect(run.transcript).toContain(
+      'approval requested: refund_order({"order_id":101,"amount":250}) → rejected by a human',
+    )
   })
 
   it('runs as documented from the command line', async () => {
-    const { stdout } = await promisify(execFile)(process.execPath, ['--conditions=warden-source', '--import', 'tsx', 'examples/agent-postgres/main.ts'], {
-      cwd: new URL('../..', import.meta.url),
-      timeout: 60_000,
-    })
+    const { stdout } = await promisify(execFile)(
+      process.execPath,
+      ['--conditions=warden-source', '--import', 'tsx', 'examples/agent-postgres/main.ts'],
+      {
+        cwd: new URL('../..', import.meta.url),
+        timeout: 60_000,
+      },
+    )
     expect(stdout).toContain('warden refused')
     expect(stdout).toMatch(/hash chain: verified \(\d+ records\)/)
-  })
+  }, 90_000)
 })

@@ -1,12 +1,12 @@
 import { randomUUID } from 'node:crypto'
 import { existsSync, readFileSync, rmSync } from 'node:fs'
-import { Secret, jwtIdentity } from '@warden/core'
+import { jwtIdentity, Secret } from '@warden/core'
 import { type TestIdentity, testIdentity } from '@warden/core/testing'
 import { runPolicyTests } from '@warden/policy'
 import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type EmbeddedPostgres, startEmbeddedPostgres } from '../../examples/ci-job/embedded-postgres.js'
-import { type LocalSshd, DEPLOY_LOGIN, startLocalSshd } from '../../examples/ci-job/local-sshd.js'
+import { DEPLOY_LOGIN, type LocalSshd, startLocalSshd } from '../../examples/ci-job/local-sshd.js'
 import { type CiJobConfig, DEPLOY_DB, PRINCIPAL_ID, runCiJob } from '../../examples/ci-job/main.js'
 
 let idp: TestIdentity
@@ -44,7 +44,13 @@ async function config(token: string, version: string): Promise<CiJobConfig> {
 }
 
 async function deployments(): Promise<{ version: string; deployed_by: string }[]> {
-  const client = new pg.Client({ host: db.host, port: db.port, database: 'postgres', user: 'postgres', password: 'postgres' })
+  const client = new pg.Client({
+    host: db.host,
+    port: db.port,
+    database: 'postgres',
+    user: 'postgres',
+    password: 'postgres',
+  })
   await client.connect()
   try {
     return (await client.query('SELECT version, deployed_by FROM deployments ORDER BY id')).rows
@@ -61,7 +67,12 @@ describe('examples/ci-job', () => {
   })
 
   it('a main-branch token deploys over SSH and records the deployment; the prune step is refused, not fatal', async () => {
-    const token = await idp.token({ sub: PRINCIPAL_ID, type: 'workload', groups: ['deployers'], claims: { ref: 'refs/heads/main' } })
+    const token = await idp.token({
+      sub: PRINCIPAL_ID,
+      type: 'workload',
+      groups: ['deployers'],
+      claims: { ref: 'refs/heads/main' },
+    })
     const c = await config(token, 'v100')
     const result = await runCiJob(c)
     expect(result.steps.map((s) => [s.step, s.status])).toEqual([
@@ -96,20 +107,36 @@ describe('examples/ci-job', () => {
   })
 
   it('a feature-branch token cannot deploy: the job fails at the first command, nothing changes', async () => {
-    const token = await idp.token({ sub: PRINCIPAL_ID, type: 'workload', groups: ['deployers'], claims: { ref: 'refs/heads/feature-x' } })
+    const token = await idp.token({
+      sub: PRINCIPAL_ID,
+      type: 'workload',
+      groups: ['deployers'],
+      claims: { ref: 'refs/heads/feature-x' },
+    })
     const c = await config(token, 'v200')
     const result = await runCiJob(c)
     expect(result.ok).toBe(false)
-    expect(result.steps.at(-1)).toMatchObject({ step: 'job', status: 'failed', detail: expect.stringContaining('ERR_WARDEN_DENIED') })
+    expect(result.steps.at(-1)).toMatchObject({
+      step: 'job',
+      status: 'failed',
+      detail: expect.stringContaining('ERR_WARDEN_DENIED'),
+    })
     expect(existsSync(`${c.host.root}/releases`)).toBe(false)
     expect((await deployments()).map((d) => d.version)).not.toContain('v200')
   })
 
   it('a forged token opens no session', async () => {
-    const token = await idp.token({ sub: PRINCIPAL_ID, groups: ['deployers'], claims: { ref: 'refs/heads/main' }, forged: true })
+    const token = await idp.token({
+      sub: PRINCIPAL_ID,
+      groups: ['deployers'],
+      claims: { ref: 'refs/heads/main' },
+      forged: true,
+    })
     const result = await runCiJob(await config(token, 'v300'))
     expect(result.ok).toBe(false)
-    expect(result.steps).toEqual([{ step: 'identity', status: 'failed', detail: expect.stringContaining('token refused') }])
+    expect(result.steps).toEqual([
+      { step: 'identity', status: 'failed', detail: expect.stringContaining('token refused') },
+    ])
     expect(result.records.filter((r) => r.type === 'command')).toHaveLength(0)
     expect(result.records.map((r) => r.type)).toContain('session.refused')
   })

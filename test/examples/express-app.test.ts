@@ -9,35 +9,67 @@ afterAll(async () => {
   await app?.stop()
 })
 
-async function call(token: string | undefined, method: string, path: string): Promise<{ status: number; body: any }> {
-  const res = await fetch(`${app.url}${path}`, { method, headers: token ? { authorization: `Bearer ${token}` } : {} })
+async function call(
+  token: string | undefined,
+  method: string,
+  path: string,
+): Promise<{ status: number; body: any }> {
+  const res = await fetch(`${app.url}${path}`, {
+    method,
+    headers: token ? { authorization: `Bearer ${token}` } : {},
+  })
   return { status: res.status, body: await res.json() }
 }
 
 describe('examples/express-app', () => {
   it('one pool, each request as its caller: concurrent requests keep their own masks', async () => {
     const calls = Array.from({ length: 16 }, (_, i) => (i % 2 === 0 ? 'support' : 'privacy') as const)
-    const results = await Promise.all(calls.map((who) => call(app.tokens[who], 'GET', '/customers').then((r) => ({ who, ...r }))))
+    const results = await Promise.all(
+      calls.map((who) => call(app.tokens[who], 'GET', '/customers').then((r) => ({ who, ...r }))),
+    )
     for (const r of results) {
       expect(r.status).toBe(200)
       const emails = r.body.map((c: { email: string }) => c.email)
-      if (r.who === 'privacy') expect(emails).toEqual(['ada.lovelace@analytical.example.net', 'grace.hopper@navy.example.org'])
+      if (r.who === 'privacy')
+        expect(emails).toEqual(['ada.lovelace@analytical.example.net', 'grace.hopper@navy.example.org'])
       else expect(emails).toEqual(['***@analytical.example.net', '***@navy.example.org'])
     }
-    const selects = app.records.filter((r) => r.command === 'SELECT id, name, email, phone FROM customers ORDER BY id')
+    const selects = app.records.filter(
+      (r) => r.command === 'SELECT id, name, email, phone FROM customers ORDER BY id',
+    )
     expect(selects.filter((r) => r.principal.id === 'pat@example.com')).toHaveLength(8)
-    expect(selects.filter((r) => r.principal.id === 'sam@example.com' && (r.masked?.length ?? 0) > 0)).toHaveLength(8)
-    expect(selects.filter((r) => r.principal.id === 'pat@example.com' && r.masked !== undefined)).toHaveLength(0)
+    expect(
+      selects.filter((r) => r.principal.id === 'sam@example.com' && (r.masked?.length ?? 0) > 0),
+    ).toHaveLength(8)
+    expect(
+      selects.filter((r) => r.principal.id === 'pat@example.com' && r.masked !== undefined),
+    ).toHaveLength(0)
   })
 
   it('writes follow the caller: a viewer may not cancel, support may; nobody deletes', async () => {
     const denied = await call(app.tokens.viewer, 'POST', '/orders/102/cancel')
-    expect(denied).toEqual({ status: 403, body: expect.objectContaining({ error: 'ERR_WARDEN_DENIED', rule: 'default' }) })
-    expect((await call(app.tokens.viewer, 'GET', '/customers/2/orders')).body).toEqual([{ id: 102, total: '75.00', status: 'paid' }])
-    expect(await call(app.tokens.support, 'POST', '/orders/102/cancel')).toEqual({ status: 200, body: { cancelled: true } })
-    expect((await call(app.tokens.viewer, 'GET', '/customers/2/orders')).body).toEqual([{ id: 102, total: '75.00', status: 'cancelled' }])
+    expect(denied).toEqual({
+      status: 403,
+      body: expect.objectContaining({ error: 'ERR_WARDEN_DENIED', rule: 'default' }),
+    })
+    expect((await call(app.tokens.viewer, 'GET', '/customers/2/orders')).body).toEqual([
+      { id: 102, total: '75.00', status: 'paid' },
+    ])
+    expect(await call(app.tokens.support, 'POST', '/orders/102/cancel')).toEqual({
+      status: 200,
+      body: { cancelled: true },
+    })
+    expect((await call(app.tokens.viewer, 'GET', '/customers/2/orders')).body).toEqual([
+      { id: 102, total: '75.00', status: 'cancelled' },
+    ])
     const del = await call(app.tokens.privacy, 'DELETE', '/customers/2')
-    expect(del).toEqual({ status: 403, body: expect.objectContaining({ rule: 'no-deletes', reason: 'records are never deleted from the web app' }) })
+    expect(del).toEqual({
+      status: 403,
+      body: expect.objectContaining({
+        rule: 'no-deletes',
+        reason: 'records are never deleted from the web app',
+      }),
+    })
   })
 
   it('no token or a bad one is 401 and runs nothing; every request is its own audited session', async () => {

@@ -15,8 +15,13 @@ describe('examples/mcp-server', () => {
     expect(demo.results.customers.text).not.toContain(RAW_EMAIL)
     expect(demo.results.orders.text).not.toContain(RAW_EMAIL)
     expect(demo.results.write).toMatchObject({ isError: true, text: expect.stringContaining('read-only') })
-    expect(demo.results.reset).toMatchObject({ isError: true, text: expect.stringContaining('reset_database was blocked by policy') })
-    const sql = demo.records.filter((r) => r.action === 'sql.query').map((r) => [r.command, r.outcome?.status])
+    expect(demo.results.reset).toMatchObject({
+      isError: true,
+      text: expect.stringContaining('reset_database was blocked by policy'),
+    })
+    const sql = demo.records
+      .filter((r) => r.action === 'sql.query')
+      .map((r) => [r.command, r.outcome?.status])
     expect(sql).toContainEqual(['DELETE FROM orders WHERE id = 103', 'denied'])
     expect(sql.some(([c]) => String(c).includes('TRUNCATE'))).toBe(false)
     expect(JSON.stringify(demo.records)).not.toContain(RAW_EMAIL)
@@ -34,15 +39,31 @@ describe('examples/mcp-server', () => {
     try {
       const { tools } = await client.listTools()
       // the server lists everything; only a guarded client filters
-      expect(tools.map((t) => t.name).sort()).toEqual(['customer_orders', 'list_tables', 'query', 'reset_database'])
-      const rows = (await client.callTool({ name: 'query', arguments: { sql: 'SELECT email FROM customers ORDER BY id' } })) as { content: { text: string }[] }
-      expect(JSON.parse(rows.content[0].text)).toEqual([{ email: '***@analytical.example.net' }, { email: '***@navy.example.org' }])
-      const reset = (await client.callTool({ name: 'reset_database', arguments: {} })) as { isError?: boolean }
+      expect(tools.map((t) => t.name).sort()).toEqual([
+        'customer_orders',
+        'list_tables',
+        'query',
+        'reset_database',
+      ])
+      const rows = (await client.callTool({
+        name: 'query',
+        arguments: { sql: 'SELECT email FROM customers ORDER BY id' },
+      })) as { content: { text: string }[] }
+      expect(JSON.parse(rows.content[0].text)).toEqual([
+        { email: '***@analytical.example.net' },
+        { email: '***@navy.example.org' },
+      ])
+      const reset = (await client.callTool({ name: 'reset_database', arguments: {} })) as {
+        isError?: boolean
+      }
       expect(reset.isError).toBe(true)
-      const after = (await client.callTool({ name: 'query', arguments: { sql: 'SELECT count(*)::int AS n FROM orders' } })) as { content: { text: string }[] }
+      const after = (await client.callTool({
+        name: 'query',
+        arguments: { sql: 'SELECT count(*)::int AS n FROM orders' },
+      })) as { content: { text: string }[] }
       expect(JSON.parse(after.content[0].text)).toEqual([{ n: 3 }])
     } finally {
       await client.close()
     }
-  })
+  }, 90_000)
 })

@@ -1,4 +1,11 @@
-import { type Action, type Decision, type HttpFacts, type ToolFacts, WardenError, type WardenErrorCode } from '@warden/policy'
+import {
+  type Action,
+  type Decision,
+  type HttpFacts,
+  type ToolFacts,
+  WardenError,
+  type WardenErrorCode,
+} from '@warden/policy'
 import type { Approver } from './approval/approver.js'
 import { runInChildChain } from './flow/flow-chain.js'
 import { ambient } from './internal/ambient.js'
@@ -90,16 +97,24 @@ export function guardTool<A, R, X extends unknown[] = []>(
   tool: (args: A, ...rest: X) => Promise<R> | R,
   options: GuardToolOptions<A, X>,
 ): GuardedTool<A, R, X> {
-  if (typeof source?.current !== 'function') throw new TypeError('guardTool: the first argument must be a Session or the Warden')
+  if (typeof source?.current !== 'function')
+    throw new TypeError('guardTool: the first argument must be a Session or the Warden')
   if (typeof tool !== 'function') throw new TypeError('guardTool: "tool" must be a function')
-  if (options === null || typeof options !== 'object') throw new TypeError('guardTool: options with "resource" are required')
+  if (options === null || typeof options !== 'object')
+    throw new TypeError('guardTool: options with "resource" are required')
   const resource = resourceOf(options.resource)
   const name = options.name ?? tool.name
-  if (typeof name !== 'string' || name === '') throw new TypeError('guardTool: "name" is required for an anonymous function')
+  if (typeof name !== 'string' || name === '')
+    throw new TypeError('guardTool: "name" is required for an anonymous function')
   const describe = options.describe
-  if (describe !== undefined && typeof describe !== 'function') throw new TypeError('guardTool: "describe" must be a function')
+  if (describe !== undefined && typeof describe !== 'function')
+    throw new TypeError('guardTool: "describe" must be a function')
   const approverOption = options.approver
-  if (approverOption !== undefined && typeof approverOption !== 'function' && typeof approverOption?.request !== 'function') {
+  if (
+    approverOption !== undefined &&
+    typeof approverOption !== 'function' &&
+    typeof approverOption?.request !== 'function'
+  ) {
     throw new TypeError('guardTool: "approver" must be an Approver or a function returning one')
   }
 
@@ -112,12 +127,24 @@ export function guardTool<A, R, X extends unknown[] = []>(
   }
   const check = async (args: A, ...rest: X): Promise<Decision> => {
     const session = source.current()
-    return session.check(await commandOf(name, resource, args, describe === undefined ? undefined : () => describe(args, ...rest)))
+    return session.check(
+      await commandOf(
+        name,
+        resource,
+        args,
+        describe === undefined ? undefined : () => describe(args, ...rest),
+      ),
+    )
   }
   return Object.assign(guarded, { check })
 
   async function guardedCall(session: Session, args: A, rest: X): Promise<R | ToolRefusal> {
-    const command = await commandOf(name, resource, args, describe === undefined ? undefined : () => describe(args, ...rest))
+    const command = await commandOf(
+      name,
+      resource,
+      args,
+      describe === undefined ? undefined : () => describe(args, ...rest),
+    )
     const approver =
       approverOption === undefined
         ? undefined
@@ -152,7 +179,12 @@ export function isToolRefusal(value: unknown): value is ToolRefusal {
 
 function resourceOf(resource: GuardToolOptions<unknown>['resource']): Command['resource'] {
   if (typeof resource === 'string' && resource !== '') return Object.freeze({ kind: 'tool', name: resource })
-  if (resource !== null && typeof resource === 'object' && typeof resource.kind === 'string' && typeof resource.name === 'string') {
+  if (
+    resource !== null &&
+    typeof resource === 'object' &&
+    typeof resource.kind === 'string' &&
+    typeof resource.name === 'string'
+  ) {
     return Object.freeze({ ...resource })
   }
   throw new TypeError('guardTool: "resource" must be a tool resource name or {kind, name}')
@@ -182,11 +214,21 @@ async function commandOf(
     d = await describe()
   } catch (err) {
     if (err instanceof WardenError) throw err
-    throw new WardenError('ERR_WARDEN_DESCRIBE', `guardTool: describe() for ${name} failed: ${err instanceof Error ? err.message : String(err)}`, { cause: err })
+    throw new WardenError(
+      'ERR_WARDEN_DESCRIBE',
+      `guardTool: describe() for ${name} failed: ${err instanceof Error ? err.message : String(err)}`,
+      { cause: err },
+    )
   }
-  if (d === null || typeof d !== 'object') throw new WardenError('ERR_WARDEN_DESCRIBE', `guardTool: describe() for ${name} must return a request object`)
-  const action: Action = d.action ?? (d.sql ? 'sql.query' : d.shell ? 'ssh.exec' : d.http ? 'http.request' : 'tool.call')
-  const text = d.text ?? d.sql?.text ?? d.shell?.text ?? (d.http ? `${d.http.method} ${d.http.url}` : toolText(tool))
+  if (d === null || typeof d !== 'object')
+    throw new WardenError(
+      'ERR_WARDEN_DESCRIBE',
+      `guardTool: describe() for ${name} must return a request object`,
+    )
+  const action: Action =
+    d.action ?? (d.sql ? 'sql.query' : d.shell ? 'ssh.exec' : d.http ? 'http.request' : 'tool.call')
+  const text =
+    d.text ?? d.sql?.text ?? d.shell?.text ?? (d.http ? `${d.http.method} ${d.http.url}` : toolText(tool))
   // the tool facts ride along, so policies and the audit record always know which tool asked
   return {
     resource: d.resource ?? resource,
@@ -213,7 +255,12 @@ function toolText(tool: ToolFacts): string {
   return `${tool.name} ${json}`
 }
 
-function toolRefusal(err: unknown, tool: string, session: Session, command: Command): ToolRefusal | undefined {
+function toolRefusal(
+  err: unknown,
+  tool: string,
+  session: Session,
+  command: Command,
+): ToolRefusal | undefined {
   if (!(err instanceof WardenError) || !REFUSALS.has(err.code)) return undefined
   const code = err.code as ToolRefusalCode
   const denied = err as WardenError & { rule?: unknown; reason?: unknown }
@@ -225,10 +272,23 @@ function toolRefusal(err: unknown, tool: string, session: Session, command: Comm
     rule = decision.rule
     if (code !== 'ERR_WARDEN_DENIED') reason = `${decision.reason}; ${err.message}`
   }
-  return Object.freeze({ denied: true as const, code, tool, rule, reason, message: refusalMessage(code, tool, rule, reason, err.message) })
+  return Object.freeze({
+    denied: true as const,
+    code,
+    tool,
+    rule,
+    reason,
+    message: refusalMessage(code, tool, rule, reason, err.message),
+  })
 }
 
-function refusalMessage(code: ToolRefusalCode, tool: string, rule: string, reason: string, detail: string): string {
+function refusalMessage(
+  code: ToolRefusalCode,
+  tool: string,
+  rule: string,
+  reason: string,
+  detail: string,
+): string {
   const why = `(policy rule "${rule}")`
   switch (code) {
     case 'ERR_WARDEN_DENIED':

@@ -43,7 +43,9 @@ function merge(into: readonly string[], more: readonly string[]): readonly strin
   let next: string[] | undefined
   for (let i = 0; i < more.length; i++) {
     const v = more[i]
-    if (!into.includes(v) && !next?.includes(v)) (next ??= [...into]).push(v)
+    if (into.includes(v) || next?.includes(v)) continue
+    next ??= [...into]
+    next.push(v)
   }
   return next === undefined ? into : Object.freeze(next)
 }

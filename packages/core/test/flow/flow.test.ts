@@ -1,6 +1,14 @@
-import { type Command, type ExecuteContext, WardenError, autoApprove, autoDeny, createWarden, currentFlow } from '@warden/core'
+import {
+  autoApprove,
+  autoDeny,
+  type Command,
+  createWarden,
+  currentFlow,
+  type ExecuteContext,
+  WardenError,
+} from '@warden/core'
 import { memorySink } from '@warden/core/testing'
-import { type RequestInput, compilePolicy } from '@warden/policy'
+import { compilePolicy, type RequestInput } from '@warden/policy'
 import { describe, expect, it } from 'vitest'
 import { deleteOrder, gate, post, selectCustomers, selectOrders } from './facts.js'
 
@@ -79,13 +87,17 @@ describe('flow: after reading customers, no http.request outside the allow-list'
       await session.execute(selectOrders, orders)
       await session.execute(post('https://hooks.partner.net/x'), () => 'sent')
       await session.execute(selectCustomers, customers)
-      const err = await session.execute(post('https://hooks.partner.net/x'), () => 'sent').catch((e: unknown) => e)
+      const err = await session
+        .execute(post('https://hooks.partner.net/x'), () => 'sent')
+        .catch((e: unknown) => e)
       expect(err).toBeInstanceOf(WardenError)
       expect(err).toMatchObject({ code: 'ERR_WARDEN_DENIED', rule: 'no-egress-after-customers' })
       // the allow-listed host still works
       await expect(session.execute(post('https://api.example.com/v1'), () => 'ok')).resolves.toBe('ok')
     })
-    const http = audit.records.filter((r) => r.action === 'http.request').map((r) => [r.outcome?.status, r.decision?.rule])
+    const http = audit.records
+      .filter((r) => r.action === 'http.request')
+      .map((r) => [r.outcome?.status, r.decision?.rule])
     expect(http).toEqual([
       ['ok', 'egress-allowlist'],
       ['ok', 'egress-allowlist'],
@@ -114,7 +126,10 @@ describe('flow: after reading customers, no http.request outside the allow-list'
     const { warden, session } = await open()
     const hidden: Command = { ...selectCustomers, resource: { kind: 'postgres', name: 'other' } }
     await session.run(async () => {
-      await expect(session.execute(hidden, customers)).rejects.toMatchObject({ code: 'ERR_WARDEN_DENIED', rule: 'default' })
+      await expect(session.execute(hidden, customers)).rejects.toMatchObject({
+        code: 'ERR_WARDEN_DENIED',
+        rule: 'default',
+      })
       expect(currentFlow().reads).toEqual([])
       await expect(
         session.execute(selectOrders, () => {
@@ -138,7 +153,9 @@ describe('flow: no DELETE after a PII read without approval', () => {
     })
     expect(approvals.requests).toHaveLength(1)
     expect(approvals.requests[0]).toMatchObject({ rule: 'delete-after-pii', command: deleteOrder.text })
-    expect(audit.records.filter((r) => r.command === deleteOrder.text).map((r) => r.approval?.by ?? null)).toEqual([null, 'dba-alice'])
+    expect(
+      audit.records.filter((r) => r.command === deleteOrder.text).map((r) => r.approval?.by ?? null),
+    ).toEqual([null, 'dba-alice'])
     await warden.close()
   })
 
@@ -181,7 +198,9 @@ describe('flow: chains are exact', () => {
       await session.execute(selectCustomers, customers)
       aRead.open()
       await bSent.wait
-      return session.execute(post('https://hooks.partner.net/a'), () => 'a-sent').catch((e: WardenError) => e.code)
+      return session
+        .execute(post('https://hooks.partner.net/a'), () => 'a-sent')
+        .catch((e: WardenError) => e.code)
     })
     const b = session.run(async () => {
       await aRead.wait
@@ -201,9 +220,13 @@ describe('flow: chains are exact', () => {
     expect(currentFlow(session).reads).toContain('postgres:crm/customers')
     expect(currentFlow(other).reads).toEqual([])
     await expect(other.execute(post('https://hooks.partner.net/x'), () => 'ok')).resolves.toBe('ok')
-    await expect(session.execute(post('https://hooks.partner.net/x'), () => 'ok')).rejects.toMatchObject({ code: 'ERR_WARDEN_DENIED' })
+    await expect(session.execute(post('https://hooks.partner.net/x'), () => 'ok')).rejects.toMatchObject({
+      code: 'ERR_WARDEN_DENIED',
+    })
     // a run is a chain of its own
-    await session.run(() => expect(session.execute(post('https://hooks.partner.net/x'), () => 'ok')).resolves.toBe('ok'))
+    await session.run(() =>
+      expect(session.execute(post('https://hooks.partner.net/x'), () => 'ok')).resolves.toBe('ok'),
+    )
     await warden.close()
   })
 
@@ -229,7 +252,9 @@ describe('flow: chains are exact', () => {
       expect(right).toEqual(['postgres:crm', 'postgres:crm/orders'])
       // the parent saw both children's results
       expect(currentFlow().reads).toEqual(['postgres:crm', 'postgres:crm/orders', 'postgres:crm/customers'])
-      await expect(session.execute(post('https://hooks.partner.net/x'), () => 'ok')).rejects.toMatchObject({ code: 'ERR_WARDEN_DENIED' })
+      await expect(session.execute(post('https://hooks.partner.net/x'), () => 'ok')).rejects.toMatchObject({
+        code: 'ERR_WARDEN_DENIED',
+      })
     })
     await warden.close()
   })
@@ -239,26 +264,49 @@ describe('flow: chains are exact', () => {
     await session.run(async () => {
       expect(session.check(post('https://hooks.partner.net/x')).effect).toBe('allow')
       await session.execute(selectCustomers, customers)
-      expect(session.check(post('https://hooks.partner.net/x'))).toMatchObject({ effect: 'deny', rule: 'no-egress-after-customers' })
+      expect(session.check(post('https://hooks.partner.net/x'))).toMatchObject({
+        effect: 'deny',
+        rule: 'no-egress-after-customers',
+      })
     })
     expect(session.check(post('https://hooks.partner.net/x')).effect).toBe('allow')
     await warden.close()
   })
 
   it('reads of every kind: sql tables, http GET host, kube get/list, sftp.read, tool calls; writes and POSTs are not reads', async () => {
-    const warden = createWarden({ policy: compilePolicy('defaults: { effect: allow }\nrules: []'), audit: memorySink() })
+    const warden = createWarden({
+      policy: compilePolicy('defaults: { effect: allow }\nrules: []'),
+      audit: memorySink(),
+    })
     const session = await warden.session({ principal: agent })
     const kube = (verb: string, resource: string, subresource = ''): Command => ({
       resource: { kind: 'kubernetes', name: 'prod' },
       action: `kube.${verb}` as Command['action'],
       text: `${verb} ${resource}`,
-      kube: { verb, group: '', version: 'v1', resource, subresource, namespace: 'default', name: '', command: [], container: '' },
+      kube: {
+        verb,
+        group: '',
+        version: 'v1',
+        resource,
+        subresource,
+        namespace: 'default',
+        name: '',
+        command: [],
+        container: '',
+      },
     })
     const get: Command = {
       resource: { kind: 'http', name: 'egress' },
       action: 'http.request',
       text: 'GET https://api.example.com/a',
-      http: { method: 'GET', url: 'https://api.example.com/a', host: 'api.example.com', path: '/a', query: {}, headers: {} },
+      http: {
+        method: 'GET',
+        url: 'https://api.example.com/a',
+        host: 'api.example.com',
+        path: '/a',
+        query: {},
+        headers: {},
+      },
     }
     const reads = await session.run(async () => {
       for (const c of [
@@ -267,9 +315,24 @@ describe('flow: chains are exact', () => {
         kube('list', 'secrets'),
         kube('get', 'pods', 'log'),
         kube('delete', 'deployments'),
-        { resource: { kind: 'ssh', name: 'bastion' }, action: 'sftp.read', text: 'read /etc/app.conf', sftp: { op: 'read', path: '/etc/app.conf' } },
-        { resource: { kind: 'ssh', name: 'bastion' }, action: 'sftp.write', text: 'write /tmp/x', sftp: { op: 'write', path: '/tmp/x' } },
-        { resource: { kind: 'tool', name: 'bot' }, action: 'tool.call', text: 'lookup {}', tool: { name: 'lookup', args: {} } },
+        {
+          resource: { kind: 'ssh', name: 'bastion' },
+          action: 'sftp.read',
+          text: 'read /etc/app.conf',
+          sftp: { op: 'read', path: '/etc/app.conf' },
+        },
+        {
+          resource: { kind: 'ssh', name: 'bastion' },
+          action: 'sftp.write',
+          text: 'write /tmp/x',
+          sftp: { op: 'write', path: '/tmp/x' },
+        },
+        {
+          resource: { kind: 'tool', name: 'bot' },
+          action: 'tool.call',
+          text: 'lookup {}',
+          tool: { name: 'lookup', args: {} },
+        },
         deleteOrder,
         { ...selectOrders, sql: { ...selectOrders.sql, reads: [], tables: [] } } as Command,
       ] satisfies Command[]) {

@@ -1,4 +1,14 @@
-import { type ApprovalRequest, type Command, WardenError, autoApprove, autoDeny, createWarden, currentFlow, guardTool, isToolRefusal } from '@warden/core'
+import {
+  type ApprovalRequest,
+  autoApprove,
+  autoDeny,
+  type Command,
+  createWarden,
+  currentFlow,
+  guardTool,
+  isToolRefusal,
+  WardenError,
+} from '@warden/core'
 import { memorySink } from '@warden/core/testing'
 import { compilePolicy } from '@warden/policy'
 import { describe, expect, it } from 'vitest'
@@ -55,10 +65,14 @@ async function open(approvals = autoApprove({ by: 'lead-bob' })) {
 describe('guardTool', () => {
   it('runs an allowed call, masks the result before the caller sees it, audits it with the tool name', async () => {
     const { warden, session, audit } = await open()
-    const search = guardTool(session, async ({ q }: { q: string }) => CUSTOMERS.filter((c) => c.name.startsWith(q)), {
-      resource: 'support-bot',
-      name: 'search_customers',
-    })
+    const search = guardTool(
+      session,
+      async ({ q }: { q: string }) => CUSTOMERS.filter((c) => c.name.startsWith(q)),
+      {
+        resource: 'support-bot',
+        name: 'search_customers',
+      },
+    )
     const out = await search({ q: 'A' })
     expect(isToolRefusal(out)).toBe(false)
     expect(out).toHaveLength(2)
@@ -82,10 +96,14 @@ describe('guardTool', () => {
   it('a denied call resolves to a model-readable refusal, does not run, and is audited', async () => {
     const { warden, session, audit } = await open()
     let ran = false
-    const wipe = guardTool(session, async () => {
-      ran = true
-      return 'wiped'
-    }, { resource: 'support-bot', name: 'wipe_database' })
+    const wipe = guardTool(
+      session,
+      async () => {
+        ran = true
+        return 'wiped'
+      },
+      { resource: 'support-bot', name: 'wipe_database' },
+    )
     const out = await wipe(undefined)
     expect(ran).toBe(false)
     expect(out).toEqual({
@@ -98,23 +116,39 @@ describe('guardTool', () => {
     })
     expect(isToolRefusal(out)).toBe(true)
     expect(JSON.parse(JSON.stringify(out))).toEqual(out) // plain JSON for the model
-    audit.expectRecord({ action: 'tool.call', command: 'wipe_database {}', outcome: { status: 'denied', code: 'ERR_WARDEN_DENIED' } })
+    audit.expectRecord({
+      action: 'tool.call',
+      command: 'wipe_database {}',
+      outcome: { status: 'denied', code: 'ERR_WARDEN_DENIED' },
+    })
     await warden.close()
   })
 
   it('approve holds the call for the approver; the approval binds the exact arguments', async () => {
     const { warden, session, audit, approvals } = await open()
     const refunds: number[] = []
-    const refund = guardTool(session, async ({ amount }: { order: string; amount: number }) => {
-      refunds.push(amount)
-      return { refunded: amount }
-    }, { resource: 'support-bot', name: 'refund' })
+    const refund = guardTool(
+      session,
+      async ({ amount }: { order: string; amount: number }) => {
+        refunds.push(amount)
+        return { refunded: amount }
+      },
+      { resource: 'support-bot', name: 'refund' },
+    )
     expect(await refund({ order: 'o-1', amount: 40 })).toEqual({ refunded: 40 })
     expect(approvals.requests).toHaveLength(0)
     expect(await refund({ order: 'o-2', amount: 400 })).toEqual({ refunded: 400 })
     expect(approvals.requests).toHaveLength(1)
-    expect(approvals.requests[0]).toMatchObject({ rule: 'refund-limit', command: 'refund {"order":"o-2","amount":400}', approvers: ['support-leads'] })
-    audit.expectRecord({ command: 'refund {"order":"o-2","amount":400}', approval: { status: 'approved', by: 'lead-bob' }, outcome: { status: 'ok' } })
+    expect(approvals.requests[0]).toMatchObject({
+      rule: 'refund-limit',
+      command: 'refund {"order":"o-2","amount":400}',
+      approvers: ['support-leads'],
+    })
+    audit.expectRecord({
+      command: 'refund {"order":"o-2","amount":400}',
+      approval: { status: 'approved', by: 'lead-bob' },
+      outcome: { status: 'ok' },
+    })
     expect(refunds).toEqual([40, 400])
     await warden.close()
   })
@@ -122,12 +156,21 @@ describe('guardTool', () => {
   it('a rejected approval is a refusal naming the rule; the call does not run', async () => {
     const { warden, session, audit } = await open(autoDeny())
     let ran = false
-    const refund = guardTool(session, async () => {
-      ran = true
-    }, { resource: 'support-bot', name: 'refund' })
+    const refund = guardTool(
+      session,
+      async () => {
+        ran = true
+      },
+      { resource: 'support-bot', name: 'refund' },
+    )
     const out = await refund({ amount: 5000 })
     expect(ran).toBe(false)
-    expect(out).toMatchObject({ denied: true, code: 'ERR_WARDEN_APPROVAL_REJECTED', tool: 'refund', rule: 'refund-limit' })
+    expect(out).toMatchObject({
+      denied: true,
+      code: 'ERR_WARDEN_APPROVAL_REJECTED',
+      tool: 'refund',
+      rule: 'refund-limit',
+    })
     expect((out as { message: string }).message).toContain('needed human approval')
     audit.expectRecord({ action: 'tool.call', outcome: { status: 'rejected' } })
     await warden.close()
@@ -136,19 +179,28 @@ describe('guardTool', () => {
   it('a per-call approver (a framework approval step) replaces the Warden approver; its outcome is still fingerprint-bound', async () => {
     const { warden, session, audit, approvals } = await open(autoDeny())
     const seen: ApprovalRequest[] = []
-    const refund = guardTool(session, async ({ amount }: { amount: number; approvedBy?: string }) => ({ refunded: amount }), {
-      resource: 'support-bot',
-      name: 'refund',
-      approver: ({ approvedBy }) =>
-        approvedBy === undefined
-          ? undefined
-          : {
-              async request(request) {
-                seen.push(request)
-                return { status: 'approved', by: approvedBy, fingerprint: request.fingerprint, id: request.id }
+    const refund = guardTool(
+      session,
+      async ({ amount }: { amount: number; approvedBy?: string }) => ({ refunded: amount }),
+      {
+        resource: 'support-bot',
+        name: 'refund',
+        approver: ({ approvedBy }) =>
+          approvedBy === undefined
+            ? undefined
+            : {
+                async request(request) {
+                  seen.push(request)
+                  return {
+                    status: 'approved',
+                    by: approvedBy,
+                    fingerprint: request.fingerprint,
+                    id: request.id,
+                  }
+                },
               },
-            },
-    })
+      },
+    )
     expect(await refund({ amount: 500, approvedBy: 'ui-user' })).toEqual({ refunded: 500 })
     expect(seen).toHaveLength(1)
     audit.expectRecord({ approval: { status: 'approved', by: 'ui-user' } })
@@ -158,9 +210,14 @@ describe('guardTool', () => {
     const forged = guardTool(session, async () => 'ran', {
       resource: 'support-bot',
       name: 'refund',
-      approver: { request: async (r) => ({ status: 'approved', by: 'x', fingerprint: 'sha256:other', id: r.id }) },
+      approver: {
+        request: async (r) => ({ status: 'approved', by: 'x', fingerprint: 'sha256:other', id: r.id }),
+      },
     })
-    expect(await forged({ amount: 900 })).toMatchObject({ code: 'ERR_WARDEN_APPROVAL_MISMATCH', rule: 'refund-limit' })
+    expect(await forged({ amount: 900 })).toMatchObject({
+      code: 'ERR_WARDEN_APPROVAL_MISMATCH',
+      rule: 'refund-limit',
+    })
     expect(approvals).toBeDefined()
     await warden.close()
   })
@@ -169,7 +226,15 @@ describe('guardTool', () => {
     const { warden, session, audit } = await open()
     const facts = (text: string, write: boolean): Command['sql'] => ({
       text,
-      statements: [{ type: write ? 'DELETE' : 'SELECT', reads: write ? [] : ['customers'], writes: write ? ['customers'] : [], where: true, functions: [] }],
+      statements: [
+        {
+          type: write ? 'DELETE' : 'SELECT',
+          reads: write ? [] : ['customers'],
+          writes: write ? ['customers'] : [],
+          where: true,
+          functions: [],
+        },
+      ],
       types: [write ? 'DELETE' : 'SELECT'],
       reads: write ? [] : ['customers'],
       writes: write ? ['customers'] : [],
@@ -182,17 +247,27 @@ describe('guardTool', () => {
       error: '',
     })
     let executed = 0
-    const runSql = guardTool(session, async ({ query }: { query: string }) => {
-      executed++
-      return query.startsWith('SELECT') ? CUSTOMERS : []
-    }, {
-      resource: 'support-bot',
-      name: 'run_sql',
-      describe: async ({ query }) => ({ resource: { kind: 'postgres', name: 'crm' }, sql: facts(query, !query.startsWith('SELECT')) }),
-    })
+    const runSql = guardTool(
+      session,
+      async ({ query }: { query: string }) => {
+        executed++
+        return query.startsWith('SELECT') ? CUSTOMERS : []
+      },
+      {
+        resource: 'support-bot',
+        name: 'run_sql',
+        describe: async ({ query }) => ({
+          resource: { kind: 'postgres', name: 'crm' },
+          sql: facts(query, !query.startsWith('SELECT')),
+        }),
+      },
+    )
     const rows = await runSql({ query: 'SELECT * FROM customers' })
     expect(JSON.stringify(rows)).not.toContain('alan.turing')
-    expect(await runSql({ query: 'DELETE FROM customers WHERE id = 1' })).toMatchObject({ denied: true, rule: 'default' })
+    expect(await runSql({ query: 'DELETE FROM customers WHERE id = 1' })).toMatchObject({
+      denied: true,
+      rule: 'default',
+    })
     expect(executed).toBe(1)
     audit.expectRecord({
       action: 'sql.query',
@@ -206,18 +281,43 @@ describe('guardTool', () => {
 
   it('within one run, a later call sees what earlier calls read (flow), and the tool’s own commands join its chain', async () => {
     const { warden, session } = await open()
-    const search = guardTool(session, async () => CUSTOMERS, { resource: 'support-bot', name: 'search_customers' })
-    const lookup = guardTool(session, async () => {
-      // a command the tool makes itself is part of the tool call's chain
-      await session.execute({ resource: { kind: 'tool', name: 'support-bot' }, action: 'tool.call', text: 'echo {}', tool: { name: 'echo', args: {} } }, () => 1)
-      return currentFlow().reads
-    }, { resource: 'support-bot', name: 'lookup' })
-    const email = guardTool(session, async ({ to }: { to: string }) => `sent to ${to}`, { resource: 'support-bot', name: 'send_email' })
+    const search = guardTool(session, async () => CUSTOMERS, {
+      resource: 'support-bot',
+      name: 'search_customers',
+    })
+    const lookup = guardTool(
+      session,
+      async () => {
+        // a command the tool makes itself is part of the tool call's chain
+        await session.execute(
+          {
+            resource: { kind: 'tool', name: 'support-bot' },
+            action: 'tool.call',
+            text: 'echo {}',
+            tool: { name: 'echo', args: {} },
+          },
+          () => 1,
+        )
+        return currentFlow().reads
+      },
+      { resource: 'support-bot', name: 'lookup' },
+    )
+    const email = guardTool(session, async ({ to }: { to: string }) => `sent to ${to}`, {
+      resource: 'support-bot',
+      name: 'send_email',
+    })
     await session.run(async () => {
       expect(await email({ to: 'x@partner.net' })).toBe('sent to x@partner.net')
-      expect(await lookup({})).toEqual(['tool:support-bot', 'tool:support-bot/send_email', 'tool:support-bot/echo'])
+      expect(await lookup({})).toEqual([
+        'tool:support-bot',
+        'tool:support-bot/send_email',
+        'tool:support-bot/echo',
+      ])
       await search({})
-      expect(await email({ to: 'x@partner.net' })).toMatchObject({ denied: true, rule: 'no-exfiltration-after-pii' })
+      expect(await email({ to: 'x@partner.net' })).toMatchObject({
+        denied: true,
+        rule: 'no-exfiltration-after-pii',
+      })
       expect(await email({ to: 'ops@example.com' })).toBe('sent to ops@example.com')
     })
     // a new run starts clean
@@ -227,8 +327,14 @@ describe('guardTool', () => {
 
   it('outside any run, successive calls of one session form its chain; parallel calls in a run do not see each other', async () => {
     const { warden, session } = await open()
-    const search = guardTool(session, async () => CUSTOMERS, { resource: 'support-bot', name: 'search_customers' })
-    const email = guardTool(session, async ({ to }: { to: string }) => `sent to ${to}`, { resource: 'support-bot', name: 'send_email' })
+    const search = guardTool(session, async () => CUSTOMERS, {
+      resource: 'support-bot',
+      name: 'search_customers',
+    })
+    const email = guardTool(session, async ({ to }: { to: string }) => `sent to ${to}`, {
+      resource: 'support-bot',
+      name: 'send_email',
+    })
     await session.run(async () => {
       let release!: () => void
       const searched = new Promise<void>((r) => {
@@ -243,22 +349,38 @@ describe('guardTool', () => {
           return {}
         },
       })
-      const [found, sent] = await Promise.all([search({}).then((r) => (release(), r)), slowEmail({ to: 'x@partner.net' })])
+      const [found, sent] = await Promise.all([
+        search({}).then((r) => {
+          release()
+          return r
+        }),
+        slowEmail({ to: 'x@partner.net' }),
+      ])
       expect(found).toHaveLength(2)
       expect(sent).toBe('sent to x@partner.net')
       expect(await email({ to: 'x@partner.net' })).toMatchObject({ denied: true })
     })
     expect(await email({ to: 'x@partner.net' })).toBe('sent to x@partner.net')
     await search({})
-    expect(await email({ to: 'x@partner.net' })).toMatchObject({ denied: true, rule: 'no-exfiltration-after-pii' })
+    expect(await email({ to: 'x@partner.net' })).toMatchObject({
+      denied: true,
+      rule: 'no-exfiltration-after-pii',
+    })
     await warden.close()
   })
 
   it('the session is ambient inside the call (clients built with the Warden run as it), and check() decides without running', async () => {
     const { warden, session, audit } = await open()
-    const inner = guardTool(warden, async () => warden.current().principal.id, { resource: 'support-bot', name: 'echo' })
+    const inner = guardTool(warden, async () => warden.current().principal.id, {
+      resource: 'support-bot',
+      name: 'echo',
+    })
     // called with an explicit session, outside any run: the tool body still finds it
-    const outer = guardTool(session, async () => ({ who: warden.current().principal.id, nested: await inner({}) }), { resource: 'support-bot', name: 'lookup' })
+    const outer = guardTool(
+      session,
+      async () => ({ who: warden.current().principal.id, nested: await inner({}) }),
+      { resource: 'support-bot', name: 'lookup' },
+    )
     expect(await outer({})).toEqual({ who: 'agent-9', nested: 'agent-9' })
     expect(() => warden.current()).toThrow(expect.objectContaining({ code: 'ERR_WARDEN_NO_SESSION' }))
     const before = audit.commands().length
@@ -271,9 +393,13 @@ describe('guardTool', () => {
 
   it('errors: the tool’s own error propagates and is audited; no session rejects; bad options throw at construction', async () => {
     const { warden, session, audit } = await open()
-    const broken = guardTool(session, async () => {
-      throw new Error('upstream 503 for ada.lovelace@example.org')
-    }, { resource: 'support-bot', name: 'lookup' })
+    const broken = guardTool(
+      session,
+      async () => {
+        throw new Error('upstream 503 for ada.lovelace@example.org')
+      },
+      { resource: 'support-bot', name: 'lookup' },
+    )
     await expect(broken({})).rejects.toThrow('upstream 503')
     const record = audit.records.find((r) => r.outcome?.status === 'error')
     expect(record?.outcome?.error).toContain('upstream 503')
@@ -292,8 +418,12 @@ describe('guardTool', () => {
     expect(err).toMatchObject({ code: 'ERR_WARDEN_DESCRIBE' })
     expect(() => guardTool(session, async () => 1, { resource: '' })).toThrow(TypeError)
     expect(() => guardTool(session, (async () => 1) as never, { resource: 'x', name: '' })).toThrow(/name/)
-    expect(() => guardTool({} as never, async () => 1, { resource: 'x', name: 'y' })).toThrow(/Session or the Warden/)
-    expect(() => guardTool(session, async () => 1, { resource: 'x', name: 'y', approver: {} as never })).toThrow(/approver/)
+    expect(() => guardTool({} as never, async () => 1, { resource: 'x', name: 'y' })).toThrow(
+      /Session or the Warden/,
+    )
+    expect(() =>
+      guardTool(session, async () => 1, { resource: 'x', name: 'y', approver: {} as never }),
+    ).toThrow(/approver/)
     // a non-object argument reaches policy as {input}
     const echo = guardTool(session, async (s: string) => s, { resource: 'support-bot', name: 'echo' })
     expect(await echo('hi')).toBe('hi')

@@ -1,22 +1,30 @@
 import {
   type Approver,
   type Command,
+  guardTool,
+  isToolRefusal,
   type SessionSource,
   type ToolDescription,
   type ToolRefusal,
-  guardTool,
-  isToolRefusal,
 } from '@warden/core'
 import type { ModelMessage, Tool, ToolExecutionOptions, ToolSet } from 'ai'
 
 /** Describes one tool's call for policy (e.g. SQL facts for a tool that runs SQL). */
-export type AiToolDescriber = (input: never, options: ToolExecutionOptions) => ToolDescription | Promise<ToolDescription>
+export type AiToolDescriber = (
+  input: never,
+  options: ToolExecutionOptions,
+) => ToolDescription | Promise<ToolDescription>
 
 export interface GuardToolsOptions<TOOLS extends ToolSet = ToolSet> {
   /** What policies match on: a tool resource name (`kind: tool`) or a full resource. */
   readonly resource: string | Command['resource']
   /** Per-tool describers; a tool without one is a `tool.call` with `{name, args}`. */
-  readonly describe?: { readonly [K in keyof TOOLS]?: (input: Parameters<NonNullable<TOOLS[K]['execute']>>[0], options: ToolExecutionOptions) => ToolDescription | Promise<ToolDescription> }
+  readonly describe?: {
+    readonly [K in keyof TOOLS]?: (
+      input: Parameters<NonNullable<TOOLS[K]['execute']>>[0],
+      options: ToolExecutionOptions,
+    ) => ToolDescription | Promise<ToolDescription>
+  }
   /**
    * Map Warden's `approve` to the SDK's own tool approval (`needsApproval`), so the app's approval UI
    * asks the user and the SDK's approval releases the call. Default true. When false, Warden's
@@ -37,9 +45,15 @@ export interface GuardToolsOptions<TOOLS extends ToolSet = ToolSet> {
  * const tools = guardTools(warden, { query: tool({ inputSchema, execute }) }, { resource: 'support-agent' })
  * await session.run(() => generateText({ model, tools, prompt }))
  */
-export function guardTools<TOOLS extends ToolSet>(source: SessionSource, tools: TOOLS, options: GuardToolsOptions<TOOLS>): TOOLS {
-  if (tools === null || typeof tools !== 'object') throw new TypeError('guardTools: "tools" must be an AI SDK tool set')
-  if (options === null || typeof options !== 'object') throw new TypeError('guardTools: options with "resource" are required')
+export function guardTools<TOOLS extends ToolSet>(
+  source: SessionSource,
+  tools: TOOLS,
+  options: GuardToolsOptions<TOOLS>,
+): TOOLS {
+  if (tools === null || typeof tools !== 'object')
+    throw new TypeError('guardTools: "tools" must be an AI SDK tool set')
+  if (options === null || typeof options !== 'object')
+    throw new TypeError('guardTools: options with "resource" are required')
   const sdkApproval = options.sdkApproval ?? true
   const approvedBy = options.approvedBy ?? 'ai-sdk'
   const out: Record<string, Tool> = {}
@@ -71,10 +85,20 @@ export function guardTools<TOOLS extends ToolSet>(source: SessionSource, tools: 
     out[name] = {
       ...original,
       needsApproval: sdkApproval
-        ? async (input: unknown, opts: { toolCallId: string; messages: ModelMessage[]; experimental_context?: unknown }) => {
-            const own = typeof ownApproval === 'function' ? await ownApproval(input as never, opts) : ownApproval === true
+        ? async (
+            input: unknown,
+            opts: { toolCallId: string; messages: ModelMessage[]; experimental_context?: unknown },
+          ) => {
+            const own =
+              typeof ownApproval === 'function'
+                ? await ownApproval(input as never, opts)
+                : ownApproval === true
             if (own) return true
-            const decision = await guarded.check(input, { ...opts, abortSignal: undefined }, { streamed: false })
+            const decision = await guarded.check(
+              input,
+              { ...opts, abortSignal: undefined },
+              { streamed: false },
+            )
             return decision.effect === 'approve'
           }
         : ownApproval,
@@ -87,7 +111,9 @@ export function guardTools<TOOLS extends ToolSet>(source: SessionSource, tools: 
       ...(original.toModelOutput && {
         // a refusal is not the tool's output type: the tool's own converter never sees it
         toModelOutput: (o: { toolCallId: string; input: unknown; output: unknown }) =>
-          isToolRefusal(o.output) ? { type: 'json' as const, value: refusalJson(o.output) } : original.toModelOutput!(o as never),
+          isToolRefusal(o.output)
+            ? { type: 'json' as const, value: refusalJson(o.output) }
+            : original.toModelOutput!(o as never),
       }),
     } as Tool
   }
@@ -103,7 +129,11 @@ async function* replay(chunks: readonly unknown[]): AsyncGenerator<unknown> {
 }
 
 function isAsyncIterable(v: unknown): v is AsyncIterable<unknown> {
-  return v !== null && typeof v === 'object' && typeof (v as AsyncIterable<unknown>)[Symbol.asyncIterator] === 'function'
+  return (
+    v !== null &&
+    typeof v === 'object' &&
+    typeof (v as AsyncIterable<unknown>)[Symbol.asyncIterator] === 'function'
+  )
 }
 
 async function collect(it: AsyncIterable<unknown>): Promise<unknown[]> {
@@ -128,19 +158,28 @@ function sdkApprover(opts: ToolExecutionOptions | undefined, by: string): Approv
   let approvalId: string | undefined
   for (const m of messages) {
     if (m.role !== 'assistant' || typeof m.content === 'string') continue
-    for (const part of m.content) if (part.type === 'tool-approval-request' && part.toolCallId === toolCallId) approvalId = part.approvalId
+    for (const part of m.content)
+      if (part.type === 'tool-approval-request' && part.toolCallId === toolCallId)
+        approvalId = part.approvalId
   }
   if (approvalId === undefined) return undefined
   let response: { approved: boolean; reason?: string } | undefined
   for (const m of messages) {
     if (m.role !== 'tool') continue
-    for (const part of m.content) if (part.type === 'tool-approval-response' && part.approvalId === approvalId) response = part
+    for (const part of m.content)
+      if (part.type === 'tool-approval-response' && part.approvalId === approvalId) response = part
   }
   if (response === undefined) return undefined
   const { approved, reason } = response
   return {
     async request(request) {
-      return { status: approved ? 'approved' : 'rejected', by, reason, fingerprint: request.fingerprint, id: request.id }
+      return {
+        status: approved ? 'approved' : 'rejected',
+        by,
+        reason,
+        fingerprint: request.fingerprint,
+        id: request.id,
+      }
     },
   }
 }

@@ -1,6 +1,12 @@
 import type { CallbackManagerForToolRun } from '@langchain/core/callbacks/manager'
 import type { StructuredToolInterface } from '@langchain/core/tools'
-import { type Command, type SessionSource, type ToolDescription, guardTool, isToolRefusal } from '@warden/core'
+import {
+  type Command,
+  guardTool,
+  isToolRefusal,
+  type SessionSource,
+  type ToolDescription,
+} from '@warden/core'
 
 export interface GuardLangChainToolsOptions {
   /** What policies match on: a tool resource name (`kind: tool`) or a full resource. */
@@ -31,16 +37,27 @@ interface CallState {
  * @example
  * const [search] = guardTools(warden, [searchTool], { resource: 'support-agent' })
  */
-export function guardLangChainTool<T extends StructuredToolInterface>(source: SessionSource, tool: T, options: GuardLangChainToolsOptions): T {
+export function guardLangChainTool<T extends StructuredToolInterface>(
+  source: SessionSource,
+  tool: T,
+  options: GuardLangChainToolsOptions,
+): T {
   const original = tool as unknown as ToolWithCall
   if (typeof original?._call !== 'function' || typeof original.name !== 'string') {
-    throw new TypeError('guardLangChainTool: "tool" must be a LangChain tool (tool(), DynamicStructuredTool or a StructuredTool)')
+    throw new TypeError(
+      'guardLangChainTool: "tool" must be a LangChain tool (tool(), DynamicStructuredTool or a StructuredTool)',
+    )
   }
   const name = original.name
   const describe = options?.describe?.[name]
   const guarded = guardTool(
     source,
-    async (arg: unknown, runManager: CallbackManagerForToolRun | undefined, config: unknown, call: CallState): Promise<unknown> => {
+    async (
+      arg: unknown,
+      runManager: CallbackManagerForToolRun | undefined,
+      config: unknown,
+      call: CallState,
+    ): Promise<unknown> => {
       const raw = await original._call(arg, runManager, config)
       if (!isAsyncGenerator(raw)) return raw
       call.generator = true
@@ -53,7 +70,11 @@ export function guardLangChainTool<T extends StructuredToolInterface>(source: Se
       }
       return { value: step.value, events }
     },
-    { resource: options?.resource, name, describe: describe === undefined ? undefined : (arg) => describe(arg as never) },
+    {
+      resource: options?.resource,
+      name,
+      describe: describe === undefined ? undefined : (arg) => describe(arg as never),
+    },
   )
   // an object whose prototype is the tool: every field and method is the tool's, except _call
   const wrapped = Object.create(tool) as T & ToolWithCall
@@ -63,7 +84,9 @@ export function guardLangChainTool<T extends StructuredToolInterface>(source: Se
       const out = await guarded(arg, runManager, config, call)
       if (isToolRefusal(out)) {
         const refusal = { ...out }
-        return original.responseFormat === 'content_and_artifact' ? [JSON.stringify(refusal), refusal] : refusal
+        return original.responseFormat === 'content_and_artifact'
+          ? [JSON.stringify(refusal), refusal]
+          : refusal
       }
       if (!call.generator) return out
       const { events, value } = out as { events: unknown[]; value: unknown }
@@ -78,13 +101,22 @@ export function guardLangChainTool<T extends StructuredToolInterface>(source: Se
  * @example
  * const agentTools = guardTools(session, [lookup, refund], { resource: 'support-agent' })
  */
-export function guardTools<T extends readonly StructuredToolInterface[]>(source: SessionSource, tools: T, options: GuardLangChainToolsOptions): T {
+export function guardTools<T extends readonly StructuredToolInterface[]>(
+  source: SessionSource,
+  tools: T,
+  options: GuardLangChainToolsOptions,
+): T {
   if (!Array.isArray(tools)) throw new TypeError('guardTools: "tools" must be an array of LangChain tools')
   return tools.map((t) => guardLangChainTool(source, t, options)) as unknown as T
 }
 
 function isAsyncGenerator(v: unknown): v is AsyncGenerator<unknown, unknown> {
-  return v !== null && typeof v === 'object' && typeof (v as AsyncGenerator).next === 'function' && Symbol.asyncIterator in (v as object)
+  return (
+    v !== null &&
+    typeof v === 'object' &&
+    typeof (v as AsyncGenerator).next === 'function' &&
+    Symbol.asyncIterator in (v as object)
+  )
 }
 
 async function* replay(events: readonly unknown[], value: unknown): AsyncGenerator<unknown, unknown> {

@@ -2,10 +2,10 @@ import type { Client } from '@modelcontextprotocol/sdk/client/index.js'
 import {
   type Command,
   type GuardedTool,
-  type SessionSource,
-  type ToolDescription,
   guardTool,
   isToolRefusal,
+  type SessionSource,
+  type ToolDescription,
 } from '@warden/core'
 import { packJsonText, refusalResult, unpackJsonText } from './internal/tool-result.js'
 
@@ -13,7 +13,9 @@ export interface GuardMcpClientOptions {
   /** What policies match on for this server's tools: a tool resource name (`kind: tool`) or a full resource. */
   readonly resource: string | Command['resource']
   /** Per-tool describers (e.g. SQL facts for a remote `query` tool); others are `tool.call` with `{name, args}`. */
-  readonly describe?: Readonly<Record<string, (args: Record<string, unknown>) => ToolDescription | Promise<ToolDescription>>>
+  readonly describe?: Readonly<
+    Record<string, (args: Record<string, unknown>) => ToolDescription | Promise<ToolDescription>>
+  >
 }
 
 type CallTool = Client['callTool']
@@ -28,21 +30,35 @@ type ListTools = Client['listTools']
  * @example
  * const client = guardMcpClient(warden, new Client({ name: 'agent', version: '1.0.0' }), { resource: 'github-mcp' })
  */
-export function guardMcpClient<C extends Client>(source: SessionSource, client: C, options: GuardMcpClientOptions): C {
-  if (typeof source?.current !== 'function') throw new TypeError('guardMcpClient: the first argument must be a Session or the Warden')
-  if (options === null || typeof options !== 'object') throw new TypeError('guardMcpClient: options with "resource" are required')
+export function guardMcpClient<C extends Client>(
+  source: SessionSource,
+  client: C,
+  options: GuardMcpClientOptions,
+): C {
+  if (typeof source?.current !== 'function')
+    throw new TypeError('guardMcpClient: the first argument must be a Session or the Warden')
+  if (options === null || typeof options !== 'object')
+    throw new TypeError('guardMcpClient: options with "resource" are required')
   const callTool = client.callTool.bind(client)
   const listTools = client.listTools.bind(client)
-  const tools = new Map<string, GuardedTool<Record<string, unknown>, Awaited<ReturnType<CallTool>>, Parameters<CallTool>>>()
+  const tools = new Map<
+    string,
+    GuardedTool<Record<string, unknown>, Awaited<ReturnType<CallTool>>, Parameters<CallTool>>
+  >()
   const guarded = (name: string) => {
     let g = tools.get(name)
     if (g === undefined) {
       const describe = options.describe?.[name]
-      g = guardTool(source, async (_args: Record<string, unknown>, ...call: Parameters<CallTool>) => unpackJsonText(await callTool(...call)), {
-        resource: options.resource,
-        name,
-        describe: describe === undefined ? undefined : (args) => describe(args),
-      })
+      g = guardTool(
+        source,
+        async (_args: Record<string, unknown>, ...call: Parameters<CallTool>) =>
+          unpackJsonText(await callTool(...call)),
+        {
+          resource: options.resource,
+          name,
+          describe: describe === undefined ? undefined : (args) => describe(args),
+        },
+      )
       tools.set(name, g)
     }
     return g
@@ -62,7 +78,9 @@ export function guardMcpClient<C extends Client>(source: SessionSource, client: 
   const guardedCall: CallTool = async (...a) => {
     const [params] = a
     const result = await guarded(params.name)(params.arguments ?? {}, ...a)
-    return (isToolRefusal(result) ? refusalResult(result) : packJsonText(result)) as Awaited<ReturnType<CallTool>>
+    return (isToolRefusal(result) ? refusalResult(result) : packJsonText(result)) as Awaited<
+      ReturnType<CallTool>
+    >
   }
 
   return new Proxy(client, {

@@ -2,12 +2,12 @@ import { AsyncLocalStorage } from 'node:async_hooks'
 import type { McpServer, RegisteredTool } from '@modelcontextprotocol/sdk/server/mcp.js'
 import {
   type Command,
+  guardTool,
+  isToolRefusal,
   type Session,
   type SessionSource,
   type ToolDescription,
   WardenError,
-  guardTool,
-  isToolRefusal,
 } from '@warden/core'
 import { packJsonText, refusalResult, unpackJsonText } from './internal/tool-result.js'
 import { registeredToolNames } from './mcp-internals.js'
@@ -16,7 +16,9 @@ export interface GuardMcpServerOptions {
   /** What policies match on: a tool resource name (`kind: tool`) or a full resource. */
   readonly resource: string | Command['resource']
   /** Per-tool describers (e.g. SQL facts for a `query` tool); others are `tool.call` with `{name, args}`. */
-  readonly describe?: Readonly<Record<string, (args: Record<string, unknown>) => ToolDescription | Promise<ToolDescription>>>
+  readonly describe?: Readonly<
+    Record<string, (args: Record<string, unknown>) => ToolDescription | Promise<ToolDescription>>
+  >
   /**
    * The session for one call, e.g. from `extra.authInfo` on an HTTP transport. Default:
    * `source.current()` (a stdio server usually has one session for its life).
@@ -36,15 +38,26 @@ type Callback = (...args: unknown[]) => unknown
  * const server = guardMcpServer(session, new McpServer({ name: 'db', version: '1.0.0' }), { resource: 'db-mcp' })
  * server.registerTool('query', { inputSchema: { sql: z.string() } }, async ({ sql }) => ({ content: [...] }))
  */
-export function guardMcpServer<S extends McpServer>(source: SessionSource, server: S, options: GuardMcpServerOptions): S {
-  if (typeof source?.current !== 'function') throw new TypeError('guardMcpServer: the first argument must be a Session or the Warden')
-  if (options === null || typeof options !== 'object') throw new TypeError('guardMcpServer: options with "resource" are required')
+export function guardMcpServer<S extends McpServer>(
+  source: SessionSource,
+  server: S,
+  options: GuardMcpServerOptions,
+): S {
+  if (typeof source?.current !== 'function')
+    throw new TypeError('guardMcpServer: the first argument must be a Session or the Warden')
+  if (options === null || typeof options !== 'object')
+    throw new TypeError('guardMcpServer: options with "resource" are required')
   const existing = registeredToolNames(server)
   if (existing === null) {
-    throw new WardenError('ERR_WARDEN_UNSUPPORTED', 'guardMcpServer: this @modelcontextprotocol/sdk version is not supported (no tool table); tools would run unguarded')
+    throw new WardenError(
+      'ERR_WARDEN_UNSUPPORTED',
+      'guardMcpServer: this @modelcontextprotocol/sdk version is not supported (no tool table); tools would run unguarded',
+    )
   }
   if (existing.length > 0) {
-    throw new TypeError(`guardMcpServer: tools ${existing.join(', ')} were registered before the guard; guard the server first, then register tools`)
+    throw new TypeError(
+      `guardMcpServer: tools ${existing.join(', ')} were registered before the guard; guard the server first, then register tools`,
+    )
   }
   const sessionOf = options.session
   const callSession = new AsyncLocalStorage<Session>()
@@ -57,7 +70,11 @@ export function guardMcpServer<S extends McpServer>(source: SessionSource, serve
       calls,
       async (args: Record<string, unknown>, extra: unknown, hasArgs: boolean) =>
         unpackJsonText(await (hasArgs ? callback(args, extra) : callback(extra))),
-      { resource: options.resource, name, describe: describe === undefined ? undefined : (args) => describe(args) },
+      {
+        resource: options.resource,
+        name,
+        describe: describe === undefined ? undefined : (args) => describe(args),
+      },
     )
     // the SDK calls (args, extra) for tools with an input schema and (extra) for those without
     return async (...a: unknown[]) => {
@@ -65,7 +82,8 @@ export function guardMcpServer<S extends McpServer>(source: SessionSource, serve
       const args = (hasArgs ? a[0] : {}) as Record<string, unknown>
       const extra = hasArgs ? a[1] : a[0]
       const call = () => guarded(args, extra, hasArgs)
-      const result = sessionOf === undefined ? await call() : await callSession.run(await sessionOf(extra), call)
+      const result =
+        sessionOf === undefined ? await call() : await callSession.run(await sessionOf(extra), call)
       return isToolRefusal(result) ? refusalResult(result) : packJsonText(result)
     }
   }
@@ -86,7 +104,11 @@ export function guardMcpServer<S extends McpServer>(source: SessionSource, serve
     return registered
   }
 
-  const registerTool = server.registerTool.bind(server) as unknown as (name: string, config: unknown, cb: Callback) => RegisteredTool
+  const registerTool = server.registerTool.bind(server) as unknown as (
+    name: string,
+    config: unknown,
+    cb: Callback,
+  ) => RegisteredTool
   ;(server as { registerTool: unknown }).registerTool = (name: string, config: unknown, cb: Callback) =>
     track(name, cb, registerTool(name, config, wrap(name, cb)))
   const tool = server.tool.bind(server) as unknown as (name: string, ...rest: unknown[]) => RegisteredTool
@@ -97,7 +119,10 @@ export function guardMcpServer<S extends McpServer>(source: SessionSource, serve
   // task-based tools run outside this path: refuse them rather than leave them unguarded
   const tasks = server.experimental.tasks as { registerToolTask?: unknown }
   tasks.registerToolTask = () => {
-    throw new WardenError('ERR_WARDEN_UNSUPPORTED', 'guardMcpServer: task-based tools (registerToolTask) are not guarded; register a regular tool')
+    throw new WardenError(
+      'ERR_WARDEN_UNSUPPORTED',
+      'guardMcpServer: task-based tools (registerToolTask) are not guarded; register a regular tool',
+    )
   }
   return server
 }

@@ -2,7 +2,7 @@ import { autoApprove, autoDeny, createWarden } from '@warden/core'
 import { memorySink } from '@warden/core/testing'
 import { guardTools } from '@warden/drivers/ai-sdk'
 import { compilePolicy } from '@warden/policy'
-import { type ModelMessage, generateText, stepCountIs, tool } from 'ai'
+import { generateText, type ModelMessage, stepCountIs, tool } from 'ai'
 import { describe, expect, it } from 'vitest'
 import { z } from 'zod'
 import { scriptedModel } from './scripted-model.js'
@@ -89,25 +89,45 @@ describe('guardTools (AI SDK)', () => {
     const model = scriptedModel(({ step, results, prompt }) => {
       seenByModel.push(JSON.stringify(prompt))
       if (step === 0) return { calls: [{ tool: 'lookup_customer', input: { name: 'Grace' } }] }
-      if (step === 1) return { calls: [{ tool: 'send_email', input: { to: 'someone@gmail.test', body: 'hi' } }] }
+      if (step === 1)
+        return { calls: [{ tool: 'send_email', input: { to: 'someone@gmail.test', body: 'hi' } }] }
       const refusal = results[0]?.output as { denied?: boolean; rule?: string }
-      if (step === 2 && refusal?.denied) return { calls: [{ tool: 'send_email', input: { to: 'support@example.com', body: 'escalating' } }] }
+      if (step === 2 && refusal?.denied)
+        return { calls: [{ tool: 'send_email', input: { to: 'support@example.com', body: 'escalating' } }] }
       return { text: 'done' }
     })
     const result = await session.run(() =>
-      generateText({ model, tools: guardTools(session, tools(log), { resource: 'support-agent' }), prompt: 'help Grace', stopWhen: stepCountIs(6) }),
+      generateText({
+        model,
+        tools: guardTools(session, tools(log), { resource: 'support-agent' }),
+        prompt: 'help Grace',
+        stopWhen: stepCountIs(6),
+      }),
     )
     expect(result.text).toBe('done')
     expect(log).toEqual(['lookup Grace', 'email support@example.com'])
     const outputs = result.steps.flatMap((s) => s.toolResults.map((r) => r.output))
     expect((outputs[0] as { email: string }).email).not.toBe(EMAIL)
-    expect(outputs[1]).toMatchObject({ denied: true, code: 'ERR_WARDEN_DENIED', rule: 'no-exfiltration-after-pii', tool: 'send_email' })
+    expect(outputs[1]).toMatchObject({
+      denied: true,
+      code: 'ERR_WARDEN_DENIED',
+      rule: 'no-exfiltration-after-pii',
+      tool: 'send_email',
+    })
     expect(outputs[2]).toEqual({ sent: true, to: 'support@example.com' })
     // the model never saw the raw email; it did see the refusal's message
     expect(seenByModel.join('\n')).not.toContain(EMAIL)
     expect(seenByModel[2]).toContain('blocked by policy')
-    audit.expectRecord({ action: 'tool.call', command: 'send_email {"to":"someone@gmail.test","body":"hi"}', outcome: { status: 'denied' } })
-    expect(audit.records.filter((r) => r.action === 'tool.call').map((r) => r.outcome?.status)).toEqual(['ok', 'denied', 'ok'])
+    audit.expectRecord({
+      action: 'tool.call',
+      command: 'send_email {"to":"someone@gmail.test","body":"hi"}',
+      outcome: { status: 'denied' },
+    })
+    expect(audit.records.filter((r) => r.action === 'tool.call').map((r) => r.outcome?.status)).toEqual([
+      'ok',
+      'denied',
+      'ok',
+    ])
     await warden.close()
   })
 
@@ -116,20 +136,40 @@ describe('guardTools (AI SDK)', () => {
     const log: string[] = []
     const guarded = guardTools(session, tools(log), { resource: 'support-agent', approvedBy: 'web-user' })
     const model = scriptedModel(({ results }) =>
-      results.length === 0 ? { calls: [{ tool: 'refund', input: { order: 'o-9', amount: 250 } }] } : { text: `result: ${JSON.stringify(results[0].output)}` },
+      results.length === 0
+        ? { calls: [{ tool: 'refund', input: { order: 'o-9', amount: 250 } }] }
+        : { text: `result: ${JSON.stringify(results[0].output)}` },
     )
     const messages: ModelMessage[] = [{ role: 'user', content: 'refund o-9' }]
-    const first = await session.run(() => generateText({ model, tools: guarded, messages, stopWhen: stepCountIs(4) }))
+    const first = await session.run(() =>
+      generateText({ model, tools: guarded, messages, stopWhen: stepCountIs(4) }),
+    )
     // held by the SDK: nothing ran, nothing was audited yet
     expect(log).toEqual([])
     const request = first.content.find((p) => p.type === 'tool-approval-request')
     expect(request).toMatchObject({ type: 'tool-approval-request', toolCall: { toolName: 'refund' } })
     messages.push(...first.response.messages)
-    messages.push({ role: 'tool', content: [{ type: 'tool-approval-response', approvalId: (request as { approvalId: string }).approvalId, approved: true }] })
-    const second = await session.run(() => generateText({ model, tools: guarded, messages, stopWhen: stepCountIs(4) }))
+    messages.push({
+      role: 'tool',
+      content: [
+        {
+          type: 'tool-approval-response',
+          approvalId: (request as { approvalId: string }).approvalId,
+          approved: true,
+        },
+      ],
+    })
+    const second = await session.run(() =>
+      generateText({ model, tools: guarded, messages, stopWhen: stepCountIs(4) }),
+    )
     expect(log).toEqual(['refund o-9 250'])
     expect(second.text).toBe('result: {"refunded":250}')
-    audit.expectRecord({ action: 'tool.call', approval: { status: 'approved', by: 'web-user' }, decision: { effect: 'approve', rule: 'big-refunds' }, outcome: { status: 'ok' } })
+    audit.expectRecord({
+      action: 'tool.call',
+      approval: { status: 'approved', by: 'web-user' },
+      decision: { effect: 'approve', rule: 'big-refunds' },
+      outcome: { status: 'ok' },
+    })
     await warden.close()
   })
 
@@ -138,16 +178,35 @@ describe('guardTools (AI SDK)', () => {
     const log: string[] = []
     const guarded = guardTools(session, tools(log), { resource: 'support-agent' })
     const refund = guarded.refund
-    const needs = refund.needsApproval as (input: unknown, o: { toolCallId: string; messages: ModelMessage[] }) => Promise<boolean>
+    const needs = refund.needsApproval as (
+      input: unknown,
+      o: { toolCallId: string; messages: ModelMessage[] },
+    ) => Promise<boolean>
     expect(await needs({ order: 'o-1', amount: 20 }, { toolCallId: 'c1', messages: [] })).toBe(false)
     expect(await needs({ order: 'o-1', amount: 2000 }, { toolCallId: 'c2', messages: [] })).toBe(true)
     // the rejection travels in the SDK's own messages: the SDK reports execution-denied and never calls execute
-    const model = scriptedModel(({ results }) => (results.length === 0 ? { calls: [{ tool: 'refund', input: { order: 'o-2', amount: 900 } }] } : { text: JSON.stringify(results[0].output) }))
+    const model = scriptedModel(({ results }) =>
+      results.length === 0
+        ? { calls: [{ tool: 'refund', input: { order: 'o-2', amount: 900 } }] }
+        : { text: JSON.stringify(results[0].output) },
+    )
     const messages: ModelMessage[] = [{ role: 'user', content: 'refund o-2' }]
     const first = await session.run(() => generateText({ model, tools: guarded, messages }))
     const request = first.content.find((p) => p.type === 'tool-approval-request') as { approvalId: string }
-    messages.push(...first.response.messages, { role: 'tool', content: [{ type: 'tool-approval-response', approvalId: request.approvalId, approved: false, reason: 'too much' }] })
-    const second = await session.run(() => generateText({ model, tools: guarded, messages, stopWhen: stepCountIs(3) }))
+    messages.push(...first.response.messages, {
+      role: 'tool',
+      content: [
+        {
+          type: 'tool-approval-response',
+          approvalId: request.approvalId,
+          approved: false,
+          reason: 'too much',
+        },
+      ],
+    })
+    const second = await session.run(() =>
+      generateText({ model, tools: guarded, messages, stopWhen: stepCountIs(3) }),
+    )
     expect(second.text).toContain('execution-denied')
     expect(log).toEqual([])
     expect(audit.commands()).toHaveLength(0)
@@ -158,7 +217,10 @@ describe('guardTools (AI SDK)', () => {
     const { warden, session, audit } = await open(autoDeny())
     const log: string[] = []
     const guarded = guardTools(session, tools(log), { resource: 'support-agent' })
-    const out = await guarded.refund.execute!({ order: 'o-3', amount: 500 }, { toolCallId: 'x', messages: [] })
+    const out = await guarded.refund.execute!(
+      { order: 'o-3', amount: 500 },
+      { toolCallId: 'x', messages: [] },
+    )
     expect(out).toMatchObject({ denied: true, code: 'ERR_WARDEN_APPROVAL_REJECTED', rule: 'big-refunds' })
     expect(log).toEqual([])
     const approver = autoApprove({ by: 'pager-lead' })
@@ -166,7 +228,9 @@ describe('guardTools (AI SDK)', () => {
     const s2 = await w2.session({ principal: { id: 'a', type: 'agent' } })
     const held = guardTools(s2, tools(log), { resource: 'support-agent', sdkApproval: false })
     expect(held.refund.needsApproval).toBeUndefined()
-    expect(await held.refund.execute!({ order: 'o-4', amount: 500 }, { toolCallId: 'y', messages: [] })).toEqual({ refunded: 500 })
+    expect(
+      await held.refund.execute!({ order: 'o-4', amount: 500 }, { toolCallId: 'y', messages: [] }),
+    ).toEqual({ refunded: 500 })
     expect(approver.requests).toHaveLength(1)
     audit.expectRecord({ outcome: { status: 'rejected' } })
     await w2.close()
@@ -176,7 +240,10 @@ describe('guardTools (AI SDK)', () => {
   it('streamed (preliminary) results are masked chunk by chunk', async () => {
     const { warden, session } = await open()
     const guarded = guardTools(session, tools([]), { resource: 'support-agent' })
-    const stream = (await guarded.count_up.execute!({}, { toolCallId: 'z', messages: [] })) as AsyncIterable<{ progress: number; email: string }>
+    const stream = (await guarded.count_up.execute!({}, { toolCallId: 'z', messages: [] })) as AsyncIterable<{
+      progress: number
+      email: string
+    }>
     const chunks: { progress: number; email: string }[] = []
     for await (const c of stream) chunks.push(c)
     expect(chunks.map((c) => c.progress)).toEqual([1, 2])
@@ -190,13 +257,20 @@ describe('guardTools (AI SDK)', () => {
       secret_tool: tool({
         inputSchema: z.object({}),
         execute: async () => ({ value: 1 }),
-        toModelOutput: ({ output }) => ({ type: 'text', value: `value=${(output as { value: number }).value.toFixed(0)}` }),
+        toModelOutput: ({ output }) => ({
+          type: 'text',
+          value: `value=${(output as { value: number }).value.toFixed(0)}`,
+        }),
       }),
     }
     const guarded = guardTools(session, custom, { resource: 'support-agent' })
     const out = await guarded.secret_tool.execute!({}, { toolCallId: 'q', messages: [] })
     expect(out).toMatchObject({ denied: true, rule: 'default' })
-    const model = await guarded.secret_tool.toModelOutput!({ toolCallId: 'q', input: {}, output: out as never })
+    const model = await guarded.secret_tool.toModelOutput!({
+      toolCallId: 'q',
+      input: {},
+      output: out as never,
+    })
     expect(model).toMatchObject({ type: 'json', value: { denied: true, rule: 'default' } })
     await warden.close()
   })

@@ -7,8 +7,14 @@ export interface ToolResultSeen {
   readonly toolName: string
   readonly output: unknown
 }
-export type Reply = { readonly text: string } | { readonly calls: readonly { readonly tool: string; readonly input: unknown }[] }
-export type Script = (turn: { readonly step: number; readonly results: readonly ToolResultSeen[]; readonly prompt: LanguageModelV3Prompt }) => Reply
+export type Reply =
+  | { readonly text: string }
+  | { readonly calls: readonly { readonly tool: string; readonly input: unknown }[] }
+export type Script = (turn: {
+  readonly step: number
+  readonly results: readonly ToolResultSeen[]
+  readonly prompt: LanguageModelV3Prompt
+}) => Reply
 
 const usage = {
   inputTokens: { total: 10, noCache: 10, cacheRead: undefined, cacheWrite: undefined },
@@ -27,14 +33,22 @@ export function scriptedModel(script: Script): MockLanguageModelV3 {
         for (const part of last.content) {
           if (part.type !== 'tool-result') continue
           const o = part.output
-          results.push({ toolName: part.toolName, output: o.type === 'json' ? o.value : o.type === 'text' ? o.value : o })
+          results.push({
+            toolName: part.toolName,
+            output: o.type === 'json' ? o.value : o.type === 'text' ? o.value : o,
+          })
         }
       }
       const reply = script({ step: step++, results, prompt })
       const content: LanguageModelV3Content[] =
         'text' in reply
           ? [{ type: 'text', text: reply.text }]
-          : reply.calls.map((c) => ({ type: 'tool-call', toolCallId: `call-${++calls}`, toolName: c.tool, input: JSON.stringify(c.input) }))
+          : reply.calls.map((c) => ({
+              type: 'tool-call',
+              toolCallId: `call-${++calls}`,
+              toolName: c.tool,
+              input: JSON.stringify(c.input),
+            }))
       return {
         content,
         finishReason: { unified: 'text' in reply ? 'stop' : 'tool-calls', raw: undefined },

@@ -78,7 +78,12 @@ describe('LangChain tools', () => {
     expect(out.id).toBe(7)
     expect(out.phone).not.toBe(PHONE)
     expect(log).toEqual(['lookup 7'])
-    audit.expectRecord({ action: 'tool.call', command: 'lookup {"id":7}', outcome: { status: 'ok' }, masked: [{ column: 'phone', strategy: 'partial', count: 1 }] })
+    audit.expectRecord({
+      action: 'tool.call',
+      command: 'lookup {"id":7}',
+      outcome: { status: 'ok' },
+      masked: [{ column: 'phone', strategy: 'partial', count: 1 }],
+    })
     // input validation is still the tool's own
     await expect(g.invoke({ id: 'seven' } as never)).rejects.toThrow(/did not match expected schema/)
     await warden.close()
@@ -91,10 +96,20 @@ describe('LangChain tools', () => {
     await session.run(async () => {
       expect(await gn.invoke({ text: 'hello' })).toBe('sent')
       await gl.invoke({ id: 1 })
-      const message = await gn.invoke({ id: 'call-1', name: 'notify', args: { text: 'the phone is ...' }, type: 'tool_call' })
+      const message = await gn.invoke({
+        id: 'call-1',
+        name: 'notify',
+        args: { text: 'the phone is ...' },
+        type: 'tool_call',
+      })
       expect(message).toBeInstanceOf(ToolMessage)
       const body = JSON.parse(String((message as ToolMessage).content))
-      expect(body).toMatchObject({ denied: true, code: 'ERR_WARDEN_DENIED', rule: 'no-notify-after-pii', tool: 'notify' })
+      expect(body).toMatchObject({
+        denied: true,
+        code: 'ERR_WARDEN_DENIED',
+        rule: 'no-notify-after-pii',
+        tool: 'notify',
+      })
       expect(body.message).toContain('blocked by policy')
     })
     expect(log).toEqual(['notify hello', 'lookup 1'])
@@ -111,7 +126,11 @@ describe('LangChain tools', () => {
     audit.expectRecord({ approval: { status: 'approved', by: 'lead-kim' } })
     const denied = await open(autoDeny())
     const d = guardLangChainTool(denied.session, refund, { resource: 'lc-agent' })
-    expect(await d.invoke({ amount: 300 })).toMatchObject({ denied: true, code: 'ERR_WARDEN_APPROVAL_REJECTED', rule: 'refunds' })
+    expect(await d.invoke({ amount: 300 })).toMatchObject({
+      denied: true,
+      code: 'ERR_WARDEN_APPROVAL_REJECTED',
+      rule: 'refunds',
+    })
     expect(log).toEqual(['refund 300'])
     await denied.warden.close()
     await warden.close()
@@ -139,7 +158,12 @@ describe('LangChain tools', () => {
       responseFormat: 'content_and_artifact',
     })
     const ga = guardLangChainTool(session, withArtifact, { resource: 'lc-agent' })
-    const message = (await ga.invoke({ id: 'c9', name: 'secret_artifact', args: {}, type: 'tool_call' })) as ToolMessage
+    const message = (await ga.invoke({
+      id: 'c9',
+      name: 'secret_artifact',
+      args: {},
+      type: 'tool_call',
+    })) as ToolMessage
     expect(JSON.parse(String(message.content))).toMatchObject({ denied: true, rule: 'default' })
     expect(message.artifact).toMatchObject({ denied: true })
     expect(() => guardLangChainTool(session, {} as never, { resource: 'x' })).toThrow(TypeError)

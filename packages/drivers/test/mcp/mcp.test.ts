@@ -1,7 +1,7 @@
 import { Client } from '@modelcontextprotocol/sdk/client/index.js'
 import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js'
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js'
-import { type Session, autoApprove, autoDeny, createWarden } from '@warden/core'
+import { autoApprove, autoDeny, createWarden, type Session } from '@warden/core'
 import { memorySink } from '@warden/core/testing'
 import { guardMcpClient, guardMcpServer } from '@warden/drivers/mcp'
 import { describePostgres } from '@warden/drivers/pg'
@@ -45,17 +45,32 @@ afterEach(async () => {
 })
 
 /** A server with database-ish tools; `guard` wraps it before the tools are registered. */
-async function connect(options: { guard?: (server: McpServer) => McpServer; wrapClient?: (client: Client) => Client } = {}) {
+async function connect(
+  options: { guard?: (server: McpServer) => McpServer; wrapClient?: (client: Client) => Client } = {},
+) {
   const log: string[] = []
-  const server = options.guard ? options.guard(new McpServer({ name: 'crm', version: '1.0.0' })) : new McpServer({ name: 'crm', version: '1.0.0' })
-  server.registerTool('find_customer', { description: 'find', inputSchema: { name: z.string() } }, async ({ name }) => {
-    log.push(`find ${name}`)
-    return { content: [{ type: 'text', text: JSON.stringify(CUSTOMERS.filter((c) => c.name === name)) }] }
-  })
-  server.registerTool('query', { description: 'run SQL', inputSchema: { sql: z.string() } }, async ({ sql }) => {
-    log.push(`query ${sql}`)
-    return { content: [{ type: 'text', text: `ran: ${sql}; contact ${EMAIL}` }], structuredContent: { rows: CUSTOMERS } }
-  })
+  const server = options.guard
+    ? options.guard(new McpServer({ name: 'crm', version: '1.0.0' }))
+    : new McpServer({ name: 'crm', version: '1.0.0' })
+  server.registerTool(
+    'find_customer',
+    { description: 'find', inputSchema: { name: z.string() } },
+    async ({ name }) => {
+      log.push(`find ${name}`)
+      return { content: [{ type: 'text', text: JSON.stringify(CUSTOMERS.filter((c) => c.name === name)) }] }
+    },
+  )
+  server.registerTool(
+    'query',
+    { description: 'run SQL', inputSchema: { sql: z.string() } },
+    async ({ sql }) => {
+      log.push(`query ${sql}`)
+      return {
+        content: [{ type: 'text', text: `ran: ${sql}; contact ${EMAIL}` }],
+        structuredContent: { rows: CUSTOMERS },
+      }
+    },
+  )
   server.registerTool('refund', { inputSchema: { amount: z.number() } }, async ({ amount }) => {
     log.push(`refund ${amount}`)
     return { content: [{ type: 'text', text: `refunded ${amount}` }] }
@@ -85,15 +100,21 @@ async function open(approvals = autoDeny()) {
 }
 
 const describeSql = {
-  query: async (args: Record<string, unknown>) => ({ resource: { kind: 'postgres' as const, name: 'crm' }, sql: await describePostgres(String(args.sql)) }),
+  query: async (args: Record<string, unknown>) => ({
+    resource: { kind: 'postgres' as const, name: 'crm' },
+    sql: await describePostgres(String(args.sql)),
+  }),
 }
 
-const text = (r: { content?: unknown }) => (r.content as { type: string; text: string }[]).map((c) => c.text).join('\n')
+const text = (r: { content?: unknown }) =>
+  (r.content as { type: string; text: string }[]).map((c) => c.text).join('\n')
 
 describe('guardMcpClient (real Client and McpServer over the in-memory transport)', () => {
   it('tools/list hides what policy denies outright; argument-dependent tools stay listed', async () => {
     const { session } = await open()
-    const { client } = await connect({ wrapClient: (c) => guardMcpClient(session, c, { resource: 'crm-mcp', describe: describeSql }) })
+    const { client } = await connect({
+      wrapClient: (c) => guardMcpClient(session, c, { resource: 'crm-mcp', describe: describeSql }),
+    })
     const { tools } = await client.listTools()
     // refund depends on the amount (error on a missing key ⇒ listed); query is decided as SQL on its text
     expect(tools.map((t) => t.name).sort()).toEqual(['find_customer', 'ping', 'refund'])
@@ -101,28 +122,51 @@ describe('guardMcpClient (real Client and McpServer over the in-memory transport
 
   it('callTool: allowed calls are masked (JSON text and structured content), denied ones become isError results', async () => {
     const { session, audit } = await open()
-    const { client, log } = await connect({ wrapClient: (c) => guardMcpClient(session, c, { resource: 'crm-mcp', describe: describeSql }) })
+    const { client, log } = await connect({
+      wrapClient: (c) => guardMcpClient(session, c, { resource: 'crm-mcp', describe: describeSql }),
+    })
     const found = await client.callTool({ name: 'find_customer', arguments: { name: 'Katherine' } })
     expect(found.isError).toBeFalsy()
-    expect(JSON.parse(text(found))).toEqual([{ id: 1, name: 'Katherine', email: expect.not.stringContaining('katherine') }])
-    const rows = await client.callTool({ name: 'query', arguments: { sql: 'SELECT id, email FROM customers' } })
+    expect(JSON.parse(text(found))).toEqual([
+      { id: 1, name: 'Katherine', email: expect.not.stringContaining('katherine') },
+    ])
+    const rows = await client.callTool({
+      name: 'query',
+      arguments: { sql: 'SELECT id, email FROM customers' },
+    })
     expect(JSON.stringify(rows)).not.toContain(EMAIL)
     expect(text(rows)).toContain('ran: SELECT id, email FROM customers')
     const denied = await client.callTool({ name: 'query', arguments: { sql: 'DELETE FROM customers' } })
     expect(denied.isError).toBe(true)
     expect(text(denied)).toContain('blocked by policy')
-    expect(denied._meta?.['warden/refusal']).toMatchObject({ denied: true, code: 'ERR_WARDEN_DENIED', tool: 'query', rule: 'default' })
+    expect(denied._meta?.['warden/refusal']).toMatchObject({
+      denied: true,
+      code: 'ERR_WARDEN_DENIED',
+      tool: 'query',
+      rule: 'default',
+    })
     const hidden = await client.callTool({ name: 'drop_everything', arguments: {} })
     expect(hidden.isError).toBe(true)
     expect(log).toEqual(['find Katherine', 'query SELECT id, email FROM customers'])
-    audit.expectRecord({ action: 'sql.query', command: 'DELETE FROM customers', outcome: { status: 'denied' }, request: { facts: { tool: { name: 'query' } } } })
-    audit.expectRecord({ action: 'tool.call', command: 'find_customer {"name":"Katherine"}', masked: [{ column: 'content.text.email', strategy: 'redact', count: 1 }] })
+    audit.expectRecord({
+      action: 'sql.query',
+      command: 'DELETE FROM customers',
+      outcome: { status: 'denied' },
+      request: { facts: { tool: { name: 'query' } } },
+    })
+    audit.expectRecord({
+      action: 'tool.call',
+      command: 'find_customer {"name":"Katherine"}',
+      masked: [{ column: 'content.text.email', strategy: 'redact', count: 1 }],
+    })
   })
 
   it('approve holds the call for the Warden approver', async () => {
     const approvals = autoApprove({ by: 'lead-li' })
     const { session, audit } = await open(approvals)
-    const { client, log } = await connect({ wrapClient: (c) => guardMcpClient(session, c, { resource: 'crm-mcp' }) })
+    const { client, log } = await connect({
+      wrapClient: (c) => guardMcpClient(session, c, { resource: 'crm-mcp' }),
+    })
     expect(text(await client.callTool({ name: 'refund', arguments: { amount: 500 } }))).toBe('refunded 500')
     expect(approvals.requests).toHaveLength(1)
     expect(log).toEqual(['refund 500'])
@@ -135,14 +179,19 @@ describe('guardMcpClient (real Client and McpServer over the in-memory transport
 describe('guardMcpServer', () => {
   it('guards every handler: refusals are isError results for the model, results are masked, calls audited', async () => {
     const { session, audit } = await open()
-    const { client, log } = await connect({ guard: (s) => guardMcpServer(session, s, { resource: 'crm-mcp', describe: describeSql }) })
+    const { client, log } = await connect({
+      guard: (s) => guardMcpServer(session, s, { resource: 'crm-mcp', describe: describeSql }),
+    })
     expect(text(await client.callTool({ name: 'ping', arguments: {} }))).toBe('pong')
     const found = await client.callTool({ name: 'find_customer', arguments: { name: 'Katherine' } })
     expect(text(found)).not.toContain(EMAIL)
     const refused = await client.callTool({ name: 'drop_everything', arguments: {} })
     expect(refused.isError).toBe(true)
     expect(text(refused)).toContain('The call to drop_everything was blocked by policy')
-    const write = await client.callTool({ name: 'query', arguments: { sql: 'UPDATE customers SET email = NULL' } })
+    const write = await client.callTool({
+      name: 'query',
+      arguments: { sql: 'UPDATE customers SET email = NULL' },
+    })
     expect(write.isError).toBe(true)
     const bad = await client.callTool({ name: 'query', arguments: { sql: 'SELEC oops' } })
     expect(bad.isError).toBe(true)
@@ -162,14 +211,16 @@ describe('guardMcpServer', () => {
     early.registerTool('t', {}, async () => ({ content: [] }))
     expect(() => guardMcpServer(session, early, { resource: 'x' })).toThrow(/registered before the guard/)
     const late = guardMcpServer(session, new McpServer({ name: 'y', version: '1.0.0' }), { resource: 'x' })
-    expect(() => (late.experimental.tasks.registerToolTask as (...a: unknown[]) => unknown)('t', {}, {})).toThrow(
-      expect.objectContaining({ code: 'ERR_WARDEN_UNSUPPORTED' }),
-    )
+    expect(() =>
+      (late.experimental.tasks.registerToolTask as (...a: unknown[]) => unknown)('t', {}, {}),
+    ).toThrow(expect.objectContaining({ code: 'ERR_WARDEN_UNSUPPORTED' }))
   })
 
   it('a callback swapped in later, or a renamed tool, stays guarded under its new name', async () => {
     const { session, audit } = await open()
-    const server = guardMcpServer(session, new McpServer({ name: 'crm', version: '1.0.0' }), { resource: 'crm-mcp' })
+    const server = guardMcpServer(session, new McpServer({ name: 'crm', version: '1.0.0' }), {
+      resource: 'crm-mcp',
+    })
     const ping = server.registerTool('ping', {}, async () => ({ content: [{ type: 'text', text: 'pong' }] }))
     const [a, b] = InMemoryTransport.createLinkedPair()
     const client = new Client({ name: 'agent', version: '1.0.0' })
