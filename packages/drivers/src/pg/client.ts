@@ -43,11 +43,13 @@ import {
   type SampleResult,
 } from './preview.js'
 
-/** Computes an approval preview ("approve the effect") for a query held for approval. */
+/** Computes an approval preview ("approve the effect") for a query held for approval (replaces the built-in dry run). */
 export type PgPreviewHook = (query: {
   readonly text: string
   readonly values: readonly unknown[] | undefined
   readonly sql: SqlFacts
+  /** The decision's masks, for any data the preview shows (null when there are none). */
+  readonly masker: Masker | null
 }) => Promise<ApprovalPreview | undefined>
 
 /** pg's ClientConfig plus the resource policies match on. Credentials come from the broker, never from here. */
@@ -360,7 +362,9 @@ export class Client extends PgClient {
           action: 'sql.query',
           text,
           sql: facts,
-          preview: hook ? () => hook({ text, values, sql: facts }) : builtIn,
+          preview: hook
+            ? ({ masker }: PreviewContext) => hook({ text, values, sql: facts, masker })
+            : builtIn,
         }
         session
           .execute(command, (context) =>

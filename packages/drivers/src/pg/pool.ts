@@ -232,7 +232,7 @@ export class Pool extends EventEmitter {
       text,
       sql: facts,
       preview: hook
-        ? () => hook({ text, values: vals, sql: facts })
+        ? ({ masker }: PreviewContext) => hook({ text, values: vals, sql: facts, masker })
         : hook === false
           ? undefined
           : async ({ masker }: PreviewContext) => {

@@ -493,7 +493,7 @@ problems AS (
   FROM rel JOIN pg_catalog.pg_trigger t ON t.tgrelid = rel.oid WHERE NOT t.tgisinternal
   UNION ALL
   SELECT r.ev_class::regclass::text || ' has rule ' || r.rulename
-  FROM rel JOIN pg_catalog.pg_rewrite r ON r.ev_class = rel.oid
+  FROM rel JOIN pg_catalog.pg_rewrite r ON r.ev_class = rel.oid WHERE r.rulename <> '_RETURN'
   UNION ALL
   SELECT 'a default, check or policy calls ' || p.oid::regprocedure::text
   FROM pg_catalog.pg_depend d JOIN pg_catalog.pg_proc p ON d.refobjid = p.oid

@@ -46,6 +46,10 @@ CREATE TABLE stamped (id int, made text DEFAULT stamp());
 CREATE TABLE parent (id int PRIMARY KEY);
 CREATE TABLE child (id int PRIMARY KEY, parent int REFERENCES parent(id) ON DELETE CASCADE);
 CREATE TRIGGER child_log AFTER DELETE ON child FOR EACH ROW EXECUTE FUNCTION log_change();
+CREATE TABLE events (id int, at date) PARTITION BY RANGE (at);
+CREATE TABLE events_2024 PARTITION OF events FOR VALUES FROM ('2024-01-01') TO ('2025-01-01');
+CREATE TRIGGER events_log AFTER DELETE ON events_2024 FOR EACH ROW EXECUTE FUNCTION log_change();
+CREATE VIEW pending AS SELECT id, status FROM orders WHERE status = 'pending';
 `
 
 const SEED = `
@@ -218,6 +222,18 @@ describe('the preview the approver sees', () => {
   })
 })
 
+describe('writing CTEs', () => {
+  it('count the top-level statement and check every written table', async () => {
+    await pool.query(
+      'WITH moved AS (DELETE FROM items WHERE order_id = 1 RETURNING id) INSERT INTO scratch SELECT id FROM moved',
+    )
+    expect(seen[0]?.preview).toMatchObject({ summary: 'INSERT scratch: 2 rows', rowsAffected: [2] })
+    expect(seen[0]?.preview?.sample).toEqual([{ id: '1' }, { id: '2' }])
+    await pool.query('WITH gone AS (DELETE FROM child RETURNING id) UPDATE items SET qty = 0 WHERE id = 3')
+    expect(seen[1]?.preview?.summary).toMatch(/^no preview: child has trigger child_log/)
+  })
+})
+
 describe('the approved run is held to the previewed effect', () => {
   it('pool: a concurrent change between preview and approval rolls the approved run back (ERR_WARDEN_PREVIEW_MISMATCH)', async () => {
     decide = async () => {
@@ -282,6 +298,8 @@ describe('statements that are not safe to run and roll back get no preview, and 
     ["UPDATE audited SET v = 'b' WHERE id = 1", /^no preview: audited has trigger audited_log/],
     ['INSERT INTO stamped (id) VALUES (1)', /^no preview: a default, check or policy calls stamp\(\)/],
     ['DELETE FROM parent WHERE id = 1', /^no preview: child has trigger child_log/],
+    ["DELETE FROM events WHERE at < '2024-06-01'", /^no preview: events_2024 has trigger events_log/],
+    ["UPDATE pending SET status = 'x' WHERE id = 1", /^no preview: pending is a view/],
     [
       'UPDATE orders SET note = public.stamp() WHERE id = 1',
       /^no preview: it calls public\.stamp, which may have effects/,
@@ -429,8 +447,9 @@ describe('configuration', () => {
       ...PG,
       database,
       resource: 'shop',
-      preview: async ({ text, sql }) => {
+      preview: async ({ text, sql, masker }) => {
         calls.push(`${sql.types.join(',')} ${text}`)
+        expect(masker?.plan([{ name: 'ssn', table: 'public.orders' }]).active).toBe(true)
         return { summary: 'custom', rowsAffected: [99] }
       },
     })
