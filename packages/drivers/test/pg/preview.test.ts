@@ -3,10 +3,11 @@
 import { randomBytes } from 'node:crypto'
 import { type ApprovalRequest, callbackApprover, createWarden, type Session, type Warden } from '@warden/core'
 import { type MemorySink, memorySink, stubBroker } from '@warden/core/testing'
-import { Client, Pool } from '@warden/drivers/pg'
+import { Client, describePostgres, Pool } from '@warden/drivers/pg'
 import { compilePolicy, WardenError } from '@warden/policy'
 import pg from 'pg'
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
+import { isPlan, planPreview } from '../../src/pg/preview.js'
 import { admin, createDatabase, dropDatabase, PG } from './helpers.js'
 
 const R = '[redacted]'
@@ -510,5 +511,51 @@ describe('configuration', () => {
       await w3.close()
       await db(`REVOKE ALL ON orders FROM ${role}; DROP ROLE ${role}`)
     }
+  })
+})
+
+describe('planPreview (from the parsed facts alone)', () => {
+  const plan = async (text: string) => {
+    const result = planPreview(await describePostgres(text))
+    return isPlan(result) ? result : result?.preview.summary
+  }
+
+  it('adds RETURNING * after the last token, never inside a trailing comment or string', async () => {
+    expect(await plan("UPDATE orders SET note = 'RETURNING' WHERE id = 1 -- done")).toMatchObject({
+      text: "UPDATE orders SET note = 'RETURNING' WHERE id = 1 RETURNING * -- done",
+      labels: ['UPDATE orders'],
+      targets: ['"orders"'],
+    })
+    expect(await plan('DELETE FROM "Ordérs" /* all */;')).toMatchObject({
+      text: 'DELETE FROM "Ordérs" RETURNING * /* all */;',
+      targets: ['"Ordérs"'],
+    })
+    expect(await plan('INSERT INTO s.t DEFAULT VALUES; UPDATE t SET a = 1 RETURNING a')).toMatchObject({
+      text: 'INSERT INTO s.t DEFAULT VALUES RETURNING *; UPDATE t SET a = 1 RETURNING a',
+      labels: ['INSERT s.t', 'UPDATE t'],
+      targets: ['"s"."t"', '"t"'],
+    })
+  })
+
+  it('keeps a statement that has its own RETURNING as written', async () => {
+    const text = 'DELETE FROM items WHERE id = $1 RETURNING id'
+    expect(await plan(text)).toMatchObject({ text, original: text })
+  })
+
+  it('refuses what is not a plain DML statement on built-in functions, and skips reads', async () => {
+    expect(await plan('SELECT * FROM orders')).toBeUndefined()
+    expect(await plan('TRUNCATE orders')).toMatch(/^no preview: TRUNCATE is not a plain/)
+    expect(await plan('COPY orders FROM STDIN')).toMatch(/^no preview: COPY is not a plain/)
+    expect(await plan("INSERT INTO t SELECT * FROM dblink('x', 'select 1') AS r(a int)")).toMatch(
+      /^no preview: the statement uses dynamic_sql/,
+    )
+    expect(await plan('UPDATE t SET a = pg_catalog.pg_advisory_lock(1)')).toMatch(
+      /^no preview: it calls pg_advisory_lock\(\)/,
+    )
+    expect(await plan('UPDATE t SET a = app.compute(1)')).toMatch(/^no preview: it calls app\.compute, which/)
+    expect(await plan('UPDATE t SET a = lower(b), c = pg_catalog.upper(d), e = now()')).toMatchObject({
+      functions: expect.arrayContaining(['lower', 'upper', 'now']),
+    })
+    expect(await plan('UPDATE t SET')).toBe('no preview: the statement could not be parsed')
   })
 })
