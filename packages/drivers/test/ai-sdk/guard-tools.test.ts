@@ -131,6 +131,34 @@ describe('guardTools (AI SDK)', () => {
     await warden.close()
   })
 
+  it('tool calls of one step run as siblings: a call made before the model saw a result is not tainted by it', async () => {
+    const { warden, session } = await open()
+    const log: string[] = []
+    const model = scriptedModel(({ step, results }) => {
+      if (step === 0)
+        return {
+          calls: [
+            { tool: 'lookup_customer', input: { name: 'Grace' } },
+            { tool: 'send_email', input: { to: 'someone@gmail.test', body: 'weekly digest' } },
+          ],
+        }
+      if (step === 1) return { calls: [{ tool: 'send_email', input: { to: 'someone@gmail.test', body: JSON.stringify(results[0]?.output) } }] }
+      return { text: 'done' }
+    })
+    const result = await session.run(() =>
+      generateText({ model, tools: guardTools(session, tools(log), { resource: 'support-agent' }), prompt: 'x', stopWhen: stepCountIs(4) }),
+    )
+    const outputs = result.steps.map((s) => s.toolResults.map((r) => [r.toolName, (r.output as { denied?: boolean }).denied === true]))
+    // step 1: both ran (the email was written before the lookup's result existed); step 2: the email after it is refused
+    expect(outputs[0]).toEqual([
+      ['lookup_customer', false],
+      ['send_email', false],
+    ])
+    expect(outputs[1]).toEqual([['send_email', true]])
+    expect(log).toEqual(['lookup Grace', 'email someone@gmail.test'])
+    await warden.close()
+  })
+
   it("approve maps to the SDK's needsApproval; the user's approval in the history releases exactly that call", async () => {
     const { warden, session, audit } = await open(autoDeny())
     const log: string[] = []
