@@ -93,7 +93,7 @@ export function sshCaBroker(options: SshCaBrokerOptions): Broker {
           'ERR_WARDEN_BROKER',
           `sshCaBroker: principal ${request.principal.id} may not log in as ${username}`,
         )
-      const keys = ssh2.utils.generateKeyPairSync('ed25519')
+      const keys = ed25519KeyPair()
       const now = BigInt(Math.floor(clock().getTime() / 1000))
       const validBefore = now + BigInt(ttl)
       const serial = randomBytes(8).readBigUInt64BE()
@@ -175,6 +175,21 @@ export function buildCertificate(input: CertificateInput): string {
   ])
   const certificate = Buffer.concat([body, sshString(input.caSign(body))])
   return `${certType} ${certificate.toString('base64')}`
+}
+
+/**
+ * A fresh ed25519 key pair in OpenSSH format. ssh2 1.17's generateKeyPairSync drops a leading zero
+ * byte of the public key (about 1 key in 500 comes out with a 31-byte key its own parser rejects),
+ * so each pair is checked and regenerated until it is well formed.
+ */
+function ed25519KeyPair(): { private: string; public: string } {
+  for (let attempt = 0; attempt < 16; attempt++) {
+    const keys = ssh2.utils.generateKeyPairSync('ed25519')
+    const parsed = ssh2.utils.parseKey(keys.private)
+    const [, pk] = readSshStrings(parsePublicKeyLine(keys.public).blob, 2)
+    if (!(parsed instanceof Error) && !Array.isArray(parsed) && pk.length === 32) return keys
+  }
+  throw new WardenError('ERR_WARDEN_BROKER', 'sshCaBroker: could not generate a well-formed ed25519 key')
 }
 
 const cmp = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0)
