@@ -682,8 +682,10 @@ function clip(value: string): string {
   return value.length > SAMPLE_CHARS ? `${value.slice(0, SAMPLE_CHARS)}…` : value
 }
 
+/** An error the server reported (a SQLSTATE), as opposed to a broken connection (ECONNRESET...). */
 function isServerError(err: unknown): boolean {
-  return typeof (err as { code?: unknown } | null)?.code === 'string' && !(err instanceof WardenError)
+  const code = (err as { code?: unknown } | null)?.code
+  return typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code) && !(err instanceof WardenError)
 }
 
 /** Why the dry run did not produce numbers, for the approver (values of masked columns scrubbed). */
