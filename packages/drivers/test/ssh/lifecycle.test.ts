@@ -1,5 +1,6 @@
 // The guarded Client's lifecycle against a real sshd: approvals, broker failures, lease expiry, session close.
-import { existsSync, mkdtempSync, rmSync } from 'node:fs'
+import { execFileSync } from 'node:child_process'
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { type Approver, type Broker, createWarden, memorySink, Secret, type Session } from '@warden/core'
@@ -128,5 +129,40 @@ describe('lifecycle', () => {
     const { session } = await open({ ttl: 2 })
     const client = await connect(session)
     await new Promise<void>((resolve) => client.once('close', () => resolve()))
+  })
+})
+
+describe('plain keys', () => {
+  test('a broker may issue a plain key (no certificate); it is used as is', async () => {
+    const keyed = await startSshd([
+      `AuthorizedKeysFile ${path.join(os.tmpdir(), `warden-ak-${process.pid}`)}`,
+    ])
+    cleanups.push(() => keyed.stop())
+    const file = path.join(keyed.dir, 'plain')
+    execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', '', '-f', file])
+    writeFileSync(path.join(os.tmpdir(), `warden-ak-${process.pid}`), readFileSync(`${file}.pub`))
+    cleanups.push(() => rmSync(path.join(os.tmpdir(), `warden-ak-${process.pid}`), { force: true }))
+    const broker: Broker = {
+      issue: async () => ({
+        id: 'plain',
+        credential: {
+          type: 'ssh',
+          username: LOGIN,
+          privateKey: new Secret(readFileSync(file, 'utf8')),
+          hostKeys: [keyed.hostKey],
+        },
+        expiresAt: new Date(Date.now() + 60_000),
+        renewable: false,
+      }),
+      revoke: async () => {},
+    }
+    const { session } = await open({ broker })
+    const client = new Client(session)
+    cleanups.push(() => client.end())
+    await new Promise<void>((resolve, reject) => {
+      client.once('ready', () => resolve()).once('error', reject)
+      client.connect({ host: '127.0.0.1', port: keyed.port, resource: 'box', recordings })
+    })
+    expect(await exec(client, 'echo plain-key')).toBe('plain-key\n')
   })
 })

@@ -195,10 +195,9 @@ describe('sshCaBroker keys', () => {
     })
     for (let i = 0; i < 2500; i++) {
       const lease = await broker.issue({ resource, principal: principal('deployer'), scope: '' })
-      if (lease.credential.type !== 'ssh') throw new Error('not ssh')
-      expect(() =>
-        certificateKey(revealSecret(lease.credential.privateKey), lease.credential.certificate!),
-      ).not.toThrow()
+      const credential = lease.credential
+      if (credential.type !== 'ssh') throw new Error('not ssh')
+      expect(() => certificateKey(revealSecret(credential.privateKey), credential.certificate!)).not.toThrow()
     }
   })
 })

@@ -8,6 +8,8 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import {
   certificateKey,
   enableCertificateAuth,
+  hookChannelInput,
+  hookChannelOutput,
   SSH2_VERSION,
   ssh2Internals,
 } from '../../src/ssh/ssh2-internals.js'
@@ -120,4 +122,37 @@ describe('ssh2 internals', () => {
     const cert = signWithSshKeygen(sshd, b.publicFile, '-1m:+5m')
     expect(() => certificateKey(a.privateKey, cert)).toThrow(/certificate for a ssh-ed25519 key/)
   })
+})
+
+test('channel hooks see every byte in and out of a real channel', async () => {
+  const { privateKey, publicFile } = keypair('ed25519', 'hooks')
+  const cert = signWithSshKeygen(sshd, publicFile, '-1m:+5m')
+  const client = new Client()
+  await new Promise<void>((resolve, reject) => {
+    client.once('ready', resolve).once('error', reject)
+    client.connect({
+      host: '127.0.0.1',
+      port: sshd.port,
+      username: LOGIN,
+      authHandler: [{ type: 'publickey', username: LOGIN, key: certificateKey(privateKey, cert) } as never],
+    })
+    enableCertificateAuth(client)
+  })
+  const output = await new Promise<string>((resolve, reject) =>
+    client.exec('cat', (err, ch) => {
+      if (err) return reject(err)
+      // In: the gate rewrites what the application writes. Out: the transform upper-cases what arrives.
+      hookChannelInput(ch, (chunk, send) => send(chunk.toString().replace('secret', 'public')))
+      hookChannelOutput(ch, (chunk, _stream, push) =>
+        push(chunk && Buffer.from(chunk.toString().toUpperCase())),
+      )
+      let out = ''
+      ch.on('data', (d: Buffer) => {
+        out += d
+      }).on('close', () => resolve(out))
+      ch.end('a secret line\n')
+    }),
+  )
+  client.end()
+  expect(output).toBe('A PUBLIC LINE\n')
 })

@@ -79,8 +79,11 @@ export async function startSshd(extraConfig: readonly string[] = []): Promise<Te
         'PrintLastLog no',
         'Subsystem sftp internal-sftp',
         'LogLevel VERBOSE',
-        ...extraConfig,
-      ].join('\n'),
+      ]
+        // sshd takes the first value of a keyword: extra lines replace the defaults they name.
+        .filter((line) => !extraConfig.some((extra) => extra.split(' ')[0] === line.split(' ')[0]))
+        .concat(extraConfig)
+        .join('\n'),
     )
     const child = spawn(SSHD, ['-D', '-e', '-f', path.join(dir, 'sshd_config')], {
       stdio: ['ignore', 'ignore', 'pipe'],
