@@ -175,12 +175,22 @@ export class Client extends ssh2.Client {
           { resource: this.#resourceRef(), action: 'ssh.exec', text, shell: facts },
           (context) =>
             new Promise<void>((resolve, reject) => {
+              // Before the channel opens: a command never runs unrecorded.
+              const recorder = this.#recorder(context, 'ssh.exec', command, options.pty)
               super.exec(command, options, (error, channel) => {
-                if (error) return reject(error)
-                const recorder = this.#recorder(context, 'ssh.exec', command, options.pty)
-                this.#filterOutput(channel, context, recorder, undefined)
-                hold = holdClose(channel)
-                this.#untilClosed(channel, hold, context, recorder).then(resolve, reject)
+                if (error) {
+                  recorder?.close().catch(() => {})
+                  return reject(error)
+                }
+                try {
+                  this.#filterOutput(channel, context, recorder, undefined)
+                  hold = holdClose(channel)
+                  this.#untilClosed(channel, hold, context, recorder).then(resolve, reject)
+                } catch (setupError) {
+                  // e.g. the recording cannot be created: the command does not run unrecorded.
+                  channel.close()
+                  return reject(setupError)
+                }
                 delivered = true
                 callback(undefined, channel)
               })
@@ -232,37 +242,45 @@ export class Client extends ssh2.Client {
           { resource, action: 'ssh.shell', text: '', shell: EMPTY_SHELL },
           (context) =>
             new Promise<void>((resolve, reject) => {
+              const recorder = this.#recorder(
+                context,
+                'ssh.shell',
+                undefined,
+                window || { cols, rows, term: 'vt100' },
+              )
               super.shell(window ?? {}, options ?? {}, (error, channel) => {
-                if (error) return reject(error)
-                const recorder = this.#recorder(
-                  context,
-                  'ssh.shell',
-                  undefined,
-                  window || { cols, rows, term: 'vt100' },
-                )
-                const gate = new ShellGate({
-                  cols,
-                  rows,
-                  decide: async (line) => {
-                    const facts = await describeShell(line)
-                    await session.execute(
-                      { resource, action: 'ssh.shell', text: line, shell: facts },
-                      () => undefined,
-                    )
-                  },
-                  notify: (message) => notice(`\r\n${message}\r\n`),
-                })
-                const notice = this.#filterOutput(channel, context, recorder, (chunk) => gate.feed(chunk))
-                hookChannelInput(channel, (chunk, send) => gate.input(chunk, send))
-                const setWindow = channel.setWindow.bind(channel)
-                channel.setWindow = (r: number, c: number, h: number, w: number) => {
-                  gate.resize(c, r)
-                  setWindow(r, c, h, w)
+                if (error) {
+                  recorder?.close().catch(() => {})
+                  return reject(error)
                 }
-                hold = holdClose(channel)
-                this.#untilClosed(channel, hold, context, recorder)
-                  .finally(() => gate.dispose())
-                  .then(resolve, reject)
+                try {
+                  const gate = new ShellGate({
+                    cols,
+                    rows,
+                    decide: async (line) => {
+                      const facts = await describeShell(line)
+                      await session.execute(
+                        { resource, action: 'ssh.shell', text: line, shell: facts },
+                        () => undefined,
+                      )
+                    },
+                    notify: (message) => notice(`\r\n${message}\r\n`),
+                  })
+                  const notice = this.#filterOutput(channel, context, recorder, (chunk) => gate.feed(chunk))
+                  hookChannelInput(channel, (chunk, send) => gate.input(chunk, send))
+                  const setWindow = channel.setWindow.bind(channel)
+                  channel.setWindow = (r: number, c: number, h: number, w: number) => {
+                    gate.resize(c, r)
+                    setWindow(r, c, h, w)
+                  }
+                  hold = holdClose(channel)
+                  this.#untilClosed(channel, hold, context, recorder)
+                    .finally(() => gate.dispose())
+                    .then(resolve, reject)
+                } catch (setupError) {
+                  channel.close()
+                  return reject(setupError)
+                }
                 delivered = true
                 callback(undefined, channel)
               })

@@ -166,3 +166,27 @@ describe('plain keys', () => {
     expect(await exec(client, 'echo plain-key')).toBe('plain-key\n')
   })
 })
+
+describe('recordings', () => {
+  test('a recording that cannot be written fails the command closed (it does not run unrecorded)', async () => {
+    const { session, audit } = await open()
+    const client = new Client(session)
+    cleanups.push(() => client.end())
+    const blocker = path.join(recordings, 'not-a-directory')
+    writeFileSync(blocker, 'x')
+    await new Promise<void>((resolve, reject) => {
+      client.once('ready', () => resolve()).once('error', reject)
+      client.connect({
+        host: '127.0.0.1',
+        port: sshd.port,
+        resource: 'box',
+        recordings: path.join(blocker, 'casts'),
+      })
+    })
+    const marker = `/tmp/warden-unrecorded-${process.pid}`
+    await expect(exec(client, `echo $(sleep 0.5) > ${marker}`)).rejects.toThrow(/ENOTDIR|not a directory/)
+    audit.expectRecord({ action: 'ssh.exec', outcome: { status: 'error' } })
+    await new Promise((r) => setTimeout(r, 800))
+    expect(existsSync(marker)).toBe(false)
+  })
+})

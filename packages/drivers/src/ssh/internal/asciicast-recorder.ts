@@ -2,7 +2,7 @@
 // line, then one `[seconds, "o", text]` line per output chunk. `asciinema play file.cast` replays it.
 // Only output is recorded (what the terminal showed, already masked); keystrokes are not, since
 // they may hold passwords typed at prompts with echo off.
-import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs'
+import { createWriteStream, mkdirSync, openSync, type WriteStream } from 'node:fs'
 import path from 'node:path'
 
 export interface RecorderHeader {
@@ -22,7 +22,8 @@ export class AsciicastRecorder {
   constructor(dir: string, name: string, header: RecorderHeader) {
     mkdirSync(dir, { recursive: true, mode: 0o700 })
     this.path = path.join(dir, `${name}.cast`)
-    this.#out = createWriteStream(this.path, { flags: 'wx', mode: 0o600 })
+    // Opened synchronously so a recording that cannot be written fails before the command starts.
+    this.#out = createWriteStream('', { fd: openSync(this.path, 'wx', 0o600) })
     this.#out.on('error', () => {}) // a failed recording must not crash the host; close() reports it
     this.#start = performance.now()
     this.#out.write(
