@@ -79,14 +79,31 @@ function analyzeText(parser: Parser, text: string): ShellFacts {
   }
 }
 
+/** Node type names by type id, read once per grammar: the walker compares ids, not wasm strings. */
+const typeNames = new WeakMap<Parser, readonly string[]>()
+function typeNamesOf(parser: Parser): readonly string[] {
+  let names = typeNames.get(parser)
+  if (names === undefined) {
+    const language = parser.language
+    const table: string[] = []
+    if (language)
+      for (let id = 0; id < language.nodeTypeCount; id++) table.push(language.nodeTypeForId(id) ?? '')
+    names = table
+    typeNames.set(parser, names)
+  }
+  return names
+}
+
 class Analysis {
   readonly commands: ShellCommandFacts[] = []
   readonly flags = new Set<ShellFlag>()
   readonly errors: string[] = []
   readonly #parser: Parser
+  readonly #types: readonly string[]
 
   constructor(parser: Parser) {
     this.#parser = parser
+    this.#types = typeNamesOf(parser)
   }
 
   parse(text: string, depth: number): void {
@@ -119,7 +136,7 @@ class Analysis {
     try {
       let level = 0
       for (;;) {
-        const type = cursor.nodeType
+        const type = this.#types[cursor.nodeTypeId] ?? cursor.nodeType
         if (cursor.nodeIsNamed) {
           switch (type) {
             case 'command':
