@@ -22,7 +22,7 @@ import { Pool } from '@warden/drivers/pg'
 import { loadPolicy } from '@warden/policy'
 import { generateText, type ModelMessage, stepCountIs, tool } from 'ai'
 import { z } from 'zod'
-import { startEmbeddedPostgres } from './embedded-postgres.js'
+import { startEmbeddedPostgres } from '@warden/cli'
 import { SAMPLE_DATA } from './sample-data.js'
 import { type Reply, type Seen, scriptedModel } from './scripted-model.js'
 

@@ -243,7 +243,7 @@ async function main(): Promise<number> {
   const { testIdentity } = await import('@warden/core/testing')
   const { jwtIdentity } = await import('@warden/core')
   const { startLocalSshd, DEPLOY_LOGIN } = await import('./local-sshd.js')
-  const { startEmbeddedPostgres } = await import('./embedded-postgres.js')
+  const { startEmbeddedPostgres } = await import('@warden/cli')
   const idp = await testIdentity({ issuer: 'https://ci.example.test', audience: 'warden' })
   const jwks = await idp.serve()
   const sshd = await startLocalSshd()

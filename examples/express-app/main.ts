@@ -11,7 +11,7 @@ import { testIdentity } from '@warden/core/testing'
 import { Pool } from '@warden/drivers/pg'
 import { loadPolicy } from '@warden/policy'
 import { createApp } from './app.js'
-import { startEmbeddedPostgres } from './embedded-postgres.js'
+import { startEmbeddedPostgres } from '@warden/cli'
 
 const here = dirname(fileURLToPath(import.meta.url))
 

@@ -21,7 +21,7 @@ import {
 import { guardMcpClient } from '@warden/drivers/mcp'
 import { Pool } from '@warden/drivers/pg'
 import { loadPolicy } from '@warden/policy'
-import { type EmbeddedPostgres, startEmbeddedPostgres } from './embedded-postgres.js'
+import { type EmbeddedPostgres, startEmbeddedPostgres } from '@warden/cli'
 import { SAMPLE_DATA } from './sample-data.js'
 import { createDatabaseServer } from './server.js'
 

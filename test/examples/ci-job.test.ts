@@ -5,7 +5,7 @@ import { type TestIdentity, testIdentity } from '@warden/core/testing'
 import { runPolicyTests } from '@warden/policy'
 import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { type EmbeddedPostgres, startEmbeddedPostgres } from '../../examples/ci-job/embedded-postgres.js'
+import { type EmbeddedPostgres, startEmbeddedPostgres } from '@warden/cli'
 import { DEPLOY_LOGIN, type LocalSshd, startLocalSshd } from '../../examples/ci-job/local-sshd.js'
 import { type CiJobConfig, DEPLOY_DB, PRINCIPAL_ID, runCiJob } from '../../examples/ci-job/main.js'
 
