@@ -23,7 +23,7 @@ import { loadPolicy } from '@warden/policy'
 import { generateText, type ModelMessage, stepCountIs, tool } from 'ai'
 import { z } from 'zod'
 import { startEmbeddedPostgres } from '@warden/cli'
-import { SAMPLE_DATA } from './sample-data.js'
+import { SAMPLE_DATA } from '../shared/sample-data.js'
 import { type Reply, type Seen, scriptedModel } from './scripted-model.js'
 
 const here = dirname(fileURLToPath(import.meta.url))

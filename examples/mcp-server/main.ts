@@ -22,7 +22,7 @@ import { guardMcpClient } from '@warden/drivers/mcp'
 import { Pool } from '@warden/drivers/pg'
 import { loadPolicy } from '@warden/policy'
 import { type EmbeddedPostgres, startEmbeddedPostgres } from '@warden/cli'
-import { SAMPLE_DATA } from './sample-data.js'
+import { SAMPLE_DATA } from '../shared/sample-data.js'
 import { createDatabaseServer } from './server.js'
 
 const here = dirname(fileURLToPath(import.meta.url))

@@ -1,3 +1,4 @@
+// Sample customers and orders shared by the agent-postgres and mcp-server examples.
 export const SAMPLE_DATA = `
 CREATE TABLE customers (id int PRIMARY KEY, name text NOT NULL, email text NOT NULL, phone text NOT NULL);
 CREATE TABLE orders (id int PRIMARY KEY, customer_id int NOT NULL REFERENCES customers(id), total numeric(10,2) NOT NULL, status text NOT NULL);
