@@ -53,28 +53,32 @@ export function httpBroker(options: HttpBrokerOptions): Broker {
         redirect: 'error',
       })
     } catch (err) {
+      // The reason is the error's class and system code only: a fetch implementation's message
+      // (or a proxy's) is not ours to print, and may quote what was sent.
+      const e = err as { name?: unknown; code?: unknown; cause?: { code?: unknown } }
+      const name = typeof e?.name === 'string' && /^[A-Za-z]\w{0,40}$/.test(e.name) ? e.name : 'Error'
+      const code = [e?.code, e?.cause?.code].find(
+        (c): c is string => typeof c === 'string' && /^[A-Z][A-Z0-9_]{1,40}$/.test(c),
+      )
       throw new WardenError(
         'ERR_WARDEN_BROKER',
-        `httpBroker: ${method} ${base.origin}${base.pathname.replace(/\/+$/, '')}/leases failed: ${(err as Error).message}`,
-        { cause: err },
+        `httpBroker: ${method} ${base.origin}${base.pathname.replace(/\/+$/, '')}/leases failed: ${name}${code ? ` ${code}` : ''}`,
       )
     }
     const text = await res.text()
+    if (!res.ok) {
+      // Only the status: the broker's error text is not passed on, since a broker that rejects
+      // with a credential (or the request's token) in its message would leak it to the caller.
+      throw new WardenError(
+        'ERR_WARDEN_BROKER',
+        `httpBroker: ${method} ${path.replace(/\/[^/]+(\/renew)?$/, '/{id}$1')} answered ${res.status}`,
+      )
+    }
     let json: unknown
     try {
       json = text === '' ? undefined : JSON.parse(text)
     } catch {
       json = undefined
-    }
-    if (!res.ok) {
-      const message =
-        typeof (json as { error?: unknown })?.error === 'string'
-          ? ((json as { error: string }).error as string).slice(0, 200)
-          : res.statusText
-      throw new WardenError(
-        'ERR_WARDEN_BROKER',
-        `httpBroker: ${method} ${path.replace(/\/[^/]+(\/renew)?$/, '/{id}$1')} answered ${res.status}: ${message}`,
-      )
     }
     return { status: res.status, json }
   }
@@ -116,7 +120,7 @@ export function httpBroker(options: HttpBrokerOptions): Broker {
         await call('DELETE', `leases/${encodeURIComponent(lease.id)}`, undefined, tokens.get(lease))
       } catch (err) {
         // Already gone is fine: revocation is idempotent.
-        if (!(err instanceof WardenError && / answered 404:/.test(err.message))) throw err
+        if (!(err instanceof WardenError && / answered 404$/.test(err.message))) throw err
       }
     },
   }

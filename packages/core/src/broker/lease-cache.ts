@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import { WardenError } from '@warden/policy'
+import { isSecret } from '../secret.js'
 import type { Broker, Lease, LeaseRequest } from './broker.js'
 
 export interface LeaseCacheOptions {
@@ -145,27 +146,73 @@ export class LeaseCache {
       }
     }
     if (lastError instanceof WardenError && lastError.code === 'ERR_WARDEN_LEASE_EXPIRED') throw lastError
-    const message = lastError instanceof Error ? lastError.message : String(lastError)
+    // The broker's own error text may carry a secret (a broker that echoes a password in its
+    // rejection): only Warden's errors, whose messages never hold values, are passed through; for
+    // anything else the message names the error class and a system code, and no `cause` is kept.
     throw new WardenError(
       'ERR_WARDEN_BROKER',
-      `no credential for ${resource.kind}:${resource.name}: the broker failed ${this.#retries + 1} times (${message})`,
-      { cause: lastError },
+      `no credential for ${resource.kind}:${resource.name}: the broker failed ${this.#retries + 1} times (${describeFailure(lastError)})`,
     )
   }
 }
 
+/** A description of a broker failure that never includes text the broker chose. */
+function describeFailure(error: unknown): string {
+  if (error instanceof WardenError) return error.message
+  if (!(error instanceof Error)) return `threw a ${error === null ? 'null' : typeof error}`
+  const code = (error as { code?: unknown }).code
+  const name = /^[A-Za-z][A-Za-z0-9_]{0,40}$/.test(error.name) ? error.name : 'Error'
+  return typeof code === 'string' && /^[A-Z][A-Z0-9_]{1,40}$/.test(code) ? `${name} ${code}` : name
+}
+
+const malformed = (what: string) =>
+  new WardenError('ERR_WARDEN_BROKER', `the broker returned a malformed lease: ${what}`)
+
+/**
+ * Validates a lease from any broker (in-process ones are not type-checked at run time): the shape
+ * drivers rely on, and every credential value a `Secret`, so a plain string can never reach a
+ * result, error or log. Messages name the field, never its value.
+ */
 function checkLease(lease: Lease): void {
-  if (
-    lease === null ||
-    typeof lease !== 'object' ||
-    typeof lease.id !== 'string' ||
-    !(lease.expiresAt instanceof Date) ||
-    Number.isNaN(lease.expiresAt.getTime()) ||
-    typeof lease.credential?.type !== 'string'
-  ) {
-    throw new WardenError(
-      'ERR_WARDEN_BROKER',
-      'the broker returned a malformed lease (needs id, credential.type, expiresAt: Date)',
-    )
+  if (lease === null || typeof lease !== 'object') throw malformed('not an object')
+  if (typeof lease.id !== 'string' || lease.id === '') throw malformed('id must be a non-empty string')
+  if (!(lease.expiresAt instanceof Date) || Number.isNaN(lease.expiresAt.getTime()))
+    throw malformed('expiresAt must be a valid Date')
+  const c = lease.credential as unknown as Record<string, unknown> | null
+  if (c === null || typeof c !== 'object') throw malformed('credential must be an object')
+  const secret = (field: string) => {
+    if (!isSecret(c[field])) throw malformed(`credential.${field} must be a Secret`)
+  }
+  const text = (field: string, optional = false) => {
+    if (optional && c[field] === undefined) return
+    if (typeof c[field] !== 'string') throw malformed(`credential.${field} must be a string`)
+  }
+  switch (c.type) {
+    case 'password':
+      text('username')
+      secret('password')
+      return
+    case 'token':
+      secret('token')
+      return
+    case 'ssh':
+      text('username')
+      secret('privateKey')
+      text('certificate', true)
+      if (
+        c.hostKeys !== undefined &&
+        !(Array.isArray(c.hostKeys) && c.hostKeys.every((k) => typeof k === 'string'))
+      )
+        throw malformed('credential.hostKeys must be an array of strings')
+      return
+    case 'headers': {
+      const h = c.headers as Record<string, unknown> | null
+      if (h === null || typeof h !== 'object') throw malformed('credential.headers must be an object')
+      for (const k of Object.keys(h))
+        if (!isSecret(h[k])) throw malformed('every credential.headers value must be a Secret')
+      return
+    }
+    default:
+      throw malformed('credential.type must be password, token, ssh or headers')
   }
 }

@@ -32,7 +32,7 @@ async function handler(req: IncomingMessage, res: ServerResponse) {
     res.writeHead(status, { 'content-type': 'application/json' })
     res.end(body === undefined ? '' : JSON.stringify(body))
   }
-  if (mode === 'error') return send(503, { error: 'vault is sealed' })
+  if (mode === 'error') return send(503, { error: `vault is sealed; rejected password ${CANARY}` })
   if (mode === 'malformed')
     return send(200, {
       id: 'x',
@@ -139,8 +139,12 @@ describe('httpBroker against a real HTTP server', () => {
     const err = await session.lease(db).catch((e) => e)
     expect(err).toMatchObject({
       code: 'ERR_WARDEN_BROKER',
-      message: expect.stringMatching(/503: vault is sealed/),
+      message: expect.stringMatching(/answered 503\b/),
     })
+    // The broker's own error text (here quoting a password) is never passed on, nor kept as a cause.
+    expect(`${err.message}\n${err.stack}\n${inspect(err, { depth: 10 })}`).not.toContain(CANARY)
+    expect(err.message).not.toContain('vault is sealed')
+    expect(err.cause).toBeUndefined()
     mode = 'malformed'
     await expect(session.lease(db)).rejects.toMatchObject({
       code: 'ERR_WARDEN_BROKER',

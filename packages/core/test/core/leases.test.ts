@@ -1,4 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises'
+import { inspect } from 'node:util'
 import { type Broker, type Command, createWarden, type Lease, Secret, staticBroker } from '@warden/core'
 import { memorySink, stubBroker } from '@warden/core/testing'
 import { compilePolicy } from '@warden/policy'
@@ -86,7 +87,7 @@ describe('lease cache', () => {
     broker.fail(3, new Error('vault sealed'))
     await expect(s2.lease(db)).rejects.toMatchObject({
       code: 'ERR_WARDEN_BROKER',
-      message: expect.stringMatching(/failed 3 times \(vault sealed\)/),
+      message: expect.stringMatching(/failed 3 times \(Error\)$/),
     })
     await warden.close()
   })
@@ -149,6 +150,123 @@ describe('lease cache', () => {
     await expect(s.lease(db)).rejects.toMatchObject({
       code: 'ERR_WARDEN_BROKER',
       message: expect.stringMatching(/malformed/),
+    })
+    await warden.close()
+  })
+
+  it("a broker's own error text never reaches the error (it may quote a secret); no cause is kept", async () => {
+    const canary = `canary-${Math.random().toString(36).slice(2)}`
+    const rejecting = (error: unknown): Broker => ({
+      issue: async () => {
+        throw error
+      },
+      revoke: async () => {},
+    })
+    const leaky = Object.assign(new Error(`password ${canary} rejected`), { code: 'EVAULT_SEALED' })
+    for (const [error, reason] of [
+      [leaky, '(Error EVAULT_SEALED)'],
+      [`raw ${canary}`, '(threw a string)'],
+      [new TypeError(canary), '(TypeError)'],
+    ] as const) {
+      const warden = createWarden({
+        policy,
+        audit: memorySink(),
+        broker: rejecting(error),
+        leases: { retries: 0 },
+      })
+      const s = await warden.session({ principal: svc })
+      const err = await s.lease(db).catch((e: unknown) => e as Error)
+      expect(err).toMatchObject({ code: 'ERR_WARDEN_BROKER' })
+      expect(err.message).toContain(reason)
+      expect(err.cause).toBeUndefined()
+      expect(`${err.message}\n${err.stack}\n${inspect(err, { depth: 10 })}`).not.toContain(canary)
+      await warden.close()
+    }
+  })
+
+  it.each([
+    [
+      'a plain-string password',
+      { type: 'password', username: 'u', password: 'CANARY' },
+      /credential\.password must be a Secret/,
+    ],
+    ['a plain-string token', { type: 'token', token: 'CANARY' }, /credential\.token must be a Secret/],
+    [
+      'a plain-string private key',
+      { type: 'ssh', username: 'u', privateKey: 'CANARY' },
+      /credential\.privateKey must be a Secret/,
+    ],
+    [
+      'a plain-string header',
+      { type: 'headers', headers: { authorization: 'CANARY' } },
+      /credential\.headers value must be a Secret/,
+    ],
+    [
+      'a missing username',
+      { type: 'password', password: new Secret('CANARY') },
+      /credential\.username must be a string/,
+    ],
+    ['an unknown credential type', { type: 'magic', value: 'CANARY' }, /credential\.type must be/],
+    ['no credential', null, /credential must be an object/],
+  ])(
+    'a lease with %s is refused with ERR_WARDEN_BROKER naming the field, not the value',
+    async (_, credential, message) => {
+      const canary = `canary-${Math.random().toString(36).slice(2)}`
+      const withCanary = JSON.parse(JSON.stringify(credential).replaceAll('CANARY', canary))
+      if (withCanary?.password === '[secret]') withCanary.password = new Secret(canary)
+      const broker: Broker = {
+        issue: async () => ({
+          id: 'l1',
+          credential: withCanary,
+          expiresAt: new Date(Date.now() + 60_000),
+          renewable: false,
+        }),
+        revoke: async () => {},
+      }
+      const warden = createWarden({ policy, audit: memorySink(), broker, leases: { retries: 0 } })
+      const s = await warden.session({ principal: svc })
+      let ran = false
+      const err = await s
+        .execute(
+          cmd,
+          () => {
+            ran = true
+          },
+          { lease: true },
+        )
+        .catch((e: unknown) => e as Error)
+      expect(ran).toBe(false)
+      expect(err).toMatchObject({ code: 'ERR_WARDEN_BROKER', message: expect.stringMatching(message) })
+      expect(`${err.message}\n${err.stack}\n${inspect(err, { depth: 10 })}`).not.toContain(canary)
+      await warden.close()
+    },
+  )
+
+  it.each([
+    ['an invalid expiresAt', { expiresAt: new Date(Number.NaN) }, /expiresAt must be a valid Date/],
+    [
+      'an ISO string expiresAt',
+      { expiresAt: new Date(Date.now() + 60_000).toISOString() },
+      /expiresAt must be a valid Date/,
+    ],
+    ['a numeric id', { id: 7 }, /id must be a non-empty string/],
+  ])('a lease with %s is refused', async (_, patch, message) => {
+    const broker: Broker = {
+      issue: async () =>
+        ({
+          id: 'l1',
+          credential: { type: 'token', token: new Secret('t') },
+          expiresAt: new Date(Date.now() + 60_000),
+          renewable: false,
+          ...patch,
+        }) as unknown as Lease,
+      revoke: async () => {},
+    }
+    const warden = createWarden({ policy, audit: memorySink(), broker, leases: { retries: 0 } })
+    const s = await warden.session({ principal: svc })
+    await expect(s.lease(db)).rejects.toMatchObject({
+      code: 'ERR_WARDEN_BROKER',
+      message: expect.stringMatching(message),
     })
     await warden.close()
   })
