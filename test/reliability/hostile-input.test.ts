@@ -452,13 +452,15 @@ describe('policies with hostile regexes and expressions', () => {
       )
       .map((t) => t.join(' '))
     fc.assert(
-      // Documents: objects, arrays of objects, scalars and text. (A top-level array holding
-      // non-objects, e.g. [""], currently escapes as a TypeError: reported to the policy owner.)
+      // Documents: objects, arrays of objects, arrays of anything (a list of sources of the wrong
+      // shape, e.g. [""]), scalars and text.
       fc.property(
         cel,
         fc.oneof(
           fc.object({ maxDepth: 3 }),
           fc.array(fc.object({ maxDepth: 2 }), { minLength: 1, maxLength: 3 }),
+          fc.array(fc.anything({ maxDepth: 2 }), { minLength: 1, maxLength: 3 }),
+          fc.constant(['']),
           fc.string(),
           fc.integer(),
           fc.constant(null),

@@ -62,13 +62,53 @@ export function compilePolicy(
   input: string | PolicyDocument | readonly PolicySource[],
   options: CompilePolicyOptions = {},
 ): Policy {
+  checkOptions(options, 'compilePolicy')
   const source = options.source ?? '<policy>'
+  checkInput(input)
   const sources: readonly PolicySource[] = Array.isArray(input)
     ? (input as readonly PolicySource[])
     : typeof input === 'string'
       ? [{ source, text: input }]
       : [{ source, document: input as PolicyDocument }]
   return compileSources(sources, options)
+}
+
+const inputError = (message: string) => new PolicyError('ERR_POLICY_INPUT', message)
+
+/** Callers from plain JavaScript (or `as never`) get a PolicyError, never a TypeError, for a wrong argument. */
+function checkInput(input: unknown): void {
+  if (typeof input === 'string') return
+  if (Array.isArray(input)) {
+    input.forEach((s: unknown, i) => {
+      const where = `compilePolicy: sources[${i}]`
+      if (s === null || typeof s !== 'object' || Array.isArray(s))
+        throw inputError(`${where} must be an object {source, text} or {source, document}`)
+      const o = s as Record<string, unknown>
+      if (typeof o.source !== 'string') throw inputError(`${where}.source must be a string (a file name)`)
+      if ('text' in o) {
+        if (typeof o.text !== 'string') throw inputError(`${where}.text must be a string`)
+      } else if (!('document' in o) || o.document === null || typeof o.document !== 'object')
+        throw inputError(`${where} needs text (a string) or document (an object)`)
+    })
+    return
+  }
+  // ERR_POLICY_SCHEMA, as before: a scalar is a policy document of the wrong shape.
+  if (input === null || typeof input !== 'object')
+    throw new PolicyError(
+      'ERR_POLICY_SCHEMA',
+      `compilePolicy: expected policy text, a policy document object or a list of sources, got ${input === null ? 'null' : typeof input}`,
+    )
+}
+
+/** Options shared by compilePolicy and loadPolicy. */
+export function checkOptions(options: unknown, caller: string): void {
+  if (options === null || typeof options !== 'object')
+    throw inputError(`${caller}: options must be an object`)
+  const o = options as Record<string, unknown>
+  if (o.source !== undefined && typeof o.source !== 'string')
+    throw inputError(`${caller}: options.source must be a string`)
+  if (o.clock !== undefined && typeof o.clock !== 'function')
+    throw inputError(`${caller}: options.clock must be a function returning a Date`)
 }
 
 interface Loaded {

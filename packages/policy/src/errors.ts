@@ -18,6 +18,8 @@ export type WardenErrorCode =
   | 'ERR_POLICY_BUNDLE'
   | 'ERR_POLICY_SIGNATURE'
   | 'ERR_POLICY_TEST'
+  // compilePolicy/loadPolicy called with arguments of the wrong type
+  | 'ERR_POLICY_INPUT'
   // runtime decisions
   | 'ERR_WARDEN_DENIED'
   | 'ERR_WARDEN_APPROVAL_REJECTED'

@@ -3,6 +3,7 @@ import { join, relative } from 'node:path'
 import { compileBundle, type TrustedKey } from './bundle.js'
 import {
   type CompilePolicyOptions,
+  checkOptions,
   compilePolicy,
   type PolicyDocument,
   type PolicySource,
@@ -30,6 +31,18 @@ export async function loadPolicy(
   pathOrPaths: string | readonly string[] | PolicyDocument,
   options: LoadPolicyOptions = {},
 ): Promise<Policy> {
+  checkOptions(options, 'loadPolicy')
+  if (options.trustedKeys !== undefined && !Array.isArray(options.trustedKeys))
+    throw new PolicyError('ERR_POLICY_INPUT', 'loadPolicy: options.trustedKeys must be an array')
+  if (
+    pathOrPaths === null ||
+    (typeof pathOrPaths !== 'string' && typeof pathOrPaths !== 'object') ||
+    (Array.isArray(pathOrPaths) && !pathOrPaths.every((p) => typeof p === 'string'))
+  )
+    throw new PolicyError(
+      'ERR_POLICY_INPUT',
+      'loadPolicy: expected a path, a list of paths (strings) or a policy document object',
+    )
   if (typeof pathOrPaths === 'object' && !Array.isArray(pathOrPaths)) {
     return compilePolicy(pathOrPaths as PolicyDocument, { ...options, source: '<object>' })
   }
