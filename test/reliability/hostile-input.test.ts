@@ -325,6 +325,27 @@ describe('masker', () => {
     for (let i = 0; i < 50_000; i++) deep = i % 2 ? [deep] : { n: deep }
     const masked = JSON.stringify(engine.masker(rules).json(deep))
     expect(masked).not.toContain('ada@example.com')
+    // The same value under keys that column rules mask whole, with every strategy, and a cyclic
+    // one: the strategy cannot serialise it, so it is redacted whole (never thrown, never passed).
+    const cyclic: Record<string, unknown> = { email: 'ada@example.com' }
+    cyclic.self = cyclic
+    const strategies = ['redact', 'partial', 'hash', 'tokenize', 'null'] as const
+    const columnRules: MaskRule[] = strategies.map((strategy) => ({
+      name: `col-${strategy}`,
+      columns: [`k_${strategy}`],
+      detectors: [],
+      strategy,
+      tags: [],
+    }))
+    for (const value of [deep, cyclic]) {
+      const masker = engine.masker(columnRules)
+      const input = Object.fromEntries(strategies.map((st) => [`k_${st}`, value]))
+      const out = masker.json(input) as Record<string, unknown>
+      expect(JSON.stringify(out)).not.toContain('ada@example.com')
+      for (const st of strategies) expect(out[`k_${st}`]).toBe(st === 'null' ? null : '[redacted]')
+      const row = masker.plan(strategies.map((st) => ({ name: `k_${st}` }))).applyObject({ ...input })
+      expect(JSON.stringify(row)).not.toContain('ada@example.com')
+    }
   })
 
   it('plan(): any column names and any cell values, object and array rows', () => {

@@ -24,6 +24,23 @@ export function stringify(value: unknown): string {
   return String(value)
 }
 
+/**
+ * `fn(stringify(value))`, failing closed: a value that cannot be serialised (nested deeper than the
+ * stack allows, cyclic, a throwing toJSON) is redacted whole, so masking never throws and never
+ * passes the value through.
+ */
+function ofText(fn: (text: string) => string): StrategyFn {
+  return (value) => {
+    let text: string
+    try {
+      text = stringify(value)
+    } catch {
+      return REDACTED
+    }
+    return fn(text)
+  }
+}
+
 const ALNUM = /[\p{L}\p{N}]/u
 const isAlnum = (c: string): boolean => {
   const x = c.charCodeAt(0)
@@ -57,11 +74,11 @@ export function strategyFn(name: MaskStrategyName, keys: MaskingKeys): StrategyF
     case 'null':
       return () => null
     case 'partial':
-      return (v) => partial(stringify(v))
+      return ofText(partial)
     case 'hash':
-      return (v) => hashValue(keys, stringify(v))
+      return ofText((t) => hashValue(keys, t))
     case 'tokenize':
-      return (v) => tokenizeValue(keys, stringify(v))
+      return ofText((t) => tokenizeValue(keys, t))
   }
 }
 
