@@ -16,7 +16,7 @@ export function flowReads(command: Command, resource: ResourceRef): readonly str
   let facts: object | undefined
   if (action === 'sql.query') {
     // a statement that reads no table (SELECT 1, SET) reads nothing from the resource
-    if (command.sql === undefined || command.sql.reads.length === 0) return NONE
+    if (sqlReads(command).length === 0) return NONE
     facts = command.sql
   } else if (action === 'tool.call') facts = command.tool
   else if (action === 'http.request') {
@@ -26,7 +26,7 @@ export function flowReads(command: Command, resource: ResourceRef): readonly str
   else if (KUBE_READS.has(action)) facts = command.kube
   else return NONE
   const base = `${resource.kind}:${resource.name}`
-  if (facts === undefined) return Object.freeze([base])
+  if (facts === undefined || facts === null || typeof facts !== 'object') return Object.freeze([base])
   const hit = cache.get(facts)
   if (hit !== undefined && hit.base === base) return hit.keys
   const keys: string[] = [base]
@@ -36,12 +36,21 @@ export function flowReads(command: Command, resource: ResourceRef): readonly str
   return frozen
 }
 
+// Facts come from drivers and tools (and plain JavaScript): a partial object is valid input, which
+// `decide` completes with empty fields, so a missing list here is empty, never a TypeError after
+// the command ran. (A field of the wrong type never gets here: `decide` denies it.)
+function sqlReads(command: Command): readonly string[] {
+  const reads = (command.sql as { reads?: unknown } | null | undefined)?.reads
+  return Array.isArray(reads) ? reads : NONE
+}
+
 function things(command: Command): readonly string[] {
-  if (command.sql !== undefined && command.action === 'sql.query') return command.sql.reads
+  if (command.action === 'sql.query') return sqlReads(command)
   if (command.action === 'tool.call') return [command.tool?.name ?? '']
   if (command.action === 'http.request') return [command.http?.host ?? '']
   if (command.action === 'sftp.read') return [command.sftp?.path ?? '']
   const kube = command.kube
-  if (kube === undefined || kube.resource === '') return NONE
+  if (kube === undefined || kube === null || typeof kube.resource !== 'string' || kube.resource === '')
+    return NONE
   return [kube.subresource ? `${kube.resource}/${kube.subresource}` : kube.resource]
 }

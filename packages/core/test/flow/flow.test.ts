@@ -354,3 +354,63 @@ describe('flow: chains are exact', () => {
     await warden.close()
   })
 })
+
+describe('partial facts from a driver or tool', () => {
+  const partialPolicy = compilePolicy(`
+rules:
+  - name: no-secrets-table
+    when: '"secrets" in sql.reads || kube.resource == "secrets"'
+    effect: deny
+  - name: rest
+    effect: allow
+`)
+  const db = { kind: 'postgres', name: 'crm' } as const
+  const k8s = { kind: 'kubernetes', name: 'prod' } as const
+
+  it('are completed with empty fields: the command runs once, is audited ok, never crashes after running', async () => {
+    const audit = memorySink()
+    const warden = createWarden({ policy: partialPolicy, audit })
+    const session = await warden.session({ principal: { id: 'svc', type: 'service' } })
+    const commands: Command[] = [
+      { resource: db, action: 'sql.query', text: 'SELECT 1', sql: { text: 'SELECT 1' } as never },
+      { resource: db, action: 'sql.query', text: 'SELECT 1', sql: { reads: null } as never },
+      { resource: db, action: 'sql.query', text: 'SELECT 1', sql: null as never },
+      { resource: k8s, action: 'kube.get', text: 'get pods', kube: { verb: 'get' } as never },
+      { resource: k8s, action: 'kube.list', text: 'list', kube: null as never },
+    ]
+    for (const command of commands) {
+      let runs = 0
+      await expect(session.execute(command, () => ++runs)).resolves.toBe(1)
+      expect(runs).toBe(1)
+    }
+    expect(audit.records.filter((r) => r.type === 'command').map((r) => r.outcome?.status)).toEqual([
+      'ok',
+      'ok',
+      'ok',
+      'ok',
+      'ok',
+    ])
+    // SQL with no known reads reads nothing; a kube read of an unknown kind reads the resource
+    expect(currentFlow(session).reads).toEqual(['kubernetes:prod'])
+    await warden.close()
+  })
+
+  it('of the wrong type are denied before running', async () => {
+    const audit = memorySink()
+    const warden = createWarden({ policy: partialPolicy, audit })
+    const session = await warden.session({ principal: { id: 'svc', type: 'service' } })
+    let ran = false
+    const error = await session
+      .execute({ resource: db, action: 'sql.query', text: 'x', sql: { reads: 'secrets' } as never }, () => {
+        ran = true
+      })
+      .catch((e: unknown) => e)
+    expect(ran).toBe(false)
+    expect(error).toBeInstanceOf(WardenError)
+    expect(error).toMatchObject({ code: 'ERR_WARDEN_DENIED' })
+    expect(audit.records.filter((r) => r.type === 'command').map((r) => r.outcome?.status)).toEqual([
+      'denied',
+    ])
+    await warden.close()
+  })
+})
