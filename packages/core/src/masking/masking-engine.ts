@@ -79,6 +79,8 @@ interface RuleSet {
   readonly all: DetectAction | null
   readonly byColumns: WeakMap<readonly ColumnRef[], CompiledPlan>
   readonly paths: Lru<string, PathAction>
+  /** Whether any rule carries flow tags (else tags() has nothing to report). */
+  readonly tagged: boolean
 }
 
 type Slot =
@@ -117,6 +119,15 @@ class Engine implements MaskingEngine {
   readonly #country: CountryCode
   readonly #ruleSets = new Lru<string, RuleSet>(256)
   readonly #byRules = new WeakMap<readonly MaskRule[], RuleSet>()
+  /**
+   * Rule sets by the identity of their (frozen) rule objects, keyed by the first rule: a policy
+   * hands out a new `masks` array per decision but the same frozen rule objects, so the common
+   * path finds its set without building a string key.
+   */
+  readonly #byFirstRule = new WeakMap<
+    object,
+    { readonly rules: readonly MaskRule[]; readonly set: RuleSet }[]
+  >()
   readonly #plans: Lru<string, CompiledPlan>
   readonly ephemeralKey: boolean
   #nextId = 1
@@ -170,14 +181,38 @@ class Engine implements MaskingEngine {
     if (!Array.isArray(rules)) fail('masker: rules must be an array of mask rules')
     const known = this.#byRules.get(rules)
     if (known !== undefined) return known
+    const first = rules[0] as unknown
+    const candidates = typeof first === 'object' && first !== null ? this.#byFirstRule.get(first) : undefined
+    if (candidates !== undefined) {
+      for (let c = 0; c < candidates.length; c++) {
+        const cand = candidates[c].rules
+        if (cand.length !== rules.length) continue
+        let same = true
+        for (let i = 1; i < rules.length && same; i++) same = cand[i] === rules[i]
+        if (same) return candidates[c].set
+      }
+    }
     const key = JSON.stringify(rules.map((r) => [r?.name, r?.columns, r?.detectors, r?.strategy, r?.tags]))
     let set = this.#ruleSets.get(key)
     if (set === undefined) {
       set = this.#compileRules(rules)
       this.#ruleSets.set(key, set)
     }
-    // Decisions from one policy share their frozen mask arrays; remember by identity too.
+    // Decisions from one policy share their frozen mask arrays (or at least their frozen rule
+    // objects); remember by identity too.
     if (Object.isFrozen(rules)) this.#byRules.set(rules, set)
+    if (
+      typeof first === 'object' &&
+      first !== null &&
+      rules.every((r) => Object.isFrozen(r) && deepFrozenRule(r))
+    ) {
+      let list = this.#byFirstRule.get(first)
+      if (list === undefined) {
+        list = []
+        this.#byFirstRule.set(first, list)
+      }
+      if (list.length < 64) list.push({ rules: Object.freeze([...rules]), set })
+    }
     return set
   }
 
@@ -222,8 +257,16 @@ class Engine implements MaskingEngine {
       all: mergeDetect(detectRules),
       byColumns: new WeakMap(),
       paths: new Lru(4096),
+      tagged: rules.some((r) => (r.tags?.length ?? 0) > 0),
     }
   }
+}
+
+/** A rule's lists are frozen too (so the identity cache cannot go stale). */
+function deepFrozenRule(rule: MaskRule): boolean {
+  for (const v of [rule.columns, rule.detectors, rule.tags])
+    if (v !== undefined && v !== null && !Object.isFrozen(v)) return false
+  return true
 }
 
 function compilePlan(set: RuleSet, columns: readonly ColumnRef[]): CompiledPlan {
@@ -265,12 +308,16 @@ class BoundPlan implements MaskPlan {
   readonly active: boolean
   readonly slots: readonly Slot[]
   readonly counts: number[]
+  readonly compiled: CompiledPlan
   readonly #masker: CommandMaskerImpl
 
   constructor(compiled: CompiledPlan, masker: CommandMaskerImpl) {
+    this.compiled = compiled
     this.slots = compiled.slots
     this.active = compiled.slots.length > 0
-    this.counts = new Array(compiled.slots.length).fill(0)
+    const counts: number[] = []
+    for (let i = 0; i < compiled.slots.length; i++) counts.push(0)
+    this.counts = counts
     this.#masker = masker
   }
 
@@ -310,11 +357,13 @@ class BoundPlan implements MaskPlan {
 class CommandMaskerImpl implements CommandMasker {
   readonly #engine: Engine
   readonly #set: RuleSet
-  readonly #bound = new Map<CompiledPlan, BoundPlan>()
-  readonly #hits = new Map<string, { column: string; strategy: MaskStrategyName; count: number }>()
-  readonly #rulesHit = new Set<number>()
+  // Allocated on first use: most commands bind one plan and record no detector hits.
+  #first: BoundPlan | undefined
+  #bound: Map<CompiledPlan, BoundPlan> | undefined
+  #hits: Map<string, { column: string; strategy: MaskStrategyName; count: number }> | undefined
+  #rulesHit: Set<number> | undefined
   /** Values masked whole in this command, so text() can mask them inside error messages too. */
-  readonly #known = new Map<string, Action>()
+  #known: Map<string, Action> | undefined
 
   constructor(engine: Engine, set: RuleSet) {
     this.#engine = engine
@@ -324,6 +373,13 @@ class CommandMaskerImpl implements CommandMasker {
   plan(columns: readonly ColumnRef[]): MaskPlan {
     if (!Array.isArray(columns)) fail('masker.plan: columns must be an array of column refs')
     const compiled = this.#engine.compiledPlan(this.#set, columns)
+    const first = this.#first
+    if (first === undefined) {
+      this.#first = new BoundPlan(compiled, this)
+      return this.#first
+    }
+    if (first.compiled === compiled) return first
+    this.#bound ??= new Map()
     let bound = this.#bound.get(compiled)
     if (bound === undefined) {
       bound = new BoundPlan(compiled, this)
@@ -332,10 +388,18 @@ class CommandMaskerImpl implements CommandMasker {
     return bound
   }
 
+  /** Every plan bound in this command (first-bound first). */
+  #plans(): BoundPlan[] {
+    const out: BoundPlan[] = []
+    if (this.#first !== undefined) out.push(this.#first)
+    if (this.#bound !== undefined) for (const b of this.#bound.values()) out.push(b)
+    return out
+  }
+
   text(value: string): string {
     if (typeof value !== 'string') return value
     let out = value
-    for (const [known, action] of this.#known) {
+    for (const [known, action] of this.#known ?? []) {
       if (out.includes(known)) {
         const parts = out.split(known)
         this.hit('(text)', action, parts.length - 1)
@@ -351,26 +415,23 @@ class CommandMaskerImpl implements CommandMasker {
   }
 
   report(): MaskReportEntry[] {
-    const merged = new Map<string, { column: string; strategy: MaskStrategyName; count: number }>()
-    const add = (column: string, strategy: MaskStrategyName, count: number) => {
-      const key = `${column}\u0000${strategy}`
-      const e = merged.get(key)
-      if (e === undefined) merged.set(key, { column, strategy, count })
-      else e.count += count
+    // O(masked columns); nothing is allocated beyond the result when the command masked nothing.
+    let merged: Entries | undefined
+    if (this.#first !== undefined) merged = wholeCounts(this.#first, merged)
+    if (this.#bound !== undefined) for (const b of this.#bound.values()) merged = wholeCounts(b, merged)
+    if (this.#hits !== undefined) {
+      for (const h of this.#hits.values()) merged = addEntry(merged, h.column, h.strategy, h.count)
     }
-    for (const bound of this.#bound.values()) {
-      bound.slots.forEach((slot, i) => {
-        if (slot.kind === 'whole' && bound.counts[i] > 0)
-          add(slot.name, slot.action.strategy, bound.counts[i])
-      })
-    }
-    for (const h of this.#hits.values()) add(h.column, h.strategy, h.count)
-    return [...merged.values()].filter((e) => e.count > 0).map((e) => Object.freeze({ ...e }))
+    const out: MaskReportEntry[] = []
+    if (merged === undefined) return out
+    for (const e of merged.values()) if (e.count > 0) out.push(Object.freeze({ ...e }))
+    return out
   }
 
   tags(): string[] {
+    if (!this.#set.tagged) return []
     const rules = new Set(this.#rulesHit)
-    for (const bound of this.#bound.values()) {
+    for (const bound of this.#plans()) {
       bound.slots.forEach((slot, i) => {
         if (slot.kind === 'whole' && bound.counts[i] > 0) rules.add(slot.action.rule)
       })
@@ -382,8 +443,10 @@ class CommandMaskerImpl implements CommandMasker {
 
   /** @internal */
   hit(column: string, action: Action, count = 1): void {
+    this.#rulesHit ??= new Set()
     this.#rulesHit.add(action.rule)
     const key = `${column}\u0000${action.strategy}`
+    this.#hits ??= new Map()
     const e = this.#hits.get(key)
     if (e === undefined) this.#hits.set(key, { column, strategy: action.strategy, count })
     else e.count += count
@@ -391,8 +454,10 @@ class CommandMaskerImpl implements CommandMasker {
 
   /** @internal */
   remember(value: string, action: Action): void {
-    if (value.length >= 4 && this.#known.size < MAX_KNOWN && !this.#known.has(value))
-      this.#known.set(value, action)
+    if (value.length < 4) return
+    this.#known ??= new Map()
+    const known = this.#known
+    if (known.size < MAX_KNOWN && !known.has(value)) known.set(value, action)
   }
 
   /** @internal A cell or JSON leaf under detectors: strings scanned, binary scanned whole, JSON walked. */
@@ -492,6 +557,36 @@ class CommandMaskerImpl implements CommandMasker {
     }
     return value
   }
+}
+
+type Entries = Map<string, { column: string; strategy: MaskStrategyName; count: number }>
+
+function addEntry(
+  merged: Entries | undefined,
+  column: string,
+  strategy: MaskStrategyName,
+  count: number,
+): Entries {
+  const out = merged ?? new Map()
+  const key = `${column}\u0000${strategy}`
+  const e = out.get(key)
+  // keys in canonical (sorted) order: the audit record serializes the entries without sorting
+  if (e === undefined) out.set(key, { column, count, strategy })
+  else e.count += count
+  return out
+}
+
+/** Adds a bound plan's whole-column counts (allocates only when something was masked). */
+function wholeCounts(bound: BoundPlan, merged: Entries | undefined): Entries | undefined {
+  const slots = bound.slots
+  const counts = bound.counts
+  let out = merged
+  for (let i = 0; i < slots.length; i++) {
+    const slot = slots[i]
+    if (slot.kind === 'whole' && counts[i] > 0)
+      out = addEntry(out, slot.name, slot.action.strategy, counts[i])
+  }
+  return out
 }
 
 /** Creates the engine that compiles and caches mask plans. One per Warden. */
