@@ -18,9 +18,12 @@ import type { CommandMasker as CommandMaskerPort, MaskingEngine } from '../maski
 import type { Secret } from '../secret.js'
 import type { Command, ExecuteContext, ExecuteOptions, Session } from '../session.js'
 import { ambient } from './ambient.js'
-import type { AuditChain, DraftRecord } from './audit-chain.js'
+import { type AuditChain, commandShaped, type DraftRecord } from './audit-chain.js'
 import { fingerprint } from './fingerprint.js'
 import { newId } from './ids.js'
+
+/** Errors `session.lease()` rejected with: no credential could be obtained. */
+const leaseFailures = new WeakSet<object>()
 
 /** What every session of one Warden shares. */
 export interface WardenCore {
@@ -187,7 +190,14 @@ export class SessionImpl implements Session {
     if (leases === undefined)
       throw new WardenError('ERR_WARDEN_CONFIG', 'this Warden has no broker: pass createWarden({broker})')
     const info = this.#resource(resource)
-    return leases.get({ resource: info.ref, principal: this.principal, scope, token: this.#token }, this)
+    return leases
+      .get({ resource: info.ref, principal: this.principal, scope, token: this.#token }, this)
+      .catch((err: unknown) => {
+        // A command whose run fails because no credential could be had (a pool opening a
+        // connection) is refused, as with `{lease: true}`: audited `denied`, not `error`.
+        if (typeof err === 'object' && err !== null) leaseFailures.add(err)
+        throw err
+      })
   }
 
   async execute<T>(
@@ -275,7 +285,8 @@ export class SessionImpl implements Session {
       result = await run(context)
     } catch (err) {
       recordFlow(chain, command, info.ref, decision, masker)
-      const record = this.#record(command, info, decision, started, 'error', approval, lease, context)
+      const status = leaseFailures.has(err as object) ? 'denied' : 'error'
+      const record = this.#record(command, info, decision, started, status, approval, lease, context)
       const message = err instanceof Error ? err.message : String(err)
       ;(record.outcome as { error?: string }).error = clip(masker ? masker.text(message) : message)
       const code = (err as { code?: unknown } | null)?.code
@@ -395,8 +406,8 @@ export class SessionImpl implements Session {
       others[f] = command[f]
     }
     // Keys in canonical (sorted) order, all present: the record serializes without sorting, and
-    // every command record has one shape.
-    return {
+    // every command record has one shape (commandShaped: sealed by the fixed-shape serializer).
+    return commandShaped({
       action: command.action,
       approval,
       auditFailure: undefined,
@@ -433,7 +444,7 @@ export class SessionImpl implements Session {
       time: new Date().toISOString(),
       type: 'command',
       v: 1,
-    }
+    })
   }
 
   async #append(record: DraftRecord): Promise<void> {
