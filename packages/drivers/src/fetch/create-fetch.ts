@@ -2,7 +2,7 @@ import type { Command, ExecuteContext, SessionSource } from '@warden/core'
 import { WardenError } from '@warden/policy'
 import { Agent, type Dispatcher } from 'undici'
 import { describeHttp, stripFragment } from './describe-http.js'
-import { applyCredential } from './internal/apply-credential.js'
+import { applyCredential, credentialScrubber } from './internal/apply-credential.js'
 import { linkSignals } from './internal/link-signals.js'
 import { maskResponse, withUrl } from './internal/mask-response.js'
 
@@ -115,7 +115,14 @@ export function createFetch(source: SessionSource, options: CreateFetchOptions):
         } as unknown as RequestInit
         try {
           const res = await rawFetch(url, init)
-          return context.masker === null ? res : await maskResponse(res, context.masker, maskOptions)
+          // A server that echoes the request (its Authorization header) must not hand the
+          // injected credential to the caller: those values are scrubbed from headers and body.
+          const scrub =
+            sameOrigin && context.lease !== undefined
+              ? credentialScrubber(context.lease.credential)
+              : undefined
+          if (context.masker === null && scrub === undefined) return res
+          return await maskResponse(res, context.masker, { ...maskOptions, scrub })
         } finally {
           link.release()
         }

@@ -100,6 +100,16 @@ beforeAll(async () => {
       case '/masked/binary':
         res.writeHead(200, { 'content-type': 'application/octet-stream' })
         return res.end(Buffer.from([0, 1, 2, 3]))
+      case '/echo/json':
+        // A server that echoes the request's credential headers, in a header and the body.
+        res.writeHead(200, {
+          'content-type': 'application/json',
+          'x-echo': String(req.headers.authorization ?? req.headers['x-api-key']),
+        })
+        return res.end(JSON.stringify({ headers: req.headers, raw: req.headers.authorization }))
+      case '/echo/text':
+        res.writeHead(200, { 'content-type': 'text/plain' })
+        return res.end(`you sent ${req.headers.authorization ?? req.headers['x-api-key']}\nbye`)
       case '/plain/user':
         return json(res, { user: { email: 'ada@example.com' } })
       case '/to-other':
@@ -234,6 +244,32 @@ describe('createFetch', () => {
     expect(record.outcome?.status).toBe('ok')
     expect(record.facts).toMatchObject({ method: 'GET', host: new URL(api.origin).host, path: '/whoami' })
     expect(everything()).not.toContain(canary)
+  })
+
+  test('a server echoing the injected credential never hands it to the caller (headers and body)', async () => {
+    for (const kind of ['token', 'headers'] as const) {
+      const b = tokenBroker(kind)
+      const w = createWarden({ policy: policy(new URL(other.origin).host), broker: b, audit: memorySink() })
+      const s = await w.session({ principal: { id: 'svc-echo', type: 'service' } })
+      const f = createFetch(s, { resource: 'api', origin: api.origin })
+      const secret = kind === 'token' ? canary : headerCanary
+      const res = await f(`${api.origin}/echo/json`)
+      const body = (await res.json()) as { headers: Record<string, string>; raw?: string }
+      expect(api.seen.at(-1)?.[kind === 'token' ? 'authorization' : 'apiKey']).toContain(secret)
+      expect(JSON.stringify(body)).not.toContain(secret)
+      expect(res.headers.get('x-echo')).not.toContain(secret)
+      if (kind === 'token') {
+        expect(body.headers.authorization).toBe('[secret]')
+        expect(res.headers.get('x-echo')).toBe('[secret]')
+      } else expect(body.headers['x-api-key']).toBe('[secret]')
+      const text = await (await f(`${api.origin}/echo/text`)).text()
+      expect(text).toBe('you sent [secret]\nbye')
+      // responses with nothing to scrub are unchanged
+      expect(await (await f(`${api.origin}/plain/user`)).json()).toEqual({
+        user: { email: 'ada@example.com' },
+      })
+      await w.close()
+    }
   })
 
   test('accepts Request objects, URL objects and init like fetch does', async () => {

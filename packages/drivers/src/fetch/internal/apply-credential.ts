@@ -30,3 +30,26 @@ export function credentialHeaderNames(credential: Credential): string[] {
     ? Object.keys(credential.headers).map((h) => h.toLowerCase())
     : ['authorization']
 }
+
+/**
+ * A function replacing every value `credential` puts on a request (the header values and the raw
+ * secrets in them, also JSON-escaped) with `[secret]`, or undefined when it injects nothing.
+ */
+export function credentialScrubber(credential: Credential): ((text: string) => string) | undefined {
+  const headers = new Headers()
+  applyCredential(headers, credential)
+  const values = new Set<string>()
+  for (const [, v] of headers) values.add(v)
+  if (credential.type === 'token') values.add(revealSecret(credential.token))
+  if (credential.type === 'password') values.add(revealSecret(credential.password))
+  for (const v of [...values]) values.add(JSON.stringify(v).slice(1, -1))
+  // Longest first, so "Bearer X" is replaced whole before X; very short values are not searched
+  // for (they would mangle ordinary text and are no real credential).
+  const needles = [...values].filter((v) => v.length >= 4).sort((a, b) => b.length - a.length)
+  if (needles.length === 0) return undefined
+  return (text) => {
+    let out = text
+    for (const n of needles) if (out.includes(n)) out = out.split(n).join('[secret]')
+    return out
+  }
+}

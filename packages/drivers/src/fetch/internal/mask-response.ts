@@ -9,16 +9,37 @@ export interface MaskResponseOptions {
   readonly maxBufferBytes: number
   /** What to do with a body that is neither JSON nor text when masks apply. */
   readonly binaryBodies: 'deny' | 'pass'
+  /** Replaces credential values the driver injected (an echoing server must not hand them back). */
+  readonly scrub?: (text: string) => string
 }
 
 /** Masks `res` (JSON by path and detectors, NDJSON per line, text per line) and returns a new Response. */
 export async function maskResponse(
   res: Response,
-  masker: Masker,
+  policyMasker: Masker | null,
   options: MaskResponseOptions,
 ): Promise<Response> {
-  if (res.body === null) return res
+  const scrub = options.scrub ?? ((t: string) => t)
+  // Only the injected-credential scrub applies when the policy masks nothing.
+  const masker: Masker = policyMasker
+    ? {
+        plan: (c) => policyMasker.plan(c),
+        text: (t) => scrub(policyMasker.text(t)),
+        json: (v) => policyMasker.json(v),
+      }
+    : {
+        plan: () => ({ applyObject: (r: never) => r, applyArray: (r: never) => r }) as never,
+        text: scrub,
+        json: (v) => v,
+      }
   const kind = contentKind(res.headers.get('content-type'))
+  if (res.body === null || (kind === 'binary' && policyMasker === null)) {
+    // No body to rewrite (or a binary one no policy mask applies to): the headers still are.
+    if (options.scrub === undefined) return res
+    const headers = scrubHeaders(res.headers, scrub)
+    if (headers === res.headers) return res
+    return rebuild(new Response(res.body, { status: res.status, statusText: res.statusText, headers }), res)
+  }
   if (kind === 'binary') {
     if (options.binaryBodies === 'pass') return res
     await res.body.cancel().catch(() => {})
@@ -27,7 +48,7 @@ export async function maskResponse(
       `masks apply to this request but the response is ${res.headers.get('content-type')}, which cannot be masked; pass binaryBodies: 'pass' to createFetch to let such bodies through unmasked`,
     )
   }
-  const headers = new Headers(res.headers)
+  const headers = new Headers(scrubHeaders(res.headers, scrub))
   // The body we hand out is decoded and rewritten: its length and encoding changed.
   headers.delete('content-length')
   headers.delete('content-encoding')
@@ -55,7 +76,19 @@ function maskJsonText(text: string, masker: Masker): string {
   } catch {
     return masker.text(text)
   }
-  return JSON.stringify(masker.json(value))
+  // Scrubbed after serialising: the credential is found in the exact text the caller would parse.
+  return masker.text(JSON.stringify(masker.json(value)))
+}
+
+function scrubHeaders(headers: Headers, scrub: (t: string) => string): Headers {
+  let out: Headers | undefined
+  for (const [name, value] of headers) {
+    const clean = scrub(value)
+    if (clean === value) continue
+    out ??= new Headers(headers)
+    out.set(name, clean)
+  }
+  return out ?? headers
 }
 
 async function readCapped(res: Response, max: number): Promise<string> {
