@@ -8,8 +8,92 @@ export const GENESIS = `sha256:${'0'.repeat(64)}`
 /** A record as the pipeline builds it: chain fields are filled per sink. */
 export type DraftRecord = { -readonly [K in keyof AuditRecord]: AuditRecord[K] }
 
+// Command records the pipeline builds have one fixed shape: every key present, in canonical order,
+// and `decision`/`outcome` of fixed shapes too. They are marked here and serialized without
+// listing or sorting keys (the output is byte-identical to the generic path; verifyChain proves it).
+const COMMAND_KEYS = [
+  'action',
+  'approval',
+  'auditFailure',
+  'command',
+  'decision',
+  'facts',
+  'hash',
+  'id',
+  'lease',
+  'masked',
+  'outcome',
+  'prev',
+  'principal',
+  'recording',
+  'request',
+  'resource',
+  'seq',
+  'session',
+  'time',
+  'type',
+  'v',
+] as const
+const COMMAND_QUOTED = COMMAND_KEYS.map((k) => `"${k}":`)
+const HASH_AT = COMMAND_KEYS.indexOf('hash')
+const DECISION_KEYS = ['effect', 'reason', 'revision', 'rule'] as const
+const OUTCOME_KEYS = ['code', 'error', 'ms', 'rows', 'status'] as const
+const shaped = new WeakSet<object>()
+
+/**
+ * Marks a record built with exactly the keys of COMMAND_KEYS, in that order, with `decision` and
+ * `outcome` holding only DECISION_KEYS/OUTCOME_KEYS (pipeline-internal).
+ */
+export function commandShaped<T extends object>(record: T): T {
+  shaped.add(record)
+  return record
+}
+
+function member(value: unknown): string {
+  return typeof value === 'string' ? JSON.stringify(value) : canonicalJson(value)
+}
+
+/** A fixed-shape object: its keys in canonical order, undefined members left out. */
+function fixedObject(value: Record<string, unknown>, keys: readonly string[]): string {
+  let out = '{'
+  for (let i = 0; i < keys.length; i++) {
+    const v = value[keys[i]]
+    if (v === undefined) continue
+    out += `${out.length === 1 ? '' : ','}${quoteKey(keys[i])}${member(v)}`
+  }
+  return `${out}}`
+}
+
+function sealShaped(record: Record<string, unknown>): { hash: string; line: string } {
+  let body = '{'
+  let at = 0
+  for (let i = 0; i < COMMAND_KEYS.length; i++) {
+    if (i === HASH_AT) {
+      at = body.length
+      continue
+    }
+    const key = COMMAND_KEYS[i]
+    const v = record[key]
+    if (v === undefined) continue
+    const json =
+      key === 'decision'
+        ? fixedObject(v as Record<string, unknown>, DECISION_KEYS)
+        : key === 'outcome'
+          ? fixedObject(v as Record<string, unknown>, OUTCOME_KEYS)
+          : member(v)
+    body += `${body.length === 1 ? '' : ','}${COMMAND_QUOTED[i]}${json}`
+  }
+  body += '}'
+  const hash = `sha256:${sha256Hex(body)}`
+  // `hash` sorts after `facts`/`decision`, which are always present in a command record, so the
+  // line inserts it after a member (never first).
+  const line = `${body.slice(0, at)},"hash":"${hash}"${body.slice(at)}`
+  return { hash, line }
+}
+
 /** sha256 over the canonical JSON of `record` without `hash`; returns `{hash, line}` (line includes hash). */
 export function sealRecord(record: Record<string, unknown>): { hash: string; line: string } {
+  if (shaped.has(record)) return sealShaped(record)
   const keys = sortedKeys(record)
   let before = '{'
   let after = ''
@@ -92,7 +176,8 @@ export class AuditChain {
       const link = this.#links[i]
       if (link.error !== undefined && this.#failOpen) continue
       // One sink: chain fields go on the record itself; several: each sink gets its own copy.
-      const r: DraftRecord = n === 1 ? record : { ...record }
+      const r: DraftRecord =
+        n === 1 ? record : shaped.has(record) ? commandShaped({ ...record }) : { ...record }
       r.seq = link.seq + 1
       r.prev = link.prev
       r.hash = ''

@@ -1,0 +1,56 @@
+// The pipeline's command records are sealed by a fixed-shape serializer (no key listing or
+// sorting). It must produce exactly the line the generic canonical path produces.
+
+import fc from 'fast-check'
+import { describe, expect, it } from 'vitest'
+import { commandShaped, GENESIS, sealRecord } from '../../src/internal/audit-chain.js'
+import { verifyLines } from '../../src/internal/verify-lines.js'
+
+const maybe = <T>(arb: fc.Arbitrary<T>) => fc.option(arb, { nil: undefined })
+
+// Every key present, in canonical order, as the pipeline builds them (values vary, undefined included).
+const commandRecord = fc.record({
+  action: fc.string(),
+  approval: maybe(fc.record({ id: fc.string(), status: fc.string(), by: maybe(fc.string()) })),
+  auditFailure: maybe(fc.constant('fail-open' as const)),
+  command: fc.string(),
+  decision: fc.record({ effect: fc.string(), reason: fc.string(), revision: fc.string(), rule: fc.string() }),
+  facts: maybe(fc.dictionary(fc.string(), fc.jsonValue())),
+  hash: fc.constant(''),
+  id: fc.string(),
+  lease: maybe(fc.string()),
+  masked: maybe(
+    fc.array(fc.record({ column: fc.string(), count: fc.nat(), strategy: fc.string() }), { maxLength: 3 }),
+  ),
+  outcome: fc.record({
+    code: maybe(fc.string()),
+    error: maybe(fc.string()),
+    ms: fc.double({ noNaN: true, noDefaultInfinity: true }),
+    rows: maybe(fc.nat()),
+    status: fc.string(),
+  }),
+  prev: fc.constant(GENESIS),
+  principal: fc.record({ groups: fc.array(fc.string()), id: fc.string(), type: fc.string() }),
+  recording: maybe(fc.string()),
+  request: fc.dictionary(fc.string(), fc.jsonValue()),
+  resource: fc.record({ kind: fc.string(), name: fc.string() }),
+  seq: fc.constant(1),
+  session: fc.string(),
+  time: fc.string(),
+  type: fc.constant('command' as const),
+  v: fc.constant(1 as const),
+})
+
+describe('fixed-shape command records', () => {
+  it('seal byte-identically to the generic canonical path, and verify', () => {
+    fc.assert(
+      fc.property(commandRecord, (r) => {
+        const generic = sealRecord({ ...r })
+        const fast = sealRecord(commandShaped({ ...r }))
+        expect(fast).toEqual(generic)
+        expect(verifyLines([fast.line])).toMatchObject({ ok: true, count: 1 })
+      }),
+      { numRuns: 500 },
+    )
+  })
+})
