@@ -64,6 +64,30 @@ function fixedObject(value: Record<string, unknown>, keys: readonly string[]): s
   return `${out}}`
 }
 
+/** `masked`: entries of {column, count, strategy} serialized directly (new per command, so never cached). */
+function maskedJson(value: unknown): string {
+  if (!Array.isArray(value)) return canonicalJson(value)
+  let out = '['
+  for (let i = 0; i < value.length; i++) {
+    const e = value[i] as { column?: unknown; count?: unknown; strategy?: unknown } | null | undefined
+    let keys = 0
+    if (typeof e === 'object' && e !== null) for (const _ in e) keys++
+    const json =
+      keys === 3 &&
+      Object.hasOwn(e as object, 'count') &&
+      typeof e?.column === 'string' &&
+      typeof e.count === 'number' &&
+      Number.isFinite(e.count) &&
+      typeof e.strategy === 'string'
+        ? `{"column":${JSON.stringify(e.column)},"count":${JSON.stringify(e.count)},"strategy":${JSON.stringify(e.strategy)}}`
+        : e === undefined
+          ? 'null'
+          : canonicalJson(e)
+    out += i === 0 ? json : `,${json}`
+  }
+  return `${out}]`
+}
+
 function sealShaped(record: Record<string, unknown>): { hash: string; line: string } {
   let body = '{'
   let at = 0
@@ -80,7 +104,9 @@ function sealShaped(record: Record<string, unknown>): { hash: string; line: stri
         ? fixedObject(v as Record<string, unknown>, DECISION_KEYS)
         : key === 'outcome'
           ? fixedObject(v as Record<string, unknown>, OUTCOME_KEYS)
-          : member(v)
+          : key === 'masked'
+            ? maskedJson(v)
+            : member(v)
     body += `${body.length === 1 ? '' : ','}${COMMAND_QUOTED[i]}${json}`
   }
   body += '}'

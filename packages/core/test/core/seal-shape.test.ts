@@ -20,7 +20,16 @@ const commandRecord = fc.record({
   id: fc.string(),
   lease: maybe(fc.string()),
   masked: maybe(
-    fc.array(fc.record({ column: fc.string(), count: fc.nat(), strategy: fc.string() }), { maxLength: 3 }),
+    fc.array(
+      fc.oneof(
+        fc.record({ column: fc.string(), count: fc.nat(), strategy: fc.string() }),
+        // a custom engine's entries in another key order, or with more keys
+        fc.record({ strategy: fc.string(), column: fc.string(), count: fc.nat() }),
+        fc.record({ column: fc.string(), count: fc.nat(), strategy: fc.string(), extra: fc.jsonValue() }),
+        fc.record({ column: fc.string(), count: fc.string(), strategy: fc.string() }),
+      ),
+      { maxLength: 3 },
+    ),
   ),
   outcome: fc.record({
     code: maybe(fc.string()),
