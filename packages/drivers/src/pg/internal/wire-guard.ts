@@ -47,8 +47,7 @@ export class QueryState {
 
   describe(fields: RowField[], guard: WireGuard): void {
     const masker = this.masker as Masker
-    const columns = fields.map((f) => guard.column(f))
-    const plan = masker.plan(columns)
+    const plan = masker.plan(guard.columns(fields))
     this.#plan = plan.active ? plan : null
     this.#indexes = plan.active ? maskedIndexes(plan, fields.length) : []
     // Masked values are strings now: read them as text, whatever the column's type.
@@ -80,16 +79,23 @@ function maskedIndexes(plan: MaskPlan, count: number): number[] {
   return Array.from({ length: count }, (_, i) => i)
 }
 
+// The state of a tracked query rides on the query object itself: a WeakMap entry per query cost
+// about a microsecond per command (ephemeron bookkeeping in the GC).
+const STATE = Symbol('warden.pg.queryState')
+type Tracked = { [STATE]?: QueryState }
+
 export class WireGuard {
-  readonly states = new WeakMap<object, QueryState>()
   readonly #approved = new Map<string, number>()
   readonly #client: PgClientInternals
   #masking = 0
   /** Why this connection's lexing cannot be trusted any more, or ''. */
   unsafe = ''
   readonly catalog = new Map<number, TableInfo>()
-  catalogLoaded = false
+  #catalogLoaded = false
   catalogStale = false
+  /** The last result shape and its column refs: the same array again lets the masking engine find its plan by identity. */
+  #lastFields: { name: string; tableID: number; columnID: number }[] | undefined
+  #lastColumns: readonly ColumnRef[] = []
 
   constructor(client: PgClientInternals) {
     this.#client = client
@@ -111,12 +117,42 @@ export class WireGuard {
   }
 
   track(query: object, state: QueryState): void {
-    this.states.set(query, state)
+    ;(query as Tracked)[STATE] = state
     if (state.masker !== null) this.#masking++
   }
 
   untrack(state: QueryState): void {
     if (state.masker !== null) this.#masking--
+  }
+
+  get catalogLoaded(): boolean {
+    return this.#catalogLoaded
+  }
+  /** Set by the client when it (re)reads the catalog: column refs made before are stale. */
+  set catalogLoaded(value: boolean) {
+    this.#catalogLoaded = value
+    this.#lastFields = undefined
+  }
+
+  /** Column refs of a RowDescription; the same array as last time when the shape is the same. */
+  columns(fields: readonly RowField[]): readonly ColumnRef[] {
+    const last = this.#lastFields
+    if (last !== undefined && last.length === fields.length) {
+      let same = true
+      for (let i = 0; i < fields.length && same; i++) {
+        const a = last[i]
+        const b = fields[i]
+        same = a.name === b.name && a.tableID === b.tableID && a.columnID === b.columnID
+      }
+      if (same) return this.#lastColumns
+    }
+    const columns = fields.map((f) => this.column(f))
+    // A table missing from the catalog is masked by name this time only: never reuse that.
+    this.#lastFields = this.catalogStale
+      ? undefined
+      : fields.map((f) => ({ name: f.name, tableID: f.tableID, columnID: f.columnID }))
+    this.#lastColumns = columns
+    return columns
   }
 
   column(field: RowField): ColumnRef {
@@ -156,7 +192,6 @@ export class WireGuard {
 
   #hook(con: PgWireConnection): void {
     const emit = con.emit
-    const states = this.states
     const client = this.#client
     const guard = this
     con.emit = function (
@@ -170,7 +205,7 @@ export class WireGuard {
         case 'dataRow':
           if (guard.#masking > 0) {
             const active = client._getActiveQuery()
-            const state = active ? states.get(active) : undefined
+            const state = active ? (active as Tracked)[STATE] : undefined
             if (state?.masker) {
               const fields = (message as { fields: unknown[] }).fields
               if (event === 'rowDescription') state.describe(fields as RowField[], guard)
@@ -180,7 +215,7 @@ export class WireGuard {
           break
         case 'commandComplete': {
           const active = client._getActiveQuery()
-          const state = active ? states.get(active) : undefined
+          const state = active ? (active as Tracked)[STATE] : undefined
           if (state) {
             const n = rowsOf((message as { text?: string }).text)
             state.rows += n
