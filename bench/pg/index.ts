@@ -6,7 +6,15 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { createConnection, createServer, type Server, type Socket } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { createWarden, jsonlSink, staticBroker } from '@warden/core'
+import {
+  createWarden,
+  type ExecuteContext,
+  jsonlSink,
+  type Lease,
+  Secret,
+  type Session,
+  staticBroker,
+} from '@warden/core'
 import { describePostgres, Pool as GuardedPool, loadPostgresParser } from '@warden/drivers/pg'
 import { compilePolicy } from '@warden/policy'
 import pg from 'pg'
@@ -119,6 +127,10 @@ function describeMicros(): { cached: number; uncached: number } {
 }
 
 async function main(): Promise<void> {
+  const loadavg = (await import('node:os'))
+    .loadavg()
+    .map((x) => x.toFixed(1))
+    .join(' / ')
   const database = `warden_bench_${randomBytes(4).toString('hex')}`
   const admin = new pg.Client({ host: HOST, port: PORT, user: 'postgres', database: 'postgres' })
   await admin.connect()
@@ -145,6 +157,28 @@ async function main(): Promise<void> {
     principal: { id: 'svc-bench', type: 'service', groups: ['readers'] },
   })
   const guarded = new GuardedPool(session, { host: HOST, port: PORT, database, resource: 'bench', max: 8 })
+  // The driver's own cost: the same guarded pool over a session whose execute() only calls run
+  // (no decision, no masking, no audit), to separate driver work from core's pipeline.
+  const lease: Lease = {
+    id: 'bench',
+    credential: { type: 'password', username: 'postgres', password: new Secret('unused-trust-auth') },
+    expiresAt: new Date(Date.now() + 3_600_000),
+    renewable: false,
+  }
+  const context = { masker: null, rows: () => {} } as unknown as ExecuteContext
+  const passThrough = {
+    principal: session.principal,
+    current: () => passThrough,
+    execute: (_command: unknown, run: (c: ExecuteContext) => unknown) => run(context),
+    lease: async () => lease,
+  } as unknown as Session
+  const driverOnly = new GuardedPool(passThrough, {
+    host: HOST,
+    port: PORT,
+    database,
+    resource: 'bench',
+    max: 8,
+  })
   try {
     await raw.query('CREATE TABLE bench_customers (id int PRIMARY KEY, name text, email text, tag text)')
     await raw.query(
@@ -155,6 +189,7 @@ async function main(): Promise<void> {
     const modes: Record<string, Query> = {
       raw: (id) => raw.query(SQL, [id]),
       guarded: (id) => guarded.query(SQL, [id]),
+      driver: (id) => driverOnly.query(SQL, [id]),
       proxy: (id) => proxied.query(SQL, [id]),
     }
     const check = (await guarded.query(SQL, [1])) as pg.QueryResult
@@ -163,7 +198,7 @@ async function main(): Promise<void> {
 
     // Warm up every path, then alternate the measurements and keep each mode's best run.
     for (const q of Object.values(modes)) for (let i = 0; i < 500; i++) await q(i + 1)
-    const tput: Record<string, number> = { raw: 0, guarded: 0, proxy: 0 }
+    const tput: Record<string, number> = { raw: 0, guarded: 0, driver: 0, proxy: 0 }
     const lat: Record<string, { median: number; p99: number }> = {}
     for (let round = 0; round < 2; round++) {
       for (const [name, q] of Object.entries(modes)) tput[name] = Math.max(tput[name], await throughput(q))
@@ -182,6 +217,7 @@ async function main(): Promise<void> {
       '| --- | ---: | ---: | ---: | ---: | ---: |',
       `| raw pg | ${f(tput.raw)} | 1.00 | ${f(lat.raw.median)} | ${f(lat.raw.p99)} | 0 |`,
       `| guarded (policy + masking + jsonl audit) | ${f(tput.guarded)} | ${(tput.guarded / tput.raw).toFixed(2)} | ${f(lat.guarded.median)} | ${f(lat.guarded.p99)} | ${f(added)} |`,
+      `| driver only (pass-through session: no decision, masking or audit) | ${f(tput.driver)} | ${(tput.driver / tput.raw).toFixed(2)} | ${f(lat.driver.median)} | ${f(lat.driver.p99)} | ${f(lat.driver.median - lat.raw.median)} |`,
       `| raw through a TCP relay hop | ${f(tput.proxy)} | ${(tput.proxy / tput.raw).toFixed(2)} | ${f(lat.proxy.median)} | ${f(lat.proxy.p99)} | ${f(proxyAdded)} |`,
     ].join('\n')
     const markdown = `## pg: guarded pool vs raw pool vs a proxy hop
@@ -192,7 +228,7 @@ Throughput: 8 concurrent workers for ${THROUGHPUT_MS / 1000} s. Latency: ${LATEN
 ${table}
 
 describePostgres: cached ${d.cached.toFixed(2)} µs, uncached ${d.uncached.toFixed(1)} µs (median; short SELECT).
-Most of the guarded overhead is core's session.execute (decide, audit record, hash chain), which this suite includes by design; the machine is shared, so run-to-run variance is large.`
+"driver only" is the pg driver's own cost (describe, wire hooks, pool); the rest of the guarded overhead is core's pipeline (decide, per-command masker, audit record, sha256 chain; see the core section) plus the jsonl writes and fdatasyncs, which share the 2 CPUs with PostgreSQL. Runs from TypeScript source through tsx (\`--conditions=warden-source\`); the compiled packages (\`dist/\`) cost noticeably less per query. Load average at the start of this run: ${loadavg}.`
     console.log(markdown)
     writeSection('pg', markdown)
     const path = (name: string) => ({
@@ -222,6 +258,7 @@ Most of the guarded overhead is core's session.execute (decide, audit record, ha
     })
   } finally {
     await guarded.end().catch(() => {})
+    await driverOnly.end().catch(() => {})
     await warden.close().catch(() => {})
     await raw.end().catch(() => {})
     await proxied.end().catch(() => {})
