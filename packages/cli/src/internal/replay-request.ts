@@ -61,6 +61,8 @@ export function replayRequest(
     },
     now: time,
   }
+  // Flow facts as the command saw them (recorded when non-empty), so flow rules replay exactly.
+  if (isObject(recorded.flow)) request.flow = recorded.flow
   const family = familyOf(action)
   if (family !== undefined && isObject(record.facts)) request[family] = record.facts
   if (isObject(recorded.facts)) {

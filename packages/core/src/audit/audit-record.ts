@@ -60,6 +60,8 @@ export interface AuditRecord {
     }
     /** Facts of other families, keyed by request field (`shell`, `kube`, ...), when a command has several. */
     readonly facts?: Readonly<Record<string, unknown>>
+    /** What the command's causal chain had read and been tagged with when it was decided (absent when empty). */
+    readonly flow?: { readonly reads: readonly string[]; readonly tags: readonly string[] }
   }
   /** Present ("fail-open") when the Warden was configured to keep running if a sink fails. */
   readonly auditFailure?: 'fail-open'

@@ -211,18 +211,20 @@ export class SessionImpl implements Session {
     const operations = ++this.#operations
     const core = this.#core
     const chain = chainFor(this)
+    // What the chain had seen when this command was decided: recorded so a backtest replays flow rules.
+    const flow = chain.facts
 
     // decide
     let decision: Decision
     try {
-      decision = core.policy.decide(this.#request(command, info, operations - 1, chain.facts))
+      decision = core.policy.decide(this.#request(command, info, operations - 1, flow))
     } catch (err) {
       decision = errorDecision(err, core.policy)
     }
     core.audit.check()
     if (decision.effect === 'deny') {
       const error = new WardenDeniedError(decision.rule, decision.reason)
-      return this.#refuse(command, info, decision, started, { status: 'denied', error }, undefined, undefined)
+      return this.#refuse(command, info, flow, decision, started, { status: 'denied', error }, undefined, undefined)
     }
 
     // approve
@@ -232,7 +234,7 @@ export class SessionImpl implements Session {
       const result = await this.#approve(command, info, decision, options?.approver)
       approval = result.record
       if (result.failure)
-        return this.#refuse(command, info, decision, started, result.failure, approval, undefined)
+        return this.#refuse(command, info, flow, decision, started, result.failure, approval, undefined)
       released = result.released
     }
 
@@ -251,6 +253,7 @@ export class SessionImpl implements Session {
         return this.#refuse(
           command,
           info,
+          flow,
           decision,
           started,
           { status: 'denied', error: asError(err, 'ERR_WARDEN_BROKER') },
@@ -269,6 +272,7 @@ export class SessionImpl implements Session {
         return this.#refuse(
           command,
           info,
+          flow,
           decision,
           started,
           { status: 'denied', error: asError(err, 'ERR_WARDEN_MASKING') },
@@ -286,7 +290,7 @@ export class SessionImpl implements Session {
     } catch (err) {
       recordFlow(chain, command, info.ref, decision, masker)
       const status = leaseFailures.has(err as object) ? 'denied' : 'error'
-      const record = this.#record(command, info, decision, started, status, approval, lease, context)
+      const record = this.#record(command, info, flow, decision, started, status, approval, lease, context)
       const message = err instanceof Error ? err.message : String(err)
       ;(record.outcome as { error?: string }).error = clip(masker ? masker.text(message) : message)
       const code = (err as { code?: unknown } | null)?.code
@@ -298,7 +302,7 @@ export class SessionImpl implements Session {
     recordFlow(chain, command, info.ref, decision, masker)
 
     // mask report + audit
-    const record = this.#record(command, info, decision, started, 'ok', approval, lease, context)
+    const record = this.#record(command, info, flow, decision, started, 'ok', approval, lease, context)
     if (masker !== null) {
       const report = masker.report()
       if (report.length > 0) record.masked = report
@@ -391,6 +395,7 @@ export class SessionImpl implements Session {
   #record(
     command: Command,
     info: ResourceInfo,
+    flow: FlowFacts,
     decision: Decision,
     started: number,
     status: OutcomeStatus,
@@ -435,9 +440,14 @@ export class SessionImpl implements Session {
       principal: this.#principalSummary,
       recording: context?.recording,
       request:
-        others === undefined
+        others === undefined && flow.reads.length === 0 && flow.tags.length === 0
           ? info.request
-          : { facts: others, principal: this.#requestPrincipal, resource: info.ref },
+          : {
+              facts: others,
+              flow: flow.reads.length === 0 && flow.tags.length === 0 ? undefined : flow,
+              principal: this.#requestPrincipal,
+              resource: info.ref,
+            },
       resource: info.summary,
       seq: 0,
       session: this.id,
@@ -456,13 +466,14 @@ export class SessionImpl implements Session {
   async #refuse(
     command: Command,
     info: ResourceInfo,
+    flow: FlowFacts,
     decision: Decision,
     started: number,
     failure: Failure,
     approval: DraftRecord['approval'],
     lease: Lease | undefined,
   ): Promise<never> {
-    const record = this.#record(command, info, decision, started, failure.status, approval, lease, undefined)
+    const record = this.#record(command, info, flow, decision, started, failure.status, approval, lease, undefined)
     const outcome = record.outcome as { error?: string; code?: string }
     outcome.error = clip(failure.error.message)
     const code = (failure.error as { code?: unknown }).code
