@@ -1,6 +1,6 @@
 // Shared by every benchmark: machine facts and section-wise rewriting of bench/RESULTS.md,
 // so each suite owns one section (between markers) and can be rerun alone.
-import { readFileSync, writeFileSync, existsSync } from 'node:fs'
+import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
 import { fileURLToPath } from 'node:url'
 
@@ -15,11 +15,16 @@ export function machine(): string {
 export function writeSection(name: string, markdown: string): void {
   const start = `<!-- bench:${name}:start -->`
   const end = `<!-- bench:${name}:end -->`
-  let text = existsSync(RESULTS) ? readFileSync(RESULTS, 'utf8') : '# Benchmark results\n\nWritten by `npm run bench`; each section by its own suite.\n'
+  let text = existsSync(RESULTS)
+    ? readFileSync(RESULTS, 'utf8')
+    : '# Benchmark results\n\nWritten by `npm run bench`; each section by its own suite.\n'
   const block = `${start}\n${markdown.trim()}\n\n_Measured ${new Date().toISOString()} on ${machine()}._\n${end}`
   const i = text.indexOf(start)
   const j = text.indexOf(end)
-  text = i >= 0 && j > i ? text.slice(0, i) + block + text.slice(j + end.length) : `${text.trimEnd()}\n\n${block}\n`
+  text =
+    i >= 0 && j > i
+      ? text.slice(0, i) + block + text.slice(j + end.length)
+      : `${text.trimEnd()}\n\n${block}\n`
   writeFileSync(RESULTS, text)
 }
 

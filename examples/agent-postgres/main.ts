@@ -8,6 +8,7 @@ import { mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
+import { startEmbeddedPostgres } from '@warden/cli'
 import {
   type AuditRecord,
   autoDeny,
@@ -22,7 +23,6 @@ import { Pool } from '@warden/drivers/pg'
 import { loadPolicy } from '@warden/policy'
 import { generateText, type ModelMessage, stepCountIs, tool } from 'ai'
 import { z } from 'zod'
-import { startEmbeddedPostgres } from '@warden/cli'
 import { SAMPLE_DATA } from '../shared/sample-data.js'
 import { type Reply, type Seen, scriptedModel } from './scripted-model.js'
 

@@ -6,12 +6,12 @@ import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { dirname, join } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
+import { startEmbeddedPostgres } from '@warden/cli'
 import { type AuditRecord, createWarden, memorySink, staticBroker } from '@warden/core'
 import { testIdentity } from '@warden/core/testing'
 import { Pool } from '@warden/drivers/pg'
 import { loadPolicy } from '@warden/policy'
 import { createApp } from './app.js'
-import { startEmbeddedPostgres } from '@warden/cli'
 
 const here = dirname(fileURLToPath(import.meta.url))
 

@@ -10,6 +10,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url'
 import { Client } from '@modelcontextprotocol/sdk/client/index.js'
 import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js'
 import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js'
+import { type EmbeddedPostgres, startEmbeddedPostgres } from '@warden/cli'
 import {
   type AuditRecord,
   createWarden,
@@ -21,7 +22,6 @@ import {
 import { guardMcpClient } from '@warden/drivers/mcp'
 import { Pool } from '@warden/drivers/pg'
 import { loadPolicy } from '@warden/policy'
-import { type EmbeddedPostgres, startEmbeddedPostgres } from '@warden/cli'
 import { SAMPLE_DATA } from '../shared/sample-data.js'
 import { createDatabaseServer } from './server.js'
 

@@ -1,11 +1,11 @@
 import { randomUUID } from 'node:crypto'
 import { existsSync, readFileSync, rmSync } from 'node:fs'
+import { type EmbeddedPostgres, startEmbeddedPostgres } from '@warden/cli'
 import { jwtIdentity, Secret } from '@warden/core'
 import { type TestIdentity, testIdentity } from '@warden/core/testing'
 import { runPolicyTests } from '@warden/policy'
 import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { type EmbeddedPostgres, startEmbeddedPostgres } from '@warden/cli'
 import { DEPLOY_LOGIN, type LocalSshd, startLocalSshd } from '../../examples/ci-job/local-sshd.js'
 import { type CiJobConfig, DEPLOY_DB, PRINCIPAL_ID, runCiJob } from '../../examples/ci-job/main.js'
 

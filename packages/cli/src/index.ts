@@ -1,4 +1,6 @@
 export { runCli } from './cli.js'
+// The demo's embedded PostgreSQL (PGlite over the wire protocol), for examples and local tests.
+export { type EmbeddedPostgres, startEmbeddedPostgres } from './demo/embedded-postgres.js'
 export {
   createInboxServer,
   type InboxServer,
@@ -14,5 +16,3 @@ export {
   sharedSecretAuth,
 } from './inbox/reviewer-auth.js'
 export type { Io } from './internal/io.js'
-// The demo's embedded PostgreSQL (PGlite over the wire protocol), for examples and local tests.
-export { type EmbeddedPostgres, startEmbeddedPostgres } from './demo/embedded-postgres.js'

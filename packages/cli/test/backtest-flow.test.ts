@@ -37,9 +37,13 @@ describe('warden policy backtest with flow rules', { timeout: SUBPROCESS_TIMEOUT
   it('records flow facts and replays them: only the write after the customers read changes', async () => {
     const log = `${tmp.dir}/flow.jsonl`
     const warden = createWarden({ policy: await loadPolicy(RECORDED), audit: jsonlSink(log) })
-    const session = await warden.session({ principal: { id: 'svc-etl', type: 'service', groups: ['readers'] } })
+    const session = await warden.session({
+      principal: { id: 'svc-etl', type: 'service', groups: ['readers'] },
+    })
     // A write in a fresh run (nothing read before it), then a run that reads customers and writes.
-    await session.run(async () => session.execute(await sqlCommand('UPDATE orders SET status = 1 WHERE id = 1'), () => 1))
+    await session.run(async () =>
+      session.execute(await sqlCommand('UPDATE orders SET status = 1 WHERE id = 1'), () => 1),
+    )
     await session.run(async () => {
       await session.execute(await sqlCommand('SELECT id FROM customers'), () => [])
       await session.execute(await sqlCommand('UPDATE orders SET status = 2 WHERE id = 2'), () => 1)
@@ -51,7 +55,10 @@ describe('warden policy backtest with flow rules', { timeout: SUBPROCESS_TIMEOUT
       .split('\n')
       .map((line) => JSON.parse(line))
     const second = records.find((r) => r.command === 'UPDATE orders SET status = 2 WHERE id = 2')
-    expect(second.request.flow).toEqual({ reads: expect.arrayContaining(['postgres:orders-prod/customers']), tags: [] })
+    expect(second.request.flow).toEqual({
+      reads: expect.arrayContaining(['postgres:orders-prod/customers']),
+      tags: [],
+    })
     const first = records.find((r) => r.command === 'UPDATE orders SET status = 1 WHERE id = 1')
     expect(first.request.flow).toBeUndefined()
 

@@ -12,7 +12,9 @@ function auditRecords(file: string) {
 }
 
 describe('warden demo', () => {
-  it('runs on the embedded Postgres: masks, blocks, approves, verifies the chain', { timeout: 180_000 }, async () => {
+  it('runs on the embedded Postgres: masks, blocks, approves, verifies the chain', {
+    timeout: 180_000,
+  }, async () => {
     const dir = tempDir('demo-embedded')
     const audit = join(dir.dir, 'audit.jsonl')
     const r = await runWarden(['demo', '--approve', 'auto', '--audit', audit])
@@ -38,7 +40,9 @@ describe('warden demo', () => {
     dir.remove()
   })
 
-  it('runs against a real server with --database-url; rejected approvals do not run', { timeout: 60_000 }, async () => {
+  it('runs against a real server with --database-url; rejected approvals do not run', {
+    timeout: 60_000,
+  }, async () => {
     const dir = tempDir('demo-real')
     const audit = join(dir.dir, 'audit.jsonl')
     const schema = `warden_demo_${process.pid}`
@@ -55,7 +59,9 @@ describe('warden demo', () => {
     ])
     expect(r.code).toBe(0)
     expect(r.stdout).toContain('ERR_WARDEN_APPROVAL_REJECTED')
-    const update = auditRecords(audit).find((rec) => String(rec.command).startsWith("UPDATE orders SET status = 'refunded'"))
+    const update = auditRecords(audit).find((rec) =>
+      String(rec.command).startsWith("UPDATE orders SET status = 'refunded'"),
+    )
     expect(update?.outcome.status).toBe('rejected')
     dir.remove()
   })

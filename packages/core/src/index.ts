@@ -1,51 +1,75 @@
-export { WardenError, WardenDeniedError, type WardenErrorCode } from '@warden/policy'
-export { Secret, revealSecret, isSecret } from './secret.js'
-export type * from './broker/broker.js'
+export { WardenDeniedError, WardenError, type WardenErrorCode } from '@warden/policy'
 export type * from './approval/approver.js'
-export type * from './audit/audit-record.js'
-export type * from './audit/audit-sink.js'
-export type * from './masking/mask-plan.js'
-export type * from './session.js'
-export { createMaskingEngine, type MaskingOptions, type MaskingEngine, type CommandMasker, type MaskReportEntry } from './masking/masking-engine.js'
-export { detokenize } from './masking/detokenize.js'
-
-// warden, sessions, identity
-export { createWarden, type Warden, type WardenOptions, type SessionInput, type PrincipalInput } from './warden.js'
-export type { Identity } from './identity/identity.js'
-export { jwtIdentity, type JwtIdentityOptions } from './identity/jwt-identity.js'
-
-// brokers
-export { staticBroker, type StaticBrokerOptions, type StaticCredential, type SecretSource } from './broker/static-broker.js'
-export { httpBroker, type HttpBrokerOptions } from './broker/http-broker.js'
-export type { LeaseCacheOptions } from './broker/lease-cache.js'
-
 // approvers
 export { autoApprove, type RecordingApprover } from './approval/auto-approve.js'
 export { autoDeny } from './approval/auto-deny.js'
-export { callbackApprover, type ApprovalCallback } from './approval/callback-approver.js'
-
-// audit
-export { jsonlSink, type JsonlSink, type JsonlSinkOptions } from './audit/jsonl-sink.js'
-export { pinoSink, type PinoSinkOptions } from './audit/pino-sink.js'
-export { memorySink, type MemorySink, type RecordMatch } from './audit/memory-sink.js'
-export { verifyChain, type ChainVerification } from './audit/verify-chain.js'
-export { toOcsf, type OcsfEvent } from './audit/to-ocsf.js'
-export { consoleApprover, type ConsoleApproverOptions } from './approval/console-approver.js'
-export { webhookApprover, webhookPayload, type WebhookApproverOptions, type WebhookPayload } from './approval/webhook-approver.js'
+export { type ApprovalCallback, callbackApprover } from './approval/callback-approver.js'
+export { type ConsoleApproverOptions, consoleApprover } from './approval/console-approver.js'
 export {
-  redisApprovals,
   ApprovalDecisionError,
-  type RedisApprovalsOptions,
-  type ApprovalStore,
+  type ApprovalDecisionInput,
+  type ApprovalEvent,
   type ApprovalRecord,
   type ApprovalStatus,
-  type ApprovalEvent,
-  type ApprovalDecisionInput,
+  type ApprovalStore,
   type DecisionRefusal,
+  type RedisApprovalsOptions,
+  redisApprovals,
 } from './approval/redis-approvals.js'
-
+export {
+  type WebhookApproverOptions,
+  type WebhookPayload,
+  webhookApprover,
+  webhookPayload,
+} from './approval/webhook-approver.js'
+export type * from './audit/audit-record.js'
+export type * from './audit/audit-sink.js'
+// audit
+export { type JsonlSink, type JsonlSinkOptions, jsonlSink } from './audit/jsonl-sink.js'
+export { type MemorySink, memorySink, type RecordMatch } from './audit/memory-sink.js'
+export { type PinoSinkOptions, pinoSink } from './audit/pino-sink.js'
+export { type OcsfEvent, toOcsf } from './audit/to-ocsf.js'
+export { type ChainVerification, verifyChain } from './audit/verify-chain.js'
+export type * from './broker/broker.js'
+export { type HttpBrokerOptions, httpBroker } from './broker/http-broker.js'
+export type { LeaseCacheOptions } from './broker/lease-cache.js'
+// brokers
+export {
+  type SecretSource,
+  type StaticBrokerOptions,
+  type StaticCredential,
+  staticBroker,
+} from './broker/static-broker.js'
 // flow (data-flow rules across one causal chain)
 export { currentFlow } from './flow/current-flow.js'
-
 // agent tools
-export { guardTool, isToolRefusal, type GuardToolOptions, type GuardedTool, type ToolDescription, type ToolRefusal, type ToolRefusalCode } from './guard-tool.js'
+export {
+  type GuardedTool,
+  type GuardToolOptions,
+  guardTool,
+  isToolRefusal,
+  type ToolDescription,
+  type ToolRefusal,
+  type ToolRefusalCode,
+} from './guard-tool.js'
+export type { Identity } from './identity/identity.js'
+export { type JwtIdentityOptions, jwtIdentity } from './identity/jwt-identity.js'
+export { detokenize } from './masking/detokenize.js'
+export type * from './masking/mask-plan.js'
+export {
+  type CommandMasker,
+  createMaskingEngine,
+  type MaskingEngine,
+  type MaskingOptions,
+  type MaskReportEntry,
+} from './masking/masking-engine.js'
+export { isSecret, revealSecret, Secret } from './secret.js'
+export type * from './session.js'
+// warden, sessions, identity
+export {
+  createWarden,
+  type PrincipalInput,
+  type SessionInput,
+  type Warden,
+  type WardenOptions,
+} from './warden.js'

@@ -17,7 +17,11 @@ import type { Masker } from './masking/mask-plan.js'
 
 /** What a driver hands the pipeline: the described command. Core completes it into a policy Request. */
 export interface Command {
-  readonly resource: { readonly kind: ResourceKind; readonly name: string; readonly labels?: Readonly<Record<string, string>> }
+  readonly resource: {
+    readonly kind: ResourceKind
+    readonly name: string
+    readonly labels?: Readonly<Record<string, string>>
+  }
   readonly action: Action
   /** The command as audited and fingerprinted: SQL text, shell line, `GET https://host/path`, tool name + args. */
   readonly text: string
@@ -72,7 +76,11 @@ export interface Session extends SessionSource {
   readonly operations: number
   readonly closed: boolean
   /** decide → approve → lease → run → mask → audit. The only implementation of that sequence. */
-  execute<T>(command: Command, run: (context: ExecuteContext) => Promise<T> | T, options?: ExecuteOptions): Promise<T>
+  execute<T>(
+    command: Command,
+    run: (context: ExecuteContext) => Promise<T> | T,
+    options?: ExecuteOptions,
+  ): Promise<T>
   /** Decides without running or auditing (e.g. to filter a tool list). */
   check(command: Command): Decision
   /** A credential for a new physical connection, from the lease cache. Driver-facing. */

@@ -58,6 +58,8 @@ export class WardenError extends Error {
   }
 
   // Works across duplicate installs of the package (two copies of @warden/policy in one tree).
+  // `this` is the class `instanceof` was asked about (a subclass checks its own code), so it stays.
+  // biome-ignore-start lint/complexity/noThisInStatic: polymorphic on purpose
   static override [Symbol.hasInstance](value: unknown): boolean {
     if ((value as { [BRAND]?: unknown } | null)?.[BRAND] !== true) return false
     if (this === WardenError) return true
@@ -65,6 +67,7 @@ export class WardenError extends Error {
     if (code !== undefined) return (value as WardenError).code === code
     return Function.prototype[Symbol.hasInstance].call(this, value)
   }
+  // biome-ignore-end lint/complexity/noThisInStatic: polymorphic on purpose
 }
 
 /** A command was refused: by a rule, by the default, or because something could not be decided. */

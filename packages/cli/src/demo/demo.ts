@@ -79,15 +79,27 @@ export async function runDemo(argv: string[]): Promise<number> {
     say('Starting an embedded PostgreSQL (PGlite over the wire protocol)…')
     const embedded = await startEmbeddedPostgres()
     stopEmbedded = () => embedded.stop()
-    target = { host: embedded.host, port: embedded.port, database: 'postgres', user: 'postgres', password: 'postgres' }
+    target = {
+      host: embedded.host,
+      port: embedded.port,
+      database: 'postgres',
+      user: 'postgres',
+      password: 'postgres',
+    }
   }
 
   const approvals: Approver =
-    mode === 'console' ? consoleApprover() : mode === 'auto' ? autoApprove({ by: 'demo --approve auto' }) : autoDeny()
+    mode === 'console'
+      ? consoleApprover()
+      : mode === 'auto'
+        ? autoApprove({ by: 'demo --approve auto' })
+        : autoDeny()
   const warden = createWarden({
     policy: compilePolicy(DEMO_POLICY, { source: 'demo-policy.yaml' }),
     broker: staticBroker({
-      credentials: { 'postgres:shop': { type: 'password', username: target.user, password: target.password } },
+      credentials: {
+        'postgres:shop': { type: 'password', username: target.user, password: target.password },
+      },
     }),
     audit: jsonlSink(auditPath),
     approvals,
@@ -103,12 +115,15 @@ export async function runDemo(argv: string[]): Promise<number> {
 
   let failures = 0
   const attempt = async (session: Session, label: string, text: string, values?: unknown[]) => {
-    say(`\n${style.bold(session.principal.id)} ${style.dim('runs')} ${text}${values ? style.dim(`  ${JSON.stringify(values)}`) : ''}`)
+    say(
+      `\n${style.bold(session.principal.id)} ${style.dim('runs')} ${text}${values ? style.dim(`  ${JSON.stringify(values)}`) : ''}`,
+    )
     say(style.dim(`  (${label})`))
     try {
       const result = await session.run(() => pool.query(text, values))
       if (result.rows.length > 0) printRows(result.rows as Record<string, unknown>[], say)
-      else say(`  ${style.green('ok')}: ${result.rowCount ?? 0} row(s) ${result.command?.toLowerCase() ?? ''}`)
+      else
+        say(`  ${style.green('ok')}: ${result.rowCount ?? 0} row(s) ${result.command?.toLowerCase() ?? ''}`)
     } catch (error) {
       if (error instanceof WardenError) say(`  ${style.red('refused')} [${error.code}] ${error.message}`)
       else {
@@ -124,13 +139,21 @@ export async function runDemo(argv: string[]): Promise<number> {
     say(`  4 customers, 4 orders in schema ${schema}`)
 
     step('A reporting service account (group: readers)')
-    const service = await warden.session({ principal: { id: 'svc-reports', type: 'service', groups: ['readers'] } })
-    await attempt(service, 'allowed, PII masked', 'SELECT id, name, email, ssn, phone FROM customers ORDER BY id')
+    const service = await warden.session({
+      principal: { id: 'svc-reports', type: 'service', groups: ['readers'] },
+    })
+    await attempt(
+      service,
+      'allowed, PII masked',
+      'SELECT id, name, email, ssn, phone FROM customers ORDER BY id',
+    )
     await attempt(service, 'blocked: DROP', 'DROP TABLE orders')
     await attempt(service, 'blocked: DELETE without WHERE', 'DELETE FROM orders')
 
     step(`A support agent (an AI agent's identity); held writes are approved: ${mode}`)
-    const agent = await warden.session({ principal: { id: 'agent-support', type: 'agent', groups: ['support'] } })
+    const agent = await warden.session({
+      principal: { id: 'agent-support', type: 'agent', groups: ['support'] },
+    })
     await attempt(
       agent,
       'allowed, the joined email is masked by its table origin',
@@ -138,7 +161,11 @@ export async function runDemo(argv: string[]): Promise<number> {
       ['disputed'],
     )
     await attempt(agent, 'held for a human', "UPDATE orders SET status = 'refunded' WHERE id = $1", [104])
-    await attempt(agent, 'blocked: the agent may only write orders', "UPDATE customers SET email = 'x@evil.test' WHERE id = 1")
+    await attempt(
+      agent,
+      'blocked: the agent may only write orders',
+      "UPDATE customers SET email = 'x@evil.test' WHERE id = 1",
+    )
     await service.close()
     await agent.close()
   } finally {
@@ -147,9 +174,11 @@ export async function runDemo(argv: string[]): Promise<number> {
   }
 
   step(`Audit timeline (${auditPath})`)
-  for (const session of await buildTimelines(auditPath, () => {})) say(formatTimeline(session, style).trimEnd() + '\n')
+  for (const session of await buildTimelines(auditPath, () => {}))
+    say(`${formatTimeline(session, style).trimEnd()}\n`)
   const chain = await verifyChain(auditPath)
-  if (chain.ok) say(`${style.green('✓')} hash chain verified: ${chain.count} records, head ${chain.head?.hash ?? ''}`)
+  if (chain.ok)
+    say(`${style.green('✓')} hash chain verified: ${chain.count} records, head ${chain.head?.hash ?? ''}`)
   else {
     failures++
     say(`${style.red('✗')} hash chain broken at seq ${chain.seq}: ${chain.reason}`)
@@ -181,7 +210,8 @@ function parse(argv: string[]) {
   }
   const schema = values.schema ?? DEFAULT_SCHEMA
   // The name is interpolated into DDL: accept plain identifiers only.
-  if (!/^[a-z_][a-z0-9_]{0,62}$/.test(schema)) throw new Error(`--schema must be a lower-case SQL identifier (got "${schema}")`)
+  if (!/^[a-z_][a-z0-9_]{0,62}$/.test(schema))
+    throw new Error(`--schema must be a lower-case SQL identifier (got "${schema}")`)
   return {
     schema,
     databaseUrl: values['database-url'],

@@ -224,7 +224,16 @@ export class SessionImpl implements Session {
     core.audit.check()
     if (decision.effect === 'deny') {
       const error = new WardenDeniedError(decision.rule, decision.reason)
-      return this.#refuse(command, info, flow, decision, started, { status: 'denied', error }, undefined, undefined)
+      return this.#refuse(
+        command,
+        info,
+        flow,
+        decision,
+        started,
+        { status: 'denied', error },
+        undefined,
+        undefined,
+      )
     }
 
     // approve
@@ -473,7 +482,17 @@ export class SessionImpl implements Session {
     approval: DraftRecord['approval'],
     lease: Lease | undefined,
   ): Promise<never> {
-    const record = this.#record(command, info, flow, decision, started, failure.status, approval, lease, undefined)
+    const record = this.#record(
+      command,
+      info,
+      flow,
+      decision,
+      started,
+      failure.status,
+      approval,
+      lease,
+      undefined,
+    )
     const outcome = record.outcome as { error?: string; code?: string }
     outcome.error = clip(failure.error.message)
     const code = (failure.error as { code?: unknown }).code

@@ -142,13 +142,28 @@ describe('guardTools (AI SDK)', () => {
             { tool: 'send_email', input: { to: 'someone@gmail.test', body: 'weekly digest' } },
           ],
         }
-      if (step === 1) return { calls: [{ tool: 'send_email', input: { to: 'someone@gmail.test', body: JSON.stringify(results[0]?.output) } }] }
+      if (step === 1)
+        return {
+          calls: [
+            {
+              tool: 'send_email',
+              input: { to: 'someone@gmail.test', body: JSON.stringify(results[0]?.output) },
+            },
+          ],
+        }
       return { text: 'done' }
     })
     const result = await session.run(() =>
-      generateText({ model, tools: guardTools(session, tools(log), { resource: 'support-agent' }), prompt: 'x', stopWhen: stepCountIs(4) }),
+      generateText({
+        model,
+        tools: guardTools(session, tools(log), { resource: 'support-agent' }),
+        prompt: 'x',
+        stopWhen: stepCountIs(4),
+      }),
     )
-    const outputs = result.steps.map((s) => s.toolResults.map((r) => [r.toolName, (r.output as { denied?: boolean }).denied === true]))
+    const outputs = result.steps.map((s) =>
+      s.toolResults.map((r) => [r.toolName, (r.output as { denied?: boolean }).denied === true]),
+    )
     // step 1: both ran (the email was written before the lookup's result existed); step 2: the email after it is refused
     expect(outputs[0]).toEqual([
       ['lookup_customer', false],
