@@ -1,6 +1,7 @@
 // Masks a fetch Response body with the command's masker before the caller can read it.
 import type { Masker } from '@warden/core'
 import { WardenError } from '@warden/policy'
+import { readCapped } from '../../internal/read-capped.js'
 import { contentKind } from './content-kind.js'
 import { lineTransform } from './line-transform.js'
 
@@ -54,7 +55,7 @@ export async function maskResponse(
   headers.delete('content-encoding')
   const init = { status: res.status, statusText: res.statusText, headers }
   if (kind === 'json') {
-    const text = await readCapped(res, options.maxBufferBytes)
+    const text = await readCapped(res, options.maxBufferBytes, 'a JSON response')
     return rebuild(new Response(text === '' ? '' : maskJsonText(text, masker), init), res)
   }
   const perLine =
@@ -89,26 +90,6 @@ function scrubHeaders(headers: Headers, scrub: (t: string) => string): Headers {
     out.set(name, clean)
   }
   return out ?? headers
-}
-
-async function readCapped(res: Response, max: number): Promise<string> {
-  const reader = res.body!.getReader()
-  const chunks: Uint8Array[] = []
-  let size = 0
-  for (;;) {
-    const { done, value } = await reader.read()
-    if (done) break
-    size += value.byteLength
-    if (size > max) {
-      await reader.cancel().catch(() => {})
-      throw new WardenError(
-        'ERR_WARDEN_MASKING',
-        `a JSON response exceeds maxBufferBytes (${max}); it cannot be masked`,
-      )
-    }
-    chunks.push(value)
-  }
-  return Buffer.concat(chunks).toString('utf8')
 }
 
 /** A constructed Response has an empty `url`; keep the one the caller would have seen. */

@@ -13,6 +13,7 @@ import { revealSecret } from '@warden/core'
 import { type KubeFacts, WardenError } from '@warden/policy'
 import type { Dispatcher } from 'undici'
 import { linkSignals } from '../../fetch/internal/link-signals.js'
+import { readCapped } from '../../internal/read-capped.js'
 import { describeKube, WRITE_VERBS } from '../describe-kube.js'
 import { type KubeMaskContext, maskKubeValue } from './mask-kube.js'
 
@@ -107,7 +108,7 @@ export class KubeTransport {
       command,
       async (context) => {
         const res = await this.#send(method, url, headers, body, context, signal)
-        const text = await readCapped(res, this.#o.maxBufferBytes)
+        const text = await readCapped(res, this.#o.maxBufferBytes, 'a Kubernetes response')
         const out: Record<string, string> = {}
         res.headers.forEach((v, k) => {
           out[k] = v
@@ -290,7 +291,7 @@ export class KubeTransport {
       dispatcher: this.#o.dispatcher,
     }
     const res = await fetch(dry, init as unknown as RequestInit)
-    const text = await readCapped(res, this.#o.maxBufferBytes)
+    const text = await readCapped(res, this.#o.maxBufferBytes, 'a Kubernetes response')
     let parsed: any
     try {
       parsed = JSON.parse(text)
@@ -339,25 +340,4 @@ export function bearer(credential: Credential | undefined): string {
     'ERR_WARDEN_BROKER',
     `the broker issued a ${credential.type} credential for a Kubernetes resource; expected a bearer token (type "token")`,
   )
-}
-
-async function readCapped(res: Response, max: number): Promise<string> {
-  if (res.body === null) return ''
-  const reader = res.body.getReader()
-  const chunks: Uint8Array[] = []
-  let size = 0
-  for (;;) {
-    const { done, value } = await reader.read()
-    if (done) break
-    size += value.byteLength
-    if (size > max) {
-      await reader.cancel().catch(() => {})
-      throw new WardenError(
-        'ERR_WARDEN_MASKING',
-        `a Kubernetes response exceeds maxBufferBytes (${max}); it cannot be masked`,
-      )
-    }
-    chunks.push(value)
-  }
-  return Buffer.concat(chunks).toString('utf8')
 }
