@@ -81,8 +81,12 @@ export interface Session extends SessionSource {
     run: (context: ExecuteContext) => Promise<T> | T,
     options?: ExecuteOptions,
   ): Promise<T>
-  /** Decides without running or auditing (e.g. to filter a tool list). */
-  check(command: Command): Decision
+  /**
+   * Decides without running (e.g. to filter a tool list). With `{audit: true}` the decision is
+   * also written to the audit log (outcome `ok` or `denied`), for decisions that release data on
+   * their own, such as revealing a Kubernetes Secret's values; a failing audit sink then denies.
+   */
+  check(command: Command, options?: { readonly audit?: boolean }): Decision
   /** A credential for a new physical connection, from the lease cache. Driver-facing. */
   lease(resource: Command['resource'], scope?: string): Promise<Lease>
   /** Runs fn with this session ambient (AsyncLocalStorage). */

@@ -175,12 +175,32 @@ export class SessionImpl implements Session {
     }
   }
 
-  check(command: Command): Decision {
+  check(command: Command, options?: { readonly audit?: boolean }): Decision {
+    const started = performance.now()
     const info = this.#resource(command.resource)
+    const flow = chainFor(this).facts
+    let decision: Decision
     try {
-      return this.#core.policy.decide(this.#request(command, info, this.#operations, chainFor(this).facts))
+      decision = this.#core.policy.decide(this.#request(command, info, this.#operations, flow))
     } catch (err) {
-      return errorDecision(err, this.#core.policy)
+      decision = errorDecision(err, this.#core.policy)
+    }
+    if (options?.audit !== true) return decision
+    try {
+      this.#core.audit.check()
+      const status = decision.effect === 'allow' ? 'ok' : 'denied'
+      // Enqueued synchronously; a full sink's backpressure applies to the next execute().
+      this.#core.audit
+        .append(this.#record(command, info, flow, decision, started, status, undefined, undefined, undefined))
+        ?.catch(() => {})
+      return decision
+    } catch (err) {
+      // Not recorded means not released: fail closed.
+      const message = err instanceof Error ? err.message : String(err)
+      return {
+        ...errorDecision(err, this.#core.policy),
+        reason: `the decision could not be audited: ${message}`,
+      }
     }
   }
 

@@ -232,6 +232,16 @@ describe('REST through generated clients', () => {
     })
     expect(JSON.stringify(audit.records)).not.toContain(SECRET_VALUE)
     expect(JSON.stringify(audit.records)).not.toContain(b64(SECRET_VALUE))
+    // Each reveal decision is audited on its own: the allowed one (values released) and the refused one.
+    const reveals = audit.records.filter((r) => r.action === 'kube.reveal')
+    expect(reveals.find((r) => r.command === 'reveal secrets team/visible')).toMatchObject({
+      decision: { effect: 'allow', rule: 'reveal-visible' },
+      outcome: { status: 'ok' },
+    })
+    expect(reveals.find((r) => r.command === 'reveal secrets team/db')).toMatchObject({
+      decision: { effect: 'deny' },
+      outcome: { status: 'denied' },
+    })
   })
 
   test('policy masks apply to JSON objects (detectors in configmap data)', async () => {

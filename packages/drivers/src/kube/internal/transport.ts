@@ -214,7 +214,7 @@ export class KubeTransport {
         const key = `${namespace}/${name}`
         let allowed = cache.get(key)
         if (allowed === undefined) {
-          allowed = session.check(this.#revealCommand(namespace, name)).effect === 'allow'
+          allowed = session.check(this.#revealCommand(namespace, name), { audit: true }).effect === 'allow'
           cache.set(key, allowed)
         }
         return allowed
