@@ -8,6 +8,7 @@ import { describePostgres, loadPostgresParser } from '@warden/drivers/pg'
 import { describeShell, loadShellParser } from '@warden/drivers/ssh'
 import {
   compilePolicy,
+  DETECTOR_NAMES,
   type MaskRule,
   type Policy,
   PolicyError,
@@ -270,19 +271,7 @@ describe('masker', () => {
     {
       name: 'detect',
       columns: [],
-      detectors: [
-        'email',
-        'credit_card',
-        'iban',
-        'us_ssn',
-        'phone',
-        'ipv4',
-        'ipv6',
-        'jwt',
-        'aws_access_key',
-        'private_key',
-        'api_key',
-      ],
+      detectors: [...DETECTOR_NAMES],
       strategy: 'redact',
       tags: ['pii'],
     },

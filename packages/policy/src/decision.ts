@@ -17,6 +17,21 @@ export type DetectorName =
   | 'private_key'
   | 'api_key'
 
+/** Every built-in detector, in documentation order (the policy schema accepts exactly these). */
+export const DETECTOR_NAMES = [
+  'email',
+  'credit_card',
+  'iban',
+  'us_ssn',
+  'phone',
+  'ipv4',
+  'ipv6',
+  'jwt',
+  'aws_access_key',
+  'private_key',
+  'api_key',
+] as const satisfies readonly DetectorName[]
+
 /** A mask rule that applies to this request, as carried by a decision. */
 export interface MaskRule {
   readonly name: string

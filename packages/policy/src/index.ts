@@ -23,6 +23,7 @@ export {
   type PolicySource,
 } from './compile-policy.js'
 export type * from './decision.js'
+export { DETECTOR_NAMES } from './decision.js'
 export {
   PolicyError,
   type PolicyErrorLocation,

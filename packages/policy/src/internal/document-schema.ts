@@ -1,20 +1,7 @@
 // The policy document schema (DESIGN.md, "Policy documents"). Unknown keys are errors.
 import { z } from 'zod'
-import type { DetectorName, MaskStrategyName } from '../decision.js'
+import { DETECTOR_NAMES, type MaskStrategyName } from '../decision.js'
 
-const DETECTORS = [
-  'email',
-  'credit_card',
-  'iban',
-  'us_ssn',
-  'phone',
-  'ipv4',
-  'ipv6',
-  'jwt',
-  'aws_access_key',
-  'private_key',
-  'api_key',
-] as const satisfies readonly DetectorName[]
 const STRATEGIES = [
   'redact',
   'partial',
@@ -53,7 +40,7 @@ const mask = z
     resources: z.array(z.string()).min(1).optional(),
     when: z.string().min(1).optional(),
     columns: z.array(z.string()).optional(),
-    detectors: z.array(z.enum(DETECTORS)).optional(),
+    detectors: z.array(z.enum(DETECTOR_NAMES)).optional(),
     strategy: z.enum(STRATEGIES),
     tags: z.array(tag).optional(),
     shadow: z.boolean().optional(),
