@@ -75,12 +75,19 @@ redis.call('DEL', KEYS[1])
 redis.call('PUBLISH', ARGV[2], cjson.encode({type = 'removed', id = ARGV[1], status = 'used'}))
 return {h[1], h[2] or '', h[3] or '', h[4]}`
 
+// Publishes 'removed' when either the hash or the pending entry was still there, so inboxes hear
+// about an expiry even when one of the two has already been cleaned up.
 const WITHDRAW = `
 local s = redis.call('HGET', KEYS[1], 'status')
 redis.call('DEL', KEYS[1])
-redis.call('ZREM', KEYS[2], ARGV[1])
-if s then redis.call('PUBLISH', ARGV[2], cjson.encode({type = 'removed', id = ARGV[1], status = ARGV[3]})) end
+local z = redis.call('ZREM', KEYS[2], ARGV[1])
+if s or z == 1 then redis.call('PUBLISH', ARGV[2], cjson.encode({type = 'removed', id = ARGV[1], status = ARGV[3]})) end
 return s or false`
+
+// The hash outlives expiresAt by this much, so the waiter's own withdraw (whose timer fires at
+// expiresAt, a little late) still finds it and tells the inboxes; expiry itself is enforced by
+// comparing expiresAt, never by the key's TTL.
+const EXPIRY_GRACE_MS = 30_000
 
 function storeError(error: unknown): WardenError {
   if (error instanceof WardenError) return error
@@ -162,7 +169,7 @@ class RedisApprovals implements ApprovalStore {
         request.fingerprint,
         request.principal.id,
         String(request.expiresAt.getTime()),
-        String(ttl),
+        String(ttl + EXPIRY_GRACE_MS),
         this.#channel,
         event,
       ),
@@ -316,6 +323,8 @@ class RedisApprovals implements ApprovalStore {
   #record(id: string, hash: Record<string, string>): ApprovalRecord | undefined {
     if (hash.request === undefined) return undefined
     const status = hash.status as ApprovalRecord['status']
+    // Kept past expiry only for the grace period: to readers it is gone.
+    if (status === 'pending' && Number(hash.expiresAt) <= Date.now()) return undefined
     return {
       id,
       status,
