@@ -1,5 +1,7 @@
 import { readFileSync } from 'node:fs'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { formatTimeline } from '../src/commands/audit-replay.js'
+import { createStyle } from '../src/internal/io.js'
 import { RECORDED_POLICY, type RecordedLog, recordAuditLog } from './fixtures.js'
 import { runWarden, SUBPROCESS_TIMEOUT, tempDir } from './helpers.js'
 
@@ -127,6 +129,34 @@ describe('warden audit replay', { timeout: SUBPROCESS_TIMEOUT }, () => {
       outcome: { status: 'ok', rows: 2 },
     })
     expect(session.events[2]).toMatchObject({ outcome: { status: 'denied', code: 'ERR_WARDEN_DENIED' } })
+  })
+
+  it('shows how a remote process ended (exit status or signal)', () => {
+    const command = (seq: number, text: string, outcome: object) => ({
+      seq,
+      time: '2026-11-26T10:00:00.000Z',
+      type: 'command' as const,
+      resource: 'ssh:web-1',
+      action: 'ssh.exec',
+      command: text,
+      decision: { effect: 'allow' as const, rule: 'ops', reason: '', revision: 'r' },
+      masked: [],
+      maskedCount: 0,
+      outcome: { status: 'ok' as const, ms: 5, ...outcome },
+    })
+    const out = formatTimeline(
+      {
+        id: 's1',
+        principal: { id: 'ci', type: 'service', groups: [] },
+        start: '2026-11-26T10:00:00.000Z',
+        end: '2026-11-26T10:00:01.000Z',
+        events: [command(1, 'make test', { exit: 2 }), command(2, 'sleep 30', { signal: 'SIGTERM' })],
+        counts: { commands: 2, allow: 2, deny: 0, approve: 0, ok: 2, error: 0 },
+      },
+      createStyle({ isTTY: false } as never, {}),
+    )
+    expect(out).toMatch(/make test\n.*\n\s+outcome {2}ok, exit 2, 5 ms/)
+    expect(out).toMatch(/sleep 30\n.*\n\s+outcome {2}ok, killed by SIGTERM, 5 ms/)
   })
 
   it('exits 1 for a session that is not in the log', async () => {

@@ -54,6 +54,11 @@ export interface ExecuteContext {
   rows(count: number): void
   /** Links an artifact (e.g. a session recording path) from the audit record. */
   link(name: 'recording', value: string): void
+  /**
+   * Reports how a remote process ended (an ssh exec): `outcome.exit` is its exit status, or
+   * `outcome.signal` the signal that ended it. The outcome status stays `ok`: the command ran.
+   */
+  exited(code: number | null | undefined, signal?: string): void
   /** The approval that released this command, if any (for drivers that guard the approved effect). */
   readonly approval: { readonly id: string; readonly preview?: ApprovalPreview } | undefined
 }

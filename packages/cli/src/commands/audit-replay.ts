@@ -109,6 +109,8 @@ export function formatTimeline(session: SessionTimeline, style: Style): string {
       const o = e.outcome
       const detail = [
         o.rows !== undefined ? `${o.rows} row${o.rows === 1 ? '' : 's'}` : '',
+        o.exit !== undefined ? `exit ${o.exit}` : '',
+        o.signal !== undefined ? `killed by ${o.signal}` : '',
         `${o.ms} ms`,
         o.code ?? '',
         // A denial's message repeats the decision line above.
@@ -162,7 +164,7 @@ export const auditReplay: CommandSpec = {
   details: `
 Shows, per session and in order: each command with its decision (effect, rule, reason),
 the approval (status, reviewer), the values masked per column, and the outcome (status,
-rows, time, error code).
+rows, exit status, time, error code).
 
 Options:
   --session ID   only this session

@@ -32,6 +32,10 @@ export interface AuditRecord {
   readonly outcome?: {
     readonly status: OutcomeStatus
     readonly rows?: number
+    /** Exit status of a remote process (ssh exec). */
+    readonly exit?: number
+    /** Signal that ended a remote process (ssh exec), e.g. `SIGKILL`. */
+    readonly signal?: string
     readonly ms: number
     readonly error?: string
     readonly code?: string

@@ -72,6 +72,8 @@ class CommandContext implements ExecuteContext {
   readonly #session: SessionImpl
   rowCount: number | undefined = undefined
   recording: string | undefined = undefined
+  exit: number | undefined = undefined
+  exitSignal: string | undefined = undefined
 
   constructor(
     session: SessionImpl,
@@ -94,6 +96,10 @@ class CommandContext implements ExecuteContext {
   }
   link(name: 'recording', value: string): void {
     if (name === 'recording') this.recording = String(value)
+  }
+  exited(code: number | null | undefined, signal?: string): void {
+    if (Number.isInteger(code)) this.exit = code as number
+    if (typeof signal === 'string' && signal !== '') this.exitSignal = signal.slice(0, 32)
   }
 }
 
@@ -461,8 +467,10 @@ export class SessionImpl implements Session {
       outcome: {
         code: undefined,
         error: undefined,
+        exit: context?.exit,
         ms: Math.round((performance.now() - started) * 1000) / 1000,
         rows: context?.rowCount,
+        signal: context?.exitSignal,
         status,
       },
       prev: '',

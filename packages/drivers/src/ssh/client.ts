@@ -464,6 +464,8 @@ export class Client extends ssh2.Client {
       channel.close()
     }
     context.signal.addEventListener('abort', abort, { once: true })
+    // ssh2 emits ('exit', code) or ('exit', null, signalName, ...) before 'close'.
+    channel.once('exit', (code: number | null, signal?: string) => context.exited(code, signal))
     return hold.closed.then(() => {
       context.signal.removeEventListener('abort', abort)
       return recorder?.close()

@@ -185,7 +185,33 @@ describe('exec', () => {
     expect(record.decision).toMatchObject({ effect: 'allow', rule: 'safe-exec' })
     expect(record.facts).toMatchObject({ programs: ['echo', 'cat'], flags: ['pipe'] })
     expect(record.outcome?.status).toBe('ok')
+    expect(record.outcome?.exit).toBe(0)
     expect(typeof record.recording).toBe('string')
+  })
+
+  test('the exit status or signal of the remote process is in the audit record', async () => {
+    audit.clear()
+    expect((await exec(client, 'test -e /nonexistent-warden')).code).toBe(1)
+    const failed = audit.expectRecord({ action: 'ssh.exec', command: 'test -e /nonexistent-warden' })
+    expect(failed.outcome).toMatchObject({ status: 'ok', exit: 1 })
+    expect(failed.outcome?.signal).toBeUndefined()
+    // A process ended by a signal reports the signal's name instead of a status.
+    const ended = await new Promise<unknown[]>((resolve, reject) =>
+      client.exec('sleep 30', (err, ch) => {
+        if (err) return reject(err)
+        let exit: unknown[] = []
+        ch.on('exit', (...args: unknown[]) => {
+          exit = args
+        })
+        ch.on('data', () => {})
+        ch.on('close', () => resolve(exit))
+        setTimeout(() => ch.signal('TERM'), 200)
+      }),
+    )
+    expect(ended.slice(0, 2)).toEqual([null, 'SIGTERM'])
+    const killed = audit.expectRecord({ action: 'ssh.exec', command: 'sleep 30' })
+    expect(killed.outcome).toMatchObject({ status: 'ok', signal: 'SIGTERM' })
+    expect(killed.outcome?.exit).toBeUndefined()
   })
 
   test('denied command never reaches the server', async () => {
