@@ -1,4 +1,5 @@
-// bench/fetch: raw fetch vs Warden's guarded fetch against one local node:http server, in the same run.
+// bench/fetch: raw fetch vs Warden's guarded fetch vs raw fetch through a TCP relay hop, against one
+// local node:http server, in the same run.
 // Both use their own undici Agent with keep-alive. The guarded side runs the full pipeline per request:
 // describe → decide (allow rule) → lease (cached) → credential header → fetch → audit (jsonl file, fsync batch);
 // a second guarded variant also masks the JSON body (path rule + email detector).
@@ -11,6 +12,7 @@ import { type Broker, createWarden, jsonlSink, Secret } from '@warden/core'
 import { createFetch } from '@warden/drivers/fetch'
 import { compilePolicy } from '@warden/policy'
 import { Agent } from 'undici'
+import { tcpRelay } from '../relay.js'
 import { stats, writeSection } from '../results.js'
 import { writeFigures } from '../summary/figures.js'
 
@@ -21,6 +23,7 @@ const server = http.createServer((_req, res) => {
 })
 await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
 const origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+const relay = await tcpRelay('127.0.0.1', (server.address() as AddressInfo).port)
 
 const broker: Broker = {
   async issue() {
@@ -96,6 +99,7 @@ const variants: [string, F, string][] = [
   ['raw fetch', raw, `${origin}/plain`],
   ['guarded, no masks', guarded, `${origin}/plain`],
   ['guarded, JSON masked', guarded, `${origin}/masked`],
+  ['raw fetch through a TCP relay hop', raw, `http://127.0.0.1:${relay.port}/plain`],
 ]
 
 // Warm-up: JIT, keep-alive sockets, lease cache, mask plan.
@@ -117,7 +121,7 @@ const rows = variants.map(([name]) => {
   const t = stats(tput.get(name)!).median
   return `| ${name} | ${l.median.toFixed(0)} | ${l.p99.toFixed(0)} | ${(l.median - rawLat.median).toFixed(0)} | ${t.toFixed(0)} | ${(t / rawTput).toFixed(2)}× |`
 })
-const md = `## fetch: raw \`fetch\` vs guarded \`createFetch\`
+const md = `## fetch: raw \`fetch\` vs guarded \`createFetch\` vs a proxy hop
 
 One local \`node:http\` server (a ${BODY.length}-byte JSON body), keep-alive undici Agents on both sides. Guarded =
 describe + \`decide\` (allow) + cached lease + bearer header + hash-chained \`jsonlSink\` (fsync batch) per request;
@@ -141,11 +145,13 @@ writeFigures('fetch', {
       raw: figure('raw fetch'),
       guarded: figure('guarded, no masks'),
       guardedMasked: figure('guarded, JSON masked'),
+      proxy: figure('raw fetch through a TCP relay hop'),
     },
   ],
 })
 
 await warden.close()
 await rawAgent.close()
+await relay.close()
 server.close()
 rmSync(dir, { recursive: true, force: true })

@@ -1,5 +1,5 @@
-// bench/mysql: raw mysql2 promise pool vs guarded pool (policy + masking + jsonl audit) on the
-// same MariaDB account, in one run. Throughput at concurrency 8, median latency at concurrency 1,
+// bench/mysql: raw mysql2 promise pool vs guarded pool (policy + masking + jsonl audit) vs the raw
+// pool through a TCP relay hop, on the same MariaDB account, in one run. Throughput at concurrency 8, median latency at concurrency 1,
 // and describeMysql cached/uncached.
 import { randomBytes } from 'node:crypto'
 import { mkdtempSync, rmSync } from 'node:fs'
@@ -17,6 +17,7 @@ import {
 import { createPool, describeMysql } from '@warden/drivers/mysql'
 import { compilePolicy } from '@warden/policy'
 import mysql from 'mysql2/promise'
+import { tcpRelay } from '../relay.js'
 import { stats, writeSection } from '../results.js'
 import { writeFigures } from '../summary/figures.js'
 
@@ -114,6 +115,8 @@ async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'warden-bench-mysql-'))
   const base = { host: HOST, port: PORT, database, connectionLimit: 8 }
   const raw = mysql.createPool({ ...base, user, password })
+  const relay = await tcpRelay(HOST, PORT)
+  const proxied = mysql.createPool({ ...base, host: '127.0.0.1', port: relay.port, user, password })
   const sink = jsonlSink(join(dir, 'audit.jsonl'), { fsync: 'batch' })
   const warden = createWarden({
     policy: compilePolicy(POLICY),
@@ -156,6 +159,7 @@ async function main(): Promise<void> {
       'raw query': (n) => raw.query(SQL, [n]),
       'guarded query': (n) => guarded.query(SQL, [n]),
       'driver only (pass-through session) query': (n) => driverOnly.query(SQL, [n]),
+      'raw query through a TCP relay hop': (n) => proxied.query(SQL, [n]),
       'raw execute': (n) => raw.execute(SQL, [n]),
       'guarded execute': (n) => guarded.execute(SQL, [n]),
     }
@@ -187,10 +191,11 @@ async function main(): Promise<void> {
       row('raw query', 'raw query'),
       row('guarded query', 'raw query'),
       row('driver only (pass-through session) query', 'raw query'),
+      row('raw query through a TCP relay hop', 'raw query'),
       row('raw execute', 'raw execute'),
       row('guarded execute', 'raw execute'),
     ].join('\n')
-    const markdown = `## mysql: guarded mysql2 pool vs raw mysql2 pool
+    const markdown = `## mysql: guarded mysql2 pool vs raw mysql2 pool vs a proxy hop
 
 Query: \`${SQL}\` with \`query\` (values formatted client-side; the formatted text is classified, cached per text after warm-up over 1000 ids) and \`execute\` (prepared; the template is classified). MariaDB on loopback, the same password account for both pools, 8 connections; guarded = 5 rules, \`email\` masked with \`partial\`, jsonl audit with batched fsync.
 Throughput: 8 concurrent workers for ${THROUGHPUT_MS / 1000} s. Latency: ${LATENCY_N} sequential queries. Best of 2 alternating rounds. Targets: ≥ 0.90× raw throughput, ≤ 20 µs added median.
@@ -214,6 +219,7 @@ describeMysql: cached ${d.cached.toFixed(2)} µs, uncached ${d.uncached.toFixed(
           workload: 'SELECT by id (query), masked; latency c=1, throughput c=8',
           raw: path('raw query'),
           guarded: path('guarded query'),
+          proxy: path('raw query through a TCP relay hop'),
         },
       ],
       metrics: [
@@ -231,6 +237,8 @@ describeMysql: cached ${d.cached.toFixed(2)} µs, uncached ${d.uncached.toFixed(
     await driverOnly.end().catch(() => {})
     await warden.close().catch(() => {})
     await raw.end().catch(() => {})
+    await proxied.end().catch(() => {})
+    await relay.close()
     await admin.query(`DROP DATABASE IF EXISTS \`${database}\``).catch(() => {})
     await admin.query('DROP USER IF EXISTS ?@?', [user, '%']).catch(() => {})
     await admin.end()

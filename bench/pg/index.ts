@@ -3,7 +3,6 @@
 // concurrency 1, and describePostgres cached/uncached.
 import { randomBytes } from 'node:crypto'
 import { mkdtempSync, rmSync } from 'node:fs'
-import { createConnection, createServer, type Server, type Socket } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import {
@@ -18,6 +17,7 @@ import {
 import { describePostgres, Pool as GuardedPool, loadPostgresParser } from '@warden/drivers/pg'
 import { compilePolicy } from '@warden/policy'
 import pg from 'pg'
+import { tcpRelay } from '../relay.js'
 import { stats, writeSection } from '../results.js'
 import { writeFigures } from '../summary/figures.js'
 
@@ -52,32 +52,6 @@ masks:
     columns: ["email", "*.ssn"]
     strategy: partial
 `
-
-/** A minimal TCP relay: the "proxy hop" a gateway would add (no protocol work at all). */
-function relay(): Promise<{ server: Server; port: number }> {
-  const sockets = new Set<Socket>()
-  const server = createServer((inbound) => {
-    const outbound = createConnection({ host: HOST, port: PORT })
-    inbound.setNoDelay(true)
-    outbound.setNoDelay(true)
-    sockets.add(inbound).add(outbound)
-    inbound.pipe(outbound).pipe(inbound)
-    const close = () => {
-      inbound.destroy()
-      outbound.destroy()
-    }
-    inbound.on('error', close).on('close', close)
-    outbound.on('error', close).on('close', close)
-  })
-  server.on('close', () => {
-    for (const s of sockets) s.destroy()
-  })
-  return new Promise((resolve) =>
-    server.listen(0, '127.0.0.1', () =>
-      resolve({ server, port: (server.address() as { port: number }).port }),
-    ),
-  )
-}
 
 type Query = (id: number) => Promise<unknown>
 
@@ -136,10 +110,10 @@ async function main(): Promise<void> {
   await admin.connect()
   await admin.query(`CREATE DATABASE ${database}`)
   const dir = mkdtempSync(join(tmpdir(), 'warden-bench-pg-'))
-  const { server, port: relayPort } = await relay()
+  const relay = await tcpRelay(HOST, PORT)
   const base = { user: 'postgres', database, max: 8 }
   const raw = new pg.Pool({ ...base, host: HOST, port: PORT })
-  const proxied = new pg.Pool({ ...base, host: '127.0.0.1', port: relayPort })
+  const proxied = new pg.Pool({ ...base, host: '127.0.0.1', port: relay.port })
   // Idle connections die when the bench database is dropped at the end: expected, not a crash.
   raw.on('error', () => {})
   proxied.on('error', () => {})
@@ -262,7 +236,7 @@ describePostgres: cached ${d.cached.toFixed(2)} µs, uncached ${d.uncached.toFix
     await warden.close().catch(() => {})
     await raw.end().catch(() => {})
     await proxied.end().catch(() => {})
-    server.close()
+    await relay.close()
     await admin.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`).catch(() => {})
     await admin.end()
     rmSync(dir, { recursive: true, force: true })

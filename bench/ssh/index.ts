@@ -1,6 +1,6 @@
 // bench/ssh: (1) describeShell µs per line — short/medium/long, cached and uncached; (2) added latency
-// per exec against a real OpenSSH sshd: raw ssh2 Client vs the guarded Client, same certificate login,
-// same connection kept open, in the same run (interleaved rounds).
+// per exec against a real OpenSSH sshd: raw ssh2 Client vs the guarded Client vs the raw Client through
+// a TCP relay hop, same certificate login, same connection kept open, in the same run (interleaved rounds).
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -11,6 +11,7 @@ import ssh2 from 'ssh2'
 import { loadBashParser } from '../../packages/drivers/src/ssh/internal/bash-parser.js'
 import { certificateKey, enableCertificateAuth } from '../../packages/drivers/src/ssh/ssh2-internals.js'
 import { LOGIN, startSshd } from '../../packages/drivers/test/ssh/sshd.js'
+import { tcpRelay } from '../relay.js'
 import { stats, writeSection } from '../results.js'
 import { writeFigures } from '../summary/figures.js'
 
@@ -107,7 +108,9 @@ const warden = createWarden({
 })
 const session = await warden.session({ principal: { id: 'bench', type: 'service' } })
 
-async function rawClient(): Promise<ssh2.Client> {
+const relay = await tcpRelay('127.0.0.1', sshd.port)
+
+async function rawClient(port = sshd.port): Promise<ssh2.Client> {
   const lease = await broker.issue({
     resource: { kind: 'ssh', name: 'bench', labels: {} },
     principal: session.principal,
@@ -120,7 +123,7 @@ async function rawClient(): Promise<ssh2.Client> {
     client.once('ready', resolve).once('error', reject)
     client.connect({
       host: '127.0.0.1',
-      port: sshd.port,
+      port,
       username,
       authHandler: [
         { type: 'publickey', username, key: certificateKey(revealSecret(privateKey), certificate!) } as never,
@@ -165,6 +168,7 @@ const variants: [string, ssh2.Client][] = [
   ['raw ssh2', await rawClient()],
   ['guarded, recording off', await guardedClient(false)],
   ['guarded, recording on', await guardedClient(join(dir, 'casts'))],
+  ['raw ssh2 through a TCP relay hop', await rawClient(relay.port)],
 ]
 for (const [, c] of variants) await latency(c, 20) // warm-up
 const ROUNDS = 4
@@ -178,7 +182,7 @@ const execRows = variants.map(([name]) => {
   return `| ${name} | ${(s.median / 1000).toFixed(2)} | ${(s.p99 / 1000).toFixed(2)} | ${(s.median - rawExec.median).toFixed(0)} |`
 })
 
-const md = `## ssh: \`describeShell\` and guarded \`exec\` vs raw ssh2
+const md = `## ssh: \`describeShell\` and guarded \`exec\` vs raw ssh2 vs a proxy hop
 
 **describeShell** (web-tree-sitter + tree-sitter-bash, walker and wrapper unwrapping; parser load ${loadMs.toFixed(0)} ms once).
 Uncached = a new text each call (parse + walk + wrapper unwrapping + deep-freeze + cache insert); cached = the same
@@ -209,6 +213,7 @@ writeFigures('ssh', {
       workload: "exec('true'), c=1",
       raw: fig('raw ssh2'),
       guarded: fig('guarded, recording off'),
+      proxy: fig('raw ssh2 through a TCP relay hop'),
     },
   ],
   metrics,
@@ -216,5 +221,6 @@ writeFigures('ssh', {
 
 for (const [, c] of variants) c.end()
 await warden.close()
+await relay.close()
 await sshd.stop()
 rmSync(dir, { recursive: true, force: true })
