@@ -5,6 +5,13 @@ export interface ColumnRef {
   readonly table?: string
   /** The origin column name when it differs from `name` (an alias). */
   readonly origin?: string
+  /**
+   * For a computed column (no `table`): the column names the statement's output expressions read,
+   * `*` for a whole row (`row_to_json(c)`). A column rule matching any of them masks this column
+   * whole (the strongest such rule; any column rule for `*`), so `upper(ssn)` is masked like `ssn`.
+   * The same array for every row shape of one statement (it is part of the plan cache key).
+   */
+  readonly derivedFrom?: readonly string[]
 }
 
 /** Compiled once per (mask rules, result shape); applies to rows of that shape. */

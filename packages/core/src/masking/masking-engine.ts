@@ -167,7 +167,11 @@ class Engine implements MaskingEngine {
     const known = set.byColumns.get(columns)
     if (known !== undefined) return known
     let shape = `${set.id}`
-    for (const c of columns) shape += `\u0001${c.name}\u0000${c.table ?? ''}\u0000${c.origin ?? ''}`
+    for (const c of columns) {
+      shape += `\u0001${c.name}\u0000${c.table ?? ''}\u0000${c.origin ?? ''}`
+      if (c.derivedFrom !== undefined && c.derivedFrom.length > 0)
+        shape += `\u0000${c.derivedFrom.join('\u0002')}`
+    }
     let plan = this.#plans.get(shape)
     if (plan === undefined) {
       plan = compilePlan(set, columns)
@@ -280,12 +284,32 @@ function compilePlan(set: RuleSet, columns: readonly ColumnRef[]): CompiledPlan 
     for (const r of set.columnRules) {
       if (r.globs.some((g) => matchColumn(g, names, table))) whole = stronger(whole, r.action)
     }
+    // A computed column carries what its expressions read: masked whole when any of that is.
+    const derived =
+      table === undefined && c.derivedFrom !== undefined && c.derivedFrom.length > 0
+        ? c.derivedFrom.map((d) => String(d).toLowerCase())
+        : undefined
+    if (derived !== undefined) {
+      const wholeRow = derived.includes('*')
+      for (const r of set.columnRules) {
+        if (wholeRow || r.globs.some((g) => matchColumn(g, derived, undefined)))
+          whole = stronger(whole, r.action)
+      }
+    }
     if (whole !== undefined) {
       slots.push({ kind: 'whole', index, name: c.name, action: whole })
       return
     }
     const detect = mergeDetect(
-      set.detectRules.filter((r) => r.scope === null || r.scope.some((g) => matchColumn(g, names, table))),
+      set.detectRules.filter(
+        (r) =>
+          r.scope === null ||
+          r.scope.some(
+            (g) =>
+              matchColumn(g, names, table) ||
+              (derived !== undefined && (derived.includes('*') || matchColumn(g, derived, undefined))),
+          ),
+      ),
     )
     if (detect !== null) slots.push({ kind: 'detect', index, name: c.name, detect })
   })

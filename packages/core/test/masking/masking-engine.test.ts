@@ -164,6 +164,32 @@ describe('column matching', () => {
     expect(masked(['customers.ssn'], { name: 'ssn' })).toBe(true)
   })
 
+  it('a computed column is masked whole when a column it was derived from is masked', () => {
+    expect(masked(['customers.ssn'], { name: 'upper', derivedFrom: ['ssn', 'id'] })).toBe(true)
+    expect(masked(['*.ssn'], { name: 'x', derivedFrom: ['SSN'] })).toBe(true)
+    expect(masked(['ssn'], { name: 'x', derivedFrom: ['name', 'id'] })).toBe(false)
+    // `*`: a whole row (row_to_json(c)) carries every column, so any column rule applies.
+    expect(masked(['customers.ssn'], { name: 'row_to_json', derivedFrom: ['*'] })).toBe(true)
+    // A column with a table origin is matched by its origin only.
+    expect(masked(['ssn'], { name: 'name', table: 'customers', derivedFrom: ['ssn'] })).toBe(false)
+    // The strongest of the matching rules wins; the derivation is part of the plan's cache key.
+    const m = engine.masker([
+      rule({ columns: ['email'], strategy: 'partial' }),
+      rule({ columns: ['ssn'], strategy: 'null' }),
+    ])
+    expect(m.plan([{ name: 'x', derivedFrom: ['email', 'ssn'] }]).applyArray(['a'])).toEqual([null])
+    expect(m.plan([{ name: 'x', derivedFrom: ['email'] }]).applyArray(['a@b.co'])).toEqual(['***@b.co'])
+    expect(m.plan([{ name: 'x' }]).applyArray(['a@b.co'])).toEqual(['a@b.co'])
+    // Column-scoped detectors apply to columns derived from their columns.
+    const d = engine.masker([rule({ columns: ['note'], detectors: ['email'], strategy: 'redact' })])
+    expect(d.plan([{ name: 'x', derivedFrom: ['note'] }]).applyArray(['mail a@b.co now'])).toEqual([
+      'mail [redacted] now',
+    ])
+    expect(d.plan([{ name: 'x', derivedFrom: ['id'] }]).applyArray(['mail a@b.co now'])).toEqual([
+      'mail a@b.co now',
+    ])
+  })
+
   it('the strongest strategy wins when rules overlap', () => {
     const m = engine.masker([
       rule({ columns: ['email'], strategy: 'partial' }),

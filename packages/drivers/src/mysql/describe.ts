@@ -1,5 +1,6 @@
 import type { SqlFacts, SqlFlag, SqlStatementFacts } from '@warden/policy'
 import { statementFacts } from './internal/ast-facts.js'
+import { setDerivedColumns } from './internal/derived-columns.js'
 import { lexMysql } from './internal/lexer.js'
 import { LruCache } from './internal/lru-cache.js'
 import { isWasmTrap, loadParser, parseMysql, parserReady } from './internal/sqlparser-instance.js'
@@ -81,18 +82,20 @@ function classify(text: string): SqlFacts {
     )
   }
   const facts: SqlStatementFacts[] = []
+  const projected = new Set<string>()
   let write = false
   let unbounded = false
   for (const s of statements) {
     const r = statementFacts(s)
     facts.push(r.facts)
+    for (const c of r.projected) projected.add(c)
     write ||= r.write
     unbounded ||= r.unbounded
     for (const f of r.flags) flags.add(f)
   }
   const reads = unique(facts.flatMap((s) => s.reads))
   const writes = unique(facts.flatMap((s) => s.writes))
-  return deepFreeze({
+  const described = deepFreeze({
     text,
     statements: facts,
     types: facts.map((s) => s.type),
@@ -106,6 +109,8 @@ function classify(text: string): SqlFacts {
     parsed: true,
     error: '',
   })
+  setDerivedColumns(described, projected)
+  return described
 }
 
 /**

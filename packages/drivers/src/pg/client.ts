@@ -16,7 +16,7 @@ import type { SqlFacts } from '@warden/policy'
 import { WardenDeniedError, WardenError } from '@warden/policy'
 import { parseSync } from 'libpg-query'
 import type pg from 'pg'
-import { describePostgres, loadPostgresParser } from './describe.js'
+import { derivedColumns, describePostgres, loadPostgresParser } from './describe.js'
 import { type CopyFormat, copyMasker } from './internal/copy-masker.js'
 import { scrubError } from './internal/scrub-error.js'
 import { QueryState, WireGuard } from './internal/wire-guard.js'
@@ -470,7 +470,7 @@ export class Client extends PgClient {
     report: boolean,
   ): Promise<QueryState> {
     const masker = context.masker
-    const state = new QueryState(masker)
+    const state = new QueryState(masker, masker === null ? undefined : derivedOf(text))
     const guard = this.#guard
     const internals = this.#internals
     return new Promise<QueryState>((resolve, reject) => {
@@ -552,7 +552,7 @@ export class Client extends PgClient {
     limit: number,
   ): Promise<SampleResult> {
     const guard = this.#guard
-    const state = new QueryState(masker)
+    const state = new QueryState(masker, masker === null ? undefined : derivedOf(text))
     const query = new PgQuery({
       text,
       values: values as unknown[] | undefined,
@@ -700,4 +700,12 @@ function deliver(query: PgSubmittable, err: unknown, internals: PgClientInternal
       // A submittable whose error handler throws must not take the process down.
     }
   })
+}
+
+const ANY_ROW: readonly string[] = Object.freeze(['*'])
+
+/** What a text's computed columns may carry; before the parser has loaded (never, after a describe), anything. */
+function derivedOf(text: string): readonly string[] {
+  const facts = describePostgres(text)
+  return facts instanceof Promise ? ANY_ROW : derivedColumns(facts)
 }

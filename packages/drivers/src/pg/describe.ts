@@ -6,7 +6,7 @@ import type { SqlFacts, SqlFlag, SqlStatementFacts } from '@warden/policy'
 import { WardenError } from '@warden/policy'
 import { loadModule, parseSync } from 'libpg-query'
 import { Lru } from './internal/lru.js'
-import { DescribeFailure, messageOf, SqlWalker } from './internal/sql-walker.js'
+import { DescribeFailure, messageOf, type ProjectedColumns, SqlWalker } from './internal/sql-walker.js'
 import { READ_ONLY_TYPES } from './internal/statement-types.js'
 
 export interface DescribePostgresOptions {
@@ -21,6 +21,9 @@ const DEFAULT_MAX_DEPTH = 1000
 const CACHE_SIZE = 2048
 
 const cache = new Lru<string, SqlFacts>(CACHE_SIZE)
+/** What each described text's computed columns may carry (see `derivedColumns`). */
+const derived = new WeakMap<SqlFacts, readonly string[]>()
+const NONE: readonly string[] = Object.freeze([])
 let loading: Promise<void> | undefined
 let loaded = false
 
@@ -73,21 +76,42 @@ function option(value: number | undefined, fallback: number, name: string): numb
 }
 
 function remember(key: string, text: string, maxLength: number, maxDepth: number): SqlFacts {
-  const facts = deepFreeze(classify(text, maxLength, maxDepth))
+  const { facts, projected } = classify(text, maxLength, maxDepth)
+  deepFreeze(facts)
+  if (projected !== undefined && (projected.columns.size > 0 || projected.wholeRow))
+    derived.set(
+      facts,
+      Object.freeze(projected.wholeRow ? [...projected.columns, '*'] : [...projected.columns]),
+    )
   cache.set(key, facts)
   return facts
 }
 
-function classify(text: string, maxLength: number, maxDepth: number): SqlFacts {
-  if (text.length > maxLength) return unparsed(text, `statement longer than ${maxLength} characters`)
-  if (text.length === 0) return unparsed(text, 'empty statement')
+/**
+ * The column names a statement's computed result columns (`upper(ssn) AS x`, which have no table
+ * origin) may carry values of, `*` when a whole row is referenced; for `ColumnRef.derivedFrom`,
+ * so a mask on `ssn` also masks `upper(ssn)`. Empty for facts not from `describePostgres`.
+ * Internal to the driver.
+ */
+export function derivedColumns(facts: SqlFacts): readonly string[] {
+  return derived.get(facts) ?? NONE
+}
+
+function classify(
+  text: string,
+  maxLength: number,
+  maxDepth: number,
+): { facts: SqlFacts; projected?: ProjectedColumns } {
+  if (text.length > maxLength)
+    return { facts: unparsed(text, `statement longer than ${maxLength} characters`) }
+  if (text.length === 0) return { facts: unparsed(text, 'empty statement') }
   let stmts: Record<string, unknown>[]
   try {
     stmts = (parseSync(text) as unknown as { stmts?: Record<string, unknown>[] }).stmts ?? []
   } catch (error) {
-    return unparsed(text, parseError(error))
+    return { facts: unparsed(text, parseError(error)) }
   }
-  if (stmts.length === 0) return unparsed(text, 'empty statement (only whitespace or comments)')
+  if (stmts.length === 0) return { facts: unparsed(text, 'empty statement (only whitespace or comments)') }
 
   const walker = new SqlWalker(maxDepth)
   const statements: SqlStatementFacts[] = []
@@ -113,14 +137,14 @@ function classify(text: string, maxLength: number, maxDepth: number): SqlFacts {
       unbounded ||= acc.unbounded
     }
   } catch (error) {
-    if (error instanceof DescribeFailure) return unparsed(text, error.message)
-    if (error instanceof RangeError) return unparsed(text, 'statement nested too deeply')
-    return unparsed(text, `could not classify: ${messageOf(error)}`)
+    if (error instanceof DescribeFailure) return { facts: unparsed(text, error.message) }
+    if (error instanceof RangeError) return { facts: unparsed(text, 'statement nested too deeply') }
+    return { facts: unparsed(text, `could not classify: ${messageOf(error)}`) }
   }
   const flags = [...walker.flags] as SqlFlag[]
   if (statements.length > 1) flags.push('multi_statement')
   const tables = new Set([...reads, ...writes])
-  return {
+  const facts: SqlFacts = {
     text,
     statements,
     types,
@@ -134,6 +158,7 @@ function classify(text: string, maxLength: number, maxDepth: number): SqlFacts {
     parsed: true,
     error: '',
   }
+  return { facts, projected: walker.projected() }
 }
 
 function parseError(error: unknown): string {

@@ -170,6 +170,40 @@ describe('masking by the real column origin', () => {
     expect(JSON.stringify(result)).toContain('[redacted]')
   })
 
+  test('computed columns carry the masks of the columns they read (no origin in the field packet)', async () => {
+    const leaks = [
+      'SELECT UPPER(ssn) AS x FROM customers WHERE id = 1',
+      "SELECT CONCAT(ssn, '') AS x FROM customers WHERE id = 1",
+      "SELECT CONCAT_WS(',', c.name, c.email) AS x FROM customers c WHERE c.id = 1",
+      'SELECT x FROM (SELECT LOWER(email) AS x FROM customers WHERE id = 1) t',
+      'SELECT (SELECT ssn FROM customers WHERE id = 1) AS x',
+      'SELECT GROUP_CONCAT(ssn) AS x FROM customers WHERE id = 1',
+      "SELECT JSON_OBJECT('s', ssn) AS x FROM customers WHERE id = 1",
+      'WITH w AS (SELECT email FROM customers WHERE id = 1) SELECT REVERSE(email) AS x FROM w',
+    ]
+    for (const text of leaks) {
+      const [rows] = await pool.query(text)
+      clean(rows)
+      expect({ text, rows }).toEqual({ text, rows: [{ x: '[redacted]' }] })
+    }
+    const [prepared] = await pool.execute('SELECT UPPER(ssn) AS x FROM customers WHERE id = ?', [1])
+    expect(prepared).toEqual([{ x: '[redacted]' }])
+  })
+
+  test('computed columns that read no masked column, and predicates, are left alone', async () => {
+    const [rows] = await pool.query(
+      "SELECT UPPER(name) AS n, COUNT(*) AS c, id * 2 AS twice FROM customers WHERE ssn LIKE '123-%' AND email <> '' GROUP BY id, name HAVING COUNT(ssn) > 0 ORDER BY email",
+    )
+    expect(rows).toEqual([{ n: 'ADA', c: 1, twice: 2 }])
+    // Same result shape, different statements: only the one that reads a masked column is masked.
+    expect((await pool.query('SELECT UPPER(name) AS x FROM customers WHERE id = 1'))[0]).toEqual([
+      { x: 'ADA' },
+    ])
+    expect((await pool.query('SELECT UPPER(email) AS x FROM customers WHERE id = 1'))[0]).toEqual([
+      { x: '[redacted]' },
+    ])
+  })
+
   test('a pii-reader sees clear values, and NULL stays NULL', async () => {
     const reader = await fx.session({ id: 'svc-pii', groups: ['readers', 'pii-readers'] })
     const readerPool = createPool(reader, {

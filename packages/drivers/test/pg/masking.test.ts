@@ -92,6 +92,55 @@ describe('row masking', () => {
     expect(r.rows).toEqual([{ x: R, contact: R }])
   })
 
+  it('computed columns carry the masks of the columns they read (no table origin on the wire)', async () => {
+    // Each of these once returned the raw value: the result column has no table origin.
+    const leaks = [
+      "SELECT upper(ssn) AS x FROM customers WHERE id = 1",
+      "SELECT ssn || '' AS x FROM customers WHERE id = 1",
+      "SELECT (SELECT c.phone FROM customers c WHERE c.id = 1) || '' AS x",
+      "SELECT x FROM (SELECT lower(email) AS x FROM customers WHERE id = 1) t",
+      "SELECT string_agg(ssn, ',') AS x FROM customers WHERE id = 1",
+      "SELECT CASE WHEN id = 1 THEN email END AS x FROM customers WHERE id = 1",
+      "WITH w AS (SELECT ssn FROM customers WHERE id = 1) SELECT ssn || '' AS x FROM w",
+    ]
+    for (const text of leaks) {
+      const r = await client.query(text)
+      expect({ text, rows: r.rows }).toEqual({ text, rows: [{ x: R }] })
+    }
+    // Whole rows: every column of the row travels in one computed value.
+    for (const text of [
+      'SELECT row_to_json(c) AS x FROM customers c WHERE id = 1',
+      'SELECT to_jsonb(c.*) AS x FROM customers c WHERE id = 1',
+      'SELECT c::text AS x FROM customers c WHERE id = 1',
+      'SELECT customers AS x FROM customers WHERE id = 1',
+    ]) {
+      const r = await client.query(text)
+      expect({ text, rows: r.rows }).toEqual({ text, rows: [{ x: R }] })
+    }
+    // The policy's trusted reader still sees them.
+    const open = await trustedClient.query('SELECT upper(ssn) AS x FROM customers WHERE id = 1')
+    expect(open.rows).toEqual([{ x: '123-45-6789' }])
+  })
+
+  it('computed columns that read no masked column, and predicates, are left alone', async () => {
+    const r = await client.query(
+      "SELECT upper(name) AS n, count(*) OVER () AS total, id * 2 AS twice FROM customers WHERE ssn LIKE '123-%' ORDER BY email",
+    )
+    expect(r.rows).toEqual([{ n: 'ADA', total: '1', twice: 2 }])
+    const counted = await client.query(
+      "SELECT count(*) AS n FROM customers WHERE email LIKE '%@example.com' HAVING count(ssn) >= 0",
+    )
+    expect(counted.rows).toEqual([{ n: '2' }])
+    // The same result shape from a statement that does read a masked column is masked: the
+    // statement is part of the plan's cache key, not only the row description.
+    const plain = await client.query('SELECT upper(name) AS x FROM customers WHERE id = 1')
+    const secret = await client.query('SELECT upper(email) AS x FROM customers WHERE id = 1')
+    expect(plain.rows).toEqual([{ x: 'ADA' }])
+    expect(secret.rows).toEqual([{ x: R }])
+    const again = await client.query('SELECT upper(name) AS x FROM customers WHERE id = 1')
+    expect(again.rows).toEqual([{ x: 'ADA' }])
+  })
+
   it('a table created after the catalog was read is picked up on the next masked query', async () => {
     await client.query('CREATE TABLE later (id int, ssn text)')
     await client.query("INSERT INTO later VALUES (1, '111-22-3333')")

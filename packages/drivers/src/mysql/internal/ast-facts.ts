@@ -87,8 +87,36 @@ const LEXER_VARIABLES = new Set([
   'charset',
 ])
 
+/**
+ * Clauses whose column references choose rows but put no value into them (see `projected`).
+ * Keys of the sqlparser-rs AST.
+ */
+const PREDICATE_KEYS = new Set([
+  'selection',
+  'having',
+  'qualify',
+  'group_by',
+  'sort_by',
+  'order_by',
+  'cluster_by',
+  'distribute_by',
+  'connect_by',
+  'limit_clause',
+  'On',
+  'named_window',
+  'partition_by',
+  'filter',
+])
+/** Keys whose identifiers name tables, functions or aliases, not columns. */
+const NAME_KEYS = new Set(['name', 'alias'])
+
 export interface StatementResult {
   readonly facts: SqlStatementFacts
+  /**
+   * Column names referenced where values flow into the result (lower-cased), so a computed column
+   * (`UPPER(ssn)`, no origin in the field packet) can be masked like the columns it reads.
+   */
+  readonly projected: ReadonlySet<string>
   readonly write: boolean
   /** A nested or top-level UPDATE/DELETE has no WHERE. */
   readonly unbounded: boolean
@@ -122,6 +150,9 @@ class Collector {
   readonly flags = new Set<string>()
   /** Table factors already counted as write targets; the generic walk must not count them as reads. */
   readonly targets = new Set<unknown>()
+  readonly projected = new Set<string>()
+  #predicate = 0
+  #naming = 0
   unbounded = false
 
   write(name: unknown): void {
@@ -261,18 +292,39 @@ class Collector {
     for (const key in value) {
       const child = value[key]
       if (key === 'span') continue
-      if (key === 'Table' && isNode(child) && Array.isArray(child.name)) {
-        if (!this.targets.has(child)) this.reads.add(objectName(child.name))
-      } else if (key === 'Function' && isNode(child) && Array.isArray(child.name)) {
-        this.functions.add(objectName(child.name))
-      } else if (key === 'cte_tables' && Array.isArray(child)) {
-        for (const cte of child)
-          if (isNode(cte) && isNode(cte.alias)) this.ctes.add(identValue(cte.alias.name).toLowerCase())
-      } else if ((key === 'Update' || key === 'Delete' || key === 'Insert') && isNode(child)) {
-        this.statement(key, child) // DML nested in a query body or an EXPLAIN
+      if (this.#predicate === 0 && this.#naming === 0) {
+        if (key === 'Identifier' && isNode(child) && typeof child.value === 'string')
+          this.projected.add(child.value.toLowerCase())
+        else if (key === 'CompoundIdentifier' && Array.isArray(child)) {
+          const last = identValue(child[child.length - 1])
+          if (last !== '') this.projected.add(last.toLowerCase())
+        }
       }
-      this.walk(child)
+      const predicate = PREDICATE_KEYS.has(key)
+      const naming = NAME_KEYS.has(key)
+      if (predicate) this.#predicate++
+      if (naming) this.#naming++
+      try {
+        this.#child(key, child)
+      } finally {
+        if (predicate) this.#predicate--
+        if (naming) this.#naming--
+      }
     }
+  }
+
+  #child(key: string, child: unknown): void {
+    if (key === 'Table' && isNode(child) && Array.isArray(child.name)) {
+      if (!this.targets.has(child)) this.reads.add(objectName(child.name))
+    } else if (key === 'Function' && isNode(child) && Array.isArray(child.name)) {
+      this.functions.add(objectName(child.name))
+    } else if (key === 'cte_tables' && Array.isArray(child)) {
+      for (const cte of child)
+        if (isNode(cte) && isNode(cte.alias)) this.ctes.add(identValue(cte.alias.name).toLowerCase())
+    } else if ((key === 'Update' || key === 'Delete' || key === 'Insert') && isNode(child)) {
+      this.statement(key, child) // DML nested in a query body or an EXPLAIN
+    }
+    this.walk(child)
   }
 }
 
@@ -321,5 +373,6 @@ export function statementFacts(statement: unknown): StatementResult {
     write: !READ_ONLY.has(type) || c.writes.size > 0,
     unbounded: c.unbounded,
     flags: [...c.flags],
+    projected: c.projected,
   }
 }

@@ -22,6 +22,10 @@ export interface Ticket {
   readonly masker: Masker | null
   /** The connection-level typeCast function, applied per command when no masks are on. */
   readonly typeCast: unknown
+  /** Columns the statement's computed result columns may carry (see derived-columns.ts). */
+  readonly derivedFrom?: readonly string[]
+  /** The statement's base tables: a column from anything else (a derived table, a CTE) counts as computed. */
+  readonly baseTables?: ReadonlySet<string>
 }
 
 // Protocol plumbing that runs no SQL.
@@ -87,7 +91,10 @@ export function guardConnection(conn: Mysql2Connection): void {
       if (ticket.masker !== null) {
         // A custom typeCast would see values before masking: while masks apply, mysql2 casts.
         if (options !== undefined && typeof options.typeCast === 'function') options.typeCast = true
-        installMasking(cmd, ticket.masker)
+        installMasking(cmd, ticket.masker, {
+          derivedFrom: ticket.derivedFrom ?? [],
+          baseTables: ticket.baseTables,
+        })
       } else if (
         options !== undefined &&
         options.typeCast === undefined &&
@@ -105,7 +112,7 @@ type RowParser = {
 }
 
 /** Masks every row of every result set of `cmd`, whatever shape the options give it. */
-function installMasking(cmd: Mysql2Command, masker: Masker): void {
+function installMasking(cmd: Mysql2Command, masker: Masker, lineage: Lineage): void {
   interceptRowParser(cmd, (parser) => {
     const inner = parser as RowParser
     let lastFields: Mysql2Field[] | undefined
@@ -115,7 +122,7 @@ function installMasking(cmd: Mysql2Command, masker: Masker): void {
         const row = inner.next(packet, fields, options)
         if (fields !== lastFields) {
           lastFields = fields
-          apply = rowMasker(masker, fields, options)
+          apply = rowMasker(masker, fields, options, lineage)
         }
         return apply(row)
       },
@@ -125,10 +132,27 @@ function installMasking(cmd: Mysql2Command, masker: Masker): void {
 
 const identity = (row: unknown) => row
 
-/** Column provenance from the field packet: the alias is `name`, the real column is `orgTable.orgName`. */
-export function columnRef(f: Mysql2Field, name = f.name): ColumnRef {
-  const table = f.orgTable ? (f.schema ? `${f.schema}.${f.orgTable}` : f.orgTable) : undefined
+/** What a statement's computed columns may carry, and its base tables (see Ticket). */
+interface Lineage {
+  readonly derivedFrom: readonly string[]
+  readonly baseTables?: ReadonlySet<string>
+}
+const NO_LINEAGE: Lineage = { derivedFrom: [] }
+
+/**
+ * Column provenance from the field packet: the alias is `name`, the real column is `orgTable.orgName`.
+ * A computed column (no `orgTable`), or one whose `orgTable` is a derived table or CTE rather than a
+ * base table of the statement, has no table origin: it carries what the output expressions read.
+ */
+export function columnRef(f: Mysql2Field, name = f.name, lineage: Lineage = NO_LINEAGE): ColumnRef {
+  const base =
+    f.orgTable !== '' &&
+    f.orgTable !== undefined &&
+    (lineage.baseTables === undefined || lineage.baseTables.has(f.orgTable.toLowerCase()))
+  const table = base ? (f.schema ? `${f.schema}.${f.orgTable}` : f.orgTable) : undefined
   const origin = f.orgName && f.orgName !== name ? f.orgName : undefined
+  if (table === undefined && lineage.derivedFrom.length > 0)
+    return { name, table, origin, derivedFrom: lineage.derivedFrom }
   return { name, table, origin }
 }
 
@@ -136,9 +160,10 @@ function rowMasker(
   masker: Masker,
   fields: Mysql2Field[],
   options: Record<string, unknown>,
+  lineage: Lineage,
 ): (row: unknown) => unknown {
   if (options.rowsAsArray) {
-    const plan = masker.plan(fields.map((f) => columnRef(f)))
+    const plan = masker.plan(fields.map((f) => columnRef(f, f.name, lineage)))
     return plan.active ? (row) => plan.applyArray(row as unknown[]) : identity
   }
   const nest = options.nestTables
@@ -151,7 +176,7 @@ function rowMasker(
       else groups.set(f.table, [f])
     }
     const plans = [...groups]
-      .map(([table, list]) => [table, masker.plan(list.map((f) => columnRef(f)))] as const)
+      .map(([table, list]) => [table, masker.plan(list.map((f) => columnRef(f, f.name, lineage)))] as const)
       .filter(([, p]) => p.active)
     if (plans.length === 0) return identity
     return (row) => {
@@ -162,8 +187,8 @@ function rowMasker(
   }
   const named =
     typeof nest === 'string'
-      ? fields.map((f) => columnRef(f, f.table + nest + f.name))
-      : fields.map((f) => columnRef(f))
+      ? fields.map((f) => columnRef(f, f.table + nest + f.name, lineage))
+      : fields.map((f) => columnRef(f, f.name, lineage))
   const plan = masker.plan(named)
   return plan.active ? (row) => plan.applyObject(row as Record<string, unknown>) : identity
 }

@@ -13,7 +13,8 @@ import {
   type Mysql2Statement,
   mysql2Problem,
 } from '../mysql2-internals.js'
-import { withTicket } from './guard.js'
+import { baseTables, derivedColumns, setDerivedColumns } from './derived-columns.js'
+import { type Ticket, withTicket } from './guard.js'
 
 /** Where commands of one guarded client run. */
 export interface Target {
@@ -77,9 +78,22 @@ async function factsFor(text: string, template: string): Promise<SqlFacts> {
   const known = relabelled.get(facts)
   if (known !== undefined && known.text === template) return known
   const facts2 = Object.freeze({ ...facts, text: template })
+  setDerivedColumns(facts2, derivedColumns(facts))
   relabelled.set(facts, facts2)
   return facts2
 }
+
+/** The ticket for one allowed command: its exact text, and what masking needs. */
+function ticket(text: string, ctx: ExecuteContext, target: Target, facts: SqlFacts): Ticket {
+  return {
+    text,
+    masker: ctx.masker,
+    typeCast: target.typeCast,
+    derivedFrom: ctx.masker === null ? NO_COLUMNS : derivedColumns(facts),
+    baseTables: ctx.masker === null ? undefined : baseTables(facts),
+  }
+}
+const NO_COLUMNS: readonly string[] = Object.freeze([])
 
 function countRows(rows: unknown): number {
   if (Array.isArray(rows)) return rows.length
@@ -174,7 +188,7 @@ export async function runQuery(source: SessionSource, target: Target, cmd: Mysql
         observe(cmd, ctx, template, cmd.values, resolve, reject)
         cmd.once('end', after(facts, lent))
         queued = true
-        withTicket({ text, masker: ctx.masker, typeCast: target.typeCast }, () => {
+        withTicket(ticket(text, ctx, target, facts), () => {
           lent.conn.query(cmd)
         })
       })
@@ -213,9 +227,7 @@ export async function runExecute(
       }
       let cmd: Mysql2Command
       try {
-        cmd = withTicket({ text, masker: ctx.masker, typeCast: target.typeCast }, () =>
-          lent.conn.execute({ ...options }, cb),
-        )
+        cmd = withTicket(ticket(text, ctx, target, facts), () => lent.conn.execute({ ...options }, cb))
       } catch (err) {
         lent.release() // mysql2 validates bind values synchronously (undefined, functions)
         reject(err)
@@ -243,7 +255,7 @@ export async function runPrepared(
     const lent = await target.acquire(session)
     return new Promise<Result>((resolve, reject) => {
       try {
-        const cmd = withTicket({ text, masker: ctx.masker, typeCast: target.typeCast }, () =>
+        const cmd = withTicket(ticket(text, ctx, target, facts), () =>
           stmt.execute(values ?? [], (err, rows, fields) => {
             if (err) {
               scrubError(err, text, values, ctx.masker)

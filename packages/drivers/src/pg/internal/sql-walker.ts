@@ -80,8 +80,46 @@ const LEAVES: ReadonlySet<string> = new Set([
   'Alias',
 ])
 
+/**
+ * Clauses whose column references decide which rows come back but put no value into them: a
+ * computed output column cannot carry a value read only there (see `ProjectedColumns`).
+ */
+const PREDICATE_KEYS: ReadonlySet<string> = new Set([
+  'whereClause',
+  'havingClause',
+  'quals',
+  'sortClause',
+  'groupClause',
+  'distinctClause',
+  'limitCount',
+  'limitOffset',
+  'aggfilter',
+  'windowClause',
+  'partitionClause',
+  'orderClause',
+  'aggorder',
+])
+
+/**
+ * What the statement's output could carry, for masking computed columns (which have no table
+ * origin on the wire): the names of the columns referenced outside predicate clauses, and whether a
+ * whole row is referenced (`row_to_json(c)`, `c.*` inside an expression, `SELECT c FROM customers c`).
+ */
+export interface ProjectedColumns {
+  readonly columns: ReadonlySet<string>
+  readonly wholeRow: boolean
+}
+
 export class SqlWalker {
   readonly flags = new Set<string>()
+  /** Column names referenced where values flow into the result (lower-cased; the last name part). */
+  readonly #projected = new Set<string>()
+  /** One-part references (`c` in `row_to_json(c)`): a whole row when it names a relation or alias. */
+  readonly #bareRefs = new Set<string>()
+  /** Relation names and aliases met in the statement. */
+  readonly #relations = new Set<string>()
+  #qualifiedStar = false
+  #predicate = 0
   #depth = 0
   readonly #maxDepth: number
   #acc!: StatementAcc
@@ -107,6 +145,30 @@ export class SqlWalker {
     return { type, acc, where: !(ownWhere || acc.unbounded) }
   }
 
+  /** The columns the statement's output may carry (after every statement was walked). */
+  projected(): ProjectedColumns {
+    let wholeRow = this.#qualifiedStar
+    for (const ref of this.#bareRefs) if (this.#relations.has(ref)) wholeRow = true
+    return { columns: this.#projected, wholeRow }
+  }
+
+  #columnRef(ref: Body): void {
+    if (this.#predicate > 0) return
+    const fields = (ref.fields as Body[] | undefined) ?? []
+    const last = fields[fields.length - 1]
+    if (last === undefined) return
+    if (last.A_Star !== undefined) {
+      // `t.*` inside an expression is a whole row; a bare `*` is the target list's own expansion,
+      // whose columns keep their table origin.
+      if (fields.length > 1) this.#qualifiedStar = true
+      return
+    }
+    const name = stringValue(last).toLowerCase()
+    if (name === '') return
+    this.#projected.add(name)
+    if (fields.length === 1) this.#bareRefs.add(name)
+  }
+
   #visit(value: unknown, scope: Scope): void {
     if (value === null || typeof value !== 'object') return
     if (++this.#depth > this.#maxDepth) throw new DescribeFailure('statement nested too deeply')
@@ -124,9 +186,11 @@ export class SqlWalker {
   /** A bare body or a tagged node; `skip` names one field the caller already handled. */
   #object(obj: Body, scope: Scope, skip: string): void {
     if (typeof obj.relname === 'string') {
+      this.#relation(obj)
       this.#table(obj, scope)
       return
     }
+    if (typeof obj.aliasname === 'string') this.#relations.add(obj.aliasname.toLowerCase())
     let inner = scope
     if (obj.withClause !== undefined && skip !== 'withClause')
       inner = this.#with(obj.withClause as Body, scope)
@@ -136,7 +200,14 @@ export class SqlWalker {
       if (value === null || typeof value !== 'object') continue
       const first = key.charCodeAt(0)
       if (first >= 65 && first <= 90) this.#node(key, value as Body, inner)
-      else if (key === 'pktable' || key === 'inhRelations') this.#visit(value, { ...inner, rel: 'read' })
+      else if (PREDICATE_KEYS.has(key)) {
+        this.#predicate++
+        try {
+          this.#visit(value, inner)
+        } finally {
+          this.#predicate--
+        }
+      } else if (key === 'pktable' || key === 'inhRelations') this.#visit(value, { ...inner, rel: 'read' })
       else if (key === 'intoClause') this.#visit(value, { ...inner, rel: 'write' })
       else if (key === 'setstmt')
         this.#statement('VariableSetStmt', value as Body, inner, false) // ALTER ROLE/DATABASE/SYSTEM ... SET
@@ -145,6 +216,7 @@ export class SqlWalker {
   }
 
   #node(kind: string, body: Body, scope: Scope): void {
+    if (kind === 'ColumnRef') return this.#columnRef(body)
     if (LEAVES.has(kind)) return
     if (++this.#depth > this.#maxDepth) throw new DescribeFailure('statement nested too deeply')
     try {
@@ -264,7 +336,10 @@ export class SqlWalker {
     const ctes = ((withClause.ctes as Body[] | undefined) ?? []).map((c) => c.CommonTableExpr as Body)
     const recursive = withClause.recursive === true
     const all = new Set(scope.ctes)
-    for (const cte of ctes) all.add(String(cte.ctename))
+    for (const cte of ctes) {
+      all.add(String(cte.ctename))
+      this.#relations.add(String(cte.ctename).toLowerCase())
+    }
     const sofar = new Set(scope.ctes)
     for (const cte of ctes) {
       // Without RECURSIVE, a CTE's body sees only the CTEs before it (a same-named table otherwise).
@@ -290,7 +365,14 @@ export class SqlWalker {
 
   #target(rv: Body | undefined, scope: Scope): void {
     if (rv === undefined) return
+    this.#relation(rv)
     this.#written(relationName(rv), scope)
+  }
+
+  #relation(rv: Body): void {
+    this.#relations.add(String(rv.relname).toLowerCase())
+    const alias = (rv.alias as Body | undefined)?.aliasname
+    if (typeof alias === 'string') this.#relations.add(alias.toLowerCase())
   }
 
   #written(name: string, scope: Scope): void {

@@ -32,6 +32,9 @@ export interface TableInfo {
   readonly columns: ReadonlyMap<number, string>
 }
 
+const NO_SOURCES: readonly string[] = Object.freeze([])
+const WHOLE_ROW: readonly string[] = Object.freeze(['*'])
+
 /** What one guarded query carries while its response arrives. */
 export class QueryState {
   rows = 0
@@ -40,14 +43,17 @@ export class QueryState {
   #plan: MaskPlan | null = null
   #indexes: readonly number[] = []
   readonly masker: Masker | null
+  /** What the statement's computed columns may carry (`derivedColumns` of its facts). */
+  readonly derivedFrom: readonly string[]
 
-  constructor(masker: Masker | null) {
+  constructor(masker: Masker | null, derivedFrom: readonly string[] = NO_SOURCES) {
     this.masker = masker
+    this.derivedFrom = derivedFrom
   }
 
   describe(fields: RowField[], guard: WireGuard): void {
     const masker = this.masker as Masker
-    const plan = masker.plan(guard.columns(fields))
+    const plan = masker.plan(guard.columns(fields, this.derivedFrom))
     this.#plan = plan.active ? plan : null
     this.#indexes = plan.active ? maskedIndexes(plan, fields.length) : []
     // Masked values are strings now: read them as text, whatever the column's type.
@@ -95,6 +101,7 @@ export class WireGuard {
   catalogStale = false
   /** The last result shape and its column refs: the same array again lets the masking engine find its plan by identity. */
   #lastFields: { name: string; tableID: number; columnID: number }[] | undefined
+  #lastDerived: readonly string[] = NO_SOURCES
   #lastColumns: readonly ColumnRef[] = []
 
   constructor(client: PgClientInternals) {
@@ -134,10 +141,13 @@ export class WireGuard {
     this.#lastFields = undefined
   }
 
-  /** Column refs of a RowDescription; the same array as last time when the shape is the same. */
-  columns(fields: readonly RowField[]): readonly ColumnRef[] {
+  /**
+   * Column refs of a RowDescription; the same array as last time when the shape is the same.
+   * Computed columns (no table) get `derivedFrom`, so the statement is part of the shape.
+   */
+  columns(fields: readonly RowField[], derivedFrom: readonly string[] = NO_SOURCES): readonly ColumnRef[] {
     const last = this.#lastFields
-    if (last !== undefined && last.length === fields.length) {
+    if (last !== undefined && last.length === fields.length && derivedFrom === this.#lastDerived) {
       let same = true
       for (let i = 0; i < fields.length && same; i++) {
         const a = last[i]
@@ -146,17 +156,21 @@ export class WireGuard {
       }
       if (same) return this.#lastColumns
     }
-    const columns = fields.map((f) => this.column(f))
+    const columns = fields.map((f) => this.column(f, derivedFrom))
     // A table missing from the catalog is masked by name this time only: never reuse that.
     this.#lastFields = this.catalogStale
       ? undefined
       : fields.map((f) => ({ name: f.name, tableID: f.tableID, columnID: f.columnID }))
+    this.#lastDerived = derivedFrom
     this.#lastColumns = columns
     return columns
   }
 
-  column(field: RowField): ColumnRef {
-    if (field.tableID === 0) return { name: field.name }
+  column(field: RowField, derivedFrom: readonly string[] = NO_SOURCES): ColumnRef {
+    if (field.tableID === 0)
+      return derivedFrom.length === 0 ? { name: field.name } : { name: field.name, derivedFrom }
+    // Column 0 of a table is its whole row (`SELECT customers FROM customers`): every column in one value.
+    if (field.columnID === 0) return { name: field.name, derivedFrom: WHOLE_ROW }
     const info = this.catalog.get(field.tableID)
     if (info === undefined) {
       // A table created after the catalog was read: mask by name now, reread before the next masked query.
