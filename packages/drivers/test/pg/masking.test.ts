@@ -95,12 +95,12 @@ describe('row masking', () => {
   it('computed columns carry the masks of the columns they read (no table origin on the wire)', async () => {
     // Each of these once returned the raw value: the result column has no table origin.
     const leaks = [
-      "SELECT upper(ssn) AS x FROM customers WHERE id = 1",
+      'SELECT upper(ssn) AS x FROM customers WHERE id = 1',
       "SELECT ssn || '' AS x FROM customers WHERE id = 1",
       "SELECT (SELECT c.phone FROM customers c WHERE c.id = 1) || '' AS x",
-      "SELECT x FROM (SELECT lower(email) AS x FROM customers WHERE id = 1) t",
+      'SELECT x FROM (SELECT lower(email) AS x FROM customers WHERE id = 1) t',
       "SELECT string_agg(ssn, ',') AS x FROM customers WHERE id = 1",
-      "SELECT CASE WHEN id = 1 THEN email END AS x FROM customers WHERE id = 1",
+      'SELECT CASE WHEN id = 1 THEN email END AS x FROM customers WHERE id = 1',
       "WITH w AS (SELECT ssn FROM customers WHERE id = 1) SELECT ssn || '' AS x FROM w",
     ]
     for (const text of leaks) {

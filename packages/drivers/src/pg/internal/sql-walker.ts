@@ -216,7 +216,10 @@ export class SqlWalker {
   }
 
   #node(kind: string, body: Body, scope: Scope): void {
-    if (kind === 'ColumnRef') return this.#columnRef(body)
+    if (kind === 'ColumnRef') {
+      this.#columnRef(body)
+      return
+    }
     if (LEAVES.has(kind)) return
     if (++this.#depth > this.#maxDepth) throw new DescribeFailure('statement nested too deeply')
     try {
