@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs'
+import { approvalsReviewerToken } from './commands/approvals-reviewer-token.js'
 import { approvalsServe } from './commands/approvals-serve.js'
 import { auditReplay } from './commands/audit-replay.js'
 import { auditVerify } from './commands/audit-verify.js'
@@ -20,6 +21,7 @@ const COMMANDS: readonly CommandSpec[] = [
   auditVerify,
   auditReplay,
   approvalsServe,
+  approvalsReviewerToken,
   demoCommand,
 ]
 

@@ -13,6 +13,8 @@ export {
   jwtReviewerAuth,
   type Reviewer,
   type ReviewerAuth,
+  type ReviewerTokenEntry,
+  reviewerTokensAuth,
   sharedSecretAuth,
 } from './inbox/reviewer-auth.js'
 export type { Io } from './internal/io.js'

@@ -1,6 +1,76 @@
+import { createHash } from 'node:crypto'
 import { createServer } from 'node:net'
-import { describe, expect, it } from 'vitest'
-import { REDIS_URL, runWarden, SUBPROCESS_TIMEOUT, uniquePrefix } from './helpers.js'
+import { afterAll, describe, expect, it } from 'vitest'
+import { REDIS_URL, runWarden, SUBPROCESS_TIMEOUT, serveInbox, tempDir, uniquePrefix } from './helpers.js'
+
+const tmp = tempDir('reviewers')
+afterAll(() => tmp.remove())
+
+describe('warden approvals reviewer-token', { timeout: SUBPROCESS_TIMEOUT }, () => {
+  it('prints a fresh token and the entry that holds only its sha256; serve accepts that token', async () => {
+    const made = await runWarden(['approvals', 'reviewer-token', 'erin', '--groups', 'dba, sre'])
+    expect(made.code).toBe(0)
+    const token = /^\s+(wrt_[A-Za-z0-9_-]{43})$/m.exec(made.stdout)?.[1]
+    expect(token).toBeDefined()
+    const entry = JSON.parse(/^\s+- (\{.*\})$/m.exec(made.stdout)?.[1] ?? 'null')
+    expect(entry).toEqual({
+      id: 'erin',
+      tokenSha256: createHash('sha256').update(token!).digest('hex'),
+      groups: ['dba', 'sre'],
+    })
+    const again = await runWarden(['approvals', 'reviewer-token', 'erin'])
+    expect(again.stdout).not.toContain(token!)
+    // The printed line pasted under "reviewers:" is a working reviewers file.
+    const file = tmp.write('reviewers.yaml', `reviewers:\n  - ${JSON.stringify(entry)}\n`)
+    const inbox = await serveInbox([
+      '--redis',
+      REDIS_URL,
+      '--prefix',
+      uniquePrefix('serve-tokens'),
+      '--port',
+      '0',
+      '--reviewers',
+      file,
+    ])
+    try {
+      expect(inbox.output()).toContain('reviewers sign in with their reviewer token')
+      const who = await fetch(new URL('/api/whoami', inbox.url), {
+        headers: { authorization: `Bearer ${token}` },
+      })
+      expect(await who.json()).toMatchObject({ reviewer: 'erin' })
+      const wrong = await fetch(new URL('/api/whoami', inbox.url), {
+        headers: { authorization: `Bearer ${token}x` },
+      })
+      expect(wrong.status).toBe(401)
+    } finally {
+      await inbox.stop()
+    }
+  })
+
+  it('refuses a bad reviewer id, a missing reviewers file and a malformed entry', async () => {
+    const bad = await runWarden(['approvals', 'reviewer-token', 'not a name'])
+    expect(bad.code).toBe(2)
+    expect(bad.stderr).toContain('reviewer id "not a name"')
+    const missing = await runWarden([
+      'approvals',
+      'serve',
+      '--redis',
+      REDIS_URL,
+      '--reviewers',
+      `${tmp.dir}/nope.yaml`,
+    ])
+    expect(missing.code).toBe(2)
+    expect(missing.stderr).toContain('cannot read reviewers file')
+    const file = tmp.write('bad.yaml', 'reviewers:\n  - { id: erin, tokenSha256: abc }\n')
+    const malformed = await runWarden(['approvals', 'serve', '--redis', REDIS_URL, '--reviewers', file])
+    expect(malformed.code).toBe(2)
+    expect(malformed.stderr).toContain('reviewer #1 (erin): "tokenSha256" must be the 64-hex-digit SHA-256')
+    const shape = tmp.write('shape.yaml', 'erin: abc\n')
+    const noList = await runWarden(['approvals', 'serve', '--redis', REDIS_URL, '--reviewers', shape])
+    expect(noList.code).toBe(2)
+    expect(noList.stderr).toContain('expected "reviewers:"')
+  })
+})
 
 describe('warden approvals serve (errors)', { timeout: SUBPROCESS_TIMEOUT }, () => {
   it('refuses to start without reviewer authentication', async () => {
@@ -24,7 +94,7 @@ describe('warden approvals serve (errors)', { timeout: SUBPROCESS_TIMEOUT }, () 
       'https://idp/jwks',
     ])
     expect(both.code).toBe(2)
-    expect(both.stderr).toContain('either --secret or --jwks')
+    expect(both.stderr).toContain('give one of --reviewers, --jwks or --secret')
     const noIssuer = await runWarden([
       'approvals',
       'serve',

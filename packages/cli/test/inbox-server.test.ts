@@ -1,5 +1,12 @@
+import { createHash } from 'node:crypto'
 import { inspect } from 'node:util'
-import { createInboxServer, type InboxServer, jwtReviewerAuth, sharedSecretAuth } from '@warden/cli'
+import {
+  createInboxServer,
+  type InboxServer,
+  jwtReviewerAuth,
+  reviewerTokensAuth,
+  sharedSecretAuth,
+} from '@warden/cli'
 import {
   type ApprovalStore,
   createWarden,
@@ -240,6 +247,81 @@ describe('approvals inbox with JWT reviewers', () => {
     await expect(run).resolves.toBe('ran')
   })
 
+  it('rejects construction without issuer/audience and a short shared secret', () => {
+    expect(() => jwtReviewerAuth({ jwks: 'https://idp.test/jwks', issuer: '', audience })).toThrow(/issuer/)
+    expect(() => sharedSecretAuth('short')).toThrow(/at least 12/)
+  })
+})
+
+describe('approvals inbox with a token per reviewer', () => {
+  const sha = (token: string) => createHash('sha256').update(token).digest('hex')
+  const TOKENS = {
+    erin: 'wrt_erin-token-0123456789',
+    agent: 'wrt_agent-token-0123456789',
+    dev: 'wrt_dev-token-01234',
+  }
+  let tokenInbox: InboxServer
+  let tokenBase: string
+
+  beforeAll(async () => {
+    tokenInbox = createInboxServer({
+      store,
+      auth: reviewerTokensAuth([
+        { id: 'erin', tokenSha256: sha(TOKENS.erin), groups: ['dba'] },
+        // The requester holds a reviewer token too (and the dba group): still not for their own request.
+        { id: 'agent-7', tokenSha256: sha(TOKENS.agent), groups: ['dba'] },
+        { id: 'dave', tokenSha256: sha(TOKENS.dev), groups: ['dev'] },
+      ]),
+    })
+    tokenBase = await tokenInbox.listen(0)
+  })
+  afterAll(() => tokenInbox?.close())
+
+  const post = (id: string, headers: Record<string, string>, body: Record<string, unknown>) =>
+    fetch(new URL(`/api/requests/${id}/decision`, tokenBase), {
+      method: 'POST',
+      headers: { ...headers, 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    }).then(async (r) => ({ status: r.status, body: (await r.json()) as any }))
+
+  it('the token names the reviewer: a typed-in name changes nothing, approvers are enforced', async () => {
+    const whoami = await fetch(new URL('/api/whoami', tokenBase), {
+      headers: { authorization: `Bearer ${TOKENS.erin}`, 'x-warden-reviewer': 'someone-else' },
+    }).then((r) => r.json())
+    expect(whoami).toMatchObject({ reviewer: 'erin' })
+    const { run, request } = await held('UPDATE orders SET status = 7 WHERE id = 15')
+    const body = { status: 'approved', fingerprint: request.fingerprint }
+    const unknown = await post(request.id, { authorization: 'Bearer wrt_not-a-reviewer-000000' }, body)
+    expect(unknown).toEqual({ status: 401, body: { error: 'unknown reviewer token' } })
+    // The requester's own token, whatever name it types: refused.
+    const own = await post(
+      request.id,
+      { authorization: `Bearer ${TOKENS.agent}`, 'x-warden-reviewer': 'erin' },
+      body,
+    )
+    expect(own).toEqual({ status: 403, body: { error: 'a requester cannot approve their own request' } })
+    const outsider = await post(request.id, { authorization: `Bearer ${TOKENS.dev}` }, body)
+    expect(outsider).toEqual({ status: 403, body: { error: 'only dba may decide this request' } })
+    const dba = await post(request.id, { authorization: `Bearer ${TOKENS.erin}` }, body)
+    expect(dba).toEqual({ status: 200, body: { id: request.id, status: 'approved', by: 'erin' } })
+    await expect(run).resolves.toBe('ran')
+  })
+
+  it('refuses a bad reviewers list at construction, and keeps no token', () => {
+    const good = { id: 'a', tokenSha256: sha('wrt_a-token-0123456789') }
+    expect(() => reviewerTokensAuth([])).toThrow(/at least one/)
+    expect(() => reviewerTokensAuth([{ id: 'bad name', tokenSha256: good.tokenSha256 }])).toThrow(/"id"/)
+    expect(() => reviewerTokensAuth([{ id: 'a', tokenSha256: 'abc' }])).toThrow(/64-hex-digit/)
+    expect(() => reviewerTokensAuth([{ id: 'a', tokenSha256: sha('') }])).toThrow(/64-hex-digit/)
+    expect(() => reviewerTokensAuth([good, { ...good, id: 'A' }])).toThrow(/listed twice/)
+    expect(() => reviewerTokensAuth([good, { ...good, id: 'b' }])).toThrow(/same token/)
+    expect(() => reviewerTokensAuth([{ ...good, groups: [''] }])).toThrow(/groups/)
+    const auth = reviewerTokensAuth([good])
+    expect(inspect(auth, { depth: 10, showHidden: true })).not.toContain('wrt_a-token')
+  })
+})
+
+describe('shared-secret hygiene', () => {
   it('keeps only a digest of the shared secret: it is in no inspectable object or error', async () => {
     const canary = 'canary-inbox-secret-7f3a9c1e'
     const auth = sharedSecretAuth(canary)
@@ -252,10 +334,5 @@ describe('approvals inbox with JWT reviewers', () => {
       .catch((e: Error) => e)
     expect(String((wrong as Error).message)).not.toContain('canary')
     await server.close()
-  })
-
-  it('rejects construction without issuer/audience and a short shared secret', () => {
-    expect(() => jwtReviewerAuth({ jwks: 'https://idp.test/jwks', issuer: '', audience })).toThrow(/issuer/)
-    expect(() => sharedSecretAuth('short')).toThrow(/at least 12/)
   })
 })

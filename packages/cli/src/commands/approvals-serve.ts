@@ -1,4 +1,7 @@
-import type { ReviewerAuth } from '../inbox/reviewer-auth.js'
+import { readFile } from 'node:fs/promises'
+import path from 'node:path'
+import { parse as parseYaml } from 'yaml'
+import type { ReviewerAuth, ReviewerTokenEntry } from '../inbox/reviewer-auth.js'
 import { requireOption, stringOption, UsageError } from '../internal/args.js'
 import { CliError } from '../internal/cli-error.js'
 import type { CommandSpec } from '../internal/command.js'
@@ -6,12 +9,14 @@ import type { CommandSpec } from '../internal/command.js'
 async function reviewerAuth(
   args: Parameters<CommandSpec['run']>[0],
   env: Record<string, string | undefined>,
+  cwd: string,
 ): Promise<ReviewerAuth> {
-  const { jwtReviewerAuth, sharedSecretAuth } = await import('../inbox/reviewer-auth.js')
+  const { jwtReviewerAuth, reviewerTokensAuth, sharedSecretAuth } = await import('../inbox/reviewer-auth.js')
   const jwks = stringOption(args, 'jwks')
+  const reviewers = stringOption(args, 'reviewers')
   const secret = stringOption(args, 'secret') ?? env.WARDEN_INBOX_SECRET
-  if (jwks !== undefined && secret !== undefined)
-    throw new UsageError('give either --secret or --jwks, not both')
+  const given = [jwks, reviewers, secret].filter((v) => v !== undefined).length
+  if (given > 1) throw new UsageError('give one of --reviewers, --jwks or --secret')
   try {
     if (jwks !== undefined) {
       return jwtReviewerAuth({
@@ -24,15 +29,41 @@ async function reviewerAuth(
         ...(stringOption(args, 'groups-claim') ? { groupsClaim: stringOption(args, 'groups-claim')! } : {}),
       })
     }
+    if (reviewers !== undefined)
+      return reviewerTokensAuth(await readReviewersFile(path.resolve(cwd, reviewers)))
     if (secret !== undefined) return sharedSecretAuth(secret)
   } catch (error) {
     if (error instanceof TypeError) throw new UsageError(error.message.replace(/^\w+: /, ''))
     throw error
   }
   throw new UsageError(
-    'reviewers must authenticate: give --secret (or WARDEN_INBOX_SECRET), or --jwks with --issuer and --audience',
+    'reviewers must authenticate: give --reviewers <file> (a token per reviewer), --jwks with --issuer and --audience, or --secret (or WARDEN_INBOX_SECRET)',
   )
 }
+
+/** The `--reviewers` file (YAML or JSON): `reviewers: [{id, tokenSha256, groups}]`. */
+async function readReviewersFile(file: string): Promise<ReviewerTokenEntry[]> {
+  let text: string
+  try {
+    text = await readFile(file, 'utf8')
+  } catch (error) {
+    throw new CliError(`cannot read reviewers file ${file}: ${(error as NodeJS.ErrnoException).code}`, 2)
+  }
+  let doc: unknown
+  try {
+    doc = parseYaml(text)
+  } catch (error) {
+    throw new UsageError(`reviewers file ${file}: ${(error as Error).message.split('\n')[0]}`)
+  }
+  const list = (doc as { reviewers?: unknown } | null)?.reviewers
+  if (!Array.isArray(list))
+    throw new UsageError(
+      `reviewers file ${file}: expected "reviewers:" with a list of {id, tokenSha256, groups}`,
+    )
+  return list as ReviewerTokenEntry[]
+}
+
+const SIGN_IN = { jwt: 'a JWT', tokens: 'their reviewer token', secret: 'the shared secret' } as const
 
 function portOption(value: string | undefined): number {
   if (value === undefined) return 7878
@@ -46,7 +77,7 @@ export const approvalsServe: CommandSpec = {
   name: 'approvals serve',
   summary: 'Serve the approvals inbox web page on the Redis approval store',
   usage:
-    'approvals serve --redis <url> [--port <n>] [--host <addr>] [--prefix <p>] (--secret <s> | --jwks <url> --issuer <iss> --audience <aud>)',
+    'approvals serve --redis <url> [--port <n>] [--host <addr>] [--prefix <p>] (--reviewers <file> | --jwks <url> --issuer <iss> --audience <aud> | --secret <s>)',
   details: `
 Every application instance using redisApprovals with the same Redis and prefix shows its
 pending requests here: who, resource, command and facts, rule and reason, preview, and time
@@ -58,9 +89,13 @@ Options:
   --prefix <p>           key prefix the applications use (default: the store's default)
   --port <n>             port to listen on (default 7878; 0 picks a free one)
   --host <addr>          address to bind (default 127.0.0.1)
-  --secret <s>           shared secret (>= 12 chars) reviewers type into the page; also read from
-                         WARDEN_INBOX_SECRET, which keeps it out of the process list. Reviewers
-                         name themselves: use a JWT issuer where names must be proven.
+  --reviewers <file>     a token per reviewer (YAML or JSON): reviewers: [{id, tokenSha256,
+                         groups}]; the token proves who decides, groups are checked against a
+                         rule's approvers. \`warden approvals reviewer-token <id>\` makes an entry.
+  --secret <s>           one shared secret (>= 12 chars) reviewers type into the page; also read
+                         from WARDEN_INBOX_SECRET, which keeps it out of the process list.
+                         Reviewers name themselves, so names are not proven: use --reviewers or
+                         --jwks where they must be.
   --jwks <url>           verify reviewers' bearer JWTs against this JWKS ...
   --issuer <iss>         ... with this issuer ...
   --audience <aud>       ... and audience
@@ -76,6 +111,7 @@ Stops on SIGINT/SIGTERM. Exit codes: 0 stopped, 2 bad usage or cannot listen.
     port: { type: 'string', short: 'p' },
     host: { type: 'string' },
     secret: { type: 'string' },
+    reviewers: { type: 'string' },
     jwks: { type: 'string' },
     issuer: { type: 'string' },
     audience: { type: 'string' },
@@ -87,7 +123,7 @@ Stops on SIGINT/SIGTERM. Exit codes: 0 stopped, 2 bad usage or cannot listen.
     const redisUrl = requireOption(args, 'redis')
     const port = portOption(stringOption(args, 'port'))
     const host = stringOption(args, 'host') ?? '127.0.0.1'
-    const auth = await reviewerAuth(args, io.env)
+    const auth = await reviewerAuth(args, io.env, io.cwd)
     const prefix = stringOption(args, 'prefix')
     // The store owns its Redis client (closed with it) and fails fast while Redis is down.
     // Loaded here so other commands start without the Redis client and the inbox.
@@ -112,9 +148,7 @@ Stops on SIGINT/SIGTERM. Exit codes: 0 stopped, 2 bad usage or cannot listen.
       await store.close()
       throw new CliError(`cannot listen on ${host}:${port}: ${(error as Error).message}`, 2)
     }
-    io.stdout.write(
-      `approvals inbox on ${url} (reviewers sign in with ${auth.mode === 'jwt' ? 'a JWT' : 'the shared secret'})\n`,
-    )
+    io.stdout.write(`approvals inbox on ${url} (reviewers sign in with ${SIGN_IN[auth.mode]})\n`)
     await new Promise<void>((resolve) => {
       process.once('SIGINT', resolve)
       process.once('SIGTERM', resolve)

@@ -307,7 +307,8 @@ export const INBOX_JS = `'use strict'
     } catch (e) {}
     $('reviewer-row').hidden = mode !== 'secret'
     $('reviewer').required = mode === 'secret'
-    $('token-label').textContent = mode === 'secret' ? 'Shared secret' : 'Access token (JWT)'
+    $('token-label').textContent =
+      mode === 'secret' ? 'Shared secret' : mode === 'tokens' ? 'Your reviewer token' : 'Access token (JWT)'
     const saved = sessionStorage.getItem(KEY)
     if (saved) login(JSON.parse(saved))
     else showLogin('')

@@ -12,7 +12,8 @@ export interface Reviewer {
 
 /** How the inbox authenticates reviewers: every API call carries a header the page sets (never a cookie). */
 export interface ReviewerAuth {
-  readonly mode: 'secret' | 'jwt'
+  /** `secret`: one shared secret, reviewers name themselves; `tokens`: a token per reviewer; `jwt`: signed tokens. */
+  readonly mode: 'secret' | 'tokens' | 'jwt'
   /** Resolves the reviewer or rejects with an InboxAuthError. */
   authenticate(headers: IncomingHttpHeaders): Promise<Reviewer>
 }
@@ -55,6 +56,64 @@ export function sharedSecretAuth(secret: string): ReviewerAuth {
         throw new InboxAuthError('give your reviewer name (letters, digits, . _ @ + -; at most 64)')
       }
       return { id: name, groups: [], verified: false }
+    },
+  }
+}
+
+/** One reviewer of `reviewerTokensAuth`: who, their groups, and the SHA-256 of their token (never the token). */
+export interface ReviewerTokenEntry {
+  readonly id: string
+  /** Hex SHA-256 of the reviewer's token (`warden approvals reviewer-token <id>` makes both). */
+  readonly tokenSha256: string
+  /** Groups matched against a rule's `approvers`. */
+  readonly groups?: readonly string[]
+}
+
+const SHA256_HEX = /^[0-9a-f]{64}$/
+/** Tokens that `warden approvals reviewer-token` makes are 32 random bytes; refuse hashes of nothing. */
+const EMPTY_SHA256 = digest('').toString('hex')
+
+/**
+ * A token per reviewer: the token proves who the reviewer is (as a JWT would), so a requester cannot
+ * approve their own request by typing another name, and a rule's `approvers` are enforced by the
+ * groups listed here. Only the tokens' SHA-256 digests are configured and kept.
+ */
+export function reviewerTokensAuth(entries: readonly ReviewerTokenEntry[]): ReviewerAuth {
+  if (!Array.isArray(entries) || entries.length === 0)
+    throw new TypeError('reviewerTokensAuth: give at least one reviewer')
+  const ids = new Set<string>()
+  const reviewers = entries.map((entry, i) => {
+    const where = `reviewer #${i + 1}`
+    if (typeof entry?.id !== 'string' || !REVIEWER_NAME.test(entry.id))
+      throw new TypeError(`reviewerTokensAuth: ${where}: "id" must be 1-64 letters, digits or . _ @ + -`)
+    if (ids.has(entry.id.toLowerCase()))
+      throw new TypeError(`reviewerTokensAuth: ${where}: "${entry.id}" is listed twice`)
+    ids.add(entry.id.toLowerCase())
+    const hash = typeof entry.tokenSha256 === 'string' ? entry.tokenSha256.toLowerCase() : ''
+    if (!SHA256_HEX.test(hash) || hash === EMPTY_SHA256)
+      throw new TypeError(
+        `reviewerTokensAuth: ${where} (${entry.id}): "tokenSha256" must be the 64-hex-digit SHA-256 of a token`,
+      )
+    const groups = entry.groups ?? []
+    if (!Array.isArray(groups) || groups.some((g) => typeof g !== 'string' || g === ''))
+      throw new TypeError(`reviewerTokensAuth: ${where} (${entry.id}): "groups" must be a list of names`)
+    return {
+      id: entry.id,
+      groups: Object.freeze([...groups]),
+      hash: Buffer.from(hash, 'hex'),
+    }
+  })
+  if (new Set(reviewers.map((r) => r.hash.toString('hex'))).size !== reviewers.length)
+    throw new TypeError('reviewerTokensAuth: two reviewers have the same token')
+  return {
+    mode: 'tokens',
+    async authenticate(headers) {
+      const presented = digest(bearer(headers))
+      // Compare with every entry (no early exit): the time taken does not tell which one matched.
+      let found: (typeof reviewers)[number] | undefined
+      for (const r of reviewers) if (timingSafeEqual(presented, r.hash)) found ??= r
+      if (found === undefined) throw new InboxAuthError('unknown reviewer token')
+      return { id: found.id, groups: found.groups, verified: true }
     },
   }
 }
