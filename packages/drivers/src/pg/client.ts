@@ -704,8 +704,11 @@ function deliver(query: PgSubmittable, err: unknown, internals: PgClientInternal
 
 const ANY_ROW: readonly string[] = Object.freeze(['*'])
 
-/** What a text's computed columns may carry; before the parser has loaded (never, after a describe), anything. */
+/**
+ * What a text's computed columns may carry. Text the parser could not read (a policy may still
+ * allow it) or a parser not loaded yet: anything, so every computed column is masked.
+ */
 function derivedOf(text: string): readonly string[] {
   const facts = describePostgres(text)
-  return facts instanceof Promise ? ANY_ROW : derivedColumns(facts)
+  return facts instanceof Promise || !facts.parsed ? ANY_ROW : derivedColumns(facts)
 }

@@ -1,5 +1,6 @@
-import type { Session } from '@warden/core'
+import { createWarden, memorySink, type Session } from '@warden/core'
 import { createConnection, createPool, type Pool } from '@warden/drivers/mysql'
+import { compilePolicy } from '@warden/policy'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { type Fixture, openFixture } from './fixtures/mysql-fixture.js'
 
@@ -202,6 +203,32 @@ describe('masking by the real column origin', () => {
     expect((await pool.query('SELECT UPPER(email) AS x FROM customers WHERE id = 1'))[0]).toEqual([
       { x: '[redacted]' },
     ])
+  })
+
+  test('text the parser could not read, allowed by a permissive policy: every column may carry anything', async () => {
+    const permissive = createWarden({
+      policy: compilePolicy({
+        defaults: { effect: 'allow' },
+        masks: [{ name: 'pii', columns: ['customers.ssn'], strategy: 'redact' }],
+      } as never),
+      // The fixture's broker, without handing it over (closing this Warden would close it).
+      broker: { issue: (request) => fx.broker.issue(request), revoke: (lease) => fx.broker.revoke(lease) },
+      audit: memorySink(),
+    })
+    const open = createPool(await permissive.session({ principal: { id: 'svc-open', type: 'service' } }), {
+      resource: 'shop',
+      host: '127.0.0.1',
+      database: fx.db,
+      connectionLimit: 1,
+    })
+    try {
+      // An executable comment: parsed: false, and the server runs what is inside it.
+      const [rows] = await open.query('SELECT /*!50000 UPPER(ssn) AS x, */ name FROM customers WHERE id = 1')
+      expect(rows).toEqual([{ x: '[redacted]', name: '[redacted]' }])
+    } finally {
+      await open.end()
+      await permissive.close()
+    }
   })
 
   test('a pii-reader sees clear values, and NULL stays NULL', async () => {

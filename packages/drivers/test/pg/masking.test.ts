@@ -265,3 +265,33 @@ describe('error scrubbing', () => {
     expect(err.detail).toBe('Key (id)=(1) already exists.')
   })
 })
+
+describe('text the parser could not read, allowed by a permissive policy', () => {
+  it('masks every computed column (they may carry anything); base-table columns keep their rules', async () => {
+    const permissive = createWarden({
+      policy: compilePolicy(`
+defaults: { effect: allow }
+masks:
+  - name: pii
+    columns: ["*.ssn"]
+    strategy: redact
+`),
+      broker: stubBroker({ username: 'postgres' }),
+      audit: memorySink(),
+    })
+    const session = await permissive.session({ principal: { id: 'svc', type: 'service', groups: [] } })
+    const c = new Client(session, { ...PG, database, resource: 'crm' })
+    await c.connect()
+    try {
+      // Longer than describePostgres reads (256 KiB): parsed: false, yet the policy allows it.
+      const pad = 'x'.repeat(300 * 1024)
+      const r = await c.query(
+        `SELECT upper(ssn) AS x, name, length('${pad}') AS n FROM customers WHERE id = 1`,
+      )
+      expect(r.rows).toEqual([{ x: R, name: 'Ada', n: R }])
+    } finally {
+      await c.end()
+      await permissive.close()
+    }
+  })
+})

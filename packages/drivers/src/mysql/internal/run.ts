@@ -89,11 +89,13 @@ function ticket(text: string, ctx: ExecuteContext, target: Target, facts: SqlFac
     text,
     masker: ctx.masker,
     typeCast: target.typeCast,
-    derivedFrom: ctx.masker === null ? NO_COLUMNS : derivedColumns(facts),
+    // Unparsed text that a policy still allowed: every computed column may carry anything.
+    derivedFrom: ctx.masker === null ? NO_COLUMNS : facts.parsed ? derivedColumns(facts) : ANY_ROW,
     baseTables: ctx.masker === null ? undefined : baseTables(facts),
   }
 }
 const NO_COLUMNS: readonly string[] = Object.freeze([])
+const ANY_ROW: readonly string[] = Object.freeze(['*'])
 
 function countRows(rows: unknown): number {
   if (Array.isArray(rows)) return rows.length
