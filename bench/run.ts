@@ -15,17 +15,21 @@ const suites = readdirSync(dir, { withFileTypes: true })
   .filter((name) => only.length === 0 || only.includes(name))
   .sort()
 
+// Measure what ships: the compiled packages (dist/), built now. The suites themselves are
+// TypeScript run through tsx; @warden/* resolve to dist because the warden-source condition is off.
+const build = spawnSync('npm', ['run', 'build'], { stdio: 'inherit' })
+if (build.status !== 0) {
+  console.error('bench: npm run build failed; nothing measured')
+  process.exit(1)
+}
+
 const startedAt = new Date()
 const failed: string[] = []
 for (const suite of suites) {
   console.log(`\n== bench/${suite}`)
-  const r = spawnSync(
-    process.execPath,
-    ['--conditions=warden-source', '--import', 'tsx', `${dir}/${suite}/index.ts`],
-    {
-      stdio: 'inherit',
-    },
-  )
+  const r = spawnSync(process.execPath, ['--import', 'tsx', `${dir}/${suite}/index.ts`], {
+    stdio: 'inherit',
+  })
   if (r.status !== 0) {
     failed.push(suite)
     console.error(`bench/${suite} failed (exit ${r.status})`)

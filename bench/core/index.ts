@@ -1,5 +1,5 @@
 // bench/core: what the pipeline costs per command with a no-op run, and audit throughput to a file.
-//   node --conditions=warden-source --import tsx bench/core/index.ts
+//   npm run build && node --import tsx bench/core/index.ts (or `npm run bench -- core`)
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'

@@ -55,7 +55,8 @@ masks:
 
 type Query = (id: number) => Promise<unknown>
 
-async function throughput(query: Query): Promise<number> {
+/** Queries per second at concurrency 8, and this process's CPU time per query (user + system). */
+async function throughput(query: Query): Promise<{ qps: number; cpuUs: number }> {
   let done = 0
   const until = performance.now() + THROUGHPUT_MS
   const worker = async (w: number) => {
@@ -66,8 +67,10 @@ async function throughput(query: Query): Promise<number> {
     }
   }
   const start = performance.now()
+  const cpu0 = process.cpuUsage()
   await Promise.all(Array.from({ length: 8 }, (_, w) => worker(w)))
-  return done / ((performance.now() - start) / 1000)
+  const cpu = process.cpuUsage(cpu0)
+  return { qps: done / ((performance.now() - start) / 1000), cpuUs: (cpu.user + cpu.system) / done }
 }
 
 async function latency(query: Query): Promise<number[]> {
@@ -171,10 +174,14 @@ async function main(): Promise<void> {
     // measurements and keep each mode's best run.
     for (const q of Object.values(modes)) for (let i = 0; i < 1000; i++) await q(i + 1)
     const tput: Record<string, number> = {}
+    const cpu: Record<string, number> = {}
     const lat: Record<string, { median: number; p99: number }> = {}
     for (let round = 0; round < 2; round++) {
-      for (const [name, q] of Object.entries(modes))
-        tput[name] = Math.max(tput[name] ?? 0, await throughput(q))
+      for (const [name, q] of Object.entries(modes)) {
+        const t = await throughput(q)
+        tput[name] = Math.max(tput[name] ?? 0, t.qps)
+        cpu[name] = Math.min(cpu[name] ?? Infinity, t.cpuUs)
+      }
       for (const [name, q] of Object.entries(modes)) {
         const s = stats(await latency(q))
         const prev = lat[name]
@@ -184,10 +191,10 @@ async function main(): Promise<void> {
     const d = await describeMicros()
     const f = (n: number) => n.toFixed(0)
     const row = (name: string, rawName: string) =>
-      `| ${name} | ${f(tput[name])} | ${(tput[name] / tput[rawName]).toFixed(2)} | ${f(lat[name].median)} | ${f(lat[name].p99)} | ${f(lat[name].median - lat[rawName].median)} |`
+      `| ${name} | ${f(tput[name])} | ${(tput[name] / tput[rawName]).toFixed(2)} | ${f(lat[name].median)} | ${f(lat[name].p99)} | ${f(lat[name].median - lat[rawName].median)} | ${f(cpu[name])} | ${f(cpu[name] - cpu[rawName])} |`
     const table = [
-      '| pool | throughput @ c=8 (q/s) | × raw | median @ c=1 (µs) | p99 @ c=1 (µs) | added median (µs) |',
-      '| --- | ---: | ---: | ---: | ---: | ---: |',
+      '| pool | throughput @ c=8 (q/s) | × raw | median @ c=1 (µs) | p99 @ c=1 (µs) | added median (µs) | client CPU per query (µs) | added CPU (µs) |',
+      '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
       row('raw query', 'raw query'),
       row('guarded query', 'raw query'),
       row('driver only (pass-through session) query', 'raw query'),
@@ -202,7 +209,7 @@ Throughput: 8 concurrent workers for ${THROUGHPUT_MS / 1000} s. Latency: ${LATEN
 
 ${table}
 
-"driver only" runs the guarded pool over a session whose \`execute\` just calls the command (no decision, masking or audit): the mysql driver's own cost; the rest of the guarded overhead is core's pipeline (see the core section). Load average at the start of this run: ${load} (the machine is shared; run-to-run variance is large).
+"driver only" runs the guarded pool over a session whose \`execute\` just calls the command (no decision, masking or audit): the mysql driver's own cost; the rest of the guarded overhead is core's pipeline (see the core section). Measured on the compiled packages (\`dist/\`); "client CPU per query" is this process's user + system CPU time during the throughput run per query, the stable measure of the client side's cost (the relay-hop row includes the relay, which runs in this process). Load average at the start of this run: ${load} (the machine is shared; wall-clock variance is large).
 
 describeMysql: cached ${d.cached.toFixed(2)} µs, uncached ${d.uncached.toFixed(1)} µs (median; short SELECT: lexer pass + sqlparser-rs WASM + walk + freeze).`
     console.log(markdown)

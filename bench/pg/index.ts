@@ -55,7 +55,8 @@ masks:
 
 type Query = (id: number) => Promise<unknown>
 
-async function throughput(query: Query): Promise<number> {
+/** Queries per second at concurrency 8, and this process's CPU time per query (user + system). */
+async function throughput(query: Query): Promise<{ qps: number; cpuUs: number }> {
   let done = 0
   const until = performance.now() + THROUGHPUT_MS
   const worker = async (w: number) => {
@@ -66,8 +67,10 @@ async function throughput(query: Query): Promise<number> {
     }
   }
   const start = performance.now()
+  const cpu0 = process.cpuUsage()
   await Promise.all(Array.from({ length: 8 }, (_, w) => worker(w)))
-  return done / ((performance.now() - start) / 1000)
+  const cpu = process.cpuUsage(cpu0)
+  return { qps: done / ((performance.now() - start) / 1000), cpuUs: (cpu.user + cpu.system) / done }
 }
 
 async function latency(query: Query): Promise<number[]> {
@@ -173,9 +176,19 @@ async function main(): Promise<void> {
     // Warm up every path, then alternate the measurements and keep each mode's best run.
     for (const q of Object.values(modes)) for (let i = 0; i < 500; i++) await q(i + 1)
     const tput: Record<string, number> = { raw: 0, guarded: 0, driver: 0, proxy: 0 }
+    const cpu: Record<string, number> = {
+      raw: Infinity,
+      guarded: Infinity,
+      driver: Infinity,
+      proxy: Infinity,
+    }
     const lat: Record<string, { median: number; p99: number }> = {}
     for (let round = 0; round < 2; round++) {
-      for (const [name, q] of Object.entries(modes)) tput[name] = Math.max(tput[name], await throughput(q))
+      for (const [name, q] of Object.entries(modes)) {
+        const t = await throughput(q)
+        tput[name] = Math.max(tput[name], t.qps)
+        cpu[name] = Math.min(cpu[name], t.cpuUs)
+      }
       for (const [name, q] of Object.entries(modes)) {
         const s = stats(await latency(q))
         const prev = lat[name]
@@ -186,13 +199,14 @@ async function main(): Promise<void> {
     const f = (n: number) => n.toFixed(0)
     const added = lat.guarded.median - lat.raw.median
     const proxyAdded = lat.proxy.median - lat.raw.median
+    const c = (name: string) => `${f(cpu[name])} | ${f(cpu[name] - cpu.raw)}`
     const table = [
-      '| pool | throughput @ c=8 (q/s) | × raw | median @ c=1 (µs) | p99 @ c=1 (µs) | added median (µs) |',
-      '| --- | ---: | ---: | ---: | ---: | ---: |',
-      `| raw pg | ${f(tput.raw)} | 1.00 | ${f(lat.raw.median)} | ${f(lat.raw.p99)} | 0 |`,
-      `| guarded (policy + masking + jsonl audit) | ${f(tput.guarded)} | ${(tput.guarded / tput.raw).toFixed(2)} | ${f(lat.guarded.median)} | ${f(lat.guarded.p99)} | ${f(added)} |`,
-      `| driver only (pass-through session: no decision, masking or audit) | ${f(tput.driver)} | ${(tput.driver / tput.raw).toFixed(2)} | ${f(lat.driver.median)} | ${f(lat.driver.p99)} | ${f(lat.driver.median - lat.raw.median)} |`,
-      `| raw through a TCP relay hop | ${f(tput.proxy)} | ${(tput.proxy / tput.raw).toFixed(2)} | ${f(lat.proxy.median)} | ${f(lat.proxy.p99)} | ${f(proxyAdded)} |`,
+      '| pool | throughput @ c=8 (q/s) | × raw | median @ c=1 (µs) | p99 @ c=1 (µs) | added median (µs) | client CPU per query (µs) | added CPU (µs) |',
+      '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+      `| raw pg | ${f(tput.raw)} | 1.00 | ${f(lat.raw.median)} | ${f(lat.raw.p99)} | 0 | ${c('raw')} |`,
+      `| guarded (policy + masking + jsonl audit) | ${f(tput.guarded)} | ${(tput.guarded / tput.raw).toFixed(2)} | ${f(lat.guarded.median)} | ${f(lat.guarded.p99)} | ${f(added)} | ${c('guarded')} |`,
+      `| driver only (pass-through session: no decision, masking or audit) | ${f(tput.driver)} | ${(tput.driver / tput.raw).toFixed(2)} | ${f(lat.driver.median)} | ${f(lat.driver.p99)} | ${f(lat.driver.median - lat.raw.median)} | ${c('driver')} |`,
+      `| raw through a TCP relay hop (relay in this process) | ${f(tput.proxy)} | ${(tput.proxy / tput.raw).toFixed(2)} | ${f(lat.proxy.median)} | ${f(lat.proxy.p99)} | ${f(proxyAdded)} | ${c('proxy')} |`,
     ].join('\n')
     const markdown = `## pg: guarded pool vs raw pool vs a proxy hop
 
@@ -202,7 +216,7 @@ Throughput: 8 concurrent workers for ${THROUGHPUT_MS / 1000} s. Latency: ${LATEN
 ${table}
 
 describePostgres: cached ${d.cached.toFixed(2)} µs, uncached ${d.uncached.toFixed(1)} µs (median; short SELECT).
-"driver only" is the pg driver's own cost (describe, wire hooks, pool); the rest of the guarded overhead is core's pipeline (decide, per-command masker, audit record, sha256 chain; see the core section) plus the jsonl writes and fdatasyncs, which share the 2 CPUs with PostgreSQL. Runs from TypeScript source through tsx (\`--conditions=warden-source\`); the compiled packages (\`dist/\`) cost noticeably less per query. Load average at the start of this run: ${loadavg}.`
+"driver only" is the pg driver's own cost (describe, wire hooks, pool); the rest of the guarded overhead is core's pipeline (decide, per-command masker, audit record, sha256 chain; see the core section) plus the jsonl writes and fdatasyncs, which share the 2 CPUs with PostgreSQL. Measured on the compiled packages (\`dist/\`). "client CPU per query" is this process's user + system CPU time during the throughput run divided by the queries: the stable measure of what the client side costs, where wall-clock figures move with whatever else shares the 2 CPUs. Load average at the start of this run: ${loadavg}.`
     console.log(markdown)
     writeSection('pg', markdown)
     const path = (name: string) => ({
