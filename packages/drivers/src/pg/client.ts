@@ -14,7 +14,7 @@ import type {
 import { revealSecret } from '@warden/core'
 import type { SqlFacts } from '@warden/policy'
 import { WardenDeniedError, WardenError } from '@warden/policy'
-import { parseSync } from 'libpg-query'
+import { parseSync, scanSync } from 'libpg-query'
 import type pg from 'pg'
 import { derivedColumns, describePostgres, loadPostgresParser } from './describe.js'
 import { type CopyFormat, copyMasker } from './internal/copy-masker.js'
@@ -649,8 +649,21 @@ export class Client extends PgClient {
     if (copy.is_from === true) return // COPY FROM sends data; nothing comes back to mask
     if (copy.is_program === true || typeof copy.filename === 'string') return // server-side target: no rows come back
     const relation = copy.relation as { relname: string; schemaname?: string } | undefined
-    if (relation === undefined)
-      return refuse('COPY (query) TO STDOUT cannot be masked; use COPY table TO STDOUT or a SELECT')
+    if (relation === undefined) {
+      // COPY (query): its columns are read by a zero-row probe of the query, which must not run
+      // anything that writes (a data-modifying CTE runs even when no row is fetched).
+      const facts = describePostgres(text)
+      const readOnly =
+        !(facts instanceof Promise) &&
+        facts.parsed &&
+        facts.writes.length === 0 &&
+        facts.types.every((t) => t === 'COPY' || t === 'SELECT') &&
+        Object.keys(copy.query ?? {})[0] === 'SelectStmt'
+      if (!readOnly)
+        return refuse(
+          'COPY (INSERT/UPDATE/DELETE … RETURNING, or a query with a writing CTE) TO STDOUT cannot be masked; run the statement itself',
+        )
+    }
     if (typeof query.push !== 'function') return refuse('use pg-copy-streams to read COPY output')
     let format: CopyFormat = 'text'
     let header = false
@@ -669,17 +682,23 @@ export class Client extends PgClient {
         return refuse(`option ${defname} cannot be masked (default delimiter, quote, escape and null only)`)
       }
     }
-    // The output columns, with their table provenance, from a zero-row SELECT of the same columns.
-    const attlist = ((copy.attlist as { String: { sval: string } }[] | undefined) ?? []).map((a) =>
-      escapeIdentifier(a.String.sval),
-    )
-    const table = relation.schemaname
-      ? `${escapeIdentifier(relation.schemaname)}.${escapeIdentifier(relation.relname)}`
-      : escapeIdentifier(relation.relname)
-    const probe = await this.#internalQuery(
-      `SELECT ${attlist.length > 0 ? attlist.join(', ') : '*'} FROM ${table} LIMIT 0`,
-    )
-    const columns = probe.fields.map((f) => this.#guard.column(f as never))
+    // The output columns, with their table provenance, from a zero-row SELECT of the same columns
+    // (of the table, or of the query: LIMIT 0 fetches nothing, so the query's rows are never made).
+    let probeText: string
+    if (relation === undefined) {
+      probeText = `SELECT * FROM (${copyQueryText(text)}) AS warden_copy_probe LIMIT 0`
+    } else {
+      const attlist = ((copy.attlist as { String: { sval: string } }[] | undefined) ?? []).map((a) =>
+        escapeIdentifier(a.String.sval),
+      )
+      const table = relation.schemaname
+        ? `${escapeIdentifier(relation.schemaname)}.${escapeIdentifier(relation.relname)}`
+        : escapeIdentifier(relation.relname)
+      probeText = `SELECT ${attlist.length > 0 ? attlist.join(', ') : '*'} FROM ${table} LIMIT 0`
+    }
+    const probe = await this.#internalQuery(probeText)
+    const derived = derivedOf(text)
+    const columns = probe.fields.map((f) => this.#guard.column(f as never, derived))
     const mask = copyMasker(masker.plan(columns), format, header)
     const push = (query.push as (chunk: unknown) => boolean).bind(query)
     query.push = (chunk: unknown) => {
@@ -700,6 +719,23 @@ function deliver(query: PgSubmittable, err: unknown, internals: PgClientInternal
       // A submittable whose error handler throws must not take the process down.
     }
   })
+}
+
+/** The text of the query inside `COPY (query) TO …`, found with PostgreSQL's own lexer. */
+function copyQueryText(text: string): string {
+  const tokens = scanSync(text).tokens
+  const bytes = Buffer.from(text, 'utf8')
+  let depth = 0
+  let start = -1
+  for (const token of tokens) {
+    if (token.text === '(') {
+      if (depth++ === 0 && start < 0) start = token.end
+    } else if (token.text === ')' && --depth === 0 && start >= 0) {
+      // Token offsets are byte offsets into the UTF-8 text.
+      return bytes.subarray(start, token.start).toString('utf8')
+    }
+  }
+  throw new WardenError('ERR_WARDEN_UNSUPPORTED', 'COPY output under masking: cannot find the query of COPY (query)')
 }
 
 const ANY_ROW: readonly string[] = Object.freeze(['*'])

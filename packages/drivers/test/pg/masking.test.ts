@@ -224,10 +224,31 @@ describe('COPY TO under masks', () => {
     expect(await copyOut(trustedClient, 'COPY customers (ssn) TO STDOUT')).toContain('123-45-6789')
   })
 
-  it('COPY (query) TO STDOUT is refused rather than passed raw', async () => {
-    await expect(copyOut(client, 'COPY (SELECT ssn FROM customers) TO STDOUT')).rejects.toMatchObject({
-      code: 'ERR_WARDEN_UNSUPPORTED',
-    })
+  it('COPY (query) TO STDOUT: masked by the columns of the query, computed ones included', async () => {
+    const out = await copyOut(
+      client,
+      "COPY (SELECT c.id, c.ssn, upper(c.email) AS e FROM customers c WHERE c.id < 3 AND c.name <> ')(' ORDER BY c.id) TO STDOUT WITH (FORMAT csv, HEADER)",
+    )
+    expect(out).toBe(`id,ssn,e\n1,${R},${R}\n2,${R},${R}\n`)
+    const rows = await copyOut(client, 'COPY (SELECT row_to_json(c) FROM customers c WHERE id = 1) TO STDOUT')
+    expect(rows).toBe(`${R}\n`)
+    const plain = await copyOut(client, 'COPY (SELECT id, name FROM customers WHERE id = 1) TO STDOUT')
+    expect(plain).toBe('1\tAda\n')
+  })
+
+  it('COPY (query) that would write, and unmaskable formats, are refused rather than passed raw', async () => {
+    const before = (await trustedClient.query('SELECT count(*)::int AS n FROM orders')).rows[0].n
+    await expect(
+      copyOut(
+        client,
+        'COPY (WITH d AS (DELETE FROM orders WHERE id > 0 RETURNING *) SELECT * FROM d) TO STDOUT',
+      ),
+    ).rejects.toMatchObject({ code: 'ERR_WARDEN_UNSUPPORTED' })
+    await expect(
+      copyOut(client, 'COPY (DELETE FROM orders WHERE id > 0 RETURNING *) TO STDOUT'),
+    ).rejects.toMatchObject({ code: 'ERR_WARDEN_UNSUPPORTED' })
+    // The probe never ran the DELETE either.
+    expect((await trustedClient.query('SELECT count(*)::int AS n FROM orders')).rows[0].n).toBe(before)
     await expect(copyOut(client, "COPY customers TO STDOUT WITH (DELIMITER '|')")).rejects.toMatchObject({
       code: 'ERR_WARDEN_UNSUPPORTED',
     })
