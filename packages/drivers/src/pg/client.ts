@@ -735,7 +735,10 @@ function copyQueryText(text: string): string {
       return bytes.subarray(start, token.start).toString('utf8')
     }
   }
-  throw new WardenError('ERR_WARDEN_UNSUPPORTED', 'COPY output under masking: cannot find the query of COPY (query)')
+  throw new WardenError(
+    'ERR_WARDEN_UNSUPPORTED',
+    'COPY output under masking: cannot find the query of COPY (query)',
+  )
 }
 
 const ANY_ROW: readonly string[] = Object.freeze(['*'])
