@@ -20,6 +20,10 @@ afterAll(async () => {
   await fx?.close()
 })
 
+/** A one-connection pool on the test database for another session. */
+const onePool = (s: Session) =>
+  createPool(s, { resource: 'shop', host: '127.0.0.1', database: fx.db, connectionLimit: 1 })
+
 const clean = (value: unknown) => {
   const text = JSON.stringify(value)
   expect(text).not.toContain(SSN)
@@ -215,12 +219,7 @@ describe('masking by the real column origin', () => {
       broker: { issue: (request) => fx.broker.issue(request), revoke: (lease) => fx.broker.revoke(lease) },
       audit: memorySink(),
     })
-    const open = createPool(await permissive.session({ principal: { id: 'svc-open', type: 'service' } }), {
-      resource: 'shop',
-      host: '127.0.0.1',
-      database: fx.db,
-      connectionLimit: 1,
-    })
+    const open = onePool(await permissive.session({ principal: { id: 'svc-open', type: 'service' } }))
     try {
       // An executable comment: parsed: false, and the server runs what is inside it.
       const [rows] = await open.query('SELECT /*!50000 UPPER(ssn) AS x, */ name FROM customers WHERE id = 1')
@@ -233,12 +232,7 @@ describe('masking by the real column origin', () => {
 
   test('a pii-reader sees clear values, and NULL stays NULL', async () => {
     const reader = await fx.session({ id: 'svc-pii', groups: ['readers', 'pii-readers'] })
-    const readerPool = createPool(reader, {
-      resource: 'shop',
-      host: '127.0.0.1',
-      database: fx.db,
-      connectionLimit: 1,
-    })
+    const readerPool = onePool(reader)
     try {
       const [rows] = await readerPool.query('SELECT ssn AS x FROM customers WHERE id = 1')
       expect(rows).toEqual([{ x: SSN }])
