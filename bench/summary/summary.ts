@@ -121,6 +121,45 @@ function row(d: DriverFigures, label: string, g: PathFigures | undefined, note: 
   return `| ${cells.join(' | ')} |`
 }
 
+/** DESIGN.md's performance budget, each line with the figure measured and whether it is met. */
+function budgetRows(suites: StoredFigures[], metrics: readonly Metric[]): string[] {
+  const metric = (key: string) => metrics.find((m) => m.key === key)?.value
+  const driver = (name: string) => suites.flatMap((s) => s.drivers ?? []).find((d) => d.driver === name)
+  const verdict = (ok: boolean | undefined) =>
+    ok === undefined ? 'not measured' : ok ? 'met' : '**not met**'
+  const rows: string[] = []
+  const decide = metric('decide.20rules.median')
+  rows.push(
+    `| \`decide()\`, 20 rules ≤ 5 µs median | ${fmt(decide, 2)} µs | ${verdict(decide === undefined ? undefined : decide <= 5)} |`,
+  )
+  const cached = metric('describe.pg.cached')
+  rows.push(
+    `| SQL describe cached ≤ 1 µs (pg) | ${fmt(cached, 2)} µs | ${verdict(cached === undefined ? undefined : cached <= 1)} |`,
+  )
+  const uncached = metric('describe.pg.uncached')
+  rows.push(
+    `| SQL describe uncached ≈ 10 µs (pg, short SELECT) | ${fmt(uncached, 1)} µs | ${verdict(uncached === undefined ? undefined : uncached <= 12)} |`,
+  )
+  for (const [name, maxAdded] of [
+    ['pg', 15],
+    ['mysql', 20],
+  ] as const) {
+    const d = driver(name)
+    const ratio =
+      d?.guarded?.opsPerSec !== undefined && d.raw.opsPerSec !== undefined
+        ? d.guarded.opsPerSec / d.raw.opsPerSec
+        : undefined
+    const added = d?.guarded !== undefined ? d.guarded.medianUs - d.raw.medianUs : undefined
+    rows.push(
+      `| guarded ${name} ≥ 0.90× raw throughput (c=8) | ${ratio === undefined ? '–' : `${ratio.toFixed(2)}×`} | ${verdict(ratio === undefined ? undefined : ratio >= 0.9)} |`,
+    )
+    rows.push(
+      `| guarded ${name} ≤ ${maxAdded} µs added median (c=1) | ${fmt(added)} µs | ${verdict(added === undefined ? undefined : added <= maxAdded)} |`,
+    )
+  }
+  return rows
+}
+
 export async function writeSummary(runStartedAt: Date, failed: readonly string[]): Promise<string> {
   let suites = readFigures().filter((s) => s.suite !== 'summary-describe')
   const metricsOf = () => suites.flatMap((s) => (s.metrics ?? []).map((m) => ({ ...m, suite: s })))
@@ -149,6 +188,7 @@ export async function writeSummary(runStartedAt: Date, failed: readonly string[]
     ...pick('memory.'),
   ].map((m) => `| ${m.label} | ${value(m)} | ${m.suite.suite}${stale(m.suite)} |`)
 
+  const targetRows = budgetRows(suites, metrics)
   const drivers = driverRows(suites, stale)
   const measuredDrivers = new Set(suites.flatMap((s) => (s.drivers ?? []).map((d) => d.driver)))
   const missing = ['pg', 'mysql', 'ssh', 'kube', 'fetch'].filter((d) => !measuredDrivers.has(d))
@@ -169,6 +209,12 @@ cost of any gateway in the data path, before it does any protocol work).
 | --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |
 ${drivers.join('\n') || '| (no driver suite has reported yet) | | | | | | | | | | |'}
 ${missing.length ? `\nNo side-by-side figures yet for: ${missing.join(', ')}.\n` : ''}
+### Against the performance budget (DESIGN.md)
+
+| budget | measured | |
+| --- | ---: | --- |
+${targetRows.join('\n')}
+
 ### Warden's own costs
 
 | figure | value | suite |

@@ -42,9 +42,9 @@ export const policyBacktest: CommandSpec = {
 Every command record in the audit log carries the request its decision was made on
 (principal with claims, resource with labels, the command's facts). Each is decided again
 by the candidate policy, at its recorded time, with its session's start and command count,
-and compared with the recorded effect. (Flow facts of earlier commands are not recorded and
-replay empty.) Every decision that would change (allow→deny,
-approve→allow, ...) is listed, followed by counts per transition.
+and the flow facts (reads and tags of its causal chain) it was decided with, and compared
+with the recorded effect. Every decision that would change (allow→deny, approve→allow, ...)
+is listed, followed by counts per transition.
 
 Options:
   --audit <file>   the JSONL audit log (as written by jsonlSink)
