@@ -109,6 +109,7 @@ export class Pool {
     this.#target = {
       resource,
       formatter: formatterFor(core.config.connectionConfig),
+      multipleStatements: core.config.connectionConfig.multipleStatements === true,
       typeCast,
       acquire: (session) => this.#acquire(session),
     }

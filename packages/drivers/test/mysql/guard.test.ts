@@ -139,6 +139,31 @@ describe('statement boundaries, with multipleStatements on', () => {
       const err = await lax.query('SELECT 1 --\u00a0x; DROP TABLE victim').catch((e) => e)
       expect(err).toMatchObject({ code: 'ERR_WARDEN_DENIED', rule: 'mysql-driver' })
       expect(await tableExists('victim')).toBe(true)
+      // Text the lexer itself gives up on (an executable comment) carries no statement count:
+      // on a multi-statement connection it is refused all the same.
+      for (const text of [
+        'SELECT 1; /*!50000 DROP TABLE victim */',
+        "SELECT 1; DROP TABLE victim; SELECT '",
+      ]) {
+        const hidden = await lax.query(text).catch((e) => e)
+        expect(hidden).toMatchObject({ code: 'ERR_WARDEN_DENIED', rule: 'mysql-driver' })
+        expect(await tableExists('victim')).toBe(true)
+      }
+      // The same policy on a single-statement pool lets MariaDB reject the second statement itself.
+      const single = createPool(s, {
+        resource: 'shop',
+        host: '127.0.0.1',
+        database: fx.db,
+        connectionLimit: 1,
+      })
+      try {
+        await expect(single.query('SELECT 1; /*!50000 DROP TABLE victim */')).rejects.toMatchObject({
+          code: 'ER_PARSE_ERROR',
+        })
+        expect(await tableExists('victim')).toBe(true)
+      } finally {
+        await single.end()
+      }
     } finally {
       await lax.end()
       await open.close()

@@ -21,6 +21,8 @@ export interface Target {
   readonly resource: Command['resource']
   /** Formats text as mysql2 will for this client's config (queryFormat, namedPlaceholders, timezone). */
   readonly formatter: Formatter
+  /** The connections run several statements per text: unparsed text could hide a second one. */
+  readonly multipleStatements: boolean
   readonly typeCast: unknown
   /** A physical connection for `session`, already checked against its credential; release it after the command. */
   acquire(session: Session): Promise<Lent>
@@ -48,9 +50,13 @@ function assertSupported(): void {
     )
 }
 
-/** Text we could not fully classify never runs as several statements, whatever the policy says. */
-function assertSingleOrParsed(facts: SqlFacts): void {
-  if (!facts.parsed && facts.flags.includes('multi_statement')) {
+/**
+ * Text we could not fully classify never runs as several statements, whatever the policy says: on
+ * connections with `multipleStatements`, any unparsed text is refused (an executable comment or an
+ * unterminated string can hide a second statement from the lexer's count too).
+ */
+function assertSingleOrParsed(facts: SqlFacts, target: Target): void {
+  if (!facts.parsed && (target.multipleStatements || facts.flags.includes('multi_statement'))) {
     throw new WardenDeniedError(
       'mysql-driver',
       'multi-statement text runs only when every statement is classified',
@@ -184,7 +190,7 @@ export async function runQuery(source: SessionSource, target: Target, cmd: Mysql
     const facts = await factsFor(text, template)
     const command: Command = { resource: target.resource, action: 'sql.query', text: template, sql: facts }
     return await session.execute(command, async (ctx) => {
-      assertSingleOrParsed(facts)
+      assertSingleOrParsed(facts, target)
       const lent = await target.acquire(session)
       return new Promise<Result>((resolve, reject) => {
         observe(cmd, ctx, template, cmd.values, resolve, reject)
@@ -215,7 +221,7 @@ export async function runExecute(
   const facts = await describeMysql(text)
   const command: Command = { resource: target.resource, action: 'sql.query', text, sql: facts }
   return session.execute(command, async (ctx) => {
-    assertSingleOrParsed(facts)
+    assertSingleOrParsed(facts, target)
     const lent = await target.acquire(session)
     return new Promise<Result>((resolve, reject) => {
       const cb = (err: Error | null, rows?: unknown, fields?: unknown) => {
@@ -253,7 +259,7 @@ export async function runPrepared(
   const facts = await describeMysql(text)
   const command: Command = { resource: target.resource, action: 'sql.query', text, sql: facts }
   return session.execute(command, async (ctx) => {
-    assertSingleOrParsed(facts)
+    assertSingleOrParsed(facts, target)
     const lent = await target.acquire(session)
     return new Promise<Result>((resolve, reject) => {
       try {
