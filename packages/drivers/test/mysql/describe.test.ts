@@ -15,6 +15,19 @@ describe('describeMysql: classification', () => {
     ['SELECT a FROM x WHERE id IN (SELECT id FROM y)', { reads: ['x', 'y'] }],
     ['SELECT * FROM t1 JOIN (SELECT * FROM t2) d ON 1', { reads: ['t1', 't2'] }],
     ['WITH c AS (SELECT * FROM src) SELECT * FROM c', { reads: ['src'] }],
+    // A CTE name shadows a table only inside its own query; elsewhere the name is the table.
+    [
+      'SELECT ssn FROM customers WHERE id IN (WITH customers AS (SELECT 1 AS id) SELECT id FROM customers)',
+      { reads: ['customers'], tables: ['customers'] },
+    ],
+    ['WITH customers AS (SELECT * FROM customers) SELECT * FROM customers', { reads: ['customers'] }],
+    ['WITH a AS (SELECT 1 AS x), b AS (SELECT * FROM a) SELECT * FROM b', { reads: [] }],
+    [
+      'WITH RECURSIVE r AS (SELECT 1 AS n UNION ALL SELECT n + 1 FROM r WHERE n < 3) SELECT * FROM r',
+      { reads: [] },
+    ],
+    ['WITH b AS (SELECT * FROM a), a AS (SELECT 1 AS x) SELECT * FROM b', { reads: ['a'] }],
+    ['SELECT * FROM db.c, (WITH c AS (SELECT 1) SELECT * FROM c) AS d', { reads: ['db.c'] }],
     ['SELECT count(*), UPPER(name), db.f(x) FROM t', { functions: ['count', 'upper', 'db.f'] }],
     ['INSERT INTO t (a) VALUES (1)', { types: ['INSERT'], writes: ['t'], reads: [], write: true }],
     ['REPLACE INTO t VALUES (1)', { types: ['REPLACE'], writes: ['t'] }],

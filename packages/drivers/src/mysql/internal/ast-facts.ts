@@ -146,11 +146,12 @@ class Collector {
   readonly reads = new Set<string>()
   readonly writes = new Set<string>()
   readonly functions = new Set<string>()
-  readonly ctes = new Set<string>()
   readonly flags = new Set<string>()
   /** Table factors already counted as write targets; the generic walk must not count them as reads. */
   readonly targets = new Set<unknown>()
   readonly projected = new Set<string>()
+  /** CTE names visible where the walk is: an unqualified table of such a name is the CTE, not a table. */
+  readonly #cteScopes: ReadonlySet<string>[] = []
   #predicate = 0
   #naming = 0
   unbounded = false
@@ -289,9 +290,36 @@ class Collector {
       return
     }
     if (!isNode(value)) return
+    const ctes =
+      isNode(value.with) && Array.isArray(value.with.cte_tables) ? value.with.cte_tables : undefined
+    if (ctes !== undefined) {
+      // A query with WITH: each CTE body sees the CTEs before it (all of them WITH RECURSIVE); the
+      // rest of the query sees all of them. Outside this query the names mean tables again.
+      const names = ctes.map((cte) =>
+        isNode(cte) && isNode(cte.alias) ? identValue(cte.alias.name).toLowerCase() : '',
+      )
+      const recursive = (value.with as Node).recursive === true
+      ctes.forEach((cte, i) => {
+        this.#cteScopes.push(new Set(recursive ? names : names.slice(0, i)))
+        try {
+          this.walk(cte)
+        } finally {
+          this.#cteScopes.pop()
+        }
+      })
+      this.#cteScopes.push(new Set(names))
+    }
+    try {
+      this.#members(value, ctes !== undefined)
+    } finally {
+      if (ctes !== undefined) this.#cteScopes.pop()
+    }
+  }
+
+  #members(value: Node, skipWith: boolean): void {
     for (const key in value) {
       const child = value[key]
-      if (key === 'span') continue
+      if (key === 'span' || (skipWith && key === 'with')) continue
       if (this.#predicate === 0 && this.#naming === 0) {
         if (key === 'Identifier' && isNode(child) && typeof child.value === 'string')
           this.projected.add(child.value.toLowerCase())
@@ -315,12 +343,11 @@ class Collector {
 
   #child(key: string, child: unknown): void {
     if (key === 'Table' && isNode(child) && Array.isArray(child.name)) {
-      if (!this.targets.has(child)) this.reads.add(objectName(child.name))
+      const name = objectName(child.name)
+      const cte = child.name.length === 1 && this.#cteScopes.some((scope) => scope.has(name))
+      if (!this.targets.has(child) && !cte) this.reads.add(name)
     } else if (key === 'Function' && isNode(child) && Array.isArray(child.name)) {
       this.functions.add(objectName(child.name))
-    } else if (key === 'cte_tables' && Array.isArray(child)) {
-      for (const cte of child)
-        if (isNode(cte) && isNode(cte.alias)) this.ctes.add(identValue(cte.alias.name).toLowerCase())
     } else if ((key === 'Update' || key === 'Delete' || key === 'Insert') && isNode(child)) {
       this.statement(key, child) // DML nested in a query body or an EXPLAIN
     }
@@ -355,7 +382,6 @@ export function statementFacts(statement: unknown): StatementResult {
   // Query bodies can hold DML (`WITH … UPDATE`): the walk calls `statement` for those.
   if (key !== 'Query' && key !== 'Explain') c.statement(key, body)
   c.walk(body)
-  for (const cte of c.ctes) c.reads.delete(cte)
   if (key === 'Query' && isNode(body) && isNode(body.body)) {
     if ('Insert' in body.body) type = 'INSERT'
     else if ('Update' in body.body) type = 'UPDATE'
