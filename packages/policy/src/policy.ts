@@ -118,6 +118,9 @@ export class Policy implements Decider {
 
   /** Decides one request (a partial request is completed with empty fields). Never throws. */
   decide(request: Request | RequestInput): Decision {
+    // Not a request at all (null, a string, an array): deny, whatever the default says.
+    if (request === null || typeof request !== 'object' || Array.isArray(request))
+      return this.#deny('error:request', 'malformed request: expected an object', NONE)
     let ctx: CelContext
     try {
       ctx = completeRequest(request as RequestInput, this.#clock)

@@ -101,6 +101,12 @@ rules:
     expect(q.decide({ principal: { claims: {} } }).effect).toBe('deny')
     expect(q.decide({ principal: { claims: { level: 3 } } }).effect).toBe('allow')
   })
+  it('something that is not a request at all is denied, even under defaults: allow', () => {
+    const open = compilePolicy('defaults: {effect: allow}')
+    for (const bad of [null, undefined, 'x', 5, [], true])
+      expect(open.decide(bad as never)).toMatchObject({ effect: 'deny', rule: 'error:request' })
+    expect(open.decide({}).effect).toBe('allow')
+  })
   it('a malformed request is denied, not thrown', () => {
     const d = p.decide({ principal: { groups: 'admins' as unknown as string[] } })
     expect(d).toMatchObject({ effect: 'deny', rule: 'error:request' })

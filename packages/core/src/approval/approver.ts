@@ -34,7 +34,10 @@ export interface ApprovalOutcome {
   readonly reason?: string
   /** The fingerprint the approver decided on; core checks it equals the request's. */
   readonly fingerprint?: string
-  /** The request id decided on, when the approver knows it; core refuses an outcome for another request or one already used. */
+  /**
+   * The id of the request decided on. Required for `approved`: core refuses an approval without it,
+   * or for another request, so a saved answer cannot be replayed to release the operation again.
+   */
   readonly id?: string
 }
 

@@ -567,7 +567,7 @@ export class SessionImpl implements Session {
     } catch (err) {
       return {
         record: { id, status: 'error' },
-        failure: { status: 'denied', error: asError(err, 'ERR_WARDEN_PREVIEW_MISMATCH') },
+        failure: { status: 'denied', error: asError(err, 'ERR_WARDEN_PREVIEW_FAILED') },
       }
     }
     const family = familyOf(command.action)
@@ -645,14 +645,18 @@ export class SessionImpl implements Session {
         },
       }
     }
-    if (outcome.fingerprint !== request.fingerprint || (outcome.id !== undefined && outcome.id !== id)) {
+    // Both must name this request: an outcome without the id (a custom approver replaying a saved
+    // answer) could otherwise release the same operation again and again.
+    if (outcome.fingerprint !== request.fingerprint || outcome.id !== id) {
       return {
         record: { ...record, status: 'mismatch' },
         failure: {
           status: 'rejected',
           error: new WardenError(
             'ERR_WARDEN_APPROVAL_MISMATCH',
-            'the approval does not match this exact operation (different fingerprint or request, or already used); ask for a new approval',
+            outcome.id === undefined
+              ? 'the approver answered without the request id: an approval outcome must carry `id: request.id` (and `fingerprint: request.fingerprint`) of the request it decides'
+              : 'the approval does not match this exact operation (different fingerprint or request, or already used); ask for a new approval',
           ),
         },
       }

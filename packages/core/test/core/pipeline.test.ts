@@ -1,4 +1,5 @@
 import {
+  type Approver,
   autoApprove,
   autoDeny,
   type Command,
@@ -293,6 +294,31 @@ describe('approvals in the pipeline', () => {
     await expect(session.execute(other, () => 1)).rejects.toMatchObject({
       code: 'ERR_WARDEN_APPROVAL_MISMATCH',
     })
+    expect(audit.filter({ approval: { status: 'mismatch' }, outcome: { status: 'rejected' } })).toHaveLength(
+      2,
+    )
+    await warden.close()
+  })
+
+  it('an approval that does not name the request (a saved answer replayed without its id) is refused', async () => {
+    const audit = memorySink()
+    let saved: { status: 'approved'; by: string; fingerprint: string } | undefined
+    const approvals: Approver = {
+      async request(req) {
+        // A custom approver that keeps the first answer and hands it out again, without `id`.
+        saved ??= { status: 'approved', by: 'mallory', fingerprint: req.fingerprint }
+        return saved
+      },
+    }
+    const warden = createWarden({ policy, audit, approvals })
+    const session = await warden.session({ principal: agent })
+    let runs = 0
+    for (let i = 0; i < 2; i++)
+      await expect(session.execute(update, () => ++runs)).rejects.toMatchObject({
+        code: 'ERR_WARDEN_APPROVAL_MISMATCH',
+        message: expect.stringContaining('without the request id'),
+      })
+    expect(runs).toBe(0)
     expect(audit.filter({ approval: { status: 'mismatch' }, outcome: { status: 'rejected' } })).toHaveLength(
       2,
     )
