@@ -279,6 +279,27 @@ describe('error scrubbing', () => {
     expect(JSON.stringify(sink.records)).not.toContain('555-55-5555')
   })
 
+  it('a failed cast or parse of a masked value does not quote it back (class 22 errors)', async () => {
+    for (const text of [
+      'SELECT ssn::int FROM customers WHERE id = 1',
+      'SELECT ssn::jsonb FROM customers WHERE id = 1',
+      'SELECT ssn::date FROM customers WHERE id = 1',
+      'SELECT email::numeric FROM customers WHERE id = 1',
+    ]) {
+      const err = (await client.query(text).catch((e: unknown) => e)) as pg.DatabaseError
+      expect(err.code?.startsWith('22')).toBe(true)
+      const shown = JSON.stringify({ m: err.message, d: err.detail, w: err.where, s: err.stack })
+      expect(shown).not.toMatch(/123-45-6789|-45|ada@example\.com/)
+      expect(`${err.message} ${err.detail}`).toContain(`"${R}"`)
+    }
+    expect(JSON.stringify(sink.records)).not.toMatch(/123-45-6789"|ada@example\.com"/)
+    // Without masks (a trusted reader), the server's message is left as it is.
+    const open = (await trustedClient
+      .query('SELECT ssn::int FROM customers WHERE id = 1')
+      .catch((e: unknown) => e)) as pg.DatabaseError
+    expect(open.message).toContain('123-45-6789')
+  })
+
   it('a key column no rule masks keeps its value', async () => {
     const err = (await client
       .query("INSERT INTO customers (id, name) VALUES (1, 'dup')")

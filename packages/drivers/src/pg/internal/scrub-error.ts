@@ -5,6 +5,8 @@ import type { Masker } from '@warden/core'
 
 const REDACTED = '[redacted]'
 const TEXT_FIELDS = ['message', 'detail', 'hint', 'where', 'internalQuery'] as const
+/** A double-quoted value as the server prints it (an inner quote is doubled). */
+const QUOTED = /"(?:[^"]|"")*"/g
 
 export function scrubError(error: Error, masker: Masker | null): Error {
   if (masker === null || error === null || typeof error !== 'object') return error
@@ -16,9 +18,15 @@ export function scrubError(error: Error, masker: Masker | null): Error {
         : e.table
       : undefined
   if (typeof e.detail === 'string') e.detail = scrubDetail(e.detail, masker, table)
+  // Data exceptions (class 22: a failed cast or parse) quote the offending value, which may be a
+  // masked column's (`invalid input syntax for type integer: "123-45-6789"`): quoted text goes.
+  const dataException = typeof e.code === 'string' && e.code.startsWith('22')
   for (const field of TEXT_FIELDS) {
     const value = e[field]
-    if (typeof value === 'string') e[field] = masker.text(value)
+    if (typeof value !== 'string') continue
+    // The context of a data exception can echo the input unquoted (`JSON data, line 1: 123-45...`).
+    if (dataException && field === 'where') e[field] = REDACTED
+    else e[field] = masker.text(dataException ? value.replace(QUOTED, `"${REDACTED}"`) : value)
   }
   if (typeof error.stack === 'string') error.stack = `${error.name}: ${error.message}`
   return error
