@@ -230,6 +230,26 @@ describe('masking by the real column origin', () => {
     }
   })
 
+  test('under masks, server errors that quote a value back do not carry it', async () => {
+    // A failed conversion of a masked column's value (strict mode: an error, with the value quoted).
+    const err = (await pool
+      .query(
+        "INSERT INTO orders (id, customer_id, total, note) SELECT 99, id, ssn, 'x' FROM customers WHERE id = 1",
+      )
+      .catch((e: unknown) => e)) as { errno?: number; message: string; sqlMessage?: string; stack?: string }
+    expect([1265, 1292, 1366]).toContain(err.errno)
+    clean({ m: err.message, s: err.sqlMessage, st: err.stack })
+    expect(err.message).toContain("'[redacted]'")
+    const dup = (await pool
+      .query(
+        'INSERT INTO customers (id, name, email, ssn) SELECT 1, name, email, ssn FROM customers WHERE id = 2',
+      )
+      .catch((e: unknown) => e)) as { errno?: number; message: string }
+    expect(dup.errno).toBe(1062)
+    expect(dup.message).toContain("'[redacted]'")
+    clean(fx.audit.records)
+  })
+
   test('a pii-reader sees clear values, and NULL stays NULL', async () => {
     const reader = await fx.session({ id: 'svc-pii', groups: ['readers', 'pii-readers'] })
     const readerPool = onePool(reader)

@@ -113,6 +113,18 @@ function countRows(rows: unknown): number {
  * Keeps parameter values and masked data out of an error the server or mysql2 raised: `err.sql`
  * becomes the template, values are cut out of the message (syntax errors quote the text).
  */
+/**
+ * Server errors whose message quotes a value: ER_DUP_ENTRY (1062), ER_TRUNCATED_WRONG_VALUE (1292),
+ * ER_TRUNCATED_WRONG_VALUE_FOR_FIELD (1366), WARN_DATA_TRUNCATED (1265), ER_INVALID_JSON_TEXT (3140),
+ * ER_WRONG_VALUE (1525), ER_WRONG_VALUE_FOR_TYPE (1411), ER_INVALID_JSON_TEXT_IN_PARAM (3141), and
+ * MariaDB's JSON/convert warnings promoted to errors (4036-4040).
+ */
+const VALUE_ERRORS: ReadonlySet<number> = new Set([
+  1062, 1265, 1292, 1366, 1411, 1525, 3140, 3141, 4036, 4037, 4038, 4039, 4040,
+])
+/** A single-quoted value as the server prints it (an inner quote is doubled or escaped). */
+const SINGLE_QUOTED = /'(?:[^'\\]|''|\\.)*'/g
+
 export function scrubError(err: unknown, template: string, values: unknown, masker: Masker | null): void {
   if (typeof err !== 'object' || err === null) return
   const e = err as { sql?: unknown; message?: unknown; sqlMessage?: unknown; stack?: unknown }
@@ -122,6 +134,9 @@ export function scrubError(err: unknown, template: string, values: unknown, mask
     : values !== null && typeof values === 'object'
       ? Object.values(values)
       : []
+  // Under masks, errors that quote a row value back (a duplicate key, a failed conversion, bad JSON)
+  // lose their quoted text: the value may be a masked column's.
+  const quotesValue = masker !== null && VALUE_ERRORS.has((err as { errno?: unknown }).errno as number)
   const scrub = (s: string): string => {
     let out = s
     for (const v of list) {
@@ -129,6 +144,7 @@ export function scrubError(err: unknown, template: string, values: unknown, mask
       const str = String(v)
       if (str.length >= 3 && out.includes(str)) out = out.split(str).join('?')
     }
+    if (quotesValue) out = out.replace(SINGLE_QUOTED, "'[redacted]'")
     return masker !== null ? masker.text(out) : out
   }
   if (typeof e.message === 'string') {
