@@ -11,6 +11,12 @@ export interface LeaseCacheOptions {
   /** Extra attempts after a failed issue/renew (default 2), with exponential backoff from `backoffMs` (default 100). */
   readonly retries?: number
   readonly backoffMs?: number
+  /**
+   * How long one issue/renew may take (default 15000 ms). A broker that does not answer in time
+   * counts as a failed attempt, so a hung broker refuses commands instead of holding them forever;
+   * a lease it hands over after that is revoked.
+   */
+  readonly timeoutMs?: number
 }
 
 interface Entry {
@@ -36,6 +42,7 @@ export class LeaseCache {
   readonly #minValidity: number
   readonly #retries: number
   readonly #backoff: number
+  readonly #timeout: number
 
   constructor(broker: Broker, options: LeaseCacheOptions = {}) {
     this.#broker = broker
@@ -43,8 +50,11 @@ export class LeaseCache {
     this.#minValidity = options.minValidityMs ?? 1000
     this.#retries = options.retries ?? 2
     this.#backoff = options.backoffMs ?? 100
+    this.#timeout = options.timeoutMs ?? 15_000
     if (!(this.#refreshAt > 0 && this.#refreshAt <= 1))
       throw new WardenError('ERR_WARDEN_CONFIG', 'leases.refreshAt must be in (0, 1]')
+    if (!(Number.isFinite(this.#timeout) && this.#timeout > 0))
+      throw new WardenError('ERR_WARDEN_CONFIG', 'leases.timeoutMs must be a positive number of milliseconds')
   }
 
   get(request: LeaseRequest, holder: object): Promise<Lease> {
@@ -113,6 +123,25 @@ export class LeaseCache {
     return promise
   }
 
+  /** The broker's answer, or a BrokerTimeout; a lease that arrives after we gave up is revoked. */
+  #inTime(pending: Promise<Lease>, current: Lease | undefined): Promise<Lease> {
+    let timer: NodeJS.Timeout | undefined
+    let late = false
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        late = true
+        reject(new BrokerTimeout(this.#timeout))
+      }, this.#timeout)
+    })
+    pending.then(
+      (lease) => {
+        if (late && lease?.id !== current?.id) this.#broker.revoke(lease).catch(() => {})
+      },
+      () => {},
+    )
+    return Promise.race([pending, timeout]).finally(() => clearTimeout(timer))
+  }
+
   async #attempts(entry: Entry): Promise<Lease> {
     const { resource } = entry.request
     let lastError: unknown
@@ -125,9 +154,10 @@ export class LeaseCache {
           current?.renewable &&
           typeof this.#broker.renew === 'function' &&
           current.expiresAt.getTime() > issuedAt
-        const lease = canRenew
-          ? await (this.#broker.renew as (l: Lease) => Promise<Lease>)(current)
-          : await this.#broker.issue(entry.request)
+        const pending = canRenew
+          ? (this.#broker.renew as (l: Lease) => Promise<Lease>)(current)
+          : this.#broker.issue(entry.request)
+        const lease = await this.#inTime(pending, current)
         checkLease(lease)
         const expires = lease.expiresAt.getTime()
         if (expires - Date.now() <= this.#minValidity) {
@@ -153,6 +183,13 @@ export class LeaseCache {
       'ERR_WARDEN_BROKER',
       `no credential for ${resource.kind}:${resource.name}: the broker failed ${this.#retries + 1} times (${describeFailure(lastError)})`,
     )
+  }
+}
+
+/** Thrown for an attempt the broker did not answer in time. */
+class BrokerTimeout extends WardenError {
+  constructor(ms: number) {
+    super('ERR_WARDEN_BROKER', `the broker did not answer within ${ms} ms`)
   }
 }
 

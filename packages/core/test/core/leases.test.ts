@@ -68,10 +68,15 @@ describe('lease cache', () => {
     const first = await s.lease(db)
     await sleep(200)
     await s.lease(db)
-    await vi.waitFor(() => expect(broker.renewed).toBe(1))
-    const renewed = await s.lease(db)
+    // The broker has renewed once the cache hands out the renewed lease (not when the broker
+    // counted the call: the cache stores the answer a few ticks later).
+    const renewed = await vi.waitFor(async () => {
+      const lease = await s.lease(db)
+      expect(lease.expiresAt.getTime()).toBeGreaterThan(first.expiresAt.getTime())
+      return lease
+    })
+    expect(broker.renewed).toBe(1)
     expect(renewed.id).toBe(first.id)
-    expect(renewed.expiresAt.getTime()).toBeGreaterThan(first.expiresAt.getTime())
     expect(broker.issued).toBe(1)
     await warden.close()
   })
@@ -90,6 +95,32 @@ describe('lease cache', () => {
       message: expect.stringMatching(/failed 3 times \(Error\)$/),
     })
     await warden.close()
+  })
+
+  it('a broker that does not answer in time fails the attempt; a lease it hands over late is revoked', async () => {
+    const broker = stubBroker()
+    const warden = createWarden({
+      policy,
+      audit: memorySink(),
+      broker,
+      leases: { retries: 1, backoffMs: 5, timeoutMs: 100 },
+    })
+    const s = await warden.session({ principal: svc })
+    broker.delay(400)
+    const started = Date.now()
+    await expect(s.lease(db)).rejects.toMatchObject({
+      code: 'ERR_WARDEN_BROKER',
+      message: expect.stringContaining('did not answer within 100 ms'),
+    })
+    expect(Date.now() - started).toBeLessThan(5_000) // refused, not held until the broker answers
+    // Both attempts' leases arrive later: neither is ever used, both are revoked.
+    await vi.waitFor(() => expect(broker.revoked).toBe(2), { timeout: 5_000, interval: 50 })
+    broker.delay(0)
+    await expect(s.lease(db)).resolves.toBeDefined()
+    await warden.close()
+    expect(() => createWarden({ policy, audit: memorySink(), broker, leases: { timeoutMs: 0 } })).toThrow(
+      expect.objectContaining({ code: 'ERR_WARDEN_CONFIG' }),
+    )
   })
 
   it('never hands out an expired or nearly expired lease: the command is refused instead', async () => {
