@@ -63,6 +63,7 @@ beforeAll(async () => {
     prefix: `rel:${randomBytes(4).toString('hex')}:`,
     pollMs: 100,
     commandTimeoutMs: 500,
+    outageToleranceMs: 2000,
   })
   sink = memorySink()
   warden = createWarden({ policy: POLICY, audit: sink, approvals })
@@ -83,6 +84,19 @@ describe('approval store faults', () => {
     await approvals.decide(record.id, { status: 'approved', by: 'alice' })
     expect(await pending).toBe(1)
     expect(ran).toBe(1)
+  })
+
+  it('Redis stalled mid-wait (its data kept): the wait rides it out and the approval still releases the command once', async () => {
+    let ran = 0
+    const pending = session.execute(DELETE(6), () => ++ran)
+    await waitPending(1)
+    const [record] = await approvals.pending()
+    // Longer than a Redis call may take (500 ms): several polls fail while it is frozen.
+    await redis.pause(1200)
+    await approvals.decide(record.id, { status: 'approved', by: 'alice' })
+    expect(await pending).toBe(1)
+    expect(ran).toBe(1)
+    sink.expectRecord({ command: 'DELETE FROM orders WHERE id = 6', outcome: { status: 'ok' } })
   })
 
   it('Redis killed mid-wait: the command is refused with a typed error and never runs', async () => {
@@ -164,8 +178,9 @@ describe('approval store faults', () => {
 
     // Every command has exactly one record, and the chain is intact.
     const texts = sink.commands().map((r) => r.command)
-    expect(texts).toEqual([1, 2, 3, 4, 5].map((n) => `DELETE FROM orders WHERE id = ${n}`))
+    expect(texts).toEqual([1, 6, 2, 3, 4, 5].map((n) => `DELETE FROM orders WHERE id = ${n}`))
     expect(sink.commands().map((r) => r.outcome?.status)).toEqual([
+      'ok',
       'ok',
       expect.stringMatching(/^(denied|expired)$/),
       'denied',

@@ -45,6 +45,8 @@ export interface ThrowawayRedis {
   kill(): Promise<void>
   /** Starts it again on the same port, empty. */
   start(): Promise<void>
+  /** Freezes the server (SIGSTOP) for `ms`, then lets it go on with its data (a stall or failover pause). */
+  pause(ms: number): Promise<void>
   stop(): Promise<void>
 }
 
@@ -70,8 +72,15 @@ export async function startRedis(): Promise<ThrowawayRedis> {
     c.kill('SIGKILL')
     await exited
   }
+  const pause = async (ms: number) => {
+    const c = child
+    if (!c || c.exitCode !== null) throw new Error('redis is not running')
+    c.kill('SIGSTOP')
+    await new Promise((r) => setTimeout(r, ms))
+    c.kill('SIGCONT')
+  }
   await start()
-  return { port, url: `redis://127.0.0.1:${port}`, kill, start, stop: kill }
+  return { port, url: `redis://127.0.0.1:${port}`, kill, start, pause, stop: kill }
 }
 
 const PG_BIN = '/usr/lib/postgresql/15/bin'

@@ -43,6 +43,12 @@ export interface RedisApprovalsOptions {
   readonly commandTimeoutMs?: number
   /** Safety-net re-check while waiting, in case a pub/sub message was missed. Default 1000 ms. */
   readonly pollMs?: number
+  /**
+   * How long a waiting command rides out a Redis it cannot read (a restart or failover that keeps
+   * the data), polling every `pollMs`, before it is refused with ERR_WARDEN_APPROVAL_STORE.
+   * Default 5000 ms; 0 refuses at the first failed read. The request's own expiry still applies.
+   */
+  readonly outageToleranceMs?: number
 }
 
 const OPEN = `
@@ -105,6 +111,7 @@ class RedisApprovals implements ApprovalStore {
   readonly #channel: string
   readonly #timeoutMs: number
   readonly #pollMs: number
+  readonly #outageMs: number
   #sub: Redis | undefined
   #subReady: Promise<void> | undefined
   readonly #listeners = new Set<(event: ApprovalEvent) => void>()
@@ -131,6 +138,9 @@ class RedisApprovals implements ApprovalStore {
     this.#channel = `${this.#prefix}events`
     this.#timeoutMs = options.commandTimeoutMs ?? 2000
     this.#pollMs = options.pollMs ?? 1000
+    this.#outageMs = options.outageToleranceMs ?? 5000
+    if (!Number.isInteger(this.#outageMs) || this.#outageMs < 0)
+      throw new TypeError('redisApprovals: "outageToleranceMs" must be an integer >= 0')
     if (!Number.isInteger(this.#timeoutMs) || this.#timeoutMs <= 0)
       throw new TypeError('redisApprovals: "commandTimeoutMs" must be a positive integer')
     if (!Number.isInteger(this.#pollMs) || this.#pollMs <= 0)
@@ -207,6 +217,8 @@ class RedisApprovals implements ApprovalStore {
       request,
       both,
       this.#pollMs,
+      Date.now,
+      this.#outageMs,
     ).finally(() => this.#waits.delete(local))
   }
 

@@ -282,20 +282,30 @@ describe('redisApprovals', () => {
     await down.close()
   })
 
-  it('fails closed when the connection drops while a request waits', async () => {
+  it('fails closed when the connection drops while a request waits (after the outage tolerance)', async () => {
     const own = new Redis({
       host: '127.0.0.1',
       port: 6379,
       maxRetriesPerRequest: 0,
       retryStrategy: () => null,
     })
-    const a = redisApprovals({ redis: own, prefix, pollMs: 20, commandTimeoutMs: 500 })
+    const a = redisApprovals({
+      redis: own,
+      prefix,
+      pollMs: 20,
+      commandTimeoutMs: 500,
+      outageToleranceMs: 300,
+    })
     const req = approvalRequest()
     const outcome = a.request(req, new AbortController().signal).catch((e: unknown) => e)
     await until(async () => connB.exists(`${prefix}req:${req.id}`).then((n) => (n === 1 ? true : undefined)))
     own.disconnect()
+    const dropped = Date.now()
     const err = await outcome
     expect(err).toMatchObject({ code: 'ERR_WARDEN_APPROVAL_STORE' })
+    // Not at the first failed read, and not long after the tolerance either.
+    expect(Date.now() - dropped).toBeGreaterThanOrEqual(250)
+    expect(() => redisApprovals({ redis: own, outageToleranceMs: -1 })).toThrow(/outageToleranceMs/)
     await a.close()
     await connB.del(`${prefix}req:${req.id}`)
   })

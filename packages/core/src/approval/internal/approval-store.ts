@@ -133,7 +133,8 @@ export interface WaitBackend {
 /**
  * Waits for a decision: woken by the store's notifications, re-checked every `pollMs` as a
  * safety net (a lost pub/sub message must not hold a command until its timeout), bounded by the
- * request's expiry and the caller's signal. A store error rejects (fail closed).
+ * request's expiry and the caller's signal. A store error rejects (fail closed) once reads have
+ * failed for `outageMs` in a row (0: at the first failure).
  */
 export function waitForDecision(
   backend: WaitBackend,
@@ -141,8 +142,11 @@ export function waitForDecision(
   signal: AbortSignal,
   pollMs: number,
   clock: () => number = Date.now,
+  outageMs = 0,
 ): Promise<ApprovalOutcome> {
   const { id, fingerprint } = request
+  // When reads first failed in the current run of failures (a restart or failover in progress).
+  let failingSince: number | undefined
   return new Promise<ApprovalOutcome>((resolve, reject) => {
     let done = false
     let checking = false
@@ -176,6 +180,7 @@ export function waitForDecision(
         do {
           again = false
           const r = await backend.consume(id)
+          failingSince = undefined
           if (done) return
           if (r.state === 'decided') {
             return finish({
@@ -193,7 +198,10 @@ export function waitForDecision(
             })
         } while (again && !done)
       } catch (error) {
-        finish({ error })
+        // A store that cannot be read for a moment (a restart, a failover) is polled again; one
+        // that stays down longer than `outageMs` ends the wait with its error (fail closed).
+        failingSince ??= clock()
+        if (clock() - failingSince >= outageMs) finish({ error })
       } finally {
         checking = false
       }
