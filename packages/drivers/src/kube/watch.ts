@@ -1,4 +1,5 @@
 import { WardenError } from '@warden/policy'
+import { isJsonMediaType } from './internal/encoding.js'
 import { k8s } from './internal/kube-internals.js'
 import { maskKubeValue } from './internal/mask-kube.js'
 import { atExpiry } from './internal/transport.js'
@@ -62,6 +63,17 @@ export class Watch extends k8s.Watch {
       }
       error.statusCode = response.status
       doneOnce(error)
+      return controller
+    }
+    // Events are masked only as JSON; an answer in another encoding is refused, never passed on.
+    if (!isJsonMediaType(response.headers.get('content-type'))) {
+      await response.body?.cancel().catch(() => {})
+      doneOnce(
+        new WardenError(
+          'ERR_WARDEN_MASKING',
+          `the Kubernetes API answered the watch with ${response.headers.get('content-type') ?? 'no content type'}, not JSON`,
+        ),
+      )
       return controller
     }
     const pump = async () => {

@@ -11,7 +11,15 @@
 //    protocol (channel byte 0 stdin, 1 stdout, 2 stderr, 3 status, 4 resize, 255 close in v5), pods/portforward
 //  - bearer tokens: every request and upgrade must carry one the test accepts; every Authorization value seen is
 //    recorded so tests prove which token reached the server.
-// Not implemented (a real server has them): RBAC, admission, other API groups, protobuf, Table output, JSON patch.
+//  - content negotiation on object responses (Accept, by q then order; 406 when nothing fits): JSON;
+//    `application/yaml`; `application/vnd.kubernetes.protobuf` (the `k8s\0` + runtime.Unknown envelope, for
+//    single Secrets and ConfigMaps only); `application/json;as=Table;v=v1;g=meta.k8s.io` (columnDefinitions +
+//    rows of cells and, per `includeObject` None/Metadata/Object, the object; on watch, column definitions in the
+//    first event only) and `as=PartialObjectMetadata` / `as=PartialObjectMetadataList`. Watch streams JSON only.
+//  - test hooks for what a real API server does not do: `redirect()` answers a 307 on a path, and `ignoreAccept`
+//    answers YAML or protobuf whatever the client asked for (a server or intermediary ignoring Accept).
+// Not implemented (a real server has them): RBAC, admission, other API groups, JSON patch, CBOR, Status objects
+// in encodings other than JSON.
 import { randomUUID } from 'node:crypto'
 import http from 'node:http'
 import https from 'node:https'
@@ -48,8 +56,17 @@ export interface SeenRequest {
   readonly url: string
   readonly authorization: string | undefined
   readonly acceptEncoding: string | undefined
+  readonly accept?: string
   readonly protocol?: string
 }
+
+/** A negotiated response encoding for API objects. */
+type Encoding =
+  | { readonly type: 'json' }
+  | { readonly type: 'yaml' }
+  | { readonly type: 'protobuf' }
+  | { readonly type: 'table' }
+  | { readonly type: 'metadata' }
 
 const RESOURCES: Record<string, { kind: string; namespaced: boolean; verbs: string[] }> = {
   namespaces: {
@@ -100,6 +117,9 @@ class HttpError extends Error {
 
 export class KubeApiServer {
   readonly seen: SeenRequest[] = []
+  /** Test hook: answer object responses in this encoding whatever Accept says. */
+  ignoreAccept: 'yaml' | 'protobuf' | undefined
+  readonly #redirects = new Map<string, string>()
   readonly #options: ApiServerOptions
   readonly #server: http.Server
   readonly #wss: WebSocketServer
@@ -177,6 +197,11 @@ export class KubeApiServer {
     return this.#rv
   }
 
+  /** Test hook: requests for exactly `path` are answered `307 Temporary Redirect` to `location`. */
+  redirect(path: string, location: string): void {
+    this.#redirects.set(path, location)
+  }
+
   // ---- HTTP
 
   #authorize(req: http.IncomingMessage): void {
@@ -191,8 +216,15 @@ export class KubeApiServer {
       url: req.url!,
       authorization: req.headers.authorization,
       acceptEncoding: req.headers['accept-encoding'] as string | undefined,
+      accept: req.headers.accept,
     })
     try {
+      const location = this.#redirects.get(new URL(req.url!, 'http://x').pathname)
+      if (location !== undefined) {
+        res.writeHead(307, { location, 'content-length': 0 })
+        res.end()
+        return
+      }
       this.#authorize(req)
       const url = new URL(req.url!, 'http://x')
       const body = await readBody(req)
@@ -247,6 +279,8 @@ export class KubeApiServer {
     if (dryRun.some((d) => d !== 'All'))
       throw new HttpError(400, 'BadRequest', `Invalid dry run value: ${dryRun.join(',')}`)
     const dry = dryRun.length > 0
+    const enc = negotiate(req.headers.accept, this.ignoreAccept)
+    const send = (code: number, value: Obj) => sendObject(res, code, value, enc, resource, url)
 
     if (subresource !== undefined) {
       if (resource === 'pods' && subresource === 'log' && method === 'GET')
@@ -256,18 +290,18 @@ export class KubeApiServer {
       throw new HttpError(404, 'NotFound', 'the server could not find the requested resource')
     }
     if (name === undefined) {
-      if (method === 'GET' && watch) return this.#watch(resource, namespace, url, req, res)
-      if (method === 'GET') return sendJson(res, 200, this.#list(resource, namespace, url))
+      if (method === 'GET' && watch) return this.#watch(resource, namespace, url, req, res, enc)
+      if (method === 'GET') return send(200, this.#list(resource, namespace, url))
       if (method === 'POST') {
         const obj = parseObject(body)
         if (obj.kind !== undefined && obj.kind !== def.kind)
           throw new HttpError(400, 'BadRequest', `kind ${obj.kind} does not match ${def.kind}`)
-        return sendJson(res, 201, this.#write(resource, namespace, obj, 'create', dry))
+        return send(201, this.#write(resource, namespace, obj, 'create', dry))
       }
       if (method === 'DELETE') {
         const items = this.#select(resource, namespace, url)
         if (!dry) for (const o of items) this.#remove(resource, namespace, o.metadata.name)
-        return sendJson(res, 200, {
+        return send(200, {
           kind: `${def.kind}List`,
           apiVersion: 'v1',
           metadata: { resourceVersion: String(this.#rv) },
@@ -283,9 +317,9 @@ export class KubeApiServer {
     const key = `${resource}/${namespace}/${name}`
     const current = this.#store.get(key)
     if (method === 'GET') {
-      if (watch) return this.#watch(resource, namespace, url, req, res, name)
+      if (watch) return this.#watch(resource, namespace, url, req, res, enc, name)
       if (!current) throw notFound(resource, name)
-      return sendJson(res, 200, current)
+      return send(200, current)
     }
     if (method === 'PUT') {
       const obj = parseObject(body)
@@ -300,7 +334,7 @@ export class KubeApiServer {
           `Operation cannot be fulfilled on ${resource} "${name}": the object has been modified; please apply your changes to the latest version and try again`,
           { name, kind: resource },
         )
-      return sendJson(res, 200, this.#write(resource, namespace, obj, 'update', dry))
+      return send(200, this.#write(resource, namespace, obj, 'update', dry))
     }
     if (method === 'PATCH') {
       if (!current) throw notFound(resource, name)
@@ -312,14 +346,13 @@ export class KubeApiServer {
           `the double supports merge and strategic-merge patches, not ${type}`,
         )
       const merged = mergePatch(structuredClone(current), parseObject(body))
-      return sendJson(res, 200, this.#write(resource, namespace, merged, 'update', dry))
+      return send(200, this.#write(resource, namespace, merged, 'update', dry))
     }
     if (method === 'DELETE') {
       if (!current) throw notFound(resource, name)
-      if (dry) return sendJson(res, 200, current)
+      if (dry) return send(200, current)
       this.#remove(resource, namespace, name)
-      if (resource === 'namespaces')
-        return sendJson(res, 200, { ...current, status: { phase: 'Terminating' } })
+      if (resource === 'namespaces') return send(200, { ...current, status: { phase: 'Terminating' } })
       return sendJson(res, 200, {
         kind: 'Status',
         apiVersion: 'v1',
@@ -364,15 +397,37 @@ export class KubeApiServer {
     url: URL,
     req: http.IncomingMessage,
     res: http.ServerResponse,
+    enc: Encoding,
     name?: string,
   ): void {
     const labels = parseSelector(url.searchParams.get('labelSelector'))
     const fields = parseSelector(url.searchParams.get('fieldSelector'))
     const from = url.searchParams.get('resourceVersion')
-    res.writeHead(200, { 'content-type': 'application/json', 'transfer-encoding': 'chunked' })
+    if (enc.type === 'yaml' || enc.type === 'metadata')
+      throw new HttpError(406, 'NotAcceptable', `the double does not stream watch events as ${enc.type}`)
+    const protobuf = enc.type === 'protobuf'
+    res.writeHead(200, {
+      'content-type': protobuf ? 'application/vnd.kubernetes.protobuf;stream=watch' : 'application/json',
+      'transfer-encoding': 'chunked',
+    })
     // Like the real server: headers go out at once, events follow as they happen.
     res.flushHeaders()
-    const send = (type: string, object: Obj) => res.write(`${JSON.stringify({ type, object })}\n`)
+    // As Tables, only the first event carries the column definitions.
+    let first = true
+    const send = (type: string, object: Obj) => {
+      if (protobuf) {
+        // Length-prefixed frames, each an envelope around a meta/v1 WatchEvent{type, object: {raw}}.
+        const event = Buffer.concat([pbBytes(1, type), pbBytes(2, pbBytes(1, protobufEnvelope(object)))])
+        const frame = envelope('v1', 'WatchEvent', event)
+        const length = Buffer.alloc(4)
+        length.writeUInt32BE(frame.byteLength)
+        res.write(Buffer.concat([length, frame]))
+        return
+      }
+      const out = enc.type === 'table' && type !== 'ERROR' ? toTable(resource, [object], url, first) : object
+      first = false
+      res.write(`${JSON.stringify({ type, object: out })}\n`)
+    }
     if (from === null || from === '' || from === '0') {
       for (const o of this.#select(resource, namespace, url, name)) send('ADDED', o)
     } else {
@@ -750,6 +805,251 @@ function statusBody(e: HttpError): Obj {
 
 function sendStatus(res: http.ServerResponse, e: HttpError): void {
   sendJson(res, e.code, statusBody(e))
+}
+
+/** Picks the encoding like the API server: Accept entries by q (then order), the first one it can serve. */
+function negotiate(accept: string | undefined, override: 'yaml' | 'protobuf' | undefined): Encoding {
+  if (override !== undefined) return { type: override }
+  if (accept === undefined || accept.trim() === '') return { type: 'json' }
+  const entries = accept
+    .split(',')
+    .map((raw, i) => {
+      const [type = '', ...rest] = raw.split(';').map((p) => p.trim())
+      const params = new Map(
+        rest.map((p) => {
+          const [k = '', v = ''] = p.split('=')
+          return [k.trim().toLowerCase(), v.trim()] as const
+        }),
+      )
+      return { type: type.toLowerCase(), params, q: Number(params.get('q') ?? 1), i }
+    })
+    .filter((e) => e.q > 0)
+    .sort((a, b) => b.q - a.q || a.i - b.i)
+  for (const { type, params } of entries) {
+    const as = params.get('as')
+    if (type === 'application/json' && as !== undefined) {
+      if (params.get('g') !== 'meta.k8s.io' || !['v1', 'v1beta1'].includes(params.get('v') ?? '')) continue
+      if (as === 'Table') return { type: 'table' }
+      if (as === 'PartialObjectMetadata' || as === 'PartialObjectMetadataList') return { type: 'metadata' }
+      continue
+    }
+    if (as !== undefined) continue
+    if (type === 'application/json' || type === '*/*' || type === 'application/*') return { type: 'json' }
+    if (type === 'application/yaml') return { type: 'yaml' }
+    if (type === 'application/vnd.kubernetes.protobuf') return { type: 'protobuf' }
+  }
+  throw new HttpError(
+    406,
+    'NotAcceptable',
+    `only the following media types are accepted: application/json, application/yaml, application/vnd.kubernetes.protobuf`,
+  )
+}
+
+/** An object response (single object or list) in the negotiated encoding. */
+function sendObject(
+  res: http.ServerResponse,
+  code: number,
+  value: Obj,
+  enc: Encoding,
+  resource: string,
+  url: URL,
+): void {
+  const items: Obj[] | undefined = Array.isArray(value.items) ? value.items : undefined
+  const meta = (o: Obj) => ({
+    kind: 'PartialObjectMetadata',
+    apiVersion: 'meta.k8s.io/v1',
+    metadata: o.metadata,
+  })
+  let body: Buffer
+  let type = 'application/json'
+  if (enc.type === 'json') body = Buffer.from(JSON.stringify(value))
+  else if (enc.type === 'table')
+    body = Buffer.from(JSON.stringify(toTable(resource, items ?? [value], url, true, value)))
+  else if (enc.type === 'metadata')
+    body = Buffer.from(
+      JSON.stringify(
+        items
+          ? {
+              kind: 'PartialObjectMetadataList',
+              apiVersion: 'meta.k8s.io/v1',
+              metadata: value.metadata,
+              items: items.map(meta),
+            }
+          : meta(value),
+      ),
+    )
+  else if (enc.type === 'yaml') {
+    body = Buffer.from(toYaml(value))
+    type = 'application/yaml'
+  } else {
+    body = protobufEnvelope(value)
+    type = 'application/vnd.kubernetes.protobuf'
+  }
+  res.writeHead(code, { 'content-type': type, 'content-length': body.byteLength })
+  res.end(body)
+}
+
+// ---- Table (meta.k8s.io/v1): the printer columns of the core types, a subset for pods.
+
+const COLUMNS: Record<string, { name: string; type: string; format?: string }[]> = {
+  secrets: [
+    { name: 'Name', type: 'string', format: 'name' },
+    { name: 'Type', type: 'string' },
+    { name: 'Data', type: 'string' },
+    { name: 'Age', type: 'string' },
+  ],
+  configmaps: [
+    { name: 'Name', type: 'string', format: 'name' },
+    { name: 'Data', type: 'string' },
+    { name: 'Age', type: 'string' },
+  ],
+  pods: [
+    { name: 'Name', type: 'string', format: 'name' },
+    { name: 'Status', type: 'string' },
+    { name: 'Age', type: 'string' },
+  ],
+  namespaces: [
+    { name: 'Name', type: 'string', format: 'name' },
+    { name: 'Status', type: 'string' },
+    { name: 'Age', type: 'string' },
+  ],
+}
+
+function cells(resource: string, o: Obj): unknown[] {
+  const seconds = Math.max(0, Math.round((Date.now() - Date.parse(o.metadata?.creationTimestamp)) / 1000))
+  const age = `${seconds}s`
+  const name = o.metadata?.name
+  if (resource === 'secrets') return [name, o.type, Object.keys(o.data ?? {}).length, age]
+  if (resource === 'configmaps') return [name, Object.keys(o.data ?? {}).length, age]
+  return [name, o.status?.phase ?? '', age]
+}
+
+function toTable(resource: string, objects: Obj[], url: URL, withColumns: boolean, list?: Obj): Obj {
+  const kind = RESOURCES[resource]!.kind
+  const include = url.searchParams.get('includeObject') ?? 'Metadata'
+  return {
+    kind: 'Table',
+    apiVersion: 'meta.k8s.io/v1',
+    metadata: { resourceVersion: list?.metadata?.resourceVersion ?? '' },
+    columnDefinitions: withColumns
+      ? COLUMNS[resource]!.map((c) => ({
+          name: c.name,
+          type: c.type,
+          format: c.format ?? '',
+          description: `${kind} ${c.name.toLowerCase()}`,
+          priority: 0,
+        }))
+      : [],
+    rows: objects.map((o) => ({
+      cells: cells(resource, o),
+      ...(include === 'None'
+        ? {}
+        : include === 'Object'
+          ? { object: { kind, apiVersion: 'v1', ...o } }
+          : {
+              object: { kind: 'PartialObjectMetadata', apiVersion: 'meta.k8s.io/v1', metadata: o.metadata },
+            }),
+    })),
+  }
+}
+
+// ---- YAML (block style; every scalar string double-quoted, which is valid YAML)
+
+function toYaml(value: unknown): string {
+  const lines: string[] = []
+  const key = (k: string) => (/^[A-Za-z0-9_./-]+$/.test(k) ? k : JSON.stringify(k))
+  const scalar = (v: unknown) =>
+    typeof v === 'string' ? JSON.stringify(v) : v === null || v === undefined ? 'null' : String(v)
+  const nested = (v: unknown) => typeof v === 'object' && v !== null && Object.keys(v).length > 0
+  const leaf = (v: unknown) =>
+    nested(v) ? '' : Array.isArray(v) ? '[]' : typeof v === 'object' && v !== null ? '{}' : scalar(v)
+  const walk = (v: Obj | unknown[], indent: string) => {
+    if (Array.isArray(v)) {
+      for (const item of v) {
+        if (!nested(item)) {
+          lines.push(`${indent}- ${leaf(item)}`)
+          continue
+        }
+        const start = lines.length
+        walk(item as Obj, `${indent}  `)
+        lines[start] = `${indent}- ${lines[start]!.slice(indent.length + 2)}`
+      }
+      return
+    }
+    for (const [k, x] of Object.entries(v)) {
+      if (!nested(x)) lines.push(`${indent}${key(k)}: ${leaf(x)}`)
+      else {
+        lines.push(`${indent}${key(k)}:`)
+        walk(x as Obj, Array.isArray(x) ? indent : `${indent}  `)
+      }
+    }
+  }
+  walk(value as Obj, '')
+  return `${lines.join('\n')}\n`
+}
+
+// ---- protobuf: `k8s\0` + runtime.Unknown{typeMeta, raw, contentEncoding, contentType}, raw being the
+// object's own message (field numbers from k8s.io/api/core/v1/generated.proto).
+
+function pbVarint(n: number): Buffer {
+  const out: number[] = []
+  while (n > 0x7f) {
+    out.push((n & 0x7f) | 0x80)
+    n = Math.floor(n / 128)
+  }
+  out.push(n)
+  return Buffer.from(out)
+}
+function pbBytes(field: number, value: Buffer | string): Buffer {
+  const v = typeof value === 'string' ? Buffer.from(value) : value
+  return Buffer.concat([pbVarint((field << 3) | 2), pbVarint(v.byteLength), v])
+}
+function pbMap(field: number, map: Obj | undefined, value: (v: unknown) => Buffer | string): Buffer {
+  return Buffer.concat(
+    Object.entries(map ?? {}).map(([k, v]) =>
+      pbBytes(field, Buffer.concat([pbBytes(1, k), pbBytes(2, value(v))])),
+    ),
+  )
+}
+function pbObjectMeta(m: Obj): Buffer {
+  const seconds = Math.floor(Date.parse(m.creationTimestamp ?? '1970-01-01T00:00:00Z') / 1000)
+  return Buffer.concat([
+    pbBytes(1, String(m.name ?? '')),
+    pbBytes(3, String(m.namespace ?? '')),
+    pbBytes(5, String(m.uid ?? '')),
+    pbBytes(6, String(m.resourceVersion ?? '')),
+    pbBytes(8, Buffer.concat([pbVarint(1 << 3), pbVarint(seconds)])),
+    pbMap(11, m.labels, String),
+    pbMap(12, m.annotations, String),
+  ])
+}
+function protobufEnvelope(o: Obj): Buffer {
+  let raw: Buffer
+  if (o.kind === 'Secret')
+    raw = Buffer.concat([
+      pbBytes(1, pbObjectMeta(o.metadata ?? {})),
+      pbMap(2, o.data, (v) => Buffer.from(String(v), 'base64')),
+      pbBytes(3, String(o.type ?? '')),
+    ])
+  else if (o.kind === 'ConfigMap')
+    raw = Buffer.concat([pbBytes(1, pbObjectMeta(o.metadata ?? {})), pbMap(2, o.data, String)])
+  else
+    throw new HttpError(
+      406,
+      'NotAcceptable',
+      `the double encodes only Secrets and ConfigMaps as protobuf, not ${o.kind}`,
+    )
+  return envelope(String(o.apiVersion ?? 'v1'), String(o.kind), raw)
+}
+
+function envelope(apiVersion: string, kind: string, raw: Buffer): Buffer {
+  const unknown = Buffer.concat([
+    pbBytes(1, Buffer.concat([pbBytes(1, apiVersion), pbBytes(2, kind)])),
+    pbBytes(2, raw),
+    pbBytes(3, ''),
+    pbBytes(4, ''),
+  ])
+  return Buffer.concat([Buffer.from('k8s\0', 'latin1'), unknown])
 }
 
 function sendJson(res: http.ServerResponse, code: number, value: unknown): void {

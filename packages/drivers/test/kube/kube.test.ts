@@ -689,3 +689,218 @@ describe('KubeConfig hygiene', () => {
     expect(server.seen.some((s) => s.authorization === `Bearer ${canary}`)).toBe(true)
   })
 })
+
+// A per-call middleware that can change the request (Accept, query) and records every body the driver hands
+// back to it: what a caller reading the raw response would see.
+function tap(opts: { accept?: string; acceptKey?: string; query?: Record<string, string> } = {}) {
+  const bodies: string[] = []
+  const observable = <T>(v: T | Promise<T>) => ({ toPromise: () => Promise.resolve(v) })
+  const middleware = {
+    pre: (ctx: k8s.RequestContext) => {
+      if (opts.accept !== undefined) ctx.setHeaderParam(opts.acceptKey ?? 'Accept', opts.accept)
+      for (const [k, v] of Object.entries(opts.query ?? {})) ctx.setQueryParam(k, v)
+      return observable(ctx)
+    },
+    post: (rsp: k8s.ResponseContext) =>
+      observable(
+        rsp.body.text().then((t) => {
+          bodies.push(t)
+          return rsp
+        }),
+      ),
+  }
+  return { options: { middleware: [middleware], middlewareMergeStrategy: 'append' } as any, bodies }
+}
+
+const TABLE = 'application/json;as=Table;v=v1;g=meta.k8s.io, application/json'
+
+describe('Secrets stay masked whatever encoding the caller asks for', () => {
+  test('a YAML Accept (setHeaderOptions) on a Secret read is refused before anything is sent', async () => {
+    const core = kc.makeApiClient(k8s.CoreV1Api)
+    const before = server.seen.length
+    const t = tap()
+    const err = await core
+      .readNamespacedSecret(
+        { name: 'db', namespace: 'team' },
+        k8s.setHeaderOptions('Accept', 'application/yaml', t.options),
+      )
+      .catch((e) => e)
+    expect(err).toMatchObject({ code: 'ERR_WARDEN_MASKING' })
+    expect(err.message).toMatch(/application\/yaml/)
+    expect(server.seen.length).toBe(before)
+    expect(t.bodies).toEqual([])
+    expect(lastCommand()).toMatchObject({ action: 'kube.get', outcome: { status: 'error' } })
+  })
+
+  test('a write asking for YAML is refused, so it is never performed', async () => {
+    const core = kc.makeApiClient(k8s.CoreV1Api)
+    const err = await core
+      .createNamespacedSecret(
+        { namespace: 'team', body: { metadata: { name: 'yaml-made' }, stringData: { k: SECRET_VALUE } } },
+        k8s.setHeaderOptions('Accept', 'application/yaml'),
+      )
+      .catch((e) => e)
+    expect(err).toMatchObject({ code: 'ERR_WARDEN_MASKING' })
+    expect(server.get('secrets', 'team', 'yaml-made')).toBeUndefined()
+  })
+
+  test('protobuf via per-call middleware (lower-case accept, or listed before JSON) is refused', async () => {
+    const core = kc.makeApiClient(k8s.CoreV1Api)
+    const before = server.seen.length
+    for (const t of [
+      tap({ accept: 'application/vnd.kubernetes.protobuf', acceptKey: 'accept' }),
+      tap({ accept: 'application/vnd.kubernetes.protobuf, application/json' }),
+    ]) {
+      const err = await core.listNamespacedSecret({ namespace: 'team' }, t.options).catch((e) => e)
+      expect(err).toMatchObject({ code: 'ERR_WARDEN_MASKING' })
+      expect(t.bodies).toEqual([])
+    }
+    expect(server.seen.length).toBe(before)
+  })
+
+  test('a server answering YAML or protobuf to a JSON request is refused, not passed through', async () => {
+    const core = kc.makeApiClient(k8s.CoreV1Api)
+    for (const encoding of ['yaml', 'protobuf'] as const) {
+      server.ignoreAccept = encoding
+      try {
+        const t = tap()
+        const err = await core
+          .readNamespacedSecret({ name: 'db', namespace: 'team' }, t.options)
+          .catch((e) => e)
+        expect(err).toMatchObject({ code: 'ERR_WARDEN_MASKING' })
+        expect(t.bodies).toEqual([])
+      } finally {
+        server.ignoreAccept = undefined
+      }
+    }
+    expect(server.seen.at(-1)?.accept).toBe('application/json, */*;q=0.8')
+  })
+
+  test('a watch answered in protobuf ends with ERR_WARDEN_MASKING and delivers nothing', async () => {
+    server.ignoreAccept = 'protobuf'
+    try {
+      const events: unknown[] = []
+      let finished: unknown = 'open'
+      await new Watch(kc).watch(
+        '/api/v1/namespaces/team/secrets',
+        {},
+        (_type, obj) => events.push(obj),
+        (err) => {
+          finished = err
+        },
+      )
+      await expect.poll(() => finished).not.toBe('open')
+      expect(finished).toMatchObject({ code: 'ERR_WARDEN_MASKING' })
+      expect(events).toEqual([])
+    } finally {
+      server.ignoreAccept = undefined
+    }
+  })
+
+  test('Table responses mask each row: includeObject=Object and the default metadata rows', async () => {
+    const core = kc.makeApiClient(k8s.CoreV1Api)
+    const full = tap({ accept: TABLE, query: { includeObject: 'Object' } })
+    await core.listNamespacedSecret({ namespace: 'team' }, full.options).catch(() => {})
+    const table = JSON.parse(full.bodies[0]!)
+    expect(table).toMatchObject({ kind: 'Table', apiVersion: 'meta.k8s.io/v1' })
+    expect(table.columnDefinitions.map((c: any) => c.name)).toEqual(['Name', 'Type', 'Data', 'Age'])
+    const row = (name: string) => table.rows.find((r: any) => r.cells[0] === name)
+    expect(row('db').cells.slice(0, 3)).toEqual(['db', 'Opaque', 1])
+    expect(row('db').object.data).toEqual({ password: b64('***') })
+    expect(row('db').object.metadata.annotations['kubectl.kubernetes.io/last-applied-configuration']).toBe(
+      '***',
+    )
+    expect(row('visible').object.data).toEqual({ token: b64('shown-on-purpose') })
+    expect(full.bodies[0]).not.toContain(b64(SECRET_VALUE))
+    expect(full.bodies[0]).not.toContain(SECRET_VALUE)
+    expect(lastCommand()).toMatchObject({ action: 'kube.list', outcome: { status: 'ok' } })
+
+    const meta = tap({ accept: TABLE })
+    await core.readNamespacedSecret({ name: 'db', namespace: 'team' }, meta.options).catch(() => {})
+    const one = JSON.parse(meta.bodies[0]!)
+    expect(one.rows[0].object).toMatchObject({ kind: 'PartialObjectMetadata' })
+    expect(one.rows[0].object.metadata.annotations['kubectl.kubernetes.io/last-applied-configuration']).toBe(
+      '***',
+    )
+    expect(meta.bodies[0]).not.toContain(SECRET_VALUE)
+  })
+
+  test('Table watch events (column definitions in the first only) are masked event by event', async () => {
+    const core = kc.makeApiClient(k8s.CoreV1Api)
+    const w = tap({ accept: TABLE, query: { includeObject: 'Object' } })
+    await core
+      .listNamespacedSecret({ namespace: 'team', watch: true, timeoutSeconds: 1 }, w.options)
+      .catch(() => {})
+    const events = w.bodies[0]!.trim()
+      .split('\n')
+      .map((l) => JSON.parse(l))
+    expect(events.length).toBeGreaterThanOrEqual(2)
+    expect(events[0].object.columnDefinitions).toHaveLength(4)
+    expect(events[1].object.columnDefinitions).toEqual([])
+    for (const e of events) {
+      expect(e.type).toBe('ADDED')
+      const [row] = e.object.rows
+      expect(typeof row.cells[0]).toBe('string')
+      if (row.cells[0] !== 'visible')
+        for (const v of Object.values(row.object.data)) expect(v).toBe(b64('***'))
+    }
+    expect(w.bodies[0]).not.toContain(b64(SECRET_VALUE))
+    expect(w.bodies[0]).not.toContain(SECRET_VALUE)
+  })
+
+  test('PartialObjectMetadataList of Secrets masks the last-applied annotation', async () => {
+    const core = kc.makeApiClient(k8s.CoreV1Api)
+    const m = tap({ accept: 'application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1' })
+    await core.listNamespacedSecret({ namespace: 'team' }, m.options).catch(() => {})
+    const list = JSON.parse(m.bodies[0]!)
+    expect(list.kind).toBe('PartialObjectMetadataList')
+    const db = list.items.find((i: any) => i.metadata.name === 'db')
+    expect(db.metadata.annotations['kubectl.kubernetes.io/last-applied-configuration']).toBe('***')
+    expect(m.bodies[0]).not.toContain(SECRET_VALUE)
+  })
+
+  test('non-secret resources work as before: pod YAML, pod logs as text, configmap Tables', async () => {
+    const core = kc.makeApiClient(k8s.CoreV1Api)
+    // No policy masks apply to pods and a Pod holds no Secret: YAML is handed out (the client cannot parse it).
+    const y = tap({ accept: 'application/yaml' })
+    const err = await core.readNamespacedPod({ name: 'web', namespace: 'team' }, y.options).catch((e) => e)
+    expect(err.code).toBeUndefined()
+    expect(y.bodies[0]).toMatch(/^kind: "Pod"$/m)
+    expect(y.bodies[0]).toMatch(/^ {2}name: "web"$/m)
+    const log = await core.readNamespacedPodLog({ name: 'web', namespace: 'team', container: 'app' })
+    expect(log).toMatch(/^started\nuser .+ logged in\nready\n$/)
+    expect(log).not.toContain('alice@example.com')
+    const t = tap({ accept: TABLE })
+    await core.listNamespacedConfigMap({ namespace: 'team' }, t.options).catch(() => {})
+    const table = JSON.parse(t.bodies[0]!)
+    expect(table.columnDefinitions.map((c: any) => c.name)).toEqual(['Name', 'Data', 'Age'])
+    expect(table.rows.find((r: any) => r.cells[0] === 'cfg').cells[1]).toBe(1)
+  })
+
+  test('YAML is refused where policy masks apply by key path (configmaps here)', async () => {
+    const core = kc.makeApiClient(k8s.CoreV1Api)
+    const err = await core
+      .readNamespacedConfigMap(
+        { name: 'cfg', namespace: 'team' },
+        k8s.setHeaderOptions('Accept', 'application/yaml'),
+      )
+      .catch((e) => e)
+    expect(err).toMatchObject({ code: 'ERR_WARDEN_MASKING' })
+    expect(err.message).toMatch(/policy masks/)
+  })
+
+  test('an API server redirect is refused: the token never follows it', async () => {
+    const path = '/api/v1/namespaces/team/configmaps/moved'
+    server.redirect(path, `${decoyOrigin}${path}`)
+    const before = decoy.seen.length
+    const err = await kc
+      .makeApiClient(k8s.CoreV1Api)
+      .readNamespacedConfigMap({ name: 'moved', namespace: 'team' })
+      .catch((e) => e)
+    expect(err).toMatchObject({ code: 'ERR_WARDEN_CONFIG' })
+    expect(err.message).toMatch(/redirect \(307\)/)
+    expect(decoy.seen.length).toBe(before)
+    expect(server.seen.filter((s) => s.url === path)).toHaveLength(1)
+    expect(lastCommand()).toMatchObject({ action: 'kube.get', outcome: { status: 'error' } })
+  })
+})

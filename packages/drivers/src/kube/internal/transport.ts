@@ -15,6 +15,7 @@ import type { Dispatcher } from 'undici'
 import { linkSignals } from '../../fetch/internal/link-signals.js'
 import { readCapped } from '../../internal/read-capped.js'
 import { describeKube, WRITE_VERBS } from '../describe-kube.js'
+import { acceptRefusal, isJsonMediaType, responseNeed, responseRefusal } from './encoding.js'
 import { type KubeMaskContext, maskKubeValue } from './mask-kube.js'
 
 const METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'])
@@ -101,13 +102,29 @@ export class KubeTransport {
     this.assertOrigin(url)
     const { command: base, facts } = this.describe(method, url)
     const session = this.#o.source.current()
+    // One Headers for the check and the send: `Accept` and `accept` set by different middleware collapse
+    // here exactly as they will on the wire.
+    const h = new Headers()
+    for (const [k, v] of Object.entries(headers)) h.set(k, v)
     const command: Command = WRITE_VERBS.has(facts.verb)
-      ? { ...base, preview: () => this.#preview(session, method, url, headers, body, facts) }
+      ? { ...base, preview: () => this.#preview(session, method, url, h, body, facts) }
       : base
     return session.execute(
       command,
       async (context) => {
-        const res = await this.#send(method, url, headers, body, context, signal)
+        // Secrets (and key-path masks) are masked only in JSON. A caller asking for YAML, protobuf or CBOR
+        // (setHeaderOptions('Accept', ...), per-call middleware) is refused rather than silently switched to
+        // JSON: the generated clients decode JSON only anyway, so rewriting would only surprise callers
+        // reading the raw body, and an explicit refusal says what to change. Checked before sending, so a
+        // write is never performed only to have its response refused.
+        const need = responseNeed(facts, context.masker !== null)
+        const asked = acceptRefusal(need, h.get('accept'))
+        if (asked !== undefined)
+          throw new WardenError(
+            'ERR_WARDEN_MASKING',
+            `refusing ${method.toUpperCase()} ${url.pathname}: ${asked}; ask for application/json`,
+          )
+        const res = await this.#send(method, url, h, body, context, signal)
         const text = await readCapped(res, this.#o.maxBufferBytes, 'a Kubernetes response')
         const out: Record<string, string> = {}
         res.headers.forEach((v, k) => {
@@ -115,6 +132,14 @@ export class KubeTransport {
         })
         delete out['content-length']
         delete out['content-encoding']
+        // The server may still answer another encoding (a wildcard Accept, something in between): refuse
+        // it too, never pass it through.
+        const answered = text === '' ? undefined : responseRefusal(need, out['content-type'], res.status)
+        if (answered !== undefined)
+          throw new WardenError(
+            'ERR_WARDEN_MASKING',
+            `refusing the response to ${method.toUpperCase()} ${url.pathname}: ${answered}`,
+          )
         return {
           status: res.status,
           headers: out,
@@ -136,7 +161,7 @@ export class KubeTransport {
         const response = await this.#send(
           'GET',
           url,
-          { accept: 'application/json, */*' },
+          new Headers({ accept: 'application/json, */*' }),
           undefined,
           context,
           signal,
@@ -168,13 +193,12 @@ export class KubeTransport {
   async #send(
     method: string,
     url: URL,
-    headers: Record<string, string>,
+    headers: Headers,
     body: unknown,
     context: ExecuteContext,
     signal?: AbortSignal,
   ): Promise<Response> {
-    const h = new Headers()
-    for (const [k, v] of Object.entries(headers)) h.set(k, v)
+    const h = new Headers(headers)
     h.set('authorization', bearer(context.lease?.credential))
     // Masking reads the decoded body; ask for identity so nothing is decoded above us.
     h.set('accept-encoding', 'identity')
@@ -251,20 +275,19 @@ export class KubeTransport {
   ): string {
     if (text === '') return text
     const mask = this.#maskContext(facts, session, context.masker)
-    const json = (contentType ?? '').includes('json')
-    if (!json) return context.masker ? context.masker.text(text) : text
-    let value: unknown
-    try {
-      value = JSON.parse(text)
-    } catch {
-      // Claims JSON but is not: never hand out what we could not inspect for Secrets.
-      throw new WardenError(
-        'ERR_WARDEN_MASKING',
-        'the Kubernetes API returned a JSON content type with a body that does not parse',
-      )
-    }
-    const v = value as { items?: unknown[] }
+    // Only reached for non-JSON the request may carry (responseRefusal): logs, discovery, proxied pages.
+    if (!isJsonMediaType(contentType)) return context.masker ? context.masker.text(text) : text
+    // A watch answers newline-delimited events, each masked on its own (Table events included).
+    if (facts.verb === 'watch')
+      return text
+        .split('\n')
+        .filter((line) => line.trim() !== '')
+        .map((line) => `${JSON.stringify(maskKubeValue(parseJson(line), mask))}\n`)
+        .join('')
+    const value = parseJson(text)
+    const v = value as { items?: unknown[]; kind?: unknown; rows?: unknown[] }
     if (Array.isArray(v?.items)) context.rows(v.items.length)
+    else if (v?.kind === 'Table' && Array.isArray(v.rows)) context.rows(v.rows.length)
     return JSON.stringify(maskKubeValue(value, mask))
   }
 
@@ -273,7 +296,7 @@ export class KubeTransport {
     session: Session,
     method: string,
     url: URL,
-    headers: Record<string, string>,
+    headers: Headers,
     body: unknown,
     facts: KubeFacts,
   ): Promise<ApprovalPreview> {
@@ -283,6 +306,8 @@ export class KubeTransport {
     const h = new Headers(headers)
     h.set('authorization', bearer(lease.credential))
     h.set('accept-encoding', 'identity')
+    // The summary reads names and counts from plain JSON, whatever the caller asked for.
+    h.set('accept', 'application/json')
     const init = {
       method,
       headers: h,
@@ -324,6 +349,18 @@ export class KubeTransport {
           : [String(parsed?.metadata?.name ?? parsed?.details?.name ?? facts.name)],
       },
     }
+  }
+}
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text)
+  } catch {
+    // Claims JSON but is not: never hand out what we could not inspect for Secrets.
+    throw new WardenError(
+      'ERR_WARDEN_MASKING',
+      'the Kubernetes API returned a JSON content type with a body that does not parse',
+    )
   }
 }
 
