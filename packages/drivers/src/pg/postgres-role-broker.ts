@@ -92,10 +92,18 @@ export function postgresRoleBroker(options: PostgresRoleBrokerOptions): Postgres
       const timer = timers.get(role)
       if (timer) clearTimeout(timer)
       timers.delete(role)
+      // NOLOGIN first: a backend that reconnects between the terminate and the drop is refused,
+      // and a role DROP ROLE cannot remove (objects in other databases) can never log in again.
+      await client.query(`ALTER ROLE ${escapeIdentifier(role)} NOLOGIN`).catch((err: { code?: string }) => {
+        if (err?.code !== '42704') throw err // undefined_object: already gone
+      })
       await client.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = $1', [role])
-      // Objects the role created in the admin database go with it; elsewhere DROP ROLE refuses, and the role stays expired.
+      // Objects the role created in the admin database go with it; elsewhere DROP ROLE refuses, and the role stays NOLOGIN.
       await client.query(`DROP OWNED BY ${escapeIdentifier(role)}`).catch(() => undefined)
-      await client.query(`DROP ROLE IF EXISTS ${escapeIdentifier(role)}`)
+      await client.query(`DROP ROLE IF EXISTS ${escapeIdentifier(role)}`).catch((err: { code?: string }) => {
+        // dependent_objects_still_exist: it owns objects elsewhere. Revoked all the same: NOLOGIN.
+        if (err?.code !== '2BP01') throw err
+      })
     })
 
   return {

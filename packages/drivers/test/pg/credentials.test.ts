@@ -194,6 +194,52 @@ describe('postgresRoleBroker', () => {
     await broker.close()
     expect(await roles()).toEqual([])
   })
+
+  it('a role that cannot be dropped (it owns objects in another database) can never log in again', async () => {
+    const broker = postgresRoleBroker({ admin: adminConfig(), grants: [], ttl: 60_000, prefix: 'wtest_' })
+    const request = {
+      resource: { kind: 'postgres', name: 'demo', labels: {} },
+      principal: { id: 'p', type: 'service', groups: [], claims: {}, issuer: '' },
+      scope: '',
+    } as const
+    const lease = await broker.issue(request)
+    const cred = lease.credential as { username: string; password: import('@warden/core').Secret }
+    const login = (database: string) =>
+      new pg.Client({
+        host: '127.0.0.1',
+        port,
+        database,
+        user: cred.username,
+        password: revealSecret(cred.password),
+      })
+    await asAdmin((c) =>
+      c.query('DROP DATABASE IF EXISTS wtest_other').then(() => c.query('CREATE DATABASE wtest_other')),
+    )
+    const other = new pg.Client({ ...adminConfig(), database: 'wtest_other' })
+    await other.connect()
+    try {
+      await other.query(`GRANT CREATE ON SCHEMA public TO ${cred.username}`)
+      const owner = login('wtest_other')
+      await owner.connect()
+      await owner.query('CREATE TABLE left_behind (a int)')
+      await owner.end()
+      await broker.revoke(lease)
+      // DROP ROLE refused (the table in wtest_other), so the role is still there: but without LOGIN.
+      const [role] = (await roles()).filter((r) => r.rolname === cred.username)
+      expect(role).toBeDefined()
+      const can = await asAdmin((c) =>
+        c.query('SELECT rolcanlogin FROM pg_roles WHERE rolname = $1', [cred.username]),
+      )
+      expect(can.rows).toEqual([{ rolcanlogin: false }])
+      await expect(login('postgres').connect()).rejects.toThrow(/not permitted to log in/)
+    } finally {
+      await other.query('DROP TABLE IF EXISTS left_behind').catch(() => undefined)
+      await other.end()
+      await asAdmin((c) => c.query('DROP DATABASE IF EXISTS wtest_other'))
+      await asAdmin((c) => c.query(`DROP ROLE IF EXISTS ${cred.username}`))
+      await broker.close()
+    }
+  })
 })
 
 describe('guarded pool with broker-issued roles', () => {
