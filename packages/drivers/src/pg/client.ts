@@ -16,7 +16,12 @@ import type { SqlFacts } from '@warden/policy'
 import { WardenDeniedError, WardenError } from '@warden/policy'
 import { parseSync, scanSync } from 'libpg-query'
 import type pg from 'pg'
-import { derivedColumns, describePostgres, loadPostgresParser } from './describe.js'
+import {
+  type DescribePostgresOptions,
+  derivedColumns,
+  describePostgres,
+  loadPostgresParser,
+} from './describe.js'
 import { type CopyFormat, copyMasker } from './internal/copy-masker.js'
 import { scrubError } from './internal/scrub-error.js'
 import { QueryState, WireGuard } from './internal/wire-guard.js'
@@ -65,6 +70,11 @@ export interface ClientConfig extends Omit<pg.ClientConfig, 'password' | 'user'>
    * the approved run); `false` turns previews off; a function replaces the built-in one.
    */
   readonly preview?: PgPreviewHook | false
+  /**
+   * Limits of the SQL describer for this client's queries (`maxLength`, default 262144 characters;
+   * `maxDepth`, default 1000 nodes). Longer or deeper text is `parsed: false`.
+   */
+  readonly describe?: DescribePostgresOptions
 }
 
 /** Pool hooks into a pooled client (internal). */
@@ -138,6 +148,7 @@ export class Client extends PgClient {
   readonly #resource: Command['resource']
   readonly #scope: string
   readonly #preview: PgPreviewHook | false | undefined
+  readonly #describe: DescribePostgresOptions | undefined
   /** Transaction status from the last ReadyForQuery ('I', 'T', 'E'). */
   #txStatus: string | undefined
   readonly #internals: PgClientInternals
@@ -183,8 +194,9 @@ export class Client extends PgClient {
     }
     if (config.preview !== undefined && config.preview !== false && typeof config.preview !== 'function')
       throw new TypeError('Client: "preview" must be false or a function')
+    checkDescribeOptions('Client', config.describe)
     checkVersions()
-    const { resource, labels, scope, preview, ...rest } = config
+    const { resource, labels, scope, preview, describe, ...rest } = config
     super({ ...(rest as pg.ClientConfig), password: undefined })
     this.#source = source
     this.#resource = Object.freeze({
@@ -194,6 +206,7 @@ export class Client extends PgClient {
     })
     this.#scope = scope ?? ''
     this.#preview = preview
+    this.#describe = describe === undefined ? undefined : Object.freeze({ ...describe })
     this.#internals = clientInternals(this)
     // A password from a connection string or PGPASSWORD never reaches the server: the lease's does.
     this.#internals.password = null
@@ -345,7 +358,7 @@ export class Client extends PgClient {
       const session = this.#source.current()
       if (this.#guard.unsafe !== '') throw new WardenDeniedError('warden:lexer', this.#guard.unsafe)
       const text = this.#textOf(query)
-      const described = describePostgres(text)
+      const described = describePostgres(text, this.#describe)
       const go = (facts: SqlFacts) => {
         const hook = this.#preview
         let dry: DryRun | undefined
@@ -423,7 +436,7 @@ export class Client extends PgClient {
         )
       }
       if (!this.#guard.catalogLoaded || this.#guard.catalogStale) await this.#loadCatalog()
-      const sql = facts ?? (await describePostgres(text))
+      const sql = facts ?? (await describePostgres(text, this.#describe))
       if (sql.types.includes('COPY')) await this.#maskCopy(query, text, masker)
     }
     if (expected === undefined)
@@ -470,7 +483,7 @@ export class Client extends PgClient {
     report: boolean,
   ): Promise<QueryState> {
     const masker = context.masker
-    const state = new QueryState(masker, masker === null ? undefined : derivedOf(text))
+    const state = new QueryState(masker, masker === null ? undefined : derivedOf(text, this.#describe))
     const guard = this.#guard
     const internals = this.#internals
     return new Promise<QueryState>((resolve, reject) => {
@@ -552,7 +565,7 @@ export class Client extends PgClient {
     limit: number,
   ): Promise<SampleResult> {
     const guard = this.#guard
-    const state = new QueryState(masker, masker === null ? undefined : derivedOf(text))
+    const state = new QueryState(masker, masker === null ? undefined : derivedOf(text, this.#describe))
     const query = new PgQuery({
       text,
       values: values as unknown[] | undefined,
@@ -652,7 +665,7 @@ export class Client extends PgClient {
     if (relation === undefined) {
       // COPY (query): its columns are read by a zero-row probe of the query, which must not run
       // anything that writes (a data-modifying CTE runs even when no row is fetched).
-      const facts = describePostgres(text)
+      const facts = describePostgres(text, this.#describe)
       const readOnly =
         !(facts instanceof Promise) &&
         facts.parsed &&
@@ -697,7 +710,7 @@ export class Client extends PgClient {
       probeText = `SELECT ${attlist.length > 0 ? attlist.join(', ') : '*'} FROM ${table} LIMIT 0`
     }
     const probe = await this.#internalQuery(probeText)
-    const derived = derivedOf(text)
+    const derived = derivedOf(text, this.#describe)
     const columns = probe.fields.map((f) => this.#guard.column(f as never, derived))
     const mask = copyMasker(masker.plan(columns), format, header)
     const push = (query.push as (chunk: unknown) => boolean).bind(query)
@@ -747,7 +760,19 @@ const ANY_ROW: readonly string[] = Object.freeze(['*'])
  * What a text's computed columns may carry. Text the parser could not read (a policy may still
  * allow it) or a parser not loaded yet: anything, so every computed column is masked.
  */
-function derivedOf(text: string): readonly string[] {
-  const facts = describePostgres(text)
+function derivedOf(text: string, options: DescribePostgresOptions | undefined): readonly string[] {
+  const facts = describePostgres(text, options)
   return facts instanceof Promise || !facts.parsed ? ANY_ROW : derivedColumns(facts)
+}
+
+/** Validates `describe` at construction, so a bad limit fails there and not on the first query. */
+export function checkDescribeOptions(who: string, options: DescribePostgresOptions | undefined): void {
+  if (options === undefined) return
+  if (typeof options !== 'object' || options === null)
+    throw new TypeError(`${who}: "describe" must be an object like {maxLength, maxDepth}`)
+  for (const key of ['maxLength', 'maxDepth'] as const) {
+    const v = options[key]
+    if (v !== undefined && !(Number.isInteger(v) && v > 0))
+      throw new TypeError(`${who}: "describe.${key}" must be a positive integer`)
+  }
 }

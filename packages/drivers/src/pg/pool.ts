@@ -7,7 +7,7 @@ import type { Command, Lease, PreviewContext, Session, SessionSource } from '@wa
 import type { SqlFacts } from '@warden/policy'
 import { WardenError } from '@warden/policy'
 import type pg from 'pg'
-import { Client, type ClientConfig, clientHooks, expectedCounts } from './client.js'
+import { Client, type ClientConfig, checkDescribeOptions, clientHooks, expectedCounts } from './client.js'
 import { describePostgres, loadPostgresParser } from './describe.js'
 import {
   checkVersions,
@@ -68,6 +68,7 @@ export class Pool extends EventEmitter {
       throw new TypeError('Pool: "preview" must be false or a function')
     if ('Client' in config)
       throw new TypeError('Pool: "Client" is not accepted; the pool makes guarded clients itself')
+    checkDescribeOptions('Pool', config.describe)
     if (
       config.leaseMarginMs !== undefined &&
       !(Number.isFinite(config.leaseMarginMs) && config.leaseMarginMs >= 0)
@@ -204,7 +205,7 @@ export class Pool extends EventEmitter {
       const text = typeof config === 'string' ? config : config.text
       if (typeof text !== 'string')
         throw new TypeError('pool.query needs SQL text (a named statement without text cannot be classified)')
-      const described = describePostgres(text)
+      const described = describePostgres(text, this.#config.describe)
       const go = (facts: SqlFacts) =>
         this.#execute(session, config, vals, text, facts).then((res) => done(null, res), fail)
       if (described instanceof Promise) described.then(go, fail)

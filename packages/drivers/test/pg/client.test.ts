@@ -214,6 +214,37 @@ describe('Client query shapes', () => {
     })
   })
 
+  it("the describer limits are the client's to set: text over describe.maxLength is unparsed, denied", async () => {
+    const tight = new Client(session, { ...PG, database, resource: 'shapes', describe: { maxLength: 40 } })
+    await tight.connect()
+    try {
+      expect((await tight.query('SELECT 1 AS short')).rows).toEqual([{ short: 1 }])
+      await expect(tight.query('SELECT 1 AS a_name_long_enough_to_pass_the_cap')).rejects.toMatchObject({
+        code: 'ERR_WARDEN_DENIED',
+        rule: 'unparsed-sql',
+      })
+      expect(sink.commands().at(-1)?.facts).toMatchObject({
+        parsed: false,
+        error: expect.stringContaining('longer than 40'),
+      })
+    } finally {
+      await tight.end()
+    }
+    const pool = new Pool(session, { ...PG, database, resource: 'shapes', describe: { maxDepth: 5 } })
+    try {
+      await expect(pool.query('SELECT 1 + (2 + (3 + (4 + (5 + 6))))')).rejects.toMatchObject({ code: 'ERR_WARDEN_DENIED' })
+      expect((await pool.query('SELECT 1 AS flat')).rows).toEqual([{ flat: 1 }])
+    } finally {
+      await pool.end()
+    }
+    expect(() => new Client(session, { resource: 'x', describe: { maxLength: 0 } })).toThrow(
+      /describe.maxLength/,
+    )
+    expect(() => new Pool(session, { resource: 'x', describe: { maxDepth: 1.5 } })).toThrow(
+      /describe.maxDepth/,
+    )
+  })
+
   it('database errors reach the caller and are audited as errors', async () => {
     await expect(client.query('SELECT * FROM no_such_table')).rejects.toMatchObject({ code: '42P01' })
     expect(sink.commands().at(-1)?.outcome?.status).toBe('error')
