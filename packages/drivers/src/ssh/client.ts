@@ -9,7 +9,7 @@ import { describeShell } from './describe-shell.js'
 import { AsciicastRecorder } from './internal/asciicast-recorder.js'
 import { OutputFilter } from './internal/output-filter.js'
 import { guardSftp, type SftpGate } from './internal/sftp-guard.js'
-import { ShellGate } from './internal/shell-gate.js'
+import { FULL_SCREEN_PROGRAMS, ShellGate } from './internal/shell-gate.js'
 import { parsePublicKeyLine } from './internal/ssh-wire.js'
 import {
   certificateKey,
@@ -48,6 +48,11 @@ export interface ConnectConfig extends Omit<ssh2.ConnectConfig, (typeof FORBIDDE
   readonly hostKeys?: readonly string[]
   /** Directory for asciicast recordings of exec and shell channels, or false for none. Default `$TMPDIR/warden-recordings`. */
   readonly recordings?: string | false
+  /**
+   * In `shell`, programs whose keys pass ungated while they hold the alternate screen, when a line
+   * running only them was allowed. Default: vim vi view nvim nano less more most man top htop watch.
+   */
+  readonly fullScreenPrograms?: readonly string[]
 }
 
 const EMPTY_SHELL: ShellFacts = Object.freeze({
@@ -79,6 +84,7 @@ export class Client extends ssh2.Client {
   readonly #source: SessionSource
   #resource: Command['resource'] | undefined
   #recordings: string | false = path.join(os.tmpdir(), 'warden-recordings')
+  #fullScreenPrograms: readonly string[] = FULL_SCREEN_PROGRAMS
   #leaseTimer: NodeJS.Timeout | undefined
 
   constructor(source: SessionSource) {
@@ -104,7 +110,12 @@ export class Client extends ssh2.Client {
     if (typeof config.resource !== 'string' || config.resource === '')
       throw new TypeError('Client.connect: "resource" (the name policies match on) is required')
     const session = this.#source.current() // synchronous: the ambient session of the caller
-    const { resource, labels, username, hostKeys, recordings, ...rest } = config
+    const { resource, labels, username, hostKeys, recordings, fullScreenPrograms, ...rest } = config
+    if (fullScreenPrograms !== undefined) {
+      if (!Array.isArray(fullScreenPrograms) || !fullScreenPrograms.every((p) => typeof p === 'string'))
+        throw new TypeError('Client.connect: "fullScreenPrograms" must be an array of program names')
+      this.#fullScreenPrograms = Object.freeze([...fullScreenPrograms])
+    }
     this.#resource = Object.freeze({
       kind: 'ssh' as const,
       name: resource,
@@ -120,7 +131,10 @@ export class Client extends ssh2.Client {
   }
 
   #dial(
-    rest: Omit<ConnectConfig, 'resource' | 'labels' | 'username' | 'hostKeys' | 'recordings'>,
+    rest: Omit<
+      ConnectConfig,
+      'resource' | 'labels' | 'username' | 'hostKeys' | 'recordings' | 'fullScreenPrograms'
+    >,
     lease: Lease,
     pins: Buffer[],
   ): void {
@@ -263,7 +277,9 @@ export class Client extends ssh2.Client {
                         { resource, action: 'ssh.shell', text: line, shell: facts },
                         () => undefined,
                       )
+                      return facts.programs // the gate trusts the alternate screen only for full-screen programs
                     },
+                    fullScreenPrograms: this.#fullScreenPrograms,
                     notify: (message) => notice(`\r\n${message}\r\n`),
                   })
                   const notice = this.#filterOutput(channel, context, recorder, (chunk) => gate.feed(chunk))

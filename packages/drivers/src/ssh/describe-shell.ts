@@ -1,7 +1,7 @@
 // describeShell: the `shell` facts of a command line, from the real bash grammar (tree-sitter-bash).
 import path from 'node:path'
 import type { ShellCommandFacts, ShellFacts, ShellFlag } from '@warden/policy'
-import type { Node, Parser } from 'web-tree-sitter'
+import type { Node, Parser, TreeCursor } from 'web-tree-sitter'
 import { loadBashParser, loadedBashParser } from './internal/bash-parser.js'
 import { deepFreeze } from './internal/deep-freeze.js'
 import { type ShellWord, shellWord } from './internal/shell-words.js'
@@ -15,6 +15,15 @@ const MAX_SCRIPT_DEPTH = 8
 const MAX_TREE_DEPTH = 400
 const CACHE_SIZE = 1024
 const CACHE_MAX_TEXT = 16 * 1024
+/** Text that may hold a substitution tree-sitter-bash reads as plain text (see `Scope`). */
+const MAY_HIDE = /`|[<>]\(/
+
+/**
+ * Where a node sits, for finding substitutions the grammar misses: inside a `${…}` operand it reads
+ * backquotes and `<(…)` as plain words, and in an unquoted heredoc body it does not see backquotes.
+ * A real `$(…)`, `…` or `<(…)` node starts a fresh scope (its inside is parsed as commands).
+ */
+type Scope = 'command' | 'expansion' | 'heredoc'
 
 const cache = new Map<string, ShellFacts>()
 
@@ -119,7 +128,7 @@ class Analysis {
     try {
       const root = tree.rootNode
       if (root.hasError) this.fail('', syntaxError(root, depth))
-      this.#walk(root, depth)
+      this.#walk(root, depth, MAY_HIDE.test(text) ? text : undefined)
     } finally {
       tree.delete()
     }
@@ -130,13 +139,19 @@ class Analysis {
     if (!this.errors.includes(why)) this.errors.push(why)
   }
 
-  /** Visits every node with a TreeCursor (no per-node allocations for nodes we only classify). */
-  #walk(root: Node, depth: number): void {
+  /**
+   * Visits every node with a TreeCursor (no per-node allocations for nodes we only classify). Given
+   * `source` (the text holds a backquote or `<(`/`>(`), also looks for substitutions the grammar missed.
+   */
+  #walk(root: Node, depth: number, source: string | undefined): void {
     const cursor = root.walk()
+    const scopes: Scope[] = []
     try {
       let level = 0
       for (;;) {
         const type = this.#types[cursor.nodeTypeId] ?? cursor.nodeType
+        if (source !== undefined)
+          scopes[level] = this.#scan(cursor, source, type, level > 0 ? scopes[level - 1] : 'command')
         if (cursor.nodeIsNamed) {
           switch (type) {
             case 'command':
@@ -184,6 +199,42 @@ class Analysis {
     } finally {
       cursor.delete()
     }
+  }
+
+  /**
+   * Fails closed on a backquote (or `<(`/`>(` inside `${…}`) that bash would run as a command but the
+   * tree shows as text, so no hidden command can come back `parsed: true`. Returns the node's scope.
+   */
+  #scan(cursor: TreeCursor, source: string, type: string, parent: Scope): Scope {
+    if (type === 'command_substitution' || type === 'process_substitution') {
+      // Inside `…`, bash turns \` into a backquote and parses again: `echo \`rm x\`` runs rm.
+      const { startIndex: start, endIndex: end } = cursor
+      if (source[start] === '`' && source.slice(start, end).includes('\\`'))
+        this.fail('dynamic', 'nested backquotes (\\`…\\` inside `…`) are not parsed')
+      return 'command'
+    }
+    let scope = parent
+    if (type === 'expansion') scope = 'expansion'
+    else if (type === 'heredoc_body' && unquotedHeredoc(cursor.currentNode)) scope = 'heredoc'
+    if (scope === 'command') {
+      if (!cursor.nodeIsNamed) return scope
+      if (type === 'word' || type === 'string_content') {
+        if (unescapedBackquote(cursor.nodeText))
+          this.fail('dynamic', 'a backquote the parser did not read as a command substitution')
+      } else if (type === 'regex' || type === 'extglob_pattern') {
+        if (cursor.nodeText.includes('`')) this.fail('dynamic', 'a backquote in a pattern is not parsed')
+      }
+      return scope
+    }
+    // Only the node's own text: its children are scanned when the walk reaches them.
+    const node = cursor.currentNode
+    const own = node.childCount === 0 ? node.text : gapText(node, source)
+    if (scope === 'expansion' && MAY_HIDE.test(own))
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: shell syntax in a message
+      this.fail('dynamic', 'a backquote or process substitution inside ${…} is not parsed')
+    else if (scope === 'heredoc' && own.includes('`'))
+      this.fail('dynamic', 'a backquote in an unquoted heredoc body is not parsed')
+    return scope
   }
 
   #command(node: Node, depth: number): void {
@@ -243,6 +294,34 @@ class Analysis {
       fail: (flag, why) => this.fail(flag, why),
     }
   }
+}
+
+/** A heredoc whose delimiter has no quoting (`<<EOF`, not `<<'EOF'`/`<<\EOF`): its body is expanded. */
+function unquotedHeredoc(body: Node): boolean {
+  const start = body.parent?.children.find((c) => c?.type === 'heredoc_start')
+  return start == null || !/['"\\]/.test(start.text)
+}
+
+/** A backquote not escaped with a backslash (in a word or double quotes, that starts a substitution). */
+function unescapedBackquote(text: string): boolean {
+  for (let i = 0; i < text.length; i++) {
+    if (text[i] === '\\') i++
+    else if (text[i] === '`') return true
+  }
+  return false
+}
+
+/** The node's text between its children (a heredoc body's plain text is not a child node). */
+function gapText(node: Node, source: string): string {
+  // From the source by index: node.text of every nested `${…}` would copy the text once per level.
+  let out = ''
+  let at = node.startIndex
+  for (const child of node.children) {
+    if (!child) continue
+    out += `${source.slice(at, child.startIndex)} `
+    at = child.endIndex
+  }
+  return out + source.slice(at, node.endIndex)
 }
 
 function syntaxError(root: Node, depth: number): string {

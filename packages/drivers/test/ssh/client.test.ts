@@ -2,10 +2,12 @@
 import {
   chownSync,
   existsSync,
+  lstatSync,
   mkdirSync,
   mkdtempSync,
   readdirSync,
   readFileSync,
+  readlinkSync,
   rmSync,
   statSync,
   writeFileSync,
@@ -40,7 +42,7 @@ rules:
     when: 'action == "ssh.shell" && shell.text == ""'
     effect: allow
   - name: safe-lines
-    when: 'action == "ssh.shell" && shell.text != "" && shell.parsed && shell.programs.all(p, p in ["echo", "ls", "cd", "pwd", "touch", "true"])'
+    when: 'action == "ssh.shell" && shell.text != "" && shell.parsed && shell.programs.all(p, p in ["echo", "ls", "cd", "pwd", "touch", "true", "printf", "less"])'
     effect: allow
   - name: no-rm
     when: '"rm" in shell.programs'
@@ -321,6 +323,9 @@ function openShell(client: Client): Promise<Shell> {
   })
 }
 
+/** The output ends at a prompt (readline may follow it with an erase-line). */
+const atPrompt = (out: string) => out.endsWith('$ ') || out.endsWith('$ \x1b[K')
+
 const shellLines = () =>
   audit
     .filter({ action: 'ssh.shell' })
@@ -409,6 +414,61 @@ describe('shell', () => {
     expect(shellLines()).toEqual(['echo first-line', 'rm -rf /tmp/nothing', 'echo third-line'])
     expect(audit.find({ command: 'rm -rf /tmp/nothing' })?.outcome?.status).toBe('denied')
     expect(shell.since()).toContain('\rfirst-line\r\n')
+  })
+
+  test('an allowed line that switches to the alternate screen does not stop the gating', async () => {
+    const victim = `/tmp/warden-alt-victim-${process.pid}`
+    await shell.type(`touch ${victim}\r`)
+    await waitFor(() => existsSync(victim), 'the victim file')
+    audit.clear()
+    shell.mark()
+    // printf is allowed; its output switches the terminal to the alternate screen, bash keeps reading lines.
+    await shell.type("printf '\\e[?1049h'\r")
+    await waitFor(
+      () => shell.since().includes('\x1b[?1049h') && atPrompt(shell.since()),
+      'the prompt on the alternate screen',
+    )
+    expect(audit.expectRecord({ command: "printf '\\e[?1049h'" }).outcome?.status).toBe('ok')
+    shell.mark()
+    await shell.type(`rm -rf ${victim}\r`)
+    await waitFor(() => shell.since().includes('warden: denied by no-rm'), 'the notice')
+    expect(audit.expectRecord({ action: 'ssh.shell', command: `rm -rf ${victim}` }).outcome?.status).toBe(
+      'denied',
+    )
+    expect(existsSync(victim)).toBe(true)
+    // Still gated and usable; back to the normal screen.
+    shell.mark()
+    await shell.type("printf '\\e[?1049l'; echo back-to-normal\r")
+    await waitFor(() => shell.since().includes('\x1b[?1049lback-to-normal\r\n'), 'the shell to answer')
+    await waitFor(() => atPrompt(shell.since()), 'the prompt')
+    rmSync(victim, { force: true })
+  })
+
+  test('an allowed full-screen program gets its keys ungated; the next line is gated again', async () => {
+    const victim = `/tmp/warden-less-victim-${process.pid}`
+    await shell.type(`touch ${victim}\r`)
+    await waitFor(() => existsSync(victim), 'the victim file')
+    await waitFor(() => atPrompt(shell.since()), 'the prompt')
+    audit.clear()
+    shell.mark()
+    await shell.type('less /etc/passwd\r')
+    await waitFor(() => shell.since().includes('\x1b[?1049h'), 'less on the alternate screen')
+    await new Promise((r) => setTimeout(r, 300))
+    // A search inside less: its Enter is less's, not a shell line.
+    await shell.type('/root\r')
+    await new Promise((r) => setTimeout(r, 300))
+    expect(shellLines()).toEqual(['less /etc/passwd'])
+    // `q` ends less; what follows in the same write is shell input again, and decided.
+    shell.mark()
+    await shell.type(`qrm -rf ${victim}\r`)
+    await waitFor(() => shell.since().includes('\x1b[?1049l'), 'less to end')
+    await waitFor(() => /warden: (denied|could not read)/.test(shell.since()), 'the notice')
+    expect(existsSync(victim)).toBe(true)
+    shell.mark()
+    await shell.type('echo after-less\r')
+    await waitFor(() => shell.since().includes('\rafter-less\r\n'), 'the shell to answer')
+    expect(shellLines()).toContain('echo after-less')
+    rmSync(victim, { force: true })
   })
 
   test('the shell session is recorded as a valid asciicast v2 file linked from its audit record', async () => {
@@ -519,6 +579,55 @@ describe('sftp', () => {
     const error = await new Promise<Error>((resolve) => denied.on('error', resolve))
     expect(error).toMatchObject({ code: 'ERR_WARDEN_DENIED' })
     expect(existsSync(`/tmp/warden-outside-${process.pid}`)).toBe(false)
+  })
+
+  test('links are decided at both ends: one pointing outside the folder is refused and not created', async () => {
+    const outside = `/tmp/warden-link-target-${process.pid}`
+    writeFileSync(outside, 'outside')
+    const { uid, gid } = statSync(`/home/${LOGIN}`)
+    chownSync(outside, uid, gid) // the login's own file, so sshd would link it
+    const present = (p: string) => {
+      try {
+        lstatSync(p)
+        return true
+      } catch {
+        return false
+      }
+    }
+    try {
+      audit.clear()
+      await expect(call((cb) => sftp.symlink(outside, `${scratch}/abs-link`, cb))).rejects.toMatchObject({
+        code: 'ERR_WARDEN_DENIED',
+      })
+      audit.expectRecord({
+        action: 'sftp.write',
+        facts: { op: 'write', path: outside },
+        outcome: { status: 'denied' },
+      })
+      // A relative target is resolved from the link's folder.
+      await expect(
+        call((cb) => sftp.symlink(`../${path.basename(outside)}`, `${scratch}/rel-link`, cb)),
+      ).rejects.toMatchObject({ code: 'ERR_WARDEN_DENIED' })
+      await expect(
+        call((cb) => sftp.ext_openssh_hardlink(outside, `${scratch}/hard-link`, cb)),
+      ).rejects.toMatchObject({ code: 'ERR_WARDEN_DENIED' })
+      for (const name of ['abs-link', 'rel-link', 'hard-link'])
+        expect(present(`${scratch}/${name}`)).toBe(false)
+      // Both ends inside the folder: allowed.
+      writeFileSync(`${scratch}/target.txt`, 'inside')
+      await call((cb) => sftp.symlink('target.txt', `${scratch}/ok-link`, cb))
+      expect(readlinkSync(`${scratch}/ok-link`)).toBe('target.txt')
+      const allowed = audit.filter({ action: 'sftp.write', outcome: { status: 'ok' } }).map((r) => r.facts)
+      expect(allowed).toEqual(
+        expect.arrayContaining([
+          { op: 'write', path: `${scratch}/target.txt` },
+          { op: 'write', path: `${scratch}/ok-link` },
+        ]),
+      )
+      expect(allowed).toHaveLength(2)
+    } finally {
+      rmSync(outside, { force: true })
+    }
   })
 
   test('methods without a request model are refused', () => {

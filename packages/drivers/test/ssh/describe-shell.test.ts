@@ -41,6 +41,22 @@ const COMMANDS: Case[] = [
   { text: 'echo hi > /etc/passwd', programs: ['echo'], flags: ['redirect'] },
   { text: 'cat <<EOF\n$(id)\nEOF', programs: ['cat', 'id'], flags: ['heredoc', 'substitution'] },
   { text: "cat <<'EOF'\n$(id)\nEOF", programs: ['cat'], flags: ['heredoc'] },
+  // A quoted heredoc is not expanded: its backquotes are text.
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: shell text, not a template
+  { text: "cat <<'EOF'\na `id` ${X:-`id`}\nEOF", programs: ['cat'], flags: ['heredoc'] },
+  { text: 'cat <<\\EOF\n`id`\nEOF', programs: ['cat'], flags: ['heredoc'] },
+  {
+    text: 'cat <<EOF\n$(echo `id`)\nEOF',
+    programs: ['cat', 'echo', 'id'],
+    flags: ['heredoc', 'substitution'],
+  },
+  // $(…) inside ${…} is parsed as commands.
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: shell text, not a template
+  { text: 'echo ${X:-$(rm x)}', programs: ['echo', 'rm'], flags: ['substitution'] },
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: shell text, not a template
+  { text: 'echo ${X:-$(echo `id`)}', programs: ['echo', 'id'], flags: ['substitution'] },
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: shell text, not a template
+  { text: 'echo ${a[`id`]}', programs: ['echo', 'id'], flags: ['substitution'] },
   { text: 'cat <<< "$(id)"', programs: ['cat', 'id'], flags: ['heredoc', 'substitution'] },
   { text: 'if test -f x; then rm x; else touch x; fi', programs: ['test', 'rm', 'touch'] },
   { text: 'for f in $(ls); do rm "$f"; done', programs: ['ls', 'rm'] },
@@ -64,6 +80,8 @@ const QUOTING: Case[] = [
   { text: 'r\\m x', programs: ['rm'] },
   { text: "$'\\x72\\x6d' -rf /", programs: ['rm'] },
   { text: "$'\\162m' x", programs: ['rm'] },
+  // Escaped or single-quoted backquotes are text.
+  { text: 'echo \\`id\\` "\\`id\\`" \'`id`\'', programs: ['echo'], flags: [] },
   { text: '/bin/rm -rf /', programs: ['rm'], argv: { rm: ['/bin/rm', '-rf', '/'] } },
   { text: 'echo "a\\"b" \'c d\'', argv: { echo: ['echo', 'a"b', 'c d'] } },
   { text: 'echo $HOME/x', argv: { echo: ['echo', '$HOME/x'] } },
@@ -145,6 +163,32 @@ const UNCLASSIFIABLE: Case[] = [
   { text: 'sh -c "echo ("', parsed: false },
 ]
 
+// Substitutions tree-sitter-bash reads as plain text (bash runs them): never parsed with the program missing.
+/* biome-ignore-start lint/suspicious/noTemplateCurlyInString: shell text, not templates */
+const HIDDEN: Case[] = [
+  { text: 'echo ${X:-`rm -rf /tmp/x`}', flags: ['dynamic'], parsed: false },
+  { text: '"${X/#/`id`}"', flags: ['dynamic'], parsed: false },
+  { text: 'echo "${X/#/`id`}"', flags: ['dynamic'], parsed: false },
+  { text: 'echo ${X:=`id`}', flags: ['dynamic'], parsed: false },
+  { text: 'echo ${X#`id`}', flags: ['dynamic'], parsed: false },
+  { text: 'echo ${X/`id`/y}', flags: ['dynamic'], parsed: false },
+  { text: 'echo ${X:-${Y:-`id`}}', flags: ['dynamic'], parsed: false },
+  { text: 'x=${Y:-`id`} ls', flags: ['dynamic', 'env_assignment'], parsed: false },
+  { text: 'echo ${X:-<(rm x)}', flags: ['dynamic'], parsed: false },
+  { text: 'echo ${X:->(rm x)}', flags: ['dynamic'], parsed: false },
+  { text: 'echo ${X%%<(rm x)}', flags: ['dynamic'], parsed: false },
+  { text: 'echo ${X:-$[`id`]}', flags: ['dynamic'], parsed: false },
+  { text: 'echo $(echo ${X:-`id`})', flags: ['dynamic', 'substitution'], parsed: false },
+  { text: 'cat <<EOF\n${X:-`id`}\nEOF', flags: ['dynamic', 'heredoc'], parsed: false },
+  { text: 'cat <<EOF\n${X:-<(id)}\nEOF', flags: ['dynamic', 'heredoc'], parsed: false },
+  { text: 'cat <<EOF\na `id` b\nEOF', flags: ['dynamic', 'heredoc'], parsed: false },
+  { text: 'cat <<-EOF\n\t`id`\n\tEOF', flags: ['dynamic', 'heredoc'], parsed: false },
+  { text: '[[ x =~ `id` ]]', flags: ['dynamic'], parsed: false },
+  { text: 'echo `echo \\`rm x\\``', flags: ['dynamic', 'substitution'], parsed: false },
+  { text: "sh -c 'echo ${X:-`id`}'", flags: ['dynamic'], parsed: false },
+]
+/* biome-ignore-end lint/suspicious/noTemplateCurlyInString: shell text, not templates */
+
 function check(c: Case): void {
   const facts = describeNow(c.text)
   if (c.programs) expect(facts.programs).toEqual(c.programs)
@@ -166,6 +210,7 @@ describe('describeShell', () => {
     ['removes quotes like bash', QUOTING],
     ['unwraps programs that run programs', WRAPPERS],
     ['fails closed', UNCLASSIFIABLE],
+    ['fails closed on substitutions the grammar reads as text', HIDDEN],
   ] as const)('%s', (_title, cases) => {
     test.each(cases.map((c) => [JSON.stringify(c.text), c] as const))('%s', (_name, c) => check(c))
   })

@@ -45,6 +45,29 @@ const rename: Describe = (args) => ({
   ],
   paths: [0, 1],
 })
+/**
+ * symlink(target, linkPath) and ext_openssh_hardlink(oldPath, newPath): both ends are decided as
+ * writes. The new name is written; and reads and writes through it reach the other end, which the
+ * folder's rules would not see (they decide the path given), so the other end needs write access too.
+ */
+const link =
+  (relativeToLink: boolean): Describe =>
+  (args) => {
+    const target = norm(args[0])
+    const name = norm(args[1])
+    // A relative symlink target is resolved from the link's folder, not the session's.
+    const points =
+      relativeToLink && !path.posix.isAbsolute(target)
+        ? path.posix.join(path.posix.dirname(name), target)
+        : target
+    return {
+      checks: [
+        { action: 'sftp.write', op: 'write', path: points },
+        { action: 'sftp.write', op: 'write', path: name },
+      ],
+      paths: [0, 1],
+    }
+  }
 const open: Describe = (args) => {
   const flags = args[1]
   const writes =
@@ -80,8 +103,8 @@ const OPERATIONS: Readonly<Record<string, Describe>> = {
   chown: write('write'),
   chmod: write('write'),
   ext_openssh_lsetstat: write('write'),
-  symlink: write('write', 1),
-  ext_openssh_hardlink: write('write', 1),
+  symlink: link(true),
+  ext_openssh_hardlink: link(false),
   close: handle,
   read: handle,
   write: handle,
