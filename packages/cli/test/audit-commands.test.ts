@@ -131,7 +131,7 @@ describe('warden audit replay', { timeout: SUBPROCESS_TIMEOUT }, () => {
     expect(session.events[2]).toMatchObject({ outcome: { status: 'denied', code: 'ERR_WARDEN_DENIED' } })
   })
 
-  it('shows how a remote process ended (exit status or signal)', () => {
+  it('shows how a remote process ended (exit status or signal) and what shadow rules would have done', () => {
     const command = (seq: number, text: string, outcome: object) => ({
       seq,
       time: '2026-11-26T10:00:00.000Z',
@@ -150,13 +150,27 @@ describe('warden audit replay', { timeout: SUBPROCESS_TIMEOUT }, () => {
         principal: { id: 'ci', type: 'service', groups: [] },
         start: '2026-11-26T10:00:00.000Z',
         end: '2026-11-26T10:00:01.000Z',
-        events: [command(1, 'make test', { exit: 2 }), command(2, 'sleep 30', { signal: 'SIGTERM' })],
+        events: [
+          command(1, 'make test', { exit: 2 }),
+          {
+            ...command(2, 'sleep 30', { signal: 'SIGTERM' }),
+            decision: {
+              effect: 'allow' as const,
+              rule: 'ops',
+              reason: '',
+              revision: 'r',
+              shadow: [{ rule: 'trial-no-sleep', effect: 'deny' as const }],
+            },
+          },
+        ],
         counts: { commands: 2, allow: 2, deny: 0, approve: 0, ok: 2, error: 0 },
       },
       createStyle({ isTTY: false } as never, {}),
     )
     expect(out).toMatch(/make test\n.*\n\s+outcome {2}ok, exit 2, 5 ms/)
-    expect(out).toMatch(/sleep 30\n.*\n\s+outcome {2}ok, killed by SIGTERM, 5 ms/)
+    expect(out).toMatch(
+      /sleep 30\n.*\n\s+shadow {3}trial-no-sleep would deny\n\s+outcome {2}ok, killed by SIGTERM, 5 ms/,
+    )
   })
 
   it('exits 1 for a session that is not in the log', async () => {

@@ -96,6 +96,10 @@ export function formatTimeline(session: SessionTimeline, style: Style): string {
       out.push(
         `${pad}decision ${color(e.decision.effect)} by ${e.decision.rule}${e.decision.reason ? `: ${e.decision.reason}` : ''}`,
       )
+      for (const m of e.decision.shadow ?? [])
+        out.push(
+          `${pad}shadow   ${m.rule} would ${m.effect}${m.error ? ` (error: ${oneLine(m.error, 80)})` : ''}`,
+        )
     }
     if (e.approval) {
       out.push(

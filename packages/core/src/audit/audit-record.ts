@@ -27,6 +27,8 @@ export interface AuditRecord {
     readonly rule: string
     readonly reason: string
     readonly revision: string
+    /** Shadow rules that matched: what each would have done (`effect`), without deciding. */
+    readonly shadow?: readonly { readonly rule: string; readonly effect: Effect; readonly error?: string }[]
   }
   readonly approval?: { readonly id: string; readonly status: string; readonly by?: string }
   readonly outcome?: {

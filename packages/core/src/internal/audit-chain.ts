@@ -36,7 +36,7 @@ const COMMAND_KEYS = [
 ] as const
 const COMMAND_QUOTED = COMMAND_KEYS.map((k) => `"${k}":`)
 const HASH_AT = COMMAND_KEYS.indexOf('hash')
-const DECISION_KEYS = ['effect', 'reason', 'revision', 'rule'] as const
+const DECISION_KEYS = ['effect', 'reason', 'revision', 'rule', 'shadow'] as const
 const OUTCOME_KEYS = ['code', 'error', 'exit', 'ms', 'rows', 'signal', 'status'] as const
 const shaped = new WeakSet<object>()
 

@@ -2,6 +2,7 @@ import {
   type Decider,
   type Decision,
   type FlowFacts,
+  type MatchedRule,
   type Principal,
   type RequestInput,
   type ResourceRef,
@@ -457,6 +458,7 @@ export class SessionImpl implements Session {
         reason: decision.reason,
         revision: decision.revision,
         rule: decision.rule,
+        shadow: shadowMatches(decision),
       },
       facts:
         family === undefined ? undefined : (command[family] as Readonly<Record<string, unknown>> | undefined),
@@ -665,6 +667,18 @@ export class SessionImpl implements Session {
     // naming any other request is refused above.
     return { record, released: preview === undefined ? { id } : { id, preview } }
   }
+}
+
+/**
+ * The shadow (non-enforcing) rules that matched, as the policy reported them: what a rule being
+ * tried out would have done to this command, in the audit log where it can be compared. Undefined
+ * (left out of the record) when none did, which is the common path and allocates nothing.
+ */
+function shadowMatches(decision: Decision): readonly MatchedRule[] | undefined {
+  const matched = decision.matched
+  let out: MatchedRule[] | undefined
+  for (let i = 0; i < matched.length; i++) if (matched[i].shadow) (out ??= []).push(matched[i])
+  return out
 }
 
 function errorDecision(err: unknown, policy: Decider): Decision {

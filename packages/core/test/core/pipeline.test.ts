@@ -325,6 +325,38 @@ describe('approvals in the pipeline', () => {
     await warden.close()
   })
 
+  it('shadow rules that matched are in the audit record (what they would have done), and decide nothing', async () => {
+    const trial = compilePolicy(`
+rules:
+  - name: readers-select
+    when: '"readers" in principal.groups && !sql.write'
+    effect: allow
+  - name: trial-no-orders
+    shadow: true
+    when: '"orders" in sql.reads'
+    effect: deny
+  - name: trial-never
+    shadow: true
+    when: 'false'
+    effect: deny
+`)
+    const audit = memorySink()
+    const warden = createWarden({ policy: trial, audit })
+    const session = await warden.session({ principal: reader })
+    await expect(session.execute(select, () => 'rows')).resolves.toBe('rows')
+    const record = audit.expectRecord({ command: select.text })
+    expect(record.decision).toMatchObject({
+      effect: 'allow',
+      rule: 'readers-select',
+      shadow: [{ rule: 'trial-no-orders', effect: 'deny', shadow: true }],
+    })
+    expect(audit.verify().ok).toBe(true)
+    // Without a matching shadow rule the record has no `shadow` at all.
+    await session.execute({ ...select, sql: { ...select.sql!, reads: ['customers'] } }, () => 0)
+    expect(audit.commands().at(-1)?.decision?.shadow).toBeUndefined()
+    await warden.close()
+  })
+
   it('no approver configured: approve rules deny', async () => {
     const audit = memorySink()
     const warden = createWarden({ policy, audit })
