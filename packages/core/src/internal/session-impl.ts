@@ -677,7 +677,11 @@ export class SessionImpl implements Session {
 function shadowMatches(decision: Decision): readonly MatchedRule[] | undefined {
   const matched = decision.matched
   let out: MatchedRule[] | undefined
-  for (let i = 0; i < matched.length; i++) if (matched[i].shadow) (out ??= []).push(matched[i])
+  for (let i = 0; i < matched.length; i++) {
+    if (!matched[i].shadow) continue
+    out ??= []
+    out.push(matched[i])
+  }
   return out
 }
 

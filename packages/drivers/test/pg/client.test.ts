@@ -232,7 +232,9 @@ describe('Client query shapes', () => {
     }
     const pool = new Pool(session, { ...PG, database, resource: 'shapes', describe: { maxDepth: 5 } })
     try {
-      await expect(pool.query('SELECT 1 + (2 + (3 + (4 + (5 + 6))))')).rejects.toMatchObject({ code: 'ERR_WARDEN_DENIED' })
+      await expect(pool.query('SELECT 1 + (2 + (3 + (4 + (5 + 6))))')).rejects.toMatchObject({
+        code: 'ERR_WARDEN_DENIED',
+      })
       expect((await pool.query('SELECT 1 AS flat')).rows).toEqual([{ flat: 1 }])
     } finally {
       await pool.end()
