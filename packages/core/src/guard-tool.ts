@@ -5,6 +5,7 @@ import {
   type ToolFacts,
   WardenError,
   type WardenErrorCode,
+  WardenTypeError,
 } from '@warden/policy'
 import type { Approver } from './approval/approver.js'
 import { runInChildChain } from './flow/flow-chain.js'
@@ -98,24 +99,24 @@ export function guardTool<A, R, X extends unknown[] = []>(
   options: GuardToolOptions<A, X>,
 ): GuardedTool<A, R, X> {
   if (typeof source?.current !== 'function')
-    throw new TypeError('guardTool: the first argument must be a Session or the Warden')
-  if (typeof tool !== 'function') throw new TypeError('guardTool: "tool" must be a function')
+    throw new WardenTypeError('guardTool: the first argument must be a Session or the Warden')
+  if (typeof tool !== 'function') throw new WardenTypeError('guardTool: "tool" must be a function')
   if (options === null || typeof options !== 'object')
-    throw new TypeError('guardTool: options with "resource" are required')
+    throw new WardenTypeError('guardTool: options with "resource" are required')
   const resource = resourceOf(options.resource)
   const name = options.name ?? tool.name
   if (typeof name !== 'string' || name === '')
-    throw new TypeError('guardTool: "name" is required for an anonymous function')
+    throw new WardenTypeError('guardTool: "name" is required for an anonymous function')
   const describe = options.describe
   if (describe !== undefined && typeof describe !== 'function')
-    throw new TypeError('guardTool: "describe" must be a function')
+    throw new WardenTypeError('guardTool: "describe" must be a function')
   const approverOption = options.approver
   if (
     approverOption !== undefined &&
     typeof approverOption !== 'function' &&
     typeof approverOption?.request !== 'function'
   ) {
-    throw new TypeError('guardTool: "approver" must be an Approver or a function returning one')
+    throw new WardenTypeError('guardTool: "approver" must be an Approver or a function returning one')
   }
 
   const guarded = async (args: A, ...rest: X): Promise<R | ToolRefusal> => {
@@ -187,7 +188,7 @@ function resourceOf(resource: GuardToolOptions<unknown>['resource']): Command['r
   ) {
     return Object.freeze({ ...resource })
   }
-  throw new TypeError('guardTool: "resource" must be a tool resource name or {kind, name}')
+  throw new WardenTypeError('guardTool: "resource" must be a tool resource name or {kind, name}')
 }
 
 /** The tool facts of a call: arguments as a map (a non-object argument becomes `{input}`), frozen. */

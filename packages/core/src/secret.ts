@@ -1,10 +1,12 @@
+import { WardenTypeError } from '@warden/policy'
+
 // A credential value that never prints. Only drivers unwrap it, with revealSecret().
 const values = new WeakMap<Secret, string>()
 const inspect = Symbol.for('nodejs.util.inspect.custom')
 
 export class Secret {
   constructor(value: string) {
-    if (typeof value !== 'string') throw new TypeError('Secret: value must be a string')
+    if (typeof value !== 'string') throw new WardenTypeError('Secret: value must be a string')
     values.set(this, value)
     Object.freeze(this)
   }
@@ -25,7 +27,7 @@ export class Secret {
 /** The one way to read a secret. Grep for it: only drivers call it, right where the library needs the value. */
 export function revealSecret(secret: Secret): string {
   const value = values.get(secret)
-  if (value === undefined) throw new TypeError('revealSecret: not a Secret')
+  if (value === undefined) throw new WardenTypeError('revealSecret: not a Secret')
   return value
 }
 

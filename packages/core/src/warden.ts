@@ -1,4 +1,10 @@
-import { type Decider, type Principal, type PrincipalType, WardenError } from '@warden/policy'
+import {
+  type Decider,
+  type Principal,
+  type PrincipalType,
+  WardenError,
+  WardenTypeError,
+} from '@warden/policy'
 import type { Approver } from './approval/approver.js'
 import type { AuditSink } from './audit/audit-sink.js'
 import type { Broker } from './broker/broker.js'
@@ -88,7 +94,7 @@ class WardenImpl implements Warden {
         typeof sink.flush !== 'function' ||
         typeof sink.close !== 'function'
       ) {
-        throw new TypeError('createWarden: every "audit" sink needs write(), flush() and close()')
+        throw new WardenTypeError('createWarden: every "audit" sink needs write(), flush() and close()')
       }
     }
     const labels = new Map<string, Readonly<Record<string, string>>>()
@@ -260,26 +266,28 @@ function checkPrincipal(input: PrincipalInput): Principal {
  */
 export function createWarden(options: WardenOptions): Warden {
   if (options === null || typeof options !== 'object')
-    throw new TypeError('createWarden: options are required')
+    throw new WardenTypeError('createWarden: options are required')
   if (typeof options.policy?.decide !== 'function')
-    throw new TypeError('createWarden: "policy" needs decide() (use compilePolicy or loadPolicy)')
+    throw new WardenTypeError('createWarden: "policy" needs decide() (use compilePolicy or loadPolicy)')
   if (options.audit === undefined || (Array.isArray(options.audit) && options.audit.length === 0)) {
-    throw new TypeError('createWarden: "audit" needs at least one sink (jsonlSink, pinoSink, memorySink)')
+    throw new WardenTypeError(
+      'createWarden: "audit" needs at least one sink (jsonlSink, pinoSink, memorySink)',
+    )
   }
   if (
     options.broker !== undefined &&
     (typeof options.broker.issue !== 'function' || typeof options.broker.revoke !== 'function')
   ) {
-    throw new TypeError('createWarden: "broker" needs issue() and revoke()')
+    throw new WardenTypeError('createWarden: "broker" needs issue() and revoke()')
   }
   if (options.approvals !== undefined && typeof options.approvals.request !== 'function') {
-    throw new TypeError('createWarden: "approvals" needs request()')
+    throw new WardenTypeError('createWarden: "approvals" needs request()')
   }
   if (options.identity !== undefined && typeof options.identity.verify !== 'function') {
-    throw new TypeError('createWarden: "identity" needs verify()')
+    throw new WardenTypeError('createWarden: "identity" needs verify()')
   }
   if (options.masking !== undefined && (options.masking === null || typeof options.masking !== 'object')) {
-    throw new TypeError(
+    throw new WardenTypeError(
       'createWarden: "masking" must be a masking engine (createMaskingEngine()) or its options',
     )
   }
@@ -288,7 +296,7 @@ export function createWarden(options: WardenOptions): Warden {
     options.auditFailure !== 'fail-closed' &&
     options.auditFailure !== 'fail-open'
   ) {
-    throw new TypeError("createWarden: auditFailure must be 'fail-closed' or 'fail-open'")
+    throw new WardenTypeError("createWarden: auditFailure must be 'fail-closed' or 'fail-open'")
   }
   return new WardenImpl(options)
 }

@@ -1,6 +1,6 @@
 import { compileBundle, importTrustedKeys, type TrustedKey } from './bundle.js'
 import type { Decider, Decision } from './decision.js'
-import { PolicyError } from './errors.js'
+import { PolicyError, WardenTypeError } from './errors.js'
 import type { Policy } from './policy.js'
 import type { Request, RequestInput } from './request.js'
 
@@ -70,11 +70,11 @@ export class BundleLoader implements Decider {
     const interval = options.intervalMs ?? 30_000
     const timeout = options.timeoutMs ?? 10_000
     if (!Number.isInteger(interval) || interval < 0)
-      throw new TypeError('bundleLoader: "intervalMs" must be an integer >= 0')
+      throw new WardenTypeError('bundleLoader: "intervalMs" must be an integer >= 0')
     if (!Number.isInteger(timeout) || timeout <= 0)
-      throw new TypeError('bundleLoader: "timeoutMs" must be an integer > 0')
+      throw new WardenTypeError('bundleLoader: "timeoutMs" must be an integer > 0')
     if (!Array.isArray(options.trustedKeys) || options.trustedKeys.length === 0) {
-      throw new TypeError('bundleLoader: "trustedKeys" needs at least one Ed25519 public key')
+      throw new WardenTypeError('bundleLoader: "trustedKeys" needs at least one Ed25519 public key')
     }
     this.#fetch = options.fetch ?? globalThis.fetch
     this.#timeoutMs = timeout

@@ -70,6 +70,20 @@ export class WardenError extends Error {
   // biome-ignore-end lint/complexity/noThisInStatic: polymorphic on purpose
 }
 
+/**
+ * A Warden API was called with an argument or option of the wrong type or value: a `TypeError`
+ * (as Node reports bad arguments) that also carries the stable code `ERR_WARDEN_CONFIG` and counts as
+ * a `WardenError`, so one `catch (e) { if (e instanceof WardenError) … e.code … }` handles every
+ * Warden failure. The message names the function and the option, and says what it must be.
+ */
+export class WardenTypeError extends TypeError {
+  readonly code = 'ERR_WARDEN_CONFIG' as const
+
+  get [BRAND](): true {
+    return true
+  }
+}
+
 /** A command was refused: by a rule, by the default, or because something could not be decided. */
 export class WardenDeniedError extends WardenError {
   static override readonly code = 'ERR_WARDEN_DENIED' as const

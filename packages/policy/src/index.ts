@@ -30,6 +30,7 @@ export {
   WardenDeniedError,
   WardenError,
   type WardenErrorCode,
+  WardenTypeError,
 } from './errors.js'
 export { type LoadPolicyOptions, loadPolicy } from './load-policy.js'
 export { Policy, type PolicyRuleInfo } from './policy.js'

@@ -1,6 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { ApprovalDecisionError, type ApprovalStore, type DecisionRefusal } from '@warden/core'
+import { WardenTypeError } from '@warden/policy'
 import { INBOX_CSS, INBOX_HTML, INBOX_JS } from './inbox-page.js'
 import { InboxAuthError, type Reviewer, type ReviewerAuth, refusalReason } from './reviewer-auth.js'
 
@@ -99,10 +100,10 @@ export function createInboxServer(options: InboxServerOptions): InboxServer {
     typeof store.decide !== 'function' ||
     typeof store.subscribe !== 'function'
   ) {
-    throw new TypeError('createInboxServer: "store" needs pending(), get(), decide() and subscribe()')
+    throw new WardenTypeError('createInboxServer: "store" needs pending(), get(), decide() and subscribe()')
   }
   if (typeof auth?.authenticate !== 'function')
-    throw new TypeError('createInboxServer: "auth" needs authenticate()')
+    throw new WardenTypeError('createInboxServer: "auth" needs authenticate()')
   const log = options.log ?? (() => {})
   const refreshMs = options.refreshMs ?? 15_000
   const clients = new Set<ServerResponse>()

@@ -1,6 +1,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto'
 import type { IncomingHttpHeaders } from 'node:http'
 import type { ApprovalRequest } from '@warden/core'
+import { WardenTypeError } from '@warden/policy'
 import { createRemoteJWKSet, type JWTVerifyGetKey, jwtVerify } from 'jose'
 
 /** Who is deciding. `verified` is true when the identity comes from a signed token, not a typed-in name. */
@@ -43,7 +44,7 @@ const REVIEWER_NAME = /^[\p{L}\p{N}._@+-]{1,64}$/u
  */
 export function sharedSecretAuth(secret: string): ReviewerAuth {
   if (typeof secret !== 'string' || secret.length < 12) {
-    throw new TypeError('sharedSecretAuth: "secret" must be a string of at least 12 characters')
+    throw new WardenTypeError('sharedSecretAuth: "secret" must be a string of at least 12 characters')
   }
   const expected = digest(secret)
   return {
@@ -80,23 +81,27 @@ const EMPTY_SHA256 = digest('').toString('hex')
  */
 export function reviewerTokensAuth(entries: readonly ReviewerTokenEntry[]): ReviewerAuth {
   if (!Array.isArray(entries) || entries.length === 0)
-    throw new TypeError('reviewerTokensAuth: give at least one reviewer')
+    throw new WardenTypeError('reviewerTokensAuth: give at least one reviewer')
   const ids = new Set<string>()
   const reviewers = entries.map((entry, i) => {
     const where = `reviewer #${i + 1}`
     if (typeof entry?.id !== 'string' || !REVIEWER_NAME.test(entry.id))
-      throw new TypeError(`reviewerTokensAuth: ${where}: "id" must be 1-64 letters, digits or . _ @ + -`)
+      throw new WardenTypeError(
+        `reviewerTokensAuth: ${where}: "id" must be 1-64 letters, digits or . _ @ + -`,
+      )
     if (ids.has(entry.id.toLowerCase()))
-      throw new TypeError(`reviewerTokensAuth: ${where}: "${entry.id}" is listed twice`)
+      throw new WardenTypeError(`reviewerTokensAuth: ${where}: "${entry.id}" is listed twice`)
     ids.add(entry.id.toLowerCase())
     const hash = typeof entry.tokenSha256 === 'string' ? entry.tokenSha256.toLowerCase() : ''
     if (!SHA256_HEX.test(hash) || hash === EMPTY_SHA256)
-      throw new TypeError(
+      throw new WardenTypeError(
         `reviewerTokensAuth: ${where} (${entry.id}): "tokenSha256" must be the 64-hex-digit SHA-256 of a token`,
       )
     const groups = entry.groups ?? []
     if (!Array.isArray(groups) || groups.some((g) => typeof g !== 'string' || g === ''))
-      throw new TypeError(`reviewerTokensAuth: ${where} (${entry.id}): "groups" must be a list of names`)
+      throw new WardenTypeError(
+        `reviewerTokensAuth: ${where} (${entry.id}): "groups" must be a list of names`,
+      )
     return {
       id: entry.id,
       groups: Object.freeze([...groups]),
@@ -104,7 +109,7 @@ export function reviewerTokensAuth(entries: readonly ReviewerTokenEntry[]): Revi
     }
   })
   if (new Set(reviewers.map((r) => r.hash.toString('hex'))).size !== reviewers.length)
-    throw new TypeError('reviewerTokensAuth: two reviewers have the same token')
+    throw new WardenTypeError('reviewerTokensAuth: two reviewers have the same token')
   return {
     mode: 'tokens',
     async authenticate(headers) {
@@ -131,8 +136,8 @@ export interface JwtReviewerAuthOptions {
 
 /** Reviewers present an OIDC/JWT bearer token, verified against the issuer's JWKS with jose. */
 export function jwtReviewerAuth(options: JwtReviewerAuthOptions): ReviewerAuth {
-  if (!options.issuer) throw new TypeError('jwtReviewerAuth: "issuer" is required')
-  if (!options.audience) throw new TypeError('jwtReviewerAuth: "audience" is required')
+  if (!options.issuer) throw new WardenTypeError('jwtReviewerAuth: "issuer" is required')
+  if (!options.audience) throw new WardenTypeError('jwtReviewerAuth: "audience" is required')
   const keys =
     typeof options.jwks === 'function' ? options.jwks : createRemoteJWKSet(new URL(String(options.jwks)))
   const reviewerClaim = options.reviewerClaim ?? 'sub'

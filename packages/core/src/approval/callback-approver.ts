@@ -1,3 +1,4 @@
+import { WardenTypeError } from '@warden/policy'
 import type { ApprovalOutcome, ApprovalRequest, Approver } from './approver.js'
 
 /** What the callback returns: a full outcome, or just `true` (approve) / `false` (reject). */
@@ -13,7 +14,7 @@ export type ApprovalCallback = (
  * const approvals = callbackApprover(async (req) => req.principal.groups.includes('oncall'))
  */
 export function callbackApprover(fn: ApprovalCallback): Approver {
-  if (typeof fn !== 'function') throw new TypeError('callbackApprover: a function is required')
+  if (typeof fn !== 'function') throw new WardenTypeError('callbackApprover: a function is required')
   return {
     async request(request, signal) {
       const result = await fn(request, signal)

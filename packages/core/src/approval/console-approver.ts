@@ -1,6 +1,7 @@
 // Asks a human on the terminal. Without a TTY (CI, a daemon) there is nobody to ask: it refuses.
 import os from 'node:os'
 import { createInterface } from 'node:readline/promises'
+import { WardenTypeError } from '@warden/policy'
 import type { ApprovalOutcome, ApprovalRequest, Approver } from './approver.js'
 import { describeLines } from './internal/describe-request.js'
 
@@ -17,9 +18,9 @@ export function consoleApprover(options: ConsoleApproverOptions = {}): Approver 
   const input = options.input ?? process.stdin
   const output = options.output ?? process.stderr
   if (typeof input?.on !== 'function')
-    throw new TypeError('consoleApprover: "input" must be a readable stream')
+    throw new WardenTypeError('consoleApprover: "input" must be a readable stream')
   if (typeof output?.write !== 'function')
-    throw new TypeError('consoleApprover: "output" must be a writable stream')
+    throw new WardenTypeError('consoleApprover: "output" must be a writable stream')
   const reviewer = options.reviewer ?? `console:${os.userInfo().username}`
   // One question at a time: concurrent commands queue for the terminal.
   let turn: Promise<unknown> = Promise.resolve()

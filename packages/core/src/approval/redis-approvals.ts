@@ -6,7 +6,7 @@
 // ids by expiry; channel `events` for wake-ups. Decisions are Lua scripts, so "is it still
 // pending, is the reviewer not the requester, does the fingerprint match, record it" is atomic,
 // and a waiter takes (deletes) the decision in one step, so it is used once.
-import { WardenError } from '@warden/policy'
+import { WardenError, WardenTypeError } from '@warden/policy'
 import { Redis, type RedisOptions } from 'ioredis'
 import type { ApprovalOutcome, ApprovalRequest } from './approver.js'
 import {
@@ -121,7 +121,7 @@ class RedisApprovals implements ApprovalStore {
 
   constructor(options: RedisApprovalsOptions) {
     if (typeof options !== 'object' || options === null)
-      throw new TypeError('redisApprovals: options are required')
+      throw new WardenTypeError('redisApprovals: options are required')
     const { redis } = options
     if (redis instanceof Redis) {
       this.#redis = redis
@@ -132,19 +132,21 @@ class RedisApprovals implements ApprovalStore {
       this.#redis = typeof redis === 'string' ? new Redis(redis, base) : new Redis({ ...base, ...redis })
       this.#redis.on('error', () => {}) // surfaced per call as ERR_WARDEN_APPROVAL_STORE
       this.#owned = true
-    } else throw new TypeError('redisApprovals: "redis" must be an ioredis client, a URL or ioredis options')
+    } else
+      throw new WardenTypeError('redisApprovals: "redis" must be an ioredis client, a URL or ioredis options')
     this.#prefix = options.prefix ?? 'warden:approvals:'
-    if (typeof this.#prefix !== 'string') throw new TypeError('redisApprovals: "prefix" must be a string')
+    if (typeof this.#prefix !== 'string')
+      throw new WardenTypeError('redisApprovals: "prefix" must be a string')
     this.#channel = `${this.#prefix}events`
     this.#timeoutMs = options.commandTimeoutMs ?? 2000
     this.#pollMs = options.pollMs ?? 1000
     this.#outageMs = options.outageToleranceMs ?? 5000
     if (!Number.isInteger(this.#outageMs) || this.#outageMs < 0)
-      throw new TypeError('redisApprovals: "outageToleranceMs" must be an integer >= 0')
+      throw new WardenTypeError('redisApprovals: "outageToleranceMs" must be an integer >= 0')
     if (!Number.isInteger(this.#timeoutMs) || this.#timeoutMs <= 0)
-      throw new TypeError('redisApprovals: "commandTimeoutMs" must be a positive integer')
+      throw new WardenTypeError('redisApprovals: "commandTimeoutMs" must be a positive integer')
     if (!Number.isInteger(this.#pollMs) || this.#pollMs <= 0)
-      throw new TypeError('redisApprovals: "pollMs" must be a positive integer')
+      throw new WardenTypeError('redisApprovals: "pollMs" must be a positive integer')
   }
 
   async request(request: ApprovalRequest, signal: AbortSignal): Promise<ApprovalOutcome> {
@@ -184,7 +186,7 @@ class RedisApprovals implements ApprovalStore {
         event,
       ),
     )
-    if (created !== 1) throw new TypeError(`redisApprovals: approval ${request.id} already exists`)
+    if (created !== 1) throw new WardenTypeError(`redisApprovals: approval ${request.id} already exists`)
   }
 
   wait(request: ApprovalRequest, signal: AbortSignal): Promise<ApprovalOutcome> {
@@ -286,7 +288,7 @@ class RedisApprovals implements ApprovalStore {
 
   subscribe(listener: (event: ApprovalEvent) => void): () => void {
     if (typeof listener !== 'function')
-      throw new TypeError('redisApprovals.subscribe: listener must be a function')
+      throw new WardenTypeError('redisApprovals.subscribe: listener must be a function')
     this.#assertOpen()
     this.#listeners.add(listener)
     this.#subscribed().catch(() => {}) // connection errors surface on the next call

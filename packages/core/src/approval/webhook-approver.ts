@@ -1,6 +1,6 @@
 // Announces an approval request to a webhook (Slack-compatible `text`, plus the request as JSON),
 // then waits for the decision through a shared store that the reviewer's side writes to.
-import { WardenError } from '@warden/policy'
+import { WardenError, WardenTypeError } from '@warden/policy'
 import { isSecret, revealSecret, type Secret } from '../secret.js'
 import type { ApprovalOutcome, ApprovalRequest, Approver } from './approver.js'
 import type { ApprovalStore } from './internal/approval-store.js'
@@ -62,23 +62,23 @@ export function webhookPayload(r: ApprovalRequest, reviewUrl?: string): WebhookP
 
 export function webhookApprover(options: WebhookApproverOptions): Approver {
   if (typeof options !== 'object' || options === null)
-    throw new TypeError('webhookApprover: options are required')
+    throw new WardenTypeError('webhookApprover: options are required')
   const url = new URL(options.url) // throws now, not at the first approval
   if (url.protocol !== 'https:' && url.protocol !== 'http:')
-    throw new TypeError('webhookApprover: "url" must be http(s)')
+    throw new WardenTypeError('webhookApprover: "url" must be http(s)')
   const { store } = options
   if (typeof store?.open !== 'function' || typeof store.wait !== 'function') {
-    throw new TypeError(
+    throw new WardenTypeError(
       'webhookApprover: "store" must be an approval store (redisApprovals or memoryApprovals)',
     )
   }
   const timeoutMs = options.timeoutMs ?? 5000
   if (!Number.isInteger(timeoutMs) || timeoutMs <= 0)
-    throw new TypeError('webhookApprover: "timeoutMs" must be a positive integer')
+    throw new WardenTypeError('webhookApprover: "timeoutMs" must be a positive integer')
   const headers = { ...(options.headers ?? {}) }
   for (const [k, v] of Object.entries(headers)) {
     if (typeof v !== 'string' && !isSecret(v))
-      throw new TypeError(`webhookApprover: header "${k}" must be a string or a Secret`)
+      throw new WardenTypeError(`webhookApprover: header "${k}" must be a string or a Secret`)
   }
   const fetchImpl = options.fetch ?? globalThis.fetch
 

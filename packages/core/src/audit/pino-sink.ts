@@ -1,3 +1,4 @@
+import { WardenTypeError } from '@warden/policy'
 import type { Logger } from 'pino'
 import type { AuditRecord } from './audit-record.js'
 import type { AuditSink } from './audit-sink.js'
@@ -17,7 +18,8 @@ export interface PinoSinkOptions {
 export function pinoSink(logger: Logger, options: PinoSinkOptions = {}): AuditSink {
   const level = options.level ?? 'info'
   const msg = options.msg ?? 'warden.audit'
-  if (typeof logger?.[level] !== 'function') throw new TypeError(`pinoSink: logger has no ${level}() method`)
+  if (typeof logger?.[level] !== 'function')
+    throw new WardenTypeError(`pinoSink: logger has no ${level}() method`)
   let failure: Error | undefined
   const flush = () =>
     new Promise<void>((resolve, reject) => {

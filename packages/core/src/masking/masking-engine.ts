@@ -1,7 +1,7 @@
 // The masking engine: compiles decision.masks into per-shape plans (cached), and hands the
 // pipeline one CommandMasker per command that applies them and counts what it masked.
 import type { DetectorName, MaskRule, MaskStrategyName } from '@warden/policy'
-import { WardenError } from '@warden/policy'
+import { WardenError, WardenTypeError } from '@warden/policy'
 import type { CountryCode } from 'libphonenumber-js/max'
 import type { Secret } from '../secret.js'
 import { findSpans, isDetectorName } from './internal/detectors.js'
@@ -134,18 +134,18 @@ class Engine implements MaskingEngine {
 
   constructor(options: MaskingOptions) {
     if (typeof options !== 'object' || options === null)
-      throw new TypeError('createMaskingEngine: options must be an object')
+      throw new WardenTypeError('createMaskingEngine: options must be an object')
     const material = keyMaterial(options.key, 'createMaskingEngine')
     this.ephemeralKey = material === undefined
     this.#keys = deriveKeys(material)
     material?.fill(0)
     const size = options.planCacheSize ?? 1024
     if (!Number.isInteger(size) || size < 1)
-      throw new TypeError('createMaskingEngine: "planCacheSize" must be a positive integer')
+      throw new WardenTypeError('createMaskingEngine: "planCacheSize" must be a positive integer')
     this.#plans = new Lru(size)
     this.#country = options.phoneCountry ?? 'US'
     if (!/^[A-Z]{2}$/.test(this.#country))
-      throw new TypeError('createMaskingEngine: "phoneCountry" must be an ISO 3166 alpha-2 code')
+      throw new WardenTypeError('createMaskingEngine: "phoneCountry" must be an ISO 3166 alpha-2 code')
     Object.freeze(this)
   }
 

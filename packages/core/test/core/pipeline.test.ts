@@ -446,6 +446,17 @@ describe('sessions', () => {
     expect(() => createWarden({ policy, audit: [] })).toThrow(/audit/)
     expect(() => createWarden({ policy, audit: memorySink(), broker: {} as never })).toThrow(/broker/)
     expect(() => createWarden({ policy, audit: memorySink(), approvals: {} as never })).toThrow(/approvals/)
+    // A TypeError (bad arguments) that carries the stable code and counts as a WardenError.
+    const bad = (() => {
+      try {
+        createWarden({ policy, audit: memorySink(), broker: {} as never })
+      } catch (err) {
+        return err
+      }
+    })()
+    expect(bad).toBeInstanceOf(TypeError)
+    expect(bad).toBeInstanceOf(WardenError)
+    expect(bad).toMatchObject({ code: 'ERR_WARDEN_CONFIG' })
   })
 })
 

@@ -7,6 +7,7 @@ import {
   type ToolDescription,
   type ToolRefusal,
 } from '@warden/core'
+import { WardenTypeError } from '@warden/policy'
 import type { ModelMessage, Tool, ToolExecutionOptions, ToolSet } from 'ai'
 
 /** Describes one tool's call for policy (e.g. SQL facts for a tool that runs SQL). */
@@ -51,9 +52,9 @@ export function guardTools<TOOLS extends ToolSet>(
   options: GuardToolsOptions<TOOLS>,
 ): TOOLS {
   if (tools === null || typeof tools !== 'object')
-    throw new TypeError('guardTools: "tools" must be an AI SDK tool set')
+    throw new WardenTypeError('guardTools: "tools" must be an AI SDK tool set')
   if (options === null || typeof options !== 'object')
-    throw new TypeError('guardTools: options with "resource" are required')
+    throw new WardenTypeError('guardTools: options with "resource" are required')
   const sdkApproval = options.sdkApproval ?? true
   const approvedBy = options.approvedBy ?? 'ai-sdk'
   const out: Record<string, Tool> = {}

@@ -1,5 +1,5 @@
 import type { Command, ExecuteContext, SessionSource } from '@warden/core'
-import { WardenError } from '@warden/policy'
+import { WardenError, WardenTypeError } from '@warden/policy'
 import { Agent, type Dispatcher } from 'undici'
 import { describeHttp, stripFragment } from './describe-http.js'
 import { applyCredential, credentialScrubber } from './internal/apply-credential.js'
@@ -49,26 +49,26 @@ const BODY_HEADERS = [
  */
 export function createFetch(source: SessionSource, options: CreateFetchOptions): typeof globalThis.fetch {
   if (typeof source?.current !== 'function')
-    throw new TypeError('createFetch: the first argument must be a Session or a Warden')
+    throw new WardenTypeError('createFetch: the first argument must be a Session or a Warden')
   if (typeof options?.resource !== 'string' || options.resource === '')
-    throw new TypeError('createFetch: "resource" must be a non-empty string')
+    throw new WardenTypeError('createFetch: "resource" must be a non-empty string')
   let origin: string
   try {
     origin = new URL(options.origin).origin
   } catch {
-    throw new TypeError('createFetch: "origin" must be an absolute URL such as https://api.example.com')
+    throw new WardenTypeError('createFetch: "origin" must be an absolute URL such as https://api.example.com')
   }
   if (origin === 'null' || !/^https?:$/.test(new URL(options.origin).protocol))
-    throw new TypeError('createFetch: "origin" must be an http(s) origin')
+    throw new WardenTypeError('createFetch: "origin" must be an http(s) origin')
   const maxBufferBytes = options.maxBufferBytes ?? 16 * 2 ** 20
   if (!Number.isInteger(maxBufferBytes) || maxBufferBytes <= 0)
-    throw new TypeError('createFetch: "maxBufferBytes" must be > 0')
+    throw new WardenTypeError('createFetch: "maxBufferBytes" must be > 0')
   const maxRedirects = options.maxRedirects ?? 20
   if (!Number.isInteger(maxRedirects) || maxRedirects < 0)
-    throw new TypeError('createFetch: "maxRedirects" must be >= 0')
+    throw new WardenTypeError('createFetch: "maxRedirects" must be >= 0')
   const binaryBodies = options.binaryBodies ?? 'deny'
   if (binaryBodies !== 'deny' && binaryBodies !== 'pass')
-    throw new TypeError('createFetch: "binaryBodies" must be "deny" or "pass"')
+    throw new WardenTypeError('createFetch: "binaryBodies" must be "deny" or "pass"')
   const resource: Command['resource'] = Object.freeze({
     kind: 'http',
     name: options.resource,
@@ -152,14 +152,15 @@ export function createFetch(source: SessionSource, options: CreateFetchOptions):
     const signal = init?.signal ?? (input instanceof Request ? input.signal : null)
     for (let redirects = 0; ; redirects++) {
       if (url.protocol !== 'http:' && url.protocol !== 'https:')
-        throw new TypeError(`fetch failed: unsupported URL scheme ${url.protocol}`)
+        throw new WardenTypeError(`fetch failed: unsupported URL scheme ${url.protocol}`)
       const res = await hop(url, method, headers, body, signal)
       const location = res.headers.get('location')
       if (!REDIRECTS.has(res.status) || location === null || mode === 'manual')
         return withUrl(res, res.url || url.href, redirects > 0)
       await res.body?.cancel().catch(() => {})
-      if (mode === 'error') throw new TypeError('fetch failed: redirect received with redirect mode "error"')
-      if (redirects >= maxRedirects) throw new TypeError('fetch failed: redirect count exceeded')
+      if (mode === 'error')
+        throw new WardenTypeError('fetch failed: redirect received with redirect mode "error"')
+      if (redirects >= maxRedirects) throw new WardenTypeError('fetch failed: redirect count exceeded')
       const next = new URL(location, url)
       // Fetch spec, HTTP-redirect fetch: 303 (and 301/302 after POST) turn into a body-less GET.
       if (

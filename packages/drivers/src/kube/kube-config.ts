@@ -1,7 +1,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks'
 import { readFileSync } from 'node:fs'
 import type { Command, SessionSource } from '@warden/core'
-import { WardenError } from '@warden/policy'
+import { WardenError, WardenTypeError } from '@warden/policy'
 import { Agent } from 'undici'
 import { assertSupportedClient, k8s, type RequestContext } from './internal/kube-internals.js'
 import { KubeTransport } from './internal/transport.js'
@@ -79,25 +79,25 @@ export class KubeConfig extends k8s.KubeConfig {
     assertSupportedClient()
     super()
     if (typeof source?.current !== 'function')
-      throw new TypeError('KubeConfig: the first argument must be a Session or a Warden')
+      throw new WardenTypeError('KubeConfig: the first argument must be a Session or a Warden')
     if (typeof options?.resource !== 'string' || options.resource === '')
-      throw new TypeError('KubeConfig: "resource" must be a non-empty string')
+      throw new WardenTypeError('KubeConfig: "resource" must be a non-empty string')
     const cluster = options.cluster
     let url: URL
     try {
       url = new URL(cluster?.server)
     } catch {
-      throw new TypeError(
+      throw new WardenTypeError(
         'KubeConfig: "cluster.server" must be an absolute URL such as https://k8s.internal:6443',
       )
     }
     if (url.protocol !== 'https:' && url.protocol !== 'http:')
-      throw new TypeError('KubeConfig: "cluster.server" must be http(s)')
+      throw new WardenTypeError('KubeConfig: "cluster.server" must be http(s)')
     if (url.username !== '' || url.password !== '')
-      throw new TypeError('KubeConfig: "cluster.server" must not carry credentials')
+      throw new WardenTypeError('KubeConfig: "cluster.server" must not carry credentials')
     const maxBufferBytes = options.maxBufferBytes ?? 64 * 2 ** 20
     if (!Number.isInteger(maxBufferBytes) || maxBufferBytes <= 0)
-      throw new TypeError('KubeConfig: "maxBufferBytes" must be > 0')
+      throw new WardenTypeError('KubeConfig: "maxBufferBytes" must be > 0')
     const ca = cluster.caFile
       ? readFileSync(cluster.caFile)
       : cluster.caData

@@ -7,6 +7,7 @@ import {
   type SessionSource,
   type ToolDescription,
 } from '@warden/core'
+import { WardenTypeError } from '@warden/policy'
 
 export interface GuardLangChainToolsOptions {
   /** What policies match on: a tool resource name (`kind: tool`) or a full resource. */
@@ -44,7 +45,7 @@ export function guardLangChainTool<T extends StructuredToolInterface>(
 ): T {
   const original = tool as unknown as ToolWithCall
   if (typeof original?._call !== 'function' || typeof original.name !== 'string') {
-    throw new TypeError(
+    throw new WardenTypeError(
       'guardLangChainTool: "tool" must be a LangChain tool (tool(), DynamicStructuredTool or a StructuredTool)',
     )
   }
@@ -106,7 +107,8 @@ export function guardTools<T extends readonly StructuredToolInterface[]>(
   tools: T,
   options: GuardLangChainToolsOptions,
 ): T {
-  if (!Array.isArray(tools)) throw new TypeError('guardTools: "tools" must be an array of LangChain tools')
+  if (!Array.isArray(tools))
+    throw new WardenTypeError('guardTools: "tools" must be an array of LangChain tools')
   return tools.map((t) => guardLangChainTool(source, t, options)) as unknown as T
 }
 

@@ -7,6 +7,7 @@ import {
   type SessionSource,
   type ToolDescription,
 } from '@warden/core'
+import { WardenTypeError } from '@warden/policy'
 import { packJsonText, refusalResult, unpackJsonText } from './internal/tool-result.js'
 
 export interface GuardMcpClientOptions {
@@ -36,9 +37,9 @@ export function guardMcpClient<C extends Client>(
   options: GuardMcpClientOptions,
 ): C {
   if (typeof source?.current !== 'function')
-    throw new TypeError('guardMcpClient: the first argument must be a Session or the Warden')
+    throw new WardenTypeError('guardMcpClient: the first argument must be a Session or the Warden')
   if (options === null || typeof options !== 'object')
-    throw new TypeError('guardMcpClient: options with "resource" are required')
+    throw new WardenTypeError('guardMcpClient: options with "resource" are required')
   const callTool = client.callTool.bind(client)
   const listTools = client.listTools.bind(client)
   const tools = new Map<

@@ -9,6 +9,7 @@ import {
   type ToolDescription,
   WardenError,
 } from '@warden/core'
+import { WardenTypeError } from '@warden/policy'
 import { packJsonText, refusalResult, unpackJsonText } from './internal/tool-result.js'
 import { registeredToolNames } from './mcp-internals.js'
 
@@ -44,9 +45,9 @@ export function guardMcpServer<S extends McpServer>(
   options: GuardMcpServerOptions,
 ): S {
   if (typeof source?.current !== 'function')
-    throw new TypeError('guardMcpServer: the first argument must be a Session or the Warden')
+    throw new WardenTypeError('guardMcpServer: the first argument must be a Session or the Warden')
   if (options === null || typeof options !== 'object')
-    throw new TypeError('guardMcpServer: options with "resource" are required')
+    throw new WardenTypeError('guardMcpServer: options with "resource" are required')
   const existing = registeredToolNames(server)
   if (existing === null) {
     throw new WardenError(
@@ -55,7 +56,7 @@ export function guardMcpServer<S extends McpServer>(
     )
   }
   if (existing.length > 0) {
-    throw new TypeError(
+    throw new WardenTypeError(
       `guardMcpServer: tools ${existing.join(', ')} were registered before the guard; guard the server first, then register tools`,
     )
   }

@@ -1,5 +1,5 @@
 import type { Session, SessionSource } from '@warden/core'
-import { WardenDeniedError, WardenError } from '@warden/policy'
+import { WardenDeniedError, WardenError, WardenTypeError } from '@warden/policy'
 import type { ConnectionOptions, FieldPacket, Query as QueryCommand, QueryOptions } from 'mysql2'
 import { type MysqlGuardOptions, splitConfig } from './internal/config.js'
 import { type LeaseInfo, leaseInfo, ownerOf, passwordCredential } from './internal/credentials.js'
@@ -91,7 +91,7 @@ export class Connection {
     release?: () => void,
   ) {
     if (internal !== INTERNAL)
-      throw new TypeError('use createConnection(source, config) from @warden/drivers/mysql')
+      throw new WardenTypeError('use createConnection(source, config) from @warden/drivers/mysql')
     this.#source = source
     this.#core = core
     this.#lease = lease
@@ -311,7 +311,7 @@ export async function createConnection(
   config: GuardedConnectionOptions,
 ): Promise<Connection> {
   if (typeof source?.current !== 'function')
-    throw new TypeError('createConnection: the first argument must be a Warden or a Session')
+    throw new WardenTypeError('createConnection: the first argument must be a Warden or a Session')
   const { resource, core: coreOptions, typeCast } = splitConfig(config, 'createConnection')
   const session = source.current()
   loadParser().catch(noop) // loads while the lease and the handshake are in flight

@@ -1,4 +1,5 @@
 import type { SqlFacts, SqlFlag, SqlStatementFacts } from '@warden/policy'
+import { WardenTypeError } from '@warden/policy'
 import { statementFacts } from './internal/ast-facts.js'
 import { setDerivedColumns } from './internal/derived-columns.js'
 import { lexMysql } from './internal/lexer.js'
@@ -27,7 +28,7 @@ const cache = new LruCache<string, SqlFacts>(CACHE_ENTRIES)
  * facts.unbounded // true
  */
 export function describeMysql(text: string): SqlFacts | Promise<SqlFacts> {
-  if (typeof text !== 'string') throw new TypeError('describeMysql: text must be a string')
+  if (typeof text !== 'string') throw new WardenTypeError('describeMysql: text must be a string')
   const hit = cache.get(text)
   if (hit !== undefined) return hit
   if (parserReady()) return describeNow(text)

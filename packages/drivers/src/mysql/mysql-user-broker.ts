@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import type { Broker, Lease, LeaseRequest } from '@warden/core'
 import { isSecret, revealSecret, Secret } from '@warden/core'
-import { WardenError } from '@warden/policy'
+import { WardenError, WardenTypeError } from '@warden/policy'
 import mysql, { type ConnectionOptions } from 'mysql2'
 import { describeMysql } from './describe.js'
 
@@ -45,7 +45,7 @@ function parseTtl(ttl: number | string): number {
     if (ttl.endsWith('ms') && Number(ttl.slice(0, -2)) > 0) return Number(ttl.slice(0, -2))
     if (scale !== undefined && Number.isFinite(n) && n > 0) return n * scale
   }
-  throw new TypeError(
+  throw new WardenTypeError(
     'mysqlUserBroker: "ttl" must be a positive number of ms or a duration like "30s", "15m", "1h"',
   )
 }
@@ -64,7 +64,7 @@ export function mysqlUserBroker(options: MysqlUserBrokerOptions): MysqlUserBroke
     options.admin === null ||
     typeof options.admin !== 'object'
   ) {
-    throw new TypeError('mysqlUserBroker: "admin" connection options are required')
+    throw new WardenTypeError('mysqlUserBroker: "admin" connection options are required')
   }
   const grants = options.grants
   if (
@@ -72,13 +72,13 @@ export function mysqlUserBroker(options: MysqlUserBrokerOptions): MysqlUserBroke
     grants.length === 0 ||
     !grants.every((g) => typeof g === 'string' && g.trim() !== '')
   ) {
-    throw new TypeError('mysqlUserBroker: "grants" must be a non-empty list like ["SELECT ON shop.*"]')
+    throw new WardenTypeError('mysqlUserBroker: "grants" must be a non-empty list like ["SELECT ON shop.*"]')
   }
   const ttl = parseTtl(options.ttl)
   const host = options.host ?? '%'
   const prefix = options.prefix ?? 'wd_'
   if (!/^[A-Za-z0-9_]{1,16}$/.test(prefix))
-    throw new TypeError('mysqlUserBroker: "prefix" must be 1-16 letters, digits or _')
+    throw new WardenTypeError('mysqlUserBroker: "prefix" must be 1-16 letters, digits or _')
   const { password: adminPassword, ...admin } = options.admin
   const pool = mysql.createPool({
     ...admin,
@@ -109,7 +109,7 @@ export function mysqlUserBroker(options: MysqlUserBrokerOptions): MysqlUserBroke
       for (const g of grants) {
         const facts = await describeMysql(`GRANT ${g} TO 'warden_probe'@'%'`)
         if (!facts.parsed || facts.types.length !== 1 || facts.types[0] !== 'GRANT') {
-          throw new TypeError(
+          throw new WardenTypeError(
             `mysqlUserBroker: grant "${g}" does not read as one GRANT clause (${facts.error || facts.types.join(', ')})`,
           )
         }

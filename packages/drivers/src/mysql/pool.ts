@@ -1,5 +1,5 @@
 import type { Lease, Session, SessionSource } from '@warden/core'
-import { WardenError } from '@warden/policy'
+import { WardenError, WardenTypeError } from '@warden/policy'
 import type { FieldPacket, PoolOptions, QueryOptions } from 'mysql2'
 import {
   type CallbackClient,
@@ -70,7 +70,7 @@ export class Pool {
   /** @internal Use `createPool`. */
   constructor(source: SessionSource, config: GuardedPoolOptions) {
     if (typeof source?.current !== 'function')
-      throw new TypeError('createPool: the first argument must be a Warden or a Session')
+      throw new WardenTypeError('createPool: the first argument must be a Warden or a Session')
     const { resource, core: coreOptions, typeCast } = splitConfig(config, 'createPool')
     this.#source = source
     this.#typeCast = typeCast

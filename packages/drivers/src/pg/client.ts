@@ -13,7 +13,7 @@ import type {
 } from '@warden/core'
 import { revealSecret } from '@warden/core'
 import type { SqlFacts } from '@warden/policy'
-import { WardenDeniedError, WardenError } from '@warden/policy'
+import { WardenDeniedError, WardenError, WardenTypeError } from '@warden/policy'
 import { parseSync, scanSync } from 'libpg-query'
 import type pg from 'pg'
 import {
@@ -177,23 +177,23 @@ export class Client extends PgClient {
 
   constructor(source: SessionSource, config: ClientConfig) {
     if (typeof (source as SessionSource | undefined)?.current !== 'function') {
-      throw new TypeError(
+      throw new WardenTypeError(
         'Client: the first argument must be a Warden session or the Warden (something with current())',
       )
     }
     if (typeof config !== 'object' || config === null)
-      throw new TypeError('Client: config must be an object with "resource"')
+      throw new WardenTypeError('Client: config must be an object with "resource"')
     if (typeof config.resource !== 'string' || config.resource === '')
-      throw new TypeError(
+      throw new WardenTypeError(
         'Client: config.resource must name the database (policies match postgres:<resource>)',
       )
     if ('password' in config && (config as { password?: unknown }).password !== undefined) {
-      throw new TypeError(
+      throw new WardenTypeError(
         'Client: "password" is not accepted; credentials come from the broker (createWarden({broker}))',
       )
     }
     if (config.preview !== undefined && config.preview !== false && typeof config.preview !== 'function')
-      throw new TypeError('Client: "preview" must be false or a function')
+      throw new WardenTypeError('Client: "preview" must be false or a function')
     checkDescribeOptions('Client', config.describe)
     checkVersions()
     const { resource, labels, scope, preview, describe, ...rest } = config
@@ -281,10 +281,10 @@ export class Client extends PgClient {
   // One implementation for pg's seven call shapes and every Submittable.
   override query(config: any, values?: any, callback?: any): any {
     if (config === null || config === undefined)
-      throw new TypeError('Client was passed a null or undefined query')
+      throw new WardenTypeError('Client was passed a null or undefined query')
     const cb: Callback | undefined = typeof values === 'function' ? values : callback
     const vals: unknown[] | undefined = typeof values === 'function' ? undefined : values
-    if (cb !== undefined && typeof cb !== 'function') throw new TypeError('callback is not a function')
+    if (cb !== undefined && typeof cb !== 'function') throw new WardenTypeError('callback is not a function')
     let query: PgSubmittable
     let result: unknown
     let done: ((err: unknown) => void) | undefined
@@ -769,10 +769,10 @@ function derivedOf(text: string, options: DescribePostgresOptions | undefined): 
 export function checkDescribeOptions(who: string, options: DescribePostgresOptions | undefined): void {
   if (options === undefined) return
   if (typeof options !== 'object' || options === null)
-    throw new TypeError(`${who}: "describe" must be an object like {maxLength, maxDepth}`)
+    throw new WardenTypeError(`${who}: "describe" must be an object like {maxLength, maxDepth}`)
   for (const key of ['maxLength', 'maxDepth'] as const) {
     const v = options[key]
     if (v !== undefined && !(Number.isInteger(v) && v > 0))
-      throw new TypeError(`${who}: "describe.${key}" must be a positive integer`)
+      throw new WardenTypeError(`${who}: "describe.${key}" must be a positive integer`)
   }
 }

@@ -3,7 +3,7 @@
 // and no second, weaker parser ever rescues it. Facts are deep-frozen and cached by exact text.
 
 import type { SqlFacts, SqlFlag, SqlStatementFacts } from '@warden/policy'
-import { WardenError } from '@warden/policy'
+import { WardenError, WardenTypeError } from '@warden/policy'
 import { loadModule, parseSync } from 'libpg-query'
 import { Lru } from './internal/lru.js'
 import { DescribeFailure, messageOf, type ProjectedColumns, SqlWalker } from './internal/sql-walker.js'
@@ -55,7 +55,7 @@ export function describePostgres(
   text: string,
   options?: DescribePostgresOptions,
 ): SqlFacts | Promise<SqlFacts> {
-  if (typeof text !== 'string') throw new TypeError('describePostgres: text must be a string')
+  if (typeof text !== 'string') throw new WardenTypeError('describePostgres: text must be a string')
   const maxLength = option(options?.maxLength, DEFAULT_MAX_LENGTH, 'maxLength')
   const maxDepth = option(options?.maxDepth, DEFAULT_MAX_DEPTH, 'maxDepth')
   const key =
@@ -71,7 +71,7 @@ export function describePostgres(
 function option(value: number | undefined, fallback: number, name: string): number {
   if (value === undefined) return fallback
   if (!Number.isInteger(value) || value < 1)
-    throw new TypeError(`describePostgres: "${name}" must be a positive integer`)
+    throw new WardenTypeError(`describePostgres: "${name}" must be a positive integer`)
   return value
 }
 

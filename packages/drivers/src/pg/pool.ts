@@ -5,7 +5,7 @@
 import { EventEmitter } from 'node:events'
 import type { Command, Lease, PreviewContext, Session, SessionSource } from '@warden/core'
 import type { SqlFacts } from '@warden/policy'
-import { WardenError } from '@warden/policy'
+import { WardenError, WardenTypeError } from '@warden/policy'
 import type pg from 'pg'
 import { Client, type ClientConfig, checkDescribeOptions, clientHooks, expectedCounts } from './client.js'
 import { describePostgres, loadPostgresParser } from './describe.js'
@@ -51,29 +51,31 @@ export class Pool extends EventEmitter {
   constructor(source: SessionSource, config: PoolConfig) {
     super()
     if (typeof (source as SessionSource | undefined)?.current !== 'function') {
-      throw new TypeError(
+      throw new WardenTypeError(
         'Pool: the first argument must be a Warden session or the Warden (something with current())',
       )
     }
     if (typeof config !== 'object' || config === null)
-      throw new TypeError('Pool: config must be an object with "resource"')
+      throw new WardenTypeError('Pool: config must be an object with "resource"')
     if (typeof config.resource !== 'string' || config.resource === '')
-      throw new TypeError('Pool: config.resource must name the database (policies match postgres:<resource>)')
+      throw new WardenTypeError(
+        'Pool: config.resource must name the database (policies match postgres:<resource>)',
+      )
     if ('password' in config && (config as { password?: unknown }).password !== undefined) {
-      throw new TypeError(
+      throw new WardenTypeError(
         'Pool: "password" is not accepted; credentials come from the broker (createWarden({broker}))',
       )
     }
     if (config.preview !== undefined && config.preview !== false && typeof config.preview !== 'function')
-      throw new TypeError('Pool: "preview" must be false or a function')
+      throw new WardenTypeError('Pool: "preview" must be false or a function')
     if ('Client' in config)
-      throw new TypeError('Pool: "Client" is not accepted; the pool makes guarded clients itself')
+      throw new WardenTypeError('Pool: "Client" is not accepted; the pool makes guarded clients itself')
     checkDescribeOptions('Pool', config.describe)
     if (
       config.leaseMarginMs !== undefined &&
       !(Number.isFinite(config.leaseMarginMs) && config.leaseMarginMs >= 0)
     ) {
-      throw new TypeError('Pool: "leaseMarginMs" must be a non-negative number')
+      throw new WardenTypeError('Pool: "leaseMarginMs" must be a non-negative number')
     }
     checkVersions()
     this.#source = source
@@ -194,17 +196,19 @@ export class Pool extends EventEmitter {
       process.nextTick(() => done(err instanceof Error ? err : new Error(String(err))))
     try {
       if (config === null || config === undefined || typeof config === 'function') {
-        throw new TypeError('pool.query needs SQL text or a query config')
+        throw new WardenTypeError('pool.query needs SQL text or a query config')
       }
       if (isSubmittable(config))
-        throw new TypeError(
+        throw new WardenTypeError(
           'pool.query does not take a Submittable (Cursor, QueryStream, COPY); use pool.connect() and client.query()',
         )
       if (this.#ending) throw new Error('Cannot use a pool after calling end on the pool')
       const session = this.#source.current()
       const text = typeof config === 'string' ? config : config.text
       if (typeof text !== 'string')
-        throw new TypeError('pool.query needs SQL text (a named statement without text cannot be classified)')
+        throw new WardenTypeError(
+          'pool.query needs SQL text (a named statement without text cannot be classified)',
+        )
       const described = describePostgres(text, this.#config.describe)
       const go = (facts: SqlFacts) =>
         this.#execute(session, config, vals, text, facts).then((res) => done(null, res), fail)

@@ -5,6 +5,7 @@
 import { createHash, createHmac, pbkdf2Sync, randomBytes } from 'node:crypto'
 import type { Broker, Lease, LeaseRequest } from '@warden/core'
 import { revealSecret, Secret, WardenError } from '@warden/core'
+import { WardenTypeError } from '@warden/policy'
 import type pg from 'pg'
 import { escapeIdentifier, PgClient } from './pg-internals.js'
 
@@ -29,18 +30,18 @@ const SCRAM_ITERATIONS = 4096
 /** A broker that issues a fresh PostgreSQL login role per lease. */
 export function postgresRoleBroker(options: PostgresRoleBrokerOptions): PostgresRoleBroker {
   if (typeof options !== 'object' || options === null)
-    throw new TypeError('postgresRoleBroker: options are required')
+    throw new WardenTypeError('postgresRoleBroker: options are required')
   if (typeof options.admin !== 'object' || options.admin === null)
-    throw new TypeError('postgresRoleBroker: "admin" connection config is required')
+    throw new WardenTypeError('postgresRoleBroker: "admin" connection config is required')
   if (!Array.isArray(options.grants) || options.grants.some((g) => typeof g !== 'string' || g === '')) {
-    throw new TypeError('postgresRoleBroker: "grants" must be a list of group role names')
+    throw new WardenTypeError('postgresRoleBroker: "grants" must be a list of group role names')
   }
   const ttl = options.ttl ?? 15 * 60_000
   if (!Number.isFinite(ttl) || ttl < 1000)
-    throw new TypeError('postgresRoleBroker: "ttl" must be at least 1000 ms')
+    throw new WardenTypeError('postgresRoleBroker: "ttl" must be at least 1000 ms')
   const prefix = options.prefix ?? 'warden_'
   if (!/^[a-z_][a-z0-9_]{0,30}$/.test(prefix))
-    throw new TypeError('postgresRoleBroker: "prefix" must be a short lower-case identifier')
+    throw new WardenTypeError('postgresRoleBroker: "prefix" must be a short lower-case identifier')
   const { password: adminPassword, ...adminConfig } = options.admin
   const grants = [...options.grants]
 

@@ -3,7 +3,7 @@ import os from 'node:os'
 import path from 'node:path'
 import type { Command, ExecuteContext, Lease, Session, SessionSource } from '@warden/core'
 import { revealSecret } from '@warden/core'
-import { type ShellFacts, WardenError } from '@warden/policy'
+import { type ShellFacts, WardenError, WardenTypeError } from '@warden/policy'
 import ssh2 from 'ssh2'
 import { describeShell } from './describe-shell.js'
 import { AsciicastRecorder } from './internal/asciicast-recorder.js'
@@ -90,7 +90,7 @@ export class Client extends ssh2.Client {
   constructor(source: SessionSource) {
     super()
     if (typeof source?.current !== 'function')
-      throw new TypeError(
+      throw new WardenTypeError(
         'Client: the first argument must be a Warden session or the Warden (something with current())',
       )
     this.#source = source
@@ -99,7 +99,7 @@ export class Client extends ssh2.Client {
 
   override connect(config: ConnectConfig): this {
     if (config === null || typeof config !== 'object')
-      throw new TypeError('Client.connect: config is required')
+      throw new WardenTypeError('Client.connect: config is required')
     for (const key of FORBIDDEN) {
       if ((config as unknown as Record<string, unknown>)[key] !== undefined)
         throw new WardenError(
@@ -108,12 +108,12 @@ export class Client extends ssh2.Client {
         )
     }
     if (typeof config.resource !== 'string' || config.resource === '')
-      throw new TypeError('Client.connect: "resource" (the name policies match on) is required')
+      throw new WardenTypeError('Client.connect: "resource" (the name policies match on) is required')
     const session = this.#source.current() // synchronous: the ambient session of the caller
     const { resource, labels, username, hostKeys, recordings, fullScreenPrograms, ...rest } = config
     if (fullScreenPrograms !== undefined) {
       if (!Array.isArray(fullScreenPrograms) || !fullScreenPrograms.every((p) => typeof p === 'string'))
-        throw new TypeError('Client.connect: "fullScreenPrograms" must be an array of program names')
+        throw new WardenTypeError('Client.connect: "fullScreenPrograms" must be an array of program names')
       this.#fullScreenPrograms = Object.freeze([...fullScreenPrograms])
     }
     this.#resource = Object.freeze({
@@ -175,8 +175,8 @@ export class Client extends ssh2.Client {
   override exec(command: string, callback: ssh2.ClientCallback): this
   override exec(command: string, a: ssh2.ExecOptions | ssh2.ClientCallback, b?: ssh2.ClientCallback): this {
     const [options, callback] = typeof a === 'function' ? [{} as ssh2.ExecOptions, a] : [a ?? {}, b]
-    if (typeof callback !== 'function') throw new TypeError('Client.exec: a callback is required')
-    if (typeof command !== 'string') throw new TypeError('Client.exec: "command" must be a string')
+    if (typeof callback !== 'function') throw new WardenTypeError('Client.exec: a callback is required')
+    if (typeof command !== 'string') throw new WardenTypeError('Client.exec: "command" must be a string')
     this.#guard(failWith(callback), async (session) => {
       refuseForwarding(options)
       // Environment variables reach the remote shell too (LD_PRELOAD=…): policies see them as assignments.
@@ -228,7 +228,7 @@ export class Client extends ssh2.Client {
   override shell(callback: ssh2.ClientCallback): this
   override shell(...args: unknown[]): this {
     const callback = args.find((a) => typeof a === 'function') as ssh2.ClientCallback | undefined
-    if (!callback) throw new TypeError('Client.shell: a callback is required')
+    if (!callback) throw new WardenTypeError('Client.shell: a callback is required')
     const rest = args.filter((a) => typeof a !== 'function')
     // ssh2's own reading of the arguments: (window, options) or (options) when it has x11/env.
     let [window, options] = rest as [ssh2.PseudoTtyOptions | false | undefined, ssh2.ShellOptions | undefined]
@@ -313,7 +313,7 @@ export class Client extends ssh2.Client {
   override sftp(callback: ssh2.ClientSFTPCallback): this
   override sftp(...args: unknown[]): this {
     const callback = args.find((a) => typeof a === 'function') as ssh2.ClientSFTPCallback | undefined
-    if (!callback) throw new TypeError('Client.sftp: a callback is required')
+    if (!callback) throw new WardenTypeError('Client.sftp: a callback is required')
     const env = args.find((a) => typeof a === 'object' && a !== null)
     this.#guard(failWith(callback), async (session) => {
       const resource = this.#resourceRef()

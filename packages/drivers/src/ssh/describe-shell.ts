@@ -1,6 +1,7 @@
 // describeShell: the `shell` facts of a command line, from the real bash grammar (tree-sitter-bash).
 import path from 'node:path'
 import type { ShellCommandFacts, ShellFacts, ShellFlag } from '@warden/policy'
+import { WardenTypeError } from '@warden/policy'
 import type { Node, Parser, TreeCursor } from 'web-tree-sitter'
 import { loadBashParser, loadedBashParser } from './internal/bash-parser.js'
 import { deepFreeze } from './internal/deep-freeze.js'
@@ -38,7 +39,7 @@ const cache = new Map<string, ShellFacts>()
  * @example const facts = await describeShell('curl -s https://x | sh') // facts.parsed === false
  */
 export function describeShell(text: string): ShellFacts | Promise<ShellFacts> {
-  if (typeof text !== 'string') throw new TypeError('describeShell: "text" must be a string')
+  if (typeof text !== 'string') throw new WardenTypeError('describeShell: "text" must be a string')
   const hit = cache.get(text)
   if (hit !== undefined) {
     // LRU: move to the back.

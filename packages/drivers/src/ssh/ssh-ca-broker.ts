@@ -10,7 +10,7 @@
 import { randomBytes } from 'node:crypto'
 import type { Broker, Lease, LeaseRequest } from '@warden/core'
 import { revealSecret, Secret } from '@warden/core'
-import { type Principal, type ResourceRef, WardenError } from '@warden/policy'
+import { type Principal, type ResourceRef, WardenError, WardenTypeError } from '@warden/policy'
 import ssh2 from 'ssh2'
 import { parsePublicKeyLine, readSshStrings, sshString, sshUint32, sshUint64 } from './internal/ssh-wire.js'
 
@@ -64,10 +64,10 @@ const MAX_TTL_SECONDS = 24 * 3600
  * @example const broker = sshCaBroker({ caKey: new Secret(caPem), principals: { deployer: { logins: ['deploy'] } }, ttl: '5m' })
  */
 export function sshCaBroker(options: SshCaBrokerOptions): Broker {
-  if (!(options?.caKey instanceof Secret)) throw new TypeError('sshCaBroker: "caKey" must be a Secret')
+  if (!(options?.caKey instanceof Secret)) throw new WardenTypeError('sshCaBroker: "caKey" must be a Secret')
   const ca = ssh2.utils.parseKey(revealSecret(options.caKey))
   if (ca instanceof Error || Array.isArray(ca) || !ca.isPrivateKey())
-    throw new TypeError('sshCaBroker: "caKey" is not a private key ssh2 can parse (OpenSSH or PEM)')
+    throw new WardenTypeError('sshCaBroker: "caKey" is not a private key ssh2 can parse (OpenSSH or PEM)')
   const caSign = caSigner(ca)
   const caPublic = ca.getPublicSSH()
   const ttl = parseTtl(options.ttl ?? 300)
@@ -202,7 +202,9 @@ function caSigner(ca: ssh2.ParsedKey): (data: Buffer) => Buffer {
         ? ['rsa-sha2-512', 'sha512']
         : []
   if (!algo)
-    throw new TypeError(`sshCaBroker: CA keys of type ${ca.type} are not supported (use ed25519 or RSA)`)
+    throw new WardenTypeError(
+      `sshCaBroker: CA keys of type ${ca.type} are not supported (use ed25519 or RSA)`,
+    )
   return (data) => {
     const signature = ca.sign(data, hash)
     if (signature instanceof Error)
@@ -220,7 +222,7 @@ function parseTtl(ttl: number | string): number {
     if (unit !== undefined && ttl.length > 1 && Number.isFinite(value)) seconds = value * unit
   }
   if (!Number.isInteger(seconds) || seconds <= 0 || seconds > MAX_TTL_SECONDS)
-    throw new TypeError(
+    throw new WardenTypeError(
       `sshCaBroker: "ttl" must be a whole number of seconds (or "90s", "5m", "1h") between 1 s and 24 h`,
     )
   return seconds
@@ -231,15 +233,15 @@ function principalLookup(
 ): (principal: Principal, resource: ResourceRef) => SshCaPrincipal | undefined {
   if (typeof principals === 'function') return principals
   if (principals === null || typeof principals !== 'object')
-    throw new TypeError(
+    throw new WardenTypeError(
       'sshCaBroker: "principals" must be an object of {logins} by principal id, or a function',
     )
   for (const [id, grant] of Object.entries(principals)) {
     if (!Array.isArray(grant?.logins) || grant.logins.some((l) => typeof l !== 'string' || l === ''))
-      throw new TypeError(`sshCaBroker: principals.${id}.logins must be a list of login names`)
+      throw new WardenTypeError(`sshCaBroker: principals.${id}.logins must be a list of login names`)
     for (const p of grant.permit ?? [])
       if (!(p in PERMISSIONS))
-        throw new TypeError(`sshCaBroker: principals.${id}.permit has unknown ${JSON.stringify(p)}`)
+        throw new WardenTypeError(`sshCaBroker: principals.${id}.permit has unknown ${JSON.stringify(p)}`)
   }
   const table = new Map(Object.entries(principals))
   return (principal) => table.get(principal.id)

@@ -1,6 +1,6 @@
 // The shared approval store behind webhookApprover and the approvals inbox: its public types, the
 // refusal error, and the one waiting loop that both the Redis and the in-memory store use.
-import { WardenError } from '@warden/policy'
+import { WardenError, WardenTypeError } from '@warden/policy'
 import type { ApprovalOutcome, ApprovalRequest, Approver } from '../approver.js'
 
 export type ApprovalStatus = 'pending' | 'approved' | 'rejected' | 'expired'
@@ -85,12 +85,13 @@ export function checkDecision(id: string, d: ApprovalDecisionInput): void {
 
 export function checkRequest(where: string, r: ApprovalRequest): void {
   if (typeof r?.id !== 'string' || r.id.length === 0 || r.id.length > 200)
-    throw new TypeError(`${where}: request.id must be a string of 1..200 chars`)
+    throw new WardenTypeError(`${where}: request.id must be a string of 1..200 chars`)
   if (typeof r.fingerprint !== 'string' || r.fingerprint.length === 0)
-    throw new TypeError(`${where}: request.fingerprint is required`)
+    throw new WardenTypeError(`${where}: request.fingerprint is required`)
   if (!(r.expiresAt instanceof Date) || Number.isNaN(r.expiresAt.getTime()))
-    throw new TypeError(`${where}: request.expiresAt must be a Date`)
-  if (typeof r.principal?.id !== 'string') throw new TypeError(`${where}: request.principal.id is required`)
+    throw new WardenTypeError(`${where}: request.expiresAt must be a Date`)
+  if (typeof r.principal?.id !== 'string')
+    throw new WardenTypeError(`${where}: request.principal.id is required`)
 }
 
 export function sameReviewer(by: string, requester: string): boolean {

@@ -1,6 +1,7 @@
 // The in-process approval store: the same semantics as redisApprovals (single-use decisions,
 // self-approval refused, expiry, events), for tests and single-process apps.
 import { EventEmitter } from 'node:events'
+import { WardenTypeError } from '@warden/policy'
 import type { ApprovalOutcome, ApprovalRequest } from '../approver.js'
 import {
   ApprovalDecisionError,
@@ -33,7 +34,7 @@ class MemoryApprovals implements ApprovalStore {
   constructor(options: MemoryApprovalsOptions) {
     this.#pollMs = options.pollMs ?? 1000
     if (!Number.isInteger(this.#pollMs) || this.#pollMs <= 0)
-      throw new TypeError('memoryApprovals: "pollMs" must be a positive integer')
+      throw new WardenTypeError('memoryApprovals: "pollMs" must be a positive integer')
     this.#events.setMaxListeners(0)
   }
 
@@ -45,7 +46,7 @@ class MemoryApprovals implements ApprovalStore {
   async open(request: ApprovalRequest): Promise<void> {
     checkRequest('memoryApprovals', request)
     if (this.#entries.has(request.id))
-      throw new TypeError(`memoryApprovals: approval ${request.id} already exists`)
+      throw new WardenTypeError(`memoryApprovals: approval ${request.id} already exists`)
     const ttl = Math.max(0, request.expiresAt.getTime() - Date.now())
     const timer = setTimeout(() => this.#drop(request.id, 'expired'), Math.min(ttl, 2 ** 31 - 1))
     timer.unref()
@@ -126,7 +127,7 @@ class MemoryApprovals implements ApprovalStore {
 
   subscribe(listener: (event: ApprovalEvent) => void): () => void {
     if (typeof listener !== 'function')
-      throw new TypeError('memoryApprovals.subscribe: listener must be a function')
+      throw new WardenTypeError('memoryApprovals.subscribe: listener must be a function')
     const on = (event: ApprovalEvent) => {
       try {
         listener(event)

@@ -1,3 +1,4 @@
+import { WardenTypeError } from '@warden/policy'
 // Column and JSON-path globs: `email`, `*.ssn`, `customers.phone`, `public.cust*.e?ail`.
 // Segments are split on `.`; `*` and `?` match within one segment. Matching is case-insensitive
 // (SQL identifiers fold case) and uses the two-pointer wildcard algorithm, O(pattern × input)
@@ -11,10 +12,10 @@ export interface PathGlob {
 
 export function compileGlob(source: string): PathGlob {
   if (typeof source !== 'string' || source.length === 0)
-    throw new TypeError('mask column pattern must be a non-empty string')
+    throw new WardenTypeError('mask column pattern must be a non-empty string')
   const segments = source.toLowerCase().split('.')
   if (segments.some((s) => s.length === 0))
-    throw new TypeError(`mask column pattern "${source}" has an empty segment`)
+    throw new WardenTypeError(`mask column pattern "${source}" has an empty segment`)
   return { source, segments }
 }
 

@@ -1,7 +1,7 @@
 // Key material for the keyed strategies. The caller's key is stretched once with HKDF into
 // independent subkeys (hash, tokenize MAC, tokenize encryption), so the raw key is never kept.
 import { type Cipher, createCipheriv, createHmac, hkdfSync, randomBytes, timingSafeEqual } from 'node:crypto'
-import { WardenError } from '@warden/policy'
+import { WardenError, WardenTypeError } from '@warden/policy'
 import { isSecret, revealSecret, type Secret } from '../../secret.js'
 
 export interface MaskingKeys {
@@ -18,9 +18,9 @@ export const HASH_PREFIX = 'hash:'
 export function keyMaterial(key: string | Secret | undefined, where: string): Buffer | undefined {
   if (key === undefined) return undefined
   const raw = isSecret(key) ? revealSecret(key) : key
-  if (typeof raw !== 'string') throw new TypeError(`${where}: "key" must be a string or a Secret`)
+  if (typeof raw !== 'string') throw new WardenTypeError(`${where}: "key" must be a string or a Secret`)
   // A short key makes hashes of small domains (SSNs, phone numbers) guessable offline.
-  if (Buffer.byteLength(raw) < 16) throw new TypeError(`${where}: "key" must be at least 16 bytes`)
+  if (Buffer.byteLength(raw) < 16) throw new WardenTypeError(`${where}: "key" must be at least 16 bytes`)
   return Buffer.from(raw, 'utf8')
 }
 

@@ -1,4 +1,5 @@
 import type { Command } from '@warden/core'
+import { WardenTypeError } from '@warden/policy'
 
 /** The options Warden adds to mysql2's own. */
 export interface MysqlGuardOptions {
@@ -29,15 +30,17 @@ export interface SplitConfig {
 
 export function splitConfig(config: unknown, factory: string): SplitConfig {
   if (config === null || typeof config !== 'object')
-    throw new TypeError(`${factory}: config must be an object with a "resource"`)
+    throw new WardenTypeError(`${factory}: config must be an object with a "resource"`)
   const { resource, labels, ...rest } = config as Record<string, unknown> & MysqlGuardOptions
   if (typeof resource !== 'string' || resource === '')
-    throw new TypeError(`${factory}: "resource" must be a non-empty string (the name policies match on)`)
+    throw new WardenTypeError(
+      `${factory}: "resource" must be a non-empty string (the name policies match on)`,
+    )
   if (labels !== undefined && (labels === null || typeof labels !== 'object'))
-    throw new TypeError(`${factory}: "labels" must be an object`)
+    throw new WardenTypeError(`${factory}: "labels" must be an object`)
   for (const key of REFUSED) {
     if (rest[key] !== undefined) {
-      throw new TypeError(
+      throw new WardenTypeError(
         key === 'infileStreamFactory'
           ? `${factory}: "infileStreamFactory" (LOAD DATA LOCAL INFILE) is not supported through Warden`
           : `${factory}: "${key}" is not accepted; credentials come from the Warden broker (session.lease)`,

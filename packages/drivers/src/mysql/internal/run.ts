@@ -2,7 +2,7 @@
 // real mysql2 command with a ticket for exactly that text. Shared by pools and connections.
 import type { Command, ExecuteContext, Masker, Session, SessionSource } from '@warden/core'
 import type { SqlFacts } from '@warden/policy'
-import { WardenDeniedError, WardenError } from '@warden/policy'
+import { WardenDeniedError, WardenError, WardenTypeError } from '@warden/policy'
 import { describeMysql } from '../describe.js'
 import {
   commandOptions,
@@ -200,7 +200,7 @@ export async function runQuery(source: SessionSource, target: Target, cmd: Mysql
     assertSupported()
     const session = source.current()
     const template = cmd.sql
-    if (typeof template !== 'string') throw new TypeError('query: sql must be a string')
+    if (typeof template !== 'string') throw new WardenTypeError('query: sql must be a string')
     refuseInfile(commandOptions(cmd))
     const text = target.formatter.query(cmd)
     const facts = await factsFor(text, template)
@@ -231,7 +231,7 @@ export async function runExecute(
 ): Promise<Result> {
   assertSupported()
   const session = source.current()
-  if (typeof options.sql !== 'string') throw new TypeError('execute: sql must be a string')
+  if (typeof options.sql !== 'string') throw new WardenTypeError('execute: sql must be a string')
   refuseInfile(options)
   const text = target.formatter.execute(options)
   const facts = await describeMysql(text)
@@ -307,7 +307,7 @@ export async function runPrepare(
 ): Promise<Mysql2Statement> {
   assertSupported()
   const session = source.current()
-  if (typeof sql !== 'string') throw new TypeError('prepare: sql must be a string')
+  if (typeof sql !== 'string') throw new WardenTypeError('prepare: sql must be a string')
   const lent = await target.acquire(session)
   try {
     return await new Promise<Mysql2Statement>((resolve, reject) => {

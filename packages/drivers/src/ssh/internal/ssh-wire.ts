@@ -1,3 +1,4 @@
+import { WardenTypeError } from '@warden/policy'
 // SSH wire encoding (RFC 4251 §5): the few types certificates and auth packets need.
 
 export function sshString(value: string | Uint8Array): Buffer {
@@ -36,10 +37,10 @@ export function readSshStrings(blob: Buffer, count: number): Buffer[] {
 /** `type base64 [comment]` → the decoded blob, checking that the blob names the same type. */
 export function parsePublicKeyLine(line: string): { type: string; blob: Buffer } {
   const [type, b64] = line.trim().split(/\s+/)
-  if (!type || !b64) throw new TypeError('not an OpenSSH public key line ("type base64 [comment]")')
+  if (!type || !b64) throw new WardenTypeError('not an OpenSSH public key line ("type base64 [comment]")')
   const blob = Buffer.from(b64, 'base64')
   const [inner] = readSshStrings(blob, 1)
   if (inner.toString() !== type)
-    throw new TypeError(`public key line says ${type} but its blob says ${inner}`)
+    throw new WardenTypeError(`public key line says ${type} but its blob says ${inner}`)
   return { type, blob }
 }
