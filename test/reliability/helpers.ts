@@ -144,6 +144,13 @@ export async function startPostgres(): Promise<ThrowawayPostgres> {
 
 let gc: (() => void) | undefined
 /** Heap in use after full GCs (exposes gc at run time: vitest's forks do not start with --expose-gc). */
+/** Heap, off-heap (Buffers, WebAssembly memory is in rss) and resident size after two full GCs. */
+export function memoryAfterGc(): { heapUsed: number; external: number; rss: number } {
+  heapAfterGc()
+  const { heapUsed, external, rss } = process.memoryUsage()
+  return { heapUsed, external, rss }
+}
+
 export function heapAfterGc(): number {
   if (gc === undefined) {
     v8.setFlagsFromString('--expose-gc')
