@@ -382,3 +382,118 @@ describe('in-process broker returning garbage objects', () => {
     },
   )
 })
+
+/** A broker that forwards to `inner` until `down` is set, then fails every issue (as a sealed vault would). */
+function switchable(inner: Broker): Broker & { down: boolean; issued: number } {
+  const b = {
+    down: false,
+    issued: 0,
+    async issue(request: Parameters<Broker['issue']>[0]) {
+      if (b.down) throw new Error('vault sealed')
+      b.issued++
+      return inner.issue(request)
+    },
+    revoke: (lease: Lease) => inner.revoke(lease),
+  }
+  return b
+}
+
+describe('broker down, the other drivers: leases in hand keep serving, new ones are refused', () => {
+  it('mysql pool (real MariaDB users from mysqlUserBroker)', async () => {
+    const { createPool, mysqlUserBroker } = await import('@warden/drivers/mysql')
+    const mysql = (await import('mysql2/promise')).default
+    const db = `wd_relbrk_${randomBytes(3).toString('hex')}`
+    const root = await mysql.createConnection({ host: '127.0.0.1', port: 3306, user: 'root' })
+    await root.query(`CREATE DATABASE \`${db}\``)
+    await root.query(`CREATE TABLE \`${db}\`.marks (v VARCHAR(20))`)
+    const users = mysqlUserBroker({
+      admin: { host: '127.0.0.1', port: 3306, user: 'root' },
+      grants: [`SELECT, INSERT ON \`${db}\`.*`],
+      ttl: '2m',
+      prefix: `wrb${randomBytes(2).toString('hex')}_`,
+    })
+    const broker = switchable(users)
+    const sink = memorySink()
+    const warden = createWarden({ policy: POLICY, broker, audit: sink, leases: { retries: 1, backoffMs: 5 } })
+    const pool = createPool(warden, { resource: 'shop', host: '127.0.0.1', database: db, connectionLimit: 4 })
+    const rows = async () =>
+      ((await root.query(`SELECT v FROM \`${db}\`.marks ORDER BY v`)) as [{ v: string }[], unknown])[0].map(
+        (r) => r.v,
+      )
+    try {
+      const alice = await warden.session({ principal: { id: 'alice', type: 'service' } })
+      const bob = await warden.session({ principal: { id: 'bob', type: 'service' } })
+      await alice.run(() => pool.query("INSERT INTO marks VALUES ('a1')"))
+      broker.down = true
+      // Concurrent queries open new physical connections on alice's cached lease.
+      await alice.run(() =>
+        Promise.all([1, 2, 3].map((i) => pool.query(`INSERT INTO marks VALUES ('a-conn-${i}')`))),
+      )
+      await expectCode(
+        bob.run(() => pool.query("INSERT INTO marks VALUES ('b1')")),
+        'ERR_WARDEN_BROKER',
+      )
+      sink.expectRecord({
+        principal: { id: 'bob' },
+        outcome: { status: 'denied', code: 'ERR_WARDEN_BROKER' },
+      })
+      expect(await rows()).toEqual(['a-conn-1', 'a-conn-2', 'a-conn-3', 'a1'])
+      broker.down = false
+      await bob.run(() => pool.query("INSERT INTO marks VALUES ('b2')"))
+      expect(await rows()).toContain('b2')
+    } finally {
+      await pool.end()
+      await warden.close()
+      await users.close()
+      await root.query(`DROP DATABASE IF EXISTS \`${db}\``)
+      await root.end()
+    }
+  })
+
+  it('fetch (a bearer token per origin from the lease cache)', async () => {
+    const { createFetch } = await import('@warden/drivers/fetch')
+    const seen: (string | undefined)[] = []
+    const server = http.createServer((req, res) => {
+      seen.push(req.headers.authorization)
+      res.writeHead(200, { 'content-type': 'application/json' })
+      res.end('{"ok":true}')
+    })
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
+    const origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+    const tokens = switchable({
+      async issue() {
+        return {
+          id: `t-${randomBytes(4).toString('hex')}`,
+          credential: { type: 'token', token: new Secret('token-from-broker') },
+          expiresAt: new Date(Date.now() + 60_000),
+          renewable: false,
+        }
+      },
+      async revoke() {},
+    })
+    const sink = memorySink()
+    const warden = createWarden({ policy: POLICY, broker: tokens, audit: sink, leases: { retries: 0 } })
+    try {
+      const alice = await warden.session({ principal: { id: 'alice', type: 'service' } })
+      const bob = await warden.session({ principal: { id: 'bob', type: 'service' } })
+      const api = createFetch(warden, { resource: 'api', origin })
+      expect((await alice.run(() => api(`${origin}/one`))).status).toBe(200)
+      tokens.down = true
+      expect((await alice.run(() => api(`${origin}/two`))).status).toBe(200)
+      await expectCode(
+        bob.run(() => api(`${origin}/three`)),
+        'ERR_WARDEN_BROKER',
+      )
+      // bob's request never left: the server saw alice's two, each with the broker's token.
+      expect(seen).toEqual(['Bearer token-from-broker', 'Bearer token-from-broker'])
+      sink.expectRecord({
+        principal: { id: 'bob' },
+        outcome: { status: 'denied', code: 'ERR_WARDEN_BROKER' },
+      })
+      expect(sink.lines.join('\n')).not.toContain('token-from-broker')
+    } finally {
+      await warden.close()
+      server.close()
+    }
+  })
+})
