@@ -12,6 +12,8 @@ import {
   type Session,
   type Warden,
 } from '@warden/core'
+import { stubBroker } from '@warden/core/testing'
+import { Pool } from '@warden/drivers/pg'
 import { compilePolicy } from '@warden/policy'
 import pg from 'pg'
 import { type BrowserContext, chromium, type Page } from 'playwright-core'
@@ -38,7 +40,13 @@ beforeAll(async () => {
   await db.query(`CREATE TABLE ${TABLE} (id int PRIMARY KEY, status text NOT NULL)`)
   await db.query(`INSERT INTO ${TABLE} VALUES (1, 'new'), (2, 'new')`)
   store = redisApprovals({ redis: REDIS_URL, prefix })
-  warden = createWarden({ policy: compilePolicy(APPROVAL_POLICY), audit, approvals: store })
+  // The broker only matters for the guarded Pool (trust auth: any password logs in).
+  warden = createWarden({
+    policy: compilePolicy(APPROVAL_POLICY),
+    audit,
+    approvals: store,
+    broker: stubBroker({ username: 'postgres' }),
+  })
   agent = await warden.session({ principal: { id: 'agent-7', type: 'agent', groups: ['bots'] } })
   // The secret travels in the environment, not the process list.
   inbox = await serveInbox(['--redis', REDIS_URL, '--prefix', prefix, '--port', '0'], {
@@ -167,6 +175,57 @@ describe('approvals inbox in Chromium', () => {
     expect(inbox.output()).not.toContain(SECRET)
     await alice.close()
     await requester.close()
+  })
+
+  it('a write held by the guarded pg Pool shows its real dry-run preview; approved in the browser, it runs under the row-count guard', async () => {
+    await db.query(`INSERT INTO ${TABLE} VALUES (10, 'queued'), (11, 'queued'), (12, 'held')`)
+    const pool = new Pool(agent, {
+      host: '127.0.0.1',
+      port: 5432,
+      database: 'test',
+      resource: 'orders-prod',
+      max: 2,
+    })
+    const carol = await signIn('carol')
+    try {
+      const text = `UPDATE ${TABLE} SET status = 'packed' WHERE status = 'queued'`
+      const run = pool.query(text)
+      run.catch(() => {})
+      const request = await vi.waitFor(
+        async () => {
+          const found = (await store.pending()).find((r) => r.request.command === text)
+          if (!found) throw new Error('not pending yet')
+          return found.request
+        },
+        { timeout: 10_000, interval: 50 },
+      )
+      // The preview came from a rolled-back dry run of this very statement on PostgreSQL.
+      expect(request.preview).toMatchObject({ rowsAffected: [2] })
+      expect(
+        (await db.query(`SELECT count(*)::int AS n FROM ${TABLE} WHERE status = 'queued'`)).rows,
+      ).toEqual([{ n: 2 }])
+      const card = carol.locator(`li.card[data-request-id="${request.id}"]`)
+      await card.waitFor()
+      expect(await card.locator('.preview').textContent()).toContain('rows affected per statement: 2')
+      expect(await card.locator('.preview td').allTextContents()).toEqual(
+        expect.arrayContaining(['10', 'packed', '11']),
+      )
+      await card.locator('[data-action=approve]').click()
+      const result = await run
+      expect(result.rowCount).toBe(2)
+      expect((await db.query(`SELECT id FROM ${TABLE} WHERE status = 'packed' ORDER BY id`)).rows).toEqual([
+        { id: 10 },
+        { id: 11 },
+      ])
+      expect(audit.find({ command: text })).toMatchObject({
+        approval: { id: request.id, status: 'approved', by: 'carol' },
+        outcome: { status: 'ok', rows: 2 },
+      })
+      await card.waitFor({ state: 'detached' })
+    } finally {
+      await carol.close()
+      await pool.end()
+    }
   })
 
   it('a rejection with a reason stops the query', async () => {
