@@ -1,5 +1,5 @@
 // Hostile input, property-based (fast-check): the SQL and shell describers and the masker never
-// throw, never hang (bounded sizes; each property has a run count and a time budget), and fail
+// throw, never hang (bounded sizes; every call is timed against a hang bound), and fail
 // closed (`parsed: false`) on what they cannot parse. Plus oversized and deeply nested inputs, and
 // policy documents with hostile regexes and expressions.
 import { createMaskingEngine } from '@warden/core'
@@ -21,8 +21,27 @@ import { parseSync } from 'libpg-query'
 import { beforeAll, describe, expect, it } from 'vitest'
 
 // Each property: at most numRuns cases, stopped early (as a pass) after the time budget, so a slow
-// CI machine runs fewer cases instead of timing out. A case that hangs still fails the test.
+// CI machine runs fewer cases instead of timing out.
 const budget = (numRuns: number): fc.Parameters<unknown> => ({ numRuns, interruptAfterTimeLimit: 5_000 })
+
+// "Never hang", per input: the budget above only stops between cases, so each call is also timed,
+// and one that takes HANG_MS fails the property with its input (fast-check shrinks it). The calls
+// take microseconds to a few milliseconds; this is a liveness bound, not a performance target.
+const HANG_MS = 3_000
+function timed<T>(what: string, fn: () => T): T {
+  const started = performance.now()
+  const result = fn()
+  const ms = performance.now() - started
+  if (ms > HANG_MS) throw new Error(`${what} took ${ms.toFixed(0)} ms on one input: treated as a hang`)
+  return result
+}
+async function timedAsync<T>(what: string, fn: () => Promise<T>): Promise<T> {
+  const started = performance.now()
+  const result = await fn()
+  const ms = performance.now() - started
+  if (ms > HANG_MS) throw new Error(`${what} took ${ms.toFixed(0)} ms on one input: treated as a hang`)
+  return result
+}
 
 beforeAll(async () => {
   await loadPostgresParser()
@@ -110,7 +129,7 @@ describe('describePostgres', () => {
   it('never throws, returns frozen facts, and is parsed only when PostgreSQL’s own parser accepts the text', () => {
     fc.assert(
       fc.property(anyText, (text) => {
-        const facts = describePostgres(text) as SqlFacts
+        const facts = timed('describePostgres', () => describePostgres(text)) as SqlFacts
         wellFormedSql(facts, text)
         let accepted = true
         try {
@@ -150,7 +169,7 @@ describe('describeMysql', () => {
   it('never throws and returns frozen facts for any text', async () => {
     await fc.assert(
       fc.asyncProperty(anyText, async (text) => {
-        wellFormedSql(await describeMysql(text), text)
+        wellFormedSql(await timedAsync('describeMysql', async () => describeMysql(text)), text)
       }),
       budget(1000),
     )
@@ -226,7 +245,7 @@ describe('describeShell', () => {
             .map((t) => t.join(' ')),
         ),
         async (text) => {
-          const facts: ShellFacts = await describeShell(text)
+          const facts: ShellFacts = await timedAsync('describeShell', async () => describeShell(text))
           expect(Object.isFrozen(facts)).toBe(true)
           expect(typeof facts.parsed).toBe('boolean')
           expect(Array.isArray(facts.commands)).toBe(true)
@@ -290,7 +309,7 @@ describe('masker', () => {
         (a, b, aws) => {
           const masker = engine.masker(rules)
           const secret = aws ? 'AKIAIOSFODNN7EXAMPLE' : 'ada.lovelace@example.com'
-          const out = masker.text(`${a} ${secret} ${b}`)
+          const out = timed('masker.text', () => masker.text(`${a} ${secret} ${b}`))
           expect(typeof out).toBe('string')
           if (!(a + b).includes(secret)) expect(out).not.toContain(secret)
           expect(typeof masker.text(a)).toBe('string')
@@ -304,7 +323,7 @@ describe('masker', () => {
     fc.assert(
       fc.property(fc.jsonValue({ maxDepth: 8 }), (value) => {
         const masker = engine.masker(rules)
-        const out = masker.json(value)
+        const out = timed('masker.json', () => masker.json(value))
         expect(() => JSON.stringify(out)).not.toThrow()
       }),
       budget(800),
