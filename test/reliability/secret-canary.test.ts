@@ -2,8 +2,10 @@
 // Kubernetes and HTTP bearer token) and real OpenSSH certificates (whose private keys are canaries
 // too). A workload touches every driver, with successes, server errors, denials and a rejected
 // approval. Afterwards no canary appears anywhere: results, errors (message, stack, cause chain,
-// inspect), stdout/stderr/console, process warnings, pino output, the jsonl audit file, or
-// util.inspect of every public object (Warden, Session, pools, clients, KubeConfig, fetch, leases).
+// inspect), stdout/stderr/console, process warnings, pino output, the jsonl audit file, what
+// `warden audit replay`/`verify` print from it, the approval requests (with their previews) the
+// approver saw, guarded agent tools' results and refusals, or util.inspect of every public object
+// (Warden, Session, pools, clients, KubeConfig, fetch, tools, leases).
 import { randomBytes, randomUUID } from 'node:crypto'
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import http from 'node:http'
@@ -14,9 +16,10 @@ import { Writable } from 'node:stream'
 import { inspect } from 'node:util'
 import * as k8s from '@kubernetes/client-node'
 import {
-  autoDeny,
   type Broker,
+  callbackApprover,
   createWarden,
+  guardTool,
   jsonlSink,
   type Lease,
   pinoSink,
@@ -63,6 +66,9 @@ rules:
     effect: allow
   - name: http-gets
     when: 'resource.kind == "http" && http.method == "GET" && !http.path.startsWith("/admin")'
+    effect: allow
+  - name: tools
+    when: 'action == "tool.call" && tool.name != "drop_everything"'
     effect: allow
 masks:
   - name: pii
@@ -189,7 +195,11 @@ beforeAll(async () => {
     policy: compilePolicy(POLICY),
     broker,
     audit: [jsonlSink(auditFile, { fsync: 'batch' }), pinoSink(pino({ level: 'trace' }, logStream))],
-    approvals: autoDeny(),
+    // Denies everything, keeping each approval request (with its preview) to search for the canary.
+    approvals: callbackApprover(async (request) => {
+      observed.push(request)
+      return false
+    }),
   })
   session = await warden.session({ principal: { id: 'svc-canary', type: 'service', groups: ['apps'] } })
   observed.push(warden, session)
@@ -367,6 +377,22 @@ it('the canary never shows up after a workload across every driver', async () =>
   const down = createFetch(session, { resource: 'api', origin: 'http://127.0.0.1:1' })
   await step('fetch unreachable', () => down('http://127.0.0.1:1/ok'))
 
+  // Agent tools: a guarded tool that queries through the guarded pool (ok, and a refusal from the
+  // pool inside it), and a tool the policy refuses (a model-readable refusal object, not a throw).
+  const lookup = guardTool(session, async ({ sql }: { sql: string }) => (await pgPool.query(sql)).rows, {
+    resource: 'support-agent',
+    name: 'lookup',
+  })
+  observed.push(lookup)
+  await step('tool ok', () => lookup({ sql: "SELECT 'ada@example.com' AS email" }))
+  await step('tool refused inside', () => lookup({ sql: 'DROP TABLE whatever' }))
+  const dropper = guardTool(session, async () => 'never', {
+    resource: 'support-agent',
+    name: 'drop_everything',
+  })
+  const refusal = await step('tool refused', () => dropper({}))
+  expect(refusal.value).toMatchObject({ denied: true, code: 'ERR_WARDEN_DENIED' })
+
   ssh.end()
   await step('pg client end', () => pgClient.end())
   await step('pg pool end', () => pgPool.end())
@@ -399,8 +425,20 @@ it('the canary never shows up after a workload across every driver', async () =>
         .slice(0, 2),
     ),
   ]
+  // What the CLI prints from that audit file: a reviewer's timeline and the chain check.
+  const { runCli } = await import('@warden/cli')
+  const cliOut: string[] = []
+  const sink = { write: (chunk: string) => cliOut.push(chunk) }
+  for (const argv of [
+    ['audit', 'replay', auditFile],
+    ['audit', 'replay', '--json', auditFile],
+    ['audit', 'verify', auditFile],
+  ])
+    await runCli(argv, { stdout: sink, stderr: sink, env: {}, cwd: dir })
+  expect(cliOut.join('')).toContain('lookup')
   const haystacks: [string, string][] = [
     ['audit file', audit],
+    ['warden audit replay / verify output', cliOut.join('')],
     ['process output and pino', output.join('')],
     ...observed.map((o, i): [string, string] => [`observed #${i}`, render(o)]),
   ]
