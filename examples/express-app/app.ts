@@ -1,49 +1,10 @@
-// The web service: node:http with a small router (the same shape as an Express app; see README).
-// Each request opens a Warden session for the caller's verified token and runs its handler inside
-// session.run, so the one guarded pool runs every query as that caller: their policy, their masks,
-// their pooled connections (a connection is never lent to another principal).
-import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http'
+// The web service: an Express app. One middleware opens a Warden session for the caller's verified
+// token and runs the rest of the request inside session.run, so the one guarded pool runs every
+// query as that caller: their policy, their masks, their pooled connections (a connection is never
+// lent to another principal). Warden's refusals become HTTP statuses in the error handler.
 import { type Warden, WardenError } from '@warden/core'
 import type { Pool } from '@warden/drivers/pg'
-
-type Handler = (pool: Pool, params: Record<string, string>) => Promise<unknown>
-
-const routes: { method: string; pattern: RegExp; handler: Handler }[] = [
-  {
-    method: 'GET',
-    pattern: /^\/customers$/,
-    handler: async (pool) =>
-      (await pool.query('SELECT id, name, email, phone FROM customers ORDER BY id')).rows,
-  },
-  {
-    method: 'GET',
-    pattern: /^\/customers\/(?<id>\d+)\/orders$/,
-    handler: async (pool, { id }) =>
-      (
-        await pool.query('SELECT id, total, status FROM orders WHERE customer_id = $1 ORDER BY id', [
-          Number(id),
-        ])
-      ).rows,
-  },
-  {
-    method: 'POST',
-    pattern: /^\/orders\/(?<id>\d+)\/cancel$/,
-    handler: async (pool, { id }) => {
-      const { rowCount } = await pool.query("UPDATE orders SET status = 'cancelled' WHERE id = $1", [
-        Number(id),
-      ])
-      return { cancelled: rowCount === 1 }
-    },
-  },
-  {
-    method: 'DELETE',
-    pattern: /^\/customers\/(?<id>\d+)$/,
-    handler: async (pool, { id }) => {
-      await pool.query('DELETE FROM customers WHERE id = $1', [Number(id)])
-      return { deleted: true }
-    },
-  },
-]
+import express, { type ErrorRequestHandler, type Express, type RequestHandler } from 'express'
 
 // Warden's refusals, as HTTP statuses (exhaustive over the codes a request can meet here).
 const STATUS: Partial<Record<string, number>> = {
@@ -53,42 +14,64 @@ const STATUS: Partial<Record<string, number>> = {
   ERR_WARDEN_APPROVAL_EXPIRED: 403,
 }
 
-export function createApp(warden: Warden, pool: Pool): RequestListener {
-  return (req, res) => {
-    handle(warden, pool, req, res).catch((err) =>
-      send(res, 500, { error: 'internal', message: (err as Error).message }),
-    )
-  }
-}
-
-async function handle(warden: Warden, pool: Pool, req: IncomingMessage, res: ServerResponse): Promise<void> {
-  const path = new URL(req.url ?? '/', 'http://localhost').pathname
-  let match: { handler: Handler; params: Record<string, string> } | undefined
-  for (const r of routes) {
-    const m = r.method === req.method ? r.pattern.exec(path) : null
-    if (m) match = { handler: r.handler, params: { ...m.groups } }
-  }
-  if (match === undefined) return send(res, 404, { error: 'not found' })
-  const token = /^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1]
-  if (token === undefined)
-    return send(res, 401, { error: 'ERR_WARDEN_TOKEN_INVALID', message: 'a bearer token is required' })
-  try {
-    // one session per request: the verified caller is the principal of every query below
-    const session = await warden.session({ token })
-    try {
-      const body = await session.run(() => match.handler(pool, match.params))
-      send(res, 200, body)
-    } finally {
-      await session.close()
+/** One Warden session per request, ambient for every handler after this middleware. */
+export function wardenSession(warden: Warden): RequestHandler {
+  return async (req, res, next) => {
+    const token = /^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1]
+    if (token === undefined) {
+      res.status(401).json({ error: 'ERR_WARDEN_TOKEN_INVALID', message: 'a bearer token is required' })
+      return
     }
-  } catch (err) {
-    if (!(err instanceof WardenError) || STATUS[err.code] === undefined) throw err
-    const { rule, reason } = err as WardenError & { rule?: string; reason?: string }
-    send(res, STATUS[err.code] as number, { error: err.code, rule, reason, message: err.message })
+    let session: Awaited<ReturnType<Warden['session']>>
+    try {
+      // the verified caller is the principal of every query below; an invalid token is audited and refused
+      session = await warden.session({ token })
+    } catch (err) {
+      next(err)
+      return
+    }
+    res.on('close', () => void session.close())
+    session.run(next)
   }
 }
 
-function send(res: ServerResponse, status: number, body: unknown): void {
-  res.writeHead(status, { 'content-type': 'application/json' })
-  res.end(JSON.stringify(body))
+export function createApp(warden: Warden, pool: Pool): Express {
+  const app = express()
+  app.use(wardenSession(warden))
+
+  app.get('/customers', async (_req, res) => {
+    res.json((await pool.query('SELECT id, name, email, phone FROM customers ORDER BY id')).rows)
+  })
+  app.get('/customers/:id/orders', async (req, res) => {
+    const { rows } = await pool.query(
+      'SELECT id, total, status FROM orders WHERE customer_id = $1 ORDER BY id',
+      [Number(req.params.id)],
+    )
+    res.json(rows)
+  })
+  app.post('/orders/:id/cancel', async (req, res) => {
+    const { rowCount } = await pool.query("UPDATE orders SET status = 'cancelled' WHERE id = $1", [
+      Number(req.params.id),
+    ])
+    res.json({ cancelled: rowCount === 1 })
+  })
+  app.delete('/customers/:id', async (req, res) => {
+    await pool.query('DELETE FROM customers WHERE id = $1', [Number(req.params.id)])
+    res.json({ deleted: true })
+  })
+  app.use((_req, res) => {
+    res.status(404).json({ error: 'not found' })
+  })
+  app.use(refusals)
+  return app
+}
+
+/** Express 5 hands rejected handlers here: Warden's refusals get their status, anything else is a 500. */
+const refusals: ErrorRequestHandler = (err, _req, res, _next) => {
+  if (err instanceof WardenError && STATUS[err.code] !== undefined) {
+    const { rule, reason } = err as WardenError & { rule?: string; reason?: string }
+    res.status(STATUS[err.code] as number).json({ error: err.code, rule, reason, message: err.message })
+    return
+  }
+  res.status(500).json({ error: 'internal', message: (err as Error).message })
 }

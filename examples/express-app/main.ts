@@ -1,4 +1,4 @@
-// A web service whose database access goes through one guarded pg pool, each request as its own
+// An Express service whose database access goes through one guarded pg pool, each request as its own
 // caller (a verified bearer token ⇒ a Warden session). Offline:
 //   node --conditions=warden-source --import tsx examples/express-app/main.ts          runs a few requests
 //   node --conditions=warden-source --import tsx examples/express-app/main.ts --serve  keeps serving; prints tokens
