@@ -1,5 +1,7 @@
+import { execFile } from 'node:child_process'
 import { randomUUID } from 'node:crypto'
 import { existsSync, readFileSync, rmSync } from 'node:fs'
+import { promisify } from 'node:util'
 import { type EmbeddedPostgres, startEmbeddedPostgres } from '@warden/cli'
 import { jwtIdentity, Secret } from '@warden/core'
 import { type TestIdentity, testIdentity } from '@warden/core/testing'
@@ -140,4 +142,21 @@ describe('examples/ci-job', () => {
     expect(result.records.filter((r) => r.type === 'command')).toHaveLength(0)
     expect(result.records.map((r) => r.type)).toContain('session.refused')
   })
+
+  it('runs as documented from the command line: deploys from main (exit 0), refused from a feature branch (exit 1)', async () => {
+    const run = (env: Record<string, string>) =>
+      promisify(execFile)(
+        process.execPath,
+        ['--conditions=warden-source', '--import', 'tsx', 'examples/ci-job/main.ts'],
+        { cwd: new URL('../..', import.meta.url), timeout: 90_000, env: { ...process.env, ...env } },
+      ).then(
+        (r) => ({ code: 0, stdout: r.stdout }),
+        (e: { code?: number; stdout?: string }) => ({ code: e.code, stdout: e.stdout ?? '' }),
+      )
+    const ok = await run({})
+    expect(ok.code, ok.stdout).toBe(0)
+    const refused = await run({ CI_REF: 'refs/heads/feature-x' })
+    expect(refused.code).toBe(1)
+    expect(refused.stdout).toContain('ERR_WARDEN_DENIED')
+  }, 180_000)
 })
