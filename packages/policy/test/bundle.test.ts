@@ -11,7 +11,7 @@ import {
   type PolicyError,
   verifyBundle,
 } from '@warden/policy'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 
 const keyPair = () => {
   const { publicKey, privateKey } = generateKeyPairSync('ed25519')
@@ -290,6 +290,45 @@ describe('bundleLoader (polls a URL with ETag)', () => {
     } finally {
       loader.close()
     }
+  })
+
+  it('polls on its own every intervalMs: a new revision on the server goes into force without refresh()', async () => {
+    status = 200
+    body = await createBundle(FILES, { key: k1.privatePem, kid: 'k1' })
+    etag = '"p1"'
+    const updates: string[] = []
+    const loader = bundleLoader({
+      url,
+      trustedKeys: [k1.publicPem],
+      intervalMs: 50,
+      onUpdate: (e) => updates.push(e.revision),
+    })
+    try {
+      expect(await loader.ready).toBe('updated')
+      const first = loader.revision
+      const polls = seen.length
+      // Unchanged on the server: the loader keeps asking, with its ETag, and keeps the revision.
+      await vi.waitFor(() => expect(seen.length).toBeGreaterThanOrEqual(polls + 2), { timeout: 5_000 })
+      expect(seen.at(-1)?.ifNoneMatch).toBe('"p1"')
+      expect(loader.revision).toBe(first)
+      // A new bundle on the server: picked up by the timer alone.
+      body = await createBundle(
+        {
+          ...FILES,
+          'deny.yaml': 'rules: [{name: no-deletes, effect: deny, when: "\\"DELETE\\" in sql.types"}]\n',
+        },
+        { key: k1.privatePem, kid: 'k1' },
+      )
+      etag = '"p2"'
+      await vi.waitFor(() => expect(loader.revision).not.toBe(first), { timeout: 5_000 })
+      expect(updates).toEqual([first, loader.revision])
+    } finally {
+      loader.close()
+    }
+    // Closed: no more requests.
+    const after = seen.length
+    await new Promise((r) => setTimeout(r, 200))
+    expect(seen.length).toBe(after)
   })
 
   it('concurrent refreshes share one download', async () => {

@@ -357,6 +357,43 @@ rules:
     await warden.close()
   })
 
+  it('a signed bundle loader is a policy: decisions and audit revisions follow the bundle in force', async () => {
+    const { generateKeyPairSync } = await import('node:crypto')
+    const { bundleLoader, createBundle } = await import('@warden/policy')
+    const { publicKey, privateKey } = generateKeyPairSync('ed25519')
+    const key = privateKey.export({ type: 'pkcs8', format: 'pem' }).toString()
+    let bundle = await createBundle(
+      { 'sql.yaml': 'rules: [{name: readers, effect: allow, when: "\\"readers\\" in principal.groups"}]\n' },
+      { key },
+    )
+    const loader = bundleLoader({
+      url: 'https://policies.example.test/warden.bundle.json',
+      trustedKeys: [publicKey.export({ type: 'spki', format: 'pem' }).toString()],
+      intervalMs: 0,
+      fetch: (async () => new Response(bundle, { status: 200 })) as typeof fetch,
+    })
+    expect(await loader.ready).toBe('updated')
+    const audit = memorySink()
+    const warden = createWarden({ policy: loader, audit })
+    const session = await warden.session({ principal: reader })
+    await expect(session.execute(select, () => 'rows')).resolves.toBe('rows')
+    const first = loader.revision
+    // A new bundle that denies the table goes into force: the same command is now refused.
+    bundle = await createBundle(
+      {
+        'sql.yaml': 'rules: [{name: readers, effect: allow, when: "\\"readers\\" in principal.groups"}]\n',
+        'deny.yaml': 'rules: [{name: no-orders, effect: deny, when: "\\"orders\\" in sql.reads"}]\n',
+      },
+      { key },
+    )
+    expect(await loader.refresh()).toBe('updated')
+    await expect(session.execute(select, () => 'rows')).rejects.toMatchObject({ rule: 'no-orders' })
+    expect(audit.commands().map((r) => r.decision?.revision)).toEqual([first, loader.revision])
+    expect(loader.revision).not.toBe(first)
+    loader.close()
+    await warden.close()
+  })
+
   it('no approver configured: approve rules deny', async () => {
     const audit = memorySink()
     const warden = createWarden({ policy, audit })
