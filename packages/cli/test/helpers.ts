@@ -3,6 +3,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import type { ApprovalRequest } from '@warden/core'
+import { vi } from 'vitest'
 
 export const REPO = fileURLToPath(new URL('../../../', import.meta.url))
 const BIN = fileURLToPath(new URL('../src/bin.ts', import.meta.url))
@@ -109,3 +111,18 @@ export function serveInbox(
  * sources through tsx): generous, so a loaded CI machine does not turn into failures.
  */
 export const SUBPROCESS_TIMEOUT = 120_000
+
+/** The approval request for `command` once it is pending in `store` (a held command, asked from another process). */
+export async function pendingRequest(
+  store: { pending(): Promise<readonly { request: ApprovalRequest }[]> },
+  command: string,
+): Promise<ApprovalRequest> {
+  return vi.waitFor(
+    async () => {
+      const found = (await store.pending()).find((r) => r.request.command === command)
+      if (!found) throw new Error('not pending yet')
+      return found.request
+    },
+    { timeout: 10_000, interval: 50 },
+  )
+}

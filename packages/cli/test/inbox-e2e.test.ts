@@ -17,9 +17,9 @@ import { Pool } from '@warden/drivers/pg'
 import { compilePolicy } from '@warden/policy'
 import pg from 'pg'
 import { type BrowserContext, chromium, type Page } from 'playwright-core'
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { sqlCommand } from './fixtures.js'
-import { APPROVAL_POLICY, REDIS_URL, serveInbox, uniquePrefix } from './helpers.js'
+import { APPROVAL_POLICY, pendingRequest, REDIS_URL, serveInbox, uniquePrefix } from './helpers.js'
 
 const SECRET = 'e2e-inbox-secret-0123456789'
 const TABLE = `cli_inbox_e2e_${process.pid}`
@@ -104,14 +104,7 @@ async function heldUpdate(id: number, status: string) {
     return result.rowCount
   })
   run.catch(() => {})
-  const request = await vi.waitFor(
-    async () => {
-      const found = (await store.pending()).find((r) => r.request.command === text)
-      if (!found) throw new Error('not pending yet')
-      return found.request
-    },
-    { timeout: 10_000, interval: 50 },
-  )
+  const request = await pendingRequest(store, text)
   return { run, request, text }
 }
 
@@ -191,14 +184,7 @@ describe('approvals inbox in Chromium', () => {
       const text = `UPDATE ${TABLE} SET status = 'packed' WHERE status = 'queued'`
       const run = pool.query(text)
       run.catch(() => {})
-      const request = await vi.waitFor(
-        async () => {
-          const found = (await store.pending()).find((r) => r.request.command === text)
-          if (!found) throw new Error('not pending yet')
-          return found.request
-        },
-        { timeout: 10_000, interval: 50 },
-      )
+      const request = await pendingRequest(store, text)
       // The preview came from a rolled-back dry run of this very statement on PostgreSQL.
       expect(request.preview).toMatchObject({ rowsAffected: [2] })
       expect(

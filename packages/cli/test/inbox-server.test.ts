@@ -17,9 +17,9 @@ import {
 } from '@warden/core'
 import { compilePolicy } from '@warden/policy'
 import { createLocalJWKSet, exportJWK, generateKeyPair, SignJWT } from 'jose'
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { sqlCommand } from './fixtures.js'
-import { APPROVAL_POLICY, REDIS_URL, uniquePrefix } from './helpers.js'
+import { APPROVAL_POLICY, pendingRequest, REDIS_URL, uniquePrefix } from './helpers.js'
 
 const SECRET = 'inbox-test-secret-0123456789'
 const prefix = uniquePrefix('inbox-server')
@@ -68,14 +68,7 @@ async function held(text: string) {
     return 'ran'
   })
   run.catch(() => {}) // asserted by the caller
-  const request = await vi.waitFor(
-    async () => {
-      const found = (await store.pending()).find((r) => r.request.command === text)
-      if (!found) throw new Error('not pending yet')
-      return found.request
-    },
-    { timeout: 10_000, interval: 50 },
-  )
+  const request = await pendingRequest(store, text)
   return { run, request }
 }
 
