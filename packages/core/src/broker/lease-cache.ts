@@ -154,9 +154,12 @@ export class LeaseCache {
           current?.renewable &&
           typeof this.#broker.renew === 'function' &&
           current.expiresAt.getTime() > issuedAt
-        const pending = canRenew
-          ? (this.#broker.renew as (l: Lease) => Promise<Lease>)(current)
-          : this.#broker.issue(entry.request)
+        // Promise.resolve: an in-process broker may (against its type) answer synchronously.
+        const pending = Promise.resolve(
+          canRenew
+            ? (this.#broker.renew as (l: Lease) => Promise<Lease>)(current)
+            : this.#broker.issue(entry.request),
+        )
         const lease = await this.#inTime(pending, current)
         checkLease(lease)
         const expires = lease.expiresAt.getTime()
