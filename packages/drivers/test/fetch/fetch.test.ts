@@ -97,6 +97,11 @@ beforeAll(async () => {
         res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8' })
         res.write('line one mail carol@example.com\r\nline two da')
         return res.end('ve@example.net end\nlast')
+      case '/masked/slow-text':
+        // The second line is sent only after the client has read the first: proves streaming.
+        res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8' })
+        res.write('first for erin@example.com\n')
+        return void secondLine.then(() => res.end('second for fred@example.com\n'))
       case '/masked/binary':
         res.writeHead(200, { 'content-type': 'application/octet-stream' })
         return res.end(Buffer.from([0, 1, 2, 3]))
@@ -227,6 +232,11 @@ beforeEach(async () => {
 })
 
 const everything = () => JSON.stringify(audit.records)
+
+let releaseSecond: () => void = () => {}
+const secondLine = new Promise<void>((r) => {
+  releaseSecond = r
+})
 
 describe('createFetch', () => {
   test('returns a real Response and sends the broker credential to the configured origin', async () => {
@@ -419,6 +429,34 @@ describe('createFetch', () => {
     expect(text).not.toContain('carol@example.com')
     expect(text).not.toContain('dave@example.net')
     expect(text).toMatch(/^line one mail .+\r\nline two .+ end\nlast$/)
+  })
+
+  test('a text body is delivered line by line as it arrives, masked, not buffered to the end', async () => {
+    const f = createFetch(session, { resource: 'api', origin: api.origin })
+    const res = await f(`${api.origin}/masked/slow-text`)
+    const reader = (res.body as ReadableStream<Uint8Array>).getReader()
+    const decoder = new TextDecoder()
+    let seen = ''
+    const firstLine = (async () => {
+      while (!seen.includes('\n')) {
+        const { value, done } = await reader.read()
+        if (done) break
+        seen += decoder.decode(value, { stream: true })
+      }
+      return seen
+    })()
+    const stalled = new Promise<string>((r) => setTimeout(() => r('stalled'), 5_000))
+    // The server holds the second line until this read returns: a buffering driver would stall here.
+    expect(await Promise.race([firstLine, stalled])).toMatch(/^first for .+\n$/)
+    expect(seen).not.toContain('erin@example.com')
+    releaseSecond()
+    for (;;) {
+      const { value, done } = await reader.read()
+      if (done) break
+      seen += decoder.decode(value, { stream: true })
+    }
+    expect(seen).toMatch(/^first for .+\nsecond for .+\n$/)
+    expect(seen).not.toContain('fred@example.com')
   })
 
   test('binary bodies fail closed when masks apply, unless binaryBodies is pass', async () => {
