@@ -135,6 +135,8 @@ function compileSources(sources: readonly PolicySource[], options: CompilePolicy
     if (l.doc.defaults) {
       const effect = l.doc.defaults.effect
       const reason = l.doc.defaults.reason ?? `no rule matched (default ${effect})`
+      if (l.doc.defaults.approval !== undefined && effect !== 'approve')
+        toApproval(l.doc.defaults.approval, ['defaults', 'approval'], err)
       const approval =
         effect === 'approve' ? toApproval(l.doc.defaults.approval, ['defaults', 'approval'], err) : null
       if (defaults && (defaults.effect !== effect || defaults.reason !== reason)) {
@@ -152,6 +154,10 @@ function compileSources(sources: readonly PolicySource[], options: CompilePolicy
       if (prev !== undefined)
         throw err('ERR_POLICY_DUPLICATE', `rule "${r.name}" is already defined in ${prev}`, [...path, 'name'])
       ruleNames.set(r.name, l.source)
+      // An approval block on an allow or deny rule does nothing, but is still checked: a bad timeout
+      // there would otherwise surface only when someone switches the rule to approve.
+      if (r.approval !== undefined && r.effect !== 'approve')
+        toApproval(r.approval, [...path, 'approval'], err)
       const shadow = (l.doc.shadow ?? false) || (r.shadow ?? false)
       rules.push({
         name: r.name,

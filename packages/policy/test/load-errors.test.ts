@@ -22,6 +22,14 @@ const CASES: [string, string, WardenErrorCode, number, number, string][] = [
   ['bad effect', 'rules:\n  - name: r\n    effect: allw', 'ERR_POLICY_SCHEMA', 3, 13, 'allw'],
   ['missing effect', 'rules:\n  - name: r', 'ERR_POLICY_SCHEMA', 2, 5, 'name'],
   [
+    'a bad approval timeout on a deny rule (checked though unused)',
+    rule('    approval: { approvers: [dba], timeout: 5x }').replace('effect: allow', 'effect: deny'),
+    'ERR_POLICY_DURATION',
+    4,
+    44,
+    '5x',
+  ],
+  [
     'mask without columns or detectors',
     'masks:\n  - name: m\n    strategy: redact',
     'ERR_POLICY_SCHEMA',

@@ -1,3 +1,4 @@
+import { WardenTypeError } from '@warden/policy'
 import type { AuditRecord, OutcomeStatus } from './audit-record.js'
 
 /** An OCSF 1.3 event (Datastore Activity 6005, API Activity 6003, or Authentication 3002 for sessions). */
@@ -46,6 +47,8 @@ const SEVERITY = { ok: 1, error: 2, denied: 3, rejected: 3, expired: 2 } as cons
  * (3002). The full Warden record is kept under `unmapped.warden`, so nothing is lost.
  */
 export function toOcsf(record: AuditRecord): OcsfEvent {
+  if (record === null || typeof record !== 'object' || typeof record.time !== 'string')
+    throw new WardenTypeError('toOcsf: expected a Warden audit record (an object with `time`, `type`, ...)')
   const status = record.outcome?.status ?? 'ok'
   const success = record.type === 'session.refused' ? false : status === 'ok'
   const allowed = record.type === 'session.refused' ? false : status === 'ok' || status === 'error'

@@ -328,6 +328,11 @@ describe('pinoSink and toOcsf', () => {
     expect(logged[1].audit.prev).toBe(logged[0].audit.hash)
   })
 
+  it('toOcsf refuses what is not an audit record, with a typed error', () => {
+    for (const bad of [null, undefined, 'x', {}])
+      expect(() => toOcsf(bad as never)).toThrow(expect.objectContaining({ code: 'ERR_WARDEN_CONFIG' }))
+  })
+
   it('maps records to OCSF classes', async () => {
     const audit = memorySink()
     const warden = createWarden({ policy, audit })
