@@ -1,7 +1,7 @@
 import type { SqlFacts, SqlFlag, SqlStatementFacts } from '@warden/policy'
 import { WardenTypeError } from '@warden/policy'
+import { setDerivedColumns } from '../internal/derived-columns.js'
 import { statementFacts } from './internal/ast-facts.js'
-import { setDerivedColumns } from './internal/derived-columns.js'
 import { lexMysql } from './internal/lexer.js'
 import { LruCache } from './internal/lru-cache.js'
 import { isWasmTrap, loadParser, parseMysql, parserReady } from './internal/sqlparser-instance.js'

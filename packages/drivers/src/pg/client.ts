@@ -16,9 +16,10 @@ import type { SqlFacts } from '@warden/policy'
 import { WardenDeniedError, WardenError, WardenTypeError } from '@warden/policy'
 import { parseSync, scanSync } from 'libpg-query'
 import type pg from 'pg'
+import { ANY_ROW, derivedColumns } from '../internal/derived-columns.js'
 import {
+  checkDescribeOptions,
   type DescribePostgresOptions,
-  derivedColumns,
   describePostgres,
   loadPostgresParser,
 } from './describe.js'
@@ -428,6 +429,7 @@ export class Client extends PgClient {
     expected?: readonly number[],
   ): Promise<number> {
     const masker = context.masker
+    let sql: SqlFacts | undefined
     if (masker !== null) {
       if (query.binary === true || (this as unknown as { binary?: boolean }).binary === true) {
         throw new WardenError(
@@ -436,17 +438,18 @@ export class Client extends PgClient {
         )
       }
       if (!this.#guard.catalogLoaded || this.#guard.catalogStale) await this.#loadCatalog()
-      const sql = facts ?? (await describePostgres(text, this.#describe))
-      if (sql.types.includes('COPY')) await this.#maskCopy(query, text, masker)
+      sql = facts ?? (await describePostgres(text, this.#describe))
+      if (sql.types.includes('COPY')) await this.#maskCopy(query, text, sql, masker)
     }
+    const derived = sql === undefined ? undefined : derivedColumns(sql)
     if (expected === undefined)
-      return (await this.#submit(query, text, context, submitted, release, true)).rows
+      return (await this.#submit(query, text, context, submitted, release, true, derived)).rows
     // Queries behind this one wait (no release) until the guard's transaction has ended.
     const channel = this.#channel()
     const nested = await openGuard(channel)
     let state: QueryState
     try {
-      state = await this.#submit(query, text, context, submitted, () => {}, false)
+      state = await this.#submit(query, text, context, submitted, () => {}, false, derived)
     } catch (err) {
       await this.#abortGuard(channel, nested)
       throw err
@@ -481,9 +484,11 @@ export class Client extends PgClient {
     submitted: () => void,
     release: () => void,
     report: boolean,
+    /** What the statement's computed columns may carry (`derivedColumns` of its facts), under masks. */
+    derived: readonly string[] | undefined,
   ): Promise<QueryState> {
     const masker = context.masker
-    const state = new QueryState(masker, masker === null ? undefined : derivedOf(text, this.#describe))
+    const state = new QueryState(masker, derived)
     const guard = this.#guard
     const internals = this.#internals
     return new Promise<QueryState>((resolve, reject) => {
@@ -650,7 +655,7 @@ export class Client extends PgClient {
   }
 
   /** COPY ... TO STDOUT under masks: mask the stream's rows, or refuse when they cannot be. */
-  async #maskCopy(query: PgSubmittable, text: string, masker: Masker): Promise<void> {
+  async #maskCopy(query: PgSubmittable, text: string, facts: SqlFacts, masker: Masker): Promise<void> {
     const stmts =
       (parseSync(text) as unknown as { stmts?: { stmt: Record<string, Record<string, unknown>> }[] }).stmts ??
       []
@@ -665,9 +670,7 @@ export class Client extends PgClient {
     if (relation === undefined) {
       // COPY (query): its columns are read by a zero-row probe of the query, which must not run
       // anything that writes (a data-modifying CTE runs even when no row is fetched).
-      const facts = describePostgres(text, this.#describe)
       const readOnly =
-        !(facts instanceof Promise) &&
         facts.parsed &&
         facts.writes.length === 0 &&
         facts.types.every((t) => t === 'COPY' || t === 'SELECT') &&
@@ -710,7 +713,7 @@ export class Client extends PgClient {
       probeText = `SELECT ${attlist.length > 0 ? attlist.join(', ') : '*'} FROM ${table} LIMIT 0`
     }
     const probe = await this.#internalQuery(probeText)
-    const derived = derivedOf(text, this.#describe)
+    const derived = derivedColumns(facts)
     const columns = probe.fields.map((f) => this.#guard.column(f as never, derived))
     const mask = copyMasker(masker.plan(columns), format, header)
     const push = (query.push as (chunk: unknown) => boolean).bind(query)
@@ -754,25 +757,8 @@ function copyQueryText(text: string): string {
   )
 }
 
-const ANY_ROW: readonly string[] = Object.freeze(['*'])
-
-/**
- * What a text's computed columns may carry. Text the parser could not read (a policy may still
- * allow it) or a parser not loaded yet: anything, so every computed column is masked.
- */
+/** What a preview sample's computed columns may carry (its text was described; before the parser loaded: anything). */
 function derivedOf(text: string, options: DescribePostgresOptions | undefined): readonly string[] {
   const facts = describePostgres(text, options)
-  return facts instanceof Promise || !facts.parsed ? ANY_ROW : derivedColumns(facts)
-}
-
-/** Validates `describe` at construction, so a bad limit fails there and not on the first query. */
-export function checkDescribeOptions(who: string, options: DescribePostgresOptions | undefined): void {
-  if (options === undefined) return
-  if (typeof options !== 'object' || options === null)
-    throw new WardenTypeError(`${who}: "describe" must be an object like {maxLength, maxDepth}`)
-  for (const key of ['maxLength', 'maxDepth'] as const) {
-    const v = options[key]
-    if (v !== undefined && !(Number.isInteger(v) && v > 0))
-      throw new WardenTypeError(`${who}: "describe.${key}" must be a positive integer`)
-  }
+  return facts instanceof Promise ? ANY_ROW : derivedColumns(facts)
 }

@@ -5,6 +5,7 @@
 import type { SqlFacts, SqlFlag, SqlStatementFacts } from '@warden/policy'
 import { WardenError, WardenTypeError } from '@warden/policy'
 import { loadModule, parseSync } from 'libpg-query'
+import { setDerivedColumns } from '../internal/derived-columns.js'
 import { Lru } from './internal/lru.js'
 import { DescribeFailure, messageOf, type ProjectedColumns, SqlWalker } from './internal/sql-walker.js'
 import { READ_ONLY_TYPES } from './internal/statement-types.js'
@@ -21,9 +22,6 @@ const DEFAULT_MAX_DEPTH = 1000
 const CACHE_SIZE = 2048
 
 const cache = new Lru<string, SqlFacts>(CACHE_SIZE)
-/** What each described text's computed columns may carry (see `derivedColumns`). */
-const derived = new WeakMap<SqlFacts, readonly string[]>()
-const NONE: readonly string[] = Object.freeze([])
 let loading: Promise<void> | undefined
 let loaded = false
 
@@ -75,26 +73,29 @@ function option(value: number | undefined, fallback: number, name: string): numb
   return value
 }
 
+/**
+ * Checks describer options up front (a Client or Pool's `describe`), with the same rules
+ * `describePostgres` applies, so a bad limit fails at construction and not on the first query.
+ */
+export function checkDescribeOptions(who: string, options: DescribePostgresOptions | undefined): void {
+  if (options === undefined) return
+  if (typeof options !== 'object' || options === null)
+    throw new WardenTypeError(`${who}: "describe" must be an object like {maxLength, maxDepth}`)
+  try {
+    option(options.maxLength, DEFAULT_MAX_LENGTH, 'maxLength')
+    option(options.maxDepth, DEFAULT_MAX_DEPTH, 'maxDepth')
+  } catch (error) {
+    throw new WardenTypeError((error as Error).message.replace('describePostgres: "', `${who}: "describe.`))
+  }
+}
+
 function remember(key: string, text: string, maxLength: number, maxDepth: number): SqlFacts {
   const { facts, projected } = classify(text, maxLength, maxDepth)
   deepFreeze(facts)
-  if (projected !== undefined && (projected.columns.size > 0 || projected.wholeRow))
-    derived.set(
-      facts,
-      Object.freeze(projected.wholeRow ? [...projected.columns, '*'] : [...projected.columns]),
-    )
+  if (projected !== undefined)
+    setDerivedColumns(facts, projected.wholeRow ? [...projected.columns, '*'] : projected.columns)
   cache.set(key, facts)
   return facts
-}
-
-/**
- * The column names a statement's computed result columns (`upper(ssn) AS x`, which have no table
- * origin) may carry values of, `*` when a whole row is referenced; for `ColumnRef.derivedFrom`,
- * so a mask on `ssn` also masks `upper(ssn)`. Empty for facts not from `describePostgres`.
- * Internal to the driver.
- */
-export function derivedColumns(facts: SqlFacts): readonly string[] {
-  return derived.get(facts) ?? NONE
 }
 
 function classify(

@@ -7,8 +7,8 @@ import type { Command, Lease, PreviewContext, Session, SessionSource } from '@wa
 import type { SqlFacts } from '@warden/policy'
 import { WardenError, WardenTypeError } from '@warden/policy'
 import type pg from 'pg'
-import { Client, type ClientConfig, checkDescribeOptions, clientHooks, expectedCounts } from './client.js'
-import { describePostgres, loadPostgresParser } from './describe.js'
+import { Client, type ClientConfig, clientHooks, expectedCounts } from './client.js'
+import { checkDescribeOptions, describePostgres, loadPostgresParser } from './describe.js'
 import {
   checkVersions,
   isSubmittable,

@@ -22,7 +22,7 @@ export interface Ticket {
   readonly masker: Masker | null
   /** The connection-level typeCast function, applied per command when no masks are on. */
   readonly typeCast: unknown
-  /** Columns the statement's computed result columns may carry (see derived-columns.ts). */
+  /** Columns the statement's computed result columns may carry (see internal/derived-columns.ts). */
   readonly derivedFrom?: readonly string[]
   /** The statement's base tables: a column from anything else (a derived table, a CTE) counts as computed. */
   readonly baseTables?: ReadonlySet<string>

@@ -3,6 +3,7 @@
 import type { Command, ExecuteContext, Masker, Session, SessionSource } from '@warden/core'
 import type { SqlFacts } from '@warden/policy'
 import { WardenDeniedError, WardenError, WardenTypeError } from '@warden/policy'
+import { derivedColumns, setDerivedColumns } from '../../internal/derived-columns.js'
 import { describeMysql } from '../describe.js'
 import {
   commandOptions,
@@ -13,7 +14,7 @@ import {
   type Mysql2Statement,
   mysql2Problem,
 } from '../mysql2-internals.js'
-import { baseTables, derivedColumns, setDerivedColumns } from './derived-columns.js'
+import { baseTables } from './base-tables.js'
 import { type Ticket, withTicket } from './guard.js'
 
 /** Where commands of one guarded client run. */
@@ -95,13 +96,11 @@ function ticket(text: string, ctx: ExecuteContext, target: Target, facts: SqlFac
     text,
     masker: ctx.masker,
     typeCast: target.typeCast,
-    // Unparsed text that a policy still allowed: every computed column may carry anything.
-    derivedFrom: ctx.masker === null ? NO_COLUMNS : facts.parsed ? derivedColumns(facts) : ANY_ROW,
+    derivedFrom: ctx.masker === null ? NO_COLUMNS : derivedColumns(facts),
     baseTables: ctx.masker === null ? undefined : baseTables(facts),
   }
 }
 const NO_COLUMNS: readonly string[] = Object.freeze([])
-const ANY_ROW: readonly string[] = Object.freeze(['*'])
 
 function countRows(rows: unknown): number {
   if (Array.isArray(rows)) return rows.length
