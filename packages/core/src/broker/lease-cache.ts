@@ -123,14 +123,14 @@ export class LeaseCache {
     return promise
   }
 
-  /** The broker's answer, or a BrokerTimeout; a lease that arrives after we gave up is revoked. */
+  /** The broker's answer, or ERR_WARDEN_BROKER once it is late; a lease that arrives after we gave up is revoked. */
   #inTime(pending: Promise<Lease>, current: Lease | undefined): Promise<Lease> {
     let timer: NodeJS.Timeout | undefined
     let late = false
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(() => {
         late = true
-        reject(new BrokerTimeout(this.#timeout))
+        reject(new WardenError('ERR_WARDEN_BROKER', `the broker did not answer within ${this.#timeout} ms`))
       }, this.#timeout)
     })
     pending.then(
@@ -186,13 +186,6 @@ export class LeaseCache {
       'ERR_WARDEN_BROKER',
       `no credential for ${resource.kind}:${resource.name}: the broker failed ${this.#retries + 1} times (${describeFailure(lastError)})`,
     )
-  }
-}
-
-/** Thrown for an attempt the broker did not answer in time. */
-class BrokerTimeout extends WardenError {
-  constructor(ms: number) {
-    super('ERR_WARDEN_BROKER', `the broker did not answer within ${ms} ms`)
   }
 }
 

@@ -289,8 +289,8 @@ function compilePlan(set: RuleSet, columns: readonly ColumnRef[]): CompiledPlan 
       table === undefined && c.derivedFrom !== undefined && c.derivedFrom.length > 0
         ? c.derivedFrom.map((d) => String(d).toLowerCase())
         : undefined
+    const wholeRow = derived?.includes('*') === true
     if (derived !== undefined) {
-      const wholeRow = derived.includes('*')
       for (const r of set.columnRules) {
         if (wholeRow || r.globs.some((g) => matchColumn(g, derived, undefined)))
           whole = stronger(whole, r.action)
@@ -307,7 +307,8 @@ function compilePlan(set: RuleSet, columns: readonly ColumnRef[]): CompiledPlan 
           r.scope.some(
             (g) =>
               matchColumn(g, names, table) ||
-              (derived !== undefined && (derived.includes('*') || matchColumn(g, derived, undefined))),
+              wholeRow ||
+              (derived !== undefined && matchColumn(g, derived, undefined)),
           ),
       ),
     )
