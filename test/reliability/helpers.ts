@@ -144,11 +144,11 @@ export async function startPostgres(): Promise<ThrowawayPostgres> {
 
 let gc: (() => void) | undefined
 /** Heap in use after full GCs (exposes gc at run time: vitest's forks do not start with --expose-gc). */
-/** Heap, off-heap (Buffers, WebAssembly memory is in rss) and resident size after two full GCs. */
-export function memoryAfterGc(): { heapUsed: number; external: number; rss: number } {
+/** Heap and off-heap (Buffers) memory after two full GCs. */
+export function memoryAfterGc(): { heapUsed: number; external: number } {
   heapAfterGc()
-  const { heapUsed, external, rss } = process.memoryUsage()
-  return { heapUsed, external, rss }
+  const { heapUsed, external } = process.memoryUsage()
+  return { heapUsed, external }
 }
 
 export function heapAfterGc(): number {
