@@ -14,7 +14,7 @@ import {
 import { type MemorySink, memorySink } from '@warden/core/testing'
 import { describePostgres, loadPostgresParser } from '@warden/drivers/pg'
 import { compilePolicy, type SqlFacts } from '@warden/policy'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { startRedis, type ThrowawayRedis } from './helpers.js'
 
 const POLICY = compilePolicy(`
@@ -139,6 +139,11 @@ describe('approval store faults', () => {
 
   it('Redis restarted (empty) under a waiting command: the old request is gone, its id cannot be approved, new ones work', async () => {
     let ran = 0
+    // An inbox listening on pub/sub across the restart (the store resubscribes on its own).
+    const events: string[] = []
+    const stop = approvals.subscribe((e) =>
+      events.push(e.type === 'pending' ? `pending ${e.record.request.command}` : e.type),
+    )
     const pending = session
       .execute(DELETE(4), () => ++ran)
       .then(
@@ -173,6 +178,11 @@ describe('approval store faults', () => {
     await waitPending(1)
     const [fresh] = await approvals.pending()
     expect(fresh.id).not.toBe(old.id)
+    // Pub/sub works again after the restart: the listener heard of the new request.
+    await vi.waitFor(() => expect(events).toContain('pending DELETE FROM orders WHERE id = 5'), {
+      timeout: 10_000,
+    })
+    stop()
     await approvals.decide(fresh.id, { status: 'approved', by: 'alice' })
     expect(await next).toBe(1)
 

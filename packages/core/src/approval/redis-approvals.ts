@@ -352,9 +352,21 @@ class RedisApprovals implements ApprovalStore {
   /** One subscriber connection per store, demultiplexed to waiters and inbox listeners. */
   #subscribed(): Promise<void> {
     if (this.#subReady !== undefined) return this.#subReady
-    const sub = this.#redis.duplicate({ lazyConnect: true, maxRetriesPerRequest: 1 })
+    // ioredis resubscribes on its own after a reconnect, but leaves that promise unhandled (6.0.0): a
+    // Redis that drops again right after coming back would raise an unhandled rejection in the host
+    // process. So the store resubscribes itself, with failures handled, and then resyncs.
+    const sub = this.#redis.duplicate({ lazyConnect: true, maxRetriesPerRequest: 1, autoResubscribe: false })
     sub.on('error', () => {})
     sub.on('message', (_channel: string, message: string) => this.#onMessage(message))
+    let connected = false
+    sub.on('ready', () => {
+      if (connected)
+        sub.subscribe(this.#channel).then(
+          () => this.#resync(),
+          () => {},
+        )
+      connected = true
+    })
     this.#sub = sub
     this.#subReady = sub
       .connect()
@@ -369,6 +381,31 @@ class RedisApprovals implements ApprovalStore {
       }
     })
     return this.#subReady
+  }
+
+  /**
+   * After a reconnect: messages published while the subscriber was away are lost (pub/sub keeps
+   * none), so waiters re-check and inbox listeners get every pending request again.
+   */
+  #resync(): void {
+    for (const wakes of this.#watchers.values()) for (const wake of wakes) wake()
+    if (this.#listeners.size === 0) return
+    this.pending().then(
+      (records) => {
+        for (const record of records) this.#emit({ type: 'pending', record })
+      },
+      () => {}, // still unreachable: the next reconnect resyncs again
+    )
+  }
+
+  #emit(event: ApprovalEvent): void {
+    for (const listener of this.#listeners) {
+      try {
+        listener(event)
+      } catch {
+        // A faulty listener must not break the store or other listeners.
+      }
+    }
   }
 
   #onMessage(message: string): void {
@@ -386,13 +423,7 @@ class RedisApprovals implements ApprovalStore {
     }
     const id = event.type === 'pending' ? event.record.id : event.id
     for (const wake of this.#watchers.get(id) ?? []) wake()
-    for (const listener of this.#listeners) {
-      try {
-        listener(event)
-      } catch {
-        // A faulty listener must not break the store or other listeners.
-      }
-    }
+    this.#emit(event)
   }
 
   /** Every Redis call is bounded: a store that does not answer denies (fail closed). */
