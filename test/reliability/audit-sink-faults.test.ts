@@ -1,16 +1,19 @@
-// Audit sink faults, as documented in packages/core/README.md ("Failure modes"): a full/slow sink
-// makes commands wait (never drops a record); a failed sink fails closed (ERR_WARDEN_AUDIT before
-// the command runs, or the result withheld when recording it throws); a background write error
-// (disk full) fails the next command; `fail-open` is explicit and marked on every record.
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+// Audit sink faults, as documented in packages/core/README.md ("Failure modes"): a slow sink makes
+// commands wait (a command runs only once its command record is stored, returns only once its
+// outcome is; never drops a record); a failed sink fails closed (ERR_WARDEN_AUDIT before the
+// command runs; ERR_WARDEN_RAN_UNRECORDED, result withheld, when only its outcome could not be
+// stored); disk full fails closed; `fail-open` is explicit and marked on every record.
+import { mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import {
+  type AuditEntry,
   type AuditRecord,
   type AuditSink,
   type Command,
   createWarden,
   jsonlSink,
+  readAudit,
   verifyChain,
   WardenError,
 } from '@warden/core'
@@ -34,34 +37,33 @@ const settle = <T>(p: Promise<T>) =>
   )
 const code = (e: unknown) => (e instanceof WardenError ? e.code : `not a WardenError: ${String(e)}`)
 
-/** A sink whose buffer is "full" until the test opens the gate: write() returns false, flush() waits. */
+/** A sink that stores on flush(); while held, every flush waits until the test releases it. */
 function gatedSink() {
   const lines: string[] = []
-  let open!: () => void
-  let gate = new Promise<void>((r) => {
-    open = r
-  })
+  let gate: { promise: Promise<void>; resolve: () => void } | undefined
   let flushes = 0
-  let full = false
-  const sink: AuditSink & { lines: string[]; fill(): void; open(): void; readonly flushes: number } = {
+  const sink: AuditSink & { lines: string[]; hold(): void; release(): void; readonly flushes: number } = {
     lines,
     write(line) {
       lines.push(line)
-      return !full
+      return true
     },
-    async flush() {
-      if (!full) return
+    flush() {
       flushes++
-      await gate
-    },
-    fill() {
-      full = true
+      return gate?.promise ?? Promise.resolve()
     },
     close: async () => {},
-    open() {
-      full = false
-      open()
-      gate = Promise.resolve()
+    hold() {
+      if (gate !== undefined) return
+      let resolve!: () => void
+      const promise = new Promise<void>((r) => {
+        resolve = r
+      })
+      gate = { promise, resolve }
+    },
+    release() {
+      gate?.resolve()
+      gate = undefined
     },
     get flushes() {
       return flushes
@@ -70,45 +72,59 @@ function gatedSink() {
   return sink
 }
 
-describe('slow or full sink: commands wait, nothing is dropped', () => {
-  it('no command returns before its record is stored; all records arrive, in one verified chain', async () => {
+describe('slow sink: the record comes first, nothing is dropped', () => {
+  it('no command runs before its command record is stored, none returns before its outcome is; one verified chain', async () => {
     const sink = gatedSink()
     const warden = createWarden({ policy: POLICY, audit: sink })
     const session = await warden.session({ principal: { id: 'svc', type: 'service' } })
-    sink.fill()
+    sink.hold()
+    const flushesBefore = sink.flushes
     let ran = 0
     let returned = 0
+    let allRan!: () => void
+    const everyoneRan = new Promise<void>((r) => {
+      allRan = r
+    })
     const all = Array.from({ length: 64 }, (_, i) =>
       session
-        .execute(cmd(i), () => ++ran)
+        .execute(cmd(i), () => {
+          // from here on, the outcome records wait too
+          sink.hold()
+          if (++ran === 64) allRan()
+          return i
+        })
         .then((v) => {
           returned++
           return v
         }),
     )
-    while (sink.flushes === 0 || ran < 64) await new Promise((r) => setTimeout(r, 5))
-    await new Promise((r) => setTimeout(r, 50))
-    expect(returned).toBe(0) // every command ran and is held until its record is stored
-    sink.open()
-    await Promise.all(all)
+    // every command record was written and is waiting to be stored: nothing has run
+    expect(sink.flushes - flushesBefore).toBe(64)
+    await new Promise((r) => setImmediate(r))
+    expect(ran).toBe(0)
+    sink.release()
+    await everyoneRan
+    await new Promise((r) => setImmediate(r))
+    expect(returned).toBe(0) // every command ran and its result is held until its outcome is stored
+    sink.release()
+    expect(await Promise.all(all)).toEqual(Array.from({ length: 64 }, (_, i) => i))
     expect(returned).toBe(64)
     await warden.close()
     const file = join(dir, 'gated.jsonl')
     writeFileSync(file, `${sink.lines.join('\n')}\n`)
-    const chain = await verifyChain(file)
-    expect(chain).toMatchObject({ ok: true })
-    const records = sink.lines.map((l) => JSON.parse(l) as AuditRecord).filter((r) => r.type === 'command')
-    expect(records.map((r) => r.command).sort()).toEqual(
+    expect(await verifyChain(file)).toMatchObject({ ok: true, count: 2 + 64 * 2 })
+    const entries = sink.lines.map((l) => JSON.parse(l) as AuditEntry)
+    const commands = entries.filter((r) => r.type === 'command') as AuditRecord[]
+    expect(commands.map((r) => r.command).sort()).toEqual(
       Array.from({ length: 64 }, (_, i) => cmd(i).text).sort(),
     )
+    const outcomes = entries.filter((r) => r.type === 'outcome')
+    expect(new Set(outcomes.map((r) => (r as { of: string }).of))).toEqual(new Set(commands.map((r) => r.id)))
   })
 
-  it('jsonlSink with a tiny buffer and fsync per record under 32-way concurrency: one record per command', async () => {
+  it('jsonlSink with fsync per record under 32-way concurrency: a command record and an outcome per command', async () => {
     const file = join(dir, 'tiny.jsonl')
-    const warden = createWarden({
-      policy: POLICY,
-      audit: jsonlSink(file, { fsync: 'always', highWaterMark: 1 }),
-    })
+    const warden = createWarden({ policy: POLICY, audit: jsonlSink(file, { fsync: 'always' }) })
     const session = await warden.session({ principal: { id: 'svc', type: 'service' } })
     const N = 600
     let next = 0
@@ -122,13 +138,11 @@ describe('slow or full sink: commands wait, nothing is dropped', () => {
     )
     await warden.close()
     expect(await verifyChain(file)).toMatchObject({ ok: true })
-    const commands = readFileSync(file, 'utf8')
-      .trim()
-      .split('\n')
-      .map((l) => JSON.parse(l) as AuditRecord)
-      .filter((r) => r.type === 'command')
+    const commands: AuditRecord[] = []
+    for await (const r of readAudit(file)) if (r.type === 'command') commands.push(r)
     expect(commands.length).toBe(N)
     expect(new Set(commands.map((r) => r.command)).size).toBe(N)
+    expect(commands.every((r) => r.outcome?.status === 'ok')).toBe(true)
   })
 })
 
@@ -148,31 +162,63 @@ describe('failing sink: fail closed', () => {
     await warden.close().catch(() => {})
   })
 
-  it('a sink that throws while recording a command withholds that command’s result', async () => {
-    let throwing = false
-    const lines: string[] = []
+  const throwingSink = () => {
+    const state = { throwing: false, lines: [] as string[] }
     const sink: AuditSink = {
       write(line) {
-        if (throwing) throw new Error('ENOSPC: no space left on device')
-        lines.push(line)
+        if (state.throwing) throw new Error('ENOSPC: no space left on device')
+        state.lines.push(line)
         return true
       },
       flush: async () => {},
       close: async () => {},
     }
+    return { sink, state }
+  }
+
+  it('a sink that throws on a command record refuses the command before it runs', async () => {
+    const { sink, state } = throwingSink()
     const warden = createWarden({ policy: POLICY, audit: sink })
     const session = await warden.session({ principal: { id: 'svc', type: 'service' } })
-    throwing = true
+    state.throwing = true
     let ran = 0
     const r = await settle(session.execute(cmd(1), () => `secret result ${++ran}`))
-    expect(ran).toBe(1)
-    expect(r.value).toBeUndefined()
+    expect(ran).toBe(0)
     expect(code(r.error)).toBe('ERR_WARDEN_AUDIT')
     await warden.close().catch(() => {})
   })
 
+  it('a sink that throws on an outcome record withholds the result, with a code that says the command ran', async () => {
+    const { sink, state } = throwingSink()
+    const warden = createWarden({ policy: POLICY, audit: sink })
+    const session = await warden.session({ principal: { id: 'svc', type: 'service' } })
+    let ran = 0
+    const r = await settle(
+      session.execute(cmd(1), () => {
+        state.throwing = true
+        return `secret result ${++ran}`
+      }),
+    )
+    expect(ran).toBe(1)
+    expect(r.value).toBeUndefined()
+    expect(code(r.error)).toBe('ERR_WARDEN_RAN_UNRECORDED')
+    expect(String((r.error as Error).message)).not.toContain('secret result')
+    // its command record is on the chain; nothing runs any more
+    expect(JSON.parse(state.lines[state.lines.length - 1])).toMatchObject({
+      type: 'command',
+      command: cmd(1).text,
+    })
+    const again = await settle(session.execute(cmd(2), () => ++ran))
+    expect(code(again.error)).toBe('ERR_WARDEN_AUDIT')
+    expect(ran).toBe(1)
+    await warden.close().catch(() => {})
+  })
+
   it('a background write error (disk full: /dev/full) fails the next command', async () => {
-    const warden = createWarden({ policy: POLICY, audit: jsonlSink('/dev/full', { fsync: 'none' }) })
+    // /dev/full answers every write with ENOSPC; a link to it keeps the lock file in our folder
+    const full = join(dir, 'full.jsonl')
+    symlinkSync('/dev/full', full)
+    const warden = createWarden({ policy: POLICY, audit: jsonlSink(full, { fsync: 'none' }) })
     const opened = await settle(warden.session({ principal: { id: 'svc', type: 'service' } }))
     let ran = 0
     let refused: unknown

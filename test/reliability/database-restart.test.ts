@@ -2,10 +2,10 @@
 // while it is down fail with the driver's error; the pool then recovers on its own; every command
 // has exactly one audit record (none twice, none lost), every command audited `ok` is in the
 // database, and the hash chain verifies. Runs on a private throwaway cluster, never the shared one.
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { type AuditRecord, createWarden, jsonlSink, verifyChain, type Warden } from '@warden/core'
+import { type AuditRecord, createWarden, jsonlSink, readAudit, verifyChain, type Warden } from '@warden/core'
 import { stubBroker } from '@warden/core/testing'
 import { Pool } from '@warden/drivers/pg'
 import { compilePolicy } from '@warden/policy'
@@ -88,11 +88,8 @@ it('crash + restart mid-run: the pool recovers, nothing is audited twice or lost
 
   // One record per command; `ok` records match rows; the chain verifies.
   expect(await verifyChain(file)).toMatchObject({ ok: true })
-  const records = readFileSync(file, 'utf8')
-    .trim()
-    .split('\n')
-    .map((l) => JSON.parse(l) as AuditRecord)
-    .filter((r) => r.type === 'command')
+  const records: AuditRecord[] = []
+  for await (const r of readAudit(file)) if (r.type === 'command') records.push(r)
   const byId = new Map<number, AuditRecord[]>()
   for (const r of records) {
     const id = Number(/VALUES \((\d+)\)/.exec(r.command ?? '')?.[1])

@@ -2,15 +2,15 @@
 // a policy with allow/deny/mask rules, hash-chained jsonl audit), then a real-PostgreSQL slice.
 // Every command must have exactly one record, the chain must verify, and the heap must stay flat
 // (heapUsed after GC at checkpoints, with a generous bound: a leak check, not a timing threshold).
-import { createReadStream, mkdtempSync, rmSync } from 'node:fs'
+import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { createInterface } from 'node:readline'
 import {
   type AuditRecord,
   type Command,
   createWarden,
   jsonlSink,
+  readAudit,
   verifyChain,
   WardenError,
 } from '@warden/core'
@@ -47,13 +47,8 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }))
 beforeAll(() => loadPostgresParser())
 
 async function* commandRecords(file: string): AsyncGenerator<AuditRecord> {
-  for await (const line of createInterface({
-    input: createReadStream(file),
-    crlfDelay: Number.POSITIVE_INFINITY,
-  })) {
-    const record = JSON.parse(line) as AuditRecord
-    if (record.type === 'command') yield record
-  }
+  // Each command joined with its outcome record (stored before its result was released).
+  for await (const record of readAudit(file)) if (record.type === 'command') yield record
 }
 
 // Three cached statement texts for the allowed commands (each run reports its index as its row

@@ -81,4 +81,4 @@ const drop: Command = {
 await session.execute(drop, () => 'never runs').catch((err) => console.log(err.code, err.rule)) // ERR_WARDEN_DENIED default
 
 await warden.close() // closes sessions, revokes leases, flushes audit
-console.log(await verifyChain(auditFile)) // { ok: true, count: 4, head: { seq: 4, hash: 'sha256:…' } }
+console.log(await verifyChain(auditFile)) // { ok: true, count: 5, head: { seq: 5, hash: 'sha256:…' } }

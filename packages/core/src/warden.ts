@@ -43,6 +43,13 @@ export interface WardenOptions {
   readonly auditFailure?: 'fail-closed' | 'fail-open'
   /** Lease cache tuning. */
   readonly leases?: LeaseCacheOptions
+  /**
+   * On SIGTERM and SIGINT, store every queued audit record synchronously before the process goes
+   * (default true). When Warden's is the only listener, the signal then ends the process as it
+   * would have without it; when the host has its own, the host decides. Set false where the host
+   * owns signals, and call `warden.flushSync()` (or `await warden.close()`) from its handler.
+   */
+  readonly signals?: boolean
 }
 
 export type SessionInput =
@@ -65,6 +72,8 @@ export interface Warden extends SessionSource {
   current(): Session
   /** Closes every open session, revokes every lease, flushes and closes the audit sinks. */
   close(): Promise<void>
+  /** Stores every queued audit record now, synchronously (for a host's own signal handler). */
+  flushSync(): void
 }
 
 const TYPES: ReadonlySet<string> = new Set(['service', 'agent', 'workload', 'user'] satisfies PrincipalType[])
@@ -76,6 +85,19 @@ const onBeforeExit = () => {
   for (const w of live) w.flushQuietly()
 }
 
+// SIGTERM/SIGINT: a container stop must not lose what is queued. Records are written before their
+// command proceeds, so what is queued here belongs to commands not yet sent or results not yet
+// released; storing it synchronously is all a signal handler can safely do.
+const onSignal = (signal: NodeJS.Signals) => {
+  for (const w of live) if (w.signals) w.flushQuietlySync()
+  if (process.listenerCount(signal) === 1) {
+    // Ours was the only listener: end the process as the signal would have without it.
+    process.removeListener(signal, onSignal)
+    process.kill(process.pid, signal)
+  }
+}
+let signalHook = false
+
 class WardenImpl implements Warden {
   readonly #core: WardenCore
   readonly #identity: Identity | undefined
@@ -83,6 +105,7 @@ class WardenImpl implements Warden {
   #closed = false
   #closing: Promise<void> | undefined
   #flushing = false
+  readonly signals: boolean
 
   constructor(options: WardenOptions) {
     const sinks = Array.isArray(options.audit)
@@ -117,6 +140,23 @@ class WardenImpl implements Warden {
       exitHook = true
       process.on('beforeExit', onBeforeExit)
     }
+    this.signals = options.signals !== false
+    if (this.signals && !signalHook) {
+      signalHook = true
+      process.on('SIGTERM', onSignal)
+      process.on('SIGINT', onSignal)
+    }
+  }
+
+  flushSync(): void {
+    this.#core.audit.flushSync()
+  }
+
+  /** From a signal handler: never throws (a failed sink already refuses commands). */
+  flushQuietlySync(): void {
+    try {
+      this.#core.audit.flushSync()
+    } catch {}
   }
 
   async session(input: SessionInput): Promise<Session> {
@@ -291,6 +331,8 @@ export function createWarden(options: WardenOptions): Warden {
       'createWarden: "masking" must be a masking engine (createMaskingEngine()) or its options',
     )
   }
+  if (options.signals !== undefined && typeof options.signals !== 'boolean')
+    throw new WardenTypeError('createWarden: signals must be true or false')
   if (
     options.auditFailure !== undefined &&
     options.auditFailure !== 'fail-closed' &&

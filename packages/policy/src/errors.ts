@@ -32,6 +32,8 @@ export type WardenErrorCode =
   | 'ERR_WARDEN_BROKER'
   | 'ERR_WARDEN_LEASE_EXPIRED'
   | 'ERR_WARDEN_AUDIT'
+  // the command ran (it may have changed something) but its outcome could not be recorded; its result is withheld
+  | 'ERR_WARDEN_RAN_UNRECORDED'
   | 'ERR_WARDEN_CONFIG'
   | 'ERR_WARDEN_MASKING'
   | 'ERR_WARDEN_DESCRIBE'

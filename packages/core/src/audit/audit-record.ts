@@ -2,7 +2,16 @@ import type { Effect, PrincipalType, ResourceKind } from '@warden/policy'
 
 export type OutcomeStatus = 'ok' | 'error' | 'denied' | 'rejected' | 'expired'
 
-/** Audit record version 1 (DESIGN.md). Core fills seq/prev/hash per sink. */
+/**
+ * Audit record version 1 (DESIGN.md). Core fills seq/prev/hash per sink.
+ *
+ * Write-ahead: a command that runs is recorded twice. Its `command` record (who, what, the
+ * decision) is stored before the command is sent, without `outcome`; an {@link OutcomeRecord}
+ * (`of` = the command record's id) is stored before the result reaches the caller. A command
+ * refused before running has one `command` record that carries its `outcome`. Readers join the two
+ * (memorySink's `records`, `warden audit replay`); a command record with no outcome anywhere means
+ * the process ended while the command ran: its outcome is unknown.
+ */
 export interface AuditRecord {
   readonly v: 1
   readonly id: string
@@ -73,3 +82,38 @@ export interface AuditRecord {
   readonly auditFailure?: 'fail-open'
   readonly [extension: string]: unknown
 }
+
+/** Fields every line of the chain has. */
+export interface ChainedRecord {
+  readonly v: 1
+  readonly id: string
+  readonly time: string
+  readonly seq: number
+  readonly session: string
+  readonly prev: string
+  readonly hash: string
+}
+
+/** Stored before a command's result is released: how the command that `of` names ended. */
+export interface OutcomeRecord extends ChainedRecord {
+  readonly type: 'outcome'
+  /** The `id` of the command record. */
+  readonly of: string
+  readonly outcome: NonNullable<AuditRecord['outcome']>
+  readonly masked?: AuditRecord['masked']
+  readonly recording?: string
+  readonly auditFailure?: 'fail-open'
+}
+
+/**
+ * Written by a file sink that reopened a log whose last line was torn (a write cut short by a crash
+ * or a full disk): the torn bytes were removed, and this record says how many and their digest, so
+ * the chain stays continuous and the repair itself is on the record.
+ */
+export interface RepairRecord extends ChainedRecord {
+  readonly type: 'repair'
+  readonly truncated: { readonly bytes: number; readonly sha256: string }
+}
+
+/** Any line of an audit chain, as a sink receives it. */
+export type AuditEntry = AuditRecord | OutcomeRecord | RepairRecord

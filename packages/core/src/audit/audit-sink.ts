@@ -1,16 +1,24 @@
-import type { AuditRecord } from './audit-record.js'
+import type { AuditEntry } from './audit-record.js'
 
 /**
- * Where audit lines go. Core owns the hash chain (seq, prev, hash) and hands the sink
- * the finished canonical line, so a custom sink only stores lines.
+ * Where audit lines go. Core owns the hash chain (seq, prev, hash) and hands the sink the finished
+ * canonical line, so a custom sink only stores lines.
+ *
+ * The record comes first: core sends a command only after `stored()` (or, without it, `flush()`)
+ * says its command record is stored, and releases the result only after the same for its outcome.
  */
 export interface AuditSink {
+  /** Hot path: enqueue synchronously (no I/O wait). Throws once the sink has failed. */
+  write(line: string, record: Readonly<AuditEntry>): boolean | undefined
   /**
-   * Hot path: enqueue synchronously. Returns false when the buffer is full (core then waits for
-   * `flush()` before the command returns: records are never dropped). Throws once the sink has failed.
+   * Resolves once every line written so far is stored as this sink promises (a file sink: in the
+   * file, or on disk with fsync), or returns undefined when it already is. Rejects if storing failed.
+   * Optional: without it core awaits `flush()`.
    */
-  write(line: string, record: Readonly<AuditRecord>): boolean
-  /** Resolves when everything written so far is stored; rejects if storing failed. */
+  stored?(): Promise<void> | undefined
+  /** Stores now, synchronously, what was written (signal handlers and audited checks). Optional. */
+  flushSync?(): void
+  /** Resolves when everything written so far is stored and durable; rejects if storing failed. */
   flush(): Promise<void>
   close(): Promise<void>
   /**

@@ -1,217 +1,390 @@
-import { closeSync, fdatasync, fstatSync, openSync, readSync, write } from 'node:fs'
-import { WardenError } from '@warden/policy'
-import type { AuditRecord } from './audit-record.js'
+import {
+  closeSync,
+  fdatasync,
+  fdatasyncSync,
+  fstatSync,
+  ftruncateSync,
+  openSync,
+  renameSync,
+  writeSync,
+} from 'node:fs'
+import { WardenError, WardenTypeError } from '@warden/policy'
+import { GENESIS, sealRecord } from '../internal/audit-chain.js'
+import { newId } from '../internal/ids.js'
+import { type LogLock, lockLog } from '../internal/log-lock.js'
+import { archived, segmentPath } from '../internal/log-segments.js'
+import { type ChainHead, readTail } from '../internal/log-tail.js'
+import type { AuditEntry } from './audit-record.js'
 import type { AuditSink } from './audit-sink.js'
 
 export interface JsonlSinkOptions {
   /**
-   * `always`: each record is written and fdatasync'ed on its own; `batch` (default): records queued
-   * since the last write go out in one write, and one fdatasync covers the writes of the last ~2 ms
-   * (group commit; `flush()` syncs at once); `none`: batched writes, no fsync (the OS decides;
-   * fastest, loses the last records on a power cut).
+   * Every record reaches the file (the OS holds it: it survives the process being killed) before
+   * its command is sent or its result released. `fsync` says when it is also on disk:
+   * `always`: before the command proceeds (group commit: one fdatasync covers every record written
+   * since the last one); `batch` (default): in the background, at most ~2 ms later (a power cut can
+   * lose those last milliseconds); `none`: when the OS decides.
    */
   readonly fsync?: 'always' | 'batch' | 'none'
-  /** Queued records at which `write` reports full and commands wait for the disk (default 8192). */
-  readonly highWaterMark?: number
   /** File mode when the file is created (default 0o600). */
   readonly mode?: number
+  /**
+   * Start a new segment when the live file reaches `maxBytes` or is older than `intervalMs`. The
+   * live file keeps its name; older segments become `<path>.000001`, `<path>.000002`, … and the
+   * chain continues across them (`auditSegments(path)` lists them in order for `verifyChain`).
+   */
+  readonly rotate?: { readonly maxBytes?: number; readonly intervalMs?: number }
 }
-
-// Queued lines at which a write starts without waiting for the next event-loop turn.
-const EAGER = 256
-// `batch`: group commit. Lines are written to the file promptly (a process crash loses no more than
-// before), but fdatasync runs at most once per SYNC_MS unless someone waits in flush(): one
-// fdatasync per command cost more than the command itself when commands come one at a time.
-const SYNC_MS = 2
 
 export interface JsonlSink extends AuditSink {
   readonly path: string
 }
 
+// `batch`: how long written lines may wait for their background fdatasync.
+const SYNC_MS = 2
+
+interface Waiter {
+  readonly promise: Promise<void>
+  resolve(): void
+  reject(err: Error): void
+}
+
+function waiter(): Waiter {
+  let resolve!: () => void
+  let reject!: (err: Error) => void
+  const promise = new Promise<void>((res, rej) => {
+    resolve = res
+    reject = rej
+  })
+  // A command that stopped waiting (its session failed elsewhere) must not leave a rejection unhandled.
+  promise.catch(() => {})
+  return { promise, resolve, reject }
+}
+
 /**
- * Append-only JSON-lines audit file. One writer per file: the chain continues from the file's last
- * record when the process restarts. Lines are queued synchronously and written in the background;
- * nothing queued is lost on `flush()`/`close()`, and a full queue makes commands wait (never drops).
+ * Append-only JSON-lines audit file, held by one writer (a lock file beside it). Lines written in
+ * one turn of the event loop go out in one synchronous write (group commit; no threadpool round
+ * trip); the records of a command are stored before it proceeds (see `fsync`). On open, a torn last
+ * line is cut off and the cut is itself recorded (a `repair` record), so the chain continues.
+ * @example
+ * const audit = jsonlSink('audit.jsonl', { fsync: 'always', rotate: { maxBytes: 64 << 20 } })
  */
 export function jsonlSink(path: string, options: JsonlSinkOptions = {}): JsonlSink {
+  if (typeof path !== 'string' || path === '')
+    throw new WardenTypeError('jsonlSink: path must be a file path')
   const fsync = options.fsync ?? 'batch'
   if (fsync !== 'always' && fsync !== 'batch' && fsync !== 'none') {
-    throw new WardenError(
-      'ERR_WARDEN_CONFIG',
-      `jsonlSink: fsync must be 'always', 'batch' or 'none', got ${String(fsync)}`,
-    )
+    throw new WardenTypeError(`jsonlSink: fsync must be 'always', 'batch' or 'none', got ${String(fsync)}`)
   }
-  const highWaterMark = options.highWaterMark ?? 8192
-  let fd: number
-  try {
-    fd = openSync(path, 'a+', options.mode ?? 0o600)
-  } catch (err) {
-    throw new WardenError('ERR_WARDEN_AUDIT', `jsonlSink: cannot open ${path}: ${(err as Error).message}`, {
-      cause: err,
-    })
+  const rotate = options.rotate ?? {}
+  for (const key of ['maxBytes', 'intervalMs'] as const) {
+    const v = rotate[key]
+    if (v !== undefined && !(Number.isSafeInteger(v) && v > 0))
+      throw new WardenTypeError(`jsonlSink: rotate.${key} must be a positive integer, got ${String(v)}`)
   }
-  const head = readHead(fd, path)
-
-  let queue: string[] = []
-  // `scheduled`: a batch write is queued for the next turn; `writing`: a write/fsync is in flight.
-  let scheduled = false
-  let writing = false
-  let closed = false
-  let failure: Error | undefined
-  let waiters: { resolve: () => void; reject: (err: Error) => void }[] = []
-  // `batch`: written but not yet fdatasync'ed; when the last fdatasync started; the pending sync timer.
-  let unsynced = false
-  let lastSync = 0
-  let syncTimer: NodeJS.Timeout | undefined
-
-  const settle = () => {
-    if (writing || scheduled || queue.length > 0 || unsynced) return
-    const w = waiters
-    waiters = []
-    for (const waiter of w) failure ? waiter.reject(failure) : waiter.resolve()
-  }
-
-  const fail = (err: Error) => {
-    failure ??= new WardenError('ERR_WARDEN_AUDIT', `jsonlSink ${path}: ${err.message}`, { cause: err })
-    queue = []
-    writing = false
-    unsynced = false
-    if (syncTimer !== undefined) clearTimeout(syncTimer)
-    syncTimer = undefined
-    settle()
-  }
-
-  const onTurn = () => {
-    scheduled = false
-    pump()
-  }
-
-  const sync = () => {
-    if (syncTimer !== undefined) {
-      clearTimeout(syncTimer)
-      syncTimer = undefined
-    }
-    writing = true
-    unsynced = false
-    lastSync = performance.now()
-    fdatasync(fd, (syncErr) => {
-      if (syncErr) return fail(syncErr)
-      writing = false
-      pump()
-    })
-  }
-
-  const onSyncTimer = () => {
-    syncTimer = undefined
-    if (!writing && !failure && unsynced) sync()
-  }
-
-  const pump = () => {
-    if (writing || failure) return
-    if (queue.length === 0) {
-      // Someone waits for durability: sync now rather than at the end of the interval.
-      if (unsynced && waiters.length > 0) return sync()
-      return settle()
-    }
-    writing = true
-    let data: string
-    if (fsync === 'always') {
-      data = `${queue.shift() as string}\n`
-    } else {
-      queue.push('')
-      data = queue.join('\n')
-      queue = []
-    }
-    writeAll(fd, Buffer.from(data), (err) => {
-      if (err) return fail(err)
-      if (fsync === 'none') {
-        writing = false
-        return pump()
-      }
-      if (fsync === 'always' || waiters.length > 0 || performance.now() - lastSync >= SYNC_MS) return sync()
-      // Group commit: more lines may come within the interval; one fdatasync then covers them all.
-      unsynced = true
-      writing = false
-      if (syncTimer === undefined) {
-        syncTimer = setTimeout(onSyncTimer, Math.max(0, SYNC_MS - (performance.now() - lastSync)))
-        syncTimer.unref()
-      }
-      pump()
-    })
-  }
-
-  return {
-    path,
-    write(line: string, _record: Readonly<AuditRecord>): boolean {
-      if (failure) throw failure
-      if (closed) throw new WardenError('ERR_WARDEN_AUDIT', `jsonlSink ${path}: write after close`)
-      queue.push(line)
-      if (!writing) {
-        if (queue.length >= EAGER) {
-          // A busy producer that never yields: start writing now rather than hold many records.
-          pump()
-        } else if (!scheduled) {
-          scheduled = true
-          // Batch everything written in this turn of the event loop into one write.
-          setImmediate(onTurn)
-        }
-      }
-      return queue.length < highWaterMark
-    },
-    flush(): Promise<void> {
-      if (failure) return Promise.reject(failure)
-      if (!writing && !scheduled && queue.length === 0 && !unsynced) return Promise.resolve()
-      const done = new Promise<void>((resolve, reject) => waiters.push({ resolve, reject }))
-      // Written but not synced, nothing in flight: sync now (pump does when it finds waiters).
-      if (!writing && !scheduled) pump()
-      return done
-    },
-    async close(): Promise<void> {
-      if (closed) return
-      try {
-        await this.flush()
-      } finally {
-        closed = true
-        if (syncTimer !== undefined) clearTimeout(syncTimer)
-        closeSync(fd)
-      }
-    },
-    head: () => head,
-    failure: () => failure,
-  }
+  return new JsonlFileSink(path, fsync, options.mode ?? 0o600, rotate)
 }
 
-function writeAll(fd: number, buf: Buffer, done: (err: Error | null) => void): void {
-  write(fd, buf, 0, buf.length, null, (err, written) => {
-    if (err) return done(err)
-    if (written < buf.length) return writeAll(fd, buf.subarray(written), done)
-    done(null)
-  })
-}
+class JsonlFileSink implements JsonlSink {
+  readonly path: string
+  readonly #fsync: 'always' | 'batch' | 'none'
+  readonly #mode: number
+  readonly #maxBytes: number
+  readonly #intervalMs: number
+  readonly #lock: LogLock
+  #fd: number
+  #size: number
+  #openedAt = Date.now()
+  #segment: number
+  #head: ChainHead | undefined
 
-/** Reads the last complete line of the file to continue its chain (setup cost, once). */
-function readHead(fd: number, path: string): { seq: number; hash: string } | undefined {
-  const size = fstatSync(fd).size
-  if (size === 0) return undefined
-  let chunk = 4096
-  for (;;) {
-    const start = Math.max(0, size - chunk)
-    const buf = Buffer.alloc(size - start)
-    readSync(fd, buf, 0, buf.length, start)
-    const text = buf.toString('utf8').replace(/\n+$/, '')
-    const nl = text.lastIndexOf('\n')
-    if (nl >= 0 || start === 0) {
-      const last = text.slice(nl + 1)
+  #pending: string[] = []
+  #pendingWaiter: Waiter | undefined
+  #scheduled = false
+  // Batches written to the file, and how many of them an fdatasync has covered.
+  #writeGen = 0
+  #syncedGen = 0
+  #syncing = false
+  #syncDone: Promise<void> | undefined
+  #syncTimer: NodeJS.Timeout | undefined
+  #syncWaiters: { gen: number; waiter: Waiter }[] = []
+  #rotateDue = false
+  #failure: Error | undefined
+  #closed = false
+  #closing: Promise<void> | undefined
+
+  constructor(
+    path: string,
+    fsync: 'always' | 'batch' | 'none',
+    mode: number,
+    rotate: JsonlSinkOptions['rotate'],
+  ) {
+    this.path = path
+    this.#fsync = fsync
+    this.#mode = mode
+    this.#maxBytes = rotate?.maxBytes ?? Number.POSITIVE_INFINITY
+    this.#intervalMs = rotate?.intervalMs ?? Number.POSITIVE_INFINITY
+    this.#lock = lockLog(path)
+    try {
+      this.#fd = openSync(path, 'a+', mode)
+    } catch (err) {
+      this.#lock.release()
+      throw new WardenError('ERR_WARDEN_AUDIT', `jsonlSink: cannot open ${path}: ${(err as Error).message}`, {
+        cause: err,
+      })
+    }
+    const segments = archived(path)
+    this.#segment = segments.length > 0 ? segments[segments.length - 1] : 0
+    try {
+      const tail = readTail(this.#fd, path)
+      this.#head = tail.head
+      let torn = tail.torn
+      if (this.#head === undefined && torn === undefined && this.#segment > 0) {
+        // The live file is new (rotated just before a restart): continue from the last segment.
+        const last = lastSegmentTail(segmentPath(path, this.#segment))
+        this.#head = last.head
+        torn = last.torn
+      }
+      if (torn !== undefined) this.#repair(torn)
+      this.#size = fstatSync(this.#fd).size
+    } catch (err) {
+      closeSync(this.#fd)
+      this.#lock.release()
+      throw err instanceof WardenError
+        ? err
+        : new WardenError('ERR_WARDEN_AUDIT', `jsonlSink: cannot read ${path}: ${(err as Error).message}`, {
+            cause: err,
+          })
+    }
+  }
+
+  head(): ChainHead | undefined {
+    return this.#head
+  }
+
+  failure(): Error | undefined {
+    return this.#failure
+  }
+
+  write(line: string, record: Readonly<AuditEntry>): boolean {
+    if (this.#failure) throw this.#failure
+    if (this.#closed) throw new WardenError('ERR_WARDEN_AUDIT', `jsonlSink ${this.path}: write after close`)
+    this.#pending.push(line)
+    this.#head = { seq: record.seq, hash: record.hash }
+    if (!this.#scheduled) {
+      this.#scheduled = true
+      // Everything written in this turn of the event loop goes out in one write.
+      setImmediate(this.#onTurn)
+    }
+    return true
+  }
+
+  stored(): Promise<void> | undefined {
+    if (this.#failure) return Promise.reject(this.#failure)
+    if (this.#pending.length > 0) {
+      this.#pendingWaiter ??= waiter()
+      return this.#pendingWaiter.promise
+    }
+    return this.#fsync === 'always' ? this.#untilSynced(this.#writeGen) : undefined
+  }
+
+  flushSync(): void {
+    if (this.#failure) throw this.#failure
+    if (this.#pending.length > 0) this.#writeBatch()
+    if (this.#failure) throw this.#failure
+    if (this.#fsync !== 'none' && this.#syncedGen < this.#writeGen) {
       try {
-        const rec = JSON.parse(last) as { seq?: unknown; hash?: unknown }
-        if (typeof rec.seq === 'number' && typeof rec.hash === 'string')
-          return { seq: rec.seq, hash: rec.hash }
+        fdatasyncSync(this.#fd)
+      } catch (err) {
+        this.#fail(err as Error)
+        throw this.#failure
+      }
+      this.#synced(this.#writeGen)
+    }
+  }
+
+  async flush(): Promise<void> {
+    await this.stored()
+    if (this.#fsync !== 'none') await this.#untilSynced(this.#writeGen)
+  }
+
+  close(): Promise<void> {
+    this.#closing ??= this.#close()
+    return this.#closing
+  }
+
+  async #close(): Promise<void> {
+    try {
+      if (!this.#failure) await this.flush()
+    } finally {
+      this.#closed = true
+      if (this.#syncTimer !== undefined) clearTimeout(this.#syncTimer)
+      // An fdatasync still in flight would use a closed descriptor: let it finish first.
+      if (this.#syncing) await this.#syncDone
+      closeSync(this.#fd)
+      this.#lock.release()
+    }
+    if (this.#failure) throw this.#failure
+  }
+
+  readonly #onTurn = (): void => {
+    this.#scheduled = false
+    if (this.#pending.length > 0 && !this.#failure) this.#writeBatch()
+  }
+
+  #writeBatch(): void {
+    const lines = this.#pending
+    const batch = this.#pendingWaiter
+    this.#pending = []
+    this.#pendingWaiter = undefined
+    const data = Buffer.from(lines.length === 1 ? `${lines[0]}\n` : `${lines.join('\n')}\n`)
+    const before = this.#size
+    try {
+      writeFully(this.#fd, data)
+    } catch (err) {
+      // Leave no torn line behind if the file system lets us (a full disk still allows shrinking).
+      try {
+        ftruncateSync(this.#fd, before)
       } catch {}
-      throw new WardenError(
-        'ERR_WARDEN_AUDIT',
-        `jsonlSink: the last line of ${path} is not an audit record; run verifyChain on it and move it aside before appending`,
-      )
+      batch?.reject(this.#fail(err as Error))
+      return
     }
-    chunk *= 4
+    this.#size += data.length
+    const gen = ++this.#writeGen
+    if (this.#fsync === 'always') {
+      if (batch !== undefined) this.#syncWaiters.push({ gen, waiter: batch })
+      this.#startSync()
+    } else {
+      batch?.resolve()
+      if (this.#fsync === 'batch' && this.#syncTimer === undefined && !this.#syncing) {
+        this.#syncTimer = setTimeout(this.#onSyncTimer, SYNC_MS)
+        this.#syncTimer.unref()
+      }
+    }
+    if (this.#size >= this.#maxBytes || Date.now() - this.#openedAt >= this.#intervalMs) {
+      if (this.#syncing) this.#rotateDue = true
+      else this.#rotate()
+    }
+  }
+
+  readonly #onSyncTimer = (): void => {
+    this.#syncTimer = undefined
+    if (!this.#failure && !this.#closed) this.#startSync()
+  }
+
+  #untilSynced(gen: number): Promise<void> | undefined {
+    if (this.#failure) return Promise.reject(this.#failure)
+    if (gen <= this.#syncedGen) return undefined
+    const last = this.#syncWaiters[this.#syncWaiters.length - 1]
+    if (last !== undefined && last.gen === gen) return last.waiter.promise
+    const w = waiter()
+    this.#syncWaiters.push({ gen, waiter: w })
+    this.#startSync()
+    return w.promise
+  }
+
+  #startSync(): void {
+    if (this.#syncing || this.#failure || this.#syncedGen >= this.#writeGen) return
+    if (this.#syncTimer !== undefined) {
+      clearTimeout(this.#syncTimer)
+      this.#syncTimer = undefined
+    }
+    this.#syncing = true
+    const gen = this.#writeGen
+    let done!: () => void
+    this.#syncDone = new Promise((resolve) => {
+      done = resolve
+    })
+    fdatasync(this.#fd, (err) => {
+      this.#syncing = false
+      done()
+      if (err) {
+        this.#fail(err)
+        return
+      }
+      this.#synced(gen)
+      if (this.#rotateDue) this.#rotate()
+      // Lines written while this sync ran wait for the next one (group commit).
+      if (this.#syncWaiters.length > 0) this.#startSync()
+    })
+  }
+
+  #synced(gen: number): void {
+    if (gen > this.#syncedGen) this.#syncedGen = gen
+    const waiting = this.#syncWaiters
+    let kept = 0
+    for (let i = 0; i < waiting.length; i++) {
+      if (waiting[i].gen <= this.#syncedGen) waiting[i].waiter.resolve()
+      else waiting[kept++] = waiting[i]
+    }
+    waiting.length = kept
+  }
+
+  #rotate(): void {
+    this.#rotateDue = false
+    try {
+      if (this.#fsync !== 'none') {
+        fdatasyncSync(this.#fd)
+        this.#synced(this.#writeGen)
+      }
+      closeSync(this.#fd)
+      renameSync(this.path, segmentPath(this.path, this.#segment + 1))
+      this.#segment++
+      this.#fd = openSync(this.path, 'a+', this.#mode)
+      this.#size = 0
+      this.#openedAt = Date.now()
+    } catch (err) {
+      this.#fail(err as Error)
+    }
+  }
+
+  /** Records the removal of a torn tail as the next link of the chain (written and synced at once). */
+  #repair(torn: { readonly bytes: number; readonly sha256: string }): void {
+    const seq = (this.#head?.seq ?? 0) + 1
+    const { hash, line } = sealRecord({
+      v: 1,
+      id: newId(),
+      time: new Date().toISOString(),
+      seq,
+      session: '',
+      prev: this.#head?.hash ?? GENESIS,
+      type: 'repair',
+      truncated: torn,
+    })
+    writeFully(this.#fd, Buffer.from(`${line}\n`))
+    fdatasyncSync(this.#fd)
+    this.#head = { seq, hash }
+  }
+
+  #fail(err: Error): Error {
+    this.#failure ??= new WardenError(
+      'ERR_WARDEN_AUDIT',
+      `jsonlSink ${this.path}: ${err.message}; nothing more is written to it`,
+      { cause: err },
+    )
+    const failure = this.#failure
+    // Nothing queued is dropped silently: every command waiting on a record hears the failure.
+    this.#pending = []
+    this.#pendingWaiter?.reject(failure)
+    this.#pendingWaiter = undefined
+    for (const w of this.#syncWaiters) w.waiter.reject(failure)
+    this.#syncWaiters = []
+    if (this.#syncTimer !== undefined) clearTimeout(this.#syncTimer)
+    this.#syncTimer = undefined
+    return failure
+  }
+}
+
+function writeFully(fd: number, data: Buffer): void {
+  let off = 0
+  while (off < data.length) off += writeSync(fd, data, off, data.length - off)
+}
+
+function lastSegmentTail(path: string): ReturnType<typeof readTail> {
+  const fd = openSync(path, 'r+')
+  try {
+    return readTail(fd, path)
+  } finally {
+    closeSync(fd)
   }
 }

@@ -1,14 +1,20 @@
 import { isDeepStrictEqual } from 'node:util'
 import { type ChainVerification, verifyLines } from '../internal/verify-lines.js'
-import type { AuditRecord } from './audit-record.js'
+import type { AuditEntry, AuditRecord } from './audit-record.js'
 import type { AuditSink } from './audit-sink.js'
+import { withOutcome } from './read-audit.js'
 
 /** A deep-partial pattern: every given field must equal (objects match recursively, arrays exactly). */
 export type RecordMatch = { readonly [key: string]: unknown }
 
 export interface MemorySink extends AuditSink {
-  /** Every stored line, parsed back (what a file sink would hold). */
+  /**
+   * The command and session records, each command joined with its outcome record (`outcome`,
+   * `masked`, `recording` filled in once it is stored), as `warden audit replay` reads a log.
+   */
   readonly records: readonly AuditRecord[]
+  /** Every stored line, parsed back as it is (what a file sink would hold). */
+  readonly entries: readonly AuditEntry[]
   readonly lines: readonly string[]
   /** Command records only (not session open/close/refused). */
   commands(): AuditRecord[]
@@ -28,18 +34,42 @@ export interface MemorySink extends AuditSink {
 /** Keeps audit records in memory, with assertion helpers for tests. */
 export function memorySink(): MemorySink {
   const lines: string[] = []
+  const entries: AuditEntry[] = []
   const records: AuditRecord[] = []
+  // Each command record waiting for its outcome, and where it sits in `records` (as of `cleared`).
+  const open = new Map<
+    string,
+    { readonly record: AuditRecord; readonly at: number; readonly cleared: number }
+  >()
+  let cleared = 0
   let failure: Error | undefined
   const filter = (match: RecordMatch) => records.filter((r) => matches(r, match))
   return {
     records,
+    entries,
     lines,
     write(line: string): boolean {
       if (failure) throw failure
       lines.push(line)
-      records.push(JSON.parse(line) as AuditRecord)
+      const entry = JSON.parse(line) as AuditEntry
+      entries.push(entry)
+      if (entry.type === 'outcome') {
+        const waiting = open.get(entry.of)
+        if (waiting !== undefined) {
+          open.delete(entry.of)
+          // A command decided before clear() that ends after it is listed again, complete.
+          if (waiting.cleared === cleared) records[waiting.at] = withOutcome(waiting.record, entry)
+          else records.push(withOutcome(waiting.record, entry))
+        }
+      } else if (entry.type !== 'repair') {
+        if (entry.type === 'command' && entry.outcome === undefined)
+          open.set(entry.id, { record: entry, at: records.length, cleared })
+        records.push(entry)
+      }
       return true
     },
+    // Stored as soon as written.
+    stored: () => (failure ? Promise.reject(failure) : undefined),
     flush: () => (failure ? Promise.reject(failure) : Promise.resolve()),
     close: () => Promise.resolve(),
     failure: () => failure,
@@ -67,7 +97,9 @@ export function memorySink(): MemorySink {
     },
     clear() {
       lines.length = 0
+      entries.length = 0
       records.length = 0
+      cleared++
     },
   }
 }

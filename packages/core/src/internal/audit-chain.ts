@@ -1,17 +1,29 @@
 import { WardenError } from '@warden/policy'
-import type { AuditRecord } from '../audit/audit-record.js'
+import type { AuditEntry, AuditRecord, OutcomeRecord, RepairRecord } from '../audit/audit-record.js'
+import type { AuditSink } from '../audit/audit-sink.js'
 import { canonicalJson, quoteKey, sortedKeys } from './canonical-json.js'
 import { sha256Hex } from './sha256.js'
 
 export const GENESIS = `sha256:${'0'.repeat(64)}`
 
+type Mutable<T> = { -readonly [K in keyof T]: T[K] }
 /** A record as the pipeline builds it: chain fields are filled per sink. */
-export type DraftRecord = { -readonly [K in keyof AuditRecord]: AuditRecord[K] }
+export type DraftRecord = Mutable<AuditRecord>
+export type DraftOutcome = Mutable<OutcomeRecord>
+export type DraftEntry = DraftRecord | DraftOutcome | Mutable<RepairRecord>
 
-// Command records the pipeline builds have one fixed shape: every key present, in canonical order,
-// and `decision`/`outcome` of fixed shapes too. They are marked here and serialized without
-// listing or sorting keys (the output is byte-identical to the generic path; verifyChain proves it).
-const COMMAND_KEYS = [
+// Records the pipeline builds have fixed shapes: every key present, in canonical order, and
+// `decision`/`outcome` of fixed shapes too. They are marked here and serialized without listing or
+// sorting keys (the output is byte-identical to the generic path; verifyChain proves it).
+interface Shape {
+  readonly keys: readonly string[]
+  readonly quoted: readonly string[]
+  readonly hashAt: number
+}
+function shape(keys: readonly string[]): Shape {
+  return { keys, quoted: keys.map((k) => `"${k}":`), hashAt: keys.indexOf('hash') }
+}
+const COMMAND = shape([
   'action',
   'approval',
   'auditFailure',
@@ -33,19 +45,38 @@ const COMMAND_KEYS = [
   'time',
   'type',
   'v',
-] as const
-const COMMAND_QUOTED = COMMAND_KEYS.map((k) => `"${k}":`)
-const HASH_AT = COMMAND_KEYS.indexOf('hash')
+])
+const OUTCOME = shape([
+  'auditFailure',
+  'hash',
+  'id',
+  'masked',
+  'of',
+  'outcome',
+  'prev',
+  'recording',
+  'seq',
+  'session',
+  'time',
+  'type',
+  'v',
+])
 const DECISION_KEYS = ['effect', 'reason', 'revision', 'rule', 'shadow'] as const
 const OUTCOME_KEYS = ['code', 'error', 'exit', 'ms', 'rows', 'signal', 'status'] as const
-const shaped = new WeakSet<object>()
+const shaped = new WeakMap<object, Shape>()
 
 /**
- * Marks a record built with exactly the keys of COMMAND_KEYS, in that order, with `decision` and
- * `outcome` holding only DECISION_KEYS/OUTCOME_KEYS (pipeline-internal).
+ * Marks a command record built with exactly the keys of COMMAND, in that order, with `decision`
+ * and `outcome` holding only DECISION_KEYS/OUTCOME_KEYS (pipeline-internal).
  */
 export function commandShaped<T extends object>(record: T): T {
-  shaped.add(record)
+  shaped.set(record, COMMAND)
+  return record
+}
+
+/** Marks an outcome record built with exactly the keys of OUTCOME, in that order (pipeline-internal). */
+export function outcomeShaped<T extends object>(record: T): T {
+  shaped.set(record, OUTCOME)
   return record
 }
 
@@ -88,15 +119,16 @@ function maskedJson(value: unknown): string {
   return `${out}]`
 }
 
-function sealShaped(record: Record<string, unknown>): { hash: string; line: string } {
+function sealShaped(record: Record<string, unknown>, shape: Shape): { hash: string; line: string } {
   let body = '{'
   let at = 0
-  for (let i = 0; i < COMMAND_KEYS.length; i++) {
-    if (i === HASH_AT) {
+  const keys = shape.keys
+  for (let i = 0; i < keys.length; i++) {
+    if (i === shape.hashAt) {
       at = body.length
       continue
     }
-    const key = COMMAND_KEYS[i]
+    const key = keys[i]
     const v = record[key]
     if (v === undefined) continue
     const json =
@@ -107,19 +139,23 @@ function sealShaped(record: Record<string, unknown>): { hash: string; line: stri
           : key === 'masked'
             ? maskedJson(v)
             : member(v)
-    body += `${body.length === 1 ? '' : ','}${COMMAND_QUOTED[i]}${json}`
+    body += `${body.length === 1 ? '' : ','}${shape.quoted[i]}${json}`
   }
   body += '}'
   const hash = `sha256:${sha256Hex(body)}`
-  // `hash` sorts after `facts`/`decision`, which are always present in a command record, so the
-  // line inserts it after a member (never first).
-  const line = `${body.slice(0, at)},"hash":"${hash}"${body.slice(at)}`
+  // Insert `hash` at its sorted place: after a member when one precedes it (a command record's
+  // `decision`), else first (an outcome record without `auditFailure`), before the next member.
+  const line =
+    at > 1
+      ? `${body.slice(0, at)},"hash":"${hash}"${body.slice(at)}`
+      : `{"hash":"${hash}"${body.length > 2 ? ',' : ''}${body.slice(1)}`
   return { hash, line }
 }
 
 /** sha256 over the canonical JSON of `record` without `hash`; returns `{hash, line}` (line includes hash). */
 export function sealRecord(record: Record<string, unknown>): { hash: string; line: string } {
-  if (shaped.has(record)) return sealShaped(record)
+  const fixed = shaped.get(record)
+  if (fixed !== undefined) return sealShaped(record, fixed)
   const keys = sortedKeys(record)
   let before = '{'
   let after = ''
@@ -145,7 +181,7 @@ export function sealRecord(record: Record<string, unknown>): { hash: string; lin
 }
 
 interface Link {
-  readonly sink: import('../audit/audit-sink.js').AuditSink
+  readonly sink: AuditSink
   seq: number
   prev: string
   error: Error | undefined
@@ -156,9 +192,9 @@ export interface AuditChainOptions {
 }
 
 /**
- * Core's wrapper around the sinks: numbers, chains and seals each record per sink, applies
- * backpressure (a full sink makes the command wait for its flush) and turns a failed sink into
- * ERR_WARDEN_AUDIT (fail closed) unless fail-open was chosen.
+ * Core's wrapper around the sinks: numbers, chains and seals each record per sink, tells the
+ * pipeline when a record is stored (the command waits for that: the record comes first), and
+ * turns a failed sink into ERR_WARDEN_AUDIT (fail closed) unless fail-open was chosen.
  */
 export class AuditChain {
   readonly #links: Link[]
@@ -167,7 +203,7 @@ export class AuditChain {
   /** Records appended since the last flush started (so beforeExit flushes only when there is news). */
   #dirty = false
 
-  constructor(sinks: readonly import('../audit/audit-sink.js').AuditSink[], options: AuditChainOptions) {
+  constructor(sinks: readonly AuditSink[], options: AuditChainOptions) {
     this.#failOpen = options.failOpen
     this.#links = sinks.map((sink) => {
       const head = sink.head?.()
@@ -189,44 +225,40 @@ export class AuditChain {
   }
 
   /**
-   * Appends one record to every sink. Returns a promise only when a sink is full (the caller awaits
-   * it: backpressure) — undefined on the common path, so nothing is allocated for it.
+   * Appends one record to every sink. Returns a promise that resolves once every sink has stored
+   * it (rejecting with ERR_WARDEN_AUDIT if one could not), or undefined when all already have.
+   * Throws at once when a sink refuses the write.
    */
-  append(record: DraftRecord): Promise<void> | undefined {
-    if (this.#failOpen) record.auditFailure = 'fail-open'
-    this.#dirty = true
-    let wait: Promise<void>[] | undefined
-    let failed: Link | undefined
+  append(record: DraftEntry): Promise<void> | undefined {
+    this.#write(record)
     const n = this.#links.length
+    if (n === 1) return this.#stored(this.#links[0])
+    let wait: Promise<void>[] | undefined
     for (let i = 0; i < n; i++) {
-      const link = this.#links[i]
-      if (link.error !== undefined && this.#failOpen) continue
-      // One sink: chain fields go on the record itself; several: each sink gets its own copy.
-      const r: DraftRecord =
-        n === 1 ? record : shaped.has(record) ? commandShaped({ ...record }) : { ...record }
-      r.seq = link.seq + 1
-      r.prev = link.prev
-      r.hash = ''
-      const { hash, line } = sealRecord(r as Record<string, unknown>)
-      r.hash = hash
-      let accepted: boolean
+      const p = this.#stored(this.#links[i])
+      if (p === undefined) continue
+      wait ??= []
+      wait.push(p)
+    }
+    return wait === undefined ? undefined : Promise.all(wait).then(() => undefined)
+  }
+
+  /** Appends one record and stores it before returning (audited checks, which answer synchronously). */
+  appendSync(record: DraftEntry): void {
+    this.#write(record)
+    this.flushSync()
+  }
+
+  /** Stores what every sink holds now, synchronously where the sink can (signal handlers). */
+  flushSync(): void {
+    for (const link of this.#links) {
+      if (link.error !== undefined) continue
       try {
-        accepted = link.sink.write(line, r as AuditRecord)
+        link.sink.flushSync?.()
       } catch (err) {
-        link.error ??= err instanceof Error ? err : new Error(String(err))
-        failed = link
-        continue
-      }
-      link.seq = r.seq
-      link.prev = hash
-      if (!accepted) {
-        wait ??= []
-        wait.push(this.#flushLink(link))
+        this.#failed(link, err)
       }
     }
-    if (failed !== undefined) this.#failed(failed, failed.error)
-    if (wait === undefined) return undefined
-    return Promise.all(wait).then(() => undefined)
   }
 
   /** Whether anything was appended since the last flush began. */
@@ -245,6 +277,49 @@ export class AuditChain {
       const r = results[i]
       if (r.status === 'rejected') this.#failed(this.#links[i], r.reason)
     }
+  }
+
+  #write(record: DraftEntry): void {
+    if (this.#failOpen) (record as { auditFailure?: 'fail-open' }).auditFailure = 'fail-open'
+    this.#dirty = true
+    let failed: Link | undefined
+    const n = this.#links.length
+    for (let i = 0; i < n; i++) {
+      const link = this.#links[i]
+      if (link.error !== undefined && this.#failOpen) continue
+      // One sink: chain fields go on the record itself; several: each sink gets its own copy.
+      const fixed = shaped.get(record)
+      const r: DraftEntry = n === 1 ? record : { ...record }
+      if (n !== 1 && fixed !== undefined) shaped.set(r, fixed)
+      r.seq = link.seq + 1
+      r.prev = link.prev
+      r.hash = ''
+      const { hash, line } = sealRecord(r as Record<string, unknown>)
+      r.hash = hash
+      try {
+        link.sink.write(line, r as AuditEntry)
+      } catch (err) {
+        link.error ??= err instanceof Error ? err : new Error(String(err))
+        failed = link
+        continue
+      }
+      link.seq = r.seq
+      link.prev = hash
+    }
+    if (failed !== undefined) this.#failed(failed, failed.error)
+  }
+
+  #stored(link: Link): Promise<void> | undefined {
+    if (link.error !== undefined) return undefined
+    let p: Promise<void> | undefined
+    try {
+      p = link.sink.stored !== undefined ? link.sink.stored() : link.sink.flush()
+    } catch (err) {
+      this.#failed(link, err)
+      return undefined
+    }
+    if (p === undefined) return undefined
+    return p.then(undefined, (err: unknown) => this.#failed(link, err))
   }
 
   async #flushLink(link: Link): Promise<void> {

@@ -19,7 +19,13 @@ import type { CommandMasker as CommandMaskerPort, MaskingEngine } from '../maski
 import type { Secret } from '../secret.js'
 import type { Command, ExecuteContext, ExecuteOptions, Session } from '../session.js'
 import { ambient } from './ambient.js'
-import { type AuditChain, commandShaped, type DraftRecord } from './audit-chain.js'
+import {
+  type AuditChain,
+  commandShaped,
+  type DraftOutcome,
+  type DraftRecord,
+  outcomeShaped,
+} from './audit-chain.js'
 import { fingerprint } from './fingerprint.js'
 import { newId } from './ids.js'
 
@@ -196,10 +202,8 @@ export class SessionImpl implements Session {
     try {
       this.#core.audit.check()
       const status = decision.effect === 'allow' ? 'ok' : 'denied'
-      // Enqueued synchronously; a full sink's backpressure applies to the next execute().
-      this.#core.audit
-        .append(this.#record(command, info, flow, decision, started, status, undefined, undefined, undefined))
-        ?.catch(() => {})
+      // The caller acts on the answer at once, so the record is stored before it is returned.
+      this.#core.audit.appendSync(this.#record({ command, info, flow, decision, started, status }))
       return decision
     } catch (err) {
       // Not recorded means not released: fail closed.
@@ -318,6 +322,12 @@ export class SessionImpl implements Session {
       }
     }
 
+    // The record comes first: the command is sent only once its decision is stored (a failure
+    // here refuses it with ERR_WARDEN_AUDIT: it never ran).
+    const intent = this.#record({ command, info, flow, decision, started, approval, lease })
+    const stored = core.audit.append(intent)
+    if (stored !== undefined) await stored
+
     // run
     const context = new CommandContext(this, decision, lease, masker, released)
     let result: T
@@ -326,25 +336,24 @@ export class SessionImpl implements Session {
     } catch (err) {
       recordFlow(chain, command, info.ref, decision, masker)
       const status = leaseFailures.has(err as object) ? 'denied' : 'error'
-      const record = this.#record(command, info, flow, decision, started, status, approval, lease, context)
+      const record = this.#outcome(intent.id, status, started, context)
       const message = err instanceof Error ? err.message : String(err)
-      ;(record.outcome as { error?: string }).error = clip(masker ? masker.text(message) : message)
+      record.outcome.error = clip(masker ? masker.text(message) : message)
       const code = (err as { code?: unknown } | null)?.code
-      if (typeof code === 'string') (record.outcome as { code?: string }).code = code
-      await this.#append(record)
+      if (typeof code === 'string') record.outcome.code = code
+      await this.#appendOutcome(record, err)
       throw err
     }
 
     recordFlow(chain, command, info.ref, decision, masker)
 
-    // mask report + audit
-    const record = this.#record(command, info, flow, decision, started, 'ok', approval, lease, context)
+    // mask report + outcome: the result is released only once its outcome is stored
+    const record = this.#outcome(intent.id, 'ok', started, context)
     if (masker !== null) {
       const report = masker.report()
       if (report.length > 0) record.masked = report
     }
-    const wait = core.audit.append(record)
-    if (wait !== undefined) await wait
+    await this.#appendOutcome(record, undefined)
     return result
   }
 
@@ -428,17 +437,18 @@ export class SessionImpl implements Session {
     return request
   }
 
-  #record(
-    command: Command,
-    info: ResourceInfo,
-    flow: FlowFacts,
-    decision: Decision,
-    started: number,
-    status: OutcomeStatus,
-    approval: DraftRecord['approval'],
-    lease: Lease | undefined,
-    context: CommandContext | undefined,
-  ): DraftRecord {
+  /** A command record: the intent (no `status`: stored before the command runs) or a refusal. */
+  #record(r: {
+    readonly command: Command
+    readonly info: ResourceInfo
+    readonly flow: FlowFacts
+    readonly decision: Decision
+    readonly started: number
+    readonly status?: OutcomeStatus
+    readonly approval?: DraftRecord['approval']
+    readonly lease?: Lease
+  }): DraftRecord {
+    const { command, info, flow, decision } = r
     const family = familyOf(command.action)
     let others: Record<string, unknown> | undefined
     for (const f of FAMILIES) {
@@ -450,7 +460,7 @@ export class SessionImpl implements Session {
     // every command record has one shape (commandShaped: sealed by the fixed-shape serializer).
     return commandShaped({
       action: command.action,
-      approval,
+      approval: r.approval,
       auditFailure: undefined,
       command: command.text,
       decision: {
@@ -464,20 +474,23 @@ export class SessionImpl implements Session {
         family === undefined ? undefined : (command[family] as Readonly<Record<string, unknown>> | undefined),
       hash: '',
       id: newId(),
-      lease: lease?.id,
+      lease: r.lease?.id,
       masked: undefined,
-      outcome: {
-        code: undefined,
-        error: undefined,
-        exit: context?.exit,
-        ms: Math.round((performance.now() - started) * 1000) / 1000,
-        rows: context?.rowCount,
-        signal: context?.exitSignal,
-        status,
-      },
+      outcome:
+        r.status === undefined
+          ? undefined
+          : {
+              code: undefined,
+              error: undefined,
+              exit: undefined,
+              ms: Math.round((performance.now() - r.started) * 1000) / 1000,
+              rows: undefined,
+              signal: undefined,
+              status: r.status,
+            },
       prev: '',
       principal: this.#principalSummary,
-      recording: context?.recording,
+      recording: undefined,
       request:
         others === undefined && flow.reads.length === 0 && flow.tags.length === 0
           ? info.request
@@ -496,6 +509,59 @@ export class SessionImpl implements Session {
     })
   }
 
+  /** The outcome record of the command record `of`. */
+  #outcome(
+    of: string,
+    status: OutcomeStatus,
+    started: number,
+    context: CommandContext,
+  ): DraftOutcome & {
+    outcome: { error?: string; code?: string }
+  } {
+    return outcomeShaped({
+      auditFailure: undefined,
+      hash: '',
+      id: newId(),
+      masked: undefined,
+      of,
+      outcome: {
+        code: undefined,
+        error: undefined,
+        exit: context.exit,
+        ms: Math.round((performance.now() - started) * 1000) / 1000,
+        rows: context.rowCount,
+        signal: context.exitSignal,
+        status,
+      },
+      prev: '',
+      recording: context.recording,
+      seq: 0,
+      session: this.id,
+      time: new Date().toISOString(),
+      type: 'outcome' as const,
+      v: 1 as const,
+    })
+  }
+
+  /**
+   * Stores an outcome before the result (or the run's error) is released. If it cannot be stored,
+   * the caller gets ERR_WARDEN_RAN_UNRECORDED: not the refusal code, because the command ran.
+   */
+  async #appendOutcome(record: DraftOutcome, runError: unknown): Promise<void> {
+    try {
+      const wait = this.#core.audit.append(record)
+      if (wait !== undefined) await wait
+    } catch (err) {
+      const why = err instanceof Error ? err.message : String(err)
+      throw new WardenError(
+        'ERR_WARDEN_RAN_UNRECORDED',
+        `the command ran${runError === undefined ? '' : ' and failed'}, but its outcome could not be recorded (${why}); ` +
+          'its result is withheld. It may have changed the target: check before retrying',
+        { cause: err },
+      )
+    }
+  }
+
   async #append(record: DraftRecord): Promise<void> {
     const wait = this.#core.audit.append(record)
     if (wait !== undefined) await wait
@@ -512,17 +578,16 @@ export class SessionImpl implements Session {
     approval: DraftRecord['approval'],
     lease: Lease | undefined,
   ): Promise<never> {
-    const record = this.#record(
+    const record = this.#record({
       command,
       info,
       flow,
       decision,
       started,
-      failure.status,
+      status: failure.status,
       approval,
       lease,
-      undefined,
-    )
+    })
     const outcome = record.outcome as { error?: string; code?: string }
     outcome.error = clip(failure.error.message)
     const code = (failure.error as { code?: unknown }).code

@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Writable } from 'node:stream'
@@ -63,14 +63,19 @@ describe('jsonlSink + verifyChain', () => {
     const path = file()
     await writeChain(path, 20, fsync)
     const lines = readLines(path)
-    expect(lines).toHaveLength(22)
+    // session open, a command record and an outcome record per command, session close
+    expect(lines).toHaveLength(42)
     const recs = lines.map((l) => JSON.parse(l) as AuditRecord)
-    expect(recs.map((r) => r.seq)).toEqual(Array.from({ length: 22 }, (_, i) => i + 1))
+    expect(recs.map((r) => r.seq)).toEqual(Array.from({ length: 42 }, (_, i) => i + 1))
     expect(recs[1].prev).toBe(recs[0].hash)
     expect(recs[0].prev).toBe(`sha256:${'0'.repeat(64)}`)
     // canonical JSON: keys sorted, so the line is stable
     expect(Object.keys(JSON.parse(lines[1]))).toEqual([...Object.keys(JSON.parse(lines[1]))].sort())
-    expect(await verifyChain(path)).toEqual({ ok: true, count: 22, head: { seq: 22, hash: recs[21].hash } })
+    expect(await verifyChain(path)).toMatchObject({
+      ok: true,
+      count: 42,
+      head: { seq: 42, hash: recs[41].hash },
+    })
   })
 
   it('continues the chain across restarts', async () => {
@@ -78,7 +83,7 @@ describe('jsonlSink + verifyChain', () => {
     await writeChain(path, 2)
     await writeChain(path, 2)
     const result = await verifyChain(path)
-    expect(result).toMatchObject({ ok: true, count: 8 })
+    expect(result).toMatchObject({ ok: true, count: 12 })
   })
 
   const tampered = async (edit: (lines: string[]) => string[]) => {
@@ -90,10 +95,10 @@ describe('jsonlSink + verifyChain', () => {
 
   it('names the first bad seq for an edited record', async () => {
     const r = await tampered((lines) => {
-      lines[3] = lines[3].replace('SELECT 2', 'SELECT 9')
+      lines[5] = lines[5].replace('SELECT 2', 'SELECT 9')
       return lines
     })
-    expect(r).toMatchObject({ ok: false, seq: 4, line: 4, count: 3, reason: expect.stringMatching(/edited/) })
+    expect(r).toMatchObject({ ok: false, seq: 6, line: 6, count: 5, reason: expect.stringMatching(/edited/) })
   })
 
   it('detects a removed record', async () => {
@@ -130,7 +135,7 @@ describe('jsonlSink + verifyChain', () => {
       lines[lines.length - 1] = lines[lines.length - 1].slice(0, 30)
       return lines
     })
-    expect(r).toMatchObject({ ok: false, line: 8, reason: 'line is not JSON' })
+    expect(r).toMatchObject({ ok: false, line: 14 })
   })
 
   it('refuses to append to a file whose last line is not a record', () => {
@@ -151,13 +156,16 @@ describe('jsonlSink + verifyChain', () => {
     const text = readFileSync(path, 'utf8')
     expect(text).not.toContain('value-CANARY-123')
     const recs = readLines(path).map((l) => JSON.parse(l))
+    // a refusal is one record; a command that runs is recorded before it runs, its outcome after
     expect(recs.map((r) => [r.type, r.outcome?.status])).toEqual([
       ['session.open', undefined],
       ['command', 'denied'],
-      ['command', 'ok'],
+      ['command', undefined],
+      ['outcome', 'ok'],
       ['session.close', undefined],
     ])
-    expect(recs[3].operations).toBe(2)
+    expect(recs[3].of).toBe(recs[2].id)
+    expect(recs[4].operations).toBe(2)
   })
 })
 
@@ -169,10 +177,10 @@ describe('several sinks', () => {
     const session = await warden.session({ principal })
     await session.execute(sql('SELECT 1', 'SELECT'), () => 1)
     await warden.close()
-    expect(mem.verify()).toMatchObject({ ok: true, count: 3 })
-    expect(await verifyChain(path)).toMatchObject({ ok: true, count: 3 })
+    expect(mem.verify()).toMatchObject({ ok: true, count: 4 })
+    expect(await verifyChain(path)).toMatchObject({ ok: true, count: 4 })
     const fileRecords = readLines(path).map((l) => JSON.parse(l) as AuditRecord)
-    expect(fileRecords.map((r) => r.id)).toEqual(mem.records.map((r) => r.id))
+    expect(fileRecords.map((r) => r.id)).toEqual(mem.entries.map((r) => r.id))
     // a closed Warden opens no sessions
     await expect(warden.session({ principal })).rejects.toMatchObject({ code: 'ERR_WARDEN_SESSION_CLOSED' })
   })
@@ -218,18 +226,17 @@ describe('failure and backpressure', () => {
     await warden.close()
   })
 
-  it('a full sink makes commands wait for its flush; nothing is dropped', async () => {
+  it('a sink without stored() is flushed: a command runs after its record is stored, returns after its outcome', async () => {
     const stored: string[] = []
     const pending: string[] = []
-    let flushes = 0
     const slow: AuditSink = {
       write(line) {
         pending.push(line)
-        return pending.length < 3
+        return true
       },
       async flush() {
-        flushes++
-        await new Promise((r) => setTimeout(r, 5))
+        // resolves on a later turn, as a real buffered transport would
+        await new Promise((r) => setImmediate(r))
         stored.push(...pending.splice(0))
       },
       async close() {
@@ -239,24 +246,35 @@ describe('failure and backpressure', () => {
     const warden = createWarden({ policy, audit: slow })
     const session = await warden.session({ principal })
     for (let i = 0; i < 10; i++) {
-      await session.execute(sql(`SELECT ${i}`, 'SELECT'), () => i)
-      expect(pending.length).toBeLessThan(3)
+      const result = await session.execute(sql(`SELECT ${i}`, 'SELECT'), () => {
+        // its command record is already stored when it runs
+        expect(JSON.parse(stored[stored.length - 1])).toMatchObject({
+          type: 'command',
+          command: `SELECT ${i}`,
+        })
+        return i
+      })
+      expect(result).toBe(i)
+      expect(pending).toHaveLength(0)
+      expect(JSON.parse(stored[stored.length - 1])).toMatchObject({
+        type: 'outcome',
+        outcome: { status: 'ok' },
+      })
     }
-    expect(flushes).toBeGreaterThan(0)
     await warden.close()
-    expect(stored).toHaveLength(12)
+    expect(stored).toHaveLength(22)
   })
 
-  it('jsonlSink reports full at its high-water mark and still stores every record', async () => {
+  it('jsonlSink fsync always under 50-way concurrency stores every record, in one chain', async () => {
     const path = file()
-    const sink = jsonlSink(path, { highWaterMark: 2, fsync: 'always' })
+    const sink = jsonlSink(path, { fsync: 'always' })
     const warden = createWarden({ policy, audit: sink })
     const session = await warden.session({ principal })
     await Promise.all(
       Array.from({ length: 50 }, (_, i) => session.execute(sql(`SELECT ${i}`, 'SELECT'), () => i)),
     )
     await warden.close()
-    expect(await verifyChain(path)).toMatchObject({ ok: true, count: 52 })
+    expect(await verifyChain(path)).toMatchObject({ ok: true, count: 102 })
   })
 
   it('a sink that fails while the command runs withholds the result', async () => {
@@ -276,30 +294,32 @@ describe('failure and backpressure', () => {
         fail = true
         return 'rows'
       }),
-    ).rejects.toMatchObject({ code: 'ERR_WARDEN_AUDIT' })
+    ).rejects.toMatchObject({
+      code: 'ERR_WARDEN_RAN_UNRECORDED',
+      message: expect.stringMatching(/^the command ran, but/),
+    })
+    // and nothing runs after that
     await expect(session.execute(sql('SELECT 1', 'SELECT'), () => 'rows')).rejects.toMatchObject({
       code: 'ERR_WARDEN_AUDIT',
     })
     await warden.close().catch(() => {})
   })
 
-  it('a jsonlSink write error (disk full) surfaces as ERR_WARDEN_AUDIT and fails the next command closed', async () => {
-    const sink = jsonlSink('/dev/full', { fsync: 'none' })
+  it('a jsonlSink write error (disk full) refuses what would run, as ERR_WARDEN_AUDIT', async () => {
+    // /dev/full answers every write with ENOSPC; a link to it keeps the lock file in our folder
+    const path = file()
+    symlinkSync('/dev/full', path)
+    const sink = jsonlSink(path, { fsync: 'none' })
     const warden = createWarden({ policy, audit: sink })
-    const session = await warden.session({ principal })
-    await expect(sink.flush()).rejects.toMatchObject({ code: 'ERR_WARDEN_AUDIT' })
-    let ran = false
-    await expect(
-      session.execute(sql('SELECT 1', 'SELECT'), () => {
-        ran = true
-      }),
-    ).rejects.toMatchObject({ code: 'ERR_WARDEN_AUDIT' })
-    expect(ran).toBe(false)
+    await expect(warden.session({ principal })).rejects.toMatchObject({
+      code: 'ERR_WARDEN_AUDIT',
+      message: expect.stringMatching(/ENOSPC/),
+    })
+    await expect(warden.session({ principal })).rejects.toMatchObject({ code: 'ERR_WARDEN_AUDIT' })
     await expect(warden.close()).rejects.toMatchObject({
       code: 'ERR_WARDEN_AUDIT',
       message: expect.stringMatching(/ENOSPC/),
     })
-    expect(session.closed).toBe(true)
     expect(sink.failure?.()).toBeDefined()
   })
 })
@@ -319,7 +339,7 @@ describe('pinoSink and toOcsf', () => {
     await session.execute(sql('SELECT 1', 'SELECT'), () => 1)
     await warden.close()
     const logged = lines.map((l) => JSON.parse(l))
-    expect(logged).toHaveLength(3)
+    expect(logged).toHaveLength(4)
     expect(logged[1]).toMatchObject({
       msg: 'warden.audit',
       level: 30,

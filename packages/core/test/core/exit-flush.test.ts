@@ -14,7 +14,7 @@ it('queued audit records reach the file at beforeExit, without close()', async (
     execFileSync(process.execPath, ['--conditions=warden-source', '--import', 'tsx', script, file], {
       encoding: 'utf8',
     })
-    expect(await verifyChain(file)).toMatchObject({ ok: true, count: 501 })
+    expect(await verifyChain(file)).toMatchObject({ ok: true, count: 1001 })
   } finally {
     rmSync(dir, { recursive: true, force: true })
   }
@@ -33,8 +33,8 @@ it('a never-closed Warden with a buffering pino destination still lets the proce
       .trim()
       .split('\n')
       .map((l) => JSON.parse(l))
-    expect(lines).toHaveLength(101)
-    expect(lines.map((l) => l.audit.seq)).toEqual(Array.from({ length: 101 }, (_, i) => i + 1))
+    expect(lines).toHaveLength(201)
+    expect(lines.map((l) => l.audit.seq)).toEqual(Array.from({ length: 201 }, (_, i) => i + 1))
   } finally {
     rmSync(dir, { recursive: true, force: true })
   }

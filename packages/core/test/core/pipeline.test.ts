@@ -108,8 +108,10 @@ describe('session.execute', () => {
     })
     expect(session.operations).toBe(1)
     await warden.close()
-    expect(audit.verify()).toMatchObject({ ok: true, count: 3 })
+    expect(audit.verify()).toMatchObject({ ok: true, count: 4 })
     expect(audit.records.map((r) => r.type)).toEqual(['session.open', 'command', 'session.close'])
+    // on the chain: the command record (stored before it ran) and its outcome record
+    expect(audit.entries.map((r) => r.type)).toEqual(['session.open', 'command', 'outcome', 'session.close'])
   })
 
   it('denies by rule and by default with WardenDeniedError, audited, without running', async () => {

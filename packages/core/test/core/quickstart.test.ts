@@ -11,5 +11,5 @@ it('examples/quickstart.ts runs: masks, denies, verifies its audit chain', () =>
   expect(out).toContain("email: '***@example.com'")
   expect(out).not.toContain('ann@example.com')
   expect(out).toContain('ERR_WARDEN_DENIED default')
-  expect(out).toMatch(/ok: true,\s+count: 4/)
+  expect(out).toMatch(/ok: true,\s+count: 5/)
 })
