@@ -1,14 +1,14 @@
 // The main job: `warden demo`, on the embedded Postgres and on the real server.
-import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { readAudit } from '@warden/core'
 import { describe, expect, it } from 'vitest'
 import { runWarden, tempDir } from './helpers.js'
 
-function auditRecords(file: string) {
-  return readFileSync(file, 'utf8')
-    .trim()
-    .split('\n')
-    .map((line) => JSON.parse(line))
+// The log read as records: each command joined with its outcome record.
+async function auditRecords(file: string) {
+  const records: Record<string, any>[] = []
+  for await (const r of readAudit(file)) records.push(r)
+  return records
 }
 
 describe('warden demo', () => {
@@ -26,7 +26,7 @@ describe('warden demo', () => {
     expect(r.stdout).not.toContain('123-45-6789')
     expect(r.stdout).not.toContain('ada@example.com')
     expect(r.stdout).toMatch(/hash chain verified: \d+ records/)
-    const records = auditRecords(audit)
+    const records = await auditRecords(audit)
     const commands = records.filter((rec) => rec.type === 'command' || rec.action)
     const byCommand = (prefix: string) => commands.find((rec) => String(rec.command).startsWith(prefix))
     expect(byCommand('DROP TABLE')?.decision).toMatchObject({ effect: 'deny', rule: 'destructive-sql' })
@@ -59,7 +59,7 @@ describe('warden demo', () => {
     ])
     expect(r.code).toBe(0)
     expect(r.stdout).toContain('ERR_WARDEN_APPROVAL_REJECTED')
-    const update = auditRecords(audit).find((rec) =>
+    const update = (await auditRecords(audit)).find((rec) =>
       String(rec.command).startsWith("UPDATE orders SET status = 'refunded'"),
     )
     expect(update?.outcome.status).toBe('rejected')
