@@ -68,6 +68,42 @@ export type SqlFlag =
   | 'multi_statement'
   | (string & {})
 
+/**
+ * Side effects a SQL text can have that a read-only transaction does not stop (or that are writes
+ * by another name). Lower-case snake names; policies test `"x" in sql.effects`. Effects that are
+ * writes (`lock`, `sequence`, ...) also set `sql.write`.
+ */
+export type SqlEffect =
+  /** Creates, writes or removes a large object (lo_create, lo_unlink, lo_put, lowrite, lo_import...). */
+  | 'large_object'
+  /** Reads or writes a file on the database server (lo_export, lo_import, pg_read_file, INTO OUTFILE...). */
+  | 'server_file'
+  /** Cancels or terminates another session (pg_cancel_backend, pg_terminate_backend, KILL). */
+  | 'signal_backend'
+  /** Changes or reloads server-wide configuration or state (ALTER SYSTEM, pg_reload_conf, pg_stat_reset, SET GLOBAL, FLUSH...). */
+  | 'server_config'
+  /** Sends a notification to other sessions (NOTIFY, pg_notify). LISTEN/UNLISTEN too. */
+  | 'notify'
+  /** Takes or releases an advisory (named) lock (pg_advisory_*, GET_LOCK). */
+  | 'advisory_lock'
+  /** Talks to another server (dblink, postgres_fdw connections). */
+  | 'remote'
+  /** Changes the session's identity or privileges (SET ROLE, SET SESSION AUTHORIZATION, set_config('role')). */
+  | 'role_change'
+  /** Runs a program on the database server (COPY ... PROGRAM). */
+  | 'program'
+  /** Takes a table or row lock (LOCK, SELECT ... FOR UPDATE/SHARE, LOCK TABLES). A write. */
+  | 'lock'
+  /** Advances or sets a sequence (nextval, setval). A write. */
+  | 'sequence'
+  /** Begins, ends or changes a transaction (BEGIN, COMMIT, ROLLBACK, SAVEPOINT, SET TRANSACTION...). */
+  | 'transaction_control'
+  /** Changes a session setting that could alter how later text is run or enforced (set_config, SET ..., RESET ALL, DISCARD ALL). */
+  | 'session_config'
+  /** Writes to the write-ahead log or replication state (pg_switch_wal, pg_create_restore_point, slots, pg_logical_emit_message). */
+  | 'wal'
+  | (string & {})
+
 export interface SqlFacts {
   readonly text: string
   readonly statements: readonly SqlStatementFacts[]
@@ -83,6 +119,8 @@ export interface SqlFacts {
   readonly unbounded: boolean
   readonly functions: readonly string[]
   readonly flags: readonly SqlFlag[]
+  /** Side effects outside the data (or beyond a read-only transaction), deduplicated; see SqlEffect. */
+  readonly effects: readonly SqlEffect[]
   /** False when the text could not be fully classified; denied by default. */
   readonly parsed: boolean
   /** Why `parsed` is false ('' when parsed). Never contains parameter values. */

@@ -29,6 +29,7 @@ const FULL: Request = {
     unbounded: true,
     functions: ['now'],
     flags: ['multi_statement'],
+    effects: ['sequence', 'lock'],
     parsed: true,
     error: '',
   },
@@ -79,6 +80,7 @@ const FIELDS: string[] = [
   'sql.types == ["DELETE"] && sql.reads == [] && sql.writes == ["t"] && sql.tables == ["t"]',
   'sql.write && sql.unbounded && sql.functions == ["now"] && "multi_statement" in sql.flags && sql.parsed && sql.error == ""',
   'shell.text == "ls | wc" && shell.commands[0].name == "ls" && shell.commands[0].argv == ["ls"]',
+  'sql.effects == ["sequence", "lock"] && "lock" in sql.effects && !("notify" in sql.effects)',
   'shell.programs == ["ls", "wc"] && "pipe" in shell.flags && shell.parsed && shell.error == ""',
   'sftp.op == "read" && sftp.path.startsWith("/var/log/")',
   'forward.host == "db.internal" && forward.port == 5432 && forward.port + 1 == 5433',
@@ -101,7 +103,7 @@ describe('the request model', () => {
 
   it('an absent part is present and empty, never an error', () => {
     const empty = [
-      'sql.write == false && sql.types == [] && sql.text == "" && !sql.parsed',
+      'sql.write == false && sql.types == [] && sql.text == "" && !sql.parsed && sql.effects == []',
       'shell.programs == [] && !shell.parsed && sftp.path == "" && forward.port == 0',
       'kube.verb == "" && http.headers == {} && tool.args == {} && flow.tags == []',
       'principal.groups == [] && principal.claims == {} && resource.labels == {} && action == ""',

@@ -107,6 +107,7 @@ function classify(text: string): SqlFacts {
     unbounded,
     functions: unique(facts.flatMap((s) => s.functions)),
     flags: [...flags],
+    effects: [],
     parsed: true,
     error: '',
   })
@@ -176,6 +177,7 @@ function unparsed(text: string, error: string, flags: readonly SqlFlag[]): SqlFa
     unbounded: false,
     functions: [],
     flags: [...flags],
+    effects: [],
     parsed: false,
     error,
   })

@@ -156,6 +156,7 @@ function classify(
     unbounded,
     functions: [...functions],
     flags,
+    effects: [],
     parsed: true,
     error: '',
   }
@@ -182,6 +183,7 @@ function unparsed(text: string, error: string): SqlFacts {
     unbounded: false,
     functions: [],
     flags: [],
+    effects: [],
     parsed: false,
     error,
   }

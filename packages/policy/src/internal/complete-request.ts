@@ -133,6 +133,7 @@ export const EMPTY = {
     EMPTY_LIST,
     false,
     '',
+    EMPTY_LIST,
   ),
   shell: new CelShell('', EMPTY_LIST, EMPTY_LIST, EMPTY_LIST, false, ''),
   sftp: new CelSftp('', ''),
@@ -188,6 +189,7 @@ const sql = (o: Record<string, unknown>) => {
     strList(o.flags, 'sql.flags'),
     bool(o.parsed, 'sql.parsed'),
     str(o.error, 'sql.error'),
+    strList(o.effects, 'sql.effects'),
   )
 }
 const shellCache = new WeakMap<object, CelShell>()

@@ -43,6 +43,7 @@ export class CelSql {
     readonly flags: readonly string[],
     readonly parsed: boolean,
     readonly error: string,
+    readonly effects: readonly string[],
   ) {}
 }
 export class CelShellCommand {
@@ -165,6 +166,7 @@ const types: TypeDef[] = [
       unbounded: 'bool',
       functions: L,
       flags: L,
+      effects: L,
       parsed: 'bool',
       error: 'string',
     },
