@@ -108,7 +108,8 @@ class JsonlFileSink implements JsonlSink {
   #syncDone: Promise<void> | undefined
   #syncTimer: NodeJS.Timeout | undefined
   #syncWaiters: { gen: number; waiter: Waiter }[] = []
-  #rotateDue = false
+  /** A rotated segment's descriptor, closed once the fdatasync running on it ends. */
+  #retiring: number | undefined
   #failure: Error | undefined
   #closed = false
   #closing: Promise<void> | undefined
@@ -169,12 +170,16 @@ class JsonlFileSink implements JsonlSink {
   write(line: string, record: Readonly<AuditEntry>): boolean {
     if (this.#failure) throw this.#failure
     if (this.#closed) throw new WardenError('ERR_WARDEN_AUDIT', `jsonlSink ${this.path}: write after close`)
-    this.#pending.push(line)
     this.#head = { seq: record.seq, hash: record.hash }
+    this.#pending.push(line)
     if (!this.#scheduled) {
       this.#scheduled = true
-      // Everything written in this turn of the event loop goes out in one write.
       setImmediate(this.#onTurn)
+      // The first record of a turn goes out at once: at low concurrency no batch would form, and
+      // the command proceeds without waiting for the turn to end. Records that follow it in the
+      // same turn (busy moments) go out together at the end of the turn, in one write.
+      this.#writeBatch()
+      if (this.#failure) throw this.#failure
     }
     return true
   }
@@ -246,7 +251,8 @@ class JsonlFileSink implements JsonlSink {
       try {
         ftruncateSync(this.#fd, before)
       } catch {}
-      batch?.reject(this.#fail(err as Error))
+      const failure = this.#fail(err as Error)
+      batch?.reject(failure)
       return
     }
     this.#size += data.length
@@ -261,10 +267,7 @@ class JsonlFileSink implements JsonlSink {
         this.#syncTimer.unref()
       }
     }
-    if (this.#size >= this.#maxBytes || Date.now() - this.#openedAt >= this.#intervalMs) {
-      if (this.#syncing) this.#rotateDue = true
-      else this.#rotate()
-    }
+    if (this.#size >= this.#maxBytes || Date.now() - this.#openedAt >= this.#intervalMs) this.#rotate()
   }
 
   readonly #onSyncTimer = (): void => {
@@ -297,13 +300,16 @@ class JsonlFileSink implements JsonlSink {
     })
     fdatasync(this.#fd, (err) => {
       this.#syncing = false
+      if (this.#retiring !== undefined) {
+        closeQuietly(this.#retiring)
+        this.#retiring = undefined
+      }
       done()
       if (err) {
         this.#fail(err)
         return
       }
       this.#synced(gen)
-      if (this.#rotateDue) this.#rotate()
       // Lines written while this sync ran wait for the next one (group commit).
       if (this.#syncWaiters.length > 0) this.#startSync()
     })
@@ -321,13 +327,15 @@ class JsonlFileSink implements JsonlSink {
   }
 
   #rotate(): void {
-    this.#rotateDue = false
     try {
+      // The segment is complete and durable before it gets its archive name.
       if (this.#fsync !== 'none') {
         fdatasyncSync(this.#fd)
         this.#synced(this.#writeGen)
       }
-      closeSync(this.#fd)
+      // An fdatasync in flight still uses the old descriptor: close it when that ends.
+      if (this.#syncing) this.#retiring = this.#fd
+      else closeSync(this.#fd)
       renameSync(this.path, segmentPath(this.path, this.#segment + 1))
       this.#segment++
       this.#fd = openSync(this.path, 'a+', this.#mode)
@@ -373,6 +381,12 @@ class JsonlFileSink implements JsonlSink {
     this.#syncTimer = undefined
     return failure
   }
+}
+
+function closeQuietly(fd: number): void {
+  try {
+    closeSync(fd)
+  } catch {}
 }
 
 function writeFully(fd: number, data: Buffer): void {

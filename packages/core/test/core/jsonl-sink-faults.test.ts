@@ -209,12 +209,13 @@ describe('flushSync', () => {
     const path = file()
     const warden = createWarden({ policy, audit: jsonlSink(path, { fsync: 'always' }), signals: false })
     const session = await warden.session({ principal })
-    const pending = session.execute(cmd(1), () => 1)
-    // its command record is queued, not yet written
-    expect(lines(path)).toHaveLength(1)
+    // Two commands in one turn: the first record goes out at once, the second waits for the turn's end.
+    const pending = [session.execute(cmd(1), () => 1), session.execute(cmd(2), () => 2)]
+    expect(lines(path)).toHaveLength(2)
     warden.flushSync()
-    expect(lines(path).map((l) => JSON.parse(l).type)).toEqual(['session.open', 'command'])
-    await pending
+    expect(lines(path).map((l) => JSON.parse(l).type)).toEqual(['session.open', 'command', 'command'])
+    await Promise.all(pending)
     await warden.close()
+    expect(await verifyChain(path)).toMatchObject({ ok: true, count: 6 })
   })
 })
