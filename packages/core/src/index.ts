@@ -24,13 +24,39 @@ export {
 } from './approval/webhook-approver.js'
 export type * from './audit/audit-record.js'
 export type * from './audit/audit-sink.js'
+export {
+  type Checkpoint,
+  type CheckpointReason,
+  checkpointKeyId,
+  checkpointPrivateKey,
+  checkpointPublicKey,
+  checkpointSignatureValid,
+  generateCheckpointKeys,
+  type KeyInput,
+  signCheckpoint,
+} from './audit/checkpoint.js'
+export { fileCheckpoints, pinoCheckpoints, readCheckpoints } from './audit/checkpoint-stores.js'
+export {
+  type Checkpointer,
+  type CheckpointerOptions,
+  type CheckpointStore,
+  createCheckpointer,
+} from './audit/checkpointer.js'
 // audit
 export { type JsonlSink, type JsonlSinkOptions, jsonlSink } from './audit/jsonl-sink.js'
 export { type MemorySink, memorySink, type RecordMatch } from './audit/memory-sink.js'
 export { type PinoSinkOptions, pinoSink } from './audit/pino-sink.js'
 export { joinOutcomes, readAudit } from './audit/read-audit.js'
 export { type OcsfEvent, toOcsf } from './audit/to-ocsf.js'
-export { type ChainVerification, verifyChain } from './audit/verify-chain.js'
+export {
+  auditChainId,
+  type ChainHead,
+  type ChainProblem,
+  type ChainVerification,
+  type CheckpointSummary,
+  type VerifyChainOptions,
+  verifyChain,
+} from './audit/verify-chain.js'
 export type * from './broker/broker.js'
 export { type HttpBrokerOptions, httpBroker } from './broker/http-broker.js'
 export type { LeaseCacheOptions } from './broker/lease-cache.js'
