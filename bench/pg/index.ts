@@ -134,6 +134,27 @@ async function main(): Promise<void> {
     principal: { id: 'svc-bench', type: 'service', groups: ['readers'] },
   })
   const guarded = new GuardedPool(session, { host: HOST, port: PORT, database, resource: 'bench', max: 8 })
+  // The same guarded pool whose audit records are built, sealed and chained but then discarded:
+  // the difference to \`guarded\` is what writing the log costs in place.
+  const discardWarden = createWarden({
+    policy: compilePolicy(POLICY),
+    broker: staticBroker({
+      credentials: {
+        'postgres:bench': { type: 'password', username: 'postgres', password: 'unused-trust-auth' },
+      },
+    }),
+    audit: { write: () => true, stored: () => undefined, flush: async () => {}, close: async () => {} },
+  })
+  const discardSession = await discardWarden.session({
+    principal: { id: 'svc-bench', type: 'service', groups: ['readers'] },
+  })
+  const unlogged = new GuardedPool(discardSession, {
+    host: HOST,
+    port: PORT,
+    database,
+    resource: 'bench',
+    max: 8,
+  })
   // The driver's own cost: the same guarded pool over a session whose execute() only calls run
   // (no decision, no masking, no audit), to separate driver work from core's pipeline.
   const lease: Lease = {
@@ -166,6 +187,7 @@ async function main(): Promise<void> {
     const modes: Record<string, Query> = {
       raw: (id) => raw.query(SQL, [id]),
       guarded: (id) => guarded.query(SQL, [id]),
+      unlogged: (id) => unlogged.query(SQL, [id]),
       driver: (id) => driverOnly.query(SQL, [id]),
       proxy: (id) => proxied.query(SQL, [id]),
     }
@@ -175,10 +197,11 @@ async function main(): Promise<void> {
 
     // Warm up every path, then alternate the measurements and keep each mode's best run.
     for (const q of Object.values(modes)) for (let i = 0; i < 500; i++) await q(i + 1)
-    const tput: Record<string, number> = { raw: 0, guarded: 0, driver: 0, proxy: 0 }
+    const tput: Record<string, number> = { raw: 0, guarded: 0, unlogged: 0, driver: 0, proxy: 0 }
     const cpu: Record<string, number> = {
       raw: Infinity,
       guarded: Infinity,
+      unlogged: Infinity,
       driver: Infinity,
       proxy: Infinity,
     }
@@ -205,6 +228,7 @@ async function main(): Promise<void> {
       '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
       `| raw pg | ${f(tput.raw)} | 1.00 | ${f(lat.raw.median)} | ${f(lat.raw.p99)} | 0 | ${c('raw')} |`,
       `| guarded (policy + masking + jsonl audit) | ${f(tput.guarded)} | ${(tput.guarded / tput.raw).toFixed(2)} | ${f(lat.guarded.median)} | ${f(lat.guarded.p99)} | ${f(added)} | ${c('guarded')} |`,
+      `| guarded, audit records sealed and chained but not written | ${f(tput.unlogged)} | ${(tput.unlogged / tput.raw).toFixed(2)} | ${f(lat.unlogged.median)} | ${f(lat.unlogged.p99)} | ${f(lat.unlogged.median - lat.raw.median)} | ${c('unlogged')} |`,
       `| driver only (pass-through session: no decision, masking or audit) | ${f(tput.driver)} | ${(tput.driver / tput.raw).toFixed(2)} | ${f(lat.driver.median)} | ${f(lat.driver.p99)} | ${f(lat.driver.median - lat.raw.median)} | ${c('driver')} |`,
       `| raw through a TCP relay hop (relay in this process) | ${f(tput.proxy)} | ${(tput.proxy / tput.raw).toFixed(2)} | ${f(lat.proxy.median)} | ${f(lat.proxy.p99)} | ${f(proxyAdded)} | ${c('proxy')} |`,
     ].join('\n')
@@ -219,6 +243,8 @@ Query: \`${SQL}\` (1000-row table, \`email\` masked with \`partial\` in the guar
 Throughput: 8 concurrent workers for ${THROUGHPUT_MS / 1000} s. Latency: ${LATENCY_N} sequential queries. Best of 2 alternating rounds. Targets (DESIGN.md): ≥ 0.90× raw throughput, ≤ 15 µs added median: ${verdict}.
 
 ${table}
+
+Writing the log (jsonl, fsync batch, write-ahead: a command record before each query is sent and an outcome record before its result is released) costs ${f(cpu.guarded - cpu.unlogged)} µs of client CPU per query at c=8 (guarded − sealed-but-not-written); building and sealing the two records is in the core section.
 
 describePostgres: cached ${d.cached.toFixed(2)} µs, uncached ${d.uncached.toFixed(1)} µs (median; short SELECT).
 "driver only" is the pg driver's own cost (describe, wire hooks, pool); the rest of the guarded overhead is core's pipeline (decide, per-command masker, audit record, sha256 chain; see the core section) plus the jsonl writes and fdatasyncs, which share the 2 CPUs with PostgreSQL. Measured on the compiled packages (\`dist/\`). "client CPU per query" is this process's user + system CPU time during the throughput run divided by the queries: the stable measure of what the client side costs, where wall-clock figures move with whatever else shares the 2 CPUs. Load average at the start of this run: ${loadavg}.`
@@ -251,6 +277,8 @@ describePostgres: cached ${d.cached.toFixed(2)} µs, uncached ${d.uncached.toFix
     })
   } finally {
     await guarded.end().catch(() => {})
+    await unlogged.end().catch(() => {})
+    await discardWarden.close().catch(() => {})
     await driverOnly.end().catch(() => {})
     await warden.close().catch(() => {})
     await raw.end().catch(() => {})
