@@ -197,6 +197,7 @@ export class Client extends ssh2.Client {
                   return reject(error)
                 }
                 try {
+                  recorder?.onFailure(() => stopChannel(channel))
                   this.#filterOutput(channel, context, recorder, undefined)
                   hold = holdClose(channel)
                   this.#untilClosed(channel, hold, context, recorder).then(resolve, reject)
@@ -268,6 +269,7 @@ export class Client extends ssh2.Client {
                   return reject(error)
                 }
                 try {
+                  recorder?.onFailure(() => stopChannel(channel))
                   const gate = new ShellGate({
                     cols,
                     rows,
@@ -473,12 +475,7 @@ export class Client extends ssh2.Client {
     recorder: AsciicastRecorder | undefined,
   ): Promise<void> {
     // Session closed: stop the remote process (sshd keeps the channel while it runs), then close.
-    const abort = () => {
-      try {
-        channel.signal('KILL')
-      } catch {}
-      channel.close()
-    }
+    const abort = () => stopChannel(channel)
     context.signal.addEventListener('abort', abort, { once: true })
     // ssh2 emits ('exit', code) or ('exit', null, signalName, ...) before 'close'.
     channel.once('exit', (code: number | null, signal?: string) => context.exited(code, signal))
@@ -487,6 +484,14 @@ export class Client extends ssh2.Client {
       return recorder?.close()
     })
   }
+}
+
+/** Stops the remote process (sshd keeps the channel while it runs) and closes the channel. */
+function stopChannel(channel: ssh2.ClientChannel): void {
+  try {
+    channel.signal('KILL')
+  } catch {}
+  channel.close()
 }
 
 interface CloseHold {

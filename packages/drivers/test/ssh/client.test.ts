@@ -1,4 +1,5 @@
 // The guarded ssh2 Client against a real OpenSSH sshd, with a real policy and the sshCaBroker.
+import { execFileSync } from 'node:child_process'
 import {
   chownSync,
   existsSync,
@@ -265,6 +266,28 @@ describe('exec', () => {
     const shown = events.map((e: [number, string, string]) => e[2]).join('')
     expect(shown).toMatch(/key=.+ ok\n/)
     expect(shown).not.toContain(AWS_KEY.slice(10)) // the key was split across two chunks
+  })
+
+  test('a recording that cannot be written stops the command, and its record says why', async () => {
+    // A file system too small for the recording (the suite runs as root, as CI does).
+    const full = mkdtempSync(path.join(os.tmpdir(), 'warden-rec-full-'))
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=16k', 'tmpfs', full])
+    try {
+      const client = await connect({ recordings: full })
+      const command = "printf '%050000d\\n' 0; sleep 30; echo finished"
+      const result = await exec(client, command)
+      expect(result.stdout).not.toContain('finished')
+      const record = audit.expectRecord({ action: 'ssh.exec', command })
+      expect(record.outcome).toMatchObject({
+        status: 'error',
+        code: 'ERR_WARDEN_AUDIT',
+        error: expect.stringMatching(/session recording .* could not be written/),
+      })
+      expect(record.recording).toMatch(/^.*warden-rec-full-.*\.cast$/)
+    } finally {
+      execFileSync('umount', ['-l', full])
+      rmSync(full, { recursive: true, force: true })
+    }
   })
 
   test('no session: the command is refused', async () => {

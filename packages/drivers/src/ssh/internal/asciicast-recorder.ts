@@ -4,6 +4,7 @@
 // they may hold passwords typed at prompts with echo off.
 import { createWriteStream, mkdirSync, openSync, type WriteStream } from 'node:fs'
 import path from 'node:path'
+import { WardenError } from '@warden/policy'
 
 export interface RecorderHeader {
   readonly width: number
@@ -18,13 +19,23 @@ export class AsciicastRecorder {
   readonly #out: WriteStream
   readonly #start: number
   #closed: Promise<void> | undefined
+  #error: WardenError | undefined
+  #onFailure: (() => void) | undefined
 
   constructor(dir: string, name: string, header: RecorderHeader) {
     mkdirSync(dir, { recursive: true, mode: 0o700 })
     this.path = path.join(dir, `${name}.cast`)
     // Opened synchronously so a recording that cannot be written fails before the command starts.
     this.#out = createWriteStream('', { fd: openSync(this.path, 'wx', 0o600) })
-    this.#out.on('error', () => {}) // a failed recording must not crash the host; close() reports it
+    // A failed recording must not crash the host: it stops the command (onFailure) and close() reports it.
+    this.#out.on('error', (err) => {
+      this.#error ??= new WardenError(
+        'ERR_WARDEN_AUDIT',
+        `the session recording ${this.path} could not be written (${err.message}); the command was stopped`,
+        { cause: err },
+      )
+      this.#onFailure?.()
+    })
     this.#start = performance.now()
     this.#out.write(
       `${JSON.stringify({
@@ -39,17 +50,24 @@ export class AsciicastRecorder {
     )
   }
 
+  /** Called once if the recording fails (at once if it already has): the command must not go on unrecorded. */
+  onFailure(stop: () => void): void {
+    this.#onFailure = stop
+    if (this.#error !== undefined) stop()
+  }
+
   output(text: string): void {
-    if (text === '' || this.#closed) return
+    if (text === '' || this.#closed || this.#error) return
     const seconds = Math.round(performance.now() - this.#start) / 1000
     this.#out.write(`${JSON.stringify([seconds, 'o', text])}\n`)
   }
 
-  /** Ends the file; resolves once it is on disk. */
+  /** Ends the file; resolves once it is written, rejects (ERR_WARDEN_AUDIT) if any of it could not be. */
   close(): Promise<void> {
     this.#closed ??= new Promise<void>((resolve, reject) => {
-      this.#out.once('error', reject)
-      this.#out.end(() => resolve())
+      if (this.#error) return reject(this.#error)
+      this.#out.once('error', () => reject(this.#error))
+      this.#out.end(() => (this.#error ? reject(this.#error) : resolve()))
     })
     return this.#closed
   }
