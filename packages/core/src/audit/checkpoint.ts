@@ -55,7 +55,7 @@ export function checkpointPrivateKey(key: KeyInput): KeyObject {
 export function checkpointPublicKey(key: KeyInput): KeyObject {
   let k: KeyObject
   try {
-    k = createPublicKey(key)
+    k = typeof key !== 'string' && key?.type === 'public' ? key : createPublicKey(key)
   } catch (err) {
     throw new WardenTypeError(`checkpoint public key: not an SPKI PEM public key (${(err as Error).message})`)
   }

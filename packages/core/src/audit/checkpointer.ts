@@ -212,20 +212,24 @@ class SigningCheckpointer implements Checkpointer {
       this.#fail(err)
       return
     }
-    this.#inflight = Promise.resolve()
-      .then(() => this.#store.append(checkpoint))
-      .then(
-        () => {
-          this.#inflight = undefined
-          const next = this.#pending
-          this.#pending = undefined
-          if (next !== undefined && this.#head.seq > this.#last) this.#emit(next)
-        },
-        (err: unknown) => {
-          this.#inflight = undefined
-          this.#fail(err)
-        },
-      )
+    let append: Promise<void>
+    try {
+      append = Promise.resolve(this.#store.append(checkpoint))
+    } catch (err) {
+      append = Promise.reject(err)
+    }
+    this.#inflight = append.then(
+      () => {
+        this.#inflight = undefined
+        const next = this.#pending
+        this.#pending = undefined
+        if (next !== undefined && this.#head.seq > this.#last) this.#emit(next)
+      },
+      (err: unknown) => {
+        this.#inflight = undefined
+        this.#fail(err)
+      },
+    )
   }
 
   #fail(err: unknown): void {

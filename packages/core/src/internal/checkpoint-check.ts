@@ -27,6 +27,7 @@ export class CheckpointCheck {
   /** Seq of a `close` not followed by an `open` at the same seq. */
   #closedAt: number | undefined
   #closeOf: Checkpoint | undefined
+  readonly #signed = new WeakSet<Checkpoint>()
 
   constructor(checkpoints: readonly Checkpoint[], publicKey: KeyObject, log: string | undefined) {
     this.#all = checkpoints
@@ -59,6 +60,31 @@ export class CheckpointCheck {
           code: 'bad-checkpoint',
           reason: `checkpoint ${i + 1} is not a well-formed checkpoint`,
         }
+    }
+    // When it is clear already which log they are for, check signatures before reading the log.
+    const logs = new Set(this.#all.map((c) => c.log))
+    const id = this.#log ?? (logs.size === 1 ? this.#all[0].log : undefined)
+    return id === undefined ? undefined : this.#signatures(this.#all.filter((c) => c.log === id))
+  }
+
+  #signatures(mine: readonly Checkpoint[]): ChainFailure | undefined {
+    for (const c of mine) {
+      if (this.#signed.has(c)) continue
+      if (checkpointSignatureValid(c, this.#key)) {
+        this.#signed.add(c)
+        continue
+      }
+      if (c.kid !== this.#kid)
+        return {
+          seq: c.seq,
+          code: 'wrong-key',
+          reason: `${describe(c)} is signed by key ${c.kid}, not by the public key given (${this.#kid}): wrong key, or a forged checkpoint`,
+        }
+      return {
+        seq: c.seq,
+        code: 'bad-signature',
+        reason: `${describe(c)} has a bad signature: the checkpoint was forged or altered`,
+      }
     }
     return undefined
   }
@@ -94,20 +120,8 @@ export class CheckpointCheck {
         code: 'other-log',
         reason: `no checkpoint is for this log: its seq-1 record is not the one the checkpoints (log ${[...logs][0]}) vouch for; the log was rewritten from its first record, or these are another log's checkpoints`,
       }
-    for (const c of mine) {
-      if (checkpointSignatureValid(c, this.#key)) continue
-      if (c.kid !== this.#kid)
-        return {
-          seq: c.seq,
-          code: 'wrong-key',
-          reason: `${describe(c)} is signed by key ${c.kid}, not by the public key given (${this.#kid}): wrong key, or a forged checkpoint`,
-        }
-      return {
-        seq: c.seq,
-        code: 'bad-signature',
-        reason: `${describe(c)} has a bad signature: the checkpoint was forged or altered`,
-      }
-    }
+    const bad = this.#signatures(mine)
+    if (bad !== undefined) return bad
     this.#mine = mine.sort((a, b) => a.seq - b.seq)
     return undefined
   }
