@@ -1,10 +1,11 @@
-import type { SqlFacts, SqlFlag, SqlStatementFacts } from '@warden/policy'
+import type { SqlEffect, SqlFacts, SqlFlag, SqlStatementFacts } from '@warden/policy'
 import { WardenTypeError } from '@warden/policy'
 import { setDerivedColumns } from '../internal/derived-columns.js'
 import { statementFacts } from './internal/ast-facts.js'
 import { lexMysql } from './internal/lexer.js'
 import { LruCache } from './internal/lru-cache.js'
 import { isWasmTrap, loadParser, parseMysql, parserReady } from './internal/sqlparser-instance.js'
+import { setTxHint, type TxHint } from './internal/tx-hints.js'
 
 /** Statements longer than this (UTF-16 code units) are not parsed: `parsed: false` (parsers.md §1.1.6). */
 export const MAX_MYSQL_STATEMENT_LENGTH = 256 * 1024
@@ -84,15 +85,29 @@ function classify(text: string): SqlFacts {
   }
   const facts: SqlStatementFacts[] = []
   const projected = new Set<string>()
+  const effects = new Set<SqlEffect>()
   let write = false
   let unbounded = false
-  for (const s of statements) {
-    const r = statementFacts(s)
+  let hint: TxHint = {}
+  let touchesTx = false
+  statements.forEach((s, i) => {
+    const r = statementFacts(s, lex.statements[i] ?? [])
     facts.push(r.facts)
     for (const c of r.projected) projected.add(c)
     write ||= r.write
     unbounded ||= r.unbounded
     for (const f of r.flags) flags.add(f)
+    for (const e of r.effects) effects.add(e)
+    hint = r.hint
+    touchesTx ||= Object.keys(r.hint).length > 0
+  })
+  if (statements.length > 1) {
+    const tx = effects.has('transaction_control')
+    // `SELECT 1; COMMIT; START TRANSACTION READ WRITE; DELETE …` in one text would leave the
+    // read-only mode the first statement ran under: transaction control among several
+    // statements is a write, and the state is read back from the server afterwards.
+    if (tx) write = true
+    hint = touchesTx ? MULTI_TX_HINT : {}
   }
   const reads = unique(facts.flatMap((s) => s.reads))
   const writes = unique(facts.flatMap((s) => s.writes))
@@ -107,13 +122,16 @@ function classify(text: string): SqlFacts {
     unbounded,
     functions: unique(facts.flatMap((s) => s.functions)),
     flags: [...flags],
-    effects: [],
+    effects: [...effects],
     parsed: true,
     error: '',
   })
   setDerivedColumns(described, projected)
+  setTxHint(described, hint)
   return described
 }
+
+const MULTI_TX_HINT: TxHint = Object.freeze({ commitsFirst: true, unsettles: true })
 
 /**
  * Flags read from the lexer's tokens. They only ever add to the facts (most of these statements do

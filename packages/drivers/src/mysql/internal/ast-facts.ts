@@ -1,7 +1,9 @@
 // Facts of one statement from the sqlparser-rs AST (serde JSON of `Statement`, sqlparser 0.62).
 // Statement variants the driver does not know become `OTHER` (denied unless a policy allows it),
 // and their children are still walked, so tables and functions inside are found anyway.
-import type { SqlStatementFacts } from '@warden/policy'
+import type { SqlEffect, SqlStatementFacts } from '@warden/policy'
+import { statementEffects } from './statement-effects.js'
+import type { TxHint } from './tx-hints.js'
 
 type Node = Record<string, unknown>
 const isNode = (v: unknown): v is Node => typeof v === 'object' && v !== null && !Array.isArray(v)
@@ -121,6 +123,10 @@ export interface StatementResult {
   /** A nested or top-level UPDATE/DELETE has no WHERE. */
   readonly unbounded: boolean
   readonly flags: readonly string[]
+  /** Side effects (statement-effects.ts); a write effect also sets `write`. */
+  readonly effects: readonly SqlEffect[]
+  /** What the statement does to the connection's transaction. */
+  readonly hint: TxHint
 }
 
 function identValue(part: unknown): string {
@@ -155,6 +161,8 @@ class Collector {
   #predicate = 0
   #naming = 0
   unbounded = false
+  /** A FOR UPDATE / FOR SHARE clause somewhere. */
+  locks = false
 
   write(name: unknown): void {
     const n = objectName(name)
@@ -256,6 +264,15 @@ class Collector {
       case 'Call':
         this.functions.add(objectName(body.name))
         break
+      case 'LockTables':
+        // LOCK TABLES t WRITE blocks every other session's reads and writes of t; READ their writes.
+        for (const t of Array.isArray(body.tables) ? body.tables : []) {
+          if (!isNode(t)) continue
+          const name = objectName(t.table)
+          if (isNode(t.lock_type) && 'Write' in t.lock_type) this.writes.add(name)
+          else this.reads.add(name)
+        }
+        break
       case 'Execute':
         this.flags.add('dynamic_sql')
         break
@@ -348,6 +365,8 @@ class Collector {
       if (!this.targets.has(child) && !cte) this.reads.add(name)
     } else if (key === 'Function' && isNode(child) && Array.isArray(child.name)) {
       this.functions.add(objectName(child.name))
+    } else if (key === 'locks' && Array.isArray(child) && child.length > 0) {
+      this.locks = true
     } else if ((key === 'Update' || key === 'Delete' || key === 'Insert') && isNode(child)) {
       this.statement(key, child) // DML nested in a query body or an EXPLAIN
     }
@@ -355,8 +374,8 @@ class Collector {
   }
 }
 
-/** Facts of one parsed statement. */
-export function statementFacts(statement: unknown): StatementResult {
+/** Facts of one parsed statement; `tokens` are the lexer's for the same statement. */
+export function statementFacts(statement: unknown, tokens: readonly string[] = []): StatementResult {
   const c = new Collector()
   let key: string
   let body: unknown
@@ -388,15 +407,19 @@ export function statementFacts(statement: unknown): StatementResult {
     else if ('Delete' in body.body) type = 'DELETE'
   }
   const hasWhere = type === 'UPDATE' || type === 'DELETE' ? !c.unbounded : true
+  const functions = [...c.functions].filter((f) => f !== '')
+  const effects = statementEffects({ key, body, type, tokens, functions, locks: c.locks })
   return {
     facts: {
       type,
       reads: [...c.reads].filter((t) => t !== ''),
       writes: [...c.writes].filter((t) => t !== ''),
       where: hasWhere,
-      functions: [...c.functions].filter((f) => f !== ''),
+      functions,
     },
-    write: !READ_ONLY.has(type) || c.writes.size > 0,
+    write: !READ_ONLY.has(type) || c.writes.size > 0 || effects.write,
+    effects: effects.effects,
+    hint: effects.hint,
     unbounded: c.unbounded,
     flags: [...c.flags],
     projected: c.projected,

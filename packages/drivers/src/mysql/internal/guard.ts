@@ -14,6 +14,7 @@ import {
   preparedText,
   wrapAddCommand,
 } from '../mysql2-internals.js'
+import { forgetMode } from './read-only.js'
 
 /** Issued by the guarded client for one command, after `session.execute` allowed it. */
 export interface Ticket {
@@ -26,6 +27,13 @@ export interface Ticket {
   readonly derivedFrom?: readonly string[]
   /** The statement's base tables: a column from anything else (a derived table, a CTE) counts as computed. */
   readonly baseTables?: ReadonlySet<string>
+  /** Sees the command's outcome: `refuse` may replace a server error, `done` runs once it ended. */
+  readonly outcome?: CommandOutcome
+}
+
+export interface CommandOutcome {
+  refuse(err: unknown): unknown
+  done(failed: boolean): void
 }
 
 // Protocol plumbing that runs no SQL.
@@ -56,6 +64,7 @@ export function guardConnection(conn: Mysql2Connection): void {
   guarded.add(conn)
   wrapAddCommand(conn, (orig) => (cmd) => {
     const kind = commandKind(cmd)
+    if (kind === 'ResetConnection') forgetMode(conn) // the session's access mode is the server default again
     if (PLUMBING.has(kind)) return orig(cmd)
     if (!SQL.has(kind)) {
       return failCommand(
@@ -87,6 +96,7 @@ export function guardConnection(conn: Mysql2Connection): void {
       )
     }
     if (kind !== 'Prepare') {
+      if (ticket.outcome !== undefined) watchOutcome(cmd, ticket.outcome)
       const options = commandOptions(cmd)
       if (ticket.masker !== null) {
         // A custom typeCast would see values before masking: while masks apply, mysql2 casts.
@@ -105,6 +115,29 @@ export function guardConnection(conn: Mysql2Connection): void {
     }
     return orig(cmd)
   })
+}
+
+/**
+ * Routes the command's server error through `outcome.refuse` on every path mysql2 reports it
+ * (its callback, or an 'error' event for streams), and reports the end.
+ */
+function watchOutcome(cmd: Mysql2Command, outcome: CommandOutcome): void {
+  let failed = false
+  const onResult = cmd.onResult
+  if (typeof onResult === 'function') {
+    cmd.onResult = (err, rows, fields) => {
+      if (err) failed = true
+      onResult.call(cmd, err ? (outcome.refuse(err) as Error) : err, rows, fields)
+    }
+  }
+  const emit = cmd.emit
+  cmd.emit = function (this: Mysql2Command, event: string, ...args: unknown[]) {
+    if (event === 'error') {
+      failed = true
+      args[0] = outcome.refuse(args[0])
+    } else if (event === 'end') outcome.done(failed)
+    return emit.call(this, event, ...args)
+  }
 }
 
 type RowParser = {
@@ -136,6 +169,13 @@ const identity = (row: unknown) => row
 interface Lineage {
   readonly derivedFrom: readonly string[]
   readonly baseTables?: ReadonlySet<string>
+  /** Sees the command's outcome: `refuse` may replace a server error, `done` runs once it ended. */
+  readonly outcome?: CommandOutcome
+}
+
+export interface CommandOutcome {
+  refuse(err: unknown): unknown
+  done(failed: boolean): void
 }
 const NO_LINEAGE: Lineage = { derivedFrom: [] }
 

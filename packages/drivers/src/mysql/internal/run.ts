@@ -16,6 +16,8 @@ import {
 } from '../mysql2-internals.js'
 import { baseTables } from './base-tables.js'
 import { type Ticket, withTicket } from './guard.js'
+import { prepareMode, refusalFor, settleMode } from './read-only.js'
+import { setTxHint, txHint } from './tx-hints.js'
 
 /** Where commands of one guarded client run. */
 export interface Target {
@@ -86,13 +88,52 @@ async function factsFor(text: string, template: string): Promise<SqlFacts> {
   if (known !== undefined && known.text === template) return known
   const facts2 = Object.freeze({ ...facts, text: template })
   setDerivedColumns(facts2, derivedColumns(facts))
+  setTxHint(facts2, txHint(facts))
   relabelled.set(facts, facts2)
   return facts2
 }
 
-/** The ticket for one allowed command: its exact text, and what masking needs. */
-function ticket(text: string, ctx: ExecuteContext, target: Target, facts: SqlFacts): Ticket {
+const RW_BEGIN = 'START TRANSACTION READ WRITE'
+const NO_HINT = Object.freeze({})
+
+/**
+ * Puts the lent connection in the access mode the allowed command needs (read-only.ts) and returns
+ * how its outcome is handled. A plain BEGIN begins read-write only if the policy would allow this
+ * principal `START TRANSACTION READ WRITE` (asked without running or auditing anything).
+ */
+async function enterMode(
+  session: Session,
+  target: Target,
+  lent: Lent,
+  facts: SqlFacts,
+): Promise<Ticket['outcome']> {
+  const hint = txHint(facts)
+  const mayWrite = () => {
+    const rw = describeMysql(RW_BEGIN)
+    if (rw instanceof Promise) return false
+    const command: Command = { resource: target.resource, action: 'sql.query', text: RW_BEGIN, sql: rw }
+    return session.check(command).effect === 'allow'
+  }
+  let mode: Awaited<ReturnType<typeof prepareMode>>
+  try {
+    mode = await prepareMode(lent.conn, facts.write, hint, mayWrite)
+  } catch (err) {
+    lent.retire() // its mode is unknown now: never reused
+    throw err
+  }
+  return { refuse: refusalFor(facts, mode), done: (failed) => settleMode(lent.conn, hint, failed) }
+}
+
+/** The ticket for one allowed command: its exact text, what masking needs, and its outcome handling. */
+function ticket(
+  text: string,
+  ctx: ExecuteContext,
+  target: Target,
+  facts: SqlFacts,
+  outcome: Ticket['outcome'],
+): Ticket {
   return {
+    outcome,
     text,
     masker: ctx.masker,
     typeCast: target.typeCast,
@@ -207,11 +248,12 @@ export async function runQuery(source: SessionSource, target: Target, cmd: Mysql
     return await session.execute(command, async (ctx) => {
       assertSingleOrParsed(facts, target)
       const lent = await target.acquire(session)
+      const outcome = await enterMode(session, target, lent, facts)
       return new Promise<Result>((resolve, reject) => {
         observe(cmd, ctx, template, cmd.values, resolve, reject)
         cmd.once('end', after(facts, lent))
         queued = true
-        withTicket(ticket(text, ctx, target, facts), () => {
+        withTicket(ticket(text, ctx, target, facts, outcome), () => {
           lent.conn.query(cmd)
         })
       })
@@ -238,6 +280,7 @@ export async function runExecute(
   return session.execute(command, async (ctx) => {
     assertSingleOrParsed(facts, target)
     const lent = await target.acquire(session)
+    const outcome = await enterMode(session, target, lent, facts)
     return new Promise<Result>((resolve, reject) => {
       const cb = (err: Error | null, rows?: unknown, fields?: unknown) => {
         if (err) {
@@ -250,7 +293,9 @@ export async function runExecute(
       }
       let cmd: Mysql2Command
       try {
-        cmd = withTicket(ticket(text, ctx, target, facts), () => lent.conn.execute({ ...options }, cb))
+        cmd = withTicket(ticket(text, ctx, target, facts, outcome), () =>
+          lent.conn.execute({ ...options }, cb),
+        )
       } catch (err) {
         lent.release() // mysql2 validates bind values synchronously (undefined, functions)
         reject(err)
@@ -276,9 +321,10 @@ export async function runPrepared(
   return session.execute(command, async (ctx) => {
     assertSingleOrParsed(facts, target)
     const lent = await target.acquire(session)
+    const outcome = await enterMode(session, target, lent, facts)
     return new Promise<Result>((resolve, reject) => {
       try {
-        const cmd = withTicket(ticket(text, ctx, target, facts), () =>
+        const cmd = withTicket(ticket(text, ctx, target, facts, outcome), () =>
           stmt.execute(values ?? [], (err, rows, fields) => {
             if (err) {
               scrubError(err, text, values, ctx.masker)
@@ -309,6 +355,10 @@ export async function runPrepare(
   if (typeof sql !== 'string') throw new WardenTypeError('prepare: sql must be a string')
   const lent = await target.acquire(session)
   try {
+    // The server refuses to prepare a write in a read-only session: writes are prepared read-write
+    // (nothing runs; each execute sets the mode its own facts need).
+    const facts = await describeMysql(sql)
+    if (facts.write) await prepareMode(lent.conn, true, NO_HINT, () => false)
     return await new Promise<Mysql2Statement>((resolve, reject) => {
       withTicket({ text: sql, masker: null, typeCast: undefined }, () =>
         lent.conn.prepare({ sql }, (err, stmt) =>
