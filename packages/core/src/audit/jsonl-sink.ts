@@ -12,10 +12,12 @@ import { WardenError, WardenTypeError } from '@warden/policy'
 import { GENESIS, sealRecord } from '../internal/audit-chain.js'
 import { newId } from '../internal/ids.js'
 import { type LogLock, lockLog } from '../internal/log-lock.js'
-import { archived, segmentPath } from '../internal/log-segments.js'
+import { archived, auditSegments, segmentPath } from '../internal/log-segments.js'
 import { type ChainHead, readTail } from '../internal/log-tail.js'
 import type { AuditEntry } from './audit-record.js'
 import type { AuditSink } from './audit-sink.js'
+import { type Checkpointer, type CheckpointerOptions, createCheckpointer } from './checkpointer.js'
+import { auditChainId } from './verify-chain.js'
 
 export interface JsonlSinkOptions {
   /**
@@ -34,6 +36,13 @@ export interface JsonlSinkOptions {
    * chain continues across them (`auditSegments(path)` lists them in order for `verifyChain`).
    */
   readonly rotate?: { readonly maxBytes?: number; readonly intervalMs?: number }
+  /**
+   * Signed checkpoints of the chain head (Ed25519), written to a store the log's writer cannot
+   * rewrite unnoticed: every `every` records or `intervalMs`, when the sink reopens an existing log
+   * (before it appends) and when it closes. `warden audit verify --checkpoints … --public-key …`
+   * then detects truncation, re-chaining and forged appends (docs/audit.md).
+   */
+  readonly checkpoints?: CheckpointerOptions
 }
 
 export interface JsonlSink extends AuditSink {
@@ -82,7 +91,15 @@ export function jsonlSink(path: string, options: JsonlSinkOptions = {}): JsonlSi
     if (v !== undefined && !(Number.isSafeInteger(v) && v > 0))
       throw new WardenTypeError(`jsonlSink: rotate.${key} must be a positive integer, got ${String(v)}`)
   }
-  return new JsonlFileSink(path, fsync, options.mode ?? 0o600, rotate)
+  const checkpointer = options.checkpoints === undefined ? undefined : createCheckpointer(options.checkpoints)
+  return new JsonlFileSink(path, { fsync, mode: options.mode ?? 0o600, rotate, checkpointer })
+}
+
+interface SinkSettings {
+  readonly fsync: 'always' | 'batch' | 'none'
+  readonly mode: number
+  readonly rotate: NonNullable<JsonlSinkOptions['rotate']>
+  readonly checkpointer: Checkpointer | undefined
 }
 
 class JsonlFileSink implements JsonlSink {
@@ -114,20 +131,22 @@ class JsonlFileSink implements JsonlSink {
   #closed = false
   #closing: Promise<void> | undefined
 
-  constructor(
-    path: string,
-    fsync: 'always' | 'batch' | 'none',
-    mode: number,
-    rotate: JsonlSinkOptions['rotate'],
-  ) {
+  readonly #checkpointer: Checkpointer | undefined
+  /** Until the reopened log's `open` checkpoint is stored, nothing is appended. */
+  #opening: Promise<void> | undefined
+  /** The last record written to the file (what a checkpoint may vouch for once it is durable). */
+  #written: ChainHead | undefined
+
+  constructor(path: string, settings: SinkSettings) {
     this.path = path
-    this.#fsync = fsync
-    this.#mode = mode
-    this.#maxBytes = rotate?.maxBytes ?? Number.POSITIVE_INFINITY
-    this.#intervalMs = rotate?.intervalMs ?? Number.POSITIVE_INFINITY
+    this.#fsync = settings.fsync
+    this.#mode = settings.mode
+    this.#maxBytes = settings.rotate.maxBytes ?? Number.POSITIVE_INFINITY
+    this.#intervalMs = settings.rotate.intervalMs ?? Number.POSITIVE_INFINITY
+    this.#checkpointer = settings.checkpointer
     this.#lock = lockLog(path)
     try {
-      this.#fd = openSync(path, 'a+', mode)
+      this.#fd = openSync(path, 'a+', settings.mode)
     } catch (err) {
       this.#lock.release()
       throw new WardenError('ERR_WARDEN_AUDIT', `jsonlSink: cannot open ${path}: ${(err as Error).message}`, {
@@ -146,8 +165,26 @@ class JsonlFileSink implements JsonlSink {
         this.#head = last.head
         torn = last.torn
       }
-      if (torn !== undefined) this.#repair(torn)
+      this.#written = this.#head
       this.#size = fstatSync(this.#fd).size
+      if (this.#checkpointer !== undefined && this.#head !== undefined) {
+        // A reopened log: its `open` checkpoint is stored before anything is appended, so
+        // records found between a `close` and this `open` were not written by a key holder.
+        const head = this.#head
+        this.#opening = auditChainId(auditSegments(path))
+          .then((log) => this.#checkpointer?.opened(head.seq, head.hash, log))
+          .then(
+            () => {
+              this.#opening = undefined
+              if (this.#pending.length > 0 && !this.#failure) this.#writeBatch()
+            },
+            (err: unknown) => {
+              this.#opening = undefined
+              this.#fail(err instanceof Error ? err : new Error(String(err)))
+            },
+          )
+      }
+      if (torn !== undefined) this.#repair(torn)
     } catch (err) {
       closeSync(this.#fd)
       this.#lock.release()
@@ -164,6 +201,8 @@ class JsonlFileSink implements JsonlSink {
   }
 
   failure(): Error | undefined {
+    const checkpoint = this.#checkpointer?.failure()
+    if (checkpoint !== undefined && this.#failure === undefined) this.#fail(checkpoint)
     return this.#failure
   }
 
@@ -171,7 +210,10 @@ class JsonlFileSink implements JsonlSink {
     if (this.#failure) throw this.#failure
     if (this.#closed) throw new WardenError('ERR_WARDEN_AUDIT', `jsonlSink ${this.path}: write after close`)
     this.#head = { seq: record.seq, hash: record.hash }
+    // A new log's chain id is the hash of its first record: checkpoints name the log by it.
+    if (record.seq === 1) this.#checkpointer?.opened(0, '', record.hash).catch(() => {})
     this.#pending.push(line)
+    if (this.#opening !== undefined) return true
     if (!this.#scheduled) {
       this.#scheduled = true
       setImmediate(this.#onTurn)
@@ -186,6 +228,7 @@ class JsonlFileSink implements JsonlSink {
 
   stored(): Promise<void> | undefined {
     if (this.#failure) return Promise.reject(this.#failure)
+    if (this.#opening !== undefined) return this.#opening.then(() => this.stored())
     if (this.#pending.length > 0) {
       this.#pendingWaiter ??= waiter()
       return this.#pendingWaiter.promise
@@ -195,6 +238,8 @@ class JsonlFileSink implements JsonlSink {
 
   flushSync(): void {
     if (this.#failure) throw this.#failure
+    // Still waiting for the reopened log's `open` checkpoint: nothing may be appended yet.
+    if (this.#opening !== undefined) return
     if (this.#pending.length > 0) this.#writeBatch()
     if (this.#failure) throw this.#failure
     if (this.#fsync !== 'none' && this.#syncedGen < this.#writeGen) {
@@ -221,6 +266,11 @@ class JsonlFileSink implements JsonlSink {
   async #close(): Promise<void> {
     try {
       if (!this.#failure) await this.flush()
+      // The final checkpoint vouches for everything this writer wrote.
+      if (this.#checkpointer !== undefined && !this.#failure)
+        await this.#checkpointer.close(this.#written?.seq ?? 0, this.#written?.hash ?? '')
+    } catch (err) {
+      this.#failure ??= err instanceof Error ? err : new Error(String(err))
     } finally {
       this.#closed = true
       if (this.#syncTimer !== undefined) clearTimeout(this.#syncTimer)
@@ -256,12 +306,14 @@ class JsonlFileSink implements JsonlSink {
       return
     }
     this.#size += data.length
+    this.#written = this.#head
     const gen = ++this.#writeGen
     if (this.#fsync === 'always') {
       if (batch !== undefined) this.#syncWaiters.push({ gen, waiter: batch })
       this.#startSync()
     } else {
       batch?.resolve()
+      if (this.#fsync === 'none') this.#vouch(this.#written)
       if (this.#fsync === 'batch' && this.#syncTimer === undefined && !this.#syncing) {
         this.#syncTimer = setTimeout(this.#onSyncTimer, SYNC_MS)
         this.#syncTimer.unref()
@@ -294,6 +346,7 @@ class JsonlFileSink implements JsonlSink {
     }
     this.#syncing = true
     const gen = this.#writeGen
+    const head = this.#written
     let done!: () => void
     this.#syncDone = new Promise((resolve) => {
       done = resolve
@@ -310,9 +363,19 @@ class JsonlFileSink implements JsonlSink {
         return
       }
       this.#synced(gen)
+      this.#vouch(head)
       // Lines written while this sync ran wait for the next one (group commit).
       if (this.#syncWaiters.length > 0) this.#startSync()
     })
+  }
+
+  /** Tells the checkpointer what is durably written; a failed checkpoint store fails the sink. */
+  #vouch(head: ChainHead | undefined): void {
+    const checkpointer = this.#checkpointer
+    if (checkpointer === undefined || head === undefined) return
+    checkpointer.written(head.seq, head.hash)
+    const failure = checkpointer.failure()
+    if (failure !== undefined) this.#fail(failure)
   }
 
   #synced(gen: number): void {
@@ -359,9 +422,15 @@ class JsonlFileSink implements JsonlSink {
       type: 'repair',
       truncated: torn,
     })
+    this.#head = { seq, hash }
+    if (this.#opening !== undefined) {
+      // Appended (first) once the `open` checkpoint is stored.
+      this.#pending.push(line)
+      return
+    }
     writeFully(this.#fd, Buffer.from(`${line}\n`))
     fdatasyncSync(this.#fd)
-    this.#head = { seq, hash }
+    this.#written = this.#head
   }
 
   #fail(err: Error): Error {
