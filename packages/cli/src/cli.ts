@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs'
 import { approvalsReviewerToken } from './commands/approvals-reviewer-token.js'
 import { approvalsServe } from './commands/approvals-serve.js'
+import { auditKeygen } from './commands/audit-keygen.js'
 import { auditReplay } from './commands/audit-replay.js'
 import { auditVerify } from './commands/audit-verify.js'
 import { demoCommand, runDemoCommand } from './commands/demo-command.js'
@@ -20,6 +21,7 @@ const COMMANDS: readonly CommandSpec[] = [
   policyBacktest,
   auditVerify,
   auditReplay,
+  auditKeygen,
   approvalsServe,
   approvalsReviewerToken,
   demoCommand,

@@ -44,7 +44,9 @@ Every command record in the audit log carries the request its decision was made 
 by the candidate policy, at its recorded time, with its session's start and command count,
 and the flow facts (reads and tags of its causal chain) it was decided with, and compared
 with the recorded effect. Every decision that would change (allow→deny, approve→allow, ...)
-is listed, followed by counts per transition.
+is listed, followed by counts per transition. Only command records are replayed (they are
+written before a command runs, with everything its decision saw); outcome records (how a
+command ended), repair and session records are skipped.
 
 Options:
   --audit <file>   the JSONL audit log (as written by jsonlSink)
@@ -79,9 +81,11 @@ or the candidate policy does not load.
     let count = 0
     const sessions = replaySessions()
     try {
-      for await (const { line, record } of readAuditFile(file)) {
+      for await (const { file: at, line, record } of readAuditFile(file)) {
         progress.tick(++count, `records, ${changes.length} changed`)
-        const request = replayRequest(record, sessions, `${file}:${line}`)
+        const request = replayRequest(record, sessions, `${at}:${line}`)
+        // Command records hold everything the policy saw (written before the command ran);
+        // outcome, repair and session records carry no decision to replay.
         if ((record.type ?? 'command') !== 'command') continue
         const recorded = record.decision
         if (request === undefined || recorded === undefined) {
