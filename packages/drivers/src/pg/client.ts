@@ -24,6 +24,7 @@ import {
   loadPostgresParser,
 } from './describe.js'
 import { type CopyFormat, copyMasker } from './internal/copy-masker.js'
+import { type ModePlan, ReadOnlyMode, readOnlyUnreported } from './internal/read-only-mode.js'
 import { scrubError } from './internal/scrub-error.js'
 import { QueryState, WireGuard } from './internal/wire-guard.js'
 import {
@@ -158,6 +159,14 @@ export class Client extends PgClient {
   #busy = false
   readonly #waiting: (() => void)[] = []
   #leaseExpiresAt: Date | undefined
+  readonly #mode: ReadOnlyMode
+  /** Settles when the command on the wire (and its mode changes) is done: one command at a time. */
+  #turn: Promise<void> = Promise.resolve()
+  /** Resolved at the next ReadyForQuery (or when the connection ends). */
+  #idleWaiters: (() => void)[] = []
+  #ended = false
+  /** Turns a server error of the command on the wire into what its caller sees (read-only refusals). */
+  #refuse: (err: Error) => Error = (err) => err
 
   static {
     bindClient = (client, binding) => {
@@ -195,6 +204,10 @@ export class Client extends PgClient {
     }
     if (config.preview !== undefined && config.preview !== false && typeof config.preview !== 'function')
       throw new WardenTypeError('Client: "preview" must be false or a function')
+    if ((config as { pipeline?: unknown }).pipeline)
+      throw new WardenTypeError(
+        'Client: "pipeline" is not supported: each command runs in the read-only or read-write mode its facts need, one at a time',
+      )
     checkDescribeOptions('Client', config.describe)
     checkVersions()
     const { resource, labels, scope, preview, describe, ...rest } = config
@@ -216,6 +229,16 @@ export class Client extends PgClient {
     // Registered before pg's own listener (pg attaches on connect): current when a query settles.
     this.#internals.connection.on('readyForQuery', (message: { status?: string }) => {
       this.#txStatus = message?.status
+      this.#wakeIdle()
+    })
+    this.#internals.connection.on('end', () => {
+      this.#ended = true
+      this.#wakeIdle()
+    })
+    this.#mode = new ReadOnlyMode({
+      status: () => this.#txStatus,
+      sessionReadOnly: () => this.#guard.readOnlyDefault,
+      control: (text) => this.#internalQuery(text),
     })
     // Load the parser now, so the first query does not wait for it.
     loadPostgresParser().catch(() => {})
@@ -274,6 +297,11 @@ export class Client extends PgClient {
     if (this.#guard.unsafe !== '') {
       await this.end().catch(() => {})
       throw new WardenDeniedError('warden:lexer', this.#guard.unsafe)
+    }
+    // Reads are kept read-only by the server's default_transaction_read_only: it must be reported.
+    if (this.#guard.readOnlyDefault === undefined) {
+      await this.end().catch(() => {})
+      throw readOnlyUnreported()
     }
     this.#leaseExpiresAt = lease.expiresAt
     return lease
@@ -428,6 +456,63 @@ export class Client extends PgClient {
     facts: SqlFacts | undefined,
     expected?: readonly number[],
   ): Promise<number> {
+    const done = await this.#takeTurn()
+    const sql = facts ?? (await describePostgres(text, this.#describe))
+    let plan: ModePlan | undefined
+    try {
+      if (expected === undefined) {
+        plan = await this.#mode.prepare(sql)
+        const current = plan
+        this.#refuse = (err) => this.#mode.refusal(current, err)
+      } else this.#refuse = (err) => err
+      const rows = await this.#runNow(query, text, context, submitted, release, sql, expected)
+      if (plan !== undefined) await this.#mode.finish(plan, sql, true)
+      else this.#mode.wrote()
+      done()
+      return rows
+    } catch (err) {
+      // The turn ends once the server is ready again: the next command must see the real state.
+      const finished = plan
+      this.#whenIdle()
+        .then(() => (finished === undefined ? this.#mode.wrote() : this.#mode.finish(finished, sql, false)))
+        .catch(() => {})
+        .finally(done)
+      throw err instanceof Error ? this.#mode.refusal(plan, err) : err
+    }
+  }
+
+  /** Waits for the previous command's turn; returns the function that ends this one. */
+  async #takeTurn(): Promise<() => void> {
+    const previous = this.#turn
+    let end!: () => void
+    this.#turn = new Promise<void>((resolve) => {
+      end = resolve
+    })
+    await previous
+    return end
+  }
+
+  /** Resolves when nothing is running on the wire. */
+  #whenIdle(): Promise<void> {
+    if (this.#ended || this.#internals.readyForQuery === true) return Promise.resolve()
+    return new Promise<void>((resolve) => this.#idleWaiters.push(resolve))
+  }
+
+  #wakeIdle(): void {
+    const waiters = this.#idleWaiters
+    this.#idleWaiters = []
+    for (const wake of waiters) wake()
+  }
+
+  async #runNow(
+    query: PgSubmittable,
+    text: string,
+    context: ExecuteContext,
+    submitted: () => void,
+    release: () => void,
+    facts: SqlFacts,
+    expected: readonly number[] | undefined,
+  ): Promise<number> {
     const masker = context.masker
     let sql: SqlFacts | undefined
     if (masker !== null) {
@@ -438,7 +523,7 @@ export class Client extends PgClient {
         )
       }
       if (!this.#guard.catalogLoaded || this.#guard.catalogStale) await this.#loadCatalog()
-      sql = facts ?? (await describePostgres(text, this.#describe))
+      sql = facts
       if (sql.types.includes('COPY')) await this.#maskCopy(query, text, sql, masker)
     }
     const derived = sql === undefined ? undefined : derivedColumns(sql)
@@ -491,6 +576,7 @@ export class Client extends PgClient {
     const state = new QueryState(masker, derived)
     const guard = this.#guard
     const internals = this.#internals
+    const refuse = this.#refuse
     return new Promise<QueryState>((resolve, reject) => {
       const handleError = query.handleError
       const handleReady = query.handleReadyForQuery
@@ -504,7 +590,7 @@ export class Client extends PgClient {
         return true
       }
       query.handleError = function (this: PgSubmittable, err: Error, con?: unknown) {
-        const scrubbed = scrubError(err, masker)
+        const scrubbed = refuse(scrubError(err, masker))
         if (finish()) reject(scrubbed)
         return handleError.call(this, scrubbed, con as never)
       }
@@ -544,12 +630,15 @@ export class Client extends PgClient {
         { cause: err },
       )
     }
+    const done = await this.#takeTurn()
     try {
       return await dryRun(this.#channel(), plan, values, masker)
     } catch (err) {
       if ((err as { code?: unknown }).code === 'ERR_WARDEN_PREVIEW_FAILED')
         this.#internals.connection.stream.destroy()
       throw err
+    } finally {
+      this.#whenIdle().finally(done)
     }
   }
 

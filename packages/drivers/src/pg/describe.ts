@@ -2,13 +2,13 @@
 // Fail closed (parsers.md §1.1): unparseable, empty, oversized or too-deep input is `parsed: false`,
 // and no second, weaker parser ever rescues it. Facts are deep-frozen and cached by exact text.
 
-import type { SqlFacts, SqlFlag, SqlStatementFacts } from '@warden/policy'
+import type { SqlEffect, SqlFacts, SqlFlag, SqlStatementFacts } from '@warden/policy'
 import { WardenError, WardenTypeError } from '@warden/policy'
 import { loadModule, parseSync } from 'libpg-query'
 import { setDerivedColumns } from '../internal/derived-columns.js'
 import { Lru } from './internal/lru.js'
 import { DescribeFailure, messageOf, type ProjectedColumns, SqlWalker } from './internal/sql-walker.js'
-import { READ_ONLY_TYPES } from './internal/statement-types.js'
+import { READ_ONLY_TYPES, TRANSACTION_TYPES } from './internal/statement-types.js'
 
 export interface DescribePostgresOptions {
   /** Longest text classified, in characters (default 262144). Longer text is `parsed: false`. */
@@ -105,14 +105,16 @@ function classify(
 ): { facts: SqlFacts; projected?: ProjectedColumns } {
   if (text.length > maxLength)
     return { facts: unparsed(text, `statement longer than ${maxLength} characters`) }
-  if (text.length === 0) return { facts: unparsed(text, 'empty statement') }
+  // libpg-query refuses empty input; the server runs nothing for it (EmptyQueryResponse).
+  if (/^[ \t\n\r\f]*$/.test(text)) return { facts: noOp(text) }
   let stmts: Record<string, unknown>[]
   try {
     stmts = (parseSync(text) as unknown as { stmts?: Record<string, unknown>[] }).stmts ?? []
   } catch (error) {
     return { facts: unparsed(text, parseError(error)) }
   }
-  if (stmts.length === 0) return { facts: unparsed(text, 'empty statement (only whitespace or comments)') }
+  // Empty text (or only comments / semicolons): the server answers EmptyQueryResponse and runs nothing.
+  if (stmts.length === 0) return { facts: noOp(text) }
 
   const walker = new SqlWalker(maxDepth)
   const statements: SqlStatementFacts[] = []
@@ -144,6 +146,9 @@ function classify(
   }
   const flags = [...walker.flags] as SqlFlag[]
   if (statements.length > 1) flags.push('multi_statement')
+  // A transaction boundary inside a longer text starts a transaction whose mode the text can set
+  // (BEGIN READ WRITE, SET TRANSACTION...) after the driver's read-only check: such text is a write.
+  const boundary = statements.length > 1 && statements.some((s) => TRANSACTION_TYPES.has(s.type))
   const tables = new Set([...reads, ...writes])
   const facts: SqlFacts = {
     text,
@@ -152,11 +157,11 @@ function classify(
     reads: [...reads],
     writes: [...writes],
     tables: [...tables],
-    write: writes.size > 0 || types.some((t) => !READ_ONLY_TYPES.has(t)),
+    write: writes.size > 0 || walker.forcesWrite || boundary || types.some((t) => !READ_ONLY_TYPES.has(t)),
     unbounded,
     functions: [...functions],
     flags,
-    effects: [],
+    effects: [...walker.effects] as SqlEffect[],
     parsed: true,
     error: '',
   }
@@ -169,6 +174,10 @@ function parseError(error: unknown): string {
     return 'statement nested too deeply'
   const position = (error as { sqlDetails?: { cursorPosition?: number } }).sqlDetails?.cursorPosition
   return typeof position === 'number' ? `${message} (position ${position + 1})` : message
+}
+
+function noOp(text: string): SqlFacts {
+  return { ...unparsed(text, ''), parsed: true }
 }
 
 function unparsed(text: string, error: string): SqlFacts {

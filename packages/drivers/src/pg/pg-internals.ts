@@ -9,6 +9,7 @@
 //   reaches the wire (tripwire); `emit('rowDescription' | 'dataRow' | 'commandComplete' |
 //   'parameterStatus', msg)` delivers every result message before Query, Cursor or QueryStream
 //   see it (masking); `stream` is the socket.
+// - `client.readyForQuery`: true while nothing is in flight (the read-only mode waits for it).
 // - `client._getActiveQuery()`: the submittable whose response is arriving (in order, pipeline too).
 // - `client.password` / `client.connectionParameters.password`: pg writes the resolved password
 //   back here during authentication; the driver scrubs both after connect.
@@ -44,6 +45,8 @@ export interface PgClientInternals {
   readonly connectionParameters: { user?: string; password?: unknown }
   password: unknown
   user: string
+  /** True between a ReadyForQuery and the next query pg sends: nothing is running on the wire. */
+  readonly readyForQuery: boolean
   _getActiveQuery(): object | null | undefined
 }
 

@@ -367,7 +367,8 @@ export async function dryRun(
   if (status === 'E') return noPreview('the transaction on this connection has failed')
   const nested = status === 'T'
   try {
-    await channel.control(nested ? 'SAVEPOINT warden_preview' : 'BEGIN')
+    // READ WRITE: the connection's session default is read-only between writes (read-only-mode.ts).
+    await channel.control(nested ? 'SAVEPOINT warden_preview' : 'BEGIN READ WRITE')
   } catch (err) {
     return noPreview(failure(err, masker))
   }
@@ -436,7 +437,7 @@ async function runRolledBack(
 export async function openGuard(channel: PreviewChannel): Promise<boolean> {
   await channel.control('SELECT 1') // waits for queries queued before this one: status() is current after it
   const nested = channel.status() === 'T'
-  await channel.control(nested ? 'SAVEPOINT warden_guard' : 'BEGIN')
+  await channel.control(nested ? 'SAVEPOINT warden_guard' : 'BEGIN READ WRITE')
   return nested
 }
 

@@ -76,9 +76,9 @@ const cases: [string, string, Expect][] = [
   ['analyze', 'ANALYZE users', { types: ['ANALYZE'], write: true }],
   ['lock', 'LOCK TABLE users IN ACCESS EXCLUSIVE MODE', { types: ['LOCK'], write: true }],
   [
-    'select for update is not a write',
+    'select for update is a write (a row lock)',
     'SELECT * FROM users WHERE id = 1 FOR UPDATE',
-    { types: ['SELECT'], write: false, reads: ['users'] },
+    { types: ['SELECT'], write: true, reads: ['users'], effects: ['lock'] },
   ],
   ['listen/notify', "LISTEN ch; NOTIFY ch, 'x'", { types: ['LISTEN', 'NOTIFY'], write: false }],
   [
@@ -125,7 +125,7 @@ const cases: [string, string, Expect][] = [
   [
     'select into creates a table',
     'SELECT * INTO backup FROM users',
-    { types: ['SELECT'], writes: ['backup'], reads: ['users'], write: true },
+    { types: ['SELECT', 'CREATE'], writes: ['backup'], reads: ['users'], write: true },
   ],
   [
     'create table as',
@@ -476,13 +476,11 @@ const cases: [string, string, Expect][] = [
   ],
   ['typo', 'SELEC 1', { parsed: false, types: [], statements: [] }],
   ['one bad statement spoils the string', 'SELECT 1; DELET FROM users', { parsed: false, types: [] }],
-  ['empty', '', { parsed: false, error: 'empty statement' }],
-  ['whitespace only', '  \n\t', { parsed: false, error: 'empty statement (only whitespace or comments)' }],
-  [
-    'comment only',
-    '-- nothing /* here */',
-    { parsed: false, error: 'empty statement (only whitespace or comments)' },
-  ],
+  // The server runs nothing for these (EmptyQueryResponse): a valid no-op.
+  ['empty', '', { parsed: true, error: '', types: [], write: false }],
+  ['whitespace only', '  \n\t', { parsed: true, error: '', types: [], write: false }],
+  ['comment only', '-- nothing /* here */', { parsed: true, error: '', types: [], write: false }],
+  ['semicolons only', ' ; ;', { parsed: true, error: '', types: [], write: false }],
   [
     'too deep for the parser',
     `SELECT ${'('.repeat(20000)}1${')'.repeat(20000)}`,

@@ -3,7 +3,9 @@
 // Tagged nodes are `{Kind: body}` with an upper-case key; bare bodies (e.g. `relation`) have
 // lower-case keys. Anything not handled explicitly is still walked generically, so tables and
 // functions inside unknown nodes are found (parsers.md §1.1 point 3).
+import type { SqlEffect } from '@warden/policy'
 import { parsePlPgSQLSync, parseSync, scanSync } from 'libpg-query'
+import { functionEffect, READ_ONLY_SETTINGS, ROLE_SETTINGS } from './pg-effects.js'
 import { isStatementKind, statementType } from './statement-types.js'
 
 type Body = Record<string, unknown>
@@ -112,6 +114,9 @@ export interface ProjectedColumns {
 
 export class SqlWalker {
   readonly flags = new Set<string>()
+  /** Side effects (see pg-effects.ts); `forcesWrite` when one of them is a write. */
+  readonly effects = new Set<SqlEffect>()
+  forcesWrite = false
   /** Column names referenced where values flow into the result (lower-cased; the last name part). */
   readonly #projected = new Set<string>()
   /** One-part references (`c` in `row_to_json(c)`): a whole row when it names a relation or alias. */
@@ -215,6 +220,11 @@ export class SqlWalker {
     }
   }
 
+  #effect(write: boolean, ...effects: readonly SqlEffect[]): void {
+    for (const effect of effects) this.effects.add(effect)
+    if (write) this.forcesWrite = true
+  }
+
   #node(kind: string, body: Body, scope: Scope): void {
     if (kind === 'ColumnRef') {
       this.#columnRef(body)
@@ -249,6 +259,10 @@ export class SqlWalker {
     if (nested && scope.runs) this.#acc.nested.push(statementType(kind, body))
     switch (kind) {
       case 'SelectStmt':
+        // Row locks are writes (the server refuses them in a read-only transaction).
+        if (body.lockingClause !== undefined && scope.runs) this.#effect(true, 'lock')
+        // SELECT ... INTO creates the table it fills.
+        if (body.intoClause !== undefined && scope.runs && !nested) this.#acc.nested.push('CREATE')
         this.#object(body, { ...scope, rel: 'read' }, '')
         return
       case 'InsertStmt':
@@ -268,8 +282,13 @@ export class SqlWalker {
         return
       }
       case 'CopyStmt': {
-        if (body.is_program === true) this.flags.add('copy_program')
-        else if (typeof body.filename === 'string') this.flags.add('copy_file')
+        if (body.is_program === true) {
+          this.flags.add('copy_program')
+          this.#effect(body.is_from !== true, 'program')
+        } else if (typeof body.filename === 'string') {
+          this.flags.add('copy_file')
+          this.#effect(body.is_from !== true, 'server_file')
+        }
         if (body.relation !== undefined) {
           if (body.is_from === true) this.#target(body.relation as Body, scope)
           else this.#table(body.relation as Body, { ...scope, rel: 'read' })
@@ -313,12 +332,36 @@ export class SqlWalker {
           this.#object(body.funccall as Body, scope, 'funcname')
         }
         return
-      case 'VariableSetStmt': {
-        const name = typeof body.name === 'string' ? body.name.toLowerCase() : ''
-        if (LEXER_SETTINGS.has(name)) this.flags.add('lexer_setting')
+      case 'VariableSetStmt':
+        this.#setting(body)
         this.#visit(body.args, scope)
         return
-      }
+      case 'TransactionStmt':
+        this.#effect(false, 'transaction_control')
+        return
+      case 'ConstraintsSetStmt':
+        // SET CONSTRAINTS ... IMMEDIATE runs deferred triggers now: refused in a read-only transaction.
+        this.#effect(true, 'transaction_control')
+        return
+      case 'NotifyStmt':
+      case 'ListenStmt':
+      case 'UnlistenStmt':
+        this.#effect(false, 'notify')
+        return
+      case 'LockStmt':
+        this.#effect(true, 'lock')
+        this.#object(body, { ...scope, rel: 'write' }, '')
+        return
+      case 'DiscardStmt':
+        // DISCARD ALL resets default_transaction_read_only (and drops listens and advisory locks).
+        if (body.target === 'DISCARD_ALL') this.#effect(true, 'session_config')
+        return
+      case 'AlterSystemStmt':
+      case 'CheckPointStmt':
+      case 'LoadStmt':
+        this.#effect(true, 'server_config')
+        this.#object(body, { ...scope, rel: 'write' }, '')
+        return
       case 'DropStmt':
         if (TABLE_DROPS.has(String(body.removeType))) {
           for (const object of (body.objects as Body[] | undefined) ?? []) {
@@ -333,6 +376,23 @@ export class SqlWalker {
         // DDL and everything else: tables named directly by the statement are written.
         this.#object(body, { ...scope, rel: 'write' }, '')
     }
+  }
+
+  /** SET / RESET: lexer settings, the read-only mode, the role, transaction characteristics. */
+  #setting(body: Body): void {
+    const name = typeof body.name === 'string' ? body.name.toLowerCase() : ''
+    const kind = String(body.kind)
+    if (LEXER_SETTINGS.has(name)) this.flags.add('lexer_setting')
+    if (kind === 'VAR_RESET_ALL') {
+      this.#effect(true, 'session_config')
+      return
+    }
+    if (READ_ONLY_SETTINGS.has(name)) this.#effect(true, 'session_config')
+    else if (ROLE_SETTINGS.has(name)) this.#effect(false, 'role_change')
+    else if (name === 'transaction' || name === 'transaction snapshot') {
+      // SET TRANSACTION READ WRITE turns a transaction begun read-only into a read-write one.
+      this.#effect(readWriteOption(body.args), 'transaction_control')
+    } else if (name === 'session characteristics') this.#effect(true, 'session_config', 'transaction_control')
   }
 
   #with(withClause: Body, scope: Scope): Scope {
@@ -391,10 +451,13 @@ export class SqlWalker {
     this.#acc.functions.add(bare)
     if (parts.length > 1) this.#acc.functions.add(parts.join('.'))
     if (DYNAMIC_FUNCTIONS.has(bare) || bare.startsWith('dblink')) this.flags.add('dynamic_sql')
+    const known = functionEffect(bare)
+    if (known !== undefined) this.#effect(known.write, ...known.effects)
     if (bare === 'set_config') {
       const first = (call.args as Body[] | undefined)?.[0]
-      const setting = constantString(first)
-      if (setting === undefined || LEXER_SETTINGS.has(setting.toLowerCase())) this.flags.add('lexer_setting')
+      const setting = constantString(first)?.toLowerCase()
+      if (setting === undefined || LEXER_SETTINGS.has(setting)) this.flags.add('lexer_setting')
+      if (setting === undefined || ROLE_SETTINGS.has(setting)) this.#effect(false, 'role_change')
     }
   }
 
@@ -437,6 +500,10 @@ export class SqlWalker {
         }
         // EXECUTE, FOR ... IN EXECUTE, OPEN ... FOR EXECUTE, RETURN QUERY EXECUTE.
         if (key.startsWith('PLpgSQL_stmt_dyn') || key === 'dynquery') this.flags.add('dynamic_sql')
+        // COMMIT/ROLLBACK in a DO block start a new transaction mid-statement: the driver's
+        // read-only mode holds for the first one only (a write: see docs/postgres.md).
+        if (key === 'PLpgSQL_stmt_commit' || key === 'PLpgSQL_stmt_rollback')
+          this.#effect(true, 'transaction_control')
         this.#plpgsql(child, scope)
       }
     } finally {
@@ -506,6 +573,18 @@ function constantString(node: Body | undefined): string | undefined {
   const sval = constant?.sval as Body | undefined
   if (sval !== undefined) return typeof sval.sval === 'string' ? sval.sval : ''
   return undefined
+}
+
+/** Whether SET TRANSACTION / SET SESSION CHARACTERISTICS options ask for READ WRITE. */
+function readWriteOption(args: unknown): boolean {
+  for (const arg of (args as Body[] | undefined) ?? []) {
+    const def = arg.DefElem as Body | undefined
+    if (def?.defname !== 'transaction_read_only') continue
+    const constant = (def.arg as Body | undefined)?.A_Const as Body | undefined
+    const ival = (constant?.ival as Body | undefined)?.ival
+    if (ival === undefined || ival === 0) return true
+  }
+  return false
 }
 
 function explainAnalyze(options: unknown): boolean {

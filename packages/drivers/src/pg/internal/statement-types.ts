@@ -59,6 +59,9 @@ const TRANSACTION: Readonly<Record<string, string>> = {
   TRANS_STMT_ROLLBACK_PREPARED: 'ROLLBACK PREPARED',
 }
 
+/** Transaction-control statement types (TransactionStmt). */
+export const TRANSACTION_TYPES: ReadonlySet<string> = new Set(Object.values(TRANSACTION))
+
 /** Types that neither write data nor change schema by themselves (their nested statements still count). */
 export const READ_ONLY_TYPES: ReadonlySet<string> = new Set([
   'SELECT',

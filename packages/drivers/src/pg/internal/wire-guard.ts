@@ -96,6 +96,8 @@ export class WireGuard {
   #masking = 0
   /** Why this connection's lexing cannot be trusted any more, or ''. */
   unsafe = ''
+  /** default_transaction_read_only as the server last reported it (ParameterStatus, PostgreSQL 14+). */
+  readOnlyDefault: boolean | undefined
   readonly catalog = new Map<number, TableInfo>()
   #catalogLoaded = false
   catalogStale = false
@@ -248,6 +250,7 @@ export class WireGuard {
   #parameter(message: { parameterName?: string; parameterValue?: string }): void {
     const name = message.parameterName
     const value = String(message.parameterValue ?? '')
+    if (name === 'default_transaction_read_only') this.readOnlyDefault = value === 'on'
     if (name === 'standard_conforming_strings' && value !== 'on') {
       this.unsafe = `standard_conforming_strings is "${value}" on this connection, so SQL is not lexed the way Warden parsed it; reconnect with it on`
     } else if (name === 'client_encoding' && UNSAFE_ENCODINGS.has(value.toUpperCase())) {
