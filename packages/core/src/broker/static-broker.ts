@@ -29,6 +29,11 @@ export interface StaticBrokerOptions {
   readonly ttlMs?: number
   /** Where `{env}` values are read (default process.env). Read once, here, so a missing variable fails at startup. */
   readonly env?: Readonly<Record<string, string | undefined>>
+  /**
+   * Leave the secret variables in `process.env` after reading them (default false: they are
+   * removed, so an unguarded client or a child process cannot log in with them).
+   */
+  readonly keepEnv?: boolean
 }
 
 /**
@@ -40,9 +45,12 @@ export interface StaticBrokerOptions {
 export function staticBroker(options: StaticBrokerOptions): Broker {
   const env = options.env ?? process.env
   const ttl = options.ttlMs ?? 3_600_000
+  // Secret variables read, removed from process.env once every credential resolved.
+  const read = new Set<string>()
   const resolve = (key: string, src: SecretSource | undefined, field: string): Secret => {
     if (typeof src === 'string') return new Secret(src)
     if (src && typeof src === 'object' && typeof src.env === 'string') {
+      read.add(src.env)
       const v = env[src.env]
       if (v === undefined || v === '')
         throw new WardenError(
@@ -104,6 +112,7 @@ export function staticBroker(options: StaticBrokerOptions): Broker {
     }
     credentials.set(key, credential)
   }
+  if (env === process.env && options.keepEnv !== true) for (const name of read) delete process.env[name]
   return {
     async issue(request: LeaseRequest): Promise<Lease> {
       const { kind, name } = request.resource

@@ -377,3 +377,51 @@ describe('staticBroker', () => {
     )
   })
 })
+
+describe('staticBroker and the environment', () => {
+  it('removes the secret variables it read from process.env (an unguarded client cannot use them), unless keepEnv', async () => {
+    process.env.WARDEN_TEST_PW = 'canary-env-password'
+    process.env.WARDEN_TEST_USER = 'app'
+    const broker = staticBroker({
+      credentials: {
+        'postgres:orders': {
+          type: 'password',
+          username: { env: 'WARDEN_TEST_USER' },
+          password: { env: 'WARDEN_TEST_PW' },
+        },
+      },
+    })
+    expect(process.env.WARDEN_TEST_PW).toBeUndefined()
+    // usernames are not secret: they stay
+    expect(process.env.WARDEN_TEST_USER).toBe('app')
+    const principal = { id: 'p', type: 'service' as const, groups: [], claims: {}, issuer: '' }
+    const lease = await broker.issue({ resource: { ...db, labels: {} }, principal, scope: '' })
+    const { revealSecret } = await import('@warden/core')
+    expect(revealSecret((lease.credential as { password: Secret }).password)).toBe('canary-env-password')
+
+    process.env.WARDEN_TEST_PW = 'kept'
+    staticBroker({
+      credentials: {
+        'postgres:orders': { type: 'password', username: 'app', password: { env: 'WARDEN_TEST_PW' } },
+      },
+      keepEnv: true,
+    })
+    expect(process.env.WARDEN_TEST_PW).toBe('kept')
+    delete process.env.WARDEN_TEST_PW
+    delete process.env.WARDEN_TEST_USER
+  })
+
+  it('leaves the environment alone when construction fails', () => {
+    process.env.WARDEN_TEST_PW2 = 'still-here'
+    expect(() =>
+      staticBroker({
+        credentials: {
+          'postgres:a': { type: 'password', username: 'app', password: { env: 'WARDEN_TEST_PW2' } },
+          'postgres:b': { type: 'password', username: 'app', password: { env: 'WARDEN_NOT_SET_AT_ALL' } },
+        },
+      }),
+    ).toThrow(expect.objectContaining({ code: 'ERR_WARDEN_CONFIG' }))
+    expect(process.env.WARDEN_TEST_PW2).toBe('still-here')
+    delete process.env.WARDEN_TEST_PW2
+  })
+})
