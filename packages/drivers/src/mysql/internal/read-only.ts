@@ -29,7 +29,7 @@ export const ER_READ_ONLY_TRANSACTION = 1792
 
 const SET_RO = 'SET SESSION TRANSACTION READ ONLY'
 const SET_RW = 'SET SESSION TRANSACTION READ WRITE'
-const STATE = 'SELECT @@in_transaction AS t, @@autocommit AS a, @@tx_read_only AS r'
+const STATE = 'SELECT @@in_transaction AS t, @@autocommit AS a, @@tx_read_only AS r, @@completion_type AS c'
 
 interface State {
   /** The session's access mode for its next transaction (`@@tx_read_only`), if known. */
@@ -37,6 +37,8 @@ interface State {
   /** The open transaction, as far as we know. */
   tx: 'none' | 'ro' | 'rw'
   autocommit: boolean
+  /** `completion_type` is not NO_CHAIN: a COMMIT may begin the next transaction (CHAIN) or disconnect. */
+  chains: boolean
   /** Read the state from the server before the next command: after a failure, or after text we do not follow. */
   stale: 'no' | 'failed' | 'unsettled'
 }
@@ -46,7 +48,7 @@ const states = new WeakMap<Mysql2Connection, State>()
 function stateOf(conn: Mysql2Connection): State {
   let s = states.get(conn)
   if (s === undefined) {
-    s = { session: undefined, tx: 'none', autocommit: true, stale: 'unsettled' }
+    s = { session: undefined, tx: 'none', autocommit: true, chains: false, stale: 'unsettled' }
     states.set(conn, s)
   }
   return s
@@ -92,8 +94,12 @@ export async function prepareMode(
 /** After the command: what it did to the transaction. */
 export function settleMode(conn: Mysql2Connection, hint: TxHint, failed: boolean): void {
   const s = stateOf(conn)
-  if (hint.unsettles || (failed && (s.tx !== 'none' || hint.begin || hint.ends || hint.commitsFirst))) {
-    s.stale = hint.unsettles ? 'unsettled' : failed ? 'failed' : s.stale
+  if (hint.unsettles || (hint.ends && s.chains)) {
+    s.stale = 'unsettled'
+    return
+  }
+  if (failed && (s.tx !== 'none' || hint.begin || hint.ends || hint.commitsFirst)) {
+    s.stale = 'failed' // a deadlock rolls the whole transaction back; a failed BEGIN may have committed
     return
   }
   if (failed) return // an autocommit statement failed: nothing is open
@@ -103,11 +109,12 @@ export function settleMode(conn: Mysql2Connection, hint: TxHint, failed: boolean
 }
 
 async function refresh(conn: Mysql2Connection, s: State): Promise<void> {
-  const rows = (await serverQuery(conn, STATE)) as { t?: unknown; a?: unknown; r?: unknown }[]
+  const rows = (await serverQuery(conn, STATE)) as { t?: unknown; a?: unknown; r?: unknown; c?: unknown }[]
   const row = rows[0] ?? {}
   const open = Number(row.t) === 1
   s.autocommit = Number(row.a) === 1
   s.session = Number(row.r) === 1
+  s.chains = String(row.c ?? '').toUpperCase() !== 'NO_CHAIN' && String(row.c) !== '0'
   // A failure cannot change an open transaction's mode; text we did not follow may have begun one
   // in any mode: treated as read-write (reads in it are not server-enforced; see the file comment).
   if (!open) s.tx = 'none'

@@ -282,7 +282,9 @@ export async function runExecute(
     const lent = await target.acquire(session)
     const outcome = await enterMode(session, target, lent, facts)
     return new Promise<Result>((resolve, reject) => {
-      const cb = (err: Error | null, rows?: unknown, fields?: unknown) => {
+      const cb = (failure: Error | null, rows?: unknown, fields?: unknown) => {
+        // mysql2 reports a failed implicit prepare here, past the Execute command's own callback.
+        const err = failure && (outcome?.refuse(failure) as Error)
         if (err) {
           scrubError(err, text, options.values, ctx.masker)
           reject(err)
@@ -355,14 +357,16 @@ export async function runPrepare(
   if (typeof sql !== 'string') throw new WardenTypeError('prepare: sql must be a string')
   const lent = await target.acquire(session)
   try {
-    // The server refuses to prepare a write in a read-only session: writes are prepared read-write
-    // (nothing runs; each execute sets the mode its own facts need).
+    // The server checks the access mode when it prepares (a write, or a read calling a writing
+    // function, is refused read-only): prepare in the mode the text's facts need; nothing runs,
+    // and each execute sets the mode again.
     const facts = await describeMysql(sql)
-    if (facts.write) await prepareMode(lent.conn, true, NO_HINT, () => false)
+    const mode = await prepareMode(lent.conn, facts.write, NO_HINT, () => false)
+    const refuse = refusalFor(facts, mode)
     return await new Promise<Mysql2Statement>((resolve, reject) => {
       withTicket({ text: sql, masker: null, typeCast: undefined }, () =>
         lent.conn.prepare({ sql }, (err, stmt) =>
-          err || stmt === undefined ? reject(err ?? new Error('prepare failed')) : resolve(stmt),
+          err || stmt === undefined ? reject(refuse(err) ?? new Error('prepare failed')) : resolve(stmt),
         ),
       )
     })
