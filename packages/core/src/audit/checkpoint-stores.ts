@@ -33,6 +33,17 @@ export function fileCheckpoints(path: string, options: { readonly mode?: number 
       queue = run.catch(() => undefined)
       return run
     },
+    async last(): Promise<Checkpoint | undefined> {
+      await queue
+      let list: Checkpoint[]
+      try {
+        list = await readCheckpoints(path)
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined
+        throw err
+      }
+      return list[list.length - 1]
+    },
     async close(): Promise<void> {
       closed = true
       await queue

@@ -19,6 +19,11 @@ export interface CheckpointStore {
   append(checkpoint: Checkpoint): Promise<void>
   /** Called by the checkpointer's `close()` after the final checkpoint. */
   close?(): Promise<void>
+  /**
+   * The last checkpoint stored, if the store can read it back: `opened()` takes the chain's id
+   * from it when the log's seq-1 record is no longer at hand (its segment archived elsewhere).
+   */
+  last?(): Promise<Checkpoint | undefined>
 }
 
 export interface CheckpointerOptions {
@@ -128,9 +133,19 @@ class SigningCheckpointer implements Checkpointer {
     await this.settled()
     this.#throwIfFailed()
     if (seq === 0) return
+    if (this.#log === undefined && this.#store.last !== undefined) {
+      let last: Checkpoint | undefined
+      try {
+        last = await this.#store.last()
+      } catch (err) {
+        this.#fail(err)
+        this.#throwIfFailed()
+      }
+      if (last !== undefined && last.seq <= seq) this.#log = last.log
+    }
     if (this.#log === undefined)
       throw new WardenTypeError(
-        "checkpointer.opened: pass the chain's id (the hash of its seq-1 record; auditChainId(files) reads it)",
+        "checkpointer.opened: pass the chain's id (the hash of its seq-1 record; auditChainId(files) reads it), or use a store with last()",
       )
     this.#head = { seq, hash }
     this.#startTimer()

@@ -279,6 +279,31 @@ describe('checkpoint stores', () => {
     await expect(readCheckpoints(join(dir, 'bad.checkpoints'))).rejects.toThrow(/:1: not a checkpoint/)
   })
 
+  it("a reopening writer takes the chain id from the file store's last checkpoint when seq 1 is archived", async () => {
+    const path = join(dir, 'reopen.checkpoints')
+    const first = createCheckpointer({ key: keys.privateKey, store: fileCheckpoints(path), every: 10 })
+    for (let i = 0; i < 30; i++) first.written(i + 1, log.hashes[i])
+    await first.close(30, log.hashes[29])
+    const second = createCheckpointer({ key: keys.privateKey, store: fileCheckpoints(path) })
+    await second.opened(30, log.hashes[29])
+    const more = commands(2, { seq: 30, hash: log.hashes[29] })
+    second.written(31, more.hashes[0])
+    second.written(32, more.hashes[1])
+    await second.close(32, more.hashes[1])
+    const stored = await readCheckpoints(path)
+    expect(stored.slice(-3).map((c) => [c.reason, c.seq, c.log])).toEqual([
+      ['close', 30, log.hashes[0]],
+      ['open', 30, log.hashes[0]],
+      ['close', 32, log.hashes[0]],
+    ])
+    expect(
+      await verifyChain(file([...log.lines, ...more.lines]), {
+        checkpoints: path,
+        publicKey: keys.publicKey,
+      }),
+    ).toMatchObject({ ok: true, checkpoints: { closed: true, uncovered: 0 } })
+  })
+
   it('pinoCheckpoints writes {checkpoint} lines a pino log carries; readCheckpoints skips other lines', async () => {
     const path = join(dir, 'pino.log')
     const logger = pino(pino.destination({ dest: path, sync: true }))
