@@ -15,9 +15,10 @@ export interface LinesRead {
 
 /**
  * Calls `onLine(buffer, start, end, n)` for each complete line of `file` (bytes start..end, without
- * the newline; `n` is 1-based) until it returns false. Memory stays constant: one reused read
- * buffer plus one buffer for a line that spans reads (bounded by `maxLineBytes`), so a file of any
- * size is read. The callback must not keep `buffer`: it is overwritten by the next read.
+ * the newline; `n` is 1-based) until it returns false. Memory stays constant: two reused read
+ * buffers (the next read runs while one is checked) plus one buffer for a line that spans reads
+ * (bounded by `maxLineBytes`), so a file of any size is read. The callback must not keep
+ * `buffer`: it is overwritten by a later read.
  */
 export async function readLines(
   file: string,
@@ -25,17 +26,25 @@ export async function readLines(
   maxLineBytes: number = 64 << 20,
 ): Promise<LinesRead> {
   const fh = await open(file, 'r')
+  // Two read buffers: the next read runs while this one's lines are checked.
+  let buf = Buffer.allocUnsafe(CHUNK)
+  let spare = Buffer.allocUnsafe(CHUNK)
+  let pending: Promise<{ bytesRead: number }> | undefined = fh.read(buf, 0, CHUNK, null)
   try {
-    const buf = Buffer.allocUnsafe(CHUNK)
     let carry: Buffer = Buffer.allocUnsafe(0)
     let carried = 0
     let n = 0
     for (;;) {
-      const { bytesRead } = await fh.read(buf, 0, CHUNK, null)
+      const { bytesRead } = await (pending as Promise<{ bytesRead: number }>)
+      pending = undefined
       if (bytesRead === 0) return { lines: n, stopped: false, tail: carried, tooLong: false }
+      const chunk = buf
+      buf = spare
+      spare = chunk
+      pending = fh.read(buf, 0, CHUNK, null)
       let from = 0
       for (;;) {
-        const nl = buf.indexOf(0x0a, from)
+        const nl = chunk.indexOf(0x0a, from)
         if (nl === -1 || nl >= bytesRead) break
         let ok: boolean
         if (carried > 0) {
@@ -43,12 +52,12 @@ export async function readLines(
           const len = carried + (nl - from)
           if (len > maxLineBytes) return { lines: n, stopped: true, tail: 0, tooLong: true }
           carry = grow(carry, carried, len)
-          buf.copy(carry, carried, from, nl)
+          chunk.copy(carry, carried, from, nl)
           carried = 0
           ok = onLine(carry, 0, len, ++n)
         } else {
           if (nl - from > maxLineBytes) return { lines: n, stopped: true, tail: 0, tooLong: true }
-          ok = onLine(buf, from, nl, ++n)
+          ok = onLine(chunk, from, nl, ++n)
         }
         if (!ok) return { lines: n, stopped: true, tail: 0, tooLong: false }
         from = nl + 1
@@ -57,11 +66,13 @@ export async function readLines(
         const len = carried + (bytesRead - from)
         if (len > maxLineBytes) return { lines: n, stopped: true, tail: 0, tooLong: true }
         carry = grow(carry, carried, len)
-        buf.copy(carry, carried, from, bytesRead)
+        chunk.copy(carry, carried, from, bytesRead)
         carried = len
       }
     }
   } finally {
+    // Never close the file under a read in flight.
+    await pending?.catch(() => undefined)
     await fh.close()
   }
 }
