@@ -244,6 +244,21 @@ describe('warden audit verify: segments, suffixes, torn files, bad input', {
     expect(bad.stdout).toContain('does not continue the start')
   })
 
+  it('verifies a pino log with --pino (records under "audit", other lines skipped)', async () => {
+    const pinoLines = [
+      JSON.stringify({ level: 30, time: 1, msg: 'app started' }),
+      ...records.map((r) => JSON.stringify({ level: 30, time: 2, audit: r, msg: 'warden.audit' })),
+    ]
+    const file = write('app.log', pinoLines)
+    const r = await runWarden(['audit', 'verify', '--pino', file])
+    expect(r.code).toBe(0)
+    expect(r.stdout).toContain(`${records.length} records, chain intact`)
+    pinoLines[2] = pinoLines[2].replace('"seq":2,', '"seq":2,"extra":1,')
+    const bad = await runWarden(['audit', 'verify', '--pino', write('app-edited.log', pinoLines)])
+    expect(bad.code).toBe(1)
+    expect(bad.stdout).toContain('app-edited.log:3: seq 2: edited')
+  })
+
   it('a missing final newline is torn (exit 1) unless --live', async () => {
     const torn = `${tmp.dir}/torn.jsonl`
     writeFileSync(torn, `${lines.join('\n')}`)
