@@ -60,6 +60,11 @@ describe('checkpoints detect what the chain alone cannot', () => {
     expect(r.ok === false && r.reason).toContain('records 26..30 were removed (truncated)')
   })
 
+  it('truncation to nothing: an emptied log still has checkpoints vouching for its records', async () => {
+    expect(await verifyChain(file([]))).toEqual({ ok: true, count: 0, head: undefined })
+    expect(await verify([])).toMatchObject({ ok: false, code: 'truncated', seq: 1, count: 0 })
+  })
+
   it('deletion + re-chain: a record removed and the rest sealed again', async () => {
     const kept = Array.from({ length: 30 }, (_, i) => commandRecord(i + 1)).filter((_, i) => i !== 14)
     const rechained = seal(kept).lines
