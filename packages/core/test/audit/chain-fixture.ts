@@ -1,7 +1,7 @@
 // Builds audit logs for verification tests with core's own sealing (sealRecord): the lines are
 // exactly what a sink stores.
 import { writeFileSync } from 'node:fs'
-import { type Checkpoint, createCheckpointer } from '@warden/core'
+import { type Checkpoint, type CheckpointStore, createCheckpointer } from '@warden/core'
 import { GENESIS, sealRecord } from '../../src/internal/audit-chain.js'
 
 export interface Sealed {
@@ -65,12 +65,14 @@ export async function checkpointsFor(
     close?: boolean
     from?: number
     open?: { seq: number; hash: string; log: string }
+    /** Store them here instead of returning them. */
+    store?: CheckpointStore
   } = {},
 ): Promise<Checkpoint[]> {
   const out: Checkpoint[] = []
   const cp = createCheckpointer({
     key,
-    store: { append: async (c) => void out.push(c) },
+    store: options.store ?? { append: async (c) => void out.push(c) },
     every: options.every ?? 10,
     intervalMs: 3_600_000,
   })

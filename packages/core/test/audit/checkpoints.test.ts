@@ -12,6 +12,7 @@ import {
   readCheckpoints,
   verifyChain,
 } from '@warden/core'
+import { Redis } from 'ioredis'
 import { pino } from 'pino'
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest'
 import { checkpointPublicKey } from '../../src/audit/checkpoint.js'
@@ -319,7 +320,40 @@ describe('checkpoint stores', () => {
     expect(await readCheckpoints(path)).toEqual(cps)
   })
 
-  it('a callback store: any object with append (here a key id check for the docs)', () => {
+  it('a callback store: checkpoints in a Redis list (real Redis), read back and verified', async () => {
+    const redis = new Redis('redis://127.0.0.1:6379', { lazyConnect: true })
+    await redis.connect()
+    const list = `warden-test:checkpoints:${process.pid}:${Date.now()}`
+    try {
+      const out = await checkpointsFor(keys.privateKey, log.hashes, {
+        store: { append: (c) => redis.rpush(list, JSON.stringify(c)).then(() => undefined) },
+      })
+      expect(out).toEqual([])
+      const stored = (await redis.lrange(list, 0, -1)).map((l) => JSON.parse(l) as Checkpoint)
+      expect(stored.map((c) => c.reason)).toEqual(['count', 'count', 'count', 'close'])
+      expect(await verify(log.lines, stored)).toMatchObject({
+        ok: true,
+        checkpoints: { verified: 4, closed: true },
+      })
+      expect(await verify(log.lines.slice(0, 29), stored)).toMatchObject({ ok: false, code: 'truncated' })
+      // Redis down: the checkpointer fails, and with it the sink (closed).
+      const down = createCheckpointer({
+        key: keys.privateKey,
+        every: 1,
+        store: { append: (c) => redis.rpush(list, JSON.stringify(c)).then(() => undefined) },
+      })
+      redis.disconnect()
+      down.written(1, log.hashes[0])
+      await down.settled()
+      expect(down.failure()).toMatchObject({ code: 'ERR_WARDEN_AUDIT' })
+    } finally {
+      const cleanup = new Redis('redis://127.0.0.1:6379')
+      await cleanup.del(list)
+      cleanup.disconnect()
+    }
+  })
+
+  it('key ids name the public key', () => {
     expect(checkpointKeyId(keys.privateKey)).toBe(keys.kid)
     expect(checkpointKeyId(keys.publicKey)).toBe(keys.kid)
     expect(keys.kid).toMatch(/^ed25519:[0-9a-f]{16}$/)
