@@ -176,7 +176,7 @@ export class Policy implements Decider {
     if (decider === undefined) {
       if (matched === undefined && this.#masks.length === 0) return this.#defaultDecision
       const d = this.#defaults
-      const masks = d.effect === 'deny' ? NONE : this.#collectMasks(ctx, kind, name)
+      const masks = this.#collectMasks(ctx, kind, name, d.effect === 'deny')
       if (matched === undefined && masks === NONE) return this.#defaultDecision
       return Object.freeze({
         effect: d.effect,
@@ -199,7 +199,7 @@ export class Policy implements Decider {
         )
       }
     }
-    const masks = decider.effect === 'deny' ? NONE : this.#collectMasks(ctx, kind, name)
+    const masks = this.#collectMasks(ctx, kind, name, decider.effect === 'deny')
     return Object.freeze({
       effect: decider.effect,
       rule: decider.name,
@@ -215,13 +215,18 @@ export class Policy implements Decider {
     })
   }
 
-  #collectMasks(ctx: CelContext, kind: string, name: string): readonly MaskRule[] {
+  /**
+   * The mask rules that apply. A denied command returns nothing to mask, but its audit record
+   * holds its text: it gets the detector masks only, which keep secrets typed into it out of the log.
+   */
+  #collectMasks(ctx: CelContext, kind: string, name: string, denied: boolean): readonly MaskRule[] {
     const all = this.#masks
     if (all.length === 0) return NONE
     let out: MaskRule[] | undefined
     for (let i = 0; i < all.length; i++) {
       const m = all[i]
       if (m.shadow) continue
+      if (denied && m.rule.detectors.length === 0) continue
       if (m.resources !== null && !appliesTo(m.resources, kind, name)) continue
       if (m.when !== null) {
         let result: unknown

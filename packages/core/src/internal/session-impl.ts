@@ -8,6 +8,7 @@ import {
   type ResourceRef,
   WardenDeniedError,
   WardenError,
+  WardenTypeError,
 } from '@warden/policy'
 import type { ApprovalOutcome, ApprovalPreview, ApprovalRequest, Approver } from '../approval/approver.js'
 import type { OutcomeStatus } from '../audit/audit-record.js'
@@ -189,6 +190,7 @@ export class SessionImpl implements Session {
   }
 
   check(command: Command, options?: { readonly audit?: boolean }): Decision {
+    assertCommand(command)
     const started = performance.now()
     const info = this.#resource(command.resource)
     const flow = chainFor(this).facts
@@ -237,6 +239,8 @@ export class SessionImpl implements Session {
     options?: ExecuteOptions,
   ): Promise<T> {
     this.#assertOpen()
+    assertCommand(command)
+    if (typeof run !== 'function') throw new WardenTypeError('session.execute: run must be a function')
     const started = performance.now()
     const info = this.#resource(command.resource)
     const operations = ++this.#operations
@@ -450,11 +454,12 @@ export class SessionImpl implements Session {
   }): DraftRecord {
     const { command, info, flow, decision } = r
     const family = familyOf(command.action)
+    const scrub = this.#scrubber(decision)
     let others: Record<string, unknown> | undefined
     for (const f of FAMILIES) {
       if (f === family || command[f] === undefined) continue
       others ??= {}
-      others[f] = command[f]
+      others[f] = scrub(command[f])
     }
     // Keys in canonical (sorted) order, all present: the record serializes without sorting, and
     // every command record has one shape (commandShaped: sealed by the fixed-shape serializer).
@@ -462,7 +467,7 @@ export class SessionImpl implements Session {
       action: command.action,
       approval: r.approval,
       auditFailure: undefined,
-      command: command.text,
+      command: scrub(command.text) as string,
       decision: {
         effect: decision.effect,
         reason: decision.reason,
@@ -471,7 +476,9 @@ export class SessionImpl implements Session {
         shadow: shadowMatches(decision),
       },
       facts:
-        family === undefined ? undefined : (command[family] as Readonly<Record<string, unknown>> | undefined),
+        family === undefined
+          ? undefined
+          : (scrub(command[family]) as Readonly<Record<string, unknown>> | undefined),
       hash: '',
       id: newId(),
       lease: r.lease?.id,
@@ -507,6 +514,26 @@ export class SessionImpl implements Session {
       type: 'command',
       v: 1,
     })
+  }
+
+  /**
+   * What the record says of a command (its text, its facts) passes through the decision's detector
+   * masks, so a secret typed into a command never reaches the log. Column masks have nothing to
+   * match there; without detector masks (the common case) this is the identity and costs nothing.
+   */
+  #scrubber(decision: Decision): (value: unknown) => unknown {
+    let detectors = false
+    for (let i = 0; i < decision.masks.length; i++)
+      if (decision.masks[i].detectors.length > 0) detectors = true
+    if (!detectors) return identity
+    let masker: CommandMaskerPort
+    try {
+      // Its own masker: the command's mask report counts only what the caller receives.
+      masker = this.#core.masking.masker(decision.masks)
+    } catch {
+      return unrecordable
+    }
+    return (value) => scrubStrings(value, (text) => masker.text(text))
   }
 
   /** The outcome record of the command record `of`. */
@@ -748,6 +775,50 @@ function shadowMatches(decision: Decision): readonly MatchedRule[] | undefined {
     out.push(matched[i])
   }
   return out
+}
+
+const identity = (value: unknown): unknown => value
+const unrecordable = (value: unknown): unknown =>
+  typeof value === 'string' ? '[not recorded: the masking engine failed]' : undefined
+
+/** `value` with every string passed through `mask`; the same object when nothing changed. */
+function scrubStrings(value: unknown, mask: (text: string) => string, depth = 0): unknown {
+  if (typeof value === 'string') return mask(value)
+  if (value === null || typeof value !== 'object' || depth > 64) return value
+  if (Array.isArray(value)) {
+    let out: unknown[] | undefined
+    for (let i = 0; i < value.length; i++) {
+      const v = scrubStrings(value[i], mask, depth + 1)
+      if (v === value[i]) continue
+      out ??= value.slice()
+      out[i] = v
+    }
+    return out ?? value
+  }
+  let out: Record<string, unknown> | undefined
+  for (const [k, v] of Object.entries(value)) {
+    const m = scrubStrings(v, mask, depth + 1)
+    if (m === v) continue
+    out ??= { ...value }
+    out[k] = m
+  }
+  return out ?? value
+}
+
+/** A malformed command is the caller's mistake: a typed error before anything is decided or run. */
+function assertCommand(command: Command): void {
+  if (command === null || typeof command !== 'object')
+    throw new WardenTypeError('session.execute: command must be an object {resource, action, text, ...facts}')
+  if (typeof command.action !== 'string' || (command.action as string) === '')
+    throw new WardenTypeError('session.execute: command.action must be a non-empty string (e.g. "sql.query")')
+  if (typeof command.text !== 'string')
+    throw new WardenTypeError('session.execute: command.text must be a string (the command as it will run)')
+  for (const f of FAMILIES) {
+    const facts = command[f]
+    // null is completed with empty facts, like a missing family (a driver that has none)
+    if (facts !== undefined && facts !== null && typeof facts !== 'object')
+      throw new WardenTypeError(`session.execute: command.${f} must be an object of facts when given`)
+  }
 }
 
 function errorDecision(err: unknown, policy: Decider): Decision {
