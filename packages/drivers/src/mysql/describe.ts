@@ -1,9 +1,10 @@
 import type { SqlEffect, SqlFacts, SqlFlag, SqlStatementFacts } from '@warden/policy'
 import { WardenTypeError } from '@warden/policy'
 import { setDerivedColumns } from '../internal/derived-columns.js'
-import { statementFacts } from './internal/ast-facts.js'
+import { type StatementResult, statementFacts } from './internal/ast-facts.js'
 import { lexMysql } from './internal/lexer.js'
 import { LruCache } from './internal/lru-cache.js'
+import { type PartOverride, rewriteMariadb } from './internal/mariadb-syntax.js'
 import { isWasmTrap, loadParser, parseMysql, parserReady } from './internal/sqlparser-instance.js'
 import { setTxHint, type TxHint } from './internal/tx-hints.js'
 
@@ -69,14 +70,18 @@ function classify(text: string): SqlFacts {
   const flags = new Set<SqlFlag>(tokenFlags(lex.statements))
   if (lex.statements.length === 0) return unparsed(text, 'empty statement', [...flags])
   if (lex.statements.length > 1) flags.add('multi_statement')
+  // MariaDB syntax the parser cannot read, rewritten into text naming the same things.
+  const rewritten = rewriteMariadb(text, lex)
+  const parts = rewritten?.parts ?? lex.statements.map(() => SINGLE)
+  const expected = parts.reduce((n, p) => n + p.count, 0)
   let ast: unknown
   try {
-    ast = parseMysql(text)
+    ast = parseMysql(rewritten?.text ?? text)
   } catch (error) {
     return unparsed(text, parserMessage(error), [...flags])
   }
   const statements = Array.isArray(ast) ? ast : []
-  if (statements.length !== lex.statements.length) {
+  if (statements.length !== expected) {
     return unparsed(
       text,
       `statement count mismatch: lexer ${lex.statements.length}, parser ${statements.length}`,
@@ -90,8 +95,12 @@ function classify(text: string): SqlFacts {
   let unbounded = false
   let hint: TxHint = {}
   let touchesTx = false
-  statements.forEach((s, i) => {
-    const r = statementFacts(s, lex.statements[i] ?? [])
+  let next = 0
+  parts.forEach((part, i) => {
+    const tokens = lex.statements[i] ?? []
+    let r = statementFacts(statements[next++], tokens, part)
+    // SET STATEMENT a=1 FOR s: one statement with s's facts and the SET's effects.
+    if (part.count === 2) r = mergeSetStatement(r, statementFacts(statements[next++], tokens))
     facts.push(r.facts)
     for (const c of r.projected) projected.add(c)
     write ||= r.write
@@ -101,7 +110,7 @@ function classify(text: string): SqlFacts {
     hint = r.hint
     touchesTx ||= Object.keys(r.hint).length > 0
   })
-  if (statements.length > 1) {
+  if (parts.length > 1) {
     const tx = effects.has('transaction_control')
     // `SELECT 1; COMMIT; START TRANSACTION READ WRITE; DELETE …` in one text would leave the
     // read-only mode the first statement ran under: transaction control among several
@@ -129,6 +138,23 @@ function classify(text: string): SqlFacts {
   setDerivedColumns(described, projected)
   setTxHint(described, hint)
   return described
+}
+
+const SINGLE: PartOverride = Object.freeze({ count: 1 })
+
+/** `SET STATEMENT vars FOR s`: s, with the variables' effects (a write when they end the read-only mode). */
+function mergeSetStatement(set: StatementResult, inner: StatementResult): StatementResult {
+  return {
+    ...inner,
+    facts: {
+      ...inner.facts,
+      reads: unique([...set.facts.reads, ...inner.facts.reads]),
+      functions: unique([...set.facts.functions, ...inner.facts.functions]),
+    },
+    write: inner.write || set.write,
+    effects: [...new Set([...set.effects, ...inner.effects])],
+    flags: [...new Set([...set.flags, ...inner.flags])],
+  }
 }
 
 const MULTI_TX_HINT: TxHint = Object.freeze({ commitsFirst: true, unsettles: true })

@@ -59,7 +59,7 @@ describe('denied by the example policy, audited, and never run', () => {
     ["LOAD DATA LOCAL INFILE '/etc/passwd' INTO TABLE orders", 'unclassified'],
     ["SELECT * FROM orders INTO OUTFILE '/tmp/wd-out'", 'unclassified'],
     ['HANDLER orders OPEN', 'unclassified'],
-    ["PREPARE s FROM 'DROP TABLE orders'", 'unclassified'],
+    ["PREPARE s FROM 'DROP TABLE orders'", 'dangerous-mysql'],
     ["SET SESSION sql_mode = 'NO_BACKSLASH_ESCAPES'", 'dangerous-mysql'],
     ["SET @@sql_mode = 'ANSI_QUOTES'", 'dangerous-mysql'],
     ["EXECUTE IMMEDIATE 'DROP TABLE orders'", 'dangerous-mysql'],

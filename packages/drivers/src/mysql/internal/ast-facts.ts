@@ -2,6 +2,7 @@
 // Statement variants the driver does not know become `OTHER` (denied unless a policy allows it),
 // and their children are still walked, so tables and functions inside are found anyway.
 import type { SqlEffect, SqlStatementFacts } from '@warden/policy'
+import type { PartOverride } from './mariadb-syntax.js'
 import { statementEffects } from './statement-effects.js'
 import type { TxHint } from './tx-hints.js'
 
@@ -374,8 +375,15 @@ class Collector {
   }
 }
 
-/** Facts of one parsed statement; `tokens` are the lexer's for the same statement. */
-export function statementFacts(statement: unknown, tokens: readonly string[] = []): StatementResult {
+/**
+ * Facts of one parsed statement; `tokens` are the lexer's for the same statement, `override` what
+ * a MariaDB rewrite (mariadb-syntax.ts) hid from the parser.
+ */
+export function statementFacts(
+  statement: unknown,
+  tokens: readonly string[] = [],
+  override?: PartOverride,
+): StatementResult {
   const c = new Collector()
   let key: string
   let body: unknown
@@ -406,6 +414,12 @@ export function statementFacts(statement: unknown, tokens: readonly string[] = [
     else if ('Update' in body.body) type = 'UPDATE'
     else if ('Delete' in body.body) type = 'DELETE'
   }
+  const parsedType = type
+  if (override?.type !== undefined) type = override.type
+  if (override?.readsAreWrites) {
+    for (const r of c.reads) c.writes.add(r)
+    c.reads.clear()
+  }
   const hasWhere = type === 'UPDATE' || type === 'DELETE' ? !c.unbounded : true
   const functions = [...c.functions].filter((f) => f !== '')
   const effects = statementEffects({ key, body, type, tokens, functions, locks: c.locks })
@@ -417,7 +431,7 @@ export function statementFacts(statement: unknown, tokens: readonly string[] = [
       where: hasWhere,
       functions,
     },
-    write: !READ_ONLY.has(type) || c.writes.size > 0 || effects.write,
+    write: !READ_ONLY.has(parsedType) || c.writes.size > 0 || effects.write || override?.write === true,
     effects: effects.effects,
     hint: effects.hint,
     unbounded: c.unbounded,

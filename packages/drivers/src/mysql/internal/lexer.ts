@@ -11,6 +11,8 @@
 export interface LexResult {
   /** Non-empty statements, each as its tokens: bare words upper-cased, other tokens as one marker character. */
   readonly statements: readonly (readonly string[])[]
+  /** Per statement, where each token is in the text: start and end offsets, two numbers a token. */
+  readonly spans: readonly (readonly number[])[]
   /** Set when the text cannot be lexed or holds an executable comment. */
   readonly error:
     | ''
@@ -40,10 +42,16 @@ function isWordChar(code: number): boolean {
 
 export function lexMysql(text: string): LexResult {
   const statements: string[][] = []
+  const spans: number[][] = []
   let current: string[] = []
+  let span: number[] = []
   const n = text.length
   let i = 0
-  const fail = (error: LexResult['error']): LexResult => ({ statements, error })
+  const fail = (error: LexResult['error']): LexResult => ({ statements, spans, error })
+  const token = (t: string, start: number, end: number) => {
+    current.push(t)
+    span.push(start, end)
+  }
   while (i < n) {
     const c = text.charCodeAt(i)
     if (c < 128 && table[c] === SPACE) {
@@ -63,7 +71,7 @@ export function lexMysql(text: string): LexResult {
           i = end < 0 ? n : end + 1
           continue
         }
-        current.push('-')
+        token('-', i, i + 1)
         i++
         continue
       case 0x2f: // '/'
@@ -77,7 +85,7 @@ export function lexMysql(text: string): LexResult {
           i = end + 2
           continue
         }
-        current.push('/')
+        token('/', i, i + 1)
         i++
         continue
       case 0x27: // '
@@ -93,7 +101,7 @@ export function lexMysql(text: string): LexResult {
             else break
           } else j++
         }
-        current.push("'")
+        token("'", i, j + 1)
         i = j + 1
         continue
       }
@@ -109,26 +117,33 @@ export function lexMysql(text: string): LexResult {
             break
           }
         }
-        current.push('`')
+        token('`', i, j + 1)
         i = j + 1
         continue
       }
       case 0x3b: // ;
-        if (current.length > 0) statements.push(current)
+        if (current.length > 0) {
+          statements.push(current)
+          spans.push(span)
+        }
         current = []
+        span = []
         i++
         continue
     }
     if (isWordChar(c)) {
       let j = i + 1
       while (j < n && isWordChar(text.charCodeAt(j))) j++
-      current.push(text.slice(i, j).toUpperCase())
+      token(text.slice(i, j).toUpperCase(), i, j)
       i = j
       continue
     }
-    current.push(text[i] as string)
+    token(text[i] as string, i, i + 1)
     i++
   }
-  if (current.length > 0) statements.push(current)
-  return { statements, error: '' }
+  if (current.length > 0) {
+    statements.push(current)
+    spans.push(span)
+  }
+  return { statements, spans, error: '' }
 }

@@ -1,0 +1,280 @@
+// MariaDB statements sqlparser-rs (MySQL dialect) cannot read, rewritten into text it can that
+// names the same tables and functions, with what the rewrite hides put back as facts (a statement
+// type, a write). Each recognizer is narrow: it works on the lexer's tokens (so never inside a
+// string or comment), accepts one exact form, and leaves anything else to the parser, which then
+// fails: `parsed: false`. Checked against MariaDB 10.11's mysql-test/main (bench/mysql/corpus.ts).
+import type { SqlEffect } from '@warden/policy'
+import { type LexResult, lexMysql } from './lexer.js'
+
+/** What a rewritten statement is, beyond what the parser reads from its rewritten text. */
+export interface PartOverride {
+  /** The statement type to report instead of the rewritten text's (`CHECK` for `SELECT 1 FROM …`). */
+  readonly type?: string
+  readonly write?: boolean
+  /** The tables the rewritten text reads are the ones the statement writes (OPTIMIZE/REPAIR TABLE). */
+  readonly readsAreWrites?: boolean
+  readonly effects?: readonly SqlEffect[]
+  /** The statement became this many parser statements (SET STATEMENT … FOR s: the SET, then s). */
+  readonly count: 1 | 2
+}
+
+export interface Rewritten {
+  readonly text: string
+  readonly parts: readonly PartOverride[]
+}
+
+const ONE: PartOverride = Object.freeze({ count: 1 })
+
+interface Edit {
+  readonly from: number // token index
+  readonly to: number // exclusive
+  readonly replacement: string
+}
+
+interface Recognized {
+  readonly edits: readonly Edit[]
+  readonly part: PartOverride
+}
+
+/** The text to parse and per statement what the rewrite changed, or undefined when nothing needs rewriting. */
+export function rewriteMariadb(text: string, lex: LexResult): Rewritten | undefined {
+  let changed = false
+  const pieces: string[] = []
+  const parts: PartOverride[] = []
+  lex.statements.forEach((tokens, i) => {
+    const spans = lex.spans[i] ?? []
+    const r = recognize(tokens, spans, text)
+    if (r === undefined) {
+      pieces.push(text.slice(spans[0], spans[spans.length - 1]))
+      parts.push(ONE)
+      return
+    }
+    changed = true
+    pieces.push(applyEdits(text, spans, r.edits))
+    parts.push(r.part)
+  })
+  return changed ? { text: pieces.join(';\n'), parts } : undefined
+}
+
+function applyEdits(text: string, spans: readonly number[], edits: readonly Edit[]): string {
+  const sorted = [...edits].sort((a, b) => a.from - b.from)
+  const start = spans[0] as number
+  const end = spans[spans.length - 1] as number
+  let out = ''
+  let at = start
+  for (const e of sorted) {
+    const from = e.from < spans.length / 2 ? (spans[2 * e.from] as number) : end
+    out += text.slice(at, from) + (e.replacement === '' ? ' ' : ` ${e.replacement} `)
+    at = e.to < spans.length / 2 ? (spans[2 * e.to] as number) : end
+  }
+  return out + text.slice(at, end)
+}
+
+function recognize(t: readonly string[], spans: readonly number[], text: string): Recognized | undefined {
+  const first = t[0]
+  const edits: Edit[] = []
+  let part: PartOverride = ONE
+  // Whole-statement forms.
+  if ((first === 'CHECK' || first === 'CHECKSUM') && isTableWord(t[1])) {
+    return tableCommand({ t, spans, text, type: first, limit: t.length, writes: false })
+  }
+  if ((first === 'OPTIMIZE' || first === 'REPAIR') && tableStart(t) > 0) {
+    return tableCommand({ t, spans, text, type: first, limit: t.length, writes: true })
+  }
+  if (first === 'ANALYZE' && tableStart(t) > 0) {
+    const persistent = t.indexOf('PERSISTENT')
+    // PERSISTENT FOR … writes engine-independent statistics (mysql.*_stats), read-only mode or not;
+    // what follows it names only columns and indexes.
+    const limit = persistent > 0 && t[persistent + 1] === 'FOR' ? persistent : t.length
+    return tableCommand({ t, spans, text, type: 'ANALYZE', limit, writes: limit < t.length })
+  }
+  if (first === 'PREPARE' && t.length === 4 && isName(t[1]) && t[2] === 'FROM' && t[3] === "'") {
+    const inner = preparedText(text.slice(spans[6], spans[7]))
+    return inner === undefined ? undefined : { edits: [whole(t, inner)], part: { count: 1, type: 'PREPARE' } }
+  }
+  if (first === 'HELP' && t.length === 2 && t[1] === "'")
+    return { edits: [whole(t, 'SELECT 1')], part: { count: 1, type: 'HELP' } }
+  if (first === 'DO' && t.length > 1) {
+    edits.push({ from: 0, to: 1, replacement: 'SELECT' })
+    part = { count: 1, type: 'DO' }
+  }
+  if (first === 'ANALYZE') {
+    // ANALYZE [FORMAT=JSON] stmt runs stmt and reports on it: its facts are stmt's.
+    let k = 1
+    if (t[1] === 'FORMAT' && t[2] === '=' && t[3] === 'JSON') k = 4
+    if (['SELECT', 'WITH', 'INSERT', 'REPLACE', 'UPDATE', 'DELETE', '('].includes(t[k] ?? ''))
+      edits.push({ from: 0, to: k, replacement: '' })
+  }
+  if (
+    (first === 'EXPLAIN' || first === 'DESCRIBE' || first === 'DESC') &&
+    (t[1] === 'EXTENDED' || t[1] === 'PARTITIONS')
+  )
+    edits.push({ from: 1, to: 2, replacement: '' })
+  if (first === 'LOCK' && t[1] === 'TABLE') edits.push({ from: 1, to: 2, replacement: 'TABLES' })
+  if (first === 'START' && t[1] === 'TRANSACTION') {
+    const w = t.indexOf('WITH')
+    if (w > 0 && t[w + 1] === 'CONSISTENT' && t[w + 2] === 'SNAPSHOT') {
+      const comma = t[w + 3] === ',' ? 1 : w > 2 && t[w - 1] === ',' ? -1 : 0
+      edits.push({ from: comma < 0 ? w - 1 : w, to: w + 3 + Math.max(comma, 0), replacement: '' })
+    }
+  }
+  if (first === 'SET' && t[1] === 'STATEMENT') {
+    const f = topLevel(t, 'FOR', 2)
+    if (f < 0) return undefined
+    edits.push({ from: 1, to: 2, replacement: '' }, { from: f, to: f + 1, replacement: ';' })
+    part = { count: 2 }
+  }
+  for (let k = 1; k < t.length; k++) {
+    const w = t[k]
+    if (w === ':' && t[k + 1] === '=' && spans[2 * k + 1] === spans[2 * k + 2])
+      edits.push({ from: k, to: k + 2, replacement: '=' }) // `@v := x` assigns; `=` reads the same names
+    else if (w === 'WITH' && t[k + 1] === 'ROLLUP' && ROLLUP_FOLLOWERS.has(t[k + 2] ?? ''))
+      edits.push({ from: k, to: k + 2, replacement: '' })
+    else if (w === 'ROWS' && t[k + 1] === 'EXAMINED' && isNumber(t[k + 2])) {
+      const bare = t[k - 1] === 'LIMIT'
+      edits.push({ from: bare ? k - 1 : k, to: k + 3, replacement: '' })
+    } else if (w === 'LOCK' && t[k + 1] === 'IN' && t[k + 2] === 'SHARE' && t[k + 3] === 'MODE')
+      edits.push({ from: k, to: k + 4, replacement: 'FOR SHARE' })
+    else if ((w === 'NEXT' || w === 'PREVIOUS') && t[k + 1] === 'VALUE' && t[k + 2] === 'FOR') {
+      const end = nameEnd(t, k + 3)
+      if (end < 0) return undefined
+      const name = text.slice(spans[2 * (k + 3)], spans[2 * end - 1])
+      edits.push({ from: k, to: end, replacement: `${w === 'NEXT' ? 'nextval' : 'lastval'}(${name})` })
+    }
+  }
+  if (edits.length === 0 && part === ONE) return undefined
+  return { edits, part }
+}
+
+const ROLLUP_FOLLOWERS = new Set([
+  '',
+  ')',
+  'HAVING',
+  'ORDER',
+  'LIMIT',
+  'UNION',
+  'EXCEPT',
+  'INTERSECT',
+  'WINDOW',
+  'INTO',
+  'FOR',
+  'LOCK',
+  'PROCEDURE',
+])
+const CHECK_OPTIONS: Record<string, readonly string[]> = {
+  CHECK: ['FOR', 'UPGRADE', 'QUICK', 'FAST', 'MEDIUM', 'EXTENDED', 'CHANGED'],
+  CHECKSUM: ['QUICK', 'EXTENDED'],
+  REPAIR: ['QUICK', 'EXTENDED', 'USE_FRM', 'FORCE'],
+  OPTIMIZE: [],
+  ANALYZE: [],
+}
+
+const isTableWord = (w: string | undefined) => w === 'TABLE' || w === 'TABLES'
+const isNumber = (w: string | undefined) => w !== undefined && /^[0-9]+$/.test(w)
+const isName = (w: string | undefined) => w === '`' || (w !== undefined && /^[A-Z_$][A-Z0-9_$]*$/.test(w))
+
+/** `OPTIMIZE [NO_WRITE_TO_BINLOG|LOCAL] TABLE`: the index of TABLE, or -1. */
+function tableStart(t: readonly string[]): number {
+  if (isTableWord(t[1])) return 1
+  if ((t[1] === 'NO_WRITE_TO_BINLOG' || t[1] === 'LOCAL') && isTableWord(t[2])) return 2
+  return -1
+}
+
+/** The end (exclusive) of a name `a`, `a.b`, `` `a`.`b` `` starting at k, or -1. */
+function nameEnd(t: readonly string[], k: number): number {
+  if (!isName(t[k])) return -1
+  let end = k + 1
+  if (t[end] === '.' && isName(t[end + 1])) end += 2
+  return end
+}
+
+/** The first `word` at parenthesis depth 0 from token k on, or -1. */
+function topLevel(t: readonly string[], word: string, k: number): number {
+  let depth = 0
+  for (let i = k; i < t.length; i++) {
+    if (t[i] === '(') depth++
+    else if (t[i] === ')') depth--
+    else if (depth === 0 && t[i] === word) return i
+  }
+  return -1
+}
+
+function whole(t: readonly string[], replacement: string): Edit {
+  return { from: 0, to: t.length, replacement }
+}
+
+/**
+ * `CHECK|CHECKSUM|ANALYZE|OPTIMIZE|REPAIR TABLE a, db.b [options]` → `SELECT 1 FROM a, db.b`,
+ * reported with its own type (and, for OPTIMIZE/REPAIR, the tables as written).
+ */
+function tableCommand(input: {
+  t: readonly string[]
+  spans: readonly number[]
+  text: string
+  type: string
+  /** Tokens from here on are not read (ANALYZE … PERSISTENT FOR …). */
+  limit: number
+  writes: boolean
+}): Recognized | undefined {
+  const { t, spans, text, type, limit, writes } = input
+  const options = CHECK_OPTIONS[type] ?? []
+  const start = tableStart(t) + 1
+  const names: string[] = []
+  let k = start
+  for (;;) {
+    const end = nameEnd(t, k)
+    if (end < 0) return undefined
+    names.push(text.slice(spans[2 * k], spans[2 * end - 1]))
+    k = end
+    if (t[k] !== ',') break
+    k++
+  }
+  for (; k < limit; k++) if (!options.includes(t[k] as string)) return undefined
+  const override: PartOverride =
+    type === 'OPTIMIZE' || type === 'REPAIR'
+      ? { count: 1, type, write: true, readsAreWrites: true }
+      : { count: 1, type, write: writes || undefined }
+  return { edits: [whole(t, `SELECT 1 FROM ${names.join(', ')}`)], part: override }
+}
+
+/**
+ * The statement a `PREPARE s FROM '…'` literal holds, rewritten for the parser if needed; undefined
+ * unless it is exactly one statement the lexer reads cleanly (no executable comment).
+ */
+function preparedText(literal: string): string | undefined {
+  const inner = unquote(literal)
+  const lex = lexMysql(inner)
+  if (lex.error !== '' || lex.statements.length !== 1) return undefined
+  const rewritten = rewriteMariadb(inner, lex)
+  if (rewritten === undefined) return inner
+  const part = rewritten.parts[0]
+  return part?.count === 1 && part.type === undefined && part.write === undefined ? rewritten.text : undefined
+}
+
+const ESCAPES: Record<string, string> = {
+  '0': '\0',
+  b: '\b',
+  n: '\n',
+  r: '\r',
+  t: '\t',
+  Z: '\x1a',
+  '%': '\\%',
+  _: '\\_',
+}
+
+/** A MySQL string literal's value (backslash escapes, doubled quotes). */
+function unquote(literal: string): string {
+  const q = literal[0] as string
+  let out = ''
+  for (let i = 1; i < literal.length - 1; i++) {
+    const c = literal[i] as string
+    if (c === '\\') {
+      const next = literal[++i] as string
+      out += ESCAPES[next] ?? next
+    } else if (c === q && literal[i + 1] === q) {
+      out += q
+      i++
+    } else out += c
+  }
+  return out
+}
