@@ -117,7 +117,7 @@ async function measure(samplesN: number, batch: number, one: () => Promise<unkno
   return { median: w.median, p99: w.p99, cpu: stats(cpu.slice(samplesN / 6)).median }
 }
 
-const discard: AuditSink = { write: () => true, flush: async () => {}, close: async () => {} }
+const discard: AuditSink = { write: () => true, stored: () => undefined, flush: async () => {}, close: async () => {} }
 
 async function perCommand(
   masks: boolean,
@@ -128,6 +128,7 @@ async function perCommand(
     policy: compilePolicy(policyText(masks)),
     audit:
       fsync === 'discard' ? discard : jsonlSink(join(dir, `pipeline-${masks}-${fsync}.jsonl`), { fsync }),
+    signals: false,
     masking: createMaskingEngine({ key: 'bench-key-0123456789abcdef' }),
   })
   const session = await warden.session({ principal: { id: 'svc', type: 'service', groups: ['readers'] } })
@@ -188,6 +189,30 @@ const decideOnly = await measure(300, 200, async () =>
     now: new Date(),
   } as never),
 )
+// The audit path's parts: sealing (canonical JSON + sha256) a real command record and outcome record.
+const { sealRecord } = (await import(
+  new URL('../../packages/core/dist/internal/audit-chain.js', import.meta.url).href
+)) as { sealRecord: (record: Record<string, unknown>) => { hash: string; line: string } }
+const captured: Record<string, unknown>[] = []
+{
+  const capture: AuditSink = {
+    write: (_line, record) => {
+      captured.push(record as unknown as Record<string, unknown>)
+      return true
+    },
+    flush: async () => {},
+    close: async () => {},
+  }
+  const w = createWarden({ policy: compilePolicy(policyText(true)), audit: capture, signals: false })
+  const s = await w.session({ principal: { id: 'svc', type: 'service', groups: ['readers'] } })
+  await s.execute(command, maskRow)
+  await w.close()
+}
+const [intentRecord, outcomeRecord] = captured.filter((r) => r.type === 'command' || r.type === 'outcome')
+const sealIntent = await measure(300, 200, async () => sealRecord(intentRecord))
+const sealOutcome = await measure(300, 200, async () => sealRecord(outcomeRecord))
+const intentBytes = sealRecord(intentRecord).line.length
+const outcomeBytes = sealRecord(outcomeRecord).line.length
 const chained = await perCommand(false, 'discard', noop)
 const fast = await perCommand(false, 'none', noop)
 const fastBatch = await perCommand(false, 'batch', noop)
@@ -201,7 +226,9 @@ const us = (x: number) => `${x.toFixed(2)} µs`
 const rows: [string, Timing][] = [
   ['raw: `await run()`', rawNoop],
   ['`policy.decide()` alone (20 rules)', decideOnly],
-  ['pipeline, record sealed + chained, sink discards it (no I/O)', chained],
+  [`sealing the command record (${intentBytes} B line: canonical JSON + sha256)`, sealIntent],
+  [`sealing the outcome record (${outcomeBytes} B line)`, sealOutcome],
+  ['pipeline, records sealed + chained, sink discards them (no I/O)', chained],
   ['allow, no masks, jsonl fsync none', fast],
   ['allow, no masks, jsonl fsync batch', fastBatch],
   ['allow + 10-column mask plan, jsonl fsync none', masked],
@@ -211,6 +238,7 @@ const table = `
 ## core: pipeline overhead
 
 Per command, sequential, no-op \`run\` (one session; 20-rule policy; hash-chained \`jsonlSink\`; SQL facts deep-frozen as the describers return them).
+Each command that runs writes two records (write-ahead: its command record before it runs, its outcome record before it returns); sequential commands get no group commit, so each pays two \`write(2)\`s: the in-place figure at concurrency 8 is in the pg section.
 "masks" = the decision carries a mask rule and the run masks one 10-column row through \`context.masker.plan(columns)\`.
 
 | path | median (wall) | p99 (wall) | median CPU |
@@ -226,7 +254,7 @@ Audit throughput to \`jsonlSink\` (64 commands in flight, full pipeline per reco
 | --- | ---: |
 | none | ${Math.round(tNone).toLocaleString('en-US')} |
 | batch | ${Math.round(tBatch).toLocaleString('en-US')} |
-| always (one fdatasync per record) | ${Math.round(tAlways).toLocaleString('en-US')} |
+| always (durable before each command proceeds; one fdatasync per group) | ${Math.round(tAlways).toLocaleString('en-US')} |
 `
 console.log(table)
 writeSection('core', table)
