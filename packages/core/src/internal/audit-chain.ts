@@ -95,6 +95,26 @@ function fixedObject(value: Record<string, unknown>, keys: readonly string[]): s
   return `${out}}`
 }
 
+// A rule's decision repeats command after command (same effect, reason, revision): its JSON is
+// kept per rule name and reused while those match (strings compare by identity first: cheap).
+const decisions = new Map<unknown, { effect: unknown; reason: unknown; revision: unknown; json: string }>()
+
+function decisionJson(v: Record<string, unknown>): string {
+  if (v.shadow !== undefined) return fixedObject(v, DECISION_KEYS)
+  const cached = decisions.get(v.rule)
+  if (
+    cached !== undefined &&
+    cached.effect === v.effect &&
+    cached.reason === v.reason &&
+    cached.revision === v.revision
+  )
+    return cached.json
+  const json = fixedObject(v, DECISION_KEYS)
+  if (typeof v.rule === 'string' && (cached !== undefined || decisions.size < 4096))
+    decisions.set(v.rule, { effect: v.effect, reason: v.reason, revision: v.revision, json })
+  return json
+}
+
 /** `masked`: entries of {column, count, strategy} serialized directly (new per command, so never cached). */
 function maskedJson(value: unknown): string {
   if (!Array.isArray(value)) return canonicalJson(value)
@@ -133,7 +153,7 @@ function sealShaped(record: Record<string, unknown>, shape: Shape): { hash: stri
     if (v === undefined) continue
     const json =
       key === 'decision'
-        ? fixedObject(v as Record<string, unknown>, DECISION_KEYS)
+        ? decisionJson(v as Record<string, unknown>)
         : key === 'outcome'
           ? fixedObject(v as Record<string, unknown>, OUTCOME_KEYS)
           : key === 'masked'
