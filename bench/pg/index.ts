@@ -24,6 +24,9 @@ import { writeFigures } from '../summary/figures.js'
 const HOST = process.env.PGHOST ?? '127.0.0.1'
 const PORT = Number(process.env.PGPORT ?? 5432)
 const SQL = 'SELECT id, name, email FROM bench_customers WHERE id = $1'
+// An unlogged table: its commits wait for no WAL flush, so the pair measures round trips, not fsync.
+const WRITE_SQL = "UPDATE bench_tags SET tag = 't' WHERE id = $1"
+const MIXED_N = 1000
 const THROUGHPUT_MS = 2500
 const LATENCY_N = 2000
 
@@ -81,6 +84,18 @@ async function latency(query: Query): Promise<number[]> {
     samples.push((performance.now() - t) * 1000)
   }
   return samples
+}
+
+/** Median µs of a write followed by a read on the same pool (each one a read-only mode transition when guarded). */
+async function mixedLatency(write: Query, read: Query): Promise<number> {
+  const samples: number[] = []
+  for (let i = 0; i < MIXED_N; i++) {
+    const t = performance.now()
+    await write((i % 1000) + 1)
+    await read((i % 1000) + 1)
+    samples.push((performance.now() - t) * 1000)
+  }
+  return stats(samples).median
 }
 
 function describeMicros(): { cached: number; uncached: number } {
@@ -182,6 +197,9 @@ async function main(): Promise<void> {
     await raw.query(
       "INSERT INTO bench_customers SELECT g, 'name ' || g, 'user' || g || '@example.com', 't' FROM generate_series(1, 1000) g",
     )
+    await raw.query(
+      "CREATE UNLOGGED TABLE bench_tags AS SELECT g AS id, 't' AS tag FROM generate_series(1, 1000) g",
+    )
     await loadPostgresParser()
 
     const modes: Record<string, Query> = {
@@ -218,6 +236,36 @@ async function main(): Promise<void> {
         if (prev === undefined || s.median < prev.median) lat[name] = { median: s.median, p99: s.p99 }
       }
     }
+    // The server-enforced read-only mode: free for a run of reads (the session stays read-only),
+    // one round trip each way when a connection alternates writes and reads (driver-only pool, max 1
+    // so every pair lands on the same connection; raw the same).
+    const rawOne = new pg.Pool({ ...base, max: 1, host: HOST, port: PORT })
+    const driverOne = new GuardedPool(passThrough, {
+      host: HOST,
+      port: PORT,
+      database,
+      resource: 'bench',
+      max: 1,
+    })
+    let mixed: { raw: number; driver: number }
+    try {
+      const rw = (pool: { query: (text: string, values: unknown[]) => Promise<unknown> }) => ({
+        write: (id: number) => pool.query(WRITE_SQL, [id]),
+        read: (id: number) => pool.query(SQL, [id]),
+      })
+      const r = rw(rawOne)
+      const g = rw(driverOne)
+      await mixedLatency(r.write, r.read)
+      await mixedLatency(g.write, g.read)
+      mixed = { raw: Infinity, driver: Infinity }
+      for (let round = 0; round < 2; round++) {
+        mixed.raw = Math.min(mixed.raw, await mixedLatency(r.write, r.read))
+        mixed.driver = Math.min(mixed.driver, await mixedLatency(g.write, g.read))
+      }
+    } finally {
+      await rawOne.end().catch(() => {})
+      await driverOne.end().catch(() => {})
+    }
     const d = describeMicros()
     const f = (n: number) => n.toFixed(0)
     const added = lat.guarded.median - lat.raw.median
@@ -246,6 +294,8 @@ ${table}
 
 Writing the log (jsonl, fsync batch, write-ahead: a command record before each query is sent and an outcome record before its result is released) costs ${f(cpu.guarded - cpu.unlogged)} µs of client CPU per query at c=8 (guarded − sealed-but-not-written); building and sealing the two records is in the core section.
 
+Server-enforced reads (issue 14): a guarded connection keeps \`default_transaction_read_only = on\` between reads, so the common path (autocommit reads on a pool, the rows above) sends nothing extra; the cost there is the driver's bookkeeping, inside "driver only". A connection that alternates a write and a read switches the mode twice (one \`SET\` round trip each): write + read pair on one connection (the write to an unlogged table), median ${f(mixed.raw)} µs raw vs ${f(mixed.driver)} µs driver-only guarded (+${f(mixed.driver - mixed.raw)} µs per pair).
+
 describePostgres: cached ${d.cached.toFixed(2)} µs, uncached ${d.uncached.toFixed(1)} µs (median; short SELECT).
 "driver only" is the pg driver's own cost (describe, wire hooks, pool); the rest of the guarded overhead is core's pipeline (decide, per-command masker, audit record, sha256 chain; see the core section) plus the jsonl writes and fdatasyncs, which share the 2 CPUs with PostgreSQL. Measured on the compiled packages (\`dist/\`). "client CPU per query" is this process's user + system CPU time during the throughput run divided by the queries: the stable measure of what the client side costs, where wall-clock figures move with whatever else shares the 2 CPUs. Load average at the start of this run: ${loadavg}.`
     console.log(markdown)
@@ -267,6 +317,12 @@ describePostgres: cached ${d.cached.toFixed(2)} µs, uncached ${d.uncached.toFix
       ],
       metrics: [
         { key: 'describe.pg.cached', label: 'describePostgres, cached', value: d.cached, unit: 'µs' },
+        {
+          key: 'pg.readonly.transition_pair',
+          label: 'pg read-only mode: added median per write+read pair on one connection',
+          value: mixed.driver - mixed.raw,
+          unit: 'µs',
+        },
         {
           key: 'describe.pg.uncached',
           label: 'describePostgres, uncached short SELECT',

@@ -50,6 +50,8 @@ export interface AuditRecord {
     readonly ms: number
     readonly error?: string
     readonly code?: string
+    /** The built-in rule of a refusal found while running (e.g. `warden:read-only`). */
+    readonly rule?: string
   }
   readonly masked?: readonly { readonly column: string; readonly strategy: string; readonly count: number }[]
   readonly lease?: string

@@ -339,12 +339,16 @@ export class SessionImpl implements Session {
       result = await run(context)
     } catch (err) {
       recordFlow(chain, command, info.ref, decision, masker)
-      const status = leaseFailures.has(err as object) ? 'denied' : 'error'
+      // A refusal found while running (a lease that could not be had, the server refusing a write
+      // in a read-only transaction: a WardenDeniedError with its warden:* rule) is `denied`, not `error`.
+      const refused = err instanceof WardenDeniedError
+      const status = refused || leaseFailures.has(err as object) ? 'denied' : 'error'
       const record = this.#outcome(intent.id, status, started, context)
       const message = err instanceof Error ? err.message : String(err)
       record.outcome.error = clip(masker ? masker.text(message) : message)
       const code = (err as { code?: unknown } | null)?.code
       if (typeof code === 'string') record.outcome.code = code
+      if (refused && typeof err.rule === 'string') record.outcome.rule = err.rule.slice(0, 200)
       await this.#appendOutcome(record, err)
       throw err
     }
@@ -543,7 +547,7 @@ export class SessionImpl implements Session {
     started: number,
     context: CommandContext,
   ): DraftOutcome & {
-    outcome: { error?: string; code?: string }
+    outcome: { error?: string; code?: string; rule?: string }
   } {
     return outcomeShaped({
       auditFailure: undefined,
@@ -557,6 +561,7 @@ export class SessionImpl implements Session {
         exit: context.exit,
         ms: Math.round((performance.now() - started) * 1000) / 1000,
         rows: context.rowCount,
+        rule: undefined,
         signal: context.exitSignal,
         status,
       },
@@ -707,13 +712,17 @@ export class SessionImpl implements Session {
               },
         }
       }
+      // A decision this process refused (forged, replayed, by a non-approver): rejected, never run.
+      const code = (err as { code?: unknown })?.code
+      if (err instanceof WardenError && typeof code === 'string' && REFUSED_DECISION.has(code))
+        return { record: { id, status: 'mismatch' }, failure: { status: 'rejected', error: err } }
       return {
         record: { id, status: 'error' },
         failure: { status: 'denied', error: asError(err, 'ERR_WARDEN_APPROVAL_STORE') },
       }
     }
     const by = typeof outcome?.by === 'string' ? outcome.by : undefined
-    const record = { id, status: String(outcome?.status), by }
+    const record = approvalRecord(id, outcome, by)
     if (outcome?.status === 'expired') {
       return {
         record,

@@ -137,3 +137,41 @@ describe('malformed commands', () => {
     await warden.close()
   })
 })
+
+describe('refusals found while running', () => {
+  it('a WardenDeniedError from run is recorded denied with its rule (the server refused a write), not error', async () => {
+    const { WardenDeniedError } = await import('@warden/policy')
+    const audit = memorySink()
+    const warden = createWarden({
+      policy: compilePolicy('defaults: { effect: allow }\nrules: []'),
+      audit,
+      signals: false,
+    })
+    const session = await warden.session({ principal: { id: 'svc', type: 'service' } })
+    const refused = new WardenDeniedError(
+      'warden:read-only',
+      'the server refused a write in a read-only transaction',
+    )
+    await expect(
+      session.execute(
+        { resource: { kind: 'postgres', name: 'db' }, action: 'sql.query', text: 'SELECT f()' },
+        () => {
+          throw refused
+        },
+      ),
+    ).rejects.toBe(refused)
+    await session
+      .execute({ resource: { kind: 'postgres', name: 'db' }, action: 'sql.query', text: 'SELECT 1' }, () => {
+        throw new Error('plain failure')
+      })
+      .catch(() => {})
+    expect(
+      audit.commands().map((r) => [r.command, r.outcome?.status, r.outcome?.rule, r.outcome?.code]),
+    ).toEqual([
+      ['SELECT f()', 'denied', 'warden:read-only', 'ERR_WARDEN_DENIED'],
+      ['SELECT 1', 'error', undefined, undefined],
+    ])
+    expect(audit.verify().ok).toBe(true)
+    await warden.close()
+  })
+})

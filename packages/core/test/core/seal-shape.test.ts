@@ -72,6 +72,7 @@ const outcomeRecord = fc.record({
     exit: maybe(fc.integer()),
     ms: fc.double({ noNaN: true, noDefaultInfinity: true }),
     rows: maybe(fc.nat()),
+    rule: maybe(fc.string()),
     signal: maybe(fc.string()),
     status: fc.string(),
   }),

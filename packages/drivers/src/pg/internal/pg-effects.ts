@@ -1,6 +1,6 @@
 // PostgreSQL built-in functions whose effects a read-only transaction does not stop (or that are
 // writes by another name), as `sql.effects`. Compiled from pg_proc of PostgreSQL 12–18 (every
-// volatile pg_catalog function was reviewed; see docs/postgres.md, "Side effects") plus the
+// volatile pg_catalog function was reviewed; see docs/pg.md, "Side effects") plus the
 // contrib modules that reach outside the transaction (dblink, adminpack, postgres_fdw).
 // Names are matched bare (whatever the schema): a user function of the same name is treated as
 // the built-in, which can only over-deny.
@@ -125,7 +125,7 @@ export function functionEffect(name: string): FunctionEffect | undefined {
   return undefined
 }
 
-/** Settings whose change can turn the server-side read-only mode off (a write: see docs/postgres.md). */
+/** Settings whose change can turn the server-side read-only mode off (a write: see docs/pg.md). */
 export const READ_ONLY_SETTINGS: ReadonlySet<string> = new Set([
   'default_transaction_read_only',
   'transaction_read_only',

@@ -9,7 +9,7 @@
 // Inside the caller's own transaction: one begun READ ONLY (or by a read) is read-only already;
 // in a read-write one, each read runs in a savepoint with `SET LOCAL transaction_read_only = on`
 // that is rolled back after it (two round trips). A SQL cursor cannot outlive such a savepoint,
-// so DECLARE in a read-write transaction is refused. See docs/postgres.md, "Server-enforced reads".
+// so DECLARE in a read-write transaction is refused. See docs/pg.md, "Server-enforced reads".
 
 import type { SqlFacts } from '@warden/policy'
 import { WardenDeniedError, WardenError } from '@warden/policy'

@@ -501,7 +501,7 @@ export class SqlWalker {
         // EXECUTE, FOR ... IN EXECUTE, OPEN ... FOR EXECUTE, RETURN QUERY EXECUTE.
         if (key.startsWith('PLpgSQL_stmt_dyn') || key === 'dynquery') this.flags.add('dynamic_sql')
         // COMMIT/ROLLBACK in a DO block start a new transaction mid-statement: the driver's
-        // read-only mode holds for the first one only (a write: see docs/postgres.md).
+        // read-only mode holds for the first one only (a write: see docs/pg.md).
         if (key === 'PLpgSQL_stmt_commit' || key === 'PLpgSQL_stmt_rollback')
           this.#effect(true, 'transaction_control')
         this.#plpgsql(child, scope)
