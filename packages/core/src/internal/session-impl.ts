@@ -712,17 +712,13 @@ export class SessionImpl implements Session {
               },
         }
       }
-      // A decision this process refused (forged, replayed, by a non-approver): rejected, never run.
-      const code = (err as { code?: unknown })?.code
-      if (err instanceof WardenError && typeof code === 'string' && REFUSED_DECISION.has(code))
-        return { record: { id, status: 'mismatch' }, failure: { status: 'rejected', error: err } }
       return {
         record: { id, status: 'error' },
         failure: { status: 'denied', error: asError(err, 'ERR_WARDEN_APPROVAL_STORE') },
       }
     }
     const by = typeof outcome?.by === 'string' ? outcome.by : undefined
-    const record = approvalRecord(id, outcome, by)
+    const record = { id, status: String(outcome?.status), by }
     if (outcome?.status === 'expired') {
       return {
         record,
