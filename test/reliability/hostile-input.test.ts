@@ -122,7 +122,11 @@ function wellFormedSql(facts: SqlFacts, text: string): void {
   for (const list of [facts.types, facts.reads, facts.writes, facts.tables, facts.functions, facts.flags]) {
     expect(Array.isArray(list)).toBe(true)
   }
-  if (facts.parsed) expect(facts.statements.length).toBeGreaterThan(0)
+  // Parsed with no statement: a no-op (empty or comment-only text), which writes nothing.
+  if (facts.parsed && facts.statements.length === 0) {
+    expect(facts.types).toEqual([])
+    expect(facts.write).toBe(false)
+  }
 }
 
 describe('describePostgres', () => {
@@ -131,13 +135,17 @@ describe('describePostgres', () => {
       fc.property(anyText, (text) => {
         const facts = timed('describePostgres', () => describePostgres(text)) as SqlFacts
         wellFormedSql(facts, text)
+        // PostgreSQL runs empty or comment-only text as a no-op (EmptyQueryResponse); a NUL is refused.
         let accepted = true
+        let statements = 0
         try {
-          accepted = ((parseSync(text) as { stmts?: unknown[] }).stmts ?? []).length > 0
+          statements = ((parseSync(text) as { stmts?: unknown[] }).stmts ?? []).length
         } catch {
-          accepted = false
+          accepted = /^[ \t\n\r\f]*$/.test(text)
         }
+        if (text.includes('\u0000')) accepted = false
         if (!accepted) expect(facts.parsed).toBe(false)
+        if (accepted && statements === 0) expect(facts.parsed).toBe(true)
       }),
       budget(1500),
     )
@@ -161,7 +169,9 @@ describe('describePostgres', () => {
     const subqueries = `SELECT * FROM ${'(SELECT * FROM '.repeat(3_000)}t${') s'.repeat(3_000)}`
     expect((describePostgres(subqueries) as SqlFacts).parsed).toBe(false)
     expect((describePostgres('\u0000') as SqlFacts).parsed).toBe(false)
-    expect((describePostgres('') as SqlFacts).parsed).toBe(false)
+    expect((describePostgres('SELECT 1\u0000; DROP TABLE t') as SqlFacts).parsed).toBe(false)
+    // Empty text is a no-op the server accepts (issue 14), not a refusal.
+    expect((describePostgres('') as SqlFacts).parsed).toBe(true)
   })
 })
 

@@ -105,6 +105,8 @@ function classify(
 ): { facts: SqlFacts; projected?: ProjectedColumns } {
   if (text.length > maxLength)
     return { facts: unparsed(text, `statement longer than ${maxLength} characters`) }
+  // A NUL ends the text for the parser (a C string) but not for the wire: never classify such text.
+  if (text.includes('\u0000')) return { facts: unparsed(text, 'text contains a NUL character') }
   // libpg-query refuses empty input; the server runs nothing for it (EmptyQueryResponse).
   if (/^[ \t\n\r\f]*$/.test(text)) return { facts: noOp(text) }
   let stmts: Record<string, unknown>[]
