@@ -590,7 +590,7 @@ export class Client extends PgClient {
         return true
       }
       query.handleError = function (this: PgSubmittable, err: Error, con?: unknown) {
-        const scrubbed = refuse(scrubError(err, masker))
+        const scrubbed = refuse(scrubError(err, masker, (query as { values?: unknown }).values))
         if (finish()) reject(scrubbed)
         return handleError.call(this, scrubbed, con as never)
       }
@@ -689,7 +689,7 @@ export class Client extends PgClient {
         if (finish()) resolve({ counts: [...state.counts], rows })
       })
       query.on('error', (err: Error) => {
-        if (finish()) reject(scrubError(err, masker))
+        if (finish()) reject(scrubError(err, masker, values))
       })
       guard.track(query, state)
       guard.approve(text)
