@@ -14,6 +14,7 @@ import { ambient } from './internal/ambient.js'
 import { AuditChain, type DraftRecord } from './internal/audit-chain.js'
 import { newId } from './internal/ids.js'
 import { SessionImpl, type WardenCore } from './internal/session-impl.js'
+import { SessionRegistry } from './internal/session-registry.js'
 import { createMaskingEngine, type MaskingEngine, type MaskingOptions } from './masking/masking-engine.js'
 import { revealSecret, Secret } from './secret.js'
 import type { Session, SessionSource } from './session.js'
@@ -125,14 +126,15 @@ class WardenImpl implements Warden {
       labels.set(key, Object.freeze({ ...value.labels }))
     this.#identity = options.identity
     this.#broker = options.broker
+    const leases = options.broker ? new LeaseCache(options.broker, options.leases) : undefined
     this.#core = {
       policy: options.policy,
       audit: new AuditChain(sinks, { failOpen: options.auditFailure === 'fail-open' }),
-      leases: options.broker ? new LeaseCache(options.broker, options.leases) : undefined,
+      leases,
       approvals: options.approvals,
       masking: maskingOf(options.masking),
       labels,
-      sessions: new Set(),
+      sessions: new SessionRegistry(() => leases),
       owner: this,
     }
     live.add(this)
@@ -193,7 +195,7 @@ class WardenImpl implements Warden {
     const session = new SessionImpl(this.#core, principal, token)
     const wait = this.#core.audit.append(session.sessionRecord('session.open'))
     if (wait) await wait
-    this.#core.sessions.add(session)
+    this.#core.sessions.add(session, session.leaseHolder)
     return session
   }
 
@@ -224,7 +226,7 @@ class WardenImpl implements Warden {
         errors.push(err)
       }
     }
-    await Promise.all([...this.#core.sessions].map((s) => settle(s.close())))
+    await Promise.all(this.#core.sessions.live().map((s) => settle(s.close())))
     await settle(this.#core.leases?.close())
     await settle(this.#broker?.close?.())
     await settle(this.#core.audit.flush())

@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import { WardenError } from '@warden/policy'
+import { canonicalJson } from '../internal/canonical-json.js'
 import { isSecret } from '../secret.js'
 import type { Broker, Lease, LeaseRequest } from './broker.js'
 
@@ -60,7 +61,9 @@ export class LeaseCache {
   get(request: LeaseRequest, holder: object): Promise<Lease> {
     const r = request.resource
     const p = request.principal
-    const key = `${r.kind}:${r.name}\u0000${p.issuer}\u0000${p.id}\u0000${request.scope}`
+    // Everything a policy or broker can tell apart: two sessions of one principal id with other
+    // groups or claims do not share a credential (principals are frozen: their JSON is cached).
+    const key = `${r.kind}:${r.name}\u0000${p.issuer}\u0000${p.id}\u0000${canonicalJson(p.groups)}\u0000${canonicalJson(p.claims)}\u0000${request.scope}`
     let entry = this.#entries.get(key)
     if (entry === undefined) {
       entry = {

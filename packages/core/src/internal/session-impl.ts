@@ -29,6 +29,7 @@ import {
 } from './audit-chain.js'
 import { fingerprint } from './fingerprint.js'
 import { newId } from './ids.js'
+import type { SessionRegistry } from './session-registry.js'
 
 /** Errors `session.lease()` rejected with: no credential could be obtained. */
 const leaseFailures = new WeakSet<object>()
@@ -41,7 +42,7 @@ export interface WardenCore {
   readonly approvals: Approver | undefined
   readonly masking: Pick<MaskingEngine, 'masker'>
   readonly labels: ReadonlyMap<string, Readonly<Record<string, string>>>
-  readonly sessions: Set<SessionImpl>
+  readonly sessions: SessionRegistry<SessionImpl>
   readonly owner: object
 }
 
@@ -127,6 +128,8 @@ export class SessionImpl implements Session {
   readonly #requestPrincipal: NonNullable<DraftRecord['request']>['principal']
   readonly #sessionFacts: { id: string; startedAt: Date; operations: number }
   readonly #resources = new WeakMap<Command['resource'], ResourceInfo>()
+  /** What holds this session's leases in the cache (not the session: a dropped session can be freed). */
+  readonly leaseHolder: object = Object.freeze({})
   #operations = 0
   #closed = false
   #closing: Promise<void> | undefined
@@ -224,7 +227,7 @@ export class SessionImpl implements Session {
       throw new WardenError('ERR_WARDEN_CONFIG', 'this Warden has no broker: pass createWarden({broker})')
     const info = this.#resource(resource)
     return leases
-      .get({ resource: info.ref, principal: this.principal, scope, token: this.#token }, this)
+      .get({ resource: info.ref, principal: this.principal, scope, token: this.#token }, this.leaseHolder)
       .catch((err: unknown) => {
         // A command whose run fails because no credential could be had (a pool opening a
         // connection) is refused, as with `{lease: true}`: audited `denied`, not `error`.
@@ -378,7 +381,7 @@ export class SessionImpl implements Session {
     core.sessions.delete(this)
     let error: unknown
     try {
-      await core.leases?.release(this)
+      await core.leases?.release(this.leaseHolder)
     } catch (err) {
       error = err
     }
