@@ -348,7 +348,9 @@ export class SessionImpl implements Session {
       const status = refused || leaseFailures.has(err as object) ? 'denied' : 'error'
       const record = this.#outcome(intent.id, status, started, context)
       const message = err instanceof Error ? err.message : String(err)
-      record.outcome.error = clip(masker ? masker.text(message) : message)
+      // Masked before it is cut (a secret across the cut is masked whole), but only as much as can
+      // survive the cut: a megabyte of server message must not cost seconds of detector work.
+      record.outcome.error = clip(masker ? masker.text(message.slice(0, 4 * MAX_ERROR)) : message)
       const code = (err as { code?: unknown } | null)?.code
       if (typeof code === 'string') record.outcome.code = code
       if (refused && typeof err.rule === 'string') record.outcome.rule = err.rule.slice(0, 200)

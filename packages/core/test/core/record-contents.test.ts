@@ -175,3 +175,24 @@ describe('refusals found while running', () => {
     await warden.close()
   })
 })
+
+describe('error messages', () => {
+  it('a huge error message is cut before the masker reads all of it, and a secret at the cut is masked whole', async () => {
+    const audit = memorySink()
+    const warden = createWarden({ policy, audit, signals: false })
+    const session = await warden.session({ principal: { id: 'svc', type: 'service' } })
+    // The key starts just before the 500-character cut.
+    const message = `${'x'.repeat(494)} ${AWS_KEY} ${'y'.repeat(5_000_000)}`
+    await session
+      .execute(exec('echo hi', ['echo', 'hi']), () => {
+        throw new Error(message)
+      })
+      .catch(() => {})
+    const error =
+      audit.expectRecord({ action: 'ssh.exec', outcome: { status: 'error' } }).outcome?.error ?? ''
+    expect(error.length).toBeLessThanOrEqual(501)
+    expect(error).not.toContain('AKIA')
+    expect(error).toMatch(/^x{494} \[red/)
+    await warden.close()
+  })
+})
