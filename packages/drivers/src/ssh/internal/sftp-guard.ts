@@ -1,11 +1,16 @@
 // SFTP: every operation that names a path is described (`sftp.read/write/remove` with the path)
 // and decided before it is sent. The SFTP object is wrapped in a Proxy; ssh2's own internal calls
-// (readFile → open/read/close) use the real object, so they are not decided twice. Operations on a
-// handle (read/write/close/fstat…) belong to an `open` that was decided. Unknown methods are refused.
+// (readFile → open/read/close) use the real object, so they are not decided twice. An open is a read
+// only when its SFTP flags ask for READ alone. A handle is usable only if this session opened it;
+// reading through it belongs to the decided open, anything that changes state through it (a write
+// on a read handle, fsetstat/fchmod/fchown/futimes) is decided as a write of its path. Unknown
+// methods are refused.
 import path from 'node:path'
-import { PassThrough, type Readable, type Writable } from 'node:stream'
 import type { Action, SftpFacts } from '@warden/policy'
 import { WardenError } from '@warden/policy'
+import { norm, openFlags, opensForWrite, optionOf, pinOption } from './sftp-args.js'
+import { HandleTable, type OpenHandle } from './sftp-handles.js'
+import { readStream, writeStream } from './sftp-streams.js'
 
 type SftpAction = Extract<Action, 'sftp.read' | 'sftp.write' | 'sftp.remove'>
 
@@ -19,17 +24,27 @@ export interface SftpCheck {
 export type SftpGate = <T>(check: SftpCheck, run: () => Promise<T>) => Promise<T>
 
 type Args = unknown[]
-/** Which arguments are paths and what each operation is. Returns [] for handle operations. */
-type Describe = (args: Args) => { checks: SftpCheck[]; paths: number[] }
+interface Described {
+  readonly checks: SftpCheck[]
+  /** Arguments that are paths (sent normalized). */
+  readonly paths: number[]
+  /** Arguments sent in place of the caller's: decided flags, pinned options, copied handles. */
+  readonly replace?: Readonly<Record<number, unknown>>
+  /** For open/opendir: what the handle it returns was decided for. */
+  readonly opened?: () => OpenHandle
+}
+/** What an operation is: the decisions it needs and the arguments to send. */
+type Describe = (args: Args, handles: HandleTable, method: string) => Described
+type PathDescribe = (args: Args) => Described
 
 const read =
-  (op: SftpFacts['op'], at = 0): Describe =>
+  (op: SftpFacts['op'], at = 0): PathDescribe =>
   (args) =>
     typeof args[at] === 'string'
       ? { checks: [{ action: 'sftp.read', op, path: norm(args[at]) }], paths: [at] }
       : none
 const write =
-  (op: SftpFacts['op'], at = 0): Describe =>
+  (op: SftpFacts['op'], at = 0): PathDescribe =>
   (args) =>
     typeof args[at] === 'string'
       ? { checks: [{ action: 'sftp.write', op, path: norm(args[at]) }], paths: [at] }
@@ -68,24 +83,71 @@ const link =
       paths: [0, 1],
     }
   }
-const open: Describe = (args) => {
-  const flags = args[1]
-  const writes =
-    typeof flags === 'number' ? (flags & 3) !== 0 : typeof flags !== 'string' || /[wa+x]/.test(flags)
-  return (writes ? write : read)(writes ? 'write' : 'read')(args)
-}
 const none = { checks: [], paths: [] }
-const handle: Describe = () => none
+
+/** open(path, flags, [attrs], cb): decided from the pflags ssh2 will send (see sftp-open-flags.ts). */
+const open: Describe = (args) => {
+  const pflags = openFlags(args[1], 'open')
+  const writable = opensForWrite(pflags)
+  const described = (writable ? write : read)(writable ? 'write' : 'read')(args)
+  return {
+    ...described,
+    replace: { 1: pflags },
+    opened: () => ({ path: norm(args[0]), writable, directory: false }),
+  }
+}
+const opendir: Describe = (args) => ({
+  ...read('list')(args),
+  opened: () => ({ path: norm(args[0]), writable: false, directory: true }),
+})
+/** readFile(path, [options], cb): ssh2 opens with `options.flag || 'r'`, so `{flag: 'w'}` truncates. */
+const readFile: Describe = (args) => {
+  const options = typeof args[1] === 'function' ? undefined : args[1]
+  const pflags = openFlags(optionOf(options, 'flag') || 'r', 'readFile')
+  const described = opensForWrite(pflags) ? write('write')(args) : read('read')(args)
+  return typeof args[1] === 'function'
+    ? described
+    : { ...described, replace: { 1: pinOption(options, 'flag', pflags) } }
+}
+/** readdir takes a path (ssh2 opens, reads and closes it) or a handle from opendir. */
+const readdir: Describe = (args, handles, method) =>
+  Buffer.isBuffer(args[0]) ? onHandle('read')(args, handles, method) : read('list')(args)
+
+type HandleUse = 'read' | 'write' | 'setstat' | 'close'
+/**
+ * An operation on handle(s) at `at`. Reads belong to the open that was decided. A write belongs
+ * to it only if that open was decided as a write; on a read handle it is decided as the write it
+ * is. Changing attributes (fsetstat, fchmod, fchown, futimes) is always decided, as setstat is.
+ */
+const onHandle =
+  (use: HandleUse, at = 0): Describe =>
+  (args, handles, method) => {
+    const { entry, bytes } = handles.get(args[at], method)
+    const replace = { [at]: bytes }
+    if (use === 'close') handles.delete(bytes)
+    const decide = use === 'setstat' || (use === 'write' && !entry.writable)
+    return {
+      checks: decide ? [{ action: 'sftp.write', op: 'write', path: entry.path }] : [],
+      paths: [],
+      replace,
+    }
+  }
+/** ext_copy_data(src, srcOffset, len, dst, dstOffset, cb): reads src, writes dst. */
+const copyData: Describe = (args, handles, method) => {
+  const src = onHandle('read', 0)(args, handles, method)
+  const dst = onHandle('write', 3)(args, handles, method)
+  return { checks: dst.checks, paths: [], replace: { ...src.replace, ...dst.replace } }
+}
 
 const OPERATIONS: Readonly<Record<string, Describe>> = {
   fastGet: read('read'),
   fastPut: write('write', 1),
-  readFile: read('read'),
+  readFile,
   writeFile: write('write'),
   appendFile: write('write'),
   open,
-  opendir: read('list'),
-  readdir: read('list'),
+  opendir,
+  readdir,
   stat: read('stat'),
   lstat: read('stat'),
   exists: read('stat'),
@@ -105,19 +167,19 @@ const OPERATIONS: Readonly<Record<string, Describe>> = {
   ext_openssh_lsetstat: write('write'),
   symlink: link(true),
   ext_openssh_hardlink: link(false),
-  close: handle,
-  read: handle,
-  write: handle,
-  readData: handle,
-  writeData: handle,
-  fstat: handle,
-  fsetstat: handle,
-  futimes: handle,
-  fchown: handle,
-  fchmod: handle,
-  ext_openssh_fsync: handle,
-  ext_openssh_fstatvfs: handle,
-  ext_copy_data: handle,
+  close: onHandle('close'),
+  read: onHandle('read'),
+  readData: onHandle('read'),
+  fstat: onHandle('read'),
+  ext_openssh_fstatvfs: onHandle('read'),
+  ext_openssh_fsync: onHandle('read'),
+  write: onHandle('write'),
+  writeData: onHandle('write'),
+  fsetstat: onHandle('setstat'),
+  futimes: onHandle('setstat'),
+  fchown: onHandle('setstat'),
+  fchmod: onHandle('setstat'),
+  ext_copy_data: copyData,
 }
 
 const PASS = new Set([
@@ -140,21 +202,17 @@ const PASS = new Set([
   'destroy',
 ])
 
-/** `a/../../b` → `../b`: the path decided is the path sent. */
-function norm(value: unknown): string {
-  if (typeof value !== 'string')
-    throw new WardenError('ERR_WARDEN_UNSUPPORTED', 'sftp: paths must be strings')
-  return path.posix.normalize(value)
-}
-
 export function guardSftp<T extends object>(sftp: T, gate: SftpGate): T {
+  const handles = new HandleTable()
   return new Proxy(sftp, {
     get(target, name, receiver) {
       const value = Reflect.get(target, name, receiver)
       if (typeof value !== 'function' || typeof name !== 'string') return value
       if (PASS.has(name)) return value.bind(target)
-      if (name === 'createReadStream') return (p: string, o?: object) => readStream(target, gate, p, o)
-      if (name === 'createWriteStream') return (p: string, o?: object) => writeStream(target, gate, p, o)
+      if (name === 'createReadStream')
+        return (p: unknown, o?: unknown) => readStream(target, gate, handles, p, o)
+      if (name === 'createWriteStream')
+        return (p: unknown, o?: unknown) => writeStream(target, gate, handles, p, o)
       const describe = OPERATIONS[name]
       if (!describe) {
         return () => {
@@ -164,7 +222,7 @@ export function guardSftp<T extends object>(sftp: T, gate: SftpGate): T {
           )
         }
       }
-      return (...args: Args) => call(target, name, describe, args, gate)
+      return (...args: Args) => call(target, name, describe(args, handles, name), args, gate, handles)
     },
     set() {
       return false
@@ -172,20 +230,32 @@ export function guardSftp<T extends object>(sftp: T, gate: SftpGate): T {
   })
 }
 
-function call(target: object, name: string, describe: Describe, args: Args, gate: SftpGate): boolean {
-  const { checks, paths } = describe(args)
+function call(
+  target: object,
+  name: string,
+  described: Described,
+  args: Args,
+  gate: SftpGate,
+  handles: HandleTable,
+): boolean {
+  const { checks, paths, replace, opened } = described
   const at = args.findLastIndex((a) => typeof a === 'function')
   const callback = at >= 0 ? (args[at] as (...r: unknown[]) => void) : () => {}
   const method = (target as Record<string, (...a: Args) => unknown>)[name]
   const real = [...args]
   for (const i of paths) real[i] = norm(args[i])
+  for (const [i, value] of Object.entries(replace ?? {})) real[Number(i)] = value
   const exists = name === 'exists' // calls back with a boolean, no error
   const run = () =>
     new Promise<unknown[]>((resolve, reject) => {
       const done = (...result: unknown[]) => {
         if (exists) resolve(result)
         else if (result[0]) reject(result[0])
-        else resolve(result.slice(1))
+        else {
+          // Registered before the caller sees the handle, so its first use finds it.
+          if (opened) handles.add(result[1], opened())
+          resolve(result.slice(1))
+        }
       }
       if (at >= 0) real[at] = done
       else real.push(done)
@@ -201,40 +271,4 @@ function call(target: object, name: string, describe: Describe, args: Args, gate
     (error) => (exists ? callback(false) : callback(error)),
   )
   return true
-}
-
-function readStream(target: object, gate: SftpGate, p: string, options?: object): Readable {
-  const out = new PassThrough()
-  const path = norm(p)
-  gate(
-    { action: 'sftp.read', op: 'read', path },
-    () =>
-      new Promise<void>((resolve, reject) => {
-        const real = (target as { createReadStream(p: string, o?: object): Readable }).createReadStream(
-          path,
-          options,
-        )
-        real.once('error', reject).once('end', () => resolve())
-        real.pipe(out)
-      }),
-  ).catch((error) => out.destroy(error))
-  return out
-}
-
-function writeStream(target: object, gate: SftpGate, p: string, options?: object): Writable {
-  const out = new PassThrough()
-  const path = norm(p)
-  gate(
-    { action: 'sftp.write', op: 'write', path },
-    () =>
-      new Promise<void>((resolve, reject) => {
-        const real = (target as { createWriteStream(p: string, o?: object): Writable }).createWriteStream(
-          path,
-          options,
-        )
-        real.once('error', reject).once('close', () => resolve())
-        out.pipe(real)
-      }),
-  ).catch((error) => out.destroy(error))
-  return out
 }

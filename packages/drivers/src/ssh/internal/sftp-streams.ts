@@ -1,0 +1,108 @@
+// createReadStream/createWriteStream: ssh2 returns them synchronously, so the guard returns its own
+// stream at once and connects it to ssh2's after the decision.
+import { PassThrough, type Readable, Writable } from 'node:stream'
+import { norm, openFlags, opensForWrite, optionOf, pinOption } from './sftp-args.js'
+import type { SftpCheck, SftpGate } from './sftp-guard.js'
+import type { HandleTable } from './sftp-handles.js'
+
+type StreamFactory<S> = (p: string, o?: object) => S
+/**
+ * createReadStream/createWriteStream(path, options): the stream opens `path` with `options.flags`
+ * (default "r" / "w"), so a read stream with `{flags: 'w'}` is a write; or, given `options.handle`,
+ * it opens nothing and uses that handle, which is then decided as any use of a handle is.
+ */
+function streamCheck(
+  handles: HandleTable,
+  method: 'createReadStream' | 'createWriteStream',
+  p: unknown,
+  options: unknown,
+): { check: SftpCheck | undefined; path: unknown; options: unknown } {
+  const handle = optionOf(options, 'handle')
+  if (handle !== undefined && handle !== null) {
+    const { entry, bytes } = handles.get(handle, method)
+    // ssh2 closes a stream's handle when the stream ends (autoClose): forget it now, fail closed.
+    if (optionOf(options, 'autoClose') !== false) handles.delete(bytes)
+    const writes = method === 'createWriteStream' && !entry.writable
+    return {
+      check: writes ? { action: 'sftp.write', op: 'write', path: entry.path } : undefined,
+      path: p,
+      options: pinOption(options, 'handle', bytes),
+    }
+  }
+  const given = optionOf(options, 'flags')
+  const pflags = openFlags(given === undefined ? (method === 'createReadStream' ? 'r' : 'w') : given, method)
+  const path = norm(p)
+  // A write stream writes whatever its flags say: a write, as writeFile is.
+  const check: SftpCheck =
+    opensForWrite(pflags) || method === 'createWriteStream'
+      ? { action: 'sftp.write', op: 'write', path }
+      : { action: 'sftp.read', op: 'read', path }
+  return { check, path, options: pinOption(options, 'flags', pflags) }
+}
+
+function decided<T>(gate: SftpGate, check: SftpCheck | undefined, run: () => Promise<T>): Promise<T> {
+  return check ? gate(check, run) : run()
+}
+
+export function readStream(
+  target: object,
+  gate: SftpGate,
+  handles: HandleTable,
+  p: unknown,
+  o?: unknown,
+): Readable {
+  const { check, path, options } = streamCheck(handles, 'createReadStream', p, o)
+  const out = new PassThrough()
+  decided(
+    gate,
+    check,
+    () =>
+      new Promise<void>((resolve, reject) => {
+        const create = (target as { createReadStream: StreamFactory<Readable> }).createReadStream
+        const real = create.call(target, path as string, options as object)
+        real.once('error', reject).once('end', () => resolve())
+        real.pipe(out)
+      }),
+  ).catch((error) => out.destroy(error))
+  return out
+}
+
+/**
+ * The caller's stream finishes only when the real one has closed (every byte acknowledged by the
+ * server), so "finish"/"close" mean written, as on ssh2's own stream.
+ */
+export function writeStream(
+  target: object,
+  gate: SftpGate,
+  handles: HandleTable,
+  p: unknown,
+  o?: unknown,
+): Writable {
+  const { check, path, options } = streamCheck(handles, 'createWriteStream', p, o)
+  let release: (stream: Writable) => void = () => {}
+  const ready = new Promise<Writable>((resolve) => {
+    release = resolve
+  })
+  const finished = decided(
+    gate,
+    check,
+    () =>
+      new Promise<void>((resolve, reject) => {
+        const create = (target as { createWriteStream: StreamFactory<Writable> }).createWriteStream
+        const real = create.call(target, path as string, options as object)
+        real.once('error', reject).once('close', () => resolve())
+        release(real)
+      }),
+  )
+  const out = new Writable({
+    write(chunk, encoding, callback) {
+      ready.then((real) => real.write(chunk, encoding, (error) => callback(error ?? null)))
+    },
+    final(callback) {
+      ready.then((real) => real.end())
+      finished.then(() => callback(), callback)
+    },
+  })
+  finished.catch((error) => out.destroy(error))
+  return out
+}
