@@ -9,12 +9,8 @@
 import { isIPv4, isIPv6 } from 'node:net'
 import type { DetectorName } from '@warden/policy'
 import { electronicFormatIBAN, isValidIBAN } from 'ibantools'
-import {
-  type CountryCode,
-  findPhoneNumbersInText,
-  getCountryCallingCode,
-  parsePhoneNumberFromString,
-} from 'libphonenumber-js/max'
+import { type CountryCode, getCountryCallingCode } from 'libphonenumber-js/max'
+import { isValidPhone } from './phone.js'
 
 export interface Span {
   start: number
@@ -43,20 +39,28 @@ function scanWith(name: DetectorName, re: RegExp, accept: (match: string) => num
 
 // ---- email
 const EMAIL = /(?<![A-Za-z0-9._%+-])[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63}){1,8}/g
+const TLD = /^(?:[A-Za-z]{2,24}|xn--[A-Za-z0-9-]{1,59})$/
 function acceptEmail(m: string): number {
   const at = m.indexOf('@')
-  const local = m.slice(0, at)
-  if (local.startsWith('.') || local.endsWith('.') || local.includes('..')) return 0
-  const labels = m.slice(at + 1).split('.')
+  if (m.charCodeAt(0) === 46 || m.charCodeAt(at - 1) === 46) return 0
+  const dots = m.indexOf('..')
+  if (dots !== -1 && dots < at) return 0
   // Drop trailing labels until the last one is a plausible TLD (letters, or punycode).
-  while (labels.length >= 2) {
-    const tld = labels[labels.length - 1]
-    if (/^(?:[A-Za-z]{2,24}|xn--[A-Za-z0-9-]{1,59})$/.test(tld)) break
-    labels.pop()
+  let end = m.length
+  for (;;) {
+    const dot = m.lastIndexOf('.', end - 1)
+    if (dot <= at) return 0
+    if (TLD.test(m.slice(dot + 1, end))) break
+    end = dot
   }
-  if (labels.length < 2) return 0
-  if (labels.some((l) => l.startsWith('-') || l.endsWith('-'))) return 0
-  return at + 1 + labels.join('.').length
+  // No label starts or ends with `-`.
+  for (let i = at + 1; i < end; i++) {
+    if (m.charCodeAt(i) !== 45) continue
+    const before = m.charCodeAt(i - 1)
+    const after = i + 1 < end ? m.charCodeAt(i + 1) : 46
+    if (before === 46 || before === 64 || after === 46) return 0
+  }
+  return end
 }
 
 // ---- credit cards: unseparated, 4-4-4-4(-3) or Amex 4-6-5 groups with one consistent separator.
@@ -113,28 +117,47 @@ function acceptIpv6(m: string): number {
 }
 
 // ---- JWT (JWS compact, or JWE): the header must decode to a JSON object with a string `alg`.
-const JWT =
-  /(?<![A-Za-z0-9_-])eyJ[A-Za-z0-9_-]{2,8192}(?:\.[A-Za-z0-9_-]{0,65536}){2}(?:\.[A-Za-z0-9_-]{1,65536}){0,2}(?![A-Za-z0-9_-])/g
-function acceptJwt(m: string): number {
-  const parts = m.split('.')
-  if (parts.length === 4) parts.pop()
-  if (parts.length !== 3 && parts.length !== 5) return 0
-  try {
-    const header = JSON.parse(Buffer.from(parts[0], 'base64url').toString('utf8')) as unknown
-    if (
-      typeof header !== 'object' ||
-      header === null ||
-      typeof (header as { alg?: unknown }).alg !== 'string'
-    )
-      return 0
-    if (parts.length === 3 && parts[1].length > 0) {
-      // A JWS payload is base64url; an undecodable one means this is not a token.
-      if (Buffer.from(parts[1], 'base64url').length === 0) return 0
+// Found header first: a look-alike is rejected on its first part alone, so each character is read a
+// bounded number of times whatever follows; only a plausible header is extended to the whole token.
+const JWT_HEAD = /(?<![A-Za-z0-9_-])eyJ[A-Za-z0-9_-]{2,8192}(?=\.)/g
+const JWT_REST = /(?:\.[A-Za-z0-9_-]{0,65536}){2}(?:\.[A-Za-z0-9_-]{1,65536}){0,2}(?![A-Za-z0-9_-])/y
+const ALG = /"alg"\s*:\s*"/
+
+function jwtHeader(part: string): string | null {
+  const header = Buffer.from(part, 'base64url').toString('utf8').trim()
+  // Cheap shape checks, so ordinary look-alikes never reach JSON.parse (and its slow throw).
+  if (header.charCodeAt(0) !== 123 || header.charCodeAt(header.length - 1) !== 125) return null
+  return ALG.test(header) ? header : null
+}
+
+const findJwt: Finder = (text, out) => {
+  // JSON.parse calls allowed in this text: past them a token of the right shape is taken as one
+  // without parsing (fail closed), so crafted near-JSON headers cannot make each candidate throw.
+  let parses = 8 + (text.length >> 6)
+  JWT_HEAD.lastIndex = 0
+  for (let h = JWT_HEAD.exec(text); h !== null; h = JWT_HEAD.exec(text)) {
+    const header = jwtHeader(h[0])
+    if (header === null) continue
+    JWT_REST.lastIndex = h.index + h[0].length
+    const r = JWT_REST.exec(text)
+    if (r === null) continue
+    const parts = r[0].split('.') // ['', payload, sig(, …)]
+    parts[0] = h[0]
+    if (parts.length === 4) parts.pop()
+    if (parts.length !== 3 && parts.length !== 5) continue
+    if (parts.length === 3 && parts[1].length > 0 && Buffer.from(parts[1], 'base64url').length === 0) continue
+    if (parses-- > 0) {
+      try {
+        const v = JSON.parse(header) as unknown
+        if (typeof v !== 'object' || v === null || typeof (v as { alg?: unknown }).alg !== 'string') continue
+      } catch {
+        continue
+      }
     }
-  } catch {
-    return 0
+    const end = h.index + parts.join('.').length
+    out.push({ start: h.index, end, detector: 'jwt' })
+    JWT_HEAD.lastIndex = end
   }
-  return parts.join('.').length
 }
 
 // ---- AWS access key ids: a known 4-letter prefix and 16 base32 characters.
@@ -174,11 +197,12 @@ const findPrivateKey: Finder = (text, out) => {
   }
 }
 
-// ---- phone numbers: up to six digit groups with short separators (a bounded, linear candidate),
-// then libphonenumber's metadata: a valid number for the region (or any region with `+`). A
-// candidate with more digits than E.164 allows may be two numbers: libphonenumber's own finder
-// splits it (bounded input, so bounded work).
-const PHONE = /(?<![\w+(])\+?\(?\d{1,15}\)?(?:[ .-]{1,2}\(?\d{1,15}\)?){0,5}(?!\w)/g
+// ---- phone numbers: up to six digit groups (each optionally in parentheses) with one or two
+// separators from ` .-`, optionally after `+`; found by one left-to-right pass (no regex, no
+// backtracking), then validated against libphonenumber's metadata (./phone.ts). A candidate with
+// more digits than E.164 allows may hold several numbers: runs of its groups are tried, longest
+// first, at most 21 per candidate. A budget of validations proportional to the text bounds the
+// work on hostile input; past it, a candidate of a plausible length counts as a number (fail closed).
 const nanpCache = new Map<string, boolean>()
 function nanp(country: CountryCode): boolean {
   let v = nanpCache.get(country)
@@ -188,35 +212,113 @@ function nanp(country: CountryCode): boolean {
   }
   return v
 }
+const isDigit = (c: number) => c >= 48 && c <= 57
+const isWord = (c: number) => isDigit(c) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c === 95
+const isSep = (c: number) => c === 32 || c === 46 || c === 45
+
+interface Group {
+  start: number
+  end: number
+  digits: number
+}
+
+/** Reads one group at `i` (`(`? digits{1,15} `)`?); returns null when there is none. */
+function readGroup(text: string, i: number): Group | null {
+  let j = i
+  if (text.charCodeAt(j) === 40) j++
+  const d0 = j
+  while (j < text.length && isDigit(text.charCodeAt(j))) j++
+  const digits = j - d0
+  if (digits === 0 || digits > 15) return null
+  if (text.charCodeAt(j) === 41) j++
+  return { start: i, end: j, digits }
+}
+
+function digitsOf(text: string, start: number, end: number): string {
+  let out = ''
+  for (let i = start; i < end; i++) {
+    const c = text.charCodeAt(i)
+    if (isDigit(c)) out += text[i]
+  }
+  return out
+}
+
 const findPhone: Finder = (text, out, country) => {
-  PHONE.lastIndex = 0
-  for (let m = PHONE.exec(text); m !== null; m = PHONE.exec(text)) {
-    const candidate = m[0]
-    let digits = 0
-    for (let i = 0; i < candidate.length; i++) {
-      const c = candidate.charCodeAt(i)
-      if (c >= 48 && c <= 57) digits++
-    }
-    if (digits < 7) continue
-    // NANP numbers without `+` are 10 digits, or 11 with the trunk 1: a free check before parsing.
+  let budget = 8 + (text.length >> 5)
+  const valid = (digits: string, plus: boolean): boolean => {
+    if (budget-- > 0) return isValidPhone(digits, plus, country)
+    return digits.length >= 10 && digits.length <= 15
+  }
+  const nanpRegion = nanp(country)
+  const n = text.length
+  let i = 0
+  while (i < n) {
+    const c = text.charCodeAt(i)
+    const prev = i > 0 ? text.charCodeAt(i - 1) : -1
     if (
-      candidate.charCodeAt(0) !== 43 &&
-      nanp(country) &&
-      digits !== 10 &&
-      !(digits === 11 && candidate.replace(/\D/g, '').startsWith('1'))
+      !(isDigit(c) || c === 43 || c === 40) ||
+      (prev !== -1 && (isWord(prev) || prev === 43 || prev === 40))
     ) {
-      if (digits <= 15) continue
-    }
-    if (digits <= 15) {
-      if (parsePhoneNumberFromString(candidate, country)?.isValid() === true) {
-        out.push({ start: m.index, end: m.index + candidate.length, detector: 'phone' })
-      }
+      i++
       continue
     }
-    for (const found of findPhoneNumbersInText(candidate, { defaultCountry: country })) {
-      if (found.number.isValid())
-        out.push({ start: m.index + found.startsAt, end: m.index + found.endsAt, detector: 'phone' })
+    const plus = c === 43
+    const groups: Group[] = []
+    let j = plus ? i + 1 : i
+    for (;;) {
+      const g = readGroup(text, j)
+      if (g === null) break
+      groups.push(g)
+      if (groups.length === 6) break
+      let k = g.end
+      let seps = 0
+      while (k < n && seps < 2 && isSep(text.charCodeAt(k))) {
+        k++
+        seps++
+      }
+      if (seps === 0) break
+      j = k
     }
+    // The run must not end inside a word (`555-1234x`): drop groups until it does not.
+    while (groups.length > 0 && isWord(text.charCodeAt(groups[groups.length - 1].end))) groups.pop()
+    if (groups.length === 0) {
+      // Skip the whole run of digits/parens so no start inside it is tried again.
+      i = Math.max(i + 1, j)
+      while (i < n && isWord(text.charCodeAt(i))) i++
+      continue
+    }
+    const end = groups[groups.length - 1].end
+    let total = 0
+    for (const g of groups) total += g.digits
+    if (total >= 7 && total <= 15) {
+      const digits = digitsOf(text, i, end)
+      // NANP numbers without `+` are 10 digits, or 11 with the trunk 1: a free check first.
+      const plausible =
+        plus || !nanpRegion || digits.length === 10 || (digits.length === 11 && digits[0] === '1')
+      if (plausible && valid(digits, plus)) out.push({ start: i, end, detector: 'phone' })
+    } else if (total > 15) {
+      for (let a = 0; a < groups.length; ) {
+        let found = -1
+        let sum = 0
+        for (let b = a; b < groups.length; b++) sum += groups[b].digits
+        for (let b = groups.length - 1; b >= a && found === -1; b--) {
+          if (sum >= 7 && sum <= 15) {
+            const from = a === 0 ? i : groups[a].start
+            const digits = digitsOf(text, from, groups[b].end)
+            const p = a === 0 && plus
+            const plausible =
+              p || !nanpRegion || digits.length === 10 || (digits.length === 11 && digits[0] === '1')
+            if (plausible && valid(digits, p)) {
+              out.push({ start: from, end: groups[b].end, detector: 'phone' })
+              found = b
+            }
+          }
+          sum -= groups[b].digits
+        }
+        a = found === -1 ? a + 1 : found + 1
+      }
+    }
+    i = end
   }
 }
 
@@ -229,7 +331,7 @@ interface DetectorDef {
 const hasDigit = /\d/
 const DETECTORS = {
   private_key: { maybe: (t) => t.includes('-----BEGIN '), find: findPrivateKey },
-  jwt: { maybe: (t) => t.includes('eyJ'), find: scanWith('jwt', JWT, acceptJwt) },
+  jwt: { maybe: (t) => t.includes('eyJ'), find: findJwt },
   api_key: { maybe: (t) => t.length >= 19, find: scanWith('api_key', API, acceptApiKey) },
   aws_access_key: { maybe: (t) => t.length >= 20, find: scanWith('aws_access_key', AWS, acceptAws) },
   email: { maybe: (t) => t.includes('@'), find: scanWith('email', EMAIL, acceptEmail) },
