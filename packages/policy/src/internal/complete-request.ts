@@ -8,6 +8,7 @@ import {
   CelForward,
   CelHttp,
   CelKube,
+  CelKubeImpersonate,
   CelPrincipal,
   CelResource,
   CelSession,
@@ -29,6 +30,7 @@ export class RequestShapeError extends Error {
 const EMPTY_LIST: readonly never[] = Object.freeze([])
 const EMPTY_MAP: Readonly<Record<string, never>> = Object.freeze({})
 const EPOCH = new Date(0)
+const EMPTY_IMPERSONATE = new CelKubeImpersonate('', EMPTY_LIST, '', EMPTY_MAP)
 
 const str = (v: unknown, field: string): string => {
   if (typeof v === 'string') return v
@@ -138,8 +140,8 @@ export const EMPTY = {
   shell: new CelShell('', EMPTY_LIST, EMPTY_LIST, EMPTY_LIST, false, ''),
   sftp: new CelSftp('', ''),
   forward: new CelForward('', 0n),
-  kube: new CelKube('', '', '', '', '', '', '', EMPTY_LIST, ''),
-  http: new CelHttp('', '', '', '', EMPTY_MAP, EMPTY_MAP),
+  kube: new CelKube('', '', '', '', '', '', '', EMPTY_LIST, '', false, EMPTY_IMPERSONATE),
+  http: new CelHttp('', '', '', '', EMPTY_MAP, EMPTY_MAP, '', ''),
   tool: new CelTool('', EMPTY_MAP),
   session: new CelSession('', EPOCH, 0n),
   flow: new CelFlow(EMPTY_LIST, EMPTY_LIST),
@@ -225,7 +227,20 @@ const kube = (o: Record<string, unknown>) =>
     str(o.name, 'kube.name'),
     strList(o.command, 'kube.command'),
     str(o.container, 'kube.container'),
+    bool(o.dryRun, 'kube.dryRun'),
+    impersonate(obj(o.impersonate, 'kube.impersonate')),
   )
+const impersonate = (o: Record<string, unknown> | undefined): CelKubeImpersonate => {
+  if (o === undefined) return EMPTY_IMPERSONATE
+  const extras = obj(o.extras, 'kube.impersonate.extras') ?? EMPTY_MAP
+  for (const k in extras) strList(extras[k], `kube.impersonate.extras.${k}`)
+  return new CelKubeImpersonate(
+    str(o.user, 'kube.impersonate.user'),
+    strList(o.groups, 'kube.impersonate.groups'),
+    str(o.uid, 'kube.impersonate.uid'),
+    extras as Readonly<Record<string, readonly string[]>>,
+  )
+}
 const httpCache = new WeakMap<object, CelHttp>()
 const http = (o: Record<string, unknown>) =>
   new CelHttp(
@@ -235,6 +250,9 @@ const http = (o: Record<string, unknown>) =>
     str(o.path, 'http.path'),
     strMap(o.query, 'http.query'),
     strMap(o.headers, 'http.headers'),
+    // Absent (a hand-written request): the method sent is the method.
+    o.wireMethod === undefined ? str(o.method, 'http.method') : str(o.wireMethod, 'http.wireMethod'),
+    str(o.methodOverride, 'http.methodOverride'),
   )
 const toolCache = new WeakMap<object, CelTool>()
 const tool = (o: Record<string, unknown>) =>

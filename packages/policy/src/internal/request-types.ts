@@ -85,6 +85,16 @@ export class CelKube {
     readonly name: string,
     readonly command: readonly string[],
     readonly container: string,
+    readonly dryRun: boolean,
+    readonly impersonate: CelKubeImpersonate,
+  ) {}
+}
+export class CelKubeImpersonate {
+  constructor(
+    readonly user: string,
+    readonly groups: readonly string[],
+    readonly uid: string,
+    readonly extras: Readonly<Record<string, readonly string[]>>,
   ) {}
 }
 export class CelHttp {
@@ -95,6 +105,8 @@ export class CelHttp {
     readonly path: string,
     readonly query: Readonly<Record<string, string>>,
     readonly headers: Readonly<Record<string, string>>,
+    readonly wireMethod: string,
+    readonly methodOverride: string,
   ) {}
 }
 export class CelTool {
@@ -199,12 +211,28 @@ const types: TypeDef[] = [
       name: 'string',
       command: L,
       container: 'string',
+      dryRun: 'bool',
+      impersonate: 'warden.KubeImpersonate',
     },
+  },
+  {
+    name: 'warden.KubeImpersonate',
+    ctor: CelKubeImpersonate,
+    fields: { user: 'string', groups: L, uid: 'string', extras: 'map<string, list<string>>' },
   },
   {
     name: 'warden.Http',
     ctor: CelHttp,
-    fields: { method: 'string', url: 'string', host: 'string', path: 'string', query: M, headers: M },
+    fields: {
+      method: 'string',
+      url: 'string',
+      host: 'string',
+      path: 'string',
+      query: M,
+      headers: M,
+      wireMethod: 'string',
+      methodOverride: 'string',
+    },
   },
   { name: 'warden.Tool', ctor: CelTool, fields: { name: 'string', args: D } },
   { name: 'warden.Session', ctor: CelSession, fields: { id: 'string', startedAt: TS, operations: 'int' } },
