@@ -171,6 +171,11 @@ describe('a reader: refused by the policy (the facts say write, or name an effec
     ['SET @@session.tx_read_only = DEFAULT', 'transaction_control'],
     ['SET completion_type = CHAIN', 'transaction_control'],
     ['START TRANSACTION READ WRITE', 'transaction_control'],
+    ['START TRANSACTION WITH CONSISTENT SNAPSHOT, READ WRITE', 'transaction_control'],
+    // MariaDB's per-statement setting would lift the mode for exactly the statement that writes.
+    ['SET STATEMENT tx_read_only = 0 FOR SELECT del_orders()', 'transaction_control'],
+    ['SET STATEMENT tx_read_only = OFF FOR DELETE FROM orders WHERE id = 12', 'transaction_control'],
+    ['SET @a := 1, tx_read_only = 0', 'transaction_control'],
     ['SET GLOBAL max_user_connections = 0', 'server_config'],
     ['SET @@global.max_user_connections = 0', 'server_config'],
     ["SET PASSWORD = PASSWORD('x')", 'role_change'],
@@ -200,6 +205,9 @@ describe('a reader: refused by the policy (the facts say write, or name an effec
     'SELECT 1; SET SESSION TRANSACTION READ WRITE; SELECT del_orders()',
     'COMMIT; START TRANSACTION READ WRITE; DELETE FROM orders WHERE id = 12',
     'SELECT 1; SET tx_read_only = 0; SELECT bump_total()',
+    'SELECT 1; BEGIN; SELECT del_orders()',
+    'SELECT 1; ROLLBACK; SELECT del_orders()',
+    'SELECT 1; SET STATEMENT tx_read_only = 0 FOR SELECT del_orders()',
   ])('multi-statement escapes from the mode: %s', async (sql) => {
     await refused(() => asReader(sql, multi))
     expect(audit.last().decision?.effect).toBe('deny')
