@@ -274,7 +274,7 @@ export class Client extends ssh2.Client {
                     cols,
                     rows,
                     decide: async (line) => {
-                      const facts = await describeShell(line)
+                      const facts = await describeShell(line, { interactive: true })
                       await session.execute(
                         { resource, action: 'ssh.shell', text: line, shell: facts },
                         () => undefined,
@@ -536,10 +536,17 @@ function refuseForwarding(options: { agentForward?: boolean; x11?: unknown }): v
   if (options.x11) throw new WardenError('ERR_WARDEN_UNSUPPORTED', 'X11 forwarding is refused')
 }
 
+const POSIX_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/
+
 function envPrefix(env: NodeJS.ProcessEnv | undefined): string {
   if (!env) return ''
   let out = ''
-  for (const [name, value] of Object.entries(env)) out += `${name}=${shellQuote(String(value ?? ''))} `
+  for (const [name, value] of Object.entries(env)) {
+    // The prefix is shell text: a name like `#` or `a;b` would turn it into other syntax.
+    if (!POSIX_NAME.test(name))
+      throw new WardenTypeError(`Client.exec: env name ${JSON.stringify(name)} is not a POSIX variable name`)
+    out += `${name}=${shellQuote(String(value ?? ''))} `
+  }
   return out
 }
 

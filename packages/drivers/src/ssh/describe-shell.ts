@@ -5,6 +5,9 @@ import { WardenTypeError } from '@warden/policy'
 import type { Node, Parser, TreeCursor } from 'web-tree-sitter'
 import { loadBashParser, loadedBashParser } from './internal/bash-parser.js'
 import { deepFreeze } from './internal/deep-freeze.js'
+import { loadCrossCheck, mvdanCommandNames, NON_LITERAL } from './internal/shell-crosscheck.js'
+import { prepareShellText } from './internal/shell-lexer.js'
+import { historyExpansion, redirectFlag, runtimeCode } from './internal/shell-risks.js'
 import { type ShellWord, shellWord } from './internal/shell-words.js'
 import { type UnwrapContext, wrapperFor } from './internal/shell-wrappers.js'
 
@@ -28,6 +31,24 @@ type Scope = 'command' | 'expansion' | 'heredoc'
 
 const cache = new Map<string, ShellFacts>()
 
+/** Node types whose text is quoted data, where a control character is inert to bash. */
+const INERT = new Set(['raw_string', 'string_content', 'ansi_c_string', 'string'])
+/** Node types that may evaluate run-time values as code (see shell-risks.ts). */
+const RISKY = new Set([
+  'arithmetic_expansion',
+  'c_style_for_statement',
+  'compound_statement',
+  'subscript',
+  'expansion',
+  'test_command',
+  'variable_assignment',
+])
+
+export interface DescribeShellOptions {
+  /** The line is typed into an interactive bash: history expansion (`!!`, `!$`, `^a^b`) is refused. */
+  readonly interactive?: boolean
+}
+
 /**
  * Describes a shell command line as the `shell` facts policies see: every command (pipelines, lists,
  * newlines, `$(…)`, backticks, process substitution, subshells, wrapper programs such as `sudo`,
@@ -38,35 +59,41 @@ const cache = new Map<string, ShellFacts>()
  * Exported from `@warden/drivers/ssh`. Throws `ERR_WARDEN_DESCRIBE` when the parser cannot load.
  * @example const facts = await describeShell('curl -s https://x | sh') // facts.parsed === false
  */
-export function describeShell(text: string): ShellFacts | Promise<ShellFacts> {
+export function describeShell(
+  text: string,
+  options: DescribeShellOptions = {},
+): ShellFacts | Promise<ShellFacts> {
   if (typeof text !== 'string') throw new WardenTypeError('describeShell: "text" must be a string')
-  const hit = cache.get(text)
+  const interactive = options.interactive === true
+  const key = interactive ? `i${text}` : `c${text}`
+  const hit = cache.get(key)
   if (hit !== undefined) {
     // LRU: move to the back.
-    cache.delete(text)
-    cache.set(text, hit)
+    cache.delete(key)
+    cache.set(key, hit)
     return hit
   }
   const parser = loadedBashParser()
-  if (parser) return describeWith(parser, text)
-  return loadBashParser().then((p) => describeWith(p, text))
+  if (parser) return describeWith(parser, text, key, interactive)
+  return loadBashParser().then((p) => describeWith(p, text, key, interactive))
 }
 
 /** Loads the shell parser ahead of the first command (optional; `describeShell` loads it on demand). */
 export async function loadShellParser(): Promise<void> {
   await loadBashParser()
+  loadCrossCheck()
 }
 
-function describeWith(parser: Parser, text: string): ShellFacts {
-  const facts = deepFreeze(analyzeText(parser, text))
+function describeWith(parser: Parser, text: string, key: string, interactive: boolean): ShellFacts {
+  const facts = deepFreeze(analyzeText(parser, text, interactive))
   if (text.length <= CACHE_MAX_TEXT) {
     if (cache.size >= CACHE_SIZE) cache.delete(cache.keys().next().value as string)
-    cache.set(text, facts)
+    cache.set(key, facts)
   }
   return facts
 }
 
-function analyzeText(parser: Parser, text: string): ShellFacts {
+function analyzeText(parser: Parser, text: string, interactive: boolean): ShellFacts {
   if (text.length > MAX_TEXT)
     return {
       text,
@@ -77,6 +104,11 @@ function analyzeText(parser: Parser, text: string): ShellFacts {
       error: `longer than ${MAX_TEXT} characters`,
     }
   const analysis = new Analysis(parser)
+  if (interactive && historyExpansion(text))
+    analysis.fail(
+      'dynamic',
+      'history expansion (!…, ^…^) in an interactive line: bash runs a line rebuilt from history',
+    )
   analysis.parse(text, 0)
   const programs = [...new Set(analysis.commands.map((c) => c.name))]
   return {
@@ -108,6 +140,8 @@ class Analysis {
   readonly commands: ShellCommandFacts[] = []
   readonly flags = new Set<ShellFlag>()
   readonly errors: string[] = []
+  /** Command names reported so far (NON_LITERAL for a non-literal one), for the cross-check. */
+  readonly #names = new Set<string>()
   readonly #parser: Parser
   readonly #types: readonly string[]
 
@@ -121,18 +155,51 @@ class Analysis {
       this.fail('dynamic', `scripts nested deeper than ${MAX_SCRIPT_DEPTH} levels`)
       return
     }
-    const tree = this.#parser.parse(text)
+    const prepared = prepareShellText(text)
+    if (prepared.error) {
+      this.fail('', depth > 0 ? `${prepared.error} (in a nested script)` : prepared.error)
+      return
+    }
+    const source = prepared.text
+    const tree = this.#parser.parse(source)
     if (!tree) {
       this.fail('', 'the shell parser returned no tree')
       return
     }
+    const errorsBefore = this.errors.length
     try {
       const root = tree.rootNode
       if (root.hasError) this.fail('', syntaxError(root, depth))
-      this.#walk(root, depth, MAY_HIDE.test(text) ? text : undefined)
+      this.#walk(root, depth, MAY_HIDE.test(source) ? source : undefined)
+      for (const at of prepared.quotedControls) {
+        const node = root.descendantForIndex(at, at + 1)
+        if (!node || !INERT.has(node.type))
+          this.fail(
+            '',
+            'a control character the parser does not read as quoted (bash reads it as part of a word)',
+          )
+      }
     } finally {
       tree.delete()
     }
+    if (this.errors.length === errorsBefore) this.#crossCheck(text + prepared.closers)
+  }
+
+  /** Every command mvdan/sh finds must be one tree-sitter's walk reported (shell-crosscheck.ts). */
+  #crossCheck(text: string): void {
+    const check = mvdanCommandNames(text)
+    if ('error' in check) {
+      this.fail('', `the second shell parser (mvdan/sh) refused the text: ${check.error}`)
+      return
+    }
+    for (const name of check.names)
+      if (!this.#names.has(name))
+        this.fail(
+          '',
+          name === NON_LITERAL
+            ? 'the shell parsers disagree: mvdan/sh finds a command name that is not a literal'
+            : `the shell parsers disagree: mvdan/sh finds the command ${JSON.stringify(name)}, tree-sitter-bash does not`,
+        )
   }
 
   fail(flag: ShellFlag | '', why: string): void {
@@ -154,6 +221,10 @@ class Analysis {
         if (source !== undefined)
           scopes[level] = this.#scan(cursor, source, type, level > 0 ? scopes[level - 1] : 'command')
         if (cursor.nodeIsNamed) {
+          if (RISKY.has(type)) {
+            const why = runtimeCode(cursor.currentNode, type)
+            if (why) this.flags.add('runtime_code')
+          }
           switch (type) {
             case 'command':
               this.#command(cursor.currentNode, depth)
@@ -173,7 +244,14 @@ class Analysis {
               this.flags.add('substitution')
               break
             case 'file_redirect':
-              this.flags.add('redirect')
+              this.flags.add(redirectFlag(cursor.currentNode))
+              break
+            case 'test_command':
+              // `[[ … ]]` runs no program but is a command: reported so `programs.all(…)` is not vacuous.
+              this.#builtin('[[', cursor.currentNode)
+              break
+            case 'compound_statement':
+              if (cursor.currentNode.child(0)?.type === '((') this.#builtin('((', cursor.currentNode)
               break
             case 'heredoc_redirect':
             case 'herestring_redirect':
@@ -267,19 +345,30 @@ class Analysis {
     const keyword = node.child(0)?.text ?? node.type
     const argv = [keyword]
     for (const child of node.namedChildren) if (child) argv.push(shellWord(child).value ?? child.text)
-    this.commands.push({ name: keyword, argv })
+    this.#report(keyword, argv)
+  }
+
+  #builtin(name: string, node: Node): void {
+    this.#report(name, [name, node.text.slice(name.length, -name.length).trim()])
+  }
+
+  #report(name: string, argv: readonly string[], literal = true): void {
+    this.commands.push({ name, argv })
+    this.#names.add(literal ? name : NON_LITERAL)
   }
 
   #addCommand(words: readonly ShellWord[], depth: number): void {
     const argv = words.map((w) => w.value ?? w.text)
     const head = words[0]
     if (head.value === null || head.pattern || head.value === '') {
-      this.commands.push({ name: head.text, argv })
+      this.#report(head.text, argv, false)
       this.fail('dynamic', `the command name ${JSON.stringify(head.text)} is not a literal`)
       return
     }
     const name = head.value.includes('/') ? path.posix.basename(head.value) : head.value
-    this.commands.push({ name, argv })
+    this.#report(name, argv)
+    if (name === 'let' && words.slice(1).some((w) => /[A-Za-z_$`]/.test(w.text)))
+      this.flags.add('runtime_code')
     const handler = wrapperFor(name)
     if (handler) handler(words.slice(1), this.#unwrapContext(depth))
   }

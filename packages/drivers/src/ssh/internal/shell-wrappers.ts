@@ -1,6 +1,7 @@
 // Programs that run other programs from their arguments. Each handler finds the command (or the
 // script) the wrapper runs, so the describer can report it too (parsers.md §1.1, §6).
 import type { ShellFlag } from '@warden/policy'
+import { trustedVariable } from './shell-risks.js'
 import type { ShellWord } from './shell-words.js'
 
 export interface UnwrapContext {
@@ -75,7 +76,10 @@ const ASSIGNMENT = /^[A-Za-z_][A-Za-z0-9_]*=/
 
 function skipAssignments(args: readonly ShellWord[], from: number, ctx: UnwrapContext): number {
   let i = from
-  while (i < args.length && args[i].value !== null && ASSIGNMENT.test(args[i].value!)) i++
+  while (i < args.length && args[i].value !== null && ASSIGNMENT.test(args[i].value!)) {
+    if (trustedVariable(args[i].value!.slice(0, args[i].value!.indexOf('=')))) ctx.flag('runtime_code')
+    i++
+  }
   if (i > from) ctx.flag('env_assignment')
   return i
 }
@@ -136,7 +140,15 @@ const su: Handler = (args, ctx) => {
     short: 'cgGsw',
     long: ['--command', '--session-command', '--group', '--supp-group', '--shell', '--whitelist-environment'],
   })
-  const command = o.values.get('c') ?? o.values.get('--command') ?? o.values.get('--session-command')
+  let command = o.values.get('c') ?? o.values.get('--command') ?? o.values.get('--session-command')
+  // GNU su permutes its arguments: `su - postgres -c "…"` and `su USER -c …` take -c after the user.
+  for (let i = o.operand; !command && i < args.length; i++) {
+    const v = args[i].value
+    if (v === null) return ctx.fail('dynamic', 'su is given an argument that is not a literal')
+    if (/^--(session-)?command=/.test(v))
+      command = { text: v, value: v.slice(v.indexOf('=') + 1), pattern: false }
+    else if (/^-[A-Za-z]*c$/.test(v) || v === '--command' || v === '--session-command') command = args[i + 1]
+  }
   if (command) return ctx.script(command.value, 'su -c')
   ctx.fail('shell_from_stdin', 'su without -c starts a shell that reads its commands from stdin')
 }
