@@ -8,8 +8,10 @@ import { type CountryCode, getCountryCallingCode, Metadata } from 'libphonenumbe
 
 interface Plan {
   readonly general: RegExp
-  readonly types: readonly RegExp[] | null
+  readonly types: readonly { readonly re: RegExp; readonly lengths: ReadonlySet<number> | null }[] | null
   readonly nationalPrefix: RegExp | null
+  /** `$1`-style rewrite of what the prefix pattern captured (JP, AR, MX, …), as libphonenumber does. */
+  readonly transform: string | null
   readonly lengths: ReadonlySet<number>
 }
 
@@ -25,6 +27,7 @@ interface MetadataImpl {
   selectNumberingPlan(country: string): void
   numberingPlan: NumberingPlan
   countryCallingCodes(): Record<string, string[]>
+  hasCallingCode(code: string): boolean
 }
 
 const meta = new Metadata() as unknown as MetadataImpl
@@ -40,16 +43,17 @@ function plan(region: string): Plan | null {
     meta.selectNumberingPlan(region)
     const np = meta.numberingPlan
     const types = np.types()
-    const typeRes: RegExp[] = []
+    const typeRes: { re: RegExp; lengths: ReadonlySet<number> | null }[] = []
     if (types !== undefined)
       for (const t of types)
-        if (Array.isArray(t) && typeof t[0] === 'string' && t[0] !== '') typeRes.push(anchored(t[0]))
+        if (Array.isArray(t) && typeof t[0] === 'string' && t[0] !== '')
+          typeRes.push({ re: anchored(t[0]), lengths: Array.isArray(t[1]) ? new Set(t[1]) : null })
     const prefix = np.nationalPrefixForParsing()
     p = {
       general: anchored(np.nationalNumberPattern()),
       types: types === undefined || typeRes.length === 0 ? null : typeRes,
-      // A transform rule rewrites the number (rare: AR, BR, MX…): only prefixes that are plainly cut.
-      nationalPrefix: prefix && !np.nationalPrefixTransformRule() ? new RegExp(`^(?:${prefix})`) : null,
+      nationalPrefix: prefix ? new RegExp(`^(?:${prefix})`) : null,
+      transform: np.nationalPrefixTransformRule() || null,
       lengths: new Set(np.possibleLengths() ?? []),
     }
   } catch {
@@ -63,7 +67,8 @@ function validNational(p: Plan, national: string): boolean {
   if (p.lengths.size > 0 && !p.lengths.has(national.length)) return false
   if (!p.general.test(national)) return false
   if (p.types === null) return true
-  for (const re of p.types) if (re.test(national)) return true
+  for (const t of p.types)
+    if ((t.lengths === null || t.lengths.has(national.length)) && t.re.test(national)) return true
   return false
 }
 
@@ -71,7 +76,13 @@ function validIn(p: Plan, digits: string, withPrefix: boolean): boolean {
   if (validNational(p, digits)) return true
   if (!withPrefix || p.nationalPrefix === null) return false
   const m = p.nationalPrefix.exec(digits)
-  return m !== null && m[0].length > 0 && validNational(p, digits.slice(m[0].length))
+  if (m === null || m[0].length === 0) return false
+  const rest = digits.slice(m[0].length)
+  if (p.transform !== null && m.length > 1 && m[m.length - 1] !== undefined) {
+    const rewritten = p.transform.replace(/\$(\d)/g, (_, k: string) => m[Number(k)] ?? '') + rest
+    if (validNational(p, rewritten)) return true
+  }
+  return validNational(p, rest)
 }
 
 const regionsOf = new Map<string, readonly string[]>()
@@ -90,12 +101,17 @@ export function isValidPhone(digits: string, plus: boolean, country: CountryCode
   if (digits.length < 7 || digits.length > 17) return false
   if (plus) {
     for (let n = 1; n <= 3; n++) {
-      const regions = CALLING[digits.slice(0, n)]
+      const code = digits.slice(0, n)
+      // Non-geographic codes (800, 870, …) have no regions: their plan is selected by the code.
+      const regions = CALLING[code] ?? (meta.hasCallingCode(code) ? [code] : undefined)
       if (regions === undefined) continue
       const national = digits.slice(n)
-      // Non-geographic codes (800, 870, …) are listed under the region "001"; the plan is per code.
+      // The calling code's main region sets the lengths (CA's local-only 7 digits are not E.164).
+      const main = plan(regions[0])
+      if (main !== null && main.lengths.size > 0 && !main.lengths.has(national.length) && regions.length > 1)
+        return false
       for (const r of regions) {
-        const p = plan(r === '001' ? digits.slice(0, n) : r)
+        const p = plan(r)
         if (p !== null && validIn(p, national, true)) return true
       }
       return false // calling codes are prefix-free: no other split can be one
