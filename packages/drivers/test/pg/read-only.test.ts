@@ -257,6 +257,7 @@ describe('as a reader through the guarded Pool', () => {
     ['SELECT o.id, c.name FROM orders o JOIN customers c ON c.id = o.customer ORDER BY o.id', 3],
     ['WITH big AS (SELECT * FROM orders WHERE total > 10) SELECT count(*) FROM big', 1],
     ['SELECT id, sum(total) OVER (PARTITION BY customer ORDER BY id) FROM orders', 3],
+    ['SELECT customer, sum(total) FROM orders GROUP BY ROLLUP (customer)', 2],
     ['EXPLAIN SELECT del_orders()', 1],
     ['SHOW work_mem', 1],
     ["SELECT currval('seq') IS NULL FROM orders WHERE false", 0],
