@@ -28,6 +28,8 @@ export type KubeVerb =
   | 'portforward'
   /** Warden's own verb (no Kubernetes equivalent): reading a Secret's values; otherwise they are masked. */
   | 'reveal'
+  /** Warden's own verb: acting as another user (`Impersonate-*` headers); refused unless a rule allows it. */
+  | 'impersonate'
 
 export interface Principal {
   readonly id: string
@@ -186,10 +188,30 @@ export interface KubeFacts {
   readonly name: string
   readonly command: readonly string[]
   readonly container: string
+  /** True when the server only validates (`dryRun=All`): nothing is persisted. */
+  readonly dryRun?: boolean
+  /** The identity the request asks the API server to act as (`Impersonate-*` headers); empty when none. */
+  readonly impersonate?: KubeImpersonateFacts
+}
+
+export interface KubeImpersonateFacts {
+  readonly user: string
+  readonly groups: readonly string[]
+  readonly uid: string
+  /** `Impersonate-Extra-<key>` values by key, decoded and lower-cased as the API server reads them. */
+  readonly extras: Readonly<Record<string, readonly string[]>>
 }
 
 export interface HttpFacts {
+  /**
+   * The method the server acts on: the one named by a method-override header
+   * (`X-HTTP-Method-Override`, `X-HTTP-Method`, `X-Method-Override`) when present, else the one sent.
+   */
   readonly method: string
+  /** The method on the wire (differs from `method` only when an override header is sent). */
+  readonly wireMethod?: string
+  /** The method an override header names (upper-case), '' when none is sent. */
+  readonly methodOverride?: string
   readonly url: string
   readonly host: string
   readonly path: string

@@ -16,6 +16,9 @@
 //    single Secrets and ConfigMaps only); `application/json;as=Table;v=v1;g=meta.k8s.io` (columnDefinitions +
 //    rows of cells and, per `includeObject` None/Metadata/Object, the object; on watch, column definitions in the
 //    first event only) and `as=PartialObjectMetadata` / `as=PartialObjectMetadataList`. Watch streams JSON only.
+//  - paths decoded as Go's net/url decodes them (the API server routes on the decoded path: `%2F` is a "/",
+//    an invalid escape is 400), optionally mounted under a path prefix (`basePath`, as behind a gateway
+//    that strips it); `Impersonate-*` headers are recorded per request (no RBAC: they are not acted on)
 //  - test hooks for what a real API server does not do: `redirect()` answers a 307 on a path, and `ignoreAccept`
 //    answers YAML or protobuf whatever the client asked for (a server or intermediary ignoring Accept).
 // Not implemented (a real server has them): RBAC, admission, other API groups, JSON patch, CBOR, Status objects
@@ -49,6 +52,8 @@ export interface ApiServerOptions {
   readonly exec?: (request: ExecRequest, stdin: string) => ExecResult
   /** Channel protocols the server accepts, in preference order (default v5 then v4). */
   readonly channelProtocols?: readonly string[]
+  /** Serve under this path prefix (`/k8s`): anything outside it is 404, the rest is routed without it. */
+  readonly basePath?: string
 }
 
 export interface SeenRequest {
@@ -58,6 +63,10 @@ export interface SeenRequest {
   readonly acceptEncoding: string | undefined
   readonly accept?: string
   readonly protocol?: string
+  /** The path as routed: under basePath, percent-decoded (undefined when it did not decode). */
+  readonly path?: string
+  /** `impersonate-*` headers, lower-case names, each value as received. */
+  readonly impersonate?: Readonly<Record<string, string | string[]>>
 }
 
 /** A negotiated response encoding for API objects. */
@@ -210,14 +219,25 @@ export class KubeApiServer {
     if (!m || !this.#options.acceptToken(m[1]!)) throw new HttpError(401, 'Unauthorized', 'Unauthorized')
   }
 
+  /** The request path as the API server routes it: under basePath, then percent-decoded (Go net/url). */
+  #path(req: http.IncomingMessage): string {
+    const raw = req.url!.split('?')[0]!
+    const base = (this.#options.basePath ?? '').replace(/\/+$/, '')
+    if (base !== '' && raw !== base && !raw.startsWith(`${base}/`))
+      throw new HttpError(404, 'NotFound', 'the server could not find the requested resource')
+    return goUnescapePath(raw.slice(base.length) || '/')
+  }
+
   async #handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
-    this.seen.push({
+    const seen: SeenRequest = {
       method: req.method!,
       url: req.url!,
       authorization: req.headers.authorization,
       acceptEncoding: req.headers['accept-encoding'] as string | undefined,
       accept: req.headers.accept,
-    })
+      impersonate: impersonationHeaders(req),
+    }
+    this.seen.push(seen)
     try {
       const location = this.#redirects.get(new URL(req.url!, 'http://x').pathname)
       if (location !== undefined) {
@@ -225,10 +245,12 @@ export class KubeApiServer {
         res.end()
         return
       }
+      const path = this.#path(req)
+      Object.assign(seen, { path })
       this.#authorize(req)
       const url = new URL(req.url!, 'http://x')
       const body = await readBody(req)
-      await this.#route(req.method!, url, body, req, res)
+      await this.#route(req.method!, path, url, body, req, res)
     } catch (err) {
       if (err instanceof HttpError) sendStatus(res, err)
       else throw err
@@ -237,12 +259,13 @@ export class KubeApiServer {
 
   async #route(
     method: string,
+    path: string,
     url: URL,
     body: string,
     req: http.IncomingMessage,
     res: http.ServerResponse,
   ): Promise<void> {
-    const p = url.pathname.replace(/\/+$/, '')
+    const p = path.replace(/\/+$/, '')
     if (method === 'GET' && p === '/version')
       return sendJson(res, 200, { major: '1', minor: '31', gitVersion: 'v1.31.0-double' })
     if (method === 'GET' && p === '/api')
@@ -250,8 +273,9 @@ export class KubeApiServer {
     if (method === 'GET' && p === '/apis')
       return sendJson(res, 200, { kind: 'APIGroupList', apiVersion: 'v1', groups: [] })
     if (method === 'GET' && p === '/api/v1') return sendJson(res, 200, resourceList())
-    const parts = p.split('/').filter(Boolean).map(decodeURIComponent)
-    if (parts[0] !== 'api' || parts[1] !== 'v1')
+    // k8s.io/apiserver splitPath: trimmed of "/" and split on the decoded path; empty segments route nowhere.
+    const parts = p.replace(/^\/+/, '').split('/')
+    if (parts[0] !== 'api' || parts[1] !== 'v1' || parts.includes(''))
       throw new HttpError(404, 'NotFound', 'the server could not find the requested resource')
     let rest = parts.slice(2)
     let watch = url.searchParams.get('watch') === 'true' || url.searchParams.get('watch') === '1'
@@ -582,8 +606,21 @@ export class KubeApiServer {
       authorization: req.headers.authorization,
       acceptEncoding: req.headers['accept-encoding'] as string | undefined,
       protocol: String(req.headers['sec-websocket-protocol'] ?? ''),
+      impersonate: impersonationHeaders(req),
     }
     this.seen.push(seen)
+    let path: string
+    try {
+      path = this.#path(req)
+    } catch (err) {
+      const e = err as HttpError
+      const body = JSON.stringify(statusBody(e))
+      socket.end(
+        `HTTP/1.1 ${e.code} ${http.STATUS_CODES[e.code]}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+      )
+      return
+    }
+    Object.assign(seen, { path })
     const refuse = (code: number, reason: string, message: string) => {
       const body = JSON.stringify(statusBody(new HttpError(code, reason, message)))
       socket.end(
@@ -596,7 +633,7 @@ export class KubeApiServer {
       refuse(401, 'Unauthorized', 'Unauthorized')
       return
     }
-    const m = /^\/api\/v1\/namespaces\/([^/]+)\/pods\/([^/]+)\/(exec|attach|portforward)$/.exec(url.pathname)
+    const m = /^\/api\/v1\/namespaces\/([^/]+)\/pods\/([^/]+)\/(exec|attach|portforward)$/.exec(path)
     if (!m) {
       refuse(404, 'NotFound', 'the server could not find the requested resource')
       return
@@ -1062,4 +1099,35 @@ async function readBody(req: http.IncomingMessage): Promise<string> {
   const chunks: Buffer[] = []
   for await (const c of req) chunks.push(c as Buffer)
   return Buffer.concat(chunks).toString('utf8')
+}
+
+/**
+ * Go's url.PathUnescape as net/http applies it to a request path: every %XX becomes its byte (so %2F is
+ * a "/"), "+" stays "+", and a "%" not followed by two hex digits is a 400 Bad Request.
+ */
+export function goUnescapePath(raw: string): string {
+  const bytes: number[] = []
+  for (let i = 0; i < raw.length; i++) {
+    const c = raw.charCodeAt(i)
+    if (c === 0x25) {
+      const hex = raw.slice(i + 1, i + 3)
+      if (!/^[0-9A-Fa-f]{2}$/.test(hex))
+        throw new HttpError(400, 'BadRequest', `invalid URL escape "${raw.slice(i, i + 3)}"`)
+      bytes.push(Number.parseInt(hex, 16))
+      i += 2
+    } else for (const b of Buffer.from(raw[i]!, 'utf8')) bytes.push(b)
+  }
+  return Buffer.from(bytes).toString('utf8')
+}
+
+function impersonationHeaders(req: http.IncomingMessage): Record<string, string | string[]> | undefined {
+  const out: Record<string, string | string[]> = {}
+  for (let i = 0; i < req.rawHeaders.length; i += 2) {
+    const name = req.rawHeaders[i]!.toLowerCase()
+    if (!name.startsWith('impersonate-')) continue
+    const value = req.rawHeaders[i + 1]!
+    const had = out[name]
+    out[name] = had === undefined ? value : [...(Array.isArray(had) ? had : [had]), value]
+  }
+  return Object.keys(out).length > 0 ? out : undefined
 }

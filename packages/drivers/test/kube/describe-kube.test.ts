@@ -66,7 +66,8 @@ const CASES: [string, string, Record<string, unknown>][] = [
   ['GET', '/api/v1', { verb: 'get', resource: '', version: 'v1' }],
   ['GET', '/apis/apps/v1', { verb: 'get', resource: '', group: 'apps', version: 'v1' }],
   ['GET', '/version', { verb: 'get', resource: '' }],
-  ['GET', '/api/v1/namespaces/a%2Fb/pods', { namespace: 'a/b' }],
+  // Decoded before it is split, as the API server does; a segment decoding to "/" is refused (kube-paths.test.ts).
+  ['GET', '/api/v1/namespaces/a%2Db/pods', { namespace: 'a-b' }],
 ]
 
 describe('describeKube', () => {
@@ -90,6 +91,8 @@ describe('describeKube', () => {
       name: '',
       command: [],
       container: '',
+      dryRun: false,
+      impersonate: { user: '', groups: [], uid: '', extras: {} },
     })
   })
 })

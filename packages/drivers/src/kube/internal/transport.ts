@@ -10,15 +10,23 @@ import type {
   SessionSource,
 } from '@warden/core'
 import { revealSecret } from '@warden/core'
-import { type KubeFacts, WardenError } from '@warden/policy'
+import { type KubeFacts, WardenDeniedError, WardenError } from '@warden/policy'
 import type { Dispatcher } from 'undici'
 import { linkSignals } from '../../fetch/internal/link-signals.js'
 import { readCapped } from '../../internal/read-capped.js'
-import { describeKube, WRITE_VERBS } from '../describe-kube.js'
+import { describeKube, impersonates, WRITE_VERBS } from '../describe-kube.js'
 import { acceptRefusal, isJsonMediaType, responseNeed, responseRefusal } from './encoding.js'
 import { type KubeMaskContext, maskKubeValue } from './mask-kube.js'
 
-const METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'])
+const METHOD_VERB: Readonly<Record<string, string>> = {
+  GET: 'get',
+  HEAD: 'get',
+  POST: 'create',
+  PUT: 'update',
+  PATCH: 'patch',
+  DELETE: 'delete',
+}
+const METHODS = new Set(Object.keys(METHOD_VERB))
 
 export interface TransportOptions {
   readonly source: SessionSource
@@ -57,11 +65,13 @@ export class KubeTransport {
   readonly origin: string
   readonly server: string
   readonly #o: TransportOptions
+  readonly #basePath: string
 
   constructor(options: TransportOptions) {
     this.#o = options
     this.server = options.server.replace(/\/+$/, '')
     this.origin = new URL(options.server).origin
+    this.#basePath = new URL(this.server).pathname.replace(/\/+$/, '')
   }
 
   /** Refuses any URL outside the configured cluster before anything (a token, a policy call) happens. */
@@ -73,18 +83,63 @@ export class KubeTransport {
       )
   }
 
-  describe(method: string, url: URL): { command: Command; facts: KubeFacts } {
+  /**
+   * Describes the request (facts from the path under the cluster's base path). A path the API server
+   * would read differently, or impersonation no rule allows, is refused here, audited: the first as
+   * `warden:kube-path`, the second by the `kube.impersonate` decision.
+   */
+  async describe(
+    method: string,
+    url: URL,
+    headers?: Headers,
+  ): Promise<{ command: Command; facts: KubeFacts }> {
     const m = method.toUpperCase()
     if (!METHODS.has(m))
       throw new WardenError('ERR_WARDEN_UNSUPPORTED', `HTTP method ${m} is not a Kubernetes API verb`)
-    const facts = describeKube(m, url)
+    const text = `${m} ${url.pathname}${url.search}`
+    let facts: KubeFacts
+    try {
+      facts = describeKube(m, url, { basePath: this.#basePath, headers })
+    } catch (error) {
+      if (!(error instanceof WardenError) || error.code !== 'ERR_WARDEN_DESCRIBE') throw error
+      // Recorded as a refusal of what was asked (no facts: none can be trusted), never sent.
+      const refused: Command = {
+        resource: this.#o.resource,
+        action: `kube.${METHOD_VERB[m]}` as Command['action'],
+        text,
+      }
+      return this.#o.source.current().execute(refused, () => {
+        throw new WardenDeniedError('warden:kube-path', error.message)
+      })
+    }
     const command: Command = {
       resource: this.#o.resource,
       action: `kube.${facts.verb}` as Command['action'],
-      text: `${m} ${url.pathname}${url.search}`,
+      text,
       kube: facts,
     }
+    if (impersonates(facts)) this.#allowImpersonation(command, facts)
     return { command, facts }
+  }
+
+  /**
+   * Acting as another user is its own decision (action `kube.impersonate`, the request's facts with verb
+   * `impersonate`), recorded, and only an `allow` lets the request go on to its own decision: a rule
+   * written for reads (`kube.verb == "get"`) never lets `Impersonate-User: system:admin` through.
+   */
+  #allowImpersonation(command: Command, facts: KubeFacts): void {
+    const check: Command = {
+      ...command,
+      action: 'kube.impersonate',
+      text: `impersonate ${facts.impersonate?.user ?? ''} for ${command.text}`,
+      kube: Object.freeze({ ...facts, verb: 'impersonate' }),
+    }
+    const decision = this.#o.source.current().check(check, { audit: true })
+    if (decision.effect === 'allow') return
+    throw new WardenDeniedError(
+      decision.effect === 'deny' && decision.rule !== '' ? decision.rule : 'warden:impersonate',
+      `Impersonate-* headers need a rule that allows action "kube.impersonate"${decision.effect === 'approve' ? ' (approval is not available for impersonation)' : ''}${decision.reason ? `: ${decision.reason}` : ''}`,
+    )
   }
 
   get #leaseOption() {
@@ -100,12 +155,12 @@ export class KubeTransport {
     signal?: AbortSignal,
   ): Promise<GuardedResponse> {
     this.assertOrigin(url)
-    const { command: base, facts } = this.describe(method, url)
-    const session = this.#o.source.current()
     // One Headers for the check and the send: `Accept` and `accept` set by different middleware collapse
     // here exactly as they will on the wire.
     const h = new Headers()
     for (const [k, v] of Object.entries(headers)) h.set(k, v)
+    const { command: base, facts } = await this.describe(method, url, h)
+    const session = this.#o.source.current()
     const command: Command = WRITE_VERBS.has(facts.verb)
       ? { ...base, preview: () => this.#preview(session, method, url, h, body, facts) }
       : base
@@ -153,7 +208,7 @@ export class KubeTransport {
   /** A streaming GET (watch, pod logs): the pipeline decides and audits when the response starts. */
   async stream(url: URL, signal: AbortSignal): Promise<OpenStream> {
     this.assertOrigin(url)
-    const { command, facts } = this.describe('GET', url)
+    const { command, facts } = await this.describe('GET', url)
     const session = this.#o.source.current()
     return session.execute(
       command,
@@ -184,7 +239,7 @@ export class KubeTransport {
   ): Promise<T> {
     const url = new URL(this.server + path)
     this.assertOrigin(url)
-    const { command } = this.describe('GET', url)
+    const { command } = await this.describe('GET', url)
     return this.#o.source
       .current()
       .execute(command, (context) => connect(bearer(context.lease?.credential), context), this.#leaseOption)
