@@ -6,6 +6,7 @@ import { randomBytes } from 'node:crypto'
 import {
   type Command,
   createWarden,
+  generateCheckpointKeys,
   redisApprovals,
   type Session,
   type Warden,
@@ -17,6 +18,7 @@ import { compilePolicy, type SqlFacts } from '@warden/policy'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { startRedis, type ThrowawayRedis } from './helpers.js'
 
+const KEYS = generateCheckpointKeys()
 const POLICY = compilePolicy(`
 defaults: { effect: deny }
 rules:
@@ -64,6 +66,9 @@ beforeAll(async () => {
     pollMs: 100,
     commandTimeoutMs: 500,
     outageToleranceMs: 2000,
+    // Waits and decides (the test plays the inbox): signs with the key it trusts.
+    signingKey: KEYS.privateKey,
+    trustedKeys: [KEYS.publicKey],
   })
   sink = memorySink()
   warden = createWarden({ policy: POLICY, audit: sink, approvals })
@@ -81,7 +86,7 @@ describe('approval store faults', () => {
     const pending = session.execute(DELETE(1), () => ++ran)
     await waitPending(1)
     const [record] = await approvals.pending()
-    await approvals.decide(record.id, { status: 'approved', by: 'alice' })
+    await approvals.decide(record.id, { status: 'approved', by: 'alice', groups: ['dba'] })
     expect(await pending).toBe(1)
     expect(ran).toBe(1)
   })
@@ -93,7 +98,7 @@ describe('approval store faults', () => {
     const [record] = await approvals.pending()
     // Longer than a Redis call may take (500 ms): several polls fail while it is frozen.
     await redis.pause(1200)
-    await approvals.decide(record.id, { status: 'approved', by: 'alice' })
+    await approvals.decide(record.id, { status: 'approved', by: 'alice', groups: ['dba'] })
     expect(await pending).toBe(1)
     expect(ran).toBe(1)
     sink.expectRecord({ command: 'DELETE FROM orders WHERE id = 6', outcome: { status: 'ok' } })
@@ -119,10 +124,12 @@ describe('approval store faults', () => {
     expect(['denied', 'expired']).toContain(record.outcome?.status)
 
     // A reviewer deciding while the store is down is refused, not silently accepted.
-    const decided = await approvals.decide('anything', { status: 'approved', by: 'alice' }).then(
-      () => undefined,
-      (e: unknown) => e,
-    )
+    const decided = await approvals
+      .decide('anything', { status: 'approved', by: 'alice', groups: ['dba'] })
+      .then(
+        () => undefined,
+        (e: unknown) => e,
+      )
     expect(decided).toBeInstanceOf(WardenError)
 
     // And a new command that needs approval is refused while the store is down.
@@ -157,7 +164,7 @@ describe('approval store faults', () => {
     // Approving the lost request after the restart is refused (the store no longer knows it).
     let late: unknown
     for (;;) {
-      late = await approvals.decide(old.id, { status: 'approved', by: 'alice' }).then(
+      late = await approvals.decide(old.id, { status: 'approved', by: 'alice', groups: ['dba'] }).then(
         () => 'accepted',
         (e: unknown) => e,
       )
@@ -183,7 +190,7 @@ describe('approval store faults', () => {
       timeout: 10_000,
     })
     stop()
-    await approvals.decide(fresh.id, { status: 'approved', by: 'alice' })
+    await approvals.decide(fresh.id, { status: 'approved', by: 'alice', groups: ['dba'] })
     expect(await next).toBe(1)
 
     // Every command has exactly one record, and the chain is intact.

@@ -114,6 +114,30 @@ describe('warden approvals serve (errors)', { timeout: SUBPROCESS_TIMEOUT }, () 
     expect(port.stderr).toContain('--port must be 0-65535')
   })
 
+  it('refuses to start without a decision-signing key, with a key that is not Ed25519, or with both modes', async () => {
+    const secret = { WARDEN_INBOX_SECRET: 'x'.repeat(16) }
+    const serve = ['approvals', 'serve', '--redis', REDIS_URL, '--port', '0']
+    const none = await runWarden(serve, { ...secret, WARDEN_INBOX_SIGNING_KEY: '' })
+    expect(none.code).toBe(2)
+    expect(none.stderr).toContain('decisions must be signed: give --signing-key <file>')
+    const notAKey = tmp.write('not-a-key.pem', 'hello\n')
+    const bad = await runWarden([...serve, '--signing-key', notAKey], {
+      ...secret,
+      WARDEN_INBOX_SIGNING_KEY: '',
+    })
+    expect(bad.code).toBe(2)
+    expect(bad.stderr).toContain('not a PKCS8 PEM private key')
+    const missing = await runWarden([...serve, '--signing-key', `${tmp.dir}/nope.key`], {
+      ...secret,
+      WARDEN_INBOX_SIGNING_KEY: '',
+    })
+    expect(missing.code).toBe(2)
+    expect(missing.stderr).toContain('cannot read signing key')
+    const both = await runWarden([...serve, '--unsigned-dev', '--signing-key', notAKey], secret)
+    expect(both.code).toBe(2)
+    expect(both.stderr).toContain('give --signing-key or --unsigned-dev, not both')
+  })
+
   it('exits 2 when Redis cannot be reached', async () => {
     const r = await runWarden(['approvals', 'serve', '--redis', 'redis://127.0.0.1:1', '--port', '0'], {
       WARDEN_INBOX_SECRET: 'x'.repeat(16),

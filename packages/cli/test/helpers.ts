@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import type { ApprovalRequest } from '@warden/core'
+import { type ApprovalRequest, generateCheckpointKeys } from '@warden/core'
 import { vi } from 'vitest'
 
 export const REPO = fileURLToPath(new URL('../../../', import.meta.url))
@@ -21,7 +21,11 @@ export function runWarden(
   env: Record<string, string> = {},
   input?: string,
 ): Promise<CliResult> {
-  const childEnv: Record<string, string | undefined> = { ...process.env, ...env }
+  const childEnv: Record<string, string | undefined> = {
+    ...process.env,
+    WARDEN_INBOX_SIGNING_KEY: INBOX_KEYS.privateKey,
+    ...env,
+  }
   for (const name of ['FORCE_COLOR', 'NO_COLOR']) if (!(name in env)) delete childEnv[name]
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['--conditions=warden-source', '--import', 'tsx', BIN, ...args], {
@@ -58,7 +62,11 @@ export function tempDir(name: string): {
 
 export const REDIS_URL = 'redis://127.0.0.1:6379'
 
-/** Agents' SQL writes wait for a human from group "dba" (held in the shared approval store). */
+/**
+ * Agents' SQL writes wait for a human from group "dba", or alice, bob or carol by name (held in the
+ * shared approval store). The names are for the shared-secret inbox: a shared secret proves no
+ * group membership, so there only reviewers the rule names count.
+ */
 export const APPROVAL_POLICY = `
 defaults: { effect: deny }
 rules:
@@ -66,8 +74,15 @@ rules:
     when: 'principal.type == "agent" && sql.write'
     effect: approve
     reason: agents need a human for writes
-    approval: { approvers: [dba], timeout: 2m }
+    approval: { approvers: [dba, alice, bob, carol], timeout: 2m }
 `
+
+/** The inbox's decision-signing key pair (applications trust the public half). */
+export const INBOX_KEYS = generateCheckpointKeys()
+/** redisApprovals options for an application instance that waits on the inbox's decisions. */
+export const WAITING = { trustedKeys: [INBOX_KEYS.publicKey] }
+/** redisApprovals options for a store that both waits and decides (an in-process inbox in tests). */
+export const SIGNED = { ...WAITING, signingKey: INBOX_KEYS.privateKey }
 
 /** A key prefix of its own per test file run, so parallel files never see each other's requests. */
 export const uniquePrefix = (name: string) =>
@@ -81,7 +96,11 @@ export function serveInbox(
   const child = spawn(
     process.execPath,
     ['--conditions=warden-source', '--import', 'tsx', BIN, 'approvals', 'serve', ...args],
-    { cwd: REPO, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] },
+    {
+      cwd: REPO,
+      env: { ...process.env, WARDEN_INBOX_SIGNING_KEY: INBOX_KEYS.privateKey, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
   )
   let out = ''
   const exited = new Promise<number | null>((resolve) => child.on('close', resolve))

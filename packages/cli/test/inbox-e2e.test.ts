@@ -19,7 +19,7 @@ import pg from 'pg'
 import { type BrowserContext, chromium, type Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { sqlCommand } from './fixtures.js'
-import { APPROVAL_POLICY, pendingRequest, REDIS_URL, serveInbox, uniquePrefix } from './helpers.js'
+import { APPROVAL_POLICY, pendingRequest, REDIS_URL, serveInbox, uniquePrefix, WAITING } from './helpers.js'
 
 const SECRET = 'e2e-inbox-secret-0123456789'
 const TABLE = `cli_inbox_e2e_${process.pid}`
@@ -39,7 +39,7 @@ beforeAll(async () => {
   await db.query(`DROP TABLE IF EXISTS ${TABLE}`)
   await db.query(`CREATE TABLE ${TABLE} (id int PRIMARY KEY, status text NOT NULL)`)
   await db.query(`INSERT INTO ${TABLE} VALUES (1, 'new'), (2, 'new')`)
-  store = redisApprovals({ redis: REDIS_URL, prefix })
+  store = redisApprovals({ redis: REDIS_URL, prefix, ...WAITING })
   // The broker only matters for the guarded Pool (trust auth: any password logs in).
   warden = createWarden({
     policy: compilePolicy(APPROVAL_POLICY),

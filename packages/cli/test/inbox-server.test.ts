@@ -19,7 +19,7 @@ import { compilePolicy } from '@warden/policy'
 import { createLocalJWKSet, exportJWK, generateKeyPair, SignJWT } from 'jose'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { sqlCommand } from './fixtures.js'
-import { APPROVAL_POLICY, pendingRequest, REDIS_URL, uniquePrefix } from './helpers.js'
+import { APPROVAL_POLICY, pendingRequest, REDIS_URL, SIGNED, uniquePrefix } from './helpers.js'
 
 const SECRET = 'inbox-test-secret-0123456789'
 const prefix = uniquePrefix('inbox-server')
@@ -31,7 +31,7 @@ let base: string
 const audit = memorySink()
 
 beforeAll(async () => {
-  store = redisApprovals({ redis: REDIS_URL, prefix })
+  store = redisApprovals({ redis: REDIS_URL, prefix, ...SIGNED })
   warden = createWarden({ policy: compilePolicy(APPROVAL_POLICY), audit, approvals: store })
   agent = await warden.session({ principal: { id: 'agent-7', type: 'agent' } })
   inbox = createInboxServer({ store, auth: sharedSecretAuth(SECRET) })
@@ -105,7 +105,7 @@ describe('approvals inbox server', () => {
       facts: { types: ['UPDATE'], writes: ['orders'] },
       rule: 'agent-writes',
       reason: 'agents need a human for writes',
-      approvers: ['dba'],
+      approvers: ['dba', 'alice', 'bob', 'carol'],
       fingerprint: request.fingerprint,
     })
     expect(Date.parse(listed.expiresAt)).toBeGreaterThan(Date.parse(listed.requestedAt))
@@ -234,7 +234,10 @@ describe('approvals inbox with JWT reviewers', () => {
     expect(forged.status).toBe(401)
     expect(forged.body.error).toContain('token rejected')
     const outsider = await post(request.id, await sign({ sub: 'dave', groups: ['dev'] }), body)
-    expect(outsider).toEqual({ status: 403, body: { error: 'only dba may decide this request' } })
+    expect(outsider).toEqual({
+      status: 403,
+      body: { error: 'only dba, alice, bob, carol may decide this request' },
+    })
     const dba = await post(request.id, await sign({ sub: 'erin', groups: ['dba'] }), body)
     expect(dba).toEqual({ status: 200, body: { id: request.id, status: 'approved', by: 'erin' } })
     await expect(run).resolves.toBe('ran')
@@ -294,7 +297,10 @@ describe('approvals inbox with a token per reviewer', () => {
     )
     expect(own).toEqual({ status: 403, body: { error: 'a requester cannot approve their own request' } })
     const outsider = await post(request.id, { authorization: `Bearer ${TOKENS.dev}` }, body)
-    expect(outsider).toEqual({ status: 403, body: { error: 'only dba may decide this request' } })
+    expect(outsider).toEqual({
+      status: 403,
+      body: { error: 'only dba, alice, bob, carol may decide this request' },
+    })
     const dba = await post(request.id, { authorization: `Bearer ${TOKENS.erin}` }, body)
     expect(dba).toEqual({ status: 200, body: { id: request.id, status: 'approved', by: 'erin' } })
     await expect(run).resolves.toBe('ran')

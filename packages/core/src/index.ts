@@ -6,12 +6,19 @@ export { autoDeny } from './approval/auto-deny.js'
 export { type ApprovalCallback, callbackApprover } from './approval/callback-approver.js'
 export { type ConsoleApproverOptions, consoleApprover } from './approval/console-approver.js'
 export {
+  type ApproverRefusal,
+  approverRefusal,
+  describeApprovers,
+  foldName,
+} from './approval/internal/approver-rules.js'
+export {
   ApprovalDecisionError,
   type ApprovalDecisionInput,
   type ApprovalEvent,
   type ApprovalRecord,
   type ApprovalStatus,
   type ApprovalStore,
+  type DecisionKeys,
   type DecisionRefusal,
   type RedisApprovalsOptions,
   redisApprovals,

@@ -13,7 +13,7 @@ import { type CompiledMask, type CompiledRule, Policy } from './policy.js'
 export interface PolicyDocument {
   description?: string
   shadow?: boolean
-  defaults?: { effect?: Effect; reason?: string; approval?: { approvers?: string[]; timeout?: string } }
+  defaults?: { effect?: Effect; reason?: string; approval?: ApprovalDoc }
   rules?: PolicyRuleDocument[]
   masks?: PolicyMaskDocument[]
 }
@@ -24,7 +24,7 @@ export interface PolicyRuleDocument {
   when?: string
   effect: Effect
   reason?: string
-  approval?: { approvers?: string[]; timeout?: string }
+  approval?: ApprovalDoc
   shadow?: boolean
   tags?: string[]
 }
@@ -323,16 +323,19 @@ function allowedKeys(path: DocPath): string | undefined {
     masks: 'name, description, resources, when, columns, detectors, strategy, tags, shadow',
   }
   if (path.length === 0) return shapes['']
-  if (path.at(-1) === 'approval') return 'approvers, timeout'
+  if (path.at(-1) === 'approval') return 'approvers, minApprovals, anyOf, timeout'
   if (typeof top === 'string' && (path.length === 1 || path.length === 2)) return shapes[top]
   return undefined
 }
 
-function toApproval(
-  a: { approvers: string[]; timeout?: string } | undefined,
-  path: DocPath,
-  err: ErrorAt,
-): ApprovalRequirement {
+interface ApprovalDoc {
+  approvers?: string[]
+  minApprovals?: number
+  anyOf?: { approvers?: string[]; minApprovals?: number }[]
+  timeout?: string
+}
+
+function toApproval(a: ApprovalDoc | undefined, path: DocPath, err: ErrorAt): ApprovalRequirement {
   let timeout = DEFAULT_APPROVAL_TIMEOUT_MS
   if (a?.timeout !== undefined) {
     const ms = parseDuration(a.timeout)
@@ -345,7 +348,18 @@ function toApproval(
     }
     timeout = ms
   }
-  return Object.freeze({ approvers: Object.freeze([...(a?.approvers ?? [])]), timeout })
+  if (a?.anyOf !== undefined && (a.approvers?.length || a.minApprovals !== undefined))
+    throw err(
+      'ERR_POLICY_SCHEMA',
+      'give either "anyOf" (approver groups) or "approvers"/"minApprovals", not both',
+      path,
+    )
+  const docs = a?.anyOf ?? [{ approvers: a?.approvers, minApprovals: a?.minApprovals }]
+  const groups = docs.map((g) =>
+    Object.freeze({ approvers: Object.freeze([...(g.approvers ?? [])]), minApprovals: g.minApprovals ?? 1 }),
+  )
+  const approvers = [...new Set(groups.flatMap((g) => g.approvers))]
+  return Object.freeze({ approvers: Object.freeze(approvers), groups: Object.freeze(groups), timeout })
 }
 
 function compileResources(

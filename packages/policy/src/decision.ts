@@ -43,8 +43,18 @@ export interface MaskRule {
   readonly tags: readonly string[]
 }
 
-export interface ApprovalRequirement {
+/** One way to approve: `minApprovals` distinct reviewers, each named in `approvers` or in one of its groups. */
+export interface ApproverGroup {
+  /** Reviewer ids or group names; empty means any reviewer but the requester. */
   readonly approvers: readonly string[]
+  readonly minApprovals: number
+}
+
+export interface ApprovalRequirement {
+  /** Every reviewer or group named by any of `groups` (what to show a reviewer). */
+  readonly approvers: readonly string[]
+  /** The ways to approve; any one of them suffices (OR). At least one. */
+  readonly groups: readonly ApproverGroup[]
   /** Milliseconds. */
   readonly timeout: number
 }

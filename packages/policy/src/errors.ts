@@ -43,6 +43,10 @@ export type WardenErrorCode =
   | 'ERR_WARDEN_APPROVAL_DECISION'
   // an approval preview's dry run could not be rolled back (the connection is dropped)
   | 'ERR_WARDEN_PREVIEW_FAILED'
+  // a decision in the approval store has no valid signature by a trusted approver key (forged or altered)
+  | 'ERR_WARDEN_APPROVAL_SIGNATURE'
+  // a decision was made by someone the rule does not allow (not an approver, the requester, too few approvals)
+  | 'ERR_WARDEN_APPROVAL_APPROVER'
 
 export class WardenError extends Error {
   /** Set by each subclass that owns exactly one code; `instanceof Subclass` then also checks it. */

@@ -59,7 +59,42 @@ describe('decide', () => {
     expect(d.matched.map((m) => m.rule)).toEqual(['destructive-sql', 'agent-writes'])
     const a = policy.decide({ principal: agent, resource: orders, sql: { write: true, types: ['UPDATE'] } })
     expect(a.effect).toBe('approve')
-    expect(a.approval).toEqual({ approvers: ['dba-oncall'], timeout: 900_000 })
+    expect(a.approval).toEqual({
+      approvers: ['dba-oncall'],
+      groups: [{ approvers: ['dba-oncall'], minApprovals: 1 }],
+      timeout: 900_000,
+    })
+  })
+
+  it('approval requirements: minApprovals, and approver groups of which any one suffices', () => {
+    const p = compilePolicy(`
+rules:
+  - name: two-dbas
+    when: 'sql.types.exists(t, t == "DROP")'
+    effect: approve
+    approval: { approvers: [dba-oncall], minApprovals: 2, timeout: 1h }
+  - name: dbas-or-cto
+    effect: approve
+    approval:
+      anyOf:
+        - { approvers: [dba-oncall, sre], minApprovals: 2 }
+        - { approvers: [cto] }
+`)
+    const drop = p.decide({ principal: agent, resource: orders, sql: { types: ['DROP'] } })
+    expect(drop.approval).toEqual({
+      approvers: ['dba-oncall'],
+      groups: [{ approvers: ['dba-oncall'], minApprovals: 2 }],
+      timeout: 3_600_000,
+    })
+    const other = p.decide({ principal: agent, resource: orders, sql: { types: ['UPDATE'] } })
+    expect(other.approval).toEqual({
+      approvers: ['dba-oncall', 'sre', 'cto'],
+      groups: [
+        { approvers: ['dba-oncall', 'sre'], minApprovals: 2 },
+        { approvers: ['cto'], minApprovals: 1 },
+      ],
+      timeout: 900_000,
+    })
   })
 
   it('falls back to the default, which is deny unless set', () => {

@@ -125,6 +125,22 @@ const CASES: [string, string, WardenErrorCode, number, number, string][] = [
     '15x',
   ],
   [
+    'minApprovals below 1',
+    'rules:\n  - name: r\n    effect: approve\n    approval: {approvers: [dba], minApprovals: 0}',
+    'ERR_POLICY_SCHEMA',
+    4,
+    48,
+    '0',
+  ],
+  [
+    'anyOf together with approvers',
+    'rules:\n  - name: r\n    effect: approve\n    approval: {approvers: [dba], anyOf: [{approvers: [cto]}]}',
+    'ERR_POLICY_SCHEMA',
+    4,
+    15,
+    '{approvers: [dba], anyOf: [{approvers: [cto]}]}',
+  ],
+  [
     'zero duration',
     'rules:\n  - name: r\n    effect: approve\n    approval: {timeout: 0m}',
     'ERR_POLICY_DURATION',

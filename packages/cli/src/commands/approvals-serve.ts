@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises'
 import path from 'node:path'
 import { parse as parseYaml } from 'yaml'
 import type { ReviewerAuth, ReviewerTokenEntry } from '../inbox/reviewer-auth.js'
-import { requireOption, stringOption, UsageError } from '../internal/args.js'
+import { flag, requireOption, stringOption, UsageError } from '../internal/args.js'
 import { CliError } from '../internal/cli-error.js'
 import type { CommandSpec } from '../internal/command.js'
 
@@ -63,6 +63,31 @@ async function readReviewersFile(file: string): Promise<ReviewerTokenEntry[]> {
   return list as ReviewerTokenEntry[]
 }
 
+/** How the inbox signs decisions: a private key file, the key in the environment, or the dev opt-out. */
+async function decisionKeys(
+  args: Parameters<CommandSpec['run']>[0],
+  env: Record<string, string | undefined>,
+  cwd: string,
+): Promise<{ signingKey: string } | { unsigned: 'development-only' }> {
+  const file = stringOption(args, 'signing-key')
+  const unsigned = flag(args, 'unsigned-dev')
+  if (unsigned && (file !== undefined || env.WARDEN_INBOX_SIGNING_KEY))
+    throw new UsageError('give --signing-key or --unsigned-dev, not both')
+  if (unsigned) return { unsigned: 'development-only' }
+  if (file !== undefined) {
+    const at = path.resolve(cwd, file)
+    try {
+      return { signingKey: await readFile(at, 'utf8') }
+    } catch (error) {
+      throw new CliError(`cannot read signing key ${at}: ${(error as NodeJS.ErrnoException).code}`, 2)
+    }
+  }
+  if (env.WARDEN_INBOX_SIGNING_KEY) return { signingKey: env.WARDEN_INBOX_SIGNING_KEY }
+  throw new UsageError(
+    'decisions must be signed: give --signing-key <file> (an Ed25519 private key; `warden audit keygen --out inbox` makes one) or WARDEN_INBOX_SIGNING_KEY, or --unsigned-dev for development',
+  )
+}
+
 const SIGN_IN = { jwt: 'a JWT', tokens: 'their reviewer token', secret: 'the shared secret' } as const
 
 function portOption(value: string | undefined): number {
@@ -77,15 +102,23 @@ export const approvalsServe: CommandSpec = {
   name: 'approvals serve',
   summary: 'Serve the approvals inbox web page on the Redis approval store',
   usage:
-    'approvals serve --redis <url> [--port <n>] [--host <addr>] [--prefix <p>] (--reviewers <file> | --jwks <url> --issuer <iss> --audience <aud> | --secret <s>)',
+    'approvals serve --redis <url> --signing-key <file> [--port <n>] [--host <addr>] [--prefix <p>] (--reviewers <file> | --jwks <url> --issuer <iss> --audience <aud> | --secret <s>)',
   details: `
 Every application instance using redisApprovals with the same Redis and prefix shows its
 pending requests here: who, resource, command and facts, rule and reason, preview, and time
 left. Reviewers approve or reject with a reason; decided requests disappear from every open
 page. A requester can never decide their own request.
 
+Every decision is signed with the inbox's Ed25519 key; applications wait with the public key in
+redisApprovals({trustedKeys}) and refuse any decision it did not sign, so whoever can write to Redis
+cannot approve. \`warden audit keygen --out inbox\` makes a pair (inbox.key, inbox.pub).
+
 Options:
   --redis <url>          Redis URL, e.g. redis://127.0.0.1:6379/0
+  --signing-key <file>   the inbox's Ed25519 private key (PKCS8 PEM); also read as PEM text from
+                         WARDEN_INBOX_SIGNING_KEY
+  --unsigned-dev         development only: store unsigned decisions (applications must then use
+                         unsigned: 'development-only'; every approval is marked unsigned in the audit)
   --prefix <p>           key prefix the applications use (default: the store's default)
   --port <n>             port to listen on (default 7878; 0 picks a free one)
   --host <addr>          address to bind (default 127.0.0.1)
@@ -107,6 +140,8 @@ Stops on SIGINT/SIGTERM. Exit codes: 0 stopped, 2 bad usage or cannot listen.
 `,
   options: {
     redis: { type: 'string' },
+    'signing-key': { type: 'string' },
+    'unsigned-dev': { type: 'boolean' },
     prefix: { type: 'string' },
     port: { type: 'string', short: 'p' },
     host: { type: 'string' },
@@ -124,6 +159,7 @@ Stops on SIGINT/SIGTERM. Exit codes: 0 stopped, 2 bad usage or cannot listen.
     const port = portOption(stringOption(args, 'port'))
     const host = stringOption(args, 'host') ?? '127.0.0.1'
     const auth = await reviewerAuth(args, io.env, io.cwd)
+    const keys = await decisionKeys(args, io.env, io.cwd)
     const prefix = stringOption(args, 'prefix')
     // The store owns its Redis client (closed with it) and fails fast while Redis is down.
     // Loaded here so other commands start without the Redis client and the inbox.
@@ -131,7 +167,14 @@ Stops on SIGINT/SIGTERM. Exit codes: 0 stopped, 2 bad usage or cannot listen.
       import('@warden/core'),
       import('../inbox/inbox-server.js'),
     ])
-    const store = redisApprovals({ redis: redisUrl, ...(prefix !== undefined ? { prefix } : {}) })
+    let store: ReturnType<typeof redisApprovals>
+    try {
+      store = redisApprovals({ redis: redisUrl, ...keys, ...(prefix !== undefined ? { prefix } : {}) })
+    } catch (error) {
+      // A key that is not an Ed25519 private key, for one.
+      if (error instanceof TypeError) throw new UsageError(error.message.replace(/^\w+: /, ''))
+      throw error
+    }
     try {
       await store.pending()
     } catch (error) {

@@ -14,6 +14,8 @@ const REFUSAL_STATUS = {
   decided: 409,
   expired: 409,
   'self-approval': 403,
+  'not-approver': 403,
+  duplicate: 409,
   fingerprint: 409,
   invalid: 400,
 } as const satisfies Record<DecisionRefusal, number>
@@ -186,7 +188,13 @@ export function createInboxServer(options: InboxServerOptions): InboxServer {
     if (refusal !== undefined) throw new HttpError(403, refusal)
     try {
       // Atomic in the store: still pending, not expired, same fingerprint, not the requester approving.
-      await store.decide(id, { status, by: reviewer.id, fingerprint, ...(reason ? { reason } : {}) })
+      await store.decide(id, {
+        status,
+        by: reviewer.id,
+        groups: reviewer.groups,
+        fingerprint,
+        ...(reason ? { reason } : {}),
+      })
     } catch (error) {
       if (error instanceof ApprovalDecisionError)
         throw new HttpError(REFUSAL_STATUS[error.refusal], error.message)

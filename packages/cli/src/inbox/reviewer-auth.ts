@@ -1,6 +1,6 @@
 import { createHash, timingSafeEqual } from 'node:crypto'
 import type { IncomingHttpHeaders } from 'node:http'
-import type { ApprovalRequest } from '@warden/core'
+import { type ApprovalRequest, approverRefusal, describeApprovers } from '@warden/core'
 import { WardenTypeError } from '@warden/policy'
 import { createRemoteJWKSet, type JWTVerifyGetKey, jwtVerify } from 'jose'
 
@@ -168,23 +168,18 @@ export function jwtReviewerAuth(options: JwtReviewerAuthOptions): ReviewerAuth {
 }
 
 /**
- * Why this reviewer may not make this decision, or undefined when they may. A requester never
- * approves their own request (they may reject, i.e. withdraw, it). With verified identities, a
- * rule's `approvers` (names or groups) are enforced; a shared secret cannot prove group
- * membership, so there every holder may decide.
+ * Why this reviewer may not make this decision, or undefined when they may: the same rule the
+ * store and the waiting command apply (core's `approverRefusal`: the rule's approver groups, the
+ * requester never approving, Unicode case folding). A shared secret proves no group membership,
+ * so there a reviewer counts only where the rule names them.
  */
 export function refusalReason(
   reviewer: Reviewer,
   request: ApprovalRequest,
   status: 'approved' | 'rejected',
 ): string | undefined {
-  // Case-insensitive, like the store's own check.
-  if (status === 'approved' && reviewer.id.toLowerCase() === request.principal.id.toLowerCase()) {
-    return 'a requester cannot approve their own request'
-  }
-  if (reviewer.verified && request.approvers.length > 0) {
-    const allowed = request.approvers.some((a) => a === reviewer.id || reviewer.groups.includes(a))
-    if (!allowed) return `only ${request.approvers.join(', ')} may decide this request`
-  }
+  const refusal = approverRefusal(request, status, reviewer.id, reviewer.groups)
+  if (refusal === 'self-approval') return 'a requester cannot approve their own request'
+  if (refusal === 'not-approver') return `only ${describeApprovers(request)} may decide this request`
   return undefined
 }

@@ -1,4 +1,4 @@
-import type { Principal, ResourceRef } from '@warden/policy'
+import type { ApproverGroup, Principal, ResourceRef } from '@warden/policy'
 
 export interface ApprovalPreview {
   /** Human-readable summary, e.g. "UPDATE orders: 3 rows". */
@@ -22,7 +22,13 @@ export interface ApprovalRequest {
   readonly facts: Readonly<Record<string, unknown>>
   readonly rule: string
   readonly reason: string
+  /** Every reviewer id or group the rule names (any reviewer but the requester when empty). */
   readonly approvers: readonly string[]
+  /**
+   * The ways to approve, any one of which suffices: `minApprovals` distinct reviewers named in (or
+   * members of a group in) its `approvers`. Default: one group of `approvers` needing one approval.
+   */
+  readonly groups?: readonly ApproverGroup[]
   readonly requestedAt: Date
   readonly expiresAt: Date
   readonly preview?: ApprovalPreview
@@ -39,6 +45,10 @@ export interface ApprovalOutcome {
    * or for another request, so a saved answer cannot be replayed to release the operation again.
    */
   readonly id?: string
+  /** Every approval that counted, when a store collected them (several for `minApprovals` > 1). */
+  readonly approvals?: readonly { readonly by: string; readonly decidedAt: Date; readonly key?: string }[]
+  /** Set when the store was told to accept unsigned decisions (development only); audited. */
+  readonly unsigned?: 'development-only'
 }
 
 export interface Approver {

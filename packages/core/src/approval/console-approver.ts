@@ -3,6 +3,7 @@ import os from 'node:os'
 import { createInterface } from 'node:readline/promises'
 import { WardenTypeError } from '@warden/policy'
 import type { ApprovalOutcome, ApprovalRequest, Approver } from './approver.js'
+import { approverGroups, approverRefusal, describeApprovers } from './internal/approver-rules.js'
 import { describeLines } from './internal/describe-request.js'
 
 export interface ConsoleApproverOptions {
@@ -10,8 +11,10 @@ export interface ConsoleApproverOptions {
   readonly input?: NodeJS.ReadableStream & { readonly isTTY?: boolean }
   /** Where the question goes. Default `process.stderr` (stdout may be the program's data). */
   readonly output?: NodeJS.WritableStream
-  /** Name recorded as `by`. Default `console:<OS user>`. */
+  /** Name recorded as `by`, matched against a rule's approvers. Default `console:<OS user>`. */
   readonly reviewer?: string
+  /** The reviewer's groups, matched against a rule's approvers (e.g. `['dba-oncall']`). */
+  readonly groups?: readonly string[]
 }
 
 export function consoleApprover(options: ConsoleApproverOptions = {}): Approver {
@@ -22,6 +25,9 @@ export function consoleApprover(options: ConsoleApproverOptions = {}): Approver 
   if (typeof output?.write !== 'function')
     throw new WardenTypeError('consoleApprover: "output" must be a writable stream')
   const reviewer = options.reviewer ?? `console:${os.userInfo().username}`
+  const groups = options.groups ?? []
+  if (!Array.isArray(groups) || groups.some((g) => typeof g !== 'string'))
+    throw new WardenTypeError('consoleApprover: "groups" must be a list of names')
   // One question at a time: concurrent commands queue for the terminal.
   let turn: Promise<unknown> = Promise.resolve()
 
@@ -29,6 +35,24 @@ export function consoleApprover(options: ConsoleApproverOptions = {}): Approver 
     const base = { fingerprint: request.fingerprint, id: request.id }
     if (signal.aborted)
       return { status: 'expired', reason: 'the approval wait was cancelled (timeout or abort)', ...base }
+    // The terminal's reviewer is held to the rule like any other: not asked when they may not approve.
+    const refusal = approverRefusal(request, 'approved', reviewer, groups)
+    if (refusal !== undefined)
+      return {
+        status: 'rejected',
+        reason:
+          refusal === 'self-approval'
+            ? `consoleApprover: ${reviewer} is the requester and cannot approve their own request`
+            : `consoleApprover: ${reviewer} is not an approver of rule ${request.rule} (needs ${describeApprovers(request)}); configure consoleApprover({reviewer, groups})`,
+        ...base,
+      }
+    // One person at one terminal is one approval.
+    if (approverGroups(request).every((g) => g.minApprovals > 1))
+      return {
+        status: 'rejected',
+        reason: `consoleApprover: rule ${request.rule} needs ${describeApprovers(request)}; one terminal gives one approval (use redisApprovals and the inbox)`,
+        ...base,
+      }
     const rl = createInterface({ input, output, terminal: false })
     try {
       output.write(

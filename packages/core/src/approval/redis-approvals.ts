@@ -1,11 +1,12 @@
 // Approvals shared through Redis: every application instance and every inbox page see the same
 // pending requests; a decision made anywhere releases the waiter wherever it runs.
 //
-// Keys (all under `prefix`): `req:<id>` a hash (request JSON, status, fingerprint, requester,
-// expiresAt, by, reason, decidedAt) whose TTL is the approval's expiry; `pending` a sorted set of
-// ids by expiry; channel `events` for wake-ups. Decisions are Lua scripts, so "is it still
-// pending, is the reviewer not the requester, does the fingerprint match, record it" is atomic,
-// and a waiter takes (deletes) the decision in one step, so it is used once.
+// Keys (all under `prefix`): `req:<id>` a hash (see internal/redis-scripts.ts) whose TTL is the
+// approval's expiry; `pending` a sorted set of ids by expiry; channel `events` for wake-ups.
+// Decisions are Lua scripts, so "is it still pending, is the reviewer not the requester, does the
+// fingerprint match, record it" is atomic, and a waiter takes (deletes) the decision in one step,
+// so it is used once. Redis is not trusted to approve: each decision is signed by the approver
+// service (the inbox) and the waiting process verifies it against the request it computed.
 import { WardenError, WardenTypeError } from '@warden/policy'
 import { Redis, type RedisOptions } from 'ioredis'
 import type { ApprovalOutcome, ApprovalRequest } from './approver.js'
@@ -15,6 +16,7 @@ import {
   type ApprovalEvent,
   type ApprovalRecord,
   type ApprovalStore,
+  admitDecision,
   type ConsumeResult,
   checkDecision,
   checkRequest,
@@ -23,6 +25,9 @@ import {
   encodeRequest,
   waitForDecision,
 } from './internal/approval-store.js'
+import { approverGroups, foldName } from './internal/approver-rules.js'
+import { CONSUME, DECIDE, OPEN, sealedDecisions, WITHDRAW } from './internal/redis-scripts.js'
+import { type DecisionKeys, DecisionSigner, settleDecisions } from './internal/signed-decisions.js'
 
 export {
   ApprovalDecisionError,
@@ -34,7 +39,9 @@ export {
   type DecisionRefusal,
 } from './internal/approval-store.js'
 
-export interface RedisApprovalsOptions {
+export type { DecisionKeys } from './internal/signed-decisions.js'
+
+export interface RedisApprovalsOptions extends DecisionKeys {
   /** An ioredis client (yours: not closed by `close()`), or a URL / options for one the store owns. */
   readonly redis: Redis | string | RedisOptions
   /** Key and channel prefix, e.g. `warden:approvals:`. Default `warden:approvals:`. */
@@ -50,45 +57,6 @@ export interface RedisApprovalsOptions {
    */
   readonly outageToleranceMs?: number
 }
-
-const OPEN = `
-if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
-redis.call('HSET', KEYS[1], 'request', ARGV[2], 'status', 'pending', 'fingerprint', ARGV[3], 'requester', ARGV[4], 'expiresAt', ARGV[5])
-redis.call('PEXPIRE', KEYS[1], ARGV[6])
-redis.call('ZADD', KEYS[2], ARGV[5], ARGV[1])
-redis.call('PUBLISH', ARGV[7], ARGV[8])
-return 1`
-
-const DECIDE = `
-local h = redis.call('HMGET', KEYS[1], 'status', 'fingerprint', 'requester', 'expiresAt', 'request')
-if not h[1] then return {'err', 'unknown'} end
-if h[1] ~= 'pending' then return {'err', 'decided'} end
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-if tonumber(h[4]) <= now then return {'err', 'expired'} end
-if ARGV[5] ~= '' and ARGV[5] ~= h[2] then return {'err', 'fingerprint'} end
-if ARGV[2] == 'approved' and ARGV[7] == string.lower(h[3]) then return {'err', 'self-approval'} end
-redis.call('HSET', KEYS[1], 'status', ARGV[2], 'by', ARGV[3], 'reason', ARGV[4], 'decidedAt', tostring(now))
-redis.call('ZREM', KEYS[2], ARGV[1])
-redis.call('PUBLISH', ARGV[6], cjson.encode({type = 'decided', id = ARGV[1], status = ARGV[2], by = ARGV[3], reason = ARGV[4]}))
-return {'ok', tostring(now), h[5]}`
-
-const CONSUME = `
-local h = redis.call('HMGET', KEYS[1], 'status', 'by', 'reason', 'fingerprint')
-if not h[1] then return {'missing'} end
-if h[1] == 'pending' then return {'pending'} end
-redis.call('DEL', KEYS[1])
-redis.call('PUBLISH', ARGV[2], cjson.encode({type = 'removed', id = ARGV[1], status = 'used'}))
-return {h[1], h[2] or '', h[3] or '', h[4]}`
-
-// Publishes 'removed' when either the hash or the pending entry was still there, so inboxes hear
-// about an expiry even when one of the two has already been cleaned up.
-const WITHDRAW = `
-local s = redis.call('HGET', KEYS[1], 'status')
-redis.call('DEL', KEYS[1])
-local z = redis.call('ZREM', KEYS[2], ARGV[1])
-if s or z == 1 then redis.call('PUBLISH', ARGV[2], cjson.encode({type = 'removed', id = ARGV[1], status = ARGV[3]})) end
-return s or false`
 
 // The hash outlives expiresAt by this much, so the waiter's own withdraw (whose timer fires at
 // expiresAt, a little late) still finds it and tells the inboxes; expiry itself is enforced by
@@ -112,6 +80,7 @@ class RedisApprovals implements ApprovalStore {
   readonly #timeoutMs: number
   readonly #pollMs: number
   readonly #outageMs: number
+  readonly #signer: DecisionSigner
   #sub: Redis | undefined
   #subReady: Promise<void> | undefined
   readonly #listeners = new Set<(event: ApprovalEvent) => void>()
@@ -137,6 +106,7 @@ class RedisApprovals implements ApprovalStore {
     this.#prefix = options.prefix ?? 'warden:approvals:'
     if (typeof this.#prefix !== 'string')
       throw new WardenTypeError('redisApprovals: "prefix" must be a string')
+    this.#signer = new DecisionSigner('redisApprovals', options)
     this.#channel = `${this.#prefix}events`
     this.#timeoutMs = options.commandTimeoutMs ?? 2000
     this.#pollMs = options.pollMs ?? 1000
@@ -157,6 +127,7 @@ class RedisApprovals implements ApprovalStore {
   async open(request: ApprovalRequest): Promise<void> {
     checkRequest('redisApprovals', request)
     this.#assertOpen()
+    this.#signer.assertCanVerify('redisApprovals')
     const ttl = request.expiresAt.getTime() - Date.now()
     if (ttl <= 0)
       throw new WardenError(
@@ -179,11 +150,14 @@ class RedisApprovals implements ApprovalStore {
         request.id,
         json,
         request.fingerprint,
-        request.principal.id,
+        foldName(request.principal.id),
         String(request.expiresAt.getTime()),
         String(ttl + EXPIRY_GRACE_MS),
         this.#channel,
         event,
+        approverGroups(request)
+          .map((g) => g.minApprovals)
+          .join(','),
       ),
     )
     if (created !== 1) throw new WardenTypeError(`redisApprovals: approval ${request.id} already exists`)
@@ -197,7 +171,7 @@ class RedisApprovals implements ApprovalStore {
     this.#waits.add(local)
     return waitForDecision(
       {
-        consume: (id) => this.#call(async () => this.#consume(id)),
+        consume: (id) => this.#call(async () => this.#consume(request, id)),
         withdraw: async (id, status) => {
           await this.#call(() =>
             this.#redis.eval(WITHDRAW, 2, this.#key(id), this.#pendingKey(), id, this.#channel, status),
@@ -260,6 +234,22 @@ class RedisApprovals implements ApprovalStore {
   async decide(id: string, d: ApprovalDecisionInput): Promise<ApprovalRecord> {
     checkDecision(id, d)
     this.#assertOpen()
+    this.#signer.assertCanSign('redisApprovals.decide')
+    const stored = await this.#call(() => this.#redis.hget(this.#key(id), 'request'))
+    if (stored === null) throw new ApprovalDecisionError(id, 'unknown')
+    const request = decodeRequest(stored)
+    const groups = admitDecision(id, request, d)
+    const decidedAt = Date.now()
+    const sealed = this.#signer.seal({
+      v: 1,
+      id,
+      fingerprint: request.fingerprint,
+      status: d.status,
+      by: d.by,
+      groups: [...(d.groups ?? [])],
+      decidedAt,
+      ...(d.reason ? { reason: d.reason } : {}),
+    })
     const reply = (await this.#call(() =>
       this.#redis.eval(
         DECIDE,
@@ -270,19 +260,20 @@ class RedisApprovals implements ApprovalStore {
         d.status,
         d.by,
         d.reason ?? '',
-        d.fingerprint ?? '',
+        request.fingerprint,
         this.#channel,
-        d.by.trim().toLowerCase(),
+        foldName(d.by),
+        groups.join(','),
+        sealed,
       ),
     )) as string[]
     if (reply[0] !== 'ok') throw new ApprovalDecisionError(id, reply[1] as DecisionRefusal)
+    const status = reply[3] as ApprovalRecord['status']
     return {
       id,
-      status: d.status,
+      status,
       request: decodeRequest(reply[2]),
-      by: d.by,
-      reason: d.reason,
-      decidedAt: new Date(Number(reply[1])),
+      ...(status === 'pending' ? {} : { by: d.by, reason: d.reason, decidedAt: new Date(Number(reply[1])) }),
     }
   }
 
@@ -321,16 +312,18 @@ class RedisApprovals implements ApprovalStore {
       throw new WardenError('ERR_WARDEN_APPROVAL_STORE', 'redisApprovals: the store is closed')
   }
 
-  async #consume(id: string): Promise<ConsumeResult> {
+  async #consume(request: ApprovalRequest, id: string): Promise<ConsumeResult> {
     const r = (await this.#redis.eval(CONSUME, 1, this.#key(id), id, this.#channel)) as string[]
     if (r[0] === 'missing') return { state: 'missing' }
     if (r[0] === 'pending') return { state: 'pending' }
-    return {
-      state: 'decided',
-      status: r[0] as 'approved' | 'rejected',
-      by: r[1],
-      reason: r[2] || undefined,
-      fingerprint: r[3],
+    const hash: Record<string, string> = {}
+    for (let i = 1; i + 1 < r.length; i += 2) hash[r[i]] = r[i + 1]
+    // Taken out of the store either way: a decision that does not verify is refused, never retried.
+    try {
+      const opened = sealedDecisions(hash).map((sealed) => this.#signer.open(sealed))
+      return { state: 'decided', outcome: settleDecisions(request, opened, this.#signer.unsigned) }
+    } catch (error) {
+      return { state: 'refused', error: error as Error }
     }
   }
 
@@ -346,6 +339,7 @@ class RedisApprovals implements ApprovalStore {
       by: hash.by || undefined,
       reason: hash.reason || undefined,
       decidedAt: hash.decidedAt ? new Date(Number(hash.decidedAt)) : undefined,
+      approvals: shownDecisions(hash),
     }
   }
 
@@ -456,4 +450,23 @@ class RedisApprovals implements ApprovalStore {
  */
 export function redisApprovals(options: RedisApprovalsOptions): ApprovalStore {
   return new RedisApprovals(options)
+}
+
+/** The decisions recorded so far, for an inbox to show (unverified: display only). */
+function shownDecisions(hash: Record<string, string>): ApprovalRecord['approvals'] {
+  const out: { by: string; status: 'approved' | 'rejected'; decidedAt: Date }[] = []
+  for (const sealed of sealedDecisions(hash)) {
+    try {
+      const c = JSON.parse((JSON.parse(sealed) as { claims: string }).claims) as {
+        by: unknown
+        status: unknown
+        decidedAt: unknown
+      }
+      if (typeof c.by !== 'string' || (c.status !== 'approved' && c.status !== 'rejected')) continue
+      out.push({ by: c.by, status: c.status, decidedAt: new Date(Number(c.decidedAt)) })
+    } catch {
+      // not a decision: the waiting command refuses it; an inbox just does not list it
+    }
+  }
+  return out
 }

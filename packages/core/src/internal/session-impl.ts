@@ -11,6 +11,8 @@ import {
   WardenTypeError,
 } from '@warden/policy'
 import type { ApprovalOutcome, ApprovalPreview, ApprovalRequest, Approver } from '../approval/approver.js'
+import { MAX_TIMER_MS } from '../approval/internal/approval-store.js'
+import { sameName } from '../approval/internal/approver-rules.js'
 import type { OutcomeStatus } from '../audit/audit-record.js'
 import type { Lease } from '../broker/broker.js'
 import type { LeaseCache } from '../broker/lease-cache.js'
@@ -687,11 +689,12 @@ export class SessionImpl implements Session {
       rule: decision.rule,
       reason: decision.reason,
       approvers: decision.approval?.approvers ?? [],
+      groups: decision.approval?.groups ?? [{ approvers: [], minApprovals: 1 }],
       requestedAt,
       expiresAt: new Date(requestedAt.getTime() + timeout),
       preview,
     })
-    const signal = AbortSignal.any([AbortSignal.timeout(timeout), this.#abort.signal])
+    const signal = AbortSignal.any([timeoutSignal(timeout), this.#abort.signal])
     let outcome: ApprovalOutcome
     try {
       outcome = await untilAborted(approver.request(request, signal), signal)
@@ -717,13 +720,17 @@ export class SessionImpl implements Session {
               },
         }
       }
+      // A decision this process refused (forged, replayed, by a non-approver): rejected, never run.
+      const code = (err as { code?: unknown })?.code
+      if (err instanceof WardenError && typeof code === 'string' && REFUSED_DECISION.has(code))
+        return { record: { id, status: 'mismatch' }, failure: { status: 'rejected', error: err } }
       return {
         record: { id, status: 'error' },
         failure: { status: 'denied', error: asError(err, 'ERR_WARDEN_APPROVAL_STORE') },
       }
     }
     const by = typeof outcome?.by === 'string' ? outcome.by : undefined
-    const record = { id, status: String(outcome?.status), by }
+    const record = approvalRecord(id, outcome, by)
     if (outcome?.status === 'expired') {
       return {
         record,
@@ -762,6 +769,20 @@ export class SessionImpl implements Session {
               ? 'the approver answered without the request id: an approval outcome must carry `id: request.id` (and `fingerprint: request.fingerprint`) of the request it decides'
               : 'the approval does not match this exact operation (different fingerprint or request, or already used); ask for a new approval',
           ),
+        },
+      }
+    }
+    // Whoever the approver is, the requester never approves their own command.
+    if (
+      outcome.approvals === undefined
+        ? by !== undefined && sameName(by, this.principal.id)
+        : outcome.approvals.some((a) => sameName(a.by, this.principal.id))
+    ) {
+      return {
+        record: { ...record, status: 'mismatch' },
+        failure: {
+          status: 'rejected',
+          error: new WardenError('ERR_WARDEN_APPROVAL_APPROVER', 'the requester approved their own command'),
         },
       }
     }
@@ -860,6 +881,52 @@ function asError(err: unknown, code: import('@warden/policy').WardenErrorCode): 
 
 function clip(s: string): string {
   return s.length > MAX_ERROR ? `${s.slice(0, MAX_ERROR)}…` : s
+}
+
+const REFUSED_DECISION: ReadonlySet<string> = new Set([
+  'ERR_WARDEN_APPROVAL_SIGNATURE',
+  'ERR_WARDEN_APPROVAL_MISMATCH',
+  'ERR_WARDEN_APPROVAL_APPROVER',
+])
+
+/** The record's approval: who approved (each of several), and whether decisions were unsigned. */
+function approvalRecord(
+  id: string,
+  outcome: ApprovalOutcome | undefined,
+  by: string | undefined,
+): { id: string; status: string; by?: string; approvals?: string[]; unsigned?: 'development-only' } {
+  const record: {
+    id: string
+    status: string
+    by?: string
+    approvals?: string[]
+    unsigned?: 'development-only'
+  } = {
+    id,
+    status: String(outcome?.status),
+    by,
+  }
+  if (Array.isArray(outcome?.approvals) && outcome.approvals.length > 1)
+    record.approvals = outcome.approvals.map((a) => String(a.by))
+  if (outcome?.unsigned === 'development-only') record.unsigned = 'development-only'
+  return record
+}
+
+/**
+ * AbortSignal.timeout for any length: one timer holds at most 2^31-1 ms (~24.8 days) and fires at
+ * once beyond that, so longer approval windows (policies allow up to 366d) are waited for in legs.
+ */
+function timeoutSignal(ms: number): AbortSignal {
+  if (ms <= MAX_TIMER_MS) return AbortSignal.timeout(ms)
+  const controller = new AbortController()
+  const end = Date.now() + ms
+  const leg = () => {
+    const left = end - Date.now()
+    if (left <= 0) controller.abort(new DOMException('The operation timed out.', 'TimeoutError'))
+    else setTimeout(leg, Math.min(left, MAX_TIMER_MS)).unref()
+  }
+  leg()
+  return controller.signal
 }
 
 function untilAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {

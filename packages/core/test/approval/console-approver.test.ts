@@ -1,7 +1,7 @@
 import { PassThrough } from 'node:stream'
 import { consoleApprover } from '@warden/core'
 import { describe, expect, it } from 'vitest'
-import { approvalRequest } from './fixtures.js'
+import { approvalRequest, dba } from './fixtures.js'
 
 function tty(isTTY: boolean) {
   const input = Object.assign(new PassThrough(), { isTTY })
@@ -24,7 +24,7 @@ describe('consoleApprover', () => {
   it('refuses when there is no TTY, saying why', async () => {
     const t = tty(false)
     const req = approvalRequest()
-    const outcome = await consoleApprover({ input: t.input, output: t.output }).request(
+    const outcome = await consoleApprover({ input: t.input, output: t.output, ...dba }).request(
       req,
       new AbortController().signal,
     )
@@ -37,10 +37,12 @@ describe('consoleApprover', () => {
   it('shows who, what, why and the preview, and approves on "y"', async () => {
     const t = tty(true)
     const req = approvalRequest()
-    const pending = consoleApprover({ input: t.input, output: t.output, reviewer: 'ops-alice' }).request(
-      req,
-      new AbortController().signal,
-    )
+    const pending = consoleApprover({
+      input: t.input,
+      output: t.output,
+      reviewer: 'ops-alice',
+      ...dba,
+    }).request(req, new AbortController().signal)
     await nextPrompt(t)
     expect(t.shown()).toContain('agent-7 (agent) wants sql.query on postgres:orders-prod')
     expect(t.shown()).toContain('DELETE FROM orders WHERE id = $1')
@@ -57,7 +59,7 @@ describe('consoleApprover', () => {
 
   it('rejects on anything but yes', async () => {
     const t = tty(true)
-    const approver = consoleApprover({ input: t.input, output: t.output })
+    const approver = consoleApprover({ input: t.input, output: t.output, ...dba })
     const first = approver.request(approvalRequest(), new AbortController().signal)
     await nextPrompt(t)
     t.input.write('\n')
@@ -70,7 +72,7 @@ describe('consoleApprover', () => {
 
   it('asks one question at a time', async () => {
     const t = tty(true)
-    const approver = consoleApprover({ input: t.input, output: t.output })
+    const approver = consoleApprover({ input: t.input, output: t.output, ...dba })
     const a = approver.request(
       approvalRequest({ command: 'DELETE FROM a WHERE id = 1' }),
       new AbortController().signal,
@@ -92,7 +94,7 @@ describe('consoleApprover', () => {
   it('a timeout (abort) ends the question as expired', async () => {
     const t = tty(true)
     const ac = new AbortController()
-    const pending = consoleApprover({ input: t.input, output: t.output }).request(
+    const pending = consoleApprover({ input: t.input, output: t.output, ...dba }).request(
       approvalRequest(),
       ac.signal,
     )
@@ -103,7 +105,7 @@ describe('consoleApprover', () => {
 
   it('escapes terminal control characters in the command, so it cannot repaint the prompt', async () => {
     const t = tty(true)
-    const pending = consoleApprover({ input: t.input, output: t.output }).request(
+    const pending = consoleApprover({ input: t.input, output: t.output, ...dba }).request(
       approvalRequest({ command: 'SELECT 1 -- \u001b[2K\u001b[1A\rlooks harmless' }),
       new AbortController().signal,
     )
@@ -112,5 +114,30 @@ describe('consoleApprover', () => {
     expect(t.shown()).toContain('\\u001b[2K')
     t.input.write('n\n')
     await pending
+  })
+
+  it('does not ask a reviewer the rule does not name, nor the requester, nor for a multi-approval rule', async () => {
+    const ask = async (options: Parameters<typeof consoleApprover>[0], over = {}) => {
+      const t = tty(true)
+      const outcome = await consoleApprover({ input: t.input, output: t.output, ...options }).request(
+        approvalRequest(over),
+        new AbortController().signal,
+      )
+      // Refused before any question is shown: nothing on the terminal to answer.
+      expect(t.shown()).toBe('')
+      return outcome
+    }
+    const outsider = await ask({ reviewer: 'ops-bob', groups: ['web'] })
+    expect(outsider).toMatchObject({ status: 'rejected' })
+    expect(outsider.reason).toMatch(/ops-bob is not an approver of rule agent-writes \(needs dba-oncall\)/)
+    // The requester is refused even when in the approver group, with Unicode case folding.
+    const self = await ask(
+      { reviewer: 'ÉMILE', ...dba },
+      { principal: { id: 'émile', type: 'agent', groups: [], claims: {} } },
+    )
+    expect(self.reason).toMatch(/is the requester/)
+    const many = await ask(dba, { groups: [{ approvers: ['dba-oncall'], minApprovals: 2 }] })
+    expect(many.reason).toMatch(/dba-oncall \(2 approvals\); one terminal gives one approval/)
+    expect(() => consoleApprover({ groups: 'dba' as unknown as string[] })).toThrow(/"groups" must be a list/)
   })
 })

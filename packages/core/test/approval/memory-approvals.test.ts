@@ -1,7 +1,7 @@
 import { ApprovalDecisionError } from '@warden/core'
 import { memoryApprovals } from '@warden/core/testing'
 import { describe, expect, it } from 'vitest'
-import { approvalRequest } from './fixtures.js'
+import { approvalRequest, dba } from './fixtures.js'
 
 describe('memoryApprovals (the same contract as redisApprovals, in process)', () => {
   it('approves once; the decision is single-use', async () => {
@@ -9,7 +9,7 @@ describe('memoryApprovals (the same contract as redisApprovals, in process)', ()
     const req = approvalRequest()
     await store.open(req)
     expect((await store.pending()).map((r) => r.id)).toEqual([req.id])
-    await store.decide(req.id, { status: 'approved', by: 'alice' })
+    await store.decide(req.id, { status: 'approved', by: 'alice', ...dba })
     await expect(store.wait(req, new AbortController().signal)).resolves.toMatchObject({
       status: 'approved',
       by: 'alice',
@@ -26,7 +26,7 @@ describe('memoryApprovals (the same contract as redisApprovals, in process)', ()
       ApprovalDecisionError,
     )
     await store.decide(req.id, { status: 'rejected', by: 'agent-7', reason: 'never mind' })
-    await expect(store.decide(req.id, { status: 'approved', by: 'alice' })).rejects.toMatchObject({
+    await expect(store.decide(req.id, { status: 'approved', by: 'alice', ...dba })).rejects.toMatchObject({
       refusal: 'decided',
     })
   })
@@ -43,7 +43,7 @@ describe('memoryApprovals (the same contract as redisApprovals, in process)', ()
     const p = store.request(later, ac.signal)
     ac.abort()
     await expect(p).resolves.toMatchObject({ status: 'expired' })
-    await expect(store.decide(later.id, { status: 'approved', by: 'alice' })).rejects.toMatchObject({
+    await expect(store.decide(later.id, { status: 'approved', by: 'alice', ...dba })).rejects.toMatchObject({
       refusal: 'unknown',
     })
   })

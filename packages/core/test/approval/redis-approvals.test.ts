@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto'
 import { ApprovalDecisionError, type ApprovalEvent, redisApprovals, WardenError } from '@warden/core'
 import { Redis } from 'ioredis'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { approvalRequest, until } from './fixtures.js'
+import { approvalRequest, dba, signed, until } from './fixtures.js'
 
 // Two separate connections stand for two application instances sharing one Redis.
 const prefix = `warden-test:${randomUUID()}:`
@@ -39,8 +39,8 @@ async function liveEvents(inbox: Store, from: Store): Promise<{ events: Approval
 
 describe('redisApprovals', () => {
   it('a waiter in instance A is released by a decision made in instance B', async () => {
-    const a = redisApprovals({ redis: connA, prefix })
-    const b = redisApprovals({ redis: connB, prefix })
+    const a = redisApprovals({ redis: connA, prefix, ...signed })
+    const b = redisApprovals({ redis: connB, prefix, ...signed })
     const req = approvalRequest()
     const outcome = a.request(req, new AbortController().signal)
 
@@ -50,7 +50,7 @@ describe('redisApprovals', () => {
     expect(seen.request.expiresAt).toEqual(req.expiresAt)
     expect(seen.request.principal.id).toBe('agent-7')
 
-    const decided = await b.decide(req.id, { status: 'approved', by: 'alice', reason: 'looks right' })
+    const decided = await b.decide(req.id, { status: 'approved', by: 'alice', ...dba, reason: 'looks right' })
     expect(decided.status).toBe('approved')
     await expect(outcome).resolves.toEqual({
       status: 'approved',
@@ -58,6 +58,7 @@ describe('redisApprovals', () => {
       reason: 'looks right',
       fingerprint: req.fingerprint,
       id: req.id,
+      approvals: [{ by: 'alice', decidedAt: expect.any(Date), key: expect.stringMatching(/^ed25519:/) }],
     })
     // Used: the decision is gone from the store.
     expect(await b.get(req.id)).toBeUndefined()
@@ -66,12 +67,12 @@ describe('redisApprovals', () => {
   })
 
   it('a rejection is delivered as rejected, with the reviewer and reason', async () => {
-    const a = redisApprovals({ redis: connA, prefix })
-    const b = redisApprovals({ redis: connB, prefix })
+    const a = redisApprovals({ redis: connA, prefix, ...signed })
+    const b = redisApprovals({ redis: connB, prefix, ...signed })
     const req = approvalRequest()
     const outcome = a.request(req, new AbortController().signal)
     await until(async () => b.get(req.id))
-    await b.decide(req.id, { status: 'rejected', by: 'bob', reason: 'not during the freeze' })
+    await b.decide(req.id, { status: 'rejected', by: 'bob', ...dba, reason: 'not during the freeze' })
     await expect(outcome).resolves.toMatchObject({
       status: 'rejected',
       by: 'bob',
@@ -82,8 +83,8 @@ describe('redisApprovals', () => {
   })
 
   it('refuses self-approval, unknown ids, a second decision, and a fingerprint the reviewer did not see', async () => {
-    const a = redisApprovals({ redis: connA, prefix })
-    const b = redisApprovals({ redis: connB, prefix })
+    const a = redisApprovals({ redis: connA, prefix, ...signed })
+    const b = redisApprovals({ redis: connB, prefix, ...signed })
     const req = approvalRequest()
     const outcome = a.request(req, new AbortController().signal)
     await until(async () => b.get(req.id))
@@ -98,32 +99,41 @@ describe('redisApprovals', () => {
       return (e as ApprovalDecisionError).refusal
     }
     expect(await refusal(b.decide(req.id, { status: 'approved', by: ' Agent-7 ' }))).toBe('self-approval')
-    expect(await refusal(b.decide('no-such-id', { status: 'approved', by: 'alice' }))).toBe('unknown')
+    expect(await refusal(b.decide('no-such-id', { status: 'approved', by: 'alice', ...dba }))).toBe('unknown')
     expect(
-      await refusal(b.decide(req.id, { status: 'approved', by: 'alice', fingerprint: 'sha256:other' })),
+      await refusal(
+        b.decide(req.id, { status: 'approved', by: 'alice', ...dba, fingerprint: 'sha256:other' }),
+      ),
     ).toBe('fingerprint')
-    expect(await refusal(b.decide(req.id, { status: 'maybe' as 'approved', by: 'alice' }))).toBe('invalid')
+    expect(await refusal(b.decide(req.id, { status: 'maybe' as 'approved', by: 'alice', ...dba }))).toBe(
+      'invalid',
+    )
     expect(await refusal(b.decide(req.id, { status: 'approved', by: '' }))).toBe('invalid')
     // Still pending after all the refusals:
     expect((await b.get(req.id))?.status).toBe('pending')
 
-    await b.decide(req.id, { status: 'approved', by: 'alice', fingerprint: req.fingerprint })
-    expect(await refusal(b.decide(req.id, { status: 'rejected', by: 'carol' }))).toBe('decided')
+    await b.decide(req.id, { status: 'approved', by: 'alice', ...dba, fingerprint: req.fingerprint })
     await expect(outcome).resolves.toMatchObject({ status: 'approved', by: 'alice' })
+    // A decided request nobody has taken yet: a second decision is refused as decided.
+    const idle = approvalRequest()
+    await a.open(idle)
+    await b.decide(idle.id, { status: 'approved', by: 'alice', ...dba })
+    expect(await refusal(b.decide(idle.id, { status: 'rejected', by: 'carol', ...dba }))).toBe('decided')
+    await connB.del(`${prefix}req:${idle.id}`)
     await a.close()
     await b.close()
   })
 
   it('concurrent decisions from two instances: exactly one wins', async () => {
-    const a = redisApprovals({ redis: connA, prefix })
-    const b = redisApprovals({ redis: connB, prefix })
+    const a = redisApprovals({ redis: connA, prefix, ...signed })
+    const b = redisApprovals({ redis: connB, prefix, ...signed })
     const req = approvalRequest()
     const outcome = a.request(req, new AbortController().signal)
     await until(async () => b.get(req.id))
     const results = await Promise.allSettled([
-      a.decide(req.id, { status: 'approved', by: 'alice' }),
-      b.decide(req.id, { status: 'rejected', by: 'bob' }),
-      b.decide(req.id, { status: 'approved', by: 'carol' }),
+      a.decide(req.id, { status: 'approved', by: 'alice', ...dba }),
+      b.decide(req.id, { status: 'rejected', by: 'bob', ...dba }),
+      b.decide(req.id, { status: 'approved', by: 'carol', ...dba }),
     ])
     const won = results.filter((r) => r.status === 'fulfilled')
     expect(won).toHaveLength(1)
@@ -136,11 +146,11 @@ describe('redisApprovals', () => {
   })
 
   it('a decision is single-use: a second waiter on the same id does not get it', async () => {
-    const a = redisApprovals({ redis: connA, prefix })
-    const b = redisApprovals({ redis: connB, prefix })
+    const a = redisApprovals({ redis: connA, prefix, ...signed })
+    const b = redisApprovals({ redis: connB, prefix, ...signed })
     const req = approvalRequest()
     await a.open(req)
-    await b.decide(req.id, { status: 'approved', by: 'alice' })
+    await b.decide(req.id, { status: 'approved', by: 'alice', ...dba })
     const first = await a.wait(req, new AbortController().signal)
     expect(first.status).toBe('approved')
     // Replaying the same request id (another waiter, another instance) finds nothing to use.
@@ -151,7 +161,7 @@ describe('redisApprovals', () => {
   })
 
   it('the pending entry carries the approval expiry as its TTL', async () => {
-    const a = redisApprovals({ redis: connA, prefix })
+    const a = redisApprovals({ redis: connA, prefix, ...signed })
     const req = approvalRequest({ expiresAt: new Date(Date.now() + 60_000) })
     await a.open(req)
     const ttl = await connB.pttl(`${prefix}req:${req.id}`)
@@ -164,8 +174,8 @@ describe('redisApprovals', () => {
   })
 
   it('times out as expired when nobody decides, and removes the pending entry', async () => {
-    const a = redisApprovals({ redis: connA, prefix })
-    const b = redisApprovals({ redis: connB, prefix })
+    const a = redisApprovals({ redis: connA, prefix, ...signed })
+    const b = redisApprovals({ redis: connB, prefix, ...signed })
     const { events, off } = await liveEvents(b, a)
     const req = approvalRequest({ expiresAt: new Date(Date.now() + 300) })
     const outcome = await a.request(req, new AbortController().signal)
@@ -175,7 +185,7 @@ describe('redisApprovals', () => {
     await until(async () => (events.some((e) => e.type === 'removed' && e.id === req.id) ? true : undefined))
     expect(events.find((e) => e.type === 'pending' && e.record.id === req.id)).toBeDefined()
     // A late decision is refused.
-    await expect(b.decide(req.id, { status: 'approved', by: 'alice' })).rejects.toMatchObject({
+    await expect(b.decide(req.id, { status: 'approved', by: 'alice', ...dba })).rejects.toMatchObject({
       refusal: 'unknown',
     })
     off()
@@ -184,8 +194,8 @@ describe('redisApprovals', () => {
   })
 
   it('announces the removal even when Redis already dropped the hash (the race behind a lost expiry event)', async () => {
-    const a = redisApprovals({ redis: connA, prefix })
-    const b = redisApprovals({ redis: connB, prefix })
+    const a = redisApprovals({ redis: connA, prefix, ...signed })
+    const b = redisApprovals({ redis: connB, prefix, ...signed })
     const { events, off } = await liveEvents(b, a)
     const req = approvalRequest()
     await a.open(req)
@@ -199,15 +209,15 @@ describe('redisApprovals', () => {
   })
 
   it('a pending request past its expiresAt is gone to readers and cannot be decided, before any cleanup', async () => {
-    const a = redisApprovals({ redis: connA, prefix })
-    const b = redisApprovals({ redis: connB, prefix })
+    const a = redisApprovals({ redis: connA, prefix, ...signed })
+    const b = redisApprovals({ redis: connB, prefix, ...signed })
     const req = approvalRequest({ expiresAt: new Date(Date.now() + 150) })
     await a.open(req) // nobody waits, so nobody withdraws
     await new Promise((r) => setTimeout(r, 250))
     expect(await connB.exists(`${prefix}req:${req.id}`)).toBe(1)
     expect(await b.get(req.id)).toBeUndefined()
     expect((await b.pending()).some((r) => r.id === req.id)).toBe(false)
-    await expect(b.decide(req.id, { status: 'approved', by: 'alice' })).rejects.toMatchObject({
+    await expect(b.decide(req.id, { status: 'approved', by: 'alice', ...dba })).rejects.toMatchObject({
       refusal: 'expired',
     })
     await a.close()
@@ -215,8 +225,8 @@ describe('redisApprovals', () => {
   })
 
   it('an abort signal cancels the wait and withdraws the request from every inbox', async () => {
-    const a = redisApprovals({ redis: connA, prefix })
-    const b = redisApprovals({ redis: connB, prefix })
+    const a = redisApprovals({ redis: connA, prefix, ...signed })
+    const b = redisApprovals({ redis: connB, prefix, ...signed })
     const events: ApprovalEvent[] = []
     b.subscribe((e) => events.push(e))
     const req = approvalRequest()
@@ -236,8 +246,8 @@ describe('redisApprovals', () => {
   })
 
   it('inbox subscribers in another instance see pending and decided events', async () => {
-    const a = redisApprovals({ redis: connA, prefix })
-    const b = redisApprovals({ redis: connB, prefix })
+    const a = redisApprovals({ redis: connA, prefix, ...signed })
+    const b = redisApprovals({ redis: connB, prefix, ...signed })
     const events: ApprovalEvent[] = []
     b.subscribe((e) => events.push(e))
     await until(async () => {
@@ -256,7 +266,7 @@ describe('redisApprovals', () => {
     expect(pendingEvent?.type === 'pending' && pendingEvent.record.request.requestedAt instanceof Date).toBe(
       true,
     )
-    await b.decide(req.id, { status: 'approved', by: 'alice' })
+    await b.decide(req.id, { status: 'approved', by: 'alice', ...dba })
     await outcome
     await until(async () => (events.find((e) => e.type === 'decided' && e.id === req.id) ? true : undefined))
     expect(events.find((e) => e.type === 'decided' && e.id === req.id)).toMatchObject({
@@ -270,6 +280,7 @@ describe('redisApprovals', () => {
   it('fails closed with ERR_WARDEN_APPROVAL_STORE when Redis cannot be reached', async () => {
     // Port 1 on loopback: nothing listens, so the connection is refused.
     const down = redisApprovals({
+      ...signed,
       redis: { host: '127.0.0.1', port: 1, retryStrategy: () => null },
       prefix,
       commandTimeoutMs: 1000,
@@ -290,6 +301,7 @@ describe('redisApprovals', () => {
       retryStrategy: () => null,
     })
     const a = redisApprovals({
+      ...signed,
       redis: own,
       prefix,
       pollMs: 20,
@@ -305,13 +317,15 @@ describe('redisApprovals', () => {
     expect(err).toMatchObject({ code: 'ERR_WARDEN_APPROVAL_STORE' })
     // Not at the first failed read, and not long after the tolerance either.
     expect(Date.now() - dropped).toBeGreaterThanOrEqual(250)
-    expect(() => redisApprovals({ redis: own, outageToleranceMs: -1 })).toThrow(/outageToleranceMs/)
+    expect(() => redisApprovals({ ...signed, redis: own, outageToleranceMs: -1 })).toThrow(
+      /outageToleranceMs/,
+    )
     await a.close()
     await connB.del(`${prefix}req:${req.id}`)
   })
 
   it('a closed store refuses new work; waiters end as expired', async () => {
-    const a = redisApprovals({ redis: connA, prefix })
+    const a = redisApprovals({ redis: connA, prefix, ...signed })
     const req = approvalRequest()
     const outcome = a.request(req, new AbortController().signal)
     await until(async () => connB.exists(`${prefix}req:${req.id}`).then((n) => (n === 1 ? true : undefined)))
@@ -324,8 +338,11 @@ describe('redisApprovals', () => {
 
   it('validates options and requests eagerly', () => {
     expect(() => redisApprovals({ redis: 42 as never })).toThrow(TypeError)
-    expect(() => redisApprovals({ redis: connA, pollMs: 0 })).toThrow(/pollMs/)
-    const a = redisApprovals({ redis: connA, prefix })
+    expect(() => redisApprovals({ redis: connA, pollMs: 0, ...signed })).toThrow(/pollMs/)
+    // Decisions are signed unless the opt-out is spelled out.
+    expect(() => redisApprovals({ redis: connA })).toThrow(/signed/)
+    expect(() => redisApprovals({ redis: connA, unsigned: 'yes' as never })).toThrow(/development-only/)
+    const a = redisApprovals({ redis: connA, prefix, ...signed })
     return expect(a.open({ ...approvalRequest(), expiresAt: 'soon' as never })).rejects.toThrow(/expiresAt/)
   })
 })

@@ -12,7 +12,7 @@ import {
 import { memoryApprovals } from '@warden/core/testing'
 import { Redis } from 'ioredis'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { approvalRequest, until } from './fixtures.js'
+import { approvalRequest, dba, signed, until } from './fixtures.js'
 
 interface Received {
   headers: IncomingHttpHeaders
@@ -85,7 +85,7 @@ describe('webhookApprover', () => {
       preview: { summary: 'DELETE orders: 1 row', rowsAffected: [1] },
     })
     expect((await store.pending()).map((r) => r.id)).toContain(req.id)
-    await store.decide(req.id, { status: 'approved', by: 'alice' })
+    await store.decide(req.id, { status: 'approved', by: 'alice', ...dba })
     await expect(outcome).resolves.toMatchObject({
       status: 'approved',
       by: 'alice',
@@ -103,7 +103,7 @@ describe('webhookApprover', () => {
     expect(got.body.text).not.toContain('<!channel>')
     expect(got.body.text).toContain('&lt;!channel&gt; &amp;')
     expect(got.body.approval.command).toBe(req.command)
-    await store.decide(req.id, { status: 'rejected', by: 'bob' })
+    await store.decide(req.id, { status: 'rejected', by: 'bob', ...dba })
     await expect(outcome).resolves.toMatchObject({ status: 'rejected' })
   })
 
@@ -133,12 +133,12 @@ describe('webhookApprover', () => {
 
   it('with redisApprovals: a reviewer in another instance releases the waiter', async () => {
     status = 200
-    const storeA: ApprovalStore = redisApprovals({ redis: redisA, prefix })
-    const storeB = redisApprovals({ redis: redisB, prefix })
+    const storeA: ApprovalStore = redisApprovals({ redis: redisA, prefix, ...signed })
+    const storeB = redisApprovals({ redis: redisB, prefix, ...signed })
     const req = approvalRequest()
     const outcome = webhookApprover({ url, store: storeA }).request(req, new AbortController().signal)
     await lastFor(req.id)
-    await storeB.decide(req.id, { status: 'approved', by: 'alice' })
+    await storeB.decide(req.id, { status: 'approved', by: 'alice', ...dba })
     await expect(outcome).resolves.toMatchObject({ status: 'approved', by: 'alice', id: req.id })
     await storeA.close()
     await storeB.close()

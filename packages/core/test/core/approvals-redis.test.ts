@@ -1,5 +1,5 @@
 // The pipeline with approvals shared through real Redis: two application instances and a reviewer.
-import { type Command, createWarden, redisApprovals } from '@warden/core'
+import { type Command, createWarden, generateCheckpointKeys, redisApprovals } from '@warden/core'
 import { memorySink } from '@warden/core/testing'
 import { compilePolicy } from '@warden/policy'
 import { Redis } from 'ioredis'
@@ -42,6 +42,11 @@ const write = (text: string): Command => ({
   preview: async () => ({ summary: 'UPDATE orders: 1 row', rowsAffected: [1] }),
 })
 const agent = { id: 'agent-7', type: 'agent' } as const
+// The approver service's key: the deciding store signs with it, waiting instances trust its public half.
+const keys = generateCheckpointKeys()
+const waiting = { trustedKeys: [keys.publicKey] }
+const deciding = { signingKey: keys.privateKey }
+const dba = { groups: ['dba-oncall'] }
 
 async function nextPending(store: ReturnType<typeof redisApprovals>) {
   for (;;) {
@@ -54,8 +59,8 @@ async function nextPending(store: ReturnType<typeof redisApprovals>) {
 describe('pipeline + redisApprovals (real Redis)', () => {
   it('instance A waits; a reviewer on instance B approves; the command runs once, audited', async () => {
     const audit = memorySink()
-    const a = redisApprovals({ redis: 'redis://127.0.0.1:6379', prefix })
-    const b = redisApprovals({ redis: 'redis://127.0.0.1:6379', prefix })
+    const a = redisApprovals({ redis: 'redis://127.0.0.1:6379', prefix, ...waiting })
+    const b = redisApprovals({ redis: 'redis://127.0.0.1:6379', prefix, ...deciding })
     const warden = createWarden({ policy, audit, approvals: a })
     const session = await warden.session({ principal: agent })
     let runs = 0
@@ -71,12 +76,15 @@ describe('pipeline + redisApprovals (real Redis)', () => {
       preview: { summary: 'UPDATE orders: 1 row' },
     })
     // the requester cannot approve itself
-    await expect(b.decide(record.request.id, { status: 'approved', by: 'agent-7' })).rejects.toMatchObject({
+    await expect(
+      b.decide(record.request.id, { status: 'approved', by: 'agent-7', ...dba }),
+    ).rejects.toMatchObject({
       refusal: 'self-approval',
     })
     await b.decide(record.request.id, {
       status: 'approved',
       by: 'alice',
+      ...dba,
       fingerprint: record.request.fingerprint,
     })
     const released = await pending
@@ -87,7 +95,7 @@ describe('pipeline + redisApprovals (real Redis)', () => {
       outcome: { status: 'ok' },
     })
     // the decision was consumed: deciding again is refused
-    await expect(b.decide(record.request.id, { status: 'approved', by: 'bob' })).rejects.toThrow()
+    await expect(b.decide(record.request.id, { status: 'approved', by: 'bob', ...dba })).rejects.toThrow()
     await warden.close()
     await a.close()
     await b.close()
@@ -95,12 +103,17 @@ describe('pipeline + redisApprovals (real Redis)', () => {
 
   it('a rejection anywhere refuses the command; no decision before the timeout expires it', async () => {
     const audit = memorySink()
-    const a = redisApprovals({ redis: 'redis://127.0.0.1:6379', prefix })
+    const a = redisApprovals({ redis: 'redis://127.0.0.1:6379', prefix, ...waiting, ...deciding })
     const warden = createWarden({ policy, audit, approvals: a })
     const session = await warden.session({ principal: agent })
     const pending = session.execute(write('UPDATE orders SET paid = false WHERE id = $1'), () => 'ran')
     const record = await nextPending(a)
-    await a.decide(record.request.id, { status: 'rejected', by: 'bob', reason: 'not during the freeze' })
+    await a.decide(record.request.id, {
+      status: 'rejected',
+      by: 'bob',
+      ...dba,
+      reason: 'not during the freeze',
+    })
     await expect(pending).rejects.toMatchObject({
       code: 'ERR_WARDEN_APPROVAL_REJECTED',
       message: expect.stringContaining('not during the freeze'),

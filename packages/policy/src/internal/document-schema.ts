@@ -15,8 +15,17 @@ const name = z
   .regex(/^[A-Za-z0-9][A-Za-z0-9_.:/-]*$/, 'names are letters, digits and _ . : / - (no spaces)')
 const tag = z.string().regex(/^[a-z0-9][a-z0-9_.:-]*$/, 'tags are lower-case letters, digits and _ . : -')
 const effect = z.enum(['allow', 'deny', 'approve'])
+const minApprovals = z.number().int().min(1).max(20)
+const approverGroup = z.strictObject({
+  approvers: z.array(z.string().min(1)).default([]),
+  minApprovals: minApprovals.optional(),
+})
 const approval = z.strictObject({
   approvers: z.array(z.string().min(1)).default([]),
+  /** How many distinct approvers must approve (default 1). */
+  minApprovals: minApprovals.optional(),
+  /** Several approver groups, any one of which suffices (OR); instead of `approvers`. */
+  anyOf: z.array(approverGroup).min(1).optional(),
   /** Duration such as `15m`. */
   timeout: z.string().optional(),
 })

@@ -1,7 +1,9 @@
 // The shared approval store behind webhookApprover and the approvals inbox: its public types, the
 // refusal error, and the one waiting loop that both the Redis and the in-memory store use.
 import { WardenError, WardenTypeError } from '@warden/policy'
+import { fingerprint } from '../../internal/fingerprint.js'
 import type { ApprovalOutcome, ApprovalRequest, Approver } from '../approver.js'
+import { approverRefusal, eligibleGroups } from './approver-rules.js'
 
 export type ApprovalStatus = 'pending' | 'approved' | 'rejected' | 'expired'
 
@@ -13,12 +15,23 @@ export interface ApprovalRecord {
   readonly by?: string
   readonly reason?: string
   readonly decidedAt?: Date
+  /** Decisions so far, as the store holds them (for display: a waiting command verifies them itself). */
+  readonly approvals?: readonly {
+    readonly by: string
+    readonly status: 'approved' | 'rejected'
+    readonly decidedAt: Date
+  }[]
 }
 
 export interface ApprovalDecisionInput {
   readonly status: 'approved' | 'rejected'
   /** The reviewer. Must not be the requesting principal when approving. */
   readonly by: string
+  /**
+   * The reviewer's groups, as your approver service authenticated them: matched against the rule's
+   * approvers, and signed into the decision so the waiting command can check them too.
+   */
+  readonly groups?: readonly string[]
   readonly reason?: string
   /** The fingerprint the reviewer was shown; when given it must equal the request's. */
   readonly fingerprint?: string
@@ -33,6 +46,8 @@ export type ApprovalEvent =
       readonly by: string
       readonly reason?: string
     }
+  /** An approval that does not yet meet `minApprovals`. */
+  | { readonly type: 'progress'; readonly id: string; readonly by: string; readonly approvals: number }
   | { readonly type: 'removed'; readonly id: string; readonly status: 'expired' | 'withdrawn' | 'used' }
 
 /** An Approver whose pending requests and decisions live in a store that an inbox (and other instances) share. */
@@ -53,13 +68,23 @@ export interface ApprovalStore extends Approver {
   close(): Promise<void>
 }
 
-export type DecisionRefusal = 'unknown' | 'decided' | 'expired' | 'self-approval' | 'fingerprint' | 'invalid'
+export type DecisionRefusal =
+  | 'unknown'
+  | 'decided'
+  | 'expired'
+  | 'self-approval'
+  | 'not-approver'
+  | 'duplicate'
+  | 'fingerprint'
+  | 'invalid'
 
 const REFUSALS = {
   unknown: 'no pending approval request with this id (unknown, withdrawn or expired)',
   decided: 'this approval request was already decided; decisions are single-use',
   expired: 'this approval request has expired',
   'self-approval': 'a requester cannot approve their own request',
+  'not-approver': 'this reviewer is not one of the approvers the rule names',
+  duplicate: 'this reviewer already decided this request; each reviewer counts once',
   fingerprint: 'the request changed since the reviewer saw it (fingerprint mismatch)',
   invalid: 'a decision needs status "approved" or "rejected" and a non-empty "by"',
 } as const satisfies Record<DecisionRefusal, string>
@@ -81,6 +106,23 @@ export function checkDecision(id: string, d: ApprovalDecisionInput): void {
   if (d.status !== 'approved' && d.status !== 'rejected') throw new ApprovalDecisionError(id, 'invalid')
   if (typeof d.by !== 'string' || d.by.trim() === '') throw new ApprovalDecisionError(id, 'invalid')
   if (d.reason !== undefined && typeof d.reason !== 'string') throw new ApprovalDecisionError(id, 'invalid')
+  if (d.groups !== undefined && (!Array.isArray(d.groups) || d.groups.some((g) => typeof g !== 'string')))
+    throw new ApprovalDecisionError(id, 'invalid')
+}
+
+/**
+ * The store-side gate of a decision, before it is recorded: the reviewer must be allowed by the
+ * rule (and not approve their own request), and the request must still be the operation its
+ * fingerprint names (a request altered in the store cannot be shown to a reviewer as another).
+ */
+export function admitDecision(id: string, request: ApprovalRequest, d: ApprovalDecisionInput): number[] {
+  const refusal = approverRefusal(request, d.status, d.by, d.groups ?? [])
+  if (refusal !== undefined) throw new ApprovalDecisionError(id, refusal)
+  const expected = fingerprint(request.resource.kind, request.resource.name, request.action, request.command)
+  if (expected !== request.fingerprint) throw new ApprovalDecisionError(id, 'fingerprint')
+  if (d.fingerprint !== undefined && d.fingerprint !== request.fingerprint)
+    throw new ApprovalDecisionError(id, 'fingerprint')
+  return eligibleGroups(request, d.by, d.groups ?? [])
 }
 
 export function checkRequest(where: string, r: ApprovalRequest): void {
@@ -92,10 +134,6 @@ export function checkRequest(where: string, r: ApprovalRequest): void {
     throw new WardenTypeError(`${where}: request.expiresAt must be a Date`)
   if (typeof r.principal?.id !== 'string')
     throw new WardenTypeError(`${where}: request.principal.id is required`)
-}
-
-export function sameReviewer(by: string, requester: string): boolean {
-  return by.trim().toLowerCase() === requester.trim().toLowerCase()
 }
 
 // ---- serialization shared by the stores (Dates as ISO strings, bigints as strings)
@@ -111,17 +149,17 @@ export function decodeRequest(json: string): ApprovalRequest {
 
 // ---- waiting
 
+/** The longest single setTimeout (2^31-1 ms, ~24.8 days); longer waits are chained. */
+export const MAX_TIMER_MS = 2 ** 31 - 1
+
 /** What a store tells the waiting loop about one request. */
 export type ConsumeResult =
   | { readonly state: 'pending' }
   | { readonly state: 'missing' }
-  | {
-      readonly state: 'decided'
-      readonly status: 'approved' | 'rejected'
-      readonly by: string
-      readonly reason?: string
-      readonly fingerprint: string
-    }
+  /** The outcome the waiting process accepted after checking every decision itself. */
+  | { readonly state: 'decided'; readonly outcome: ApprovalOutcome }
+  /** The store held a decision this process refuses (forged, replayed, not an approver): never a run. */
+  | { readonly state: 'refused'; readonly error: Error }
 
 export interface WaitBackend {
   /** Atomically takes the decision if there is one (so it can be used once). */
@@ -183,11 +221,8 @@ export function waitForDecision(
           const r = await backend.consume(id)
           failingSince = undefined
           if (done) return
-          if (r.state === 'decided') {
-            return finish({
-              outcome: { status: r.status, by: r.by, reason: r.reason, fingerprint: r.fingerprint, id },
-            })
-          }
+          if (r.state === 'decided') return finish({ outcome: r.outcome })
+          if (r.state === 'refused') return finish({ error: r.error })
           if (r.state === 'missing')
             return finish({
               outcome: {
@@ -211,14 +246,13 @@ export function waitForDecision(
     if (signal.aborted) return onAbort()
     signal.addEventListener('abort', onAbort, { once: true })
     unwatch = backend.watch(id, () => void check())
-    const left = request.expiresAt.getTime() - clock()
-    // setTimeout holds at most ~24.8 days: a longer approval window is cut to that (fail closed).
-    timers.push(
-      setTimeout(
-        () => expire('the approval request expired', 'expired'),
-        Math.max(0, Math.min(left, 2 ** 31 - 1)),
-      ),
-    )
+    // setTimeout holds at most ~24.8 days: a longer window is waited for in legs.
+    const leg = () => {
+      const left = request.expiresAt.getTime() - clock()
+      if (left <= 0) return expire('the approval request expired', 'expired')
+      timers.push(setTimeout(leg, Math.min(left, MAX_TIMER_MS)))
+    }
+    leg()
     timers.push(setInterval(() => void check(), pollMs))
     void check()
   })

@@ -1,5 +1,7 @@
 // The in-process approval store: the same semantics as redisApprovals (single-use decisions,
-// self-approval refused, expiry, events), for tests and single-process apps.
+// approvers and minApprovals enforced, self-approval refused, expiry, events), for tests and
+// single-process apps. Nothing outside the process can write to it, so decisions are not signed;
+// the waiting side still checks each one against its own request, as with Redis.
 import { EventEmitter } from 'node:events'
 import { WardenTypeError } from '@warden/policy'
 import type { ApprovalOutcome, ApprovalRequest } from '../approver.js'
@@ -9,16 +11,21 @@ import {
   type ApprovalEvent,
   type ApprovalRecord,
   type ApprovalStore,
+  admitDecision,
   type ConsumeResult,
   checkDecision,
   checkRequest,
-  sameReviewer,
+  MAX_TIMER_MS,
   waitForDecision,
 } from './approval-store.js'
+import { approverGroups, foldName } from './approver-rules.js'
+import { type DecisionClaims, settleDecisions } from './signed-decisions.js'
 
 interface Entry {
   record: ApprovalRecord
   timer: NodeJS.Timeout
+  decisions: DecisionClaims[]
+  counts: number[]
 }
 
 export interface MemoryApprovalsOptions {
@@ -47,11 +54,22 @@ class MemoryApprovals implements ApprovalStore {
     checkRequest('memoryApprovals', request)
     if (this.#entries.has(request.id))
       throw new WardenTypeError(`memoryApprovals: approval ${request.id} already exists`)
-    const ttl = Math.max(0, request.expiresAt.getTime() - Date.now())
-    const timer = setTimeout(() => this.#drop(request.id, 'expired'), Math.min(ttl, 2 ** 31 - 1))
-    timer.unref()
     const record: ApprovalRecord = { id: request.id, status: 'pending', request }
-    this.#entries.set(request.id, { record, timer })
+    const entry: Entry = {
+      record,
+      timer: undefined as unknown as NodeJS.Timeout,
+      decisions: [],
+      counts: approverGroups(request).map(() => 0),
+    }
+    // In legs: setTimeout holds at most ~24.8 days.
+    const leg = () => {
+      const left = request.expiresAt.getTime() - Date.now()
+      if (left <= 0) return this.#drop(request.id, 'expired')
+      entry.timer = setTimeout(leg, Math.min(left, MAX_TIMER_MS))
+      entry.timer.unref()
+    }
+    this.#entries.set(request.id, entry)
+    leg()
     this.#emit({ type: 'pending', record })
   }
 
@@ -64,12 +82,11 @@ class MemoryApprovals implements ApprovalStore {
           const r = e.record
           if (r.status === 'pending') return { state: 'pending' }
           this.#drop(id, 'used')
-          return {
-            state: 'decided',
-            status: r.status as 'approved' | 'rejected',
-            by: r.by ?? '',
-            reason: r.reason,
-            fingerprint: r.request.fingerprint,
+          try {
+            const opened = e.decisions.map((claims) => ({ claims }))
+            return { state: 'decided', outcome: settleDecisions(request, opened, false) }
+          } catch (error) {
+            return { state: 'refused', error: error as Error }
           }
         },
         withdraw: async (id, status) => this.#drop(id, status),
@@ -109,19 +126,37 @@ class MemoryApprovals implements ApprovalStore {
     const r = e.record
     if (r.status !== 'pending') throw new ApprovalDecisionError(id, 'decided')
     if (r.request.expiresAt.getTime() <= Date.now()) throw new ApprovalDecisionError(id, 'expired')
-    if (d.fingerprint !== undefined && d.fingerprint !== r.request.fingerprint)
-      throw new ApprovalDecisionError(id, 'fingerprint')
-    if (d.status === 'approved' && sameReviewer(d.by, r.request.principal.id))
-      throw new ApprovalDecisionError(id, 'self-approval')
-    const decided: ApprovalRecord = {
-      ...r,
+    const groups = admitDecision(id, r.request, d)
+    const who = foldName(d.by)
+    if (e.decisions.some((c) => foldName(c.by) === who)) throw new ApprovalDecisionError(id, 'duplicate')
+    const decidedAt = new Date()
+    e.decisions.push({
+      v: 1,
+      id,
+      fingerprint: r.request.fingerprint,
       status: d.status,
       by: d.by,
-      reason: d.reason,
-      decidedAt: new Date(),
+      groups: [...(d.groups ?? [])],
+      decidedAt: decidedAt.getTime(),
+      ...(d.reason ? { reason: d.reason } : {}),
+    })
+    const need = approverGroups(r.request)
+    let status: ApprovalRecord['status'] = d.status === 'rejected' ? 'rejected' : 'pending'
+    if (d.status === 'approved')
+      for (const g of groups) if (++e.counts[g] >= need[g].minApprovals) status = 'approved'
+    const approvals = e.decisions.map((c) => ({
+      by: c.by,
+      status: c.status,
+      decidedAt: new Date(c.decidedAt),
+    }))
+    if (status === 'pending') {
+      e.record = { ...r, approvals }
+      this.#emit({ type: 'progress', id, by: d.by, approvals: e.decisions.length })
+      return e.record
     }
+    const decided: ApprovalRecord = { ...r, status, by: d.by, reason: d.reason, decidedAt, approvals }
     e.record = decided
-    this.#emit({ type: 'decided', id, status: d.status, by: d.by, reason: d.reason })
+    this.#emit({ type: 'decided', id, status, by: d.by, reason: d.reason })
     return decided
   }
 
