@@ -1,8 +1,8 @@
 import type { Command, ExecuteContext, SessionSource } from '@warden/core'
-import { WardenError, WardenTypeError } from '@warden/policy'
+import { WardenDeniedError, WardenError, WardenTypeError } from '@warden/policy'
 import { Agent, type Dispatcher } from 'undici'
-import { describeHttp, stripFragment } from './describe-http.js'
-import { applyCredential, credentialScrubber } from './internal/apply-credential.js'
+import { describeHttp, normalizeUrl, stripFragment } from './describe-http.js'
+import { applyCredential, credentialNeedles, textScrubber } from './internal/apply-credential.js'
 import { linkSignals } from './internal/link-signals.js'
 import { maskResponse, withUrl } from './internal/mask-response.js'
 
@@ -26,6 +26,12 @@ export interface CreateFetchOptions {
   readonly maxRedirects?: number
   /** The undici dispatcher requests use (e.g. an `Agent` with a custom CA). Default: a private `Agent`, never the global one. */
   readonly dispatcher?: Dispatcher
+  /**
+   * Method-override headers (`X-HTTP-Method-Override`, `X-HTTP-Method`, `X-Method-Override`) are always facts
+   * (`http.methodOverride`). `effective` (default): `http.method` is the method they name, as servers that
+   * honour them act on it. `fact`: `http.method` stays the method sent (for a server known to ignore them).
+   */
+  readonly methodOverride?: 'effective' | 'fact'
 }
 
 const REDIRECTS = new Set([301, 302, 303, 307, 308])
@@ -54,7 +60,7 @@ export function createFetch(source: SessionSource, options: CreateFetchOptions):
     throw new WardenTypeError('createFetch: "resource" must be a non-empty string')
   let origin: string
   try {
-    origin = new URL(options.origin).origin
+    origin = normalizeUrl(new URL(options.origin)).origin
   } catch {
     throw new WardenTypeError('createFetch: "origin" must be an absolute URL such as https://api.example.com')
   }
@@ -69,6 +75,10 @@ export function createFetch(source: SessionSource, options: CreateFetchOptions):
   const binaryBodies = options.binaryBodies ?? 'deny'
   if (binaryBodies !== 'deny' && binaryBodies !== 'pass')
     throw new WardenTypeError('createFetch: "binaryBodies" must be "deny" or "pass"')
+  const methodOverride = options.methodOverride ?? 'effective'
+  if (methodOverride !== 'effective' && methodOverride !== 'fact')
+    throw new WardenTypeError('createFetch: "methodOverride" must be "effective" or "fact"')
+  const describeOptions = { methodOverride } as const
   const resource: Command['resource'] = Object.freeze({
     kind: 'http',
     name: options.resource,
@@ -90,14 +100,21 @@ export function createFetch(source: SessionSource, options: CreateFetchOptions):
     signal: AbortSignal | null,
   ) {
     const sameOrigin = url.origin === origin
-    const text = `${method} ${stripFragment(url)}`
-    const command: Command = {
-      resource,
-      action: 'http.request',
-      text,
-      http: describeHttp(method, url, headers, extraHeaders),
-    }
+    let text = `${method} ${stripFragment(url)}`
     const session = source.current()
+    let http: ReturnType<typeof describeHttp>
+    try {
+      http = describeHttp(method, url, headers, extraHeaders, describeOptions)
+    } catch (error) {
+      if (!(error instanceof WardenError) || error.code !== 'ERR_WARDEN_DESCRIBE') throw error
+      // Recorded as a refusal of what was asked (no facts: none can be trusted), never sent.
+      const refused: Command = { resource, action: 'http.request', text }
+      return session.execute(refused, () => {
+        throw new WardenDeniedError('warden:http-method-override', error.message)
+      })
+    }
+    if (http.methodOverride) text += ` (method override: ${http.methodOverride})`
+    const command: Command = { resource, action: 'http.request', text, http }
     return session.execute(
       command,
       async (context: ExecuteContext) => {
@@ -117,12 +134,11 @@ export function createFetch(source: SessionSource, options: CreateFetchOptions):
           const res = await rawFetch(url, init)
           // A server that echoes the request (its Authorization header) must not hand the
           // injected credential to the caller: those values are scrubbed from headers and body.
-          const scrub =
-            sameOrigin && context.lease !== undefined
-              ? credentialScrubber(context.lease.credential)
-              : undefined
+          const needles =
+            sameOrigin && context.lease !== undefined ? credentialNeedles(context.lease.credential) : []
+          const scrub = textScrubber(needles)
           if (context.masker === null && scrub === undefined) return res
-          return await maskResponse(res, context.masker, { ...maskOptions, scrub })
+          return await maskResponse(res, context.masker, { ...maskOptions, scrub, scrubNeedles: needles })
         } finally {
           link.release()
         }
@@ -144,7 +160,7 @@ export function createFetch(source: SessionSource, options: CreateFetchOptions):
       )
     // The Request constructor normalizes every input shape exactly as fetch would (and rejects userinfo in URLs).
     const request = new Request(input, init)
-    let url = new URL(request.url)
+    let url = normalizeUrl(new URL(request.url))
     let method = request.method
     const headers = new Headers(request.headers)
     let body: ArrayBuffer | null = request.body === null ? null : await request.arrayBuffer()
@@ -161,7 +177,7 @@ export function createFetch(source: SessionSource, options: CreateFetchOptions):
       if (mode === 'error')
         throw new WardenTypeError('fetch failed: redirect received with redirect mode "error"')
       if (redirects >= maxRedirects) throw new WardenTypeError('fetch failed: redirect count exceeded')
-      const next = new URL(location, url)
+      const next = normalizeUrl(new URL(location, url))
       // Fetch spec, HTTP-redirect fetch: 303 (and 301/302 after POST) turn into a body-less GET.
       if (
         (res.status === 303 && method !== 'GET' && method !== 'HEAD') ||

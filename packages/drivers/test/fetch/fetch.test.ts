@@ -549,6 +549,8 @@ describe('describeHttp', () => {
     })
     expect(f).toEqual({
       method: 'POST',
+      wireMethod: 'POST',
+      methodOverride: '',
       url: 'https://api.example.com:8443/v1/items?a=1&b=2&a=3',
       host: 'api.example.com:8443',
       path: '/v1/items',

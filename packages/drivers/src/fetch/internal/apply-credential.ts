@@ -32,10 +32,11 @@ export function credentialHeaderNames(credential: Credential): string[] {
 }
 
 /**
- * A function replacing every value `credential` puts on a request (the header values and the raw
- * secrets in them, also JSON-escaped) with `[secret]`, or undefined when it injects nothing.
+ * Every value `credential` puts on a request (the header values and the raw secrets in them, also
+ * JSON-escaped), longest first; very short values are left out (they would mangle ordinary text and are
+ * no real credential).
  */
-export function credentialScrubber(credential: Credential): ((text: string) => string) | undefined {
+export function credentialNeedles(credential: Credential): string[] {
   const headers = new Headers()
   applyCredential(headers, credential)
   const values = new Set<string>()
@@ -43,9 +44,16 @@ export function credentialScrubber(credential: Credential): ((text: string) => s
   if (credential.type === 'token') values.add(revealSecret(credential.token))
   if (credential.type === 'password') values.add(revealSecret(credential.password))
   for (const v of [...values]) values.add(JSON.stringify(v).slice(1, -1))
-  // Longest first, so "Bearer X" is replaced whole before X; very short values are not searched
-  // for (they would mangle ordinary text and are no real credential).
-  const needles = [...values].filter((v) => v.length >= 4).sort((a, b) => b.length - a.length)
+  return [...values].filter((v) => v.length >= 4).sort((a, b) => b.length - a.length)
+}
+
+/** A function replacing every credential needle with `[secret]`, or undefined when it injects nothing. */
+export function credentialScrubber(credential: Credential): ((text: string) => string) | undefined {
+  return textScrubber(credentialNeedles(credential))
+}
+
+export function textScrubber(needles: readonly string[]): ((text: string) => string) | undefined {
+  // Longest first, so "Bearer X" is replaced whole before X.
   if (needles.length === 0) return undefined
   return (text) => {
     let out = text

@@ -2,6 +2,7 @@
 import type { Masker } from '@warden/core'
 import { WardenError } from '@warden/policy'
 import { readCapped } from '../../internal/read-capped.js'
+import { scrubBytes } from '../../internal/scrub-bytes.js'
 import { contentKind } from './content-kind.js'
 import { lineTransform } from './line-transform.js'
 
@@ -12,6 +13,8 @@ export interface MaskResponseOptions {
   readonly binaryBodies: 'deny' | 'pass'
   /** Replaces credential values the driver injected (an echoing server must not hand them back). */
   readonly scrub?: (text: string) => string
+  /** The same values, for bodies scrubbed as bytes (binary ones). Required with `scrub`. */
+  readonly scrubNeedles?: readonly string[]
 }
 
 /** Masks `res` (JSON by path and detectors, NDJSON per line, text per line) and returns a new Response. */
@@ -34,15 +37,14 @@ export async function maskResponse(
         json: (v) => v,
       }
   const kind = contentKind(res.headers.get('content-type'))
-  if (res.body === null || (kind === 'binary' && policyMasker === null)) {
-    // No body to rewrite (or a binary one no policy mask applies to): the headers still are.
+  if (res.body === null) {
+    // No body to rewrite: the headers still are.
     if (options.scrub === undefined) return res
     const headers = scrubHeaders(res.headers, scrub)
     if (headers === res.headers) return res
     return rebuild(new Response(res.body, { status: res.status, statusText: res.statusText, headers }), res)
   }
-  if (kind === 'binary') {
-    if (options.binaryBodies === 'pass') return res
+  if (kind === 'binary' && policyMasker !== null && options.binaryBodies === 'deny') {
     await res.body.cancel().catch(() => {})
     throw new WardenError(
       'ERR_WARDEN_MASKING',
@@ -54,6 +56,14 @@ export async function maskResponse(
   headers.delete('content-length')
   headers.delete('content-encoding')
   const init = { status: res.status, statusText: res.statusText, headers }
+  if (kind === 'binary') {
+    // Policy masks cannot read it (passed on request), but an echoed credential is still found as
+    // bytes, whatever the body is, and streamed.
+    if (options.scrub === undefined) return res
+    if (options.scrubNeedles === undefined)
+      throw new WardenError('ERR_WARDEN_MASKING', 'internal: a binary body to scrub without its needles')
+    return rebuild(new Response(res.body.pipeThrough(scrubBytes(options.scrubNeedles)), init), res)
+  }
   if (kind === 'json') {
     const text = await readCapped(res, options.maxBufferBytes, 'a JSON response')
     return rebuild(new Response(text === '' ? '' : maskJsonText(text, masker), init), res)
