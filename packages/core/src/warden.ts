@@ -26,7 +26,11 @@ export interface WardenOptions {
   readonly broker?: Broker
   /** Where audit records go. At least one sink. */
   readonly audit: AuditSink | readonly AuditSink[]
-  /** Who decides `approve` rules. Without one, such commands are denied. */
+  /**
+   * Who decides `approve` rules. Without one, such commands are denied. `warden.close()` closes it
+   * (a store's Redis connections would otherwise keep the process alive): share one store between
+   * Wardens only if you close it yourself last.
+   */
   readonly approvals?: Approver
   /** Verifies tokens given to `warden.session({token})`. */
   readonly identity?: Identity
@@ -103,6 +107,7 @@ class WardenImpl implements Warden {
   readonly #core: WardenCore
   readonly #identity: Identity | undefined
   readonly #broker: Broker | undefined
+  readonly #approvals: Approver | undefined
   #closed = false
   #closing: Promise<void> | undefined
   #flushing = false
@@ -126,6 +131,7 @@ class WardenImpl implements Warden {
       labels.set(key, Object.freeze({ ...value.labels }))
     this.#identity = options.identity
     this.#broker = options.broker
+    this.#approvals = options.approvals
     const leases = options.broker ? new LeaseCache(options.broker, options.leases) : undefined
     this.#core = {
       policy: options.policy,
@@ -229,6 +235,8 @@ class WardenImpl implements Warden {
     await Promise.all(this.#core.sessions.live().map((s) => settle(s.close())))
     await settle(this.#core.leases?.close())
     await settle(this.#broker?.close?.())
+    // The approver's own connections (redisApprovals holds two) would keep the process alive.
+    await settle(this.#approvals?.close?.())
     await settle(this.#core.audit.flush())
     await settle(this.#core.audit.close())
     if (errors.length > 0) throw errors[0]

@@ -39,3 +39,18 @@ it('a never-closed Warden with a buffering pino destination still lets the proce
     rmSync(dir, { recursive: true, force: true })
   }
 })
+
+it('a process that waited on a Redis approval exits once its Warden is closed (the store is closed with it)', () => {
+  const script = fileURLToPath(new URL('./fixtures/close-after-approval.ts', import.meta.url))
+  const prefix = `warden-test:close:${process.pid}:${Date.now()}:`
+  // Without warden.close() closing the store, the child would never exit and hit this guard.
+  const out = execFileSync(
+    process.execPath,
+    ['--conditions=warden-source', '--import', 'tsx', script, prefix],
+    {
+      encoding: 'utf8',
+      timeout: 25_000,
+    },
+  )
+  expect(out.trim()).toBe('ran')
+})
