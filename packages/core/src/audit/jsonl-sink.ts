@@ -1,19 +1,10 @@
-import {
-  closeSync,
-  fdatasync,
-  fdatasyncSync,
-  fstatSync,
-  ftruncateSync,
-  openSync,
-  renameSync,
-  writeSync,
-} from 'node:fs'
+import { closeSync, fdatasync, fdatasyncSync, ftruncateSync, openSync, renameSync } from 'node:fs'
 import { WardenError, WardenTypeError } from '@warden/policy'
-import { GENESIS, sealRecord } from '../internal/audit-chain.js'
-import { newId } from '../internal/ids.js'
-import { type LogLock, lockLog } from '../internal/log-lock.js'
-import { archived, auditSegments, segmentPath } from '../internal/log-segments.js'
-import { type ChainHead, readTail } from '../internal/log-tail.js'
+import { closeQuietly, openLog, repairLine, writeFully } from '../internal/log-file.js'
+import type { LogLock } from '../internal/log-lock.js'
+import { auditSegments, segmentPath } from '../internal/log-segments.js'
+import type { ChainHead } from '../internal/log-tail.js'
+import { SyncLedger, type Waiter, waiter } from '../internal/sync-ledger.js'
 import type { AuditEntry } from './audit-record.js'
 import type { AuditSink } from './audit-sink.js'
 import { type Checkpointer, type CheckpointerOptions, createCheckpointer } from './checkpointer.js'
@@ -51,24 +42,6 @@ export interface JsonlSink extends AuditSink {
 
 // `batch`: how long written lines may wait for their background fdatasync.
 const SYNC_MS = 2
-
-interface Waiter {
-  readonly promise: Promise<void>
-  resolve(): void
-  reject(err: Error): void
-}
-
-function waiter(): Waiter {
-  let resolve!: () => void
-  let reject!: (err: Error) => void
-  const promise = new Promise<void>((res, rej) => {
-    resolve = res
-    reject = rej
-  })
-  // A command that stopped waiting (its session failed elsewhere) must not leave a rejection unhandled.
-  promise.catch(() => {})
-  return { promise, resolve, reject }
-}
 
 /**
  * Append-only JSON-lines audit file, held by one writer (a lock file beside it). Lines written in
@@ -118,13 +91,10 @@ class JsonlFileSink implements JsonlSink {
   #pending: string[] = []
   #pendingWaiter: Waiter | undefined
   #scheduled = false
-  // Batches written to the file, and how many of them an fdatasync has covered.
-  #writeGen = 0
-  #syncedGen = 0
+  readonly #ledger = new SyncLedger()
   #syncing = false
   #syncDone: Promise<void> | undefined
   #syncTimer: NodeJS.Timeout | undefined
-  #syncWaiters: { gen: number; waiter: Waiter }[] = []
   /** A rotated segment's descriptor, closed once the fdatasync running on it ends. */
   #retiring: number | undefined
   #failure: Error | undefined
@@ -144,29 +114,14 @@ class JsonlFileSink implements JsonlSink {
     this.#maxBytes = settings.rotate.maxBytes ?? Number.POSITIVE_INFINITY
     this.#intervalMs = settings.rotate.intervalMs ?? Number.POSITIVE_INFINITY
     this.#checkpointer = settings.checkpointer
-    this.#lock = lockLog(path)
+    const log = openLog(path, settings.mode)
+    this.#lock = log.lock
+    this.#fd = log.fd
+    this.#size = log.size
+    this.#segment = log.segment
+    this.#head = log.head
+    this.#written = log.head
     try {
-      this.#fd = openSync(path, 'a+', settings.mode)
-    } catch (err) {
-      this.#lock.release()
-      throw new WardenError('ERR_WARDEN_AUDIT', `jsonlSink: cannot open ${path}: ${(err as Error).message}`, {
-        cause: err,
-      })
-    }
-    const segments = archived(path)
-    this.#segment = segments.length > 0 ? segments[segments.length - 1] : 0
-    try {
-      const tail = readTail(this.#fd, path)
-      this.#head = tail.head
-      let torn = tail.torn
-      if (this.#head === undefined && torn === undefined && this.#segment > 0) {
-        // The live file is new (rotated just before a restart): continue from the last segment.
-        const last = lastSegmentTail(segmentPath(path, this.#segment))
-        this.#head = last.head
-        torn = last.torn
-      }
-      this.#written = this.#head
-      this.#size = fstatSync(this.#fd).size
       if (this.#checkpointer !== undefined && this.#head !== undefined) {
         // A reopened log: its `open` checkpoint is stored before anything is appended, so
         // records found between a `close` and this `open` were not written by a key holder.
@@ -184,13 +139,13 @@ class JsonlFileSink implements JsonlSink {
             },
           )
       }
-      if (torn !== undefined) this.#repair(torn)
+      if (log.torn !== undefined) this.#repair(log.torn)
     } catch (err) {
       closeSync(this.#fd)
       this.#lock.release()
       throw err instanceof WardenError
         ? err
-        : new WardenError('ERR_WARDEN_AUDIT', `jsonlSink: cannot read ${path}: ${(err as Error).message}`, {
+        : new WardenError('ERR_WARDEN_AUDIT', `jsonlSink: cannot repair ${path}: ${(err as Error).message}`, {
             cause: err,
           })
     }
@@ -233,7 +188,7 @@ class JsonlFileSink implements JsonlSink {
       this.#pendingWaiter ??= waiter()
       return this.#pendingWaiter.promise
     }
-    return this.#fsync === 'always' ? this.#untilSynced(this.#writeGen) : undefined
+    return this.#fsync === 'always' ? this.#untilSynced(this.#ledger.written) : undefined
   }
 
   flushSync(): void {
@@ -242,20 +197,20 @@ class JsonlFileSink implements JsonlSink {
     if (this.#opening !== undefined) return
     if (this.#pending.length > 0) this.#writeBatch()
     if (this.#failure) throw this.#failure
-    if (this.#fsync !== 'none' && this.#syncedGen < this.#writeGen) {
+    if (this.#fsync !== 'none' && this.#ledger.synced < this.#ledger.written) {
       try {
         fdatasyncSync(this.#fd)
       } catch (err) {
         this.#fail(err as Error)
         throw this.#failure
       }
-      this.#synced(this.#writeGen)
+      this.#ledger.covered(this.#ledger.written)
     }
   }
 
   async flush(): Promise<void> {
     await this.stored()
-    if (this.#fsync !== 'none') await this.#untilSynced(this.#writeGen)
+    if (this.#fsync !== 'none') await this.#untilSynced(this.#ledger.written)
   }
 
   close(): Promise<void> {
@@ -307,9 +262,9 @@ class JsonlFileSink implements JsonlSink {
     }
     this.#size += data.length
     this.#written = this.#head
-    const gen = ++this.#writeGen
+    const gen = this.#ledger.wrote()
     if (this.#fsync === 'always') {
-      if (batch !== undefined) this.#syncWaiters.push({ gen, waiter: batch })
+      if (batch !== undefined) this.#ledger.add(gen, batch)
       this.#startSync()
     } else {
       batch?.resolve()
@@ -329,23 +284,19 @@ class JsonlFileSink implements JsonlSink {
 
   #untilSynced(gen: number): Promise<void> | undefined {
     if (this.#failure) return Promise.reject(this.#failure)
-    if (gen <= this.#syncedGen) return undefined
-    const last = this.#syncWaiters[this.#syncWaiters.length - 1]
-    if (last !== undefined && last.gen === gen) return last.waiter.promise
-    const w = waiter()
-    this.#syncWaiters.push({ gen, waiter: w })
-    this.#startSync()
-    return w.promise
+    const until = this.#ledger.until(gen)
+    if (until !== undefined) this.#startSync()
+    return until
   }
 
   #startSync(): void {
-    if (this.#syncing || this.#failure || this.#syncedGen >= this.#writeGen) return
+    if (this.#syncing || this.#failure || this.#ledger.synced >= this.#ledger.written) return
     if (this.#syncTimer !== undefined) {
       clearTimeout(this.#syncTimer)
       this.#syncTimer = undefined
     }
     this.#syncing = true
-    const gen = this.#writeGen
+    const gen = this.#ledger.written
     const head = this.#written
     let done!: () => void
     this.#syncDone = new Promise((resolve) => {
@@ -362,10 +313,10 @@ class JsonlFileSink implements JsonlSink {
         this.#fail(err)
         return
       }
-      this.#synced(gen)
+      this.#ledger.covered(gen)
       this.#vouch(head)
       // Lines written while this sync ran wait for the next one (group commit).
-      if (this.#syncWaiters.length > 0) this.#startSync()
+      if (this.#ledger.waiting) this.#startSync()
     })
   }
 
@@ -378,23 +329,12 @@ class JsonlFileSink implements JsonlSink {
     if (failure !== undefined) this.#fail(failure)
   }
 
-  #synced(gen: number): void {
-    if (gen > this.#syncedGen) this.#syncedGen = gen
-    const waiting = this.#syncWaiters
-    let kept = 0
-    for (let i = 0; i < waiting.length; i++) {
-      if (waiting[i].gen <= this.#syncedGen) waiting[i].waiter.resolve()
-      else waiting[kept++] = waiting[i]
-    }
-    waiting.length = kept
-  }
-
   #rotate(): void {
     try {
       // The segment is complete and durable before it gets its archive name.
       if (this.#fsync !== 'none') {
         fdatasyncSync(this.#fd)
-        this.#synced(this.#writeGen)
+        this.#ledger.covered(this.#ledger.written)
       }
       // An fdatasync in flight still uses the old descriptor: close it when that ends.
       if (this.#syncing) this.#retiring = this.#fd
@@ -411,18 +351,8 @@ class JsonlFileSink implements JsonlSink {
 
   /** Records the removal of a torn tail as the next link of the chain (written and synced at once). */
   #repair(torn: { readonly bytes: number; readonly sha256: string }): void {
-    const seq = (this.#head?.seq ?? 0) + 1
-    const { hash, line } = sealRecord({
-      v: 1,
-      id: newId(),
-      time: new Date().toISOString(),
-      seq,
-      session: '',
-      prev: this.#head?.hash ?? GENESIS,
-      type: 'repair',
-      truncated: torn,
-    })
-    this.#head = { seq, hash }
+    const { line, head } = repairLine(this.#head, torn)
+    this.#head = head
     if (this.#opening !== undefined) {
       // Appended (first) once the `open` checkpoint is stored.
       this.#pending.push(line)
@@ -444,30 +374,9 @@ class JsonlFileSink implements JsonlSink {
     this.#pending = []
     this.#pendingWaiter?.reject(failure)
     this.#pendingWaiter = undefined
-    for (const w of this.#syncWaiters) w.waiter.reject(failure)
-    this.#syncWaiters = []
+    this.#ledger.fail(failure)
     if (this.#syncTimer !== undefined) clearTimeout(this.#syncTimer)
     this.#syncTimer = undefined
     return failure
-  }
-}
-
-function closeQuietly(fd: number): void {
-  try {
-    closeSync(fd)
-  } catch {}
-}
-
-function writeFully(fd: number, data: Buffer): void {
-  let off = 0
-  while (off < data.length) off += writeSync(fd, data, off, data.length - off)
-}
-
-function lastSegmentTail(path: string): ReturnType<typeof readTail> {
-  const fd = openSync(path, 'r+')
-  try {
-    return readTail(fd, path)
-  } finally {
-    closeSync(fd)
   }
 }
