@@ -248,7 +248,7 @@ class Analysis {
               break
             case 'test_command':
               // `[[ … ]]` runs no program but is a command: reported so `programs.all(…)` is not vacuous.
-              this.#builtin('[[', cursor.currentNode)
+              this.#builtin(cursor.currentNode.child(0)?.type === '[' ? '[' : '[[', cursor.currentNode)
               break
             case 'compound_statement':
               if (cursor.currentNode.child(0)?.type === '((') this.#builtin('((', cursor.currentNode)

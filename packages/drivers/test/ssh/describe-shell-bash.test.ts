@@ -166,6 +166,12 @@ describe('over-denial: valid bash that is described', () => {
   })
 })
 
+describe('valid bash tree-sitter-bash cannot parse is refused, not misread', () => {
+  test.each(['for f do echo; done', 'cat <<A; cat <<B\na\nA\nb\nB', 'v=`date` > f'])('%j', (text) => {
+    expect(agree(text).parsed).toBe(false)
+  })
+})
+
 // Pieces of command lines that stress the reader: control characters, joins, quotes, heredocs.
 const PIECES = [
   'ls',

@@ -90,7 +90,7 @@ function literal(sh: MvSyntax, part: MvNode): string | null {
   switch (sh.NodeType(part)) {
     case 'Lit': {
       const text = String(part.Value)
-      if (/(^|[^\\])[*?[{]/.test(text)) return null // a glob or brace pattern
+      if (/(^|[^\\])([*?]|\[.*\]|\{.*\})/s.test(text)) return null // a glob or brace pattern
       return text.replace(/\\(.)/gs, '$1')
     }
     case 'SglQuoted':

@@ -223,6 +223,11 @@ class Lexer {
       this.scan('brace', '}')
       return
     }
+    if (next !== undefined && /[$@*#?!\-0-9]/.test(next)) {
+      this.out += `$${next}` // a special parameter: `$$` is one expansion, not `$` before `$`
+      this.i += 2
+      return
+    }
     if (next === undefined || !EXPANDS.test(next) || (next === '"' && ctx === 'double')) {
       this.out += '\\$'
       this.i++
