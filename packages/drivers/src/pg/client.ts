@@ -160,8 +160,9 @@ export class Client extends PgClient {
   readonly #waiting: (() => void)[] = []
   #leaseExpiresAt: Date | undefined
   readonly #mode: ReadOnlyMode
-  /** Settles when the command on the wire (and its mode changes) is done: one command at a time. */
-  #turn: Promise<void> = Promise.resolve()
+  /** One command on the wire at a time (with its mode changes): whether a turn is taken, who waits. */
+  #turnTaken = false
+  readonly #turnQueue: (() => void)[] = []
   /** Resolved at the next ReadyForQuery (or when the connection ends). */
   #idleWaiters: (() => void)[] = []
   #ended = false
@@ -456,40 +457,56 @@ export class Client extends PgClient {
     facts: SqlFacts | undefined,
     expected?: readonly number[],
   ): Promise<number> {
-    const done = await this.#takeTurn()
-    const sql = facts ?? (await describePostgres(text, this.#describe))
+    const turn = this.#takeTurn()
+    const done = typeof turn === 'function' ? turn : await turn
     let plan: ModePlan | undefined
+    let sql: SqlFacts | undefined
     try {
+      sql = facts ?? (await describePostgres(text, this.#describe))
       if (expected === undefined) {
-        plan = await this.#mode.prepare(sql)
+        const prepared = this.#mode.prepare(sql)
+        plan = prepared instanceof Promise ? await prepared : prepared
         const current = plan
         this.#refuse = (err) => this.#mode.refusal(current, err)
       } else this.#refuse = (err) => err
       const rows = await this.#runNow(query, text, context, submitted, release, sql, expected)
-      if (plan !== undefined) await this.#mode.finish(plan, sql, true)
-      else this.#mode.wrote()
+      if (plan !== undefined) {
+        const finished = this.#mode.finish(plan, sql, true)
+        if (finished !== undefined) await finished
+      } else this.#mode.wrote()
       done()
       return rows
     } catch (err) {
       // The turn ends once the server is ready again: the next command must see the real state.
       const finished = plan
+      const described = sql
       this.#whenIdle()
-        .then(() => (finished === undefined ? this.#mode.wrote() : this.#mode.finish(finished, sql, false)))
+        .then(() =>
+          finished === undefined || described === undefined
+            ? this.#mode.wrote()
+            : this.#mode.finish(finished, described, false),
+        )
         .catch(() => {})
         .finally(done)
       throw err instanceof Error ? this.#mode.refusal(plan, err) : err
     }
   }
 
-  /** Waits for the previous command's turn; returns the function that ends this one. */
-  async #takeTurn(): Promise<() => void> {
-    const previous = this.#turn
-    let end!: () => void
-    this.#turn = new Promise<void>((resolve) => {
-      end = resolve
-    })
-    await previous
-    return end
+  /** This command's turn (at once when none is taken, else after the ones before it); returns its end. */
+  #takeTurn(): (() => void) | Promise<() => void> {
+    let ended = false
+    const end = () => {
+      if (ended) return
+      ended = true
+      const next = this.#turnQueue.shift()
+      if (next !== undefined) next()
+      else this.#turnTaken = false
+    }
+    if (!this.#turnTaken) {
+      this.#turnTaken = true
+      return end
+    }
+    return new Promise((resolve) => this.#turnQueue.push(() => resolve(end)))
   }
 
   /** Resolves when nothing is running on the wire. */
@@ -630,7 +647,8 @@ export class Client extends PgClient {
         { cause: err },
       )
     }
-    const done = await this.#takeTurn()
+    const turn = this.#takeTurn()
+    const done = typeof turn === 'function' ? turn : await turn
     try {
       return await dryRun(this.#channel(), plan, values, masker)
     } catch (err) {

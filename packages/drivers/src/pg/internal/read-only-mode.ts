@@ -56,6 +56,9 @@ export interface ModePlan {
   readonly opened: boolean
 }
 
+/** The common path: an autocommit read on a connection that is read-only already. */
+const PLAIN_READ: ModePlan = Object.freeze({ kind: 'read', readOnly: true, savepoint: false, opened: true })
+
 export class ReadOnlyMode {
   readonly #channel: ModeChannel
   /** Mode of the open transaction; undefined outside one. Unknown counts as read-write. */
@@ -65,13 +68,24 @@ export class ReadOnlyMode {
     this.#channel = channel
   }
 
-  /** Puts the connection in the mode `facts` need; call when nothing else is running on it. */
-  async prepare(facts: SqlFacts): Promise<ModePlan> {
+  /**
+   * Puts the connection in the mode `facts` need; call when nothing else is running on it.
+   * Synchronous (no round trip) on the common path.
+   */
+  prepare(facts: SqlFacts): ModePlan | Promise<ModePlan> {
+    const status = this.#channel.status()
+    const kind = kindOf(facts)
+    if (kind === 'read' && status === 'I' && this.#channel.sessionReadOnly() === true) {
+      this.#tx = undefined
+      return PLAIN_READ
+    }
+    return this.#prepare(facts, kind, status)
+  }
+
+  async #prepare(facts: SqlFacts, kind: Kind, status: string | undefined): Promise<ModePlan> {
     const channel = this.#channel
-    const status = channel.status()
     const inTx = status === 'T' || status === 'E'
     if (!inTx) this.#tx = undefined
-    const kind = kindOf(facts)
     if (kind === 'inert' || kind === 'begin')
       return { kind, readOnly: channel.sessionReadOnly() === true && !inTx, savepoint: false, opened: !inTx }
     if (kind === 'write') {
@@ -97,7 +111,12 @@ export class ReadOnlyMode {
   }
 
   /** After the command's ReadyForQuery: close the savepoint, note the transaction's mode. */
-  async finish(plan: ModePlan, facts: SqlFacts, ok: boolean): Promise<void> {
+  finish(plan: ModePlan, facts: SqlFacts, ok: boolean): Promise<void> | undefined {
+    if (plan === PLAIN_READ && this.#channel.status() === 'I') return undefined
+    return this.#finish(plan, facts, ok)
+  }
+
+  async #finish(plan: ModePlan, facts: SqlFacts, ok: boolean): Promise<void> {
     const channel = this.#channel
     let status = channel.status()
     // After a failure the transaction is aborted, as PostgreSQL would have it: the savepoint stays.
