@@ -1,8 +1,9 @@
 import type { Command, ExecuteContext, SessionSource } from '@warden/core'
 import { WardenDeniedError, WardenError, WardenTypeError } from '@warden/policy'
 import { Agent, type Dispatcher } from 'undici'
+import { textScrubber } from '../internal/credential-echo.js'
 import { describeHttp, normalizeUrl, stripFragment } from './describe-http.js'
-import { applyCredential, credentialNeedles, textScrubber } from './internal/apply-credential.js'
+import { applyCredential, credentialNeedles } from './internal/apply-credential.js'
 import { linkSignals } from './internal/link-signals.js'
 import { maskResponse, withUrl } from './internal/mask-response.js'
 

@@ -19,7 +19,8 @@
 //  - paths decoded as Go's net/url decodes them (the API server routes on the decoded path: `%2F` is a "/",
 //    an invalid escape is 400), optionally mounted under a path prefix (`basePath`, as behind a gateway
 //    that strips it); `Impersonate-*` headers are recorded per request (no RBAC: they are not acted on)
-//  - test hooks for what a real API server does not do: `redirect()` answers a 307 on a path, and `ignoreAccept`
+//  - test hooks for what a real API server does not do: `redirect()` answers a 307 on a path, `echoAuthorization()`
+//    reflects the caller's Authorization (as a misbehaving aggregated API or proxied backend), and `ignoreAccept`
 //    answers YAML or protobuf whatever the client asked for (a server or intermediary ignoring Accept).
 // Not implemented (a real server has them): RBAC, admission, other API groups, JSON patch, CBOR, Status objects
 // in encodings other than JSON.
@@ -129,6 +130,7 @@ export class KubeApiServer {
   /** Test hook: answer object responses in this encoding whatever Accept says. */
   ignoreAccept: 'yaml' | 'protobuf' | undefined
   readonly #redirects = new Map<string, string>()
+  readonly #echoes = new Set<string>()
   readonly #options: ApiServerOptions
   readonly #server: http.Server
   readonly #wss: WebSocketServer
@@ -206,6 +208,14 @@ export class KubeApiServer {
     return this.#rv
   }
 
+  /**
+   * Test hook: requests for exactly `path` (as sent) are answered with the caller's Authorization header,
+   * in a header and a JSON body: an aggregated API or proxied backend reflecting what it got.
+   */
+  echoAuthorization(path: string): void {
+    this.#echoes.add(path)
+  }
+
   /** Test hook: requests for exactly `path` are answered `307 Temporary Redirect` to `location`. */
   redirect(path: string, location: string): void {
     this.#redirects.set(path, location)
@@ -248,6 +258,14 @@ export class KubeApiServer {
       const path = this.#path(req)
       Object.assign(seen, { path })
       this.#authorize(req)
+      if (this.#echoes.has(req.url!.split('?')[0]!)) {
+        const authorization = String(req.headers.authorization)
+        res.writeHead(200, { 'content-type': 'application/json', 'x-echo': authorization })
+        res.end(
+          JSON.stringify({ kind: 'Echo', apiVersion: 'v1', authorization, token: authorization.slice(7) }),
+        )
+        return
+      }
       const url = new URL(req.url!, 'http://x')
       const body = await readBody(req)
       await this.#route(req.method!, path, url, body, req, res)

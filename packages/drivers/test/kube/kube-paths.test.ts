@@ -399,3 +399,34 @@ describe('impersonation', () => {
     expect(server.seen.at(-1)).toMatchObject({ impersonate: { 'impersonate-user': 'viewer' } })
   })
 })
+
+describe('the bearer token never comes back', () => {
+  test('a response echoing Authorization is scrubbed in the body and the headers', async () => {
+    const path = `${PREFIX}/api/v1/namespaces/team/pods/web/proxy/debug`
+    server.echoAuthorization(path)
+    const { warden: w, session: s } = await (async () => {
+      const w = createWarden({
+        policy: compilePolicy({ defaults: { effect: 'allow' }, rules: [] }),
+        broker: broker(),
+        audit,
+      })
+      return { warden: w, session: await w.session({ principal: { id: 'admin', type: 'user' } }) }
+    })()
+    const kcOpen = new KubeConfig(s, {
+      resource: 'prod',
+      cluster: { server: `${origin}${PREFIX}`, caData: tls.caData },
+    })
+    const core = kcOpen.makeApiClient(k8s.CoreV1Api)
+    const answer = await core.connectGetNamespacedPodProxyWithPathWithHttpInfo({
+      name: 'web',
+      namespace: 'team',
+      path: 'debug',
+    })
+    expect(server.seen.at(-1)).toMatchObject({ url: path, authorization: `Bearer ${canary}` })
+    const shown = JSON.stringify(answer)
+    expect(shown).not.toContain(canary)
+    expect(shown).toContain('[secret]')
+    noCanary()
+    await w.close()
+  })
+})

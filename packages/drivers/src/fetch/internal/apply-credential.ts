@@ -1,6 +1,7 @@
 // Puts a broker credential on request headers, right before the request leaves. The only place /fetch reveals.
 import { type Credential, revealSecret } from '@warden/core'
 import { WardenError } from '@warden/policy'
+import { echoNeedles, textScrubber } from '../../internal/credential-echo.js'
 
 export function applyCredential(headers: Headers, credential: Credential): void {
   switch (credential.type) {
@@ -31,33 +32,17 @@ export function credentialHeaderNames(credential: Credential): string[] {
     : ['authorization']
 }
 
-/**
- * Every value `credential` puts on a request (the header values and the raw secrets in them, also
- * JSON-escaped), longest first; very short values are left out (they would mangle ordinary text and are
- * no real credential).
- */
+/** Every value `credential` puts on a request, and the raw secrets in them (see echoNeedles). */
 export function credentialNeedles(credential: Credential): string[] {
   const headers = new Headers()
   applyCredential(headers, credential)
-  const values = new Set<string>()
-  for (const [, v] of headers) values.add(v)
-  if (credential.type === 'token') values.add(revealSecret(credential.token))
-  if (credential.type === 'password') values.add(revealSecret(credential.password))
-  for (const v of [...values]) values.add(JSON.stringify(v).slice(1, -1))
-  return [...values].filter((v) => v.length >= 4).sort((a, b) => b.length - a.length)
+  const values = [...headers].map(([, v]) => v)
+  if (credential.type === 'token') values.push(revealSecret(credential.token))
+  if (credential.type === 'password') values.push(revealSecret(credential.password))
+  return echoNeedles(values)
 }
 
-/** A function replacing every credential needle with `[secret]`, or undefined when it injects nothing. */
+/** A function replacing every credential value with `[secret]`, or undefined when it injects nothing. */
 export function credentialScrubber(credential: Credential): ((text: string) => string) | undefined {
   return textScrubber(credentialNeedles(credential))
-}
-
-export function textScrubber(needles: readonly string[]): ((text: string) => string) | undefined {
-  // Longest first, so "Bearer X" is replaced whole before X.
-  if (needles.length === 0) return undefined
-  return (text) => {
-    let out = text
-    for (const n of needles) if (out.includes(n)) out = out.split(n).join('[secret]')
-    return out
-  }
 }

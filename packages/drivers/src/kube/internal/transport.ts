@@ -13,6 +13,7 @@ import { revealSecret } from '@warden/core'
 import { type KubeFacts, WardenDeniedError, WardenError } from '@warden/policy'
 import type { Dispatcher } from 'undici'
 import { linkSignals } from '../../fetch/internal/link-signals.js'
+import { echoNeedles, textScrubber } from '../../internal/credential-echo.js'
 import { readCapped } from '../../internal/read-capped.js'
 import { describeKube, impersonates, WRITE_VERBS } from '../describe-kube.js'
 import { acceptRefusal, isJsonMediaType, responseNeed, responseRefusal } from './encoding.js'
@@ -180,10 +181,15 @@ export class KubeTransport {
             `refusing ${method.toUpperCase()} ${url.pathname}: ${asked}; ask for application/json`,
           )
         const res = await this.#send(method, url, h, body, context, signal)
-        const text = await readCapped(res, this.#o.maxBufferBytes, 'a Kubernetes response')
+        // Something answering through the API server (a proxy subresource, an aggregated API) may echo
+        // the bearer token: it never reaches the caller, in the body or a header.
+        const authorization = bearer(context.lease?.credential)
+        const scrub =
+          textScrubber(echoNeedles([authorization, authorization.replace(/^Bearer /, '')])) ?? ((t) => t)
+        const text = scrub(await readCapped(res, this.#o.maxBufferBytes, 'a Kubernetes response'))
         const out: Record<string, string> = {}
         res.headers.forEach((v, k) => {
-          out[k] = v
+          out[k] = scrub(v)
         })
         delete out['content-length']
         delete out['content-encoding']
