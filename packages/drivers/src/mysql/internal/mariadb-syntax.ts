@@ -94,6 +94,31 @@ function recognize(t: readonly string[], spans: readonly number[], text: string)
   }
   if (first === 'HELP' && t.length === 2 && t[1] === "'")
     return { edits: [whole(t, 'SELECT 1')], part: { count: 1, type: 'HELP' } }
+  if (first === 'GET') return getDiagnostics(t)
+  if (first === 'SHOW' && t[1] === 'CREATE') {
+    const r = showCreate(t, spans, text)
+    if (r !== undefined) return r
+  }
+  if (first === 'UNLOCK' && t[1] === 'TABLE' && t.length === 2)
+    return { edits: [{ from: 1, to: 2, replacement: 'TABLES' }], part: ONE }
+  if (first === 'FLUSH') {
+    // FLUSH [NO_WRITE_TO_BINLOG|LOCAL] TABLE t, … : the parser knows only TABLES.
+    const k = t[1] === 'NO_WRITE_TO_BINLOG' || t[1] === 'LOCAL' ? 2 : 1
+    if (t[k] === 'TABLE') edits.push({ from: k, to: k + 1, replacement: 'TABLES' })
+  }
+  if (first === 'SELECT') {
+    // SELECT … INTO @a, @b …: assigns user variables (INTO OUTFILE/DUMPFILE is not this form).
+    const into = topLevel(t, 'INTO', 1)
+    if (into > 0) {
+      let k = into + 1
+      while (t[k] === '@' && isName(t[k + 1]) && spans[2 * k + 1] === spans[2 * k + 2]) {
+        k += 2
+        if (t[k] !== ',') break
+        k++
+      }
+      if (k > into + 1 && t[k - 1] !== ',') edits.push({ from: into, to: k, replacement: '' })
+    }
+  }
   if (first === 'DO' && t.length > 1) {
     edits.push({ from: 0, to: 1, replacement: 'SELECT' })
     part = { count: 1, type: 'DO' }
@@ -126,7 +151,39 @@ function recognize(t: readonly string[], spans: readonly number[], text: string)
   }
   for (let k = 1; k < t.length; k++) {
     const w = t[k]
-    if (w === ':' && t[k + 1] === '=' && spans[2 * k + 1] === spans[2 * k + 2])
+    if (COMPOUND_UNITS.has(w as string) && t[k - 1] !== '.')
+      edits.push({ from: k, to: k + 1, replacement: 'SECOND' }) // reserved words: never a name
+    else if (w === 'INTERVAL' && t[k + 1] === '(' && t[k - 1] !== '.') {
+      // INTERVAL(n, n1, …), the function (a comma inside), not INTERVAL (expr) unit.
+      const close = closing(t, k + 1)
+      if (close > 0 && topLevel(t.slice(0, close), ',', k + 2) > 0)
+        edits.push({ from: k, to: k + 1, replacement: '`interval`' })
+    } else if (w === 'MATCH' && t[k + 1] !== '(') {
+      // MATCH a, t.b AGAINST (…) → MATCH (a, t.b) AGAINST (…)
+      let j = k + 1
+      for (;;) {
+        const end = nameEnd(t, j)
+        if (end < 0) break
+        j = end
+        if (t[j] === '.' && isName(t[j + 1])) j += 2
+        if (t[j] !== ',') break
+        j++
+      }
+      if (j > k + 1 && t[j] === 'AGAINST' && t[j - 1] !== ',')
+        edits.push(
+          { from: k, to: k + 1, replacement: 'MATCH (' },
+          { from: j, to: j + 1, replacement: ') AGAINST' },
+        )
+    } else if (DYNAMIC_COLUMN_FUNCTIONS.has(w as string) && t[k + 1] === '(' && t[k - 1] !== '.') {
+      const r = dynamicColumnTypes(t, k + 1)
+      if (r === undefined) return undefined
+      edits.push(...r)
+    } else if (w === 'CHAR' && t[k + 1] === '(' && t[k - 1] !== 'AS') {
+      // CHAR(n, … USING charset): the character set names no table or function.
+      const close = closing(t, k + 1)
+      if (close > 0 && t[close - 2] === 'USING' && isName(t[close - 1]) && depthAt(t, k + 1, close - 2) === 1)
+        edits.push({ from: close - 2, to: close, replacement: '' })
+    } else if (w === ':' && t[k + 1] === '=' && spans[2 * k + 1] === spans[2 * k + 2])
       edits.push({ from: k, to: k + 2, replacement: '=' }) // `@v := x` assigns; `=` reads the same names
     else if (w === 'WITH' && t[k + 1] === 'ROLLUP' && ROLLUP_FOLLOWERS.has(t[k + 2] ?? ''))
       edits.push({ from: k, to: k + 2, replacement: '' })
@@ -144,6 +201,121 @@ function recognize(t: readonly string[], spans: readonly number[], text: string)
   }
   if (edits.length === 0 && part === ONE) return undefined
   return { edits, part }
+}
+
+/** MariaDB's compound interval units (reserved words), which the parser does not know. */
+const COMPOUND_UNITS = new Set([
+  'DAY_HOUR',
+  'DAY_MINUTE',
+  'DAY_SECOND',
+  'DAY_MICROSECOND',
+  'HOUR_MINUTE',
+  'HOUR_SECOND',
+  'HOUR_MICROSECOND',
+  'MINUTE_SECOND',
+  'MINUTE_MICROSECOND',
+  'SECOND_MICROSECOND',
+  'YEAR_MONTH',
+])
+/** Dynamic-column functions whose arguments carry `AS type`. */
+const DYNAMIC_COLUMN_FUNCTIONS = new Set(['COLUMN_GET', 'COLUMN_CREATE', 'COLUMN_ADD', 'COLUMN_JSON'])
+/** The words a dynamic column's `AS type` may have. */
+const TYPE_WORD = /^[A-Z][A-Z0-9_]*$/
+
+/** The index of the `)` closing the `(` at k, or -1. */
+function closing(t: readonly string[], k: number): number {
+  let depth = 0
+  for (let i = k; i < t.length; i++) {
+    if (t[i] === '(') depth++
+    else if (t[i] === ')' && --depth === 0) return i
+  }
+  return -1
+}
+
+/** The parenthesis depth just before token `at`, counting from the `(` at k (which makes it 1). */
+function depthAt(t: readonly string[], k: number, at: number): number {
+  let depth = 0
+  for (let i = k; i < at; i++) {
+    if (t[i] === '(') depth++
+    else if (t[i] === ')') depth--
+  }
+  return depth
+}
+
+/**
+ * `COLUMN_GET(blob, n AS type)`, `COLUMN_CREATE(n, v AS type, …)`: edits removing each `AS type` of
+ * the call whose `(` is at k (a type is words, and numbers in parentheses right after its first word:
+ * `CHAR CHARACTER SET latin1`, `DECIMAL(10, 2)`); undefined when an `AS` is followed by anything else.
+ */
+function dynamicColumnTypes(t: readonly string[], k: number): Edit[] | undefined {
+  const close = closing(t, k)
+  if (close < 0) return undefined
+  const edits: Edit[] = []
+  let depth = 0
+  for (let i = k; i < close; i++) {
+    if (t[i] === '(') depth++
+    else if (t[i] === ')') depth--
+    else if (depth === 1 && t[i] === 'AS') {
+      let j = i + 1
+      let inner = 0
+      if (!TYPE_WORD.test(t[j] ?? '')) return undefined
+      for (; j < close; j++) {
+        const w = t[j] as string
+        if (w === '(' && j === i + 2) inner++
+        else if (w === ')' && inner === 1) inner--
+        else if (w === ',' && inner === 0) break
+        // words outside parentheses, only numbers and commas inside: DECIMAL(10, 2), never a query
+        else if (!(inner === 0 ? TYPE_WORD.test(w) : isNumber(w) || w === ',')) return undefined
+      }
+      if (j === i + 1 || inner !== 0) return undefined
+      edits.push({ from: i, to: j, replacement: '' })
+      i = j - 1
+    }
+  }
+  return edits
+}
+
+/**
+ * `GET [CURRENT|STACKED] DIAGNOSTICS [CONDITION n|@v] @a = ITEM, …`: reads the diagnostics area
+ * into user variables, nothing else.
+ */
+function getDiagnostics(t: readonly string[]): Recognized | undefined {
+  let k = 1
+  if (t[k] === 'CURRENT' || t[k] === 'STACKED') k++
+  if (t[k++] !== 'DIAGNOSTICS') return undefined
+  if (t[k] === 'CONDITION') {
+    if (isNumber(t[k + 1])) k += 2
+    else if (t[k + 1] === '@' && isName(t[k + 2])) k += 3
+    else return undefined
+  }
+  for (;;) {
+    if (!(t[k] === '@' && isName(t[k + 1]) && t[k + 2] === '=' && TYPE_WORD.test(t[k + 3] ?? '')))
+      return undefined
+    k += 4
+    if (k === t.length) break
+    if (t[k++] !== ',') return undefined
+  }
+  return { edits: [whole(t, 'SELECT 1')], part: { count: 1, type: 'GET DIAGNOSTICS' } }
+}
+
+/**
+ * `SHOW CREATE DATABASE|SCHEMA [IF NOT EXISTS] db` (→ `SHOW DATABASES`: names no table) and
+ * `SHOW CREATE SEQUENCE s` (→ `SHOW CREATE TABLE s`: a sequence is a table).
+ */
+function showCreate(t: readonly string[], spans: readonly number[], text: string): Recognized | undefined {
+  if (t[2] === 'DATABASE' || t[2] === 'SCHEMA') {
+    let k = 3
+    if (t[k] === 'IF' && t[k + 1] === 'NOT' && t[k + 2] === 'EXISTS') k += 3
+    if (isName(t[k]) && k + 1 === t.length)
+      return { edits: [whole(t, 'SHOW DATABASES')], part: { count: 1, type: 'SHOW' } }
+    return undefined
+  }
+  if (t[2] === 'SEQUENCE') {
+    const end = nameEnd(t, 3)
+    if (end < 0 || end !== t.length) return undefined
+    return { edits: [whole(t, `SHOW CREATE TABLE ${text.slice(spans[6], spans[2 * end - 1])}`)], part: ONE }
+  }
+  return undefined
 }
 
 const ROLLUP_FOLLOWERS = new Set([
