@@ -31,6 +31,18 @@ describe('warden demo', () => {
     const byCommand = (prefix: string) => commands.find((rec) => String(rec.command).startsWith(prefix))
     expect(byCommand('DROP TABLE')?.decision).toMatchObject({ effect: 'deny', rule: 'destructive-sql' })
     expect(byCommand('DELETE FROM orders')?.outcome.status).toBe('denied')
+    // A read the policy allowed, refused by PostgreSQL under the read-only mode: nothing deleted
+    // (the agent's UPDATE of the disputed order below still finds its row).
+    const report = byCommand('SELECT order_report()')
+    expect(report?.decision).toMatchObject({ effect: 'allow', rule: 'readers-select' })
+    expect(report?.outcome).toMatchObject({
+      status: 'denied',
+      code: 'ERR_WARDEN_DENIED',
+      rule: 'warden:read-only',
+    })
+    expect(r.stdout).toMatch(
+      /refused \[ERR_WARDEN_DENIED\].*read-only|refused \[ERR_WARDEN_DENIED\].*server refused/,
+    )
     const update = byCommand("UPDATE orders SET status = 'refunded'")
     expect(update?.decision.effect).toBe('approve')
     expect(update?.approval).toMatchObject({ status: 'approved' })

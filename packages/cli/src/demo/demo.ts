@@ -147,6 +147,11 @@ export async function runDemo(argv: string[]): Promise<number> {
       'allowed, PII masked',
       'SELECT id, name, email, ssn, phone FROM customers ORDER BY id',
     )
+    await attempt(
+      service,
+      'allowed by policy as a read, but the function deletes: the server refuses it',
+      'SELECT order_report()',
+    )
     await attempt(service, 'blocked: DROP', 'DROP TABLE orders')
     await attempt(service, 'blocked: DELETE without WHERE', 'DELETE FROM orders')
 

@@ -28,4 +28,10 @@ INSERT INTO orders VALUES
   (102, 2,  75.00, 'paid'),
   (103, 3, 310.99, 'shipped'),
   (104, 1,  12.00, 'disputed');
+-- Reads like a report, deletes like a cleanup: no parser sees inside it, the server does.
+CREATE FUNCTION order_report() RETURNS bigint LANGUAGE plpgsql AS $$
+BEGIN
+  DELETE FROM orders WHERE status = 'disputed';
+  RETURN (SELECT count(*) FROM orders);
+END $$;
 `
