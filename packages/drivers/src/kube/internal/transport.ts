@@ -1,21 +1,13 @@
 // The one path every guarded Kubernetes request takes: describe → session.execute (decide, approve, lease,
 // audit) → the real request with the broker's bearer token, to the cluster's own origin only → mask.
-import type {
-  ApprovalPreview,
-  Command,
-  Credential,
-  ExecuteContext,
-  Masker,
-  Session,
-  SessionSource,
-} from '@warden/core'
-import { revealSecret } from '@warden/core'
+import type { Command, ExecuteContext, Masker, Session, SessionSource } from '@warden/core'
 import { type KubeFacts, WardenDeniedError, WardenError } from '@warden/policy'
 import type { Dispatcher } from 'undici'
 import { linkSignals } from '../../fetch/internal/link-signals.js'
 import { echoNeedles, textScrubber } from '../../internal/credential-echo.js'
 import { readCapped } from '../../internal/read-capped.js'
 import { describeKube, impersonates, WRITE_VERBS } from '../describe-kube.js'
+import { bearer, dryRunPreview } from './dry-run-preview.js'
 import { acceptRefusal, isJsonMediaType, responseNeed, responseRefusal } from './encoding.js'
 import { type KubeMaskContext, maskKubeValue } from './mask-kube.js'
 
@@ -163,7 +155,14 @@ export class KubeTransport {
     const { command: base, facts } = await this.describe(method, url, h)
     const session = this.#o.source.current()
     const command: Command = WRITE_VERBS.has(facts.verb)
-      ? { ...base, preview: () => this.#preview(session, method, url, h, body, facts) }
+      ? {
+          ...base,
+          preview: async () =>
+            dryRunPreview(
+              { lease: await session.lease(this.#o.resource, this.#o.scope), ...this.#o },
+              { method, url, headers: h, body, facts },
+            ),
+        }
       : base
     return session.execute(
       command,
@@ -351,66 +350,6 @@ export class KubeTransport {
     else if (v?.kind === 'Table' && Array.isArray(v.rows)) context.rows(v.rows.length)
     return JSON.stringify(maskKubeValue(value, mask))
   }
-
-  /** Approval preview: the same request with dryRun=All, summarized (names and counts only, never data). */
-  async #preview(
-    session: Session,
-    method: string,
-    url: URL,
-    headers: Headers,
-    body: unknown,
-    facts: KubeFacts,
-  ): Promise<ApprovalPreview> {
-    const dry = new URL(url)
-    dry.searchParams.set('dryRun', 'All')
-    const lease = await session.lease(this.#o.resource, this.#o.scope)
-    const h = new Headers(headers)
-    h.set('authorization', bearer(lease.credential))
-    h.set('accept-encoding', 'identity')
-    // The summary reads names and counts from plain JSON, whatever the caller asked for.
-    h.set('accept', 'application/json')
-    const init = {
-      method,
-      headers: h,
-      body: body ?? undefined,
-      redirect: 'manual',
-      dispatcher: this.#o.dispatcher,
-    }
-    const res = await fetch(dry, init as unknown as RequestInit)
-    const text = await readCapped(res, this.#o.maxBufferBytes, 'a Kubernetes response')
-    let parsed: any
-    try {
-      parsed = JSON.parse(text)
-    } catch {
-      parsed = undefined
-    }
-    const target = `${facts.resource}${facts.namespace ? ` in ${facts.namespace}` : ''}${facts.name ? ` named ${facts.name}` : ''}`
-    if (!res.ok) {
-      const reason = typeof parsed?.reason === 'string' ? parsed.reason : `HTTP ${res.status}`
-      return {
-        summary: `dry run of ${facts.verb} ${target} fails: ${reason}`,
-        dryRun: { ok: false, status: res.status, reason },
-      }
-    }
-    const items = Array.isArray(parsed?.items) ? parsed.items : undefined
-    const kind = typeof parsed?.kind === 'string' ? parsed.kind : ''
-    const summary =
-      items !== undefined
-        ? `dry run: ${facts.verb} ${target} affects ${items.length} object(s)`
-        : `dry run: ${facts.verb} ${target} succeeds${kind && kind !== 'Status' ? ` (${kind})` : ''}`
-    return {
-      summary,
-      ...(items !== undefined ? { rowsAffected: [items.length] } : {}),
-      dryRun: {
-        ok: true,
-        status: res.status,
-        kind,
-        names: items
-          ? items.map((i: any) => String(i?.metadata?.name ?? '')).slice(0, 50)
-          : [String(parsed?.metadata?.name ?? parsed?.details?.name ?? facts.name)],
-      },
-    }
-  }
 }
 
 function parseJson(text: string): unknown {
@@ -423,19 +362,4 @@ function parseJson(text: string): unknown {
       'the Kubernetes API returned a JSON content type with a body that does not parse',
     )
   }
-}
-
-/** The `Authorization` value for a broker credential; the only place /kube reveals a secret. */
-export function bearer(credential: Credential | undefined): string {
-  if (credential === undefined)
-    throw new WardenError('ERR_WARDEN_BROKER', 'no lease was issued for the Kubernetes request')
-  if (credential.type === 'token') return `Bearer ${revealSecret(credential.token)}`
-  if (credential.type === 'headers') {
-    const entry = Object.entries(credential.headers).find(([k]) => k.toLowerCase() === 'authorization')
-    if (entry) return revealSecret(entry[1])
-  }
-  throw new WardenError(
-    'ERR_WARDEN_BROKER',
-    `the broker issued a ${credential.type} credential for a Kubernetes resource; expected a bearer token (type "token")`,
-  )
 }
