@@ -3,7 +3,17 @@
 // `ro/` may be read, `rw/` may also be written; files are owned by the login account, so a refusal
 // on disk is the guard's, never the server's permissions.
 import { chownSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
-import { createWarden, memorySink, Secret, type Session, type Warden } from '@warden/core'
+import { inspect } from 'node:util'
+import {
+  type Broker,
+  createWarden,
+  type Lease,
+  memorySink,
+  revealSecret,
+  Secret,
+  type Session,
+  type Warden,
+} from '@warden/core'
 import { Client, sshCaBroker } from '@warden/drivers/ssh'
 import { compilePolicy } from '@warden/policy'
 import type { SFTPWrapper } from 'ssh2'
@@ -35,10 +45,18 @@ const root = `/tmp/warden-sftp-flags-${process.pid}`
 const ro = `${root}/ro`
 const rw = `${root}/rw`
 let owner: { uid: number; gid: number }
+const leases: Lease[] = []
+const errors: unknown[] = []
 
 type Cb<T> = (err: Error | null | undefined, value?: T) => void
+/** Every error a call ends with is kept, so the last test can prove none carries key material. */
 const call = <T>(fn: (cb: Cb<T>) => void) =>
-  new Promise<T>((resolve, reject) => fn((err, value) => (err ? reject(err) : resolve(value as T))))
+  new Promise<T>((resolve, reject) =>
+    fn((err, value) => {
+      if (err) errors.push(err)
+      return err ? reject(err) : resolve(value as T)
+    }),
+  )
 
 /** A file owned by the login account, mode 0644, with `content`. */
 function seed(file: string, content = 'keep'): void {
@@ -60,7 +78,16 @@ beforeAll(async () => {
     hostKeys: { 'files-1': [sshd.hostKey] },
   })
   audit = memorySink()
-  warden = createWarden({ policy: compilePolicy(POLICY), broker: ca, audit })
+  // Keeps the issued leases so the last test can look for their private keys in every record and error.
+  const broker: Broker = {
+    issue: async (request) => {
+      const lease = await ca.issue(request)
+      leases.push(lease)
+      return lease
+    },
+    revoke: (lease) => ca.revoke(lease),
+  }
+  warden = createWarden({ policy: compilePolicy(POLICY), broker, audit })
   session = await warden.session({ principal: { id: 'deployer', type: 'service', claims: { root } } })
   client = new Client(session)
   await new Promise<void>((resolve, reject) => {
@@ -418,4 +445,24 @@ describe('handle operations', () => {
     await call((cb) => sftp.close(dir, cb))
     expect(statSync(ro).mode & 0o777).not.toBe(0o777)
   })
+})
+
+test('no record and no error carries the CA key or a leased private key', () => {
+  expect(leases.length).toBeGreaterThan(0)
+  expect(errors.length).toBeGreaterThan(0)
+  const canaries = [sshd.caKey.split('\n')[1]!]
+  for (const lease of leases) {
+    if (lease.credential.type !== 'ssh') throw new Error('not ssh')
+    canaries.push(
+      ...revealSecret(lease.credential.privateKey)
+        .split('\n')
+        .filter((l) => l && !l.startsWith('-----')),
+    )
+  }
+  const places = [
+    audit.lines.join('\n'),
+    ...errors.map((e) => `${inspect(e, { depth: 6 })} ${JSON.stringify(e)}`),
+    inspect(sftp, { depth: 4 }),
+  ]
+  for (const place of places) for (const canary of canaries) expect(place).not.toContain(canary)
 })
