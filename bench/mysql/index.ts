@@ -24,6 +24,8 @@ import { writeFigures } from '../summary/figures.js'
 const HOST = process.env.MYSQL_HOST ?? '127.0.0.1'
 const PORT = Number(process.env.MYSQL_PORT ?? 3306)
 const SQL = 'SELECT id, name, email FROM bench_customers WHERE id = ?'
+const WRITE_SQL = "UPDATE bench_tags SET tag = 't' WHERE id = ?"
+const MIXED_N = 1000
 const THROUGHPUT_MS = 2500
 const LATENCY_N = 2000
 
@@ -54,6 +56,18 @@ masks:
 `
 
 type Query = (id: number) => Promise<unknown>
+
+/** Median µs of a write followed by a read on the same pool (each one a read-only mode switch when guarded). */
+async function mixedLatency(write: Query, read: Query): Promise<number> {
+  const samples: number[] = []
+  for (let i = 0; i < MIXED_N; i++) {
+    const t = performance.now()
+    await write((i % 1000) + 1)
+    await read((i % 1000) + 1)
+    samples.push((performance.now() - t) * 1000)
+  }
+  return stats(samples).median
+}
 
 /** Queries per second at concurrency 8, and this process's CPU time per query (user + system). */
 async function throughput(query: Query): Promise<{ qps: number; cpuUs: number }> {
@@ -157,6 +171,8 @@ async function main(): Promise<void> {
       't',
     ])
     await admin.query(`INSERT INTO \`${database}\`.bench_customers VALUES ?`, [values])
+    await admin.query(`CREATE TABLE \`${database}\`.bench_tags (id INT PRIMARY KEY, tag VARCHAR(10))`)
+    await admin.query(`INSERT INTO \`${database}\`.bench_tags VALUES ?`, [values.map((v) => [v[0], 't'])])
 
     const modes: Record<string, Query> = {
       'raw query': (n) => raw.query(SQL, [n]),
@@ -188,6 +204,30 @@ async function main(): Promise<void> {
         if (prev === undefined || s.median < prev.median) lat[name] = { median: s.median, p99: s.p99 }
       }
     }
+    // The server-enforced read-only mode: free for a run of reads (the session stays READ ONLY),
+    // one SET round trip each way when a connection alternates writes and reads (driver-only pool
+    // and raw pool of one connection each, so every pair lands on the same connection).
+    const rawOne = mysql.createPool({ ...base, connectionLimit: 1, user, password })
+    const driverOne = createPool(passThrough, { ...base, connectionLimit: 1, resource: 'bench' })
+    let mixed: { raw: number; driver: number }
+    try {
+      const rw = (pool: { query: (text: string, values: unknown[]) => Promise<unknown> }) => ({
+        write: (id: number) => pool.query(WRITE_SQL, [id]),
+        read: (id: number) => pool.query(SQL, [id]),
+      })
+      const r = rw(rawOne)
+      const g = rw(driverOne)
+      await mixedLatency(r.write, r.read)
+      await mixedLatency(g.write, g.read)
+      mixed = { raw: Infinity, driver: Infinity }
+      for (let round = 0; round < 2; round++) {
+        mixed.raw = Math.min(mixed.raw, await mixedLatency(r.write, r.read))
+        mixed.driver = Math.min(mixed.driver, await mixedLatency(g.write, g.read))
+      }
+    } finally {
+      await rawOne.end().catch(() => {})
+      await driverOne.end().catch(() => {})
+    }
     const d = await describeMicros()
     const f = (n: number) => n.toFixed(0)
     const row = (name: string, rawName: string) =>
@@ -217,6 +257,8 @@ ${table}
 
 "driver only" runs the guarded pool over a session whose \`execute\` just calls the command (no decision, masking or audit): the mysql driver's own cost; the rest of the guarded overhead is core's pipeline (see the core section). Measured on the compiled packages (\`dist/\`); "client CPU per query" is this process's user + system CPU time during the throughput run per query, the stable measure of the client side's cost (the relay-hop row includes the relay, which runs in this process). Load average at the start of this run: ${load} (the machine is shared; wall-clock variance is large).
 
+Server-enforced reads (issue 14): a guarded connection stays \`SET SESSION TRANSACTION READ ONLY\` between reads, so the common path (autocommit reads on a pool, the rows above) sends nothing extra; the cost there is the driver's bookkeeping, inside "driver only". A connection that alternates a write and a read switches the mode twice (one \`SET SESSION TRANSACTION\` round trip each): write + read pair on one connection, median ${f(mixed.raw)} µs raw vs ${f(mixed.driver)} µs driver-only guarded (+${f(mixed.driver - mixed.raw)} µs per pair).
+
 describeMysql: cached ${d.cached.toFixed(2)} µs, uncached ${d.uncached.toFixed(1)} µs (median; short SELECT: lexer pass + sqlparser-rs WASM + walk + freeze).`
     console.log(markdown)
     writeSection('mysql', markdown)
@@ -237,6 +279,12 @@ describeMysql: cached ${d.cached.toFixed(2)} µs, uncached ${d.uncached.toFixed(
       ],
       metrics: [
         { key: 'describe.mysql.cached', label: 'describeMysql, cached', value: d.cached, unit: 'µs' },
+        {
+          key: 'mysql.readonly.transition_pair',
+          label: 'mysql read-only mode: added median per write+read pair on one connection',
+          value: mixed.driver - mixed.raw,
+          unit: 'µs',
+        },
         {
           key: 'describe.mysql.uncached',
           label: 'describeMysql, uncached short SELECT',
