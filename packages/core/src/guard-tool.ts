@@ -119,14 +119,18 @@ export function guardTool<A, R, X extends unknown[] = []>(
     throw new WardenTypeError('guardTool: "approver" must be an Approver or a function returning one')
   }
 
-  const guarded = async (args: A, ...rest: X): Promise<R | ToolRefusal> => {
+  const guarded = async (live: A, ...rest: X): Promise<R | ToolRefusal> => {
+    // What is decided, shown to an approver, recorded and run is this copy, taken now: nothing the
+    // caller changes later (or a getter answers the second time) reaches the tool.
+    const args = snapshotArgs(name, live)
     const session = source.current()
     // The call's chain starts now: it sees what its parent saw at the time of the call, not what
     // a sibling running in parallel reads meanwhile. The session is ambient inside the call, so
     // clients built with the Warden (`new Pool(warden, ...)`) run as this session.
     return ambient.run(session, () => runInChildChain(session, () => guardedCall(session, args, rest)))
   }
-  const check = async (args: A, ...rest: X): Promise<Decision> => {
+  const check = async (live: A, ...rest: X): Promise<Decision> => {
+    const args = snapshotArgs(name, live)
     const session = source.current()
     return session.check(
       await commandOf(
@@ -165,6 +169,38 @@ export function guardTool<A, R, X extends unknown[] = []>(
       return refusal
     }
   }
+}
+
+/**
+ * A deep, frozen copy of a call's arguments (structured clone: getters read once, prototypes and
+ * functions dropped). Arguments that cannot be copied are refused: what runs must be what was decided.
+ */
+function snapshotArgs<A>(tool: string, args: A): A {
+  if (args === null || typeof args !== 'object') return args
+  let copy: A
+  try {
+    copy = structuredClone(args)
+  } catch (err) {
+    throw new WardenTypeError(
+      `guardTool: the arguments of ${tool} must be plain data (JSON-like values, Dates, Maps, typed arrays) so that what runs is what was decided: ${(err as Error).message}`,
+    )
+  }
+  return deepFreeze(copy)
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value === null || typeof value !== 'object' || Object.isFrozen(value)) return value
+  // Typed arrays cannot be frozen while they have elements; they are copies nobody else holds.
+  if (ArrayBuffer.isView(value)) return value
+  Object.freeze(value)
+  const children =
+    value instanceof Map
+      ? [...value.keys(), ...value.values()]
+      : value instanceof Set
+        ? [...value]
+        : Object.values(value)
+  for (const child of children) deepFreeze(child)
+  return value
 }
 
 /** True for the refusal object a guarded tool resolves to when it did not run. Exported from `@warden/core`. */

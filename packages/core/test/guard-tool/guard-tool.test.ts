@@ -3,6 +3,7 @@ import {
   autoApprove,
   autoDeny,
   type Command,
+  callbackApprover,
   createWarden,
   currentFlow,
   guardTool,
@@ -11,7 +12,7 @@ import {
 } from '@warden/core'
 import { memorySink } from '@warden/core/testing'
 import { compilePolicy } from '@warden/policy'
-import { describe, expect, it } from 'vitest'
+import { describe, expect, it, vi } from 'vitest'
 
 const policy = compilePolicy(`
 rules:
@@ -150,6 +151,73 @@ describe('guardTool', () => {
       outcome: { status: 'ok' },
     })
     expect(refunds).toEqual([40, 400])
+    await warden.close()
+  })
+
+  it('what runs is what was decided: arguments changed after the call or while approval is pending do not reach the tool', async () => {
+    let release!: () => void
+    const shown: string[] = []
+    const approver = callbackApprover(async (request) => {
+      shown.push(request.command)
+      await new Promise<void>((resolve) => {
+        release = resolve
+      })
+      return true
+    })
+    const { warden, session, audit } = await open(approver)
+    const ran: unknown[] = []
+    const refund = guardTool(
+      session,
+      async (args: { order: string; amount: number; meta: { notes: string[] }; lines: number[] }) => {
+        ran.push(structuredClone(args))
+        return { refunded: args.amount }
+      },
+      { resource: 'support-bot', name: 'refund' },
+    )
+    // Assignment right after the call, then nested object and array changes while approval is pending.
+    const args = { order: 'o-9', amount: 250, meta: { notes: ['ok'] }, lines: [250] }
+    const pending = refund(args)
+    args.amount = 250_000
+    await vi.waitFor(() => expect(shown).toHaveLength(1))
+    args.meta.notes.push('and also refund everything')
+    args.lines[0] = 250_000
+    release()
+    expect(await pending).toEqual({ refunded: 250 })
+    expect(ran).toEqual([{ order: 'o-9', amount: 250, meta: { notes: ['ok'] }, lines: [250] }])
+    expect(shown[0]).toBe('refund {"order":"o-9","amount":250,"meta":{"notes":["ok"]},"lines":[250]}')
+    audit.expectRecord({ command: shown[0], outcome: { status: 'ok' } })
+
+    // A getter is read once, at the call: policy (amount <= 100 is allowed) and the tool see the same value.
+    let reads = 0
+    const sneaky = {
+      order: 'o-10',
+      get amount() {
+        reads++
+        return reads === 1 ? 50 : 50_000
+      },
+      meta: { notes: [] },
+      lines: [],
+    }
+    expect(await refund(sneaky)).toEqual({ refunded: 50 })
+    expect(reads).toBe(1)
+    // The tool gets a frozen copy: it cannot change what the record says either.
+    const mutating = guardTool(
+      session,
+      async (a: { amount: number }) => {
+        a.amount = 1
+        return a
+      },
+      { resource: 'support-bot', name: 'refund' },
+    )
+    await expect(mutating({ amount: 5 })).rejects.toThrow(TypeError)
+    // Arguments that cannot be copied are refused before anything is decided or run.
+    await expect(
+      refund({ order: 'o-11', amount: 5, meta: { notes: [] }, lines: [], cb: () => 1 } as never),
+    ).rejects.toMatchObject({
+      code: 'ERR_WARDEN_CONFIG',
+      message: expect.stringContaining('must be plain data'),
+    })
+    expect(ran).toHaveLength(2)
     await warden.close()
   })
 
