@@ -54,7 +54,7 @@ export { type JsonlSink, type JsonlSinkOptions, jsonlSink } from './audit/jsonl-
 export { type MemorySink, memorySink, type RecordMatch } from './audit/memory-sink.js'
 export { type PinoSinkOptions, pinoSink } from './audit/pino-sink.js'
 export { joinOutcomes, readAudit } from './audit/read-audit.js'
-export { type OcsfEvent, toOcsf } from './audit/to-ocsf.js'
+export { OCSF_VERSION, type OcsfEvent, type OcsfOptions, toOcsf } from './audit/to-ocsf.js'
 export {
   auditChainId,
   type ChainHead,

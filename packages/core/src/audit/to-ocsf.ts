@@ -1,7 +1,12 @@
+import { createRequire } from 'node:module'
+import { hostname } from 'node:os'
 import { WardenTypeError } from '@warden/policy'
 import type { AuditRecord, OutcomeStatus } from './audit-record.js'
 
-/** An OCSF 1.3 event (Datastore Activity 6005, API Activity 6003, or Authentication 3002 for sessions). */
+/** The OCSF schema version toOcsf's events follow (test/ocsf/ validates them). Exported from `@warden/core`. */
+export const OCSF_VERSION = '1.8.0'
+
+/** An OCSF 1.8 event (Datastore Activity 6005, API Activity 6003, or Authentication 3002 for sessions). */
 export interface OcsfEvent {
   readonly class_uid: 6005 | 6003 | 3002
   readonly class_name: string
@@ -19,7 +24,18 @@ export interface OcsfEvent {
   readonly [field: string]: unknown
 }
 
-// OCSF 1.3 activity ids.
+/** Where the events come from, which a record does not say. */
+export interface OcsfOptions {
+  /**
+   * The host the guarded process runs on (`src_endpoint`, required by API and Datastore Activity).
+   * Default: `{ hostname: os.hostname() }`.
+   */
+  readonly source?: { readonly hostname?: string; readonly ip?: string; readonly name?: string }
+  /** The cloud the process runs in. When given, events declare OCSF's `cloud` profile and carry it. */
+  readonly cloud?: { readonly provider: string; readonly region?: string; readonly account?: string }
+}
+
+// OCSF 1.8 activity ids.
 const DATASTORE = {
   read: [1, 'Read'],
   update: [2, 'Update'],
@@ -40,21 +56,49 @@ const SEVERITY = { ok: 1, error: 2, denied: 3, rejected: 3, expired: 2 } as cons
   OutcomeStatus,
   number
 >
+// user.type_id: 1 User, 4 Service, 99 Other (the principal type in `type`), 0 Unknown
+const USER_TYPE: Record<string, number> = { service: 4, user: 1, agent: 99, workload: 99 }
+
+let productVersion: string | undefined
+function wardenVersion(): string {
+  // src/audit and dist/audit are both two levels under the package root
+  productVersion ??= (createRequire(import.meta.url)('../../package.json') as { version: string }).version
+  return productVersion
+}
 
 /**
- * Maps an audit record to OCSF: SQL commands to Datastore Activity (6005), every other command
- * (ssh, kube, http, tools) to API Activity (6003), session open/close/refused to Authentication
- * (3002). The full Warden record is kept under `unmapped.warden`, so nothing is lost.
+ * Maps an audit record to an OCSF 1.8 event: SQL commands to Datastore Activity (6005), every other
+ * command (ssh, kube, http, tools) to API Activity (6003), session open/close/refused to
+ * Authentication (3002). Events declare their profiles (`security_control`, and `cloud` when
+ * `options.cloud` is given) and validate against the OCSF schema for their class. The full Warden
+ * record is kept under `unmapped.warden`, so nothing is lost.
+ * Exported from `@warden/core`. Throws `ERR_WARDEN_CONFIG` for anything but a command or session record.
+ * @example const event = toOcsf(record, { cloud: { provider: 'AWS', region: 'eu-west-1' } })
  */
-export function toOcsf(record: AuditRecord): OcsfEvent {
+export function toOcsf(record: AuditRecord, options: OcsfOptions = {}): OcsfEvent {
   if (record === null || typeof record !== 'object' || typeof record.time !== 'string')
     throw new WardenTypeError('toOcsf: expected a Warden audit record (an object with `time`, `type`, ...)')
+  const type = record.type as string | undefined
+  if (type === 'outcome' || type === 'repair' || typeof record.principal !== 'object')
+    throw new WardenTypeError(
+      `toOcsf: a ${type ?? 'record without principal'} record is not an event; map command and session records (readAudit and memorySink join outcomes into their commands)`,
+    )
   const status = record.outcome?.status ?? 'ok'
-  const success = record.type === 'session.refused' ? false : status === 'ok'
-  const allowed = record.type === 'session.refused' ? false : status === 'ok' || status === 'error'
+  const refused = record.type === 'session.refused'
+  const success = refused ? false : status === 'ok'
+  const allowed = refused ? false : status === 'ok' || status === 'error'
+  const principal = record.principal
+  const user = {
+    uid: principal.id,
+    name: principal.id,
+    type: principal.type || undefined,
+    type_id: principal.type ? (USER_TYPE[principal.type] ?? 99) : 0,
+    groups: principal.groups.map((name) => ({ name })),
+  }
+  const source = options.source ?? { hostname: hostname() }
   const common = {
     time: Date.parse(record.time),
-    severity_id: record.type === 'session.refused' ? 3 : SEVERITY[status],
+    severity_id: refused ? 3 : SEVERITY[status],
     status_id: success ? 1 : 2,
     status: success ? 'Success' : 'Failure',
     status_detail: record.outcome?.error,
@@ -63,24 +107,28 @@ export function toOcsf(record: AuditRecord): OcsfEvent {
     action: allowed ? 'Allowed' : 'Denied',
     disposition_id: allowed ? 1 : 2,
     disposition: allowed ? 'Allowed' : 'Blocked',
-    duration: record.outcome?.ms,
+    // OCSF durations are whole milliseconds (long_t); Warden measures fractions
+    duration: record.outcome?.ms === undefined ? undefined : Math.round(record.outcome.ms),
     message: record.decision ? `${record.decision.effect} by ${record.decision.rule}` : record.type,
     metadata: {
-      version: '1.3.0',
+      version: OCSF_VERSION,
       uid: record.id,
       sequence: record.seq,
       correlation_uid: record.session,
       log_name: 'warden.audit',
-      product: { name: 'Warden', vendor_name: 'Warden' },
+      product: { name: 'Warden', vendor_name: 'Warden', version: wardenVersion() },
+      // declared, so validators apply exactly these profiles' attributes (none: all of them)
+      profiles: options.cloud ? ['security_control', 'cloud'] : ['security_control'],
     },
-    actor: {
-      user: {
-        uid: record.principal.id,
-        type: record.principal.type,
-        groups: record.principal.groups.map((name) => ({ name })),
-      },
-      session: { uid: record.session },
-    },
+    cloud: options.cloud
+      ? {
+          provider: options.cloud.provider,
+          region: options.cloud.region,
+          account: options.cloud.account === undefined ? undefined : { uid: options.cloud.account },
+        }
+      : undefined,
+    actor: { user, session: { uid: record.session } },
+    src_endpoint: { ...source },
     policy: record.decision
       ? { name: record.decision.rule, desc: record.decision.reason, version: record.decision.revision }
       : undefined,
@@ -97,6 +145,9 @@ export function toOcsf(record: AuditRecord): OcsfEvent {
       activity_id,
       activity_name,
       type_uid: 300200 + activity_id,
+      user,
+      service: { name: 'Warden' },
+      session: { uid: record.session },
       ...common,
     }
   }
@@ -113,12 +164,15 @@ export function toOcsf(record: AuditRecord): OcsfEvent {
       activity_id,
       activity_name,
       type_uid: 600500 + activity_id,
+      // database.type_id 1: Relational
       database: {
         name: record.resource?.name,
         type: kind === 'postgres' ? 'PostgreSQL' : 'MySQL',
-        type_id: 99,
+        type_id: 1,
       },
-      query_info: { query_string: record.command, data: { rows: record.outcome?.rows } },
+      type_id: 1,
+      type: 'Database',
+      query_info: { uid: record.id, query_string: record.command, data: { rows: record.outcome?.rows } },
       ...common,
     }
   }
@@ -131,9 +185,32 @@ export function toOcsf(record: AuditRecord): OcsfEvent {
     activity_id,
     activity_name,
     type_uid: 600300 + activity_id,
-    api: { operation: record.action, request: { uid: record.id } },
+    api: {
+      operation: record.action ?? '',
+      service: record.resource ? { name: record.resource.kind } : undefined,
+      // the command line of ssh.exec, the request line of kube and http, a tool's name and arguments
+      request: {
+        uid: record.id,
+        data: record.command === undefined ? undefined : { command_line: record.command },
+      },
+    },
     resources: record.resource ? [{ name: record.resource.name, type: record.resource.kind }] : [],
+    ...httpFields(record),
     ...common,
+  }
+}
+
+/** http.request facts as OCSF's http_request and dst_endpoint. */
+function httpFields(record: AuditRecord): Record<string, unknown> {
+  if (record.action !== 'http.request') return {}
+  const facts = record.facts as { method?: string; url?: string; host?: string; path?: string } | undefined
+  if (typeof facts?.url !== 'string' || facts.url === '') return {}
+  return {
+    http_request: {
+      http_method: facts.method,
+      url: { url_string: facts.url, hostname: facts.host || undefined, path: facts.path || undefined },
+    },
+    dst_endpoint: facts.host ? { hostname: facts.host } : undefined,
   }
 }
 

@@ -377,7 +377,7 @@ describe('pinoSink and toOcsf', () => {
       actor: { user: { uid: 'svc' } },
       database: { name: 'db', type: 'PostgreSQL' },
       query_info: { query_string: 'SELECT 1' },
-      metadata: { version: '1.3.0', sequence: 2 },
+      metadata: { version: '1.8.0', sequence: 2 },
     })
     expect(drop).toMatchObject({
       class_uid: 6005,
