@@ -140,7 +140,11 @@ describe('approvals inbox in Chromium', () => {
       types: ['UPDATE'],
       writes: [TABLE],
     })
-    expect(await card.locator('.left').textContent()).toMatch(/^[12]:\d\d left$/)
+    // Relative, with the absolute time on hover.
+    expect(await card.locator('.left').textContent()).toMatch(/^expires in (2 min|1 min|\d+ s)$/)
+    expect(await card.locator('.left').getAttribute('title')).toContain(
+      new Date(request.expiresAt).toISOString(),
+    )
 
     // The requester sees their own request but cannot approve it.
     const ownCard = requester.locator(`li.card[data-request-id="${request.id}"]`)

@@ -1,8 +1,15 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { ApprovalDecisionError, type ApprovalStore, type DecisionRefusal } from '@warden/core'
+import {
+  ApprovalDecisionError,
+  type ApprovalEvent,
+  type ApprovalRecord,
+  type ApprovalStore,
+  type DecisionRefusal,
+} from '@warden/core'
 import { WardenTypeError } from '@warden/policy'
 import { INBOX_CSS, INBOX_HTML, INBOX_JS } from './inbox-page.js'
+import { DecisionHistory, decideView, json, progressText, requestView } from './request-view.js'
 import { InboxAuthError, type Reviewer, type ReviewerAuth, refusalReason } from './reviewer-auth.js'
 
 /** What the inbox needs from an approval store: `redisApprovals` (or `memoryApprovals` in tests) from @warden/core. */
@@ -27,6 +34,8 @@ export interface InboxServerOptions {
   readonly log?: (line: string) => void
   /** How often open pages get a fresh list even without store events (default 15 s). */
   readonly refreshMs?: number
+  /** Recent decisions kept (in memory) for the page's history (default 50). */
+  readonly historySize?: number
 }
 
 export interface InboxServer {
@@ -37,6 +46,10 @@ export interface InboxServer {
 }
 
 const MAX_BODY = 16 * 1024
+/** JSON bytes of the requests in one snapshot: past it, the rest are counted, not sent. */
+const SNAPSHOT_BYTES = 512 * 1024
+/** Request ids are at most 200 characters (checkRequest in @warden/core). */
+const MAX_ID = 200
 const SECURITY_HEADERS = {
   'content-security-policy':
     "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self'; " +
@@ -66,6 +79,18 @@ function send(res: ServerResponse, status: number, type: string, body: string): 
 
 const sendJson = (res: ServerResponse, status: number, value: unknown) =>
   send(res, status, 'application/json; charset=utf-8', JSON.stringify(value))
+
+/** The id in a request path: a malformed `%` escape or an oversized id is the client's error (400). */
+function requestId(segment: string): string {
+  let id: string
+  try {
+    id = decodeURIComponent(segment)
+  } catch {
+    throw new HttpError(400, 'malformed percent-escape in the request id')
+  }
+  if (id === '' || id.length > MAX_ID) throw new HttpError(400, `a request id has 1 to ${MAX_ID} characters`)
+  return id
+}
 
 async function readJson(req: IncomingMessage): Promise<Record<string, unknown>> {
   // Only JSON bodies: a cross-site HTML form cannot send this content type without a preflight.
@@ -108,14 +133,40 @@ export function createInboxServer(options: InboxServerOptions): InboxServer {
     throw new WardenTypeError('createInboxServer: "auth" needs authenticate()')
   const log = options.log ?? (() => {})
   const refreshMs = options.refreshMs ?? 15_000
-  const clients = new Set<ServerResponse>()
+  // Open event streams, each with the reviewer it was opened by (what they may decide differs).
+  const clients = new Map<ServerResponse, Reviewer>()
+  const history = new DecisionHistory(options.historySize ?? 50)
+
+  /**
+   * The pending list as every page gets it: bounded requests (soonest expiry first, as many as fit
+   * in SNAPSHOT_BYTES; `total` counts all), the recent decisions, and the records (for decideView).
+   */
+  async function snapshot(): Promise<{ shared: string; records: ApprovalRecord[] }> {
+    const all = await store.pending()
+    const records: ApprovalRecord[] = []
+    const views: string[] = []
+    let bytes = 0
+    for (const record of all) {
+      history.seen(record.id, record.request)
+      const view = json(requestView(record))
+      if (bytes + view.length > SNAPSHOT_BYTES) break
+      bytes += view.length + 1
+      views.push(view)
+      records.push(record)
+    }
+    const shared = `"now":${json(new Date())},"total":${all.length},"requests":[${views.join(',')}],"history":${json(history.list())}}`
+    return { shared, records }
+  }
+  // Per reviewer: the shared part is serialized once, the "decide" part (why not) per page.
+  const body = (reviewer: Reviewer, snap: { shared: string; records: ApprovalRecord[] }) => {
+    const decide: Record<string, ReturnType<typeof decideView>> = {}
+    for (const record of snap.records) decide[record.id] = decideView(reviewer, record)
+    return `{"decide":${json(decide)},${snap.shared}`
+  }
+  const frame = (data: string) => `event: pending\ndata: ${data}\n\n`
 
   let broadcasting = false
   let again = false
-  async function snapshot(): Promise<string> {
-    const requests = (await store.pending()).map((record) => record.request)
-    return `event: pending\ndata: ${JSON.stringify({ now: new Date().toISOString(), requests })}\n\n`
-  }
   // Coalesces bursts of store events into one read of the pending list.
   async function broadcast(): Promise<void> {
     if (clients.size === 0) return
@@ -127,8 +178,8 @@ export function createInboxServer(options: InboxServerOptions): InboxServer {
     try {
       do {
         again = false
-        const frame = await snapshot()
-        for (const client of clients) client.write(frame)
+        const snap = await snapshot()
+        for (const [client, reviewer] of clients) client.write(frame(body(reviewer, snap)))
       } while (again)
     } catch (error) {
       log(`approval store error: ${(error as Error).message}`)
@@ -136,7 +187,15 @@ export function createInboxServer(options: InboxServerOptions): InboxServer {
       broadcasting = false
     }
   }
-  const unsubscribe = store.subscribe(() => void broadcast())
+  function onEvent(event: ApprovalEvent): void {
+    if (event.type === 'pending') history.seen(event.record.id, event.record.request)
+    else if (event.type === 'decided')
+      history.add({ id: event.id, status: event.status, by: event.by, reason: event.reason })
+    else if (event.type === 'progress') history.add({ id: event.id, status: 'approval', by: event.by })
+    else if (event.type === 'removed' && event.status !== 'used') history.removed(event.id, event.status)
+    void broadcast()
+  }
+  const unsubscribe = store.subscribe(onEvent)
   const timer = setInterval(() => void broadcast(), refreshMs)
   timer.unref()
 
@@ -150,15 +209,15 @@ export function createInboxServer(options: InboxServerOptions): InboxServer {
   }
 
   async function events(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    await authenticate(req)
-    const first = await snapshot()
+    const reviewer = await authenticate(req)
+    const first = frame(body(reviewer, await snapshot()))
     res.writeHead(200, {
       ...SECURITY_HEADERS,
       'content-type': 'text/event-stream; charset=utf-8',
       connection: 'keep-alive',
     })
     res.write(first)
-    clients.add(res)
+    clients.set(res, reviewer)
     req.on('close', () => clients.delete(res))
   }
 
@@ -186,9 +245,10 @@ export function createInboxServer(options: InboxServerOptions): InboxServer {
     const request = record.request
     const refusal = refusalReason(reviewer, request, status)
     if (refusal !== undefined) throw new HttpError(403, refusal)
+    let decided: ApprovalRecord
     try {
       // Atomic in the store: still pending, not expired, same fingerprint, not the requester approving.
-      await store.decide(id, {
+      decided = await store.decide(id, {
         status,
         by: reviewer.id,
         groups: reviewer.groups,
@@ -203,12 +263,39 @@ export function createInboxServer(options: InboxServerOptions): InboxServer {
     log(
       `${status} ${id} (${request.resource.kind}:${request.resource.name}, ${request.principal.id}) by ${reviewer.id}`,
     )
-    sendJson(res, 200, { id, status, by: reviewer.id })
+    // One approval of several (minApprovals): the request stays pending; say how far it got.
+    const partial = decided.status === 'pending'
+    history.add({ id, status: partial ? 'approval' : status, by: reviewer.id, ...(reason ? { reason } : {}) })
+    sendJson(res, 200, {
+      id,
+      status,
+      by: reviewer.id,
+      ...(partial ? { pending: true, progress: progressText(decided) } : {}),
+    })
     void broadcast()
   }
 
+  /** The whole request (the list sends a bounded view): for "show all", asked for one at a time. */
+  async function fullRequest(req: IncomingMessage, res: ServerResponse, id: string): Promise<void> {
+    const reviewer = await authenticate(req)
+    const record = await store.get(id)
+    if (record === undefined || record.status !== 'pending')
+      throw new HttpError(404, 'no such pending approval request (decided, withdrawn, expired or used)')
+    return send(
+      res,
+      200,
+      'application/json; charset=utf-8',
+      json({ request: record.request, decide: decideView(reviewer, record) }),
+    )
+  }
+
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const url = new URL(req.url ?? '/', 'http://inbox.invalid')
+    let url: URL
+    try {
+      url = new URL(req.url ?? '/', 'http://inbox.invalid')
+    } catch {
+      throw new HttpError(400, 'malformed request URL')
+    }
     const route = `${req.method} ${url.pathname}`
     switch (route) {
       case 'GET /':
@@ -228,17 +315,21 @@ export function createInboxServer(options: InboxServerOptions): InboxServer {
         })
       }
       case 'GET /api/pending': {
-        await authenticate(req)
-        const requests = (await store.pending()).map((record) => record.request)
-        return sendJson(res, 200, { now: new Date().toISOString(), requests })
+        const reviewer = await authenticate(req)
+        return send(res, 200, 'application/json; charset=utf-8', body(reviewer, await snapshot()))
       }
       case 'GET /api/events':
         return events(req, res)
     }
-    const match = /^\/api\/requests\/([^/]+)\/decision$/.exec(url.pathname)
+    const match = /^\/api\/requests\/([^/]+)(\/decision)?$/.exec(url.pathname)
     if (match !== null) {
+      const id = requestId(match[1]!)
+      if (match[2] === undefined) {
+        if (req.method !== 'GET') throw new HttpError(405, 'use GET')
+        return fullRequest(req, res, id)
+      }
       if (req.method !== 'POST') throw new HttpError(405, 'use POST')
-      return decision(req, res, decodeURIComponent(match[1]!))
+      return decision(req, res, id)
     }
     throw new HttpError(404, 'not found')
   }
@@ -271,7 +362,7 @@ export function createInboxServer(options: InboxServerOptions): InboxServer {
     async close() {
       clearInterval(timer)
       unsubscribe()
-      for (const client of clients) client.end()
+      for (const client of clients.keys()) client.end()
       clients.clear()
       await new Promise<void>((resolve) => {
         server.close(() => resolve())
