@@ -58,7 +58,7 @@ describe('denied by the example policy, audited, and never run', () => {
     ['DROP TABLE orders', 'destructive'],
     ["LOAD DATA LOCAL INFILE '/etc/passwd' INTO TABLE orders", 'unclassified'],
     ["SELECT * FROM orders INTO OUTFILE '/tmp/wd-out'", 'unclassified'],
-    ['HANDLER orders OPEN', 'unclassified'],
+    ['HANDLER orders OPEN', 'dangerous-mysql'], // parsed, and refused by its flag
     ["PREPARE s FROM 'DROP TABLE orders'", 'dangerous-mysql'],
     ["SET SESSION sql_mode = 'NO_BACKSLASH_ESCAPES'", 'dangerous-mysql'],
     ["SET @@sql_mode = 'ANSI_QUOTES'", 'dangerous-mysql'],

@@ -111,6 +111,13 @@ const READS: readonly [string, Expected][] = [
   ['SELECT a FROM t1 GROUP BY a LIMIT 1 INTO @v', { reads: ['t1'], write: false }],
   ["SELECT DISTINCT id, a INTO @v1, @v2 FROM t1 WHERE a = 'apple'", { reads: ['t1'], write: false }],
   ['UNLOCK TABLE', { types: ['UNLOCK'], effects: ['lock'], write: false }],
+  ['SHOW CREATE USER CURRENT_USER', { types: ['SHOW'], write: false }],
+  ["SHOW CREATE USER 'root'@'localhost'", { types: ['SHOW'], write: false }],
+  // HANDLER (flagged `handler`): open, read by position, close; in this order on one connection
+  ['HANDLER t1 OPEN', { types: ['HANDLER'], reads: ['t1'], flags: ['handler'], write: false }],
+  ['HANDLER t1 READ FIRST', { types: ['HANDLER'], reads: ['t1'], flags: ['handler'], write: false }],
+  ['HANDLER t1 READ `PRIMARY` NEXT LIMIT 1', { types: ['HANDLER'], reads: ['t1'], write: false }],
+  ['HANDLER t1 CLOSE', { types: ['HANDLER'], reads: ['t1'], write: false }],
 ]
 
 describe('recognized reads: the facts, and MariaDB runs each in a read-only transaction', () => {
@@ -138,6 +145,12 @@ describe('recognized, and described as writes or with an effect (what the rewrit
     ['START TRANSACTION WITH CONSISTENT SNAPSHOT, READ WRITE', { write: true }],
     ["PREPARE s FROM 'DELETE FROM t1 WHERE id = 1'", { types: ['PREPARE'], writes: ['t1'], write: true }],
     ['FLUSH TABLE t1', { types: ['FLUSH'], effects: ['server_config'], write: true }],
+    // MariaDB's backup locks block DDL or every commit on the server
+    ['BACKUP STAGE START', { types: ['BACKUP'], effects: ['lock'], write: true }],
+    ['BACKUP STAGE BLOCK_COMMIT', { types: ['BACKUP'], effects: ['lock'], write: true }],
+    ['BACKUP LOCK t1', { types: ['BACKUP'], reads: ['t1'], effects: ['lock'], write: true }],
+    ['BACKUP UNLOCK', { types: ['BACKUP'], effects: ['lock'], write: true }],
+    ["SET CHARACTER SET 'latin1'", { types: ['SET'], effects: ['session_config'], flags: ['lexer_setting'] }],
     ['FLUSH TABLE t1, t2 WITH READ LOCK', { types: ['FLUSH'], effects: ['server_config', 'lock'] }],
     ['SELECT nextval(s1) INTO @v', { functions: ['nextval'], effects: ['sequence'], write: true }],
     ['SELECT * FROM t1 WHERE id = 1 INTO @v FOR UPDATE', { effects: ['lock'], write: true }],
@@ -178,6 +191,13 @@ describe('near misses stay parsed: false (nothing hidden from the facts)', () =>
     'SELECT COLUMN_GET(str, 1 AS /*! INT) , del_orders( */ INT) FROM t1',
     "SELECT count(*) FROM t1 WHERE MATCH a /*!AGAINST*/ ('x')",
     'SELECT a FROM t1 INTO /*! @x */',
+    'BACKUP STAGE START, END',
+    'BACKUP LOCK t1, t2',
+    'HANDLER t1 READ a = (1)', // key values may be expressions: not recognized
+    'HANDLER t1 READ FIRST WHERE del_orders() > 0',
+    'HANDLER t1 OPEN AS h extra',
+    'SHOW CREATE USER u1, u2',
+    'SET CHARACTER SET latin1, @a = (SELECT 1)',
   ])('%s', async (text) => {
     const f = await describeMysql(text)
     expect(f.parsed).toBe(false)

@@ -432,7 +432,7 @@ export function statementFacts(
       functions,
     },
     write: !READ_ONLY.has(parsedType) || c.writes.size > 0 || effects.write || override?.write === true,
-    effects: effects.effects,
+    effects: override?.effects ? [...new Set([...effects.effects, ...override.effects])] : effects.effects,
     hint: effects.hint,
     unbounded: c.unbounded,
     flags: [...c.flags],

@@ -95,6 +95,10 @@ function recognize(t: readonly string[], spans: readonly number[], text: string)
   if (first === 'HELP' && t.length === 2 && t[1] === "'")
     return { edits: [whole(t, 'SELECT 1')], part: { count: 1, type: 'HELP' } }
   if (first === 'GET') return getDiagnostics(t)
+  if (first === 'BACKUP') return backup(t, spans, text)
+  if (first === 'HANDLER') return handler(t, spans, text)
+  if (first === 'SET' && t[1] === 'CHARACTER' && t[2] === 'SET' && t.length === 4)
+    return { edits: [{ from: 1, to: 3, replacement: 'NAMES' }], part: ONE } // flagged lexer_setting all the same
   if (first === 'SHOW' && t[1] === 'CREATE') {
     const r = showCreate(t, spans, text)
     if (r !== undefined) return r
@@ -298,6 +302,56 @@ function getDiagnostics(t: readonly string[]): Recognized | undefined {
   return { edits: [whole(t, 'SELECT 1')], part: { count: 1, type: 'GET DIAGNOSTICS' } }
 }
 
+const BACKUP_STAGES = new Set(['START', 'FLUSH', 'BLOCK_DDL', 'BLOCK_COMMIT', 'END'])
+
+/**
+ * `BACKUP STAGE START|FLUSH|BLOCK_DDL|BLOCK_COMMIT|END`, `BACKUP LOCK t`, `BACKUP UNLOCK`: MariaDB's
+ * backup locks (they block DDL or every commit on the server): type `BACKUP`, effect `lock`, a write.
+ */
+function backup(t: readonly string[], spans: readonly number[], text: string): Recognized | undefined {
+  const part: PartOverride = { count: 1, type: 'BACKUP', write: true, effects: ['lock'] }
+  if (t[1] === 'STAGE' && BACKUP_STAGES.has(t[2] ?? '') && t.length === 3)
+    return { edits: [whole(t, 'SELECT 1')], part }
+  if (t[1] === 'UNLOCK' && t.length === 2) return { edits: [whole(t, 'SELECT 1')], part }
+  if (t[1] === 'LOCK') {
+    const end = nameEnd(t, 2)
+    if (end < 0 || end !== t.length) return undefined
+    return { edits: [whole(t, `SELECT 1 FROM ${text.slice(spans[4], spans[2 * end - 1])}`)], part }
+  }
+  return undefined
+}
+
+const HANDLER_READS = new Set(['FIRST', 'NEXT', 'PREV', 'LAST'])
+
+/**
+ * `HANDLER t OPEN [[AS] alias]`, `HANDLER h CLOSE`, `HANDLER h READ [index] FIRST|NEXT|PREV|LAST
+ * [LIMIT n[, m]]` (no WHERE, no key values: nothing but names and numbers): type `HANDLER`, reads the
+ * table (or the handler's name); flagged `handler` by the lexer pass.
+ */
+function handler(t: readonly string[], spans: readonly number[], text: string): Recognized | undefined {
+  const end = nameEnd(t, 1)
+  if (end < 0) return undefined
+  let k = end
+  if (t[k] === 'OPEN') {
+    k++
+    if (t[k] === 'AS') k++
+    if (k < t.length && isName(t[k])) k++
+  } else if (t[k] === 'CLOSE') k++
+  else if (t[k] === 'READ') {
+    k++
+    if (!HANDLER_READS.has(t[k] ?? '') && isName(t[k])) k++
+    if (!HANDLER_READS.has(t[k] ?? '')) return undefined
+    k++
+    if (t[k] === 'LIMIT' && isNumber(t[k + 1])) {
+      k += 2
+      if (t[k] === ',' && isNumber(t[k + 1])) k += 2
+    }
+  } else return undefined
+  if (k !== t.length) return undefined
+  const name = text.slice(spans[2], spans[2 * end - 1])
+  return { edits: [whole(t, `SELECT 1 FROM ${name}`)], part: { count: 1, type: 'HANDLER' } }
+}
+
 /**
  * `SHOW CREATE DATABASE|SCHEMA [IF NOT EXISTS] db` (→ `SHOW DATABASES`: names no table) and
  * `SHOW CREATE SEQUENCE s` (→ `SHOW CREATE TABLE s`: a sequence is a table).
@@ -307,6 +361,18 @@ function showCreate(t: readonly string[], spans: readonly number[], text: string
     let k = 3
     if (t[k] === 'IF' && t[k + 1] === 'NOT' && t[k + 2] === 'EXISTS') k += 3
     if (isName(t[k]) && k + 1 === t.length)
+      return { edits: [whole(t, 'SHOW DATABASES')], part: { count: 1, type: 'SHOW' } }
+    return undefined
+  }
+  if (t[2] === 'USER') {
+    // SHOW CREATE USER name[@host] | CURRENT_USER[()]: an account's definition, no table.
+    let k = 3
+    if (t[k] === 'CURRENT_USER') k += t[k + 1] === '(' && t[k + 2] === ')' ? 3 : 1
+    else if (isName(t[k]) || t[k] === "'") {
+      k++
+      if (t[k] === '@' && (isName(t[k + 1]) || t[k + 1] === "'")) k += 2
+    }
+    if (k > 3 && k === t.length)
       return { edits: [whole(t, 'SHOW DATABASES')], part: { count: 1, type: 'SHOW' } }
     return undefined
   }
