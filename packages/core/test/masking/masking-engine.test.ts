@@ -178,8 +178,27 @@ describe('column matching', () => {
       rule({ columns: ['ssn'], strategy: 'null' }),
     ])
     expect(m.plan([{ name: 'x', derivedFrom: ['email', 'ssn'] }]).applyArray(['a'])).toEqual([null])
-    expect(m.plan([{ name: 'x', derivedFrom: ['email'] }]).applyArray(['a@b.co'])).toEqual(['***@b.co'])
+    // `partial` keeps part of a value: of a computed one (`c::text`, `reverse(ssn)`) that part may be
+    // another column or the hidden digits, so a computed column is redacted instead.
+    expect(m.plan([{ name: 'x', derivedFrom: ['email'] }]).applyArray(['a@b.co,123-45-6789'])).toEqual([
+      '[redacted]',
+    ])
     expect(m.plan([{ name: 'x' }]).applyArray(['a@b.co'])).toEqual(['a@b.co'])
+    m.plan([{ name: 'x', derivedFrom: ['email'] }]).applyArray(['a@b.co'])
+    expect(m.report()).toContainEqual({ column: 'x', strategy: 'redact', count: 2 })
+    // `tokenize` stands alone; carried with a `partial` column, opening the token would reveal it whole.
+    const t = engine.masker([
+      rule({ columns: ['email'], strategy: 'partial' }),
+      rule({ columns: ['ref'], strategy: 'tokenize' }),
+      rule({ columns: ['ssn'], strategy: 'hash' }),
+    ])
+    expect(t.plan([{ name: 'x', derivedFrom: ['ref'] }]).applyArray(['C-1'])[0]).toMatch(/^tok:/)
+    expect(t.plan([{ name: 'x', derivedFrom: ['ref', 'email'] }]).applyArray(['C-1 a@b.co'])).toEqual([
+      '[redacted]',
+    ])
+    expect(t.plan([{ name: 'x', derivedFrom: ['ssn', 'email'] }]).applyArray(['1'])[0]).toMatch(/^hash:/)
+    // A plain column keeps its own strategy.
+    expect(t.plan([{ name: 'email', table: 'customers' }]).applyArray(['a@b.co'])).toEqual(['***@b.co'])
     // Column-scoped detectors apply to columns derived from their columns.
     const d = engine.masker([rule({ columns: ['note'], detectors: ['email'], strategy: 'redact' })])
     expect(d.plan([{ name: 'x', derivedFrom: ['note'] }]).applyArray(['mail a@b.co now'])).toEqual([

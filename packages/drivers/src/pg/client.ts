@@ -23,6 +23,13 @@ import {
   describePostgres,
   loadPostgresParser,
 } from './describe.js'
+import {
+  buildCatalog,
+  CATALOG_SQL,
+  type CatalogRow,
+  VIEW_READS_SQL,
+  type ViewReadRow,
+} from './internal/catalog.js'
 import { type CopyFormat, copyMasker } from './internal/copy-masker.js'
 import { type ModePlan, ReadOnlyMode, readOnlyUnreported } from './internal/read-only-mode.js'
 import { scrubError } from './internal/scrub-error.js'
@@ -36,6 +43,7 @@ import {
   type PgClientInternals,
   PgQuery,
   type PgSubmittable,
+  prepareValue,
   submittableText,
 } from './pg-internals.js'
 import {
@@ -88,13 +96,6 @@ export interface ClientBinding {
 }
 
 type Callback = (error: Error | null, result?: unknown) => void
-
-const CATALOG_SQL = `SELECT c.oid::int8 AS oid, n.nspname, c.relname, a.attnum, a.attname
-FROM pg_catalog.pg_attribute a
-JOIN pg_catalog.pg_class c ON c.oid = a.attrelid
-JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-WHERE a.attnum > 0 AND NOT a.attisdropped AND c.relkind IN ('r', 'p', 'v', 'm', 'f')
-  AND n.nspname <> 'information_schema' AND n.nspname NOT LIKE 'pg\\_%'`
 
 let bindClient: (client: Client, binding: ClientBinding) => void
 let runApproved: (
@@ -354,10 +355,26 @@ export class Client extends PgClient {
         }
       }
     }
-    const start = () => this.#start(query, vals ?? (config as { values?: unknown[] }).values, done)
+    // The values that run are taken now, as pg will send them: a caller changing its array (or an
+    // object in it) while the command waits for a decision or an approval changes nothing.
+    let bound: readonly unknown[] | undefined
+    let unbindable: unknown
+    try {
+      bound = bindValues(query as { values?: unknown })
+    } catch (err) {
+      unbindable = err
+    }
+    const start = () =>
+      unbindable !== undefined ? this.#refuseNow(query, done, unbindable) : this.#start(query, bound, done)
     if (this.#busy) this.#waiting.push(start)
     else start()
     return result
+  }
+
+  /** A query that failed before it was described (its values could not be prepared). */
+  #refuseNow(query: PgSubmittable, done: ((err: unknown) => void) | undefined, err: unknown): void {
+    if (done !== undefined) done(err)
+    else deliver(query, err, this.#internals)
   }
 
   /** Describe → execute → submit, for one query. Submission order equals call order. */
@@ -405,6 +422,7 @@ export class Client extends PgClient {
           action: 'sql.query',
           text,
           sql: facts,
+          ...(values !== undefined ? { parameters: values } : {}),
           preview: hook
             ? ({ masker }: PreviewContext) => hook({ text, values, sql: facts, masker })
             : builtIn,
@@ -719,26 +737,13 @@ export class Client extends PgClient {
     })
   }
 
-  /** Reads table OIDs and column names once per connection (again after a table appears). */
+  /** Reads table OIDs, column names and what views read, once per connection (again after a table appears). */
   async #loadCatalog(): Promise<void> {
-    const result = (await this.#internalQuery(CATALOG_SQL)) as pg.QueryResult<{
-      oid: string
-      nspname: string
-      relname: string
-      attnum: number
-      attname: string
-    }>
+    const tables = (await this.#internalQuery(CATALOG_SQL)) as pg.QueryResult<CatalogRow>
+    const views = (await this.#internalQuery(VIEW_READS_SQL)) as pg.QueryResult<ViewReadRow>
     const catalog = this.#guard.catalog
     catalog.clear()
-    for (const row of result.rows) {
-      const oid = Number(row.oid)
-      let info = catalog.get(oid)
-      if (info === undefined) {
-        info = { table: `${row.nspname}.${row.relname}`, columns: new Map() }
-        catalog.set(oid, info)
-      }
-      ;(info.columns as Map<number, string>).set(row.attnum, row.attname)
-    }
+    for (const [oid, info] of buildCatalog(tables.rows, views.rows)) catalog.set(oid, info)
     this.#guard.catalogLoaded = true
     this.#guard.catalogStale = false
   }
@@ -868,4 +873,20 @@ function copyQueryText(text: string): string {
 function derivedOf(text: string, options: DescribePostgresOptions | undefined): readonly string[] {
   const facts = describePostgres(text, options)
   return facts instanceof Promise ? ANY_ROW : derivedColumns(facts)
+}
+
+/**
+ * Replaces a query's values with pg's wire form of them, copied (Buffers too): what is decided,
+ * approved and sent. pg prepares values again at submit time; on these it is the identity.
+ */
+function bindValues(query: { values?: unknown }): readonly unknown[] | undefined {
+  const given = query.values
+  if (given === undefined || given === null) return undefined
+  if (!Array.isArray(given)) return undefined // pg refuses it at submit ("Query values must be an array")
+  const bound = given.map((v) => {
+    const p = prepareValue(v)
+    return Buffer.isBuffer(p) ? Buffer.from(p) : p
+  })
+  query.values = bound
+  return bound
 }

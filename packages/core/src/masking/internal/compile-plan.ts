@@ -1,5 +1,7 @@
 // Plan compilation: which slots of a result shape are masked whole (column rules, including what a
 // computed column derives from) and which are scanned by detectors; and the same for a JSON path.
+// A computed column (no table, `derivedFrom` set) is never masked with a strategy that keeps part
+// of the value (computedAction).
 import type { ColumnRef } from '../mask-plan.js'
 import { matchColumn, matchPath } from './glob.js'
 import {
@@ -8,6 +10,7 @@ import {
   type DetectAction,
   mergeDetect,
   type PathAction,
+  REDACT_ACTION,
   type RuleSet,
   type Slot,
   stronger,
@@ -39,7 +42,8 @@ export function compilePlan(set: RuleSet, columns: readonly ColumnRef[]): Compil
       }
     }
     if (whole !== undefined) {
-      slots.push({ kind: 'whole', index, name: c.name, action: whole })
+      const action = derived === undefined ? whole : computedAction(set, whole, names, derived, wholeRow)
+      slots.push({ kind: 'whole', index, name: c.name, action })
       return
     }
     const detect = mergeDetect(
@@ -58,6 +62,49 @@ export function compilePlan(set: RuleSet, columns: readonly ColumnRef[]): Compil
   })
   return Object.freeze({ slots: Object.freeze(slots) })
 }
+
+/**
+ * A computed value is masked whole, but `partial` keeps what it keeps from the start of the value
+ * (an email's domain, the last four characters): of `c::text` that is every later column in
+ * clear, of `reverse(ssn)` the digits `ssn`'s own mask hides. So `partial` becomes `redact` (with
+ * the rule's name and tags), and so does `tokenize` when a `partial` column is carried with it:
+ * opening the token would reveal that column whole. `hash`, `redact` and `null` stand.
+ */
+function computedAction(
+  set: RuleSet,
+  whole: Action,
+  names: readonly string[],
+  derived: readonly string[],
+  wholeRow: boolean,
+): Action {
+  if (whole.strategy === 'partial') return redactFor(set, whole)
+  if (whole.strategy !== 'tokenize') return whole
+  for (const r of set.columnRules) {
+    if (r.action.strategy !== 'partial') continue
+    if (
+      wholeRow ||
+      r.globs.some((g) => matchColumn(g, names, undefined) || matchColumn(g, derived, undefined))
+    )
+      return redactFor(set, whole)
+  }
+  return whole
+}
+
+function redactFor(set: RuleSet, action: Action): Action {
+  let byRule = REDACT_BY_RULE.get(set)
+  if (byRule === undefined) {
+    byRule = new Map()
+    REDACT_BY_RULE.set(set, byRule)
+  }
+  let redact = byRule.get(action.rule)
+  if (redact === undefined) {
+    redact = Object.freeze({ ...REDACT_ACTION, rule: action.rule })
+    byRule.set(action.rule, redact)
+  }
+  return redact
+}
+
+const REDACT_BY_RULE = new WeakMap<RuleSet, Map<number, Action>>()
 
 export function pathAction(
   set: RuleSet,

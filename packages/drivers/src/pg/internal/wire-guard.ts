@@ -30,10 +30,24 @@ interface RowField {
 export interface TableInfo {
   readonly table: string
   readonly columns: ReadonlyMap<number, string>
+  /** For a view or materialized view: every column its definition reads (`*`: anything). */
+  readonly reads?: readonly string[]
 }
 
 const NO_SOURCES: readonly string[] = Object.freeze([])
 const WHOLE_ROW: readonly string[] = Object.freeze(['*'])
+
+const wholeRows = new WeakMap<TableInfo, readonly string[]>()
+/** The columns a table's whole row carries (the same array every time, for the plan cache). */
+function wholeRow(info: TableInfo | undefined): readonly string[] {
+  if (info === undefined) return WHOLE_ROW
+  let list = wholeRows.get(info)
+  if (list === undefined) {
+    list = Object.freeze([...info.columns.values()])
+    wholeRows.set(info, list)
+  }
+  return list
+}
 
 /** What one guarded query carries while its response arrives. */
 export class QueryState {
@@ -171,14 +185,16 @@ export class WireGuard {
   column(field: RowField, derivedFrom: readonly string[] = NO_SOURCES): ColumnRef {
     if (field.tableID === 0)
       return derivedFrom.length === 0 ? { name: field.name } : { name: field.name, derivedFrom }
-    // Column 0 of a table is its whole row (`SELECT customers FROM customers`): every column in one value.
-    if (field.columnID === 0) return { name: field.name, derivedFrom: WHOLE_ROW }
     const info = this.catalog.get(field.tableID)
+    // Column 0 of a table is its whole row (`SELECT c FROM customers c`): every column in one value.
+    if (field.columnID === 0) return { name: field.name, derivedFrom: info?.reads ?? wholeRow(info) }
     if (info === undefined) {
       // A table created after the catalog was read: mask by name now, reread before the next masked query.
       this.catalogStale = true
       return { name: field.name }
     }
+    // A view's column has no origin past the view: computed from whatever the view reads.
+    if (info.reads !== undefined) return { name: field.name, derivedFrom: info.reads }
     const origin = info.columns.get(field.columnID)
     return origin === undefined || origin === field.name
       ? { name: field.name, table: info.table }
