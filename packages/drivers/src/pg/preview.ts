@@ -238,6 +238,13 @@ export interface PreviewPlan {
   readonly targets: readonly string[]
   /** Bare names of the functions the text calls, for the shadowing check. */
   readonly functions: readonly string[]
+  /**
+   * A single plain UPDATE (no FROM, no WITH) given RETURNING *: its table and assigned columns, so
+   * the dry run can also read the sampled rows as they were (by primary key) for a before → after.
+   */
+  readonly before?: { readonly table: string; readonly assigned: readonly string[] }
+  /** What the sample rows are: new rows (plain INSERTs), rows as removed (DELETEs), or after an update. */
+  readonly rowsAre?: 'inserted' | 'removed'
 }
 
 /** The connection a dry run or a guarded run talks through (implemented by the Client). */
@@ -324,12 +331,32 @@ export function planPreview(facts: SqlFacts): PreviewPlan | DryRun | undefined {
     labels.push(`${kind.replace(/Stmt$/, '').toUpperCase()} ${displayName(relation)}`)
     collectTargets(entry.stmt, targets)
   }
+  const text = withReturning(facts.text, parsed) ?? facts.text
+  const kinds = parsed.map((entry) => tagged(entry.stmt))
+  let before: PreviewPlan['before']
+  const [only] = kinds
+  if (kinds.length === 1 && only?.[0] === 'UpdateStmt' && text !== facts.text) {
+    const body = only[1]
+    if (body.fromClause === undefined && body.withClause === undefined) {
+      const assigned = ((body.targetList ?? []) as { ResTarget?: { name?: string } }[]).map(
+        (t) => t.ResTarget?.name ?? '',
+      )
+      before = { table: quotedName(body.relation as RangeVar), assigned }
+    }
+  }
+  const rowsAre = kinds.every(([k, b]) => k === 'InsertStmt' && b.onConflictClause === undefined)
+    ? 'inserted'
+    : kinds.every(([k]) => k === 'DeleteStmt')
+      ? 'removed'
+      : undefined
   return Object.freeze({
-    text: withReturning(facts.text, parsed) ?? facts.text,
+    text,
     original: facts.text,
     labels,
     targets: [...targets],
     functions: [...functions],
+    ...(before ? { before } : {}),
+    ...(rowsAre ? { rowsAre } : {}),
   })
 }
 
@@ -395,16 +422,20 @@ async function runRolledBack(
   masker: Masker | null,
 ): Promise<DryRun> {
   let result: SampleResult
+  // Whether the sample has every column (the added RETURNING *): only then can it be matched to before-rows.
+  let whole = false
   try {
     await channel.control(
       `SET LOCAL statement_timeout = ${DRY_RUN_TIMEOUT_MS}; SET LOCAL lock_timeout = ${DRY_RUN_TIMEOUT_MS}`,
     )
+    if (plan.before !== undefined) await channel.control('SAVEPOINT warden_before')
     if (plan.text !== plan.original) {
       // The added RETURNING * can fail where the statement would not (column privileges, rules,
       // row security): fall back to the statement as written, for the counts alone.
       await channel.control('SAVEPOINT warden_returning')
       try {
         result = await channel.sample(plan.text, values, masker, SAMPLE_ROWS)
+        whole = true
       } catch (err) {
         if (!isServerError(err)) throw err
         await channel.control('ROLLBACK TO SAVEPOINT warden_returning')
@@ -424,13 +455,70 @@ async function runRolledBack(
     .join('; ')
   const multi = plan.labels.length > 1
   const sample = result.rows.map((row) => sampleRow(row, multi))
+  let before: readonly (Record<string, unknown> | null)[] | undefined
+  if (plan.before !== undefined && whole && sample.length > 0)
+    before = await beforeRows(channel, plan.before, result.rows, masker)
+  else if (plan.rowsAre === 'inserted' && sample.length > 0) before = sample.map(() => null)
   const preview: ApprovalPreview = {
     summary,
     rowsAffected: Object.freeze([...counts]),
     ...(sample.length > 0 ? { sample: Object.freeze(sample) } : {}),
+    ...(before !== undefined ? { before: Object.freeze(before) } : {}),
+    ...(plan.rowsAre === 'removed' && sample.length > 0 ? { sampleOf: 'removed' as const } : {}),
     method: 'dry run in a rolled-back transaction',
   }
   return { preview: Object.freeze(preview), rowsAffected: preview.rowsAffected }
+}
+
+const PRIMARY_KEY_SQL =
+  'SELECT a.attname FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey) ' +
+  'WHERE i.indrelid = $1::regclass AND i.indisprimary'
+
+/**
+ * The sampled rows of an UPDATE as they were: the update is rolled back to its savepoint and the
+ * rows read again by primary key, under the same masks. Undefined (no before-values) when the
+ * table has no primary key, the update assigns one of its columns, a key is masked (it then
+ * matches no row) or any row is not found: a before-row is shown only when it is certainly the one.
+ */
+async function beforeRows(
+  channel: PreviewChannel,
+  target: NonNullable<PreviewPlan['before']>,
+  rows: SampleResult['rows'],
+  masker: Masker | null,
+): Promise<Record<string, unknown>[] | undefined> {
+  try {
+    const key = ((await channel.control(PRIMARY_KEY_SQL, [target.table])).rows as { attname: string }[]).map(
+      (r) => r.attname,
+    )
+    if (key.length === 0 || key.some((c) => target.assigned.includes(c))) return undefined
+    const tuples: string[][] = []
+    for (const row of rows) {
+      const tuple = key.map((c) => row.values[row.columns.indexOf(c)])
+      if (tuple.some((v) => typeof v !== 'string')) return undefined
+      tuples.push(tuple as string[])
+    }
+    await channel.control('ROLLBACK TO SAVEPOINT warden_before')
+    const where = tuples
+      .map(
+        (_, r) =>
+          `(${key.map((c, j) => `${escapeIdentifier(c)}::text = $${r * key.length + j + 1}`).join(' AND ')})`,
+      )
+      .join(' OR ')
+    const found = await channel.sample(
+      `SELECT * FROM ${target.table} WHERE ${where}`,
+      tuples.flat(),
+      masker,
+      rows.length,
+    )
+    const byKey = new Map<string, Record<string, unknown>>()
+    for (const row of found.rows)
+      byKey.set(JSON.stringify(key.map((c) => row.values[row.columns.indexOf(c)])), sampleRow(row, false))
+    const out = tuples.map((tuple) => byKey.get(JSON.stringify(tuple)))
+    return out.every((r) => r !== undefined) ? (out as Record<string, unknown>[]) : undefined
+  } catch (err) {
+    if (!isServerError(err)) throw err
+    return undefined // the counts and the sample stand; the transaction is rolled back after this anyway
+  }
 }
 
 /** Opens the transaction (or savepoint) an approved, previewed statement runs in. Returns whether it is nested. */

@@ -6,7 +6,7 @@ import { type MemorySink, memorySink, stubBroker } from '@warden/core/testing'
 import { Client, describePostgres, Pool } from '@warden/drivers/pg'
 import { compilePolicy, WardenError } from '@warden/policy'
 import pg from 'pg'
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest'
 import { isPlan, planPreview } from '../../src/pg/preview.js'
 import { admin, createDatabase, dropDatabase, PG } from './helpers.js'
 
@@ -155,6 +155,29 @@ describe('the preview the approver sees', () => {
     expect(record?.outcome).toMatchObject({ status: 'ok', rows: 3 })
   })
 
+  it('an UPDATE sample carries each row as it was (read by primary key, same masks); INSERT rows are new, DELETE rows removed', async () => {
+    await pool.query("UPDATE orders SET status = 'shipped', note = NULL WHERE status = 'pending'")
+    const preview = seen[0]?.preview
+    expect(preview?.sample?.map((r) => r.id)).toEqual(['1', '2', '3'])
+    expect(preview?.before).toEqual([
+      { id: '1', customer: 'ada', status: 'pending', ssn: R, email: R, note: 'first' },
+      { id: '2', customer: 'bob', status: 'pending', ssn: R, email: R, note: null },
+      { id: '3', customer: 'cy', status: 'pending', ssn: R, email: null, note: 'third' },
+    ])
+    expect(JSON.stringify(preview)).not.toMatch(/111-22-333|@example\.com/)
+    expect(await statuses()).toEqual(PENDING.map((r) => ({ ...r, status: 'shipped' })))
+    // The key itself assigned: the old row cannot be found by it, so no before-values.
+    await pool.query('UPDATE items SET id = id + 10 WHERE order_id = 1')
+    expect(seen[1]?.preview?.sample).toHaveLength(2)
+    expect(seen[1]?.preview?.before).toBeUndefined()
+    await pool.query('INSERT INTO items VALUES (20, 3, 1)')
+    expect(seen[2]?.preview).toMatchObject({ sample: [{ id: '20' }], before: [null] })
+    await pool.query('DELETE FROM items WHERE id = 3')
+    expect(seen[3]?.preview).toMatchObject({ sample: [{ id: '3', qty: '5' }], sampleOf: 'removed' })
+    expect(seen[3]?.preview?.before).toBeUndefined()
+    expect(await openTransactions()).toBe(0)
+  })
+
   it('a rejected write changes nothing, although its preview ran', async () => {
     decide = async () => false
     await expect(pool.query('DELETE FROM items WHERE order_id = $1', [1])).rejects.toMatchObject({
@@ -189,7 +212,7 @@ describe('the preview the approver sees', () => {
     expect(preview?.rowsAffected).toEqual([8])
     expect(preview?.sample).toHaveLength(5)
     expect(String(preview?.sample?.[0]?.note)).toHaveLength(201)
-    expect(JSON.stringify(preview).length).toBeLessThan(4000)
+    expect(JSON.stringify(preview).length).toBeLessThan(8000) // sample and before-values
   })
 
   it('one count per statement; INSERT and MERGE too', async () => {
@@ -510,6 +533,66 @@ describe('configuration', () => {
       await p3.end()
       await w3.close()
       await db(`REVOKE ALL ON orders FROM ${role}; DROP ROLE ${role}`)
+    }
+  })
+})
+
+describe('bound values: what the approver sees is what runs', () => {
+  it('the approver sees the values (detector-masked), they are bound into the fingerprint, and a caller changing its array or objects meanwhile changes nothing', async () => {
+    const requests: ApprovalRequest[] = []
+    let release!: (ok: boolean) => void
+    const audit = memorySink()
+    const w = createWarden({
+      policy: compilePolicy(`${POLICY}
+  - name: secrets
+    when: 'true'
+    detectors: [us_ssn]
+    strategy: redact
+`),
+      broker: stubBroker({ username: 'postgres' }),
+      audit,
+      approvals: callbackApprover(async (request) => {
+        requests.push(request)
+        return new Promise<boolean>((resolve) => {
+          release = resolve
+        })
+      }),
+    })
+    const s = await w.session({ principal: { id: 'agent', type: 'agent', groups: [] } })
+    const p = new Pool(s, { ...PG, database, resource: 'shop', max: 1 })
+    try {
+      const values: unknown[] = ['cancelled', 1, { reason: 'ok' }, '999-88-7777']
+      const text =
+        'UPDATE orders SET status = $1, note = $3::jsonb ->> $$reason$$ WHERE id = $2 AND $4::text IS NOT NULL'
+      const done = p.query(text, values)
+      await vi.waitFor(() => expect(requests).toHaveLength(1))
+      // What the approver is asked: the text, and each value as it will be sent (an SSN masked).
+      expect(requests[0]).toMatchObject({
+        command: text,
+        parameters: ['cancelled', '1', '{"reason":"ok"}', R],
+      })
+      expect(requests[0].parametersDigest).toMatch(/^sha256:[0-9a-f]{64}$/)
+      // The caller changes its array and the object in it while the approval is pending.
+      values[0] = 'refunded-everything'
+      values[1] = 4
+      ;(values[2] as { reason: string }).reason = 'changed'
+      release(true)
+      await done
+      expect(await statuses()).toEqual([{ id: 1, status: 'cancelled' }, ...PENDING.slice(1)])
+      expect((await db('SELECT note FROM orders WHERE id = 1')).rows[0]).toEqual({ note: 'ok' })
+      // Values bind the fingerprint: the same text with other values is another operation.
+      const again = p.query(text, ['cancelled', 2, { reason: 'ok' }, '999-88-7777'])
+      await vi.waitFor(() => expect(requests).toHaveLength(2))
+      expect(requests[1].fingerprint).not.toBe(requests[0].fingerprint)
+      release(false)
+      await expect(again).rejects.toMatchObject({ code: 'ERR_WARDEN_APPROVAL_REJECTED' })
+      // The record never carries the values.
+      const lines = audit.lines.join('\n')
+      expect(lines).not.toContain('999-88-7777')
+      expect(lines).not.toContain('cancelled')
+    } finally {
+      await p.end()
+      await w.close()
     }
   })
 })
