@@ -1,13 +1,14 @@
 import { createHash } from 'node:crypto'
-import type { ZodError } from 'zod'
 import type { ApprovalRequirement, Effect, MaskRule } from './decision.js'
 import { PolicyError, type WardenErrorCode } from './errors.js'
 import { type CompiledExpression, compileExpression, createRequestEnvironment } from './internal/cel.js'
 import { type PolicyDocumentParsed, policyDocumentSchema } from './internal/document-schema.js'
 import { parseDuration } from './internal/duration.js'
+import { findEnumLiteralProblems } from './internal/enum-literals.js'
 import { checkColumnGlob, compileResourceGlob, type ResourceGlob } from './internal/glob.js'
+import { schemaErrors } from './internal/schema-errors.js'
 import { type DocPath, expressionSnippet, formatPath, SourceText } from './internal/source-map.js'
-import { type CompiledMask, type CompiledRule, Policy } from './policy.js'
+import { type CompiledMask, type CompiledRule, Policy, type PolicyWarning } from './policy.js'
 
 /** A policy document as an in-memory object (the YAML/JSON shape). */
 export interface PolicyDocument {
@@ -121,7 +122,19 @@ interface Loaded {
 function compileSources(sources: readonly PolicySource[], options: CompilePolicyOptions): Policy {
   if (sources.length === 0) throw new PolicyError('ERR_POLICY_IO', 'no policy sources given')
   const env = createRequestEnvironment()
-  const loaded = sources.map(parseSource)
+  // Keep checking after an error so a load reports every problem of the set (PolicyError.errors).
+  const errors: PolicyError[] = []
+  const attempt = <T>(fn: () => T, fallback: T): T => {
+    try {
+      return fn()
+    } catch (e) {
+      if (!(e instanceof PolicyError)) throw e
+      errors.push(...(e.errors ?? [e]))
+      return fallback
+    }
+  }
+  const warnings: PolicyWarning[] = []
+  const loaded = sources.flatMap((s) => attempt(() => [parseSource(s)], []))
   const rules: CompiledRule[] = []
   const masks: CompiledMask[] = []
   const ruleNames = new Map<string, string>()
@@ -132,43 +145,55 @@ function compileSources(sources: readonly PolicySource[], options: CompilePolicy
 
   for (const l of loaded) {
     const err = errorAt(l)
-    if (l.doc.defaults) {
-      const effect = l.doc.defaults.effect
-      const reason = l.doc.defaults.reason ?? `no rule matched (default ${effect})`
-      if (l.doc.defaults.approval !== undefined && effect !== 'approve')
-        toApproval(l.doc.defaults.approval, ['defaults', 'approval'], err)
-      const approval =
-        effect === 'approve' ? toApproval(l.doc.defaults.approval, ['defaults', 'approval'], err) : null
-      if (defaults && (defaults.effect !== effect || defaults.reason !== reason)) {
-        throw err(
-          'ERR_POLICY_DUPLICATE',
-          `defaults are already set by ${defaults.from.source}; set them in one file`,
-          ['defaults'],
-        )
-      }
-      defaults ??= { from: l, effect, reason, approval }
-    }
+    const docDefaults = l.doc.defaults
+    if (docDefaults)
+      attempt(() => {
+        const effect = docDefaults.effect
+        const reason = docDefaults.reason ?? `no rule matched (default ${effect})`
+        if (docDefaults.approval !== undefined && effect !== 'approve')
+          toApproval(docDefaults.approval, ['defaults', 'approval'], err)
+        const approval =
+          effect === 'approve' ? toApproval(docDefaults.approval, ['defaults', 'approval'], err) : null
+        if (defaults && (defaults.effect !== effect || defaults.reason !== reason)) {
+          throw err(
+            'ERR_POLICY_DUPLICATE',
+            `defaults are already set by ${defaults.from.source}; set them in one file`,
+            ['defaults'],
+          )
+        }
+        defaults ??= { from: l, effect, reason, approval }
+      }, undefined)
+    const cel = { env, l, warnings }
     l.doc.rules.forEach((r, i) => {
       const path = ['rules', i]
       const prev = ruleNames.get(r.name)
       if (prev !== undefined)
-        throw err('ERR_POLICY_DUPLICATE', `rule "${r.name}" is already defined in ${prev}`, [...path, 'name'])
-      ruleNames.set(r.name, l.source)
+        errors.push(
+          err('ERR_POLICY_DUPLICATE', `rule "${r.name}" is already defined in ${prev}`, [...path, 'name']),
+        )
+      ruleNames.set(r.name, prev ?? l.source)
       // An approval block on an allow or deny rule does nothing, but is still checked: a bad timeout
       // there would otherwise surface only when someone switches the rule to approve.
-      if (r.approval !== undefined && r.effect !== 'approve')
-        toApproval(r.approval, [...path, 'approval'], err)
+      const approval = attempt(
+        () =>
+          r.approval !== undefined || r.effect === 'approve'
+            ? toApproval(r.approval, [...path, 'approval'], err)
+            : null,
+        null,
+      )
       const shadow = (l.doc.shadow ?? false) || (r.shadow ?? false)
       rules.push({
         name: r.name,
         effect: r.effect,
         reason: r.reason ?? (r.effect === 'allow' ? `allowed by ${r.name}` : `${r.effect} by ${r.name}`),
-        approval: r.effect === 'approve' ? toApproval(r.approval, [...path, 'approval'], err) : null,
+        approval: r.effect === 'approve' ? approval : null,
         shadow,
         tags: Object.freeze([...(r.tags ?? [])]),
         source: l.source,
-        resources: compileResources(r.resources, [...path, 'resources'], err),
-        when: r.when === undefined ? null : compileWhen(env, r.when, [...path, 'when'], l),
+        resources: attempt(() => compileResources(r.resources, [...path, 'resources'], err), null),
+        when: r.when === undefined ? null : attempt(() => compileWhen(cel, r.when!, [...path, 'when']), null),
+        whenText: r.when ?? null,
+        resourcePatterns: r.resources ? Object.freeze([...r.resources]) : null,
         hit: Object.freeze({ rule: r.name, effect: r.effect, shadow }),
       })
     })
@@ -176,18 +201,20 @@ function compileSources(sources: readonly PolicySource[], options: CompilePolicy
       const path = ['masks', i]
       const prev = maskNames.get(m.name)
       if (prev !== undefined)
-        throw err('ERR_POLICY_DUPLICATE', `mask "${m.name}" is already defined in ${prev}`, [...path, 'name'])
-      maskNames.set(m.name, l.source)
+        errors.push(
+          err('ERR_POLICY_DUPLICATE', `mask "${m.name}" is already defined in ${prev}`, [...path, 'name']),
+        )
+      maskNames.set(m.name, prev ?? l.source)
       ;(m.columns ?? []).forEach((c, j) => {
         const problem = checkColumnGlob(c)
-        if (problem) throw err('ERR_POLICY_GLOB', problem, [...path, 'columns', j])
+        if (problem) errors.push(err('ERR_POLICY_GLOB', problem, [...path, 'columns', j]))
       })
       masks.push({
         name: m.name,
         shadow: (l.doc.shadow ?? false) || (m.shadow ?? false),
         source: l.source,
-        resources: compileResources(m.resources, [...path, 'resources'], err),
-        when: m.when === undefined ? null : compileWhen(env, m.when, [...path, 'when'], l),
+        resources: attempt(() => compileResources(m.resources, [...path, 'resources'], err), null),
+        when: m.when === undefined ? null : attempt(() => compileWhen(cel, m.when!, [...path, 'when']), null),
         rule: Object.freeze({
           name: m.name,
           columns: Object.freeze([...(m.columns ?? [])]),
@@ -199,6 +226,7 @@ function compileSources(sources: readonly PolicySource[], options: CompilePolicy
     })
   }
 
+  if (errors.length > 0) throw allOf(errors)
   const revision =
     loaded.length === 1
       ? `sha256:${loaded[0].digest}`
@@ -214,6 +242,7 @@ function compileSources(sources: readonly PolicySource[], options: CompilePolicy
     revision,
     sources: loaded.map((l) => l.source),
     clock: options.clock ?? (() => new Date()),
+    warnings,
   })
 }
 
@@ -291,41 +320,8 @@ function parseSource(s: PolicySource): Loaded {
     })
   }
   const parsed = policyDocumentSchema.safeParse(raw)
-  if (!parsed.success) throw schemaError(s.source, text, parsed.error)
+  if (!parsed.success) throw allOf(schemaErrors(s.source, text, parsed.error))
   return { source: s.source, text, doc: parsed.data, digest }
-}
-
-function schemaError(source: string, text: SourceText | undefined, error: ZodError): PolicyError {
-  // a misspelt key also makes the right one "missing": report the unknown key, it is the cause
-  const issue = error.issues.find((i) => i.code === 'unrecognized_keys') ?? error.issues[0]
-  const path = issue.path.filter((p): p is string | number => typeof p !== 'symbol')
-  let detail = issue.message
-  let key: string | undefined
-  if (issue.code === 'unrecognized_keys') {
-    key = issue.keys[0]
-    const allowed = allowedKeys(path)
-    detail = `unknown key "${key}"${allowed ? ` (allowed: ${allowed})` : ''}`
-  } else if (issue.code === 'invalid_value' && 'values' in issue) {
-    detail = `${issue.message}`
-  }
-  const where = formatPath(path)
-  if (!text) return new PolicyError('ERR_POLICY_SCHEMA', detail, { file: source, path: where || undefined })
-  const pos = text.position(text.offsetOf(path, key), key?.length ?? 1)
-  return new PolicyError('ERR_POLICY_SCHEMA', detail, { file: source, ...pos, path: where || undefined })
-}
-
-function allowedKeys(path: DocPath): string | undefined {
-  const top = path[0]
-  const shapes: Record<string, string> = {
-    '': 'description, shadow, defaults, rules, masks',
-    defaults: 'effect, reason, approval',
-    rules: 'name, description, resources, when, effect, reason, approval, shadow, tags',
-    masks: 'name, description, resources, when, columns, detectors, strategy, tags, shadow',
-  }
-  if (path.length === 0) return shapes['']
-  if (path.at(-1) === 'approval') return 'approvers, minApprovals, anyOf, timeout'
-  if (typeof top === 'string' && (path.length === 1 || path.length === 2)) return shapes[top]
-  return undefined
 }
 
 interface ApprovalDoc {
@@ -375,14 +371,28 @@ function compileResources(
   })
 }
 
-function compileWhen(
-  env: ReturnType<typeof createRequestEnvironment>,
-  expression: string,
-  path: DocPath,
-  l: Loaded,
-): CompiledExpression {
+interface CelScope {
+  readonly env: ReturnType<typeof createRequestEnvironment>
+  readonly l: Loaded
+  readonly warnings: PolicyWarning[]
+}
+
+function compileWhen({ env, l, warnings }: CelScope, expression: string, path: DocPath): CompiledExpression {
   const r = compileExpression(env, expression, 'bool')
-  if (r.ok) return r.fn
+  if (r.ok) {
+    for (const p of findEnumLiteralProblems(r.ast)) {
+      const detail = `${p.field} is never ${JSON.stringify(p.literal)}: this comparison cannot match (${p.field} is one of ${p.allowed.join(', ')})`
+      const where = formatPath(path)
+      if (!l.text) {
+        const { snippet } = expressionSnippet(expression, p.start, p.end)
+        warnings.push({ code: 'WARN_POLICY_ENUM_LITERAL', detail, file: l.source, path: where, snippet })
+        continue
+      }
+      const pos = l.text.position(l.text.offsetInScalar(path, expression, p.start, p.end), p.end - p.start)
+      warnings.push({ code: 'WARN_POLICY_ENUM_LITERAL', detail, file: l.source, ...pos, path: where })
+    }
+    return r.fn
+  }
   const e = r.error
   const code: WardenErrorCode =
     e.kind === 'syntax'
@@ -404,4 +414,12 @@ function compileWhen(
 
 function throwing(e: PolicyError): never {
   throw e
+}
+
+/** The first error, carrying every error found (non-enumerable, so JSON.stringify stays finite). */
+function allOf(errors: readonly PolicyError[]): PolicyError {
+  const first = errors[0]
+  if (errors.length > 1)
+    Object.defineProperty(first, 'errors', { value: Object.freeze([...errors]), configurable: true })
+  return first
 }

@@ -126,6 +126,11 @@ export class PolicyError extends WardenError {
   readonly path: string | undefined
   /** The bare problem, without location (the message adds `file:line:column` and the snippet). */
   readonly detail: string
+  /**
+   * Every error found in the policy set, this one first, when loading found more than one
+   * (compilePolicy/loadPolicy keep checking after the first). Not enumerable.
+   */
+  declare readonly errors?: readonly PolicyError[]
 
   constructor(
     code: WardenErrorCode,

@@ -32,8 +32,9 @@ export {
   type WardenErrorCode,
   WardenTypeError,
 } from './errors.js'
+export type { OperandResult, PolicyExplanation, RuleExplanation } from './explain.js'
 export { type LoadPolicyOptions, loadPolicy } from './load-policy.js'
-export { Policy, type PolicyRuleInfo } from './policy.js'
+export { Policy, type PolicyRuleInfo, type PolicyWarning } from './policy.js'
 export {
   type PolicyTestExpectation,
   type PolicyTestReport,
@@ -41,3 +42,4 @@ export {
   runPolicyTests,
 } from './policy-tests.js'
 export type * from './request.js'
+export { requestFieldNames, unknownRequestFields } from './request-fields.js'

@@ -1,4 +1,5 @@
 import type { ApprovalRequirement, Decider, Decision, Effect, MaskRule, MatchedRule } from './decision.js'
+import { explainEnvironment, explainRule, type PolicyExplanation } from './explain.js'
 import type { CompiledExpression } from './internal/cel.js'
 import { completeRequest, RequestShapeError } from './internal/complete-request.js'
 import type { ResourceGlob } from './internal/glob.js'
@@ -16,6 +17,9 @@ export interface CompiledRule {
   readonly source: string
   readonly resources: readonly ResourceGlob[] | null
   readonly when: CompiledExpression | null
+  /** The `when` as written and the `resources` globs, for explain(). */
+  readonly whenText: string | null
+  readonly resourcePatterns: readonly string[] | null
   /** The frozen `matched` entry reported when the rule fires. */
   readonly hit: MatchedRule
 }
@@ -42,6 +46,23 @@ export interface PolicyParts {
   readonly revision: string
   readonly sources: readonly string[]
   readonly clock: () => Date
+  readonly warnings?: readonly PolicyWarning[]
+}
+
+/**
+ * Something in a policy that loads but is almost certainly a mistake, e.g. a comparison with a
+ * value the field never holds (`principal.type == "agnet"`): the rule can never match.
+ */
+export interface PolicyWarning {
+  readonly code: 'WARN_POLICY_ENUM_LITERAL'
+  /** The problem, without location. */
+  readonly detail: string
+  readonly file?: string
+  readonly line?: number
+  readonly column?: number
+  readonly snippet?: string
+  /** Document path, e.g. `rules[2].when`. */
+  readonly path?: string
 }
 
 /** A rule as listed by `policy.rules` (for tooling: `warden policy check`, explain views). */
@@ -83,6 +104,8 @@ export class Policy implements Decider {
   readonly rules: readonly PolicyRuleInfo[]
   /** Mask rule names in order. */
   readonly maskNames: readonly string[]
+  /** Likely mistakes that do not stop the policy loading (`warden policy check` prints them). */
+  readonly warnings: readonly PolicyWarning[]
   readonly #rules: readonly CompiledRule[]
   readonly #masks: readonly CompiledMask[]
   readonly #defaults: PolicyParts['defaults']
@@ -103,6 +126,7 @@ export class Policy implements Decider {
       ),
     )
     this.maskNames = Object.freeze(parts.masks.map((m) => m.name))
+    this.warnings = Object.freeze([...(parts.warnings ?? [])])
     this.#defaultDecision = Object.freeze({
       effect: parts.defaults.effect,
       rule: 'default',
@@ -213,6 +237,35 @@ export class Policy implements Decider {
       revision: this.revision,
       tags: decider.effect === 'deny' || tags === undefined ? NONE : Object.freeze(tags),
     })
+  }
+
+  /**
+   * The decision for `request` and, per rule, whether it matched and, for one that did not, the
+   * operands of its `when` that decided (each top-level `&&`/`||` operand evaluated on its own).
+   * For tools (`warden explain`): slower than decide(), which it also calls.
+   */
+  explain(request: Request | RequestInput): PolicyExplanation {
+    const decision = this.decide(request)
+    let ctx: CelContext
+    try {
+      ctx = completeRequest(request as RequestInput, this.#clock)
+    } catch {
+      return { decision, rules: [] }
+    }
+    const env = explainEnvironment()
+    const rules = this.#rules.map((rule) => {
+      const inScope = appliesTo(rule.resources, ctx.resource.kind, ctx.resource.name)
+      let outcome: { value?: unknown; error?: string } = {}
+      if (inScope && rule.when !== null) {
+        try {
+          outcome = { value: rule.when(ctx) }
+        } catch (e) {
+          outcome = { error: describeError(e) }
+        }
+      }
+      return explainRule(rule, ctx, inScope, outcome, env)
+    })
+    return { decision, rules }
   }
 
   /**

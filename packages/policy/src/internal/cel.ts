@@ -56,7 +56,7 @@ export function compileExpression(
   env: Environment,
   text: string,
   expect: 'bool' | 'any' = 'bool',
-): { ok: true; fn: CompiledExpression; type: string } | { ok: false; error: CelCompileError } {
+): { ok: true; fn: CompiledExpression; type: string; ast: ASTNode } | { ok: false; error: CelCompileError } {
   let parsed: ParseResult
   try {
     parsed = env.parse(text)
@@ -83,7 +83,7 @@ export function compileExpression(
       },
     }
   }
-  return { ok: true, fn: parsed as CompiledExpression, type }
+  return { ok: true, fn: parsed as CompiledExpression, type, ast: parsed.ast }
 }
 
 function toCompileError(kind: 'syntax' | 'type', e: unknown, text: string): CelCompileError {
