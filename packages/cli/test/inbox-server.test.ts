@@ -8,6 +8,7 @@ import {
   sharedSecretAuth,
 } from '@warden/cli'
 import {
+  type ApprovalRequest,
   type ApprovalStore,
   createWarden,
   memorySink,
@@ -186,6 +187,192 @@ describe('approvals inbox server', () => {
       await expect(run).resolves.toBe('ran')
     } finally {
       controller.abort()
+    }
+  })
+})
+
+/** Reads `event: pending` frames from an open SSE response, whole (for their size) and parsed. */
+function frames(res: Response) {
+  const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader()
+  let buffer = ''
+  return async (): Promise<{ raw: string; data: any }> => {
+    for (;;) {
+      const end = buffer.indexOf('\n\n')
+      if (end >= 0) {
+        const raw = buffer.slice(0, end + 2)
+        buffer = buffer.slice(end + 2)
+        return { raw, data: JSON.parse(raw.slice('event: pending\ndata: '.length)) }
+      }
+      const { value, done } = await reader.read()
+      if (done) throw new Error('stream ended')
+      buffer += value
+    }
+  }
+}
+
+/** A request opened in the store directly (what any application instance would put there). */
+function opened(command: string, extra: Partial<ApprovalRequest> = {}): ApprovalRequest {
+  const now = Date.now()
+  return {
+    id: `req-${Math.random().toString(36).slice(2)}`,
+    fingerprint: 'sha256:display-only',
+    session: 'sess-1',
+    principal: { id: 'agent-7', type: 'agent' },
+    resource: { kind: 'postgres', name: 'orders-prod' },
+    action: 'sql.query',
+    command,
+    facts: { types: ['UPDATE'] },
+    rule: 'agent-writes',
+    reason: 'agents need a human for writes',
+    approvers: ['dba', 'alice', 'bob', 'carol'],
+    requestedAt: new Date(now),
+    expiresAt: new Date(now + 120_000),
+    ...extra,
+  }
+}
+
+describe('bounded frames, bad input, who may decide, progress and history', () => {
+  it('a 1 MB command is listed cut (with its length) in a small SSE frame; the full request is fetched on demand', async () => {
+    const controller = new AbortController()
+    const res = await fetch(new URL('/api/events', base), { headers: as('alice'), signal: controller.signal })
+    const next = frames(res)
+    const command = `UPDATE orders SET note = '${'x'.repeat(1_000_000)}' WHERE id = 1`
+    const request = opened(command, { facts: { blob: 'y'.repeat(50_000) } })
+    try {
+      await store.open(request)
+      let frame = await next()
+      while (!frame.data.requests.some((r: { id: string }) => r.id === request.id)) frame = await next()
+      // Bounded: not the 1 MB command (and not twice it), however many events re-send it.
+      expect(frame.raw.length).toBeLessThan(64 * 1024)
+      const listed = frame.data.requests.find((r: { id: string }) => r.id === request.id)
+      expect(listed).toMatchObject({ commandLength: command.length, commandLines: 1, facts: null })
+      expect(listed.command).toBe(command.slice(0, 4096))
+      expect(listed.factsBytes).toBeGreaterThan(50_000)
+      const full = await api(`/api/requests/${request.id}`, { headers: as('alice') })
+      expect(full.status).toBe(200)
+      expect(full.body.request.command).toBe(command)
+      expect(full.body.request.facts.blob).toHaveLength(50_000)
+      expect(full.body.decide).toEqual({})
+      expect((await api(`/api/requests/${request.id}`)).status).toBe(401)
+    } finally {
+      controller.abort()
+      await store.withdraw(request.id)
+    }
+    expect((await api(`/api/requests/${request.id}`, { headers: as('alice') })).status).toBe(404)
+  })
+
+  it('answers 400, not 500, to a malformed % escape or an oversized id', async () => {
+    const post = (path: string) =>
+      api(path, {
+        method: 'POST',
+        headers: { ...as('alice'), 'content-type': 'application/json' },
+        body: '{"status":"approved","fingerprint":"x"}',
+      })
+    expect(await post('/api/requests/%E0%A4%A/decision')).toEqual({
+      status: 400,
+      body: { error: 'malformed percent-escape in the request id' },
+    })
+    expect((await api('/api/requests/%ZZ', { headers: as('alice') })).status).toBe(400)
+    expect((await post(`/api/requests/${'a'.repeat(201)}/decision`)).status).toBe(400)
+    expect((await api('/api/requests/a/b', { headers: as('alice') })).status).toBe(404)
+    expect((await api('/api/requests/abc', { method: 'DELETE', headers: as('alice') })).status).toBe(405)
+  })
+
+  it('tells each reviewer, per request, whether they may approve or reject and why not', async () => {
+    const { run, request } = await held('UPDATE orders SET status = 8 WHERE id = 16')
+    const decideFor = async (reviewer: string) => {
+      const { body } = await api('/api/pending', { headers: as(reviewer) })
+      expect(body.requests.some((r: { id: string }) => r.id === request.id)).toBe(true)
+      return body.decide[request.id]
+    }
+    const only = 'only dba, alice, bob, carol may decide this request'
+    expect(await decideFor('dave')).toEqual({ approve: only, reject: only })
+    // The requester may withdraw (reject) but not approve.
+    expect(await decideFor('agent-7')).toEqual({ approve: 'a requester cannot approve their own request' })
+    expect(await decideFor('alice')).toEqual({})
+    await decide(request.id, as('alice'), {
+      status: 'rejected',
+      reason: 'not now',
+      fingerprint: request.fingerprint,
+    })
+    await expect(run).rejects.toMatchObject({ code: 'ERR_WARDEN_APPROVAL_REJECTED' })
+    // The history says who decided what, when, and why.
+    const { body } = await api('/api/pending', { headers: as('bob') })
+    expect(body.history[0]).toMatchObject({
+      id: request.id,
+      status: 'rejected',
+      by: 'alice',
+      reason: 'not now',
+      resource: 'postgres:orders-prod',
+      principal: 'agent-7',
+      command: 'UPDATE orders SET status = 8 WHERE id = 16',
+    })
+    expect(Date.parse(body.history[0].at)).toBeGreaterThan(Date.now() - 60_000)
+    expect(body.history.filter((h: { id: string }) => h.id === request.id)).toHaveLength(1)
+  })
+
+  it('minApprovals: the first approval is progress ("1 of 2 approvals (alice)"), the second releases the command', async () => {
+    const twoPerson = createWarden({
+      policy: compilePolicy(`
+defaults: { effect: deny }
+rules:
+  - name: two-person
+    when: 'sql.write'
+    effect: approve
+    approval: { approvers: [alice, bob, carol], minApprovals: 2, timeout: 2m }
+`),
+      audit: memorySink(),
+      // A store of its own on the same prefix (the inbox sees its requests): close() closes it.
+      approvals: redisApprovals({ redis: REDIS_URL, prefix, ...SIGNED }),
+    })
+    try {
+      const session = await twoPerson.session({ principal: { id: 'agent-9', type: 'agent' } })
+      const text = 'UPDATE orders SET status = 9 WHERE id = 17'
+      const run = session.execute(await sqlCommand(text), () => 'ran')
+      run.catch(() => {})
+      const request = await pendingRequest(store, text)
+      const listed = async (reviewer: string) => {
+        const { body } = await api('/api/pending', { headers: as(reviewer) })
+        return {
+          view: body.requests.find((r: { id: string }) => r.id === request.id),
+          why: body.decide[request.id],
+        }
+      }
+      expect((await listed('bob')).view.progress).toBe('0 of 2 approvals')
+      const first = await decide(request.id, as('alice'), {
+        status: 'approved',
+        fingerprint: request.fingerprint,
+      })
+      expect(first).toEqual({
+        status: 200,
+        body: {
+          id: request.id,
+          status: 'approved',
+          by: 'alice',
+          pending: true,
+          progress: '1 of 2 approvals (alice)',
+        },
+      })
+      expect((await listed('bob')).view.progress).toBe('1 of 2 approvals (alice)')
+      expect((await listed('alice')).why).toEqual({
+        approve: 'you already approved this request; 1 of 2 approvals (alice)',
+        reject: 'you already approved this request; 1 of 2 approvals (alice)',
+      })
+      const second = await decide(request.id, as('bob'), {
+        status: 'approved',
+        fingerprint: request.fingerprint,
+      })
+      expect(second).toEqual({ status: 200, body: { id: request.id, status: 'approved', by: 'bob' } })
+      await expect(run).resolves.toBe('ran')
+      const { body } = await api('/api/pending', { headers: as('carol') })
+      expect(
+        body.history.filter((h: { id: string }) => h.id === request.id).map((h: any) => [h.status, h.by]),
+      ).toEqual([
+        ['approved', 'bob'],
+        ['approval', 'alice'],
+      ])
+    } finally {
+      await twoPerson.close()
     }
   })
 })

@@ -270,7 +270,8 @@ export function createInboxServer(options: InboxServerOptions): InboxServer {
       id,
       status,
       by: reviewer.id,
-      ...(partial ? { pending: true, progress: progressText(decided) } : {}),
+      // Read again: a store may return the record as it was before this approval was added.
+      ...(partial ? { pending: true, progress: progressText((await store.get(id)) ?? decided) } : {}),
     })
     void broadcast()
   }
