@@ -1,10 +1,11 @@
 // End to end in headless Chromium: a query held for approval in this process is approved by a
 // reviewer in the inbox page (served by `warden approvals serve` in another process, sharing
 // only Redis), and completes; another open page sees the request disappear without reload.
-import { mkdtempSync, rmSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import {
+  type ApprovalRequest,
   type ApprovalStore,
   createWarden,
   memorySink,
@@ -170,6 +171,18 @@ describe('approvals inbox in Chromium', () => {
     })
     expect(inbox.output()).toContain(`approved ${request.id}`)
     expect(inbox.output()).not.toContain(SECRET)
+    // A confirmation, and the decision in the history (from the store's event).
+    expect(await alice.locator('#notice').textContent()).toBe(
+      'Approved: postgres:orders-prod for agent-7 (ticket OPS-17)',
+    )
+    const entry = alice.locator(`#history li[data-history-id="${request.id}"]`)
+    await entry.waitFor()
+    expect(await entry.locator('.st').textContent()).toBe('approved')
+    expect(await entry.locator('[data-role=by]').textContent()).toBe('alice')
+    expect(await entry.locator('[data-role=reason]').textContent()).toBe('ticket OPS-17')
+    expect(await entry.locator('.cmd').textContent()).toBe(text)
+    expect(await entry.locator('.at').getAttribute('title')).toMatch(/\d{4}-\d\d-\d\dT/)
+    await requester.locator(`#history li[data-history-id="${request.id}"]`).waitFor()
     await alice.close()
     await requester.close()
   })
@@ -197,8 +210,12 @@ describe('approvals inbox in Chromium', () => {
       const card = carol.locator(`li.card[data-request-id="${request.id}"]`)
       await card.waitFor()
       expect(await card.locator('.preview').textContent()).toContain('rows affected per statement: 2')
+      // Each sampled row before → after: the pg dry run read the rows as they were, by primary key.
+      expect(await card.locator('[data-role=sample-count]').textContent()).toBe(
+        'Sample: 2 of 2 rows (before \u2192 after, changed cells marked)',
+      )
       expect(await card.locator('.preview td').allTextContents()).toEqual(
-        expect.arrayContaining(['10', 'packed', '11']),
+        expect.arrayContaining(['10', 'queued \u2192 packed', '11']),
       )
       await card.locator('[data-action=approve]').click()
       const result = await run
@@ -233,4 +250,181 @@ describe('approvals inbox in Chromium', () => {
     expect((await db.query(`SELECT status FROM ${TABLE} WHERE id = 2`)).rows[0].status).toBe('new')
     await bob.close()
   })
+})
+
+/** A request put in the store as any application instance would (shown only: never decided). */
+function opened(id: string, command: string, extra: Partial<ApprovalRequest> = {}): ApprovalRequest {
+  const now = Date.now()
+  return {
+    id,
+    fingerprint: 'sha256:display-only',
+    session: 'sess-e2e',
+    principal: { id: 'agent-7', type: 'agent' },
+    resource: { kind: 'postgres', name: 'orders-prod' },
+    action: 'sql.query',
+    command,
+    facts: { types: ['UPDATE'] },
+    rule: 'agent-writes',
+    reason: 'agents need a human for writes',
+    approvers: ['dba', 'alice', 'bob', 'carol'],
+    requestedAt: new Date(now - 90_000),
+    expiresAt: new Date(now + 240_000),
+    ...extra,
+  }
+}
+
+describe('hostile requests in Chromium', () => {
+  // Screenshots go to a temp dir removed afterwards, or to WARDEN_INBOX_SHOTS (kept, to look at them).
+  const keep = process.env.WARDEN_INBOX_SHOTS
+  const shots = keep
+    ? (mkdirSync(keep, { recursive: true }), keep)
+    : mkdtempSync(join(tmpdir(), 'warden-inbox-shots-'))
+  const tag = `${process.pid}-${Math.random().toString(36).slice(2, 8)}`
+  const DROP = `UPDATE orders SET note = 'x' WHERE id = 1 -- \u202E1 = di EREHW${'\n'.repeat(400)}; DROP TABLE customers`
+  const MANY = Array.from({ length: 400 }, (_, i) => `-- line ${i + 1}`).join('\n')
+  const HUGE = `UPDATE orders SET note = '${'x'.repeat(1_000_000)}' WHERE id = 2`
+  const sample = [1, 2, 3, 4, 5].map((id) => ({
+    id: String(id),
+    status: 'shipped',
+    note: id === 5 ? 'a\u202Eb' : 'n',
+  }))
+  const before = sample.map((row) => ({ ...row, status: 'pending' }))
+  const hostile = opened(`bidi-${tag}`, DROP, {
+    resource: { kind: 'postgres', name: 'orders\u202Eprod' },
+    principal: { id: 'agent-7', type: 'agent', groups: ['bots\u200B'] },
+    reason: 'needs \u2066review\u2069 <img src=x onerror="window.pwned=1">',
+    facts: { types: ['UPDATE'], note: 'a\u202Eb' },
+    groups: [{ approvers: ['dba', 'alice', 'bob', 'carol'], minApprovals: 2 }],
+    preview: { summary: 'UPDATE orders: 40 rows', rowsAffected: [40], sample, before },
+  })
+  const many = opened(`lines-${tag}`, MANY)
+  const huge = opened(`huge-${tag}`, HUGE)
+
+  beforeAll(async () => {
+    for (const r of [hostile, many, huge]) await store.open(r)
+  })
+  afterAll(async () => {
+    for (const r of [hostile, many, huge]) await store.withdraw(r.id)
+    if (!keep) rmSync(shots, { recursive: true, force: true })
+  })
+
+  it('marks bidi and invisible characters, collapses and caps commands, shows before → after with the count', async () => {
+    const alice = await signIn('alice')
+    const card = alice.locator(`li.card[data-request-id="${hostile.id}"]`)
+    await card.waitFor()
+    // The override never reaches the page as a character: it is a visible marker, so nothing reads reversed.
+    expect(await card.locator('.resource').textContent()).toBe('postgres:orders\u27EAU+202E\u27EBprod')
+    expect(await card.locator('.resource .cc').getAttribute('title')).toContain('right-to-left override')
+    const command = card.locator('[data-role=command]')
+    const shown = (await command.textContent()) ?? ''
+    expect(shown).toContain('WHERE id = 1 -- \u27EAU+202E\u27EB1 = di EREHW\n')
+    expect(shown).toContain('\u2026 399 empty lines\n; DROP TABLE customers')
+    // 400 newlines do not push the DROP down the card.
+    expect((await command.boundingBox())!.height).toBeLessThan(200)
+    expect(await card.locator('[data-role=hidden-chars]').textContent()).toContain(
+      '1 invisible or direction-changing character',
+    )
+    expect(await card.locator('[data-role=principal]').textContent()).toBe(
+      'agent-7 (agent) \u00B7 groups bots\u27EAU+200B\u27EB',
+    )
+    expect(await card.locator('[data-role=rule]').textContent()).toBe(
+      'agent-writes: needs \u27EAU+2066\u27EBreview\u27EAU+2069\u27EB <img src=x onerror="window.pwned=1">',
+    )
+    expect(await card.locator('[data-role=facts]').textContent()).toContain('"a\u27EAU+202E\u27EBb"')
+    // Values are text, never HTML.
+    expect(await card.locator('img').count()).toBe(0)
+    expect(await alice.evaluate(() => (window as { pwned?: number }).pwned)).toBeUndefined()
+    const raw = await alice.evaluate(() =>
+      /[\u202A-\u202E\u2066-\u2069\u200B-\u200F\u061C\uFEFF]/u.test(document.body.textContent ?? ''),
+    )
+    expect(raw).toBe(false)
+    // minApprovals progress.
+    expect(await card.locator('[data-role=progress]').textContent()).toBe('0 of 2 approvals')
+    // Before → after: 5 of 40 rows, the changed cells marked.
+    expect(await card.locator('[data-role=sample-count]').textContent()).toBe(
+      'Sample: 5 of 40 rows (before \u2192 after, changed cells marked)',
+    )
+    expect(await card.locator('td.changed').allTextContents()).toEqual(
+      Array(5).fill('pending \u2192 shipped'),
+    )
+    expect(await card.locator('tbody tr').nth(4).locator('td').allTextContents()).toEqual([
+      '5',
+      'pending \u2192 shipped',
+      'a\u27EAU+202E\u27EBb',
+    ])
+    // Relative times with the absolute time on hover.
+    expect(await card.locator('.left').textContent()).toMatch(/^expires in [34] min$/)
+    expect(await card.locator('dd span[data-at]').textContent()).toMatch(/^(1|2) min ago$/)
+    expect(await card.locator('dd span[data-at]').getAttribute('title')).toContain(
+      hostile.requestedAt.toISOString(),
+    )
+
+    // 400 lines: the first 20, then how many more; Show all reveals the exact text.
+    const lines = alice.locator(`li.card[data-request-id="${many.id}"]`)
+    expect(await lines.locator('[data-role=rest]').textContent()).toBe(
+      `\u2026 380 more lines, ${MANY.length - MANY.split('\n').slice(0, 20).join('\n').length - 1} more characters`,
+    )
+    expect(((await lines.locator('[data-role=command]').textContent()) ?? '').split('\n')).toHaveLength(21)
+    await lines.locator('[data-action=show-all]').click()
+    await lines.locator('[data-action=show-all]', { hasText: 'Collapse' }).waitFor()
+    expect(await lines.locator('[data-role=command]').textContent()).toBe(MANY)
+    await lines.locator('[data-action=show-all]').click()
+    await lines.locator('[data-role=rest]').waitFor()
+
+    // 1 MB: listed cut; Show all fetches the whole request.
+    const big = alice.locator(`li.card[data-request-id="${huge.id}"]`)
+    expect(await big.locator('[data-role=rest]').textContent()).toBe(`${HUGE.length - 2048} more characters`)
+    await big.locator('[data-action=show-all]').click()
+    await big.locator('[data-action=show-all]', { hasText: 'Collapse' }).waitFor()
+    expect(await big.locator('[data-role=command]').evaluate((pre) => pre.textContent?.length)).toBe(
+      HUGE.length,
+    )
+    await big.locator('[data-action=show-all]').click()
+    await alice.close()
+  })
+
+  it('a reviewer the rule does not name sees Approve and Reject disabled, with the reason', async () => {
+    const ONLY = 'only dba, alice, bob, carol (2 approvals) may decide this request'
+    const dave = await signIn('dave')
+    const card = dave.locator(`li.card[data-request-id="${hostile.id}"]`)
+    await card.waitFor()
+    expect(await card.locator('[data-action=approve]').isDisabled()).toBe(true)
+    expect(await card.locator('[data-action=reject]').isDisabled()).toBe(true)
+    expect(await card.locator('[data-role=why]').textContent()).toBe(ONLY)
+    expect(await card.locator('[data-action=approve]').getAttribute('title')).toBe(ONLY)
+    // An approver of the same request may decide it.
+    const bob = await signIn('bob')
+    const bobs = bob.locator(`li.card[data-request-id="${hostile.id}"]`)
+    await bobs.waitFor()
+    expect(await bobs.locator('[data-action=approve]').isDisabled()).toBe(false)
+    expect(await bobs.locator('[data-role=why]').isHidden()).toBe(true)
+    await dave.close()
+    await bob.close()
+  })
+
+  for (const [name, width, height] of [
+    ['desktop', 1280, 800],
+    ['phone', 390, 844],
+  ] as const) {
+    it(`fits a ${name} screen (${width}×${height}) without horizontal overflow`, async () => {
+      const page = await signIn('alice')
+      await page.setViewportSize({ width, height })
+      const card = page.locator(`li.card[data-request-id="${hostile.id}"]`)
+      await card.waitFor()
+      await page.locator(`li.card[data-request-id="${huge.id}"]`).waitFor()
+      const fits = await page.evaluate(() => ({
+        scroll: document.documentElement.scrollWidth,
+        inner: window.innerWidth,
+      }))
+      expect(fits.scroll).toBeLessThanOrEqual(fits.inner)
+      // The sample table scrolls inside its own box, never the page.
+      const box = (await card.locator('.scroll').boundingBox())!
+      expect(box.x + box.width).toBeLessThanOrEqual(width)
+      await card.scrollIntoViewIfNeeded()
+      const file = join(shots, `inbox-${name}.png`)
+      await page.screenshot({ path: file, fullPage: false })
+      console.log(`screenshot: ${file}`)
+      await page.close()
+    })
+  }
 })

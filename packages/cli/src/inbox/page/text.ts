@@ -61,6 +61,7 @@ export const TEXT_JS = String.raw`
     let consumed = 0
     let marked = 0
     let i = 0
+    let partial = false
     while (i < all.length && shownLines < SHOWN_LINES && shownChars < SHOWN_CHARS) {
       let j = i
       while (j < all.length && all[j].trim() === '') j++
@@ -85,6 +86,7 @@ export const TEXT_JS = String.raw`
       shownChars += part.length
       if (part.length < line.length) {
         consumed += part.length
+        partial = true
         break
       }
       consumed += line.length + 1
@@ -93,7 +95,8 @@ export const TEXT_JS = String.raw`
       if (i < all.length) parent.append('\n')
     }
     const restChars = Math.max(0, total - consumed)
-    return { marked, restChars, restLines: restChars > 0 ? Math.max(1, lines - i) : 0 }
+    // Lines wholly hidden (the rest of a line cut short shows in the character count).
+    return { marked, restChars, restLines: restChars > 0 ? Math.max(0, lines - i - (partial ? 1 : 0)) : 0 }
   }
 
   // "in 4 min", "2 h ago": a coarse distance from now; the exact time goes in a title.
