@@ -276,9 +276,8 @@ function opened(id: string, command: string, extra: Partial<ApprovalRequest> = {
 describe('hostile requests in Chromium', () => {
   // Screenshots go to a temp dir removed afterwards, or to WARDEN_INBOX_SHOTS (kept, to look at them).
   const keep = process.env.WARDEN_INBOX_SHOTS
-  const shots = keep
-    ? (mkdirSync(keep, { recursive: true }), keep)
-    : mkdtempSync(join(tmpdir(), 'warden-inbox-shots-'))
+  if (keep) mkdirSync(keep, { recursive: true })
+  const shots = keep ?? mkdtempSync(join(tmpdir(), 'warden-inbox-shots-'))
   const tag = `${process.pid}-${Math.random().toString(36).slice(2, 8)}`
   const DROP = `UPDATE orders SET note = 'x' WHERE id = 1 -- \u202E1 = di EREHW${'\n'.repeat(400)}; DROP TABLE customers`
   const MANY = Array.from({ length: 400 }, (_, i) => `-- line ${i + 1}`).join('\n')
