@@ -87,8 +87,8 @@ describe('describeMysql: guards', () => {
     ["LOAD DATA LOCAL INFILE '/etc/passwd' INTO TABLE t", 'load_data', false],
     ["LOAD DATA INFILE 'x.csv' INTO TABLE t", 'load_data', false],
     ["LOAD XML INFILE 'x.xml' INTO TABLE t", 'load_data', false],
-    ["SELECT * FROM t INTO OUTFILE '/tmp/x'", 'into_outfile', false],
-    ["SELECT a INTO DUMPFILE '/tmp/x' FROM t", 'into_outfile', false],
+    ["SELECT * FROM t INTO OUTFILE '/tmp/x'", 'into_outfile', true], // recognized: effect server_file, a write
+    ["SELECT a INTO DUMPFILE '/tmp/x' FROM t", 'into_outfile', true],
     ['HANDLER t OPEN', 'handler', true], // recognized (mariadb-syntax.ts), flagged all the same
     ["PREPARE s FROM 'DROP TABLE t'", 'prepare', true], // described as what it prepares
     ['PREPARE s FROM @q', 'dynamic_sql', false],

@@ -112,6 +112,12 @@ const READS: readonly [string, Expected][] = [
   ["SELECT DISTINCT id, a INTO @v1, @v2 FROM t1 WHERE a = 'apple'", { reads: ['t1'], write: false }],
   ['UNLOCK TABLE', { types: ['UNLOCK'], effects: ['lock'], write: false }],
   ['SHOW CREATE USER CURRENT_USER', { types: ['SHOW'], write: false }],
+  ['CHECK VIEW v1 FOR UPGRADE', { types: ['CHECK'], reads: ['v1'], write: false }],
+  ['ANALYZE FORMAT=JSON VALUES (1, 2)', { types: ['SELECT'], write: false }],
+  ['FLUSH QUERY CACHE', { types: ['FLUSH'], effects: ['server_config'], write: false }],
+  ['RESET QUERY CACHE', { types: ['RESET'], effects: ['server_config'], write: false }],
+  ["PREPARE p1 FROM 'SELECT 1'", { types: ['PREPARE'] }],
+  ['DROP PREPARE p1', { types: ['DEALLOCATE'], write: false }],
   ["SHOW CREATE USER 'root'@'localhost'", { types: ['SHOW'], write: false }],
   // HANDLER (flagged `handler`): open, read by position, close; in this order on one connection
   ['HANDLER t1 OPEN', { types: ['HANDLER'], reads: ['t1'], flags: ['handler'], write: false }],
@@ -150,6 +156,17 @@ describe('recognized, and described as writes or with an effect (what the rewrit
     ['BACKUP STAGE BLOCK_COMMIT', { types: ['BACKUP'], effects: ['lock'], write: true }],
     ['BACKUP LOCK t1', { types: ['BACKUP'], reads: ['t1'], effects: ['lock'], write: true }],
     ['BACKUP UNLOCK', { types: ['BACKUP'], effects: ['lock'], write: true }],
+    // INTO OUTFILE/DUMPFILE writes a file on the server: a read-only transaction does not stop it
+    [
+      "SELECT a, id INTO OUTFILE '/tmp/x.txt' FIELDS TERMINATED BY ',' OPTIONALLY ENCLOSED BY '\"' LINES TERMINATED BY '\\n' FROM t1",
+      { reads: ['t1'], effects: ['server_file'], flags: ['into_outfile'], write: true },
+    ],
+    ["SELECT * FROM t1 INTO DUMPFILE '/tmp/x'", { reads: ['t1'], effects: ['server_file'], write: true }],
+    [
+      'SET NAMES utf8mb4 COLLATE utf8mb4_bin, @a = (SELECT count(*) FROM t1)',
+      { types: ['SET'], reads: ['t1'], effects: ['session_config'], flags: ['lexer_setting'] },
+    ],
+    ['SET NAMES latin1, tx_read_only = 0', { write: true, flags: ['lexer_setting'] }],
     ["SET CHARACTER SET 'latin1'", { types: ['SET'], effects: ['session_config'], flags: ['lexer_setting'] }],
     ['FLUSH TABLE t1, t2 WITH READ LOCK', { types: ['FLUSH'], effects: ['server_config', 'lock'] }],
     ['SELECT nextval(s1) INTO @v', { functions: ['nextval'], effects: ['sequence'], write: true }],
@@ -178,7 +195,6 @@ describe('near misses stay parsed: false (nothing hidden from the facts)', () =>
     'SHOW CREATE SEQUENCE s1, t1',
     'SELECT a FROM t1 INTO @x, ',
     "SELECT a FROM t1 INTO @x, OUTFILE '/tmp/x'",
-    "SELECT * FROM t1 INTO OUTFILE '/tmp/x'",
     'CHECK TABLE t1 WHERE 1',
     'CHECK TABLE (SELECT 1)',
     'CHECKSUM TABLE t1, del_orders()',
@@ -198,6 +214,11 @@ describe('near misses stay parsed: false (nothing hidden from the facts)', () =>
     'HANDLER t1 OPEN AS h extra',
     'SHOW CREATE USER u1, u2',
     'SET CHARACTER SET latin1, @a = (SELECT 1)',
+    "SELECT * FROM t1 INTO OUTFILE '/tmp/x' FIELDS TERMINATED BY (SELECT del_orders())",
+    "SELECT * FROM t1 INTO OUTFILE '/tmp/x' LINES TERMINATED BY del_orders()",
+    'CHECK VIEW v1 EXTENDED',
+    'DROP PREPARE p1, p2',
+    'SET NAMES latin1,',
   ])('%s', async (text) => {
     const f = await describeMysql(text)
     expect(f.parsed).toBe(false)

@@ -75,6 +75,16 @@ function recognize(t: readonly string[], spans: readonly number[], text: string)
   const edits: Edit[] = []
   let part: PartOverride = ONE
   // Whole-statement forms.
+  if (first === 'CHECK' && t[1] === 'VIEW') {
+    // CHECK VIEW v [FOR UPGRADE]: checks a view's definition, as CHECK TABLE does a table's.
+    const end = nameEnd(t, 2)
+    const rest = t.slice(end).join(' ')
+    if (end < 0 || !(rest === '' || rest === 'FOR UPGRADE')) return undefined
+    return {
+      edits: [whole(t, `SELECT 1 FROM ${text.slice(spans[4], spans[2 * end - 1])}`)],
+      part: { count: 1, type: 'CHECK' },
+    }
+  }
   if ((first === 'CHECK' || first === 'CHECKSUM') && isTableWord(t[1])) {
     return tableCommand({ t, spans, text, type: first, limit: t.length, writes: false })
   }
@@ -95,6 +105,17 @@ function recognize(t: readonly string[], spans: readonly number[], text: string)
   if (first === 'HELP' && t.length === 2 && t[1] === "'")
     return { edits: [whole(t, 'SELECT 1')], part: { count: 1, type: 'HELP' } }
   if (first === 'GET') return getDiagnostics(t)
+  if ((first === 'RESET' || first === 'FLUSH') && t[1] === 'QUERY' && t[2] === 'CACHE' && t.length === 3)
+    return { edits: [whole(t, 'SELECT 1')], part: { count: 1, type: first, effects: ['server_config'] } }
+  if (first === 'DROP' && t[1] === 'PREPARE' && t.length === 3 && isName(t[2]))
+    return { edits: [{ from: 0, to: 1, replacement: 'DEALLOCATE' }], part: ONE }
+  if (first === 'SET' && t[1] === 'NAMES') {
+    // SET NAMES cs [COLLATE c], var = …: the NAMES part, then an ordinary SET (flagged lexer_setting).
+    let k = 3
+    if (t[k] === 'COLLATE' && (isName(t[k + 1]) || t[k + 1] === "'")) k += 2
+    if ((isName(t[2]) || t[2] === "'") && t[k] === ',' && k + 1 < t.length)
+      return { edits: [{ from: k, to: k + 1, replacement: '; SET' }], part: { count: 2 } }
+  }
   if (first === 'BACKUP') return backup(t, spans, text)
   if (first === 'HANDLER') return handler(t, spans, text)
   if (first === 'SET' && t[1] === 'CHARACTER' && t[2] === 'SET' && t.length === 4)
@@ -121,6 +142,13 @@ function recognize(t: readonly string[], spans: readonly number[], text: string)
         k++
       }
       if (k > into + 1 && t[k - 1] !== ',') edits.push({ from: into, to: k, replacement: '' })
+      else if ((t[into + 1] === 'OUTFILE' || t[into + 1] === 'DUMPFILE') && t[into + 2] === "'") {
+        // INTO OUTFILE 'f' [export options]: writes a file on the server (flagged into_outfile by
+        // the lexer pass); the options are keywords and strings only.
+        const end = exportOptionsEnd(t, into + 3)
+        edits.push({ from: into, to: end, replacement: '' })
+        part = { count: 1, write: true, effects: ['server_file'] }
+      }
     }
   }
   if (first === 'DO' && t.length > 1) {
@@ -131,7 +159,7 @@ function recognize(t: readonly string[], spans: readonly number[], text: string)
     // ANALYZE [FORMAT=JSON] stmt runs stmt and reports on it: its facts are stmt's.
     let k = 1
     if (t[1] === 'FORMAT' && t[2] === '=' && t[3] === 'JSON') k = 4
-    if (['SELECT', 'WITH', 'INSERT', 'REPLACE', 'UPDATE', 'DELETE', '('].includes(t[k] ?? ''))
+    if (['SELECT', 'WITH', 'INSERT', 'REPLACE', 'UPDATE', 'DELETE', 'VALUES', '('].includes(t[k] ?? ''))
       edits.push({ from: 0, to: k, replacement: '' })
   }
   if (
@@ -300,6 +328,27 @@ function getDiagnostics(t: readonly string[]): Recognized | undefined {
     if (t[k++] !== ',') return undefined
   }
   return { edits: [whole(t, 'SELECT 1')], part: { count: 1, type: 'GET DIAGNOSTICS' } }
+}
+
+/** The end (exclusive) of `[CHARACTER SET cs] [FIELDS|COLUMNS …] [LINES …]` from k (SELECT … INTO OUTFILE). */
+function exportOptionsEnd(t: readonly string[], k: number): number {
+  let i = k
+  if (t[i] === 'CHARACTER' && t[i + 1] === 'SET' && (isName(t[i + 2]) || t[i + 2] === "'")) i += 3
+  if (t[i] === 'FIELDS' || t[i] === 'COLUMNS') {
+    i++
+    for (;;) {
+      if (t[i] === 'TERMINATED' && t[i + 1] === 'BY' && t[i + 2] === "'") i += 3
+      else if (t[i] === 'OPTIONALLY' && t[i + 1] === 'ENCLOSED' && t[i + 2] === 'BY' && t[i + 3] === "'")
+        i += 4
+      else if ((t[i] === 'ENCLOSED' || t[i] === 'ESCAPED') && t[i + 1] === 'BY' && t[i + 2] === "'") i += 3
+      else break
+    }
+  }
+  if (t[i] === 'LINES') {
+    i++
+    while ((t[i] === 'STARTING' || t[i] === 'TERMINATED') && t[i + 1] === 'BY' && t[i + 2] === "'") i += 3
+  }
+  return i
 }
 
 const BACKUP_STAGES = new Set(['START', 'FLUSH', 'BLOCK_DDL', 'BLOCK_COMMIT', 'END'])
