@@ -34,6 +34,12 @@ export interface Command {
   readonly tool?: ToolFacts
   /** Computes an approval preview ("approve the effect"); called only when the decision is `approve`. */
   readonly preview?: (context: PreviewContext) => Promise<ApprovalPreview | undefined>
+  /**
+   * Bound parameter values, as the driver will send them (copied at the call, so the caller cannot
+   * change them later). Shown to an approver (through the decision's detector masks) and bound into
+   * the approval's fingerprint; never written to the audit record.
+   */
+  readonly parameters?: readonly unknown[]
 }
 
 /** What the pipeline hands `Command.preview`: the decision, and a masker with its masks for any data shown. */

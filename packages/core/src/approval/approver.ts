@@ -7,6 +7,13 @@ export interface ApprovalPreview {
   readonly rowsAffected?: readonly number[]
   /** A masked sample of changed rows. */
   readonly sample?: readonly Record<string, unknown>[]
+  /**
+   * Each sampled row as it was before the change, aligned with `sample` (masked the same way);
+   * `null` for a row the change creates. Absent when unknown: `sample` then shows values after the change.
+   */
+  readonly before?: readonly (Readonly<Record<string, unknown>> | null)[]
+  /** `removed`: `sample` holds rows as they were before a DELETE removed them (default: after the change). */
+  readonly sampleOf?: 'after' | 'removed'
   readonly [key: string]: unknown
 }
 
@@ -19,6 +26,13 @@ export interface ApprovalRequest {
   readonly resource: ResourceRef
   readonly action: string
   readonly command: string
+  /**
+   * Bound parameter values ($1, ?), each as text, masked by the decision's detector masks and cut
+   * at 200 characters: what the approver is asked to let run.
+   */
+  readonly parameters?: readonly (string | null)[]
+  /** sha256 of the exact values (part of the fingerprint), so an approval binds them too. */
+  readonly parametersDigest?: string
   readonly facts: Readonly<Record<string, unknown>>
   readonly rule: string
   readonly reason: string

@@ -31,6 +31,8 @@ export interface WebhookPayload {
     readonly resource: { readonly kind: string; readonly name: string }
     readonly action: string
     readonly command: string
+    /** Bound values as the approver is shown them (detector-masked, cut). */
+    readonly parameters?: readonly (string | null)[]
     readonly rule: string
     readonly reason: string
     readonly approvers: readonly string[]
@@ -50,6 +52,7 @@ export function webhookPayload(r: ApprovalRequest, reviewUrl?: string): WebhookP
       resource: { kind: r.resource.kind, name: r.resource.name },
       action: r.action,
       command: r.command,
+      ...(r.parameters !== undefined ? { parameters: r.parameters } : {}),
       rule: r.rule,
       reason: r.reason,
       approvers: [...r.approvers],

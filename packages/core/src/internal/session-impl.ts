@@ -29,7 +29,7 @@ import {
   type DraftRecord,
   outcomeShaped,
 } from './audit-chain.js'
-import { fingerprint } from './fingerprint.js'
+import { fingerprint, parametersDigest, parameterText } from './fingerprint.js'
 import { newId } from './ids.js'
 import type { SessionRegistry } from './session-registry.js'
 
@@ -677,14 +677,16 @@ export class SessionImpl implements Session {
       }
     }
     const family = familyOf(command.action)
+    const bound = boundParameters(command.parameters, decision, core.masking)
     const request: ApprovalRequest = Object.freeze({
       id,
-      fingerprint: fingerprint(info.ref.kind, info.ref.name, command.action, command.text),
+      fingerprint: fingerprint(info.ref.kind, info.ref.name, command.action, command.text, bound?.digest),
       session: this.id,
       principal: this.principal,
       resource: info.ref,
       action: command.action,
       command: command.text,
+      ...(bound !== undefined ? { parameters: bound.shown, parametersDigest: bound.digest } : {}),
       facts: (family !== undefined ? command[family] : undefined) ?? {},
       rule: decision.rule,
       reason: decision.reason,
@@ -881,6 +883,32 @@ function asError(err: unknown, code: import('@warden/policy').WardenErrorCode): 
 
 function clip(s: string): string {
   return s.length > MAX_ERROR ? `${s.slice(0, MAX_ERROR)}…` : s
+}
+
+/** Longest bound value shown to an approver (the digest binds the whole value). */
+const MAX_PARAMETER_SHOWN = 200
+
+/** Bound values for an approval request: shown masked and cut, bound by the digest of the exact ones. */
+function boundParameters(
+  values: readonly unknown[] | undefined,
+  decision: Decision,
+  masking: Pick<MaskingEngine, 'masker'>,
+): { shown: (string | null)[]; digest: string } | undefined {
+  if (values === undefined) return undefined
+  if (!Array.isArray(values))
+    throw new WardenTypeError('session.execute: command.parameters must be an array')
+  const exact = values.map(parameterText)
+  // Only detectors apply: a bound value has no column. Cut after masking, so a secret at the cut is masked whole.
+  const detectors = decision.masks.filter((m) => m.detectors.length > 0)
+  const masker = detectors.length > 0 ? masking.masker(detectors) : null
+  const shown = exact.map((v) => {
+    if (v === null) return null
+    const masked = masker === null ? v : String(masker.text(v))
+    return masked.length > MAX_PARAMETER_SHOWN
+      ? `${masked.slice(0, MAX_PARAMETER_SHOWN)}… (${masked.length} characters)`
+      : masked
+  })
+  return { shown, digest: parametersDigest(exact) }
 }
 
 const REFUSED_DECISION: ReadonlySet<string> = new Set([

@@ -36,7 +36,7 @@ describe('consoleApprover', () => {
 
   it('shows who, what, why and the preview, and approves on "y"', async () => {
     const t = tty(true)
-    const req = approvalRequest()
+    const req = approvalRequest({ parameters: ['42', null, '\u202eok'] })
     const pending = consoleApprover({
       input: t.input,
       output: t.output,
@@ -48,6 +48,7 @@ describe('consoleApprover', () => {
     expect(t.shown()).toContain('DELETE FROM orders WHERE id = $1')
     expect(t.shown()).toContain('agent-writes (agent writes need a human)')
     expect(t.shown()).toContain('DELETE orders: 1 row')
+    expect(t.shown()).toContain("values: $1 = '42', $2 = NULL, $3 = '\\u202eok'")
     t.input.write('y\n')
     await expect(pending).resolves.toMatchObject({
       status: 'approved',

@@ -23,6 +23,7 @@ import {
   describePostgres,
   loadPostgresParser,
 } from './describe.js'
+import { bindValues } from './internal/bind-values.js'
 import {
   buildCatalog,
   CATALOG_SQL,
@@ -43,7 +44,6 @@ import {
   type PgClientInternals,
   PgQuery,
   type PgSubmittable,
-  prepareValue,
   submittableText,
 } from './pg-internals.js'
 import {
@@ -873,20 +873,4 @@ function copyQueryText(text: string): string {
 function derivedOf(text: string, options: DescribePostgresOptions | undefined): readonly string[] {
   const facts = describePostgres(text, options)
   return facts instanceof Promise ? ANY_ROW : derivedColumns(facts)
-}
-
-/**
- * Replaces a query's values with pg's wire form of them, copied (Buffers too): what is decided,
- * approved and sent. pg prepares values again at submit time; on these it is the identity.
- */
-function bindValues(query: { values?: unknown }): readonly unknown[] | undefined {
-  const given = query.values
-  if (given === undefined || given === null) return undefined
-  if (!Array.isArray(given)) return undefined // pg refuses it at submit ("Query values must be an array")
-  const bound = given.map((v) => {
-    const p = prepareValue(v)
-    return Buffer.isBuffer(p) ? Buffer.from(p) : p
-  })
-  query.values = bound
-  return bound
 }

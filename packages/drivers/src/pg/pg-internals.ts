@@ -74,9 +74,13 @@ type PgPoolClass = typeof pg.Pool
 export const PgClient: PgClientClass = require('pg/lib/client.js') as PgClientClass
 export const PgQuery: PgQueryClass = require('pg/lib/query.js') as PgQueryClass
 export const PgPool: PgPoolClass = require('pg-pool') as PgPoolClass
-export const escapeIdentifier: (value: string) => string = (
-  require('pg/lib/utils.js') as { escapeIdentifier: (v: string) => string }
-).escapeIdentifier
+const pgUtils = require('pg/lib/utils.js') as {
+  escapeIdentifier: (v: string) => string
+  prepareValue: (v: unknown) => unknown
+}
+export const escapeIdentifier: (value: string) => string = pgUtils.escapeIdentifier
+/** pg's own conversion of a bound value to what goes on the wire (text, or a Buffer for bytea). */
+export const prepareValue: (value: unknown) => unknown = pgUtils.prepareValue
 
 export const versions = {
   pg: (require('pg/package.json') as { version: string }).version,

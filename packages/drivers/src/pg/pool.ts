@@ -9,6 +9,7 @@ import { WardenError, WardenTypeError } from '@warden/policy'
 import type pg from 'pg'
 import { Client, type ClientConfig, clientHooks, expectedCounts } from './client.js'
 import { checkDescribeOptions, describePostgres, loadPostgresParser } from './describe.js'
+import { bindValues } from './internal/bind-values.js'
 import {
   checkVersions,
   isSubmittable,
@@ -209,9 +210,12 @@ export class Pool extends EventEmitter {
         throw new WardenTypeError(
           'pool.query needs SQL text (a named statement without text cannot be classified)',
         )
+      // The values that run are taken now (see bindValues), before the decision and any approval.
+      const holder = { values: vals ?? (config as { values?: unknown[] }).values }
+      const bound = bindValues(holder) as unknown[] | undefined
       const described = describePostgres(text, this.#config.describe)
       const go = (facts: SqlFacts) =>
-        this.#execute(session, config, vals, text, facts).then((res) => done(null, res), fail)
+        this.#execute(session, config, bound, text, facts).then((res) => done(null, res), fail)
       if (described instanceof Promise) described.then(go, fail)
       else go(described)
     } catch (err) {
@@ -229,13 +233,14 @@ export class Pool extends EventEmitter {
     facts: SqlFacts,
   ): Promise<unknown> {
     const hook = this.#config.preview
-    const vals = values ?? (config as { values?: unknown[] }).values
+    const vals = values
     let dry: DryRun | undefined
     const command: Command = {
       resource: this.#resource,
       action: 'sql.query',
       text,
       sql: facts,
+      ...(values !== undefined ? { parameters: values } : {}),
       preview: hook
         ? ({ masker }: PreviewContext) => hook({ text, values: vals, sql: facts, masker })
         : hook === false

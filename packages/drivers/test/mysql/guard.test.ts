@@ -1,15 +1,15 @@
-import type { Session } from '@warden/core'
+import type { ApprovalRequest, Session } from '@warden/core'
 import { callbackApprover, createWarden, memorySink } from '@warden/core'
 import { createConnection, createPool, type Pool } from '@warden/drivers/mysql'
 import { compilePolicy } from '@warden/policy'
-import { afterAll, beforeAll, describe, expect, test } from 'vitest'
+import { afterAll, beforeAll, describe, expect, test, vi } from 'vitest'
 import { type Fixture, openFixture } from './fixtures/mysql-fixture.js'
 
 let fx: Fixture
 let session: Session
 let pool: Pool
 let multi: Pool
-let approvals: { next: boolean; seen: string[] }
+let approvals: { next: boolean | (() => Promise<boolean>); seen: string[]; requests: ApprovalRequest[] }
 
 const orderCount = async () => {
   const [rows] = await fx.admin.query(`SELECT count(*) AS n FROM \`${fx.db}\`.orders`)
@@ -24,11 +24,12 @@ const tableExists = async (table: string) => {
 }
 
 beforeAll(async () => {
-  approvals = { next: true, seen: [] }
+  approvals = { next: true, seen: [], requests: [] }
   fx = await openFixture('guard', {
     approvals: callbackApprover(async (req) => {
       approvals.seen.push(req.command)
-      return approvals.next
+      approvals.requests.push(req)
+      return typeof approvals.next === 'function' ? approvals.next() : approvals.next
     }),
   })
   session = await fx.session()
@@ -57,7 +58,7 @@ describe('denied by the example policy, audited, and never run', () => {
     ['UPDATE orders SET note = NULL', 'destructive'],
     ['DROP TABLE orders', 'destructive'],
     ["LOAD DATA LOCAL INFILE '/etc/passwd' INTO TABLE orders", 'unclassified'],
-    ["SELECT * FROM orders INTO OUTFILE '/tmp/wd-out'", 'unclassified'],
+    ["SELECT * FROM orders INTO OUTFILE '/tmp/wd-out'", 'dangerous-mysql'], // parsed, refused by its flag
     ['HANDLER orders OPEN', 'dangerous-mysql'], // parsed, and refused by its flag
     ["PREPARE s FROM 'DROP TABLE orders'", 'dangerous-mysql'],
     ["SET SESSION sql_mode = 'NO_BACKSLASH_ESCAPES'", 'dangerous-mysql'],
@@ -242,8 +243,39 @@ describe('sessions, approvals, principals', () => {
       expect(fx.audit.last()).toMatchObject({ outcome: { status: 'rejected' } })
       const [rows] = await fx.admin.query(`SELECT note FROM \`${fx.db}\`.orders WHERE id = 11`)
       expect(rows).toEqual([{ note: 'approved' }])
-      // The approver saw the template, never the values.
+      // The approver saw the template with the bound values beside it, and why there is no preview.
       expect(approvals.seen.at(-1)).toBe('UPDATE orders SET note = ? WHERE id = ?')
+      expect(approvals.requests.at(-1)).toMatchObject({
+        parameters: ['rejected', '11'],
+        preview: { summary: expect.stringMatching(/^no preview: MariaDB writes are not dry-run/) },
+      })
+      // Values changed by the caller while the approval is pending do not reach the server.
+      let release!: (ok: boolean) => void
+      approvals.next = () =>
+        new Promise<boolean>((resolve) => {
+          release = resolve
+        })
+      for (const [name, run] of [
+        ['query', (v: unknown[]) => agentPool.query('UPDATE orders SET note = ? WHERE id = ?', v)],
+        ['execute', (v: unknown[]) => agentPool.execute('UPDATE orders SET note = ? WHERE id = ?', v)],
+      ] as const) {
+        const values: unknown[] = [`${name}-approved`, 11]
+        const seen = approvals.requests.length
+        const pending = run(values)
+        await vi.waitFor(() => expect(approvals.requests.length).toBe(seen + 1))
+        values[0] = 'swapped'
+        values[1] = 12
+        release(true)
+        await pending
+        const [after] = await fx.admin.query(
+          `SELECT id, note FROM \`${fx.db}\`.orders WHERE id IN (11, 12) ORDER BY id`,
+        )
+        expect((after as { id: number; note: string }[])[0]).toEqual({ id: 11, note: `${name}-approved` })
+        expect((after as { note: string }[])[1]?.note).not.toBe('swapped')
+      }
+      // The values never reach the audit record.
+      expect(fx.audit.lines.join('\n')).not.toContain('query-approved')
+      approvals.next = true
       // Reads need no approval.
       await expect(agentPool.query('SELECT 1')).resolves.toBeDefined()
     } finally {

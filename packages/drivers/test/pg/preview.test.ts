@@ -561,7 +561,7 @@ describe('bound values: what the approver sees is what runs', () => {
     const s = await w.session({ principal: { id: 'agent', type: 'agent', groups: [] } })
     const p = new Pool(s, { ...PG, database, resource: 'shop', max: 1 })
     try {
-      const values: unknown[] = ['cancelled', 1, { reason: 'ok' }, '999-88-7777']
+      const values: unknown[] = ['cancelled', 1, { reason: 'ok' }, '123-45-6789']
       const text =
         'UPDATE orders SET status = $1, note = $3::jsonb ->> $$reason$$ WHERE id = $2 AND $4::text IS NOT NULL'
       const done = p.query(text, values)
@@ -581,14 +581,14 @@ describe('bound values: what the approver sees is what runs', () => {
       expect(await statuses()).toEqual([{ id: 1, status: 'cancelled' }, ...PENDING.slice(1)])
       expect((await db('SELECT note FROM orders WHERE id = 1')).rows[0]).toEqual({ note: 'ok' })
       // Values bind the fingerprint: the same text with other values is another operation.
-      const again = p.query(text, ['cancelled', 2, { reason: 'ok' }, '999-88-7777'])
+      const again = p.query(text, ['cancelled', 2, { reason: 'ok' }, '123-45-6789'])
       await vi.waitFor(() => expect(requests).toHaveLength(2))
       expect(requests[1].fingerprint).not.toBe(requests[0].fingerprint)
       release(false)
       await expect(again).rejects.toMatchObject({ code: 'ERR_WARDEN_APPROVAL_REJECTED' })
       // The record never carries the values.
       const lines = audit.lines.join('\n')
-      expect(lines).not.toContain('999-88-7777')
+      expect(lines).not.toContain('123-45-6789')
       expect(lines).not.toContain('cancelled')
     } finally {
       await p.end()

@@ -118,7 +118,13 @@ export function checkDecision(id: string, d: ApprovalDecisionInput): void {
 export function admitDecision(id: string, request: ApprovalRequest, d: ApprovalDecisionInput): number[] {
   const refusal = approverRefusal(request, d.status, d.by, d.groups ?? [])
   if (refusal !== undefined) throw new ApprovalDecisionError(id, refusal)
-  const expected = fingerprint(request.resource.kind, request.resource.name, request.action, request.command)
+  const expected = fingerprint(
+    request.resource.kind,
+    request.resource.name,
+    request.action,
+    request.command,
+    request.parametersDigest,
+  )
   if (expected !== request.fingerprint) throw new ApprovalDecisionError(id, 'fingerprint')
   if (d.fingerprint !== undefined && d.fingerprint !== request.fingerprint)
     throw new ApprovalDecisionError(id, 'fingerprint')

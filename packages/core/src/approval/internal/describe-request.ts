@@ -22,10 +22,16 @@ export function printable(text: string): string {
   return out
 }
 
+/** A bound value as an approver reads it: `$1 = 'text'` style, NULL spelled out, controls escaped. */
+function shownValue(v: string | null, i: number): string {
+  return `$${i + 1} = ${v === null ? 'NULL' : `'${printable(v)}'`}`
+}
+
 export function describeLines(r: ApprovalRequest): string[] {
   const lines = [
     `${r.principal.id} (${r.principal.type}) wants ${r.action} on ${r.resource.kind}:${r.resource.name}`,
     `command: ${printable(r.command)}`,
+    ...(r.parameters?.length ? [`values: ${r.parameters.map(shownValue).join(', ')}`] : []),
     `rule: ${r.rule}${r.reason ? ` (${printable(r.reason)})` : ''}`,
   ]
   if (r.preview?.summary) lines.push(`preview: ${printable(r.preview.summary)}`)
@@ -43,6 +49,7 @@ export function slackText(r: ApprovalRequest, reviewUrl?: string): string {
   const lines = [
     `*Approval needed*: \`${slack(r.principal.id)}\` (${slack(r.principal.type)}) wants \`${slack(r.action)}\` on \`${slack(`${r.resource.kind}:${r.resource.name}`)}\``,
     `\`\`\`${command}\`\`\``,
+    ...(r.parameters?.length ? [`Values: ${slack(r.parameters.map(shownValue).join(', '))}`] : []),
     `Rule: *${slack(r.rule)}*${r.reason ? `: ${slack(r.reason)}` : ''}`,
   ]
   if (r.preview?.summary) lines.push(`Preview: ${slack(r.preview.summary)}`)

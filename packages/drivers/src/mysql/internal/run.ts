@@ -3,6 +3,7 @@
 import type { Command, ExecuteContext, Masker, Session, SessionSource } from '@warden/core'
 import type { SqlFacts } from '@warden/policy'
 import { WardenDeniedError, WardenError, WardenTypeError } from '@warden/policy'
+import { copyValues } from '../../internal/copy-values.js'
 import { derivedColumns, setDerivedColumns } from '../../internal/derived-columns.js'
 import { describeMysql } from '../describe.js'
 import {
@@ -242,9 +243,19 @@ export async function runQuery(source: SessionSource, target: Target, cmd: Mysql
     const template = cmd.sql
     if (typeof template !== 'string') throw new WardenTypeError('query: sql must be a string')
     refuseInfile(commandOptions(cmd))
+    // What runs is taken now: mysql2 formats the values in only when the command is queued, after
+    // the decision and any approval, and the caller may change them meanwhile.
+    if (cmd.values !== undefined) cmd.values = copyValues(cmd.values)
     const text = target.formatter.query(cmd)
     const facts = await factsFor(text, template)
-    const command: Command = { resource: target.resource, action: 'sql.query', text: template, sql: facts }
+    const command: Command = {
+      resource: target.resource,
+      action: 'sql.query',
+      text: template,
+      sql: facts,
+      ...parametersOf(cmd.values),
+      ...noPreview(facts),
+    }
     return await session.execute(command, async (ctx) => {
       assertSingleOrParsed(facts, target)
       const lent = await target.acquire(session)
@@ -274,9 +285,17 @@ export async function runExecute(
   const session = source.current()
   if (typeof options.sql !== 'string') throw new WardenTypeError('execute: sql must be a string')
   refuseInfile(options)
+  if (options.values !== undefined) options.values = copyValues(options.values)
   const text = target.formatter.execute(options)
   const facts = await describeMysql(text)
-  const command: Command = { resource: target.resource, action: 'sql.query', text, sql: facts }
+  const command: Command = {
+    resource: target.resource,
+    action: 'sql.query',
+    text,
+    sql: facts,
+    ...parametersOf(options.values),
+    ...noPreview(facts),
+  }
   return session.execute(command, async (ctx) => {
     assertSingleOrParsed(facts, target)
     const lent = await target.acquire(session)
@@ -372,5 +391,26 @@ export async function runPrepare(
     })
   } finally {
     lent.release()
+  }
+}
+
+/** Bound values for the approver: positional as given, named ones (`:id`) in key order. */
+function parametersOf(values: unknown): { parameters?: readonly unknown[] } {
+  if (Array.isArray(values)) return { parameters: values }
+  if (values !== null && typeof values === 'object') return { parameters: Object.values(values) }
+  return {}
+}
+
+/**
+ * MariaDB cannot dry-run a write safely the way PostgreSQL can (DDL commits implicitly, MyISAM and
+ * sequences ignore rollback), so a held write says so instead of showing nothing.
+ */
+function noPreview(facts: SqlFacts): { preview?: Command['preview'] } {
+  if (!facts.write) return {}
+  return {
+    preview: async () => ({
+      summary:
+        'no preview: MariaDB writes are not dry-run (a rollback does not undo DDL, MyISAM tables or sequences); review the statement and its values',
+    }),
   }
 }
