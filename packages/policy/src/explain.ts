@@ -78,12 +78,46 @@ function operands(node: Node, op: string): Node[] {
   return [...operands(left, op), ...operands(right, op)]
 }
 
+/** Unbalanced parentheses in a slice, outside string literals (+ more open, - more closed). */
+function parenBalance(text: string): number {
+  let depth = 0
+  let quote = ''
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i]
+    if (quote !== '') {
+      if (c === '\\') i++
+      else if (c === quote) quote = ''
+    } else if (c === '"' || c === "'") quote = c
+    else if (c === '(') depth++
+    else if (c === ')') depth--
+  }
+  return depth
+}
+
+/** A node's text. cel-js ranges can stop short of a closing parenthesis (`!(a in b)`): widen to balance. */
+function sliceOf(text: string, node: Node): string {
+  let start = node.start ?? 0
+  let end = node.end ?? text.length
+  let balance = parenBalance(text.slice(start, end))
+  while (balance > 0 && end < text.length) {
+    if (text[end] === ')') balance--
+    else if (!/\s/.test(text[end])) break
+    end++
+  }
+  while (balance < 0 && start > 0) {
+    if (text[start - 1] === '(') balance++
+    else if (!/\s/.test(text[start - 1])) break
+    start--
+  }
+  return text.slice(start, end).trim()
+}
+
 /** The operands of `node` that decided it was not true, outermost first. */
 function decide(env: Env, text: string, node: Node, ctx: CelContext): OperandResult[] {
   const op: OperandResult['op'] = node.op === '&&' || node.op === '||' ? node.op : 'expr'
   const parts = op === 'expr' ? [node] : operands(node, op)
   const results = parts.map((part, i) => {
-    const slice = text.slice(part.start ?? 0, part.end ?? text.length)
+    const slice = sliceOf(text, part)
     return {
       part,
       result: <OperandResult>{

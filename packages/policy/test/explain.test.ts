@@ -54,6 +54,19 @@ describe('policy.explain', () => {
     expect(claim.error).toMatch(/level/)
   })
 
+  it('a negated parenthesized operand is quoted whole (cel-js ranges stop short of its ")")', () => {
+    const p = compilePolicy(
+      `rules: [{name: r, effect: deny, when: '!("writers" in principal.groups) && sql.write'}]`,
+    )
+    const [rule] = p.explain(request).rules
+    expect(rule.because).toEqual([{ text: 'sql.write', value: false, op: '&&', index: 2, count: 2 }])
+    const [negated] = p.explain({
+      ...request,
+      principal: { ...request.principal, groups: ['writers'] },
+    }).rules
+    expect(negated.because[0]).toMatchObject({ text: '!("writers" in principal.groups)', value: false })
+  })
+
   it('a rule that matched has no attribution', () => {
     const { rules } = policy.explain({ ...request, sql: { ...request.sql, write: true } })
     expect(rules[1]).toMatchObject({ rule: 'agent-writes', matched: true, because: [] })
