@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto'
+import { createHash, randomBytes } from 'node:crypto'
 import type { Broker, Lease, LeaseRequest } from '@warden/core'
 import { isSecret, revealSecret, Secret } from '@warden/core'
 import { WardenError, WardenTypeError } from '@warden/policy'
@@ -151,7 +151,9 @@ export function mysqlUserBroker(options: MysqlUserBrokerOptions): MysqlUserBroke
       const user = `${prefix}${Math.ceil(expires / 1000).toString(36)}_${randomBytes(5).toString('hex')}`
       const password = randomBytes(24).toString('base64url')
       try {
-        await run(`CREATE USER ${account(user)} IDENTIFIED BY ?`, [password])
+        // The server gets the password's hash, never the password: the general log, the binlog
+        // and the processlist then hold nothing anyone can log in with.
+        await run(`CREATE USER ${account(user)} IDENTIFIED BY PASSWORD ?`, [nativePasswordHash(password)])
         for (const g of grants) await run(`GRANT ${g} TO ${account(user)}`)
       } catch (err) {
         await drop(user).catch(() => undefined)
@@ -212,4 +214,13 @@ export function mysqlUserBroker(options: MysqlUserBrokerOptions): MysqlUserBroke
       await new Promise<void>((resolve) => pool.end(() => resolve()))
     },
   }
+}
+
+/**
+ * The mysql_native_password verifier MariaDB stores: `*` + hex(SHA1(SHA1(password))). A client must
+ * know SHA1(password) to answer the login challenge, so the verifier alone does not log in.
+ */
+function nativePasswordHash(password: string): string {
+  const stage1 = createHash('sha1').update(password, 'utf8').digest()
+  return `*${createHash('sha1').update(stage1).digest('hex').toUpperCase()}`
 }

@@ -93,6 +93,38 @@ describe('mysqlUserBroker', () => {
     }
   })
 
+  test("the server never sees the new account's password: its general log holds only the hash", async () => {
+    const admin = await mysql.createConnection({ host: '127.0.0.1', user: 'root' })
+    const [[before]] = (await admin.query(
+      'SELECT @@GLOBAL.general_log AS on_, @@GLOBAL.log_output AS output',
+    )) as unknown as [{ on_: number; output: string }[]]
+    await admin.query("SET GLOBAL log_output = 'TABLE'")
+    await admin.query('SET GLOBAL general_log = 1')
+    const broker = mysqlUserBroker({ admin: ADMIN, grants: [`SELECT ON \`${db}\`.*`], ttl: '1m', prefix })
+    try {
+      const lease = await broker.issue(request)
+      const password = revealSecret((lease.credential as { password: never }).password) as string
+      const user = (lease.credential as { username: string }).username
+      ;(await login(lease)).destroy() // the account works with the password
+      const [logged] = (await admin.query(
+        'SELECT CONVERT(argument USING utf8mb4) AS text FROM mysql.general_log WHERE CONVERT(argument USING utf8mb4) LIKE ?',
+        [`%${user}%`],
+      )) as unknown as [{ text: string }[]]
+      expect(logged.some((r) => r.text.startsWith('CREATE USER'))).toBe(true)
+      for (const r of logged) expect(r.text).not.toContain(password)
+      expect(logged.find((r) => r.text.startsWith('CREATE USER'))?.text).toMatch(
+        /IDENTIFIED BY PASSWORD '\*[0-9A-F]{40}'/,
+      )
+      await broker.revoke(lease)
+    } finally {
+      await broker.close()
+      await admin.query(`SET GLOBAL general_log = ${before?.on_ ? 1 : 0}`)
+      await admin.query('SET GLOBAL log_output = ?', [before?.output ?? 'FILE'])
+      await admin.query('TRUNCATE mysql.general_log').catch(() => undefined)
+      await admin.end()
+    }
+  })
+
   test('drops the account when the lease expires', async () => {
     const broker = mysqlUserBroker({ admin: ADMIN, grants: [`SELECT ON \`${db}\`.*`], ttl: 1_000, prefix })
     try {
