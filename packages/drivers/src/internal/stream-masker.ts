@@ -45,6 +45,13 @@ const JSON_OPEN = /^\s*(?:[{[]\s*$|\{\s*"|\[\s*[{["\d-])/
 
 type Line = { readonly raw: string; readonly ending: string; readonly visible: string }
 
+/** The length of the longest end of `text` that is a proper beginning of BEGIN (0: none). */
+function beginPrefix(text: string): number {
+  for (let k = Math.min(BEGIN.length - 1, text.length); k > 0; k--)
+    if (text.endsWith(BEGIN.slice(0, k))) return k
+  return 0
+}
+
 export function visibleText(raw: string): string {
   return raw.includes('\x1b') ? raw.replace(ESCAPES, '') : raw
 }
@@ -112,6 +119,7 @@ export class StreamMasker {
       out += this.#line({ raw, ending: '', visible: visibleText(raw) })
     }
     if (this.#mode === 'pem' || this.#mode === 'drop-pem') {
+      if (this.#mode === 'pem') this.#count()
       out += this.#mode === 'pem' ? this.#pemPrefix() + REDACTED : ''
       this.#reset()
       return out
@@ -201,22 +209,18 @@ export class StreamMasker {
 
   /** Whether the held lines end in something that may still become `-----BEGIN …`. */
   #pemCandidate(): boolean {
-    const joined = this.#held.map((l) => l.visible).join('')
-    return joined.includes('-----B') || /-{1,5}(?:B(?:E(?:G(?:I)?)?)?)?$/.test(joined.slice(-10))
+    return beginPrefix(this.#held.map((l) => l.visible).join('')) > 0
   }
 
-  /** Releases lines from the front while the visible text after them could hold a whole BEGIN. */
+  /**
+   * Releases every held line except those a `-----BEGIN` could still be starting in: the ones
+   * covering the longest end of the visible text that is a beginning of the marker ("--", "-----BE").
+   * A line is otherwise emitted as soon as it is complete.
+   */
   #releaseWhileSafe(): string {
-    let out = ''
-    let after = 0
-    for (let i = 1; i < this.#held.length; i++) after += this.#held[i].visible.length
-    while (this.#held.length > 0 && after >= BEGIN.length - 1) {
-      out += this.#shift()
-      after -= this.#held[0]?.visible.length ?? 0
-    }
-    // Lines are held only for a BEGIN split over them; past the look-behind, nothing can be.
-    while (this.#held.length > 1 && this.#heldChars > LOOK_BEHIND * 2) out += this.#shift()
-    return out
+    const joined = this.#held.map((l) => l.visible).join('')
+    const k = beginPrefix(joined)
+    return k === 0 ? this.#releaseAll() : this.#releaseBefore(joined.length - k)
   }
 
   /** Releases the held lines before the one in which visible offset `at` (of the joined text) falls. */
@@ -262,7 +266,18 @@ export class StreamMasker {
     return at > 0 ? this.#masker.text(first.visible.slice(0, at)) : ''
   }
 
+  /**
+   * Hands the block to the masker in canonical PEM form, only so that its report counts it (the
+   * private_key detector cannot read a header split over lines); the output is REDACTED whatever it
+   * returns.
+   */
+  #count(): void {
+    const joined = this.#held.map((l) => l.visible).join('')
+    this.#masker.text(joined.replace(/-----(?:BEGIN|END) [A-Z0-9 ]{1,60}-----/g, '\n$&\n'))
+  }
+
   #closePem(): string {
+    this.#count()
     const last = this.#held.at(-1) as Line
     const end = PEM_END.exec(last.visible)
     const suffix = end === null ? '' : last.visible.slice(end.index + end[0].length)
@@ -319,6 +334,7 @@ export class StreamMasker {
         `streamed text held for masking exceeds ${this.#options.maxHeldChars} characters (an unterminated line, PEM block or JSON document); it cannot be masked`,
       )
     const mode = this.#mode
+    if (mode === 'pem') this.#count()
     const prefix = mode === 'pem' ? this.#pemPrefix() : ''
     this.#held = []
     this.#heldChars = 0

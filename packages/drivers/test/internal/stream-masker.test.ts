@@ -115,6 +115,14 @@ describe('StreamMasker', () => {
     expect(run('[ -f x ] && {\n  echo hi\n}\n', 3)).toBe('[ -f x ] && {\n  echo hi\n}\n')
   })
 
+  test('a complete line is emitted at once unless a BEGIN marker may be starting at its end', () => {
+    const s = new StreamMasker(masker(), { maxHeldChars: 4096, overflow: 'redact' })
+    expect(s.push(`${'x'.repeat(300)}\n`)).toBe(`${'x'.repeat(300)}\n`)
+    expect(s.push('table\n-----\n')).toBe('table\n')
+    expect(s.push('next\n')).toBe('-----\nnext\n')
+    expect(s.end()).toBe('')
+  })
+
   test('an overlong line is redacted (or errors) and the stream goes on', () => {
     const out = run(`${'x'.repeat(2000)}\nnext\n`, 100, { maxHeldChars: 512, overflow: 'redact' })
     expect(out).toBe('[redacted]\nnext\n')

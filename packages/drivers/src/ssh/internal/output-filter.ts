@@ -1,7 +1,12 @@
-// Masks channel output line by line before the application (or the recording) sees it.
-// Without a masker (the common case) chunks pass straight through, decoded only for the recording.
+// Masks channel output as a stream (internal/stream-masker.ts: lines, private-key PEM blocks, JSON
+// documents, terminal escapes) before the application (or the recording) sees it. Without a masker
+// (the common case) chunks pass straight through, decoded only for the recording.
 import { StringDecoder } from 'node:string_decoder'
 import type { Masker } from '@warden/core'
+import { StreamMasker } from '../../internal/stream-masker.js'
+
+/** What one stream may hold for masking (a line, a key, a JSON document); past it, redacted. */
+const MAX_HELD_CHARS = 1024 * 1024
 
 type Push = (chunk: Buffer | null) => boolean
 
@@ -20,41 +25,43 @@ export interface OutputFilterOptions {
 export class OutputFilter {
   readonly #options: OutputFilterOptions
   readonly #decoder = new StringDecoder('utf8')
-  #pending = ''
+  readonly #stream: StreamMasker | null
   #timer: NodeJS.Timeout | undefined
   #push: Push | undefined
 
   constructor(options: OutputFilterOptions) {
     this.#options = options
+    this.#stream =
+      options.masker === null
+        ? null
+        : new StreamMasker(options.masker, { maxHeldChars: MAX_HELD_CHARS, overflow: 'redact' })
   }
 
   write(chunk: Buffer | null, push: Push): void {
     this.#push = push
-    const masker = this.#options.masker
+    const stream = this.#stream
     if (chunk === null) {
-      const rest = this.#pending + this.#decoder.end()
-      this.#pending = ''
       clearTimeout(this.#timer)
-      if (rest) this.#emit(masker ? masker.text(rest) : rest)
+      if (stream === null) {
+        const rest = this.#decoder.end()
+        if (rest) this.#options.onText(rest)
+      } else {
+        const rest = stream.push(this.#decoder.end()) + stream.end()
+        if (rest) this.#emit(rest)
+      }
       push(null)
       return
     }
-    if (masker === null) {
+    if (stream === null) {
       this.#options.onText(this.#decoder.write(chunk))
       push(chunk)
       return
     }
-    const text = this.#pending + this.#decoder.write(chunk)
-    const cut = text.lastIndexOf('\n') + 1
-    this.#pending = text.slice(cut)
-    if (cut > 0) {
-      let masked = ''
-      for (const line of text.slice(0, cut).split(/(?<=\n)/)) masked += masker.text(line)
-      this.#emit(masked)
-    }
+    const masked = stream.push(this.#decoder.write(chunk))
+    if (masked) this.#emit(masked)
     clearTimeout(this.#timer)
     const after = this.#options.flushPartialAfterMs
-    if (this.#pending && after !== undefined) {
+    if (after !== undefined) {
       this.#timer = setTimeout(() => this.#flushPartial(), after)
       this.#timer.unref()
     }
@@ -69,9 +76,8 @@ export class OutputFilter {
   }
 
   #flushPartial(): void {
-    const rest = this.#pending
-    this.#pending = ''
-    if (rest && this.#push && this.#options.masker) this.#emit(this.#options.masker.text(rest))
+    const rest = this.#stream?.flushPartial() ?? ''
+    if (rest && this.#push) this.#emit(rest)
   }
 
   #emit(text: string): void {
