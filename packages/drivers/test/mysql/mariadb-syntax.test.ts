@@ -17,10 +17,11 @@ beforeAll(async () => {
   conn = await mysql.createConnection({ ...ADMIN, multipleStatements: true })
   await conn.query(`CREATE DATABASE \`${DB}\`; USE \`${DB}\``)
   await conn.query(`
-    CREATE TABLE t1 (id int PRIMARY KEY, a varchar(20), d datetime, str blob, FULLTEXT (a)) ENGINE=InnoDB;
+    CREATE TABLE t1 (id int PRIMARY KEY, a varchar(20), d datetime, str blob, FULLTEXT (a)) ENGINE=MyISAM;
     CREATE TABLE t2 (id int PRIMARY KEY) ENGINE=InnoDB;
     INSERT INTO t1 VALUES (1, 'apple', '2026-01-01', COLUMN_CREATE(1, 'x')), (2, 'pear', NULL, NULL);
-    CREATE SEQUENCE s1;`)
+    CREATE SEQUENCE s1;
+    CREATE VIEW v1 AS SELECT id FROM t1;`)
 })
 afterAll(async () => {
   await conn?.query(`DROP DATABASE IF EXISTS \`${DB}\``)
@@ -112,6 +113,18 @@ const READS: readonly [string, Expected][] = [
   ["SELECT DISTINCT id, a INTO @v1, @v2 FROM t1 WHERE a = 'apple'", { reads: ['t1'], write: false }],
   ['UNLOCK TABLE', { types: ['UNLOCK'], effects: ['lock'], write: false }],
   ['SHOW CREATE USER CURRENT_USER', { types: ['SHOW'], write: false }],
+  // a parenthesized list of tables: cross joins
+  ['SELECT * FROM t1 LEFT JOIN (t2, t1 AS x) ON t1.id = 0', { reads: ['t1', 't2'], write: false }],
+  ['SELECT count(*) FROM ( t2 )', { reads: ['t2'], write: false }],
+  // MyISAM key caches (server state)
+  [
+    'CACHE INDEX t1, t2 IN `default`',
+    { types: ['CACHE INDEX'], reads: ['t1', 't2'], effects: ['server_config'], write: false },
+  ],
+  [
+    'LOAD INDEX INTO CACHE t1 KEY (`PRIMARY`) IGNORE LEAVES, t2',
+    { types: ['LOAD INDEX'], reads: ['t1', 't2'], effects: ['server_config'], write: false },
+  ],
   ['CHECK VIEW v1 FOR UPGRADE', { types: ['CHECK'], reads: ['v1'], write: false }],
   ['ANALYZE FORMAT=JSON VALUES (1, 2)', { types: ['SELECT'], write: false }],
   ['FLUSH QUERY CACHE', { types: ['FLUSH'], effects: ['server_config'], write: false }],
@@ -217,6 +230,11 @@ describe('near misses stay parsed: false (nothing hidden from the facts)', () =>
     "SELECT * FROM t1 INTO OUTFILE '/tmp/x' FIELDS TERMINATED BY (SELECT del_orders())",
     "SELECT * FROM t1 INTO OUTFILE '/tmp/x' LINES TERMINATED BY del_orders()",
     'CHECK VIEW v1 EXTENDED',
+    'SELECT * FROM (t1, (SELECT del_orders()) x)',
+    'SELECT * FROM (t1, del_orders())',
+    'CACHE INDEX t1 IN (SELECT 1)',
+    'LOAD INDEX INTO CACHE t1 WHERE del_orders()',
+    'LOAD INDEX INTO CACHE t1 KEY (del_orders())',
     'DROP PREPARE p1, p2',
     'SET NAMES latin1,',
   ])('%s', async (text) => {

@@ -105,6 +105,9 @@ function recognize(t: readonly string[], spans: readonly number[], text: string)
   if (first === 'HELP' && t.length === 2 && t[1] === "'")
     return { edits: [whole(t, 'SELECT 1')], part: { count: 1, type: 'HELP' } }
   if (first === 'GET') return getDiagnostics(t)
+  if (first === 'CACHE' && t[1] === 'INDEX') return keyCache(t, spans, text, 2, 'CACHE INDEX')
+  if (first === 'LOAD' && t[1] === 'INDEX' && t[2] === 'INTO' && t[3] === 'CACHE')
+    return keyCache(t, spans, text, 4, 'LOAD INDEX')
   if ((first === 'RESET' || first === 'FLUSH') && t[1] === 'QUERY' && t[2] === 'CACHE' && t.length === 3)
     return { edits: [whole(t, 'SELECT 1')], part: { count: 1, type: first, effects: ['server_config'] } }
   if (first === 'DROP' && t[1] === 'PREPARE' && t.length === 3 && isName(t[2]))
@@ -183,7 +186,11 @@ function recognize(t: readonly string[], spans: readonly number[], text: string)
   }
   for (let k = 1; k < t.length; k++) {
     const w = t[k]
-    if (COMPOUND_UNITS.has(w as string) && t[k - 1] !== '.')
+    if (w === '(' && (t[k - 1] === 'FROM' || t[k - 1] === 'JOIN' || t[k - 1] === 'STRAIGHT_JOIN')) {
+      // FROM (t1, t2 AS b), LEFT JOIN (t3, t4) ON …: a parenthesized list of tables, as cross joins.
+      const r = tableList(t, k)
+      if (r !== undefined) edits.push(...r)
+    } else if (COMPOUND_UNITS.has(w as string) && t[k - 1] !== '.')
       edits.push({ from: k, to: k + 1, replacement: 'SECOND' }) // reserved words: never a name
     else if (w === 'INTERVAL' && t[k + 1] === '(' && t[k - 1] !== '.') {
       // INTERVAL(n, n1, …), the function (a comma inside), not INTERVAL (expr) unit.
@@ -328,6 +335,101 @@ function getDiagnostics(t: readonly string[]): Recognized | undefined {
     if (t[k++] !== ',') return undefined
   }
   return { edits: [whole(t, 'SELECT 1')], part: { count: 1, type: 'GET DIAGNOSTICS' } }
+}
+
+/** `( a, b, … )` or `(ALL)` at k (names only): the index after `)`, or -1. */
+function nameGroup(t: readonly string[], k: number): number {
+  if (t[k] !== '(') return -1
+  let i = k + 1
+  if (t[i] === 'ALL' && t[i + 1] === ')') return i + 2
+  for (;;) {
+    if (!isName(t[i])) return -1
+    i++
+    if (t[i] === ')') return i + 1
+    if (t[i++] !== ',') return -1
+  }
+}
+
+/**
+ * `CACHE INDEX t [PARTITION (…)] [INDEX|KEY (…)], … IN cache` and `LOAD INDEX INTO CACHE t
+ * [PARTITION (…)] [INDEX|KEY (…)] [IGNORE LEAVES], …`: MyISAM key-cache assignment and preload
+ * (server state: effect server_config), reading the tables' indexes; names only.
+ */
+function keyCache(
+  t: readonly string[],
+  spans: readonly number[],
+  text: string,
+  k: number,
+  type: string,
+): Recognized | undefined {
+  const names: string[] = []
+  let i = k
+  for (;;) {
+    const end = nameEnd(t, i)
+    if (end < 0) return undefined
+    names.push(text.slice(spans[2 * i], spans[2 * end - 1]))
+    i = end
+    for (;;) {
+      if (t[i] === 'PARTITION' || t[i] === 'INDEX' || t[i] === 'KEY') i = nameGroup(t, i + 1)
+      else if (type === 'LOAD INDEX' && t[i] === 'IGNORE' && t[i + 1] === 'LEAVES') i += 2
+      else break
+      if (i < 0) return undefined
+    }
+    if (t[i] !== ',') break
+    i++
+  }
+  if (type === 'CACHE INDEX') {
+    if (t[i] !== 'IN' || !isName(t[i + 1])) return undefined
+    i += 2
+  }
+  if (i !== t.length) return undefined
+  return {
+    edits: [whole(t, `SELECT 1 FROM ${names.join(', ')}`)],
+    part: { count: 1, type, effects: ['server_config'] },
+  }
+}
+
+const NOT_A_TABLE = new Set([
+  'SELECT',
+  'WITH',
+  'VALUES',
+  'TABLE',
+  'AS',
+  'ON',
+  'USING',
+  'JOIN',
+  'LEFT',
+  'RIGHT',
+])
+
+/**
+ * `( a [[AS] x], db.b [[AS] y], … )` at k, nothing else inside: edits making the commas cross
+ * joins (one table: the parentheses go). Undefined for anything else (a subquery, a nested join).
+ */
+function tableList(t: readonly string[], k: number): Edit[] | undefined {
+  const edits: Edit[] = []
+  let i = k + 1
+  for (;;) {
+    if (NOT_A_TABLE.has(t[i] ?? '')) return undefined
+    const end = nameEnd(t, i)
+    if (end < 0) return undefined
+    i = end
+    if (t[i] === 'AS') i++
+    if (t[i] !== ',' && t[i] !== ')') {
+      if (!isName(t[i]) || NOT_A_TABLE.has(t[i] ?? '')) return undefined
+      i++
+    }
+    if (t[i] === ')') break
+    if (t[i] !== ',') return undefined
+    edits.push({ from: i, to: i + 1, replacement: 'CROSS JOIN' })
+    i++
+  }
+  if (edits.length === 0)
+    return [
+      { from: k, to: k + 1, replacement: '' },
+      { from: i, to: i + 1, replacement: '' },
+    ]
+  return edits
 }
 
 /** The end (exclusive) of `[CHARACTER SET cs] [FIELDS|COLUMNS …] [LINES …]` from k (SELECT … INTO OUTFILE). */
