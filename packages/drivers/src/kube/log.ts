@@ -1,13 +1,14 @@
 import type { Writable } from 'node:stream'
 import { WardenError } from '@warden/policy'
-import { LineSplitter } from '../fetch/internal/line-transform.js'
+import { StreamMasker } from '../internal/stream-masker.js'
 import { k8s } from './internal/kube-internals.js'
 import { atExpiry } from './internal/transport.js'
 import { type KubeConfig, transportOf } from './kube-config.js'
 
 /**
  * `@kubernetes/client-node`'s Log, guarded: decided and audited as `kube.get` on `pods/log`, and, when policy
- * masks apply, every line is masked (`masker.text`: detectors and known values) before it reaches `stream`.
+ * masks apply, the log is masked as a stream (`masker.text` per line, private-key PEM blocks and JSON documents
+ * across lines) before it reaches `stream`.
  * Same signature as upstream.
  * Exported from `@warden/drivers/kube`. Rejects with `ERR_WARDEN_DENIED` (and the other pipeline codes) or `ApiException`.
  * @example await new Log(kc).log('default', 'web-1', 'app', process.stdout, { tailLines: 100 })
@@ -61,7 +62,10 @@ export class Log extends k8s.Log {
         headers,
       )
     }
-    const splitter = masker ? new LineSplitter((line) => masker.text(line)) : null
+    // Masked as a stream (a key or a JSON document over several log lines); past 1 MiB held, redacted.
+    const splitter = masker
+      ? new StreamMasker(masker, { maxHeldChars: 1024 * 1024, overflow: 'redact' })
+      : null
     const decoder = new TextDecoder()
     const pump = async () => {
       const reader = response.body!.getReader()

@@ -1,7 +1,7 @@
 import type { Masker } from '@warden/core'
 import { WardenError } from '@warden/policy'
 import type WebSocket from 'isomorphic-ws'
-import { LineSplitter } from '../fetch/internal/line-transform.js'
+import { StreamMasker } from '../internal/stream-masker.js'
 import { k8s, WebSocketHandler } from './internal/kube-internals.js'
 import { atExpiry } from './internal/transport.js'
 import { type KubeConfig, transportOf, withWebSocketAuthorization } from './kube-config.js'
@@ -53,12 +53,12 @@ export class GuardedWebSocketHandler extends WebSocketHandler {
   }
 }
 
-/** Splits channels 1 and 2 into lines, masks each, and flushes partial lines before the status frame. */
+/** Masks channels 1 and 2 as streams (internal/stream-masker.ts) and flushes what is held before the status frame. */
 function maskingHandler(inner: (stream: number, buff: Buffer) => boolean, masker: Masker) {
-  const mask = (line: string) => masker.text(line)
+  const make = () => new StreamMasker(masker, { maxHeldChars: 1024 * 1024, overflow: 'redact' })
   const splitters = new Map([
-    [STDOUT, { lines: new LineSplitter(mask), decoder: new TextDecoder() }],
-    [STDERR, { lines: new LineSplitter(mask), decoder: new TextDecoder() }],
+    [STDOUT, { lines: make(), decoder: new TextDecoder() }],
+    [STDERR, { lines: make(), decoder: new TextDecoder() }],
   ])
   const flush = () => {
     for (const [channel, s] of splitters) {

@@ -35,34 +35,3 @@ export function lineTransform(
     },
   })
 }
-
-/** Node streams flavour of the same splitter, for Writable sinks (pod logs, exec output). */
-export class LineSplitter {
-  #pending = ''
-  readonly #mask: (line: string) => string
-  constructor(mask: (line: string) => string) {
-    this.#mask = mask
-  }
-  /** Returns the masked complete lines of `chunk` (with their endings); keeps the partial tail. */
-  push(chunk: string): string {
-    this.#pending += chunk
-    const nl = this.#pending.lastIndexOf('\n')
-    if (nl === -1) return ''
-    const complete = this.#pending.slice(0, nl + 1)
-    this.#pending = this.#pending.slice(nl + 1)
-    return complete
-      .split('\n')
-      .slice(0, -1)
-      .map((line) => (line.endsWith('\r') ? `${this.#mask(line.slice(0, -1))}\r\n` : `${this.#mask(line)}\n`))
-      .join('')
-  }
-  /** The masked partial tail, at end of stream. */
-  end(): string {
-    const rest = this.#pending
-    this.#pending = ''
-    return rest === '' ? '' : this.#mask(rest)
-  }
-  get pendingLength(): number {
-    return this.#pending.length
-  }
-}

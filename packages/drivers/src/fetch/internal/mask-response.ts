@@ -3,6 +3,7 @@ import type { Masker } from '@warden/core'
 import { WardenError } from '@warden/policy'
 import { readCapped } from '../../internal/read-capped.js'
 import { scrubBytes } from '../../internal/scrub-bytes.js'
+import { maskTextStream } from '../../internal/stream-masker-streams.js'
 import { contentKind } from './content-kind.js'
 import { lineTransform } from './line-transform.js'
 
@@ -68,13 +69,18 @@ export async function maskResponse(
     const text = await readCapped(res, options.maxBufferBytes, 'a JSON response')
     return rebuild(new Response(text === '' ? '' : maskJsonText(text, masker), init), res)
   }
-  const perLine =
+  // NDJSON is one document per line; other text is masked as a stream (PEM blocks, multi-line
+  // JSON, terminal escapes: internal/stream-masker.ts), failing the body past the buffer cap.
+  const masking =
     kind === 'ndjson'
-      ? (line: string) => (line.trim() === '' ? line : maskJsonText(line, masker))
-      : (line: string) => masker.text(line)
+      ? lineTransform(
+          (line: string) => (line.trim() === '' ? line : maskJsonText(line, masker)),
+          options.maxBufferBytes,
+        )
+      : maskTextStream(masker, { maxHeldChars: Math.max(options.maxBufferBytes, 1024), overflow: 'error' })
   const body = res.body
     .pipeThrough(new TextDecoderStream())
-    .pipeThrough(lineTransform(perLine, options.maxBufferBytes))
+    .pipeThrough(masking)
     .pipeThrough(new TextEncoderStream())
   return rebuild(new Response(body, init), res)
 }
