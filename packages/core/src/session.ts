@@ -40,6 +40,12 @@ export interface Command {
    * the approval's fingerprint; never written to the audit record.
    */
   readonly parameters?: readonly unknown[]
+  /**
+   * What the driver itself refuses (text a lexer cannot trust, an unclassified multi-statement
+   * text, a path the server would read otherwise): core decides it as a deny by this built-in
+   * `warden:*` rule before policy, audits it as `denied` and never runs the command.
+   */
+  readonly refusal?: { readonly rule: `warden:${string}`; readonly reason: string }
 }
 
 /** What the pipeline hands `Command.preview`: the decision, and a masker with its masks for any data shown. */

@@ -205,6 +205,7 @@ export class SessionImpl implements Session {
     } catch (err) {
       decision = errorDecision(err, this.#core.policy)
     }
+    if (command.refusal !== undefined) decision = refusalDecision(command.refusal, decision)
     if (options?.audit !== true) return decision
     try {
       this.#core.audit.check()
@@ -261,6 +262,7 @@ export class SessionImpl implements Session {
     } catch (err) {
       decision = errorDecision(err, core.policy)
     }
+    if (command.refusal !== undefined) decision = refusalDecision(command.refusal, decision)
     core.audit.check()
     if (decision.effect === 'deny') {
       const error = new WardenDeniedError(decision.rule, decision.reason)
@@ -846,11 +848,37 @@ function assertCommand(command: Command): void {
     throw new WardenTypeError('session.execute: command.action must be a non-empty string (e.g. "sql.query")')
   if (typeof command.text !== 'string')
     throw new WardenTypeError('session.execute: command.text must be a string (the command as it will run)')
+  const refusal = command.refusal
+  if (
+    refusal !== undefined &&
+    (refusal === null ||
+      typeof refusal !== 'object' ||
+      typeof refusal.rule !== 'string' ||
+      !/^warden:[a-z0-9-]+$/.test(refusal.rule) ||
+      typeof refusal.reason !== 'string')
+  )
+    throw new WardenTypeError('session.execute: command.refusal must be {rule: "warden:<name>", reason}')
   for (const f of FAMILIES) {
     const facts = command[f]
     // null is completed with empty facts, like a missing family (a driver that has none)
     if (facts !== undefined && facts !== null && typeof facts !== 'object')
       throw new WardenTypeError(`session.execute: command.${f} must be an object of facts when given`)
+  }
+}
+
+/**
+ * A driver's refusal as the decision: a deny by its built-in `warden:*` rule, before any policy
+ * rule. The policy's detector masks stay, so the record of the refused text is scrubbed as usual.
+ */
+function refusalDecision(refusal: NonNullable<Command['refusal']>, policy: Decision): Decision {
+  return {
+    effect: 'deny',
+    rule: refusal.rule,
+    reason: refusal.reason,
+    approval: null,
+    masks: policy.masks.filter((m) => m.detectors.length > 0),
+    matched: [],
+    revision: policy.revision,
   }
 }
 

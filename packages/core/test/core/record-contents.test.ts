@@ -196,3 +196,43 @@ describe('error messages', () => {
     await warden.close()
   })
 })
+
+describe("a driver's refusal is a decision", () => {
+  it('decided as a deny by its warden:* rule before policy (which allows everything here), audited, never run, secrets masked', async () => {
+    const audit = memorySink()
+    const warden = createWarden({ policy, audit })
+    const session = await warden.session({ principal: { id: 'svc', type: 'service' } })
+    let ran = false
+    const refused = {
+      ...exec(`echo ${AWS_KEY}`, ['echo', AWS_KEY]),
+      refusal: { rule: 'warden:ssh-test', reason: 'the driver cannot trust this text' },
+    } as const
+    expect(session.check(refused)).toMatchObject({ effect: 'deny', rule: 'warden:ssh-test' })
+    await expect(
+      session.execute(refused, () => {
+        ran = true
+      }),
+    ).rejects.toMatchObject({ code: 'ERR_WARDEN_DENIED', rule: 'warden:ssh-test' })
+    expect(ran).toBe(false)
+    audit.expectRecord({
+      decision: { effect: 'deny', rule: 'warden:ssh-test', reason: 'the driver cannot trust this text' },
+      outcome: { status: 'denied' },
+    })
+    expect(audit.lines.join('\n')).not.toContain(AWS_KEY)
+    // Only warden:* rules: a driver cannot pose as a policy rule.
+    for (const bad of [
+      { rule: 'no-rm', reason: 'x' },
+      { rule: 'warden:', reason: 'x' },
+      { rule: 'warden:x' },
+      null,
+    ]) {
+      await expect(
+        session.execute({ ...exec('ls', ['ls']), refusal: bad } as unknown as Command, () => 1),
+      ).rejects.toMatchObject({
+        code: 'ERR_WARDEN_CONFIG',
+        message: expect.stringContaining('command.refusal'),
+      })
+    }
+    await warden.close()
+  })
+})

@@ -109,7 +109,13 @@ export function createFetch(source: SessionSource, options: CreateFetchOptions):
     } catch (error) {
       if (!(error instanceof WardenError) || error.code !== 'ERR_WARDEN_DESCRIBE') throw error
       // Recorded as a refusal of what was asked (no facts: none can be trusted), never sent.
-      const refused: Command = { resource, action: 'http.request', text }
+      // Decided by core's built-in rule before policy: denied and audited whatever policy says.
+      const refused: Command = {
+        resource,
+        action: 'http.request',
+        text,
+        refusal: { rule: 'warden:http-method-override', reason: error.message },
+      }
       return session.execute(refused, () => {
         throw new WardenDeniedError('warden:http-method-override', error.message)
       })

@@ -403,8 +403,23 @@ export class Client extends PgClient {
     }
     try {
       const session = this.#source.current()
-      if (this.#guard.unsafe !== '') throw new WardenDeniedError('warden:lexer', this.#guard.unsafe)
       const text = this.#textOf(query)
+      // What the driver cannot trust is decided by core as a built-in rule (audited as denied), not thrown here.
+      const refusal: Command['refusal'] =
+        this.#guard.unsafe !== ''
+          ? { rule: 'warden:lexer', reason: this.#guard.unsafe }
+          : text === undefined
+            ? { rule: 'warden:describe', reason: 'the query has no SQL text Warden can classify' }
+            : undefined
+      if (refusal !== undefined || text === undefined) {
+        const refused: Command = { resource: this.#resource, action: 'sql.query', text: text ?? '', refusal }
+        session
+          .execute(refused, () => {
+            throw new WardenError('ERR_WARDEN_DENIED', 'refused by the driver') // core denies before running
+          })
+          .then(succeed, fail)
+        return
+      }
       const described = describePostgres(text, this.#describe)
       const go = (facts: SqlFacts) => {
         const hook = this.#preview
@@ -450,7 +465,7 @@ export class Client extends PgClient {
     }
   }
 
-  #textOf(query: PgSubmittable): string {
+  #textOf(query: PgSubmittable): string | undefined {
     const text = submittableText(query)
     if (text !== undefined) return text
     // A named statement re-run without its text: the text this connection prepared under that name.
@@ -458,7 +473,7 @@ export class Client extends PgClient {
       const prepared = this.#internals.connection.parsedStatements?.[query.name]
       if (typeof prepared === 'string') return prepared
     }
-    throw new WardenDeniedError('warden:describe', 'the query has no SQL text Warden can classify')
+    return undefined
   }
 
   /**

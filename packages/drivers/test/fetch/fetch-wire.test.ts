@@ -167,7 +167,8 @@ describe('method-override headers', () => {
       })
       expect(err.message).toMatch(/must name one HTTP method/)
       expect(audit.commands().at(-1)).toMatchObject({
-        outcome: { status: 'denied', rule: 'warden:http-method-override' },
+        decision: { effect: 'deny', rule: 'warden:http-method-override' },
+        outcome: { status: 'denied' },
       })
     }
     expect(seen.length).toBe(before)

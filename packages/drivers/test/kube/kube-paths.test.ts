@@ -209,13 +209,14 @@ describe('names are decoded as the API server decodes them', () => {
     const core = kc.makeApiClient(k8s.CoreV1Api)
     const before = server.seen.length
     // The client encodes the name: the wire carries pods/web%2Flog, which the server serves as pods/web/log.
-    // Decided with no facts (none can be trusted): this policy's default denies it.
+    // Decided with no facts (none can be trusted) by the built-in rule, before this policy.
     const err = await core.readNamespacedPod({ name: 'web/log', namespace: 'team' }).catch((e) => e)
-    expect(err).toMatchObject({ code: 'ERR_WARDEN_DENIED' })
+    expect(err).toMatchObject({ code: 'ERR_WARDEN_DENIED', rule: 'warden:kube-path' })
     expect(server.seen.length).toBe(before)
     expect(commands().at(-1)).toMatchObject({
       action: 'kube.get',
       command: expect.stringContaining('pods/web%2Flog'),
+      decision: { effect: 'deny', rule: 'warden:kube-path' },
       outcome: { status: 'denied' },
     })
     // Under a policy that allows everything, the driver refuses it itself, audited as warden:kube-path.
@@ -238,7 +239,10 @@ describe('names are decoded as the API server decodes them', () => {
       const refused = await call().catch((e) => e)
       expect(refused).toMatchObject({ code: 'ERR_WARDEN_DENIED', rule: 'warden:kube-path' })
       expect(refused.message).toMatch(/names and namespaces cannot contain "\/"/)
-      expect(audit.records.at(-1)).toMatchObject({ outcome: { status: 'denied', rule: 'warden:kube-path' } })
+      expect(audit.records.at(-1)).toMatchObject({
+        decision: { effect: 'deny', rule: 'warden:kube-path' },
+        outcome: { status: 'denied' },
+      })
     }
     expect(server.seen.length).toBe(before)
     expect(server.get('pods', 'team', 'web')).toBeDefined()

@@ -122,10 +122,11 @@ describe('statement boundaries, with multipleStatements on', () => {
   test('lexer/parser disagreement on the count is never run, even under a policy that allows unparsed text', async () => {
     // Shares the fixture's broker without letting this Warden close it.
     const broker = { issue: fx.broker.issue.bind(fx.broker), revoke: fx.broker.revoke.bind(fx.broker) }
+    const audit = memorySink()
     const open = createWarden({
       policy: compilePolicy('defaults: {effect: allow}'),
       broker,
-      audit: memorySink(),
+      audit,
     })
     const s = await open.session({ principal: { id: 'svc-open', type: 'service' } })
     const lax = createPool(s, {
@@ -138,7 +139,13 @@ describe('statement boundaries, with multipleStatements on', () => {
       await fx.admin.query(`CREATE TABLE \`${fx.db}\`.victim (a INT)`)
       // sqlparser sees one SELECT (NBSP ends a `--` comment for it); MariaDB sees a second statement.
       const err = await lax.query('SELECT 1 --\u00a0x; DROP TABLE victim').catch((e) => e)
-      expect(err).toMatchObject({ code: 'ERR_WARDEN_DENIED', rule: 'mysql-driver' })
+      expect(err).toMatchObject({ code: 'ERR_WARDEN_DENIED', rule: 'warden:mysql-multi-statement' })
+      // Decided by core as a built-in rule before policy (which allows everything here): a denied record.
+      audit.expectRecord({
+        command: 'SELECT 1 --\u00a0x; DROP TABLE victim',
+        decision: { effect: 'deny', rule: 'warden:mysql-multi-statement' },
+        outcome: { status: 'denied' },
+      })
       expect(await tableExists('victim')).toBe(true)
       // Text the lexer itself gives up on (an executable comment) carries no statement count:
       // on a multi-statement connection it is refused all the same.
@@ -147,7 +154,7 @@ describe('statement boundaries, with multipleStatements on', () => {
         "SELECT 1; DROP TABLE victim; SELECT '",
       ]) {
         const hidden = await lax.query(text).catch((e) => e)
-        expect(hidden).toMatchObject({ code: 'ERR_WARDEN_DENIED', rule: 'mysql-driver' })
+        expect(hidden).toMatchObject({ code: 'ERR_WARDEN_DENIED', rule: 'warden:mysql-multi-statement' })
         expect(await tableExists('victim')).toBe(true)
       }
       // The same policy on a single-statement pool lets MariaDB reject the second statement itself.

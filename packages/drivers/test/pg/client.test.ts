@@ -118,9 +118,17 @@ describe('Client query shapes', () => {
   it('a named statement without its text reuses the text the connection prepared', async () => {
     const r = await client.query({ name: 'by-id', values: [10] } as pg.QueryConfig)
     expect(r.rows).toEqual([{ id: 10, total: '99.5' }])
-    await expect(
-      client.query({ name: 'never-prepared', values: [1] } as pg.QueryConfig),
-    ).rejects.toBeInstanceOf(WardenDeniedError)
+    const err = await client.query({ name: 'never-prepared', values: [1] } as pg.QueryConfig).catch((e) => e)
+    expect(err).toBeInstanceOf(WardenDeniedError)
+    expect(err).toMatchObject({ rule: 'warden:describe' })
+    // The driver's refusal is a decision of core's built-in rule: audited as denied, never run.
+    expect(sink.last()).toMatchObject({
+      command: '',
+      decision: { effect: 'deny', rule: 'warden:describe' },
+      outcome: { status: 'denied' },
+    })
+    // The connection goes on.
+    expect((await client.query('SELECT 1 AS one')).rows).toEqual([{ one: 1 }])
   })
 
   it('multi-statement text returns one result per statement', async () => {

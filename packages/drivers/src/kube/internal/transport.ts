@@ -96,10 +96,12 @@ export class KubeTransport {
     } catch (error) {
       if (!(error instanceof WardenError) || error.code !== 'ERR_WARDEN_DESCRIBE') throw error
       // Recorded as a refusal of what was asked (no facts: none can be trusted), never sent.
+      // Decided by core's built-in rule before policy: denied and audited whatever policy says.
       const refused: Command = {
         resource: this.#o.resource,
         action: `kube.${METHOD_VERB[m]}` as Command['action'],
         text,
+        refusal: { rule: 'warden:kube-path', reason: error.message },
       }
       return this.#o.source.current().execute(refused, () => {
         throw new WardenDeniedError('warden:kube-path', error.message)

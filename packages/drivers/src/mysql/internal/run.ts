@@ -2,7 +2,7 @@
 // real mysql2 command with a ticket for exactly that text. Shared by pools and connections.
 import type { Command, ExecuteContext, Masker, Session, SessionSource } from '@warden/core'
 import type { SqlFacts } from '@warden/policy'
-import { WardenDeniedError, WardenError, WardenTypeError } from '@warden/policy'
+import { WardenError, WardenTypeError } from '@warden/policy'
 import { copyValues } from '../../internal/copy-values.js'
 import { derivedColumns, setDerivedColumns } from '../../internal/derived-columns.js'
 import { describeMysql } from '../describe.js'
@@ -59,13 +59,19 @@ function assertSupported(): void {
  * connections with `multipleStatements`, any unparsed text is refused (an executable comment or an
  * unterminated string can hide a second statement from the lexer's count too).
  */
-function assertSingleOrParsed(facts: SqlFacts, target: Target): void {
-  if (!facts.parsed && (target.multipleStatements || facts.flags.includes('multi_statement'))) {
-    throw new WardenDeniedError(
-      'mysql-driver',
-      'multi-statement text runs only when every statement is classified',
-    )
-  }
+/**
+ * Unclassified text on a connection that runs several statements: refused by the built-in rule
+ * `warden:mysql-multi-statement` (decided and audited by core before policy), never run.
+ */
+function multiStatementRefusal(facts: SqlFacts, target: Target): { refusal?: Command['refusal'] } {
+  if (!facts.parsed && (target.multipleStatements || facts.flags.includes('multi_statement')))
+    return {
+      refusal: {
+        rule: 'warden:mysql-multi-statement',
+        reason: 'multi-statement text runs only when every statement is classified',
+      },
+    }
+  return {}
 }
 
 function refuseInfile(options: Record<string, unknown> | undefined): void {
@@ -255,9 +261,9 @@ export async function runQuery(source: SessionSource, target: Target, cmd: Mysql
       sql: facts,
       ...parametersOf(cmd.values),
       ...noPreview(facts),
+      ...multiStatementRefusal(facts, target),
     }
     return await session.execute(command, async (ctx) => {
-      assertSingleOrParsed(facts, target)
       const lent = await target.acquire(session)
       const outcome = await enterMode(session, target, lent, facts)
       return new Promise<Result>((resolve, reject) => {
@@ -295,9 +301,9 @@ export async function runExecute(
     sql: facts,
     ...parametersOf(options.values),
     ...noPreview(facts),
+    ...multiStatementRefusal(facts, target),
   }
   return session.execute(command, async (ctx) => {
-    assertSingleOrParsed(facts, target)
     const lent = await target.acquire(session)
     const outcome = await enterMode(session, target, lent, facts)
     return new Promise<Result>((resolve, reject) => {
@@ -338,9 +344,15 @@ export async function runPrepared(
   const session = source.current()
   const text = stmt.query
   const facts = await describeMysql(text)
-  const command: Command = { resource: target.resource, action: 'sql.query', text, sql: facts }
+  const command: Command = {
+    resource: target.resource,
+    action: 'sql.query',
+    text,
+    sql: facts,
+    ...parametersOf(values),
+    ...multiStatementRefusal(facts, target),
+  }
   return session.execute(command, async (ctx) => {
-    assertSingleOrParsed(facts, target)
     const lent = await target.acquire(session)
     const outcome = await enterMode(session, target, lent, facts)
     return new Promise<Result>((resolve, reject) => {
