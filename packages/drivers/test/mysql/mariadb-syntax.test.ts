@@ -164,6 +164,12 @@ describe('recognized, and described as writes or with an effect (what the rewrit
     ['START TRANSACTION WITH CONSISTENT SNAPSHOT, READ WRITE', { write: true }],
     ["PREPARE s FROM 'DELETE FROM t1 WHERE id = 1'", { types: ['PREPARE'], writes: ['t1'], write: true }],
     ['FLUSH TABLE t1', { types: ['FLUSH'], effects: ['server_config'], write: true }],
+    // XA: transaction control (the driver reads the state back after each)
+    ["XA START 'a', 'b', 1", { types: ['XA'], effects: ['transaction_control'], write: false }],
+    ["XA END 'a', 'b', 1 SUSPEND", { types: ['XA'], effects: ['transaction_control'] }],
+    ["XA COMMIT 'x' ONE PHASE", { types: ['XA'], effects: ['transaction_control'] }],
+    ["XA RECOVER FORMAT='SQL'", { types: ['XA'], effects: ['transaction_control'] }],
+    ["SELECT 1; XA START 'x'", { types: ['SELECT', 'XA'], write: true }], // transaction control in multi-statement text
     // MariaDB's backup locks block DDL or every commit on the server
     ['BACKUP STAGE START', { types: ['BACKUP'], effects: ['lock'], write: true }],
     ['BACKUP STAGE BLOCK_COMMIT', { types: ['BACKUP'], effects: ['lock'], write: true }],
@@ -230,6 +236,10 @@ describe('near misses stay parsed: false (nothing hidden from the facts)', () =>
     "SELECT * FROM t1 INTO OUTFILE '/tmp/x' FIELDS TERMINATED BY (SELECT del_orders())",
     "SELECT * FROM t1 INTO OUTFILE '/tmp/x' LINES TERMINATED BY del_orders()",
     'CHECK VIEW v1 EXTENDED',
+    "XA START 'x' READ WRITE",
+    'XA START @x',
+    "XA COMMIT 'x' ONE",
+    "XA ROLLBACK 'x', (SELECT 1)",
     'SELECT * FROM (t1, (SELECT del_orders()) x)',
     'SELECT * FROM (t1, del_orders())',
     'CACHE INDEX t1 IN (SELECT 1)',

@@ -136,6 +136,23 @@ describe('a reader: refused by the server under the read-only mode (the policy a
     expect(viaCallback.rule).toBe('warden:read-only')
   })
 
+  test("inside the reader's XA transaction (it takes the session's read-only mode)", async () => {
+    const conn = await reader.run(() => pool.getConnection())
+    try {
+      await reader.run(() => conn.query(`XA START 'xa_${id}'`))
+      const [rows] = await reader.run(() => conn.query('SELECT count(*) AS n FROM orders'))
+      expect(rows).toEqual([{ n: 3 }])
+      const error = await refused(() => reader.run(() => conn.query('SELECT del_orders()')))
+      expect(error.rule).toBe('warden:read-only')
+      await reader.run(() => conn.query(`XA END 'xa_${id}'`))
+      await reader.run(() => conn.query(`XA ROLLBACK 'xa_${id}'`))
+      // and after it, the connection is back to autocommit reads under the mode
+      await refused(() => reader.run(() => conn.query('SELECT * FROM v_orders')))
+    } finally {
+      conn.release()
+    }
+  })
+
   test("inside the reader's own transaction (a plain BEGIN begins read-only for a reader)", async () => {
     const conn = await reader.run(() => pool.getConnection())
     try {

@@ -105,6 +105,7 @@ function recognize(t: readonly string[], spans: readonly number[], text: string)
   if (first === 'HELP' && t.length === 2 && t[1] === "'")
     return { edits: [whole(t, 'SELECT 1')], part: { count: 1, type: 'HELP' } }
   if (first === 'GET') return getDiagnostics(t)
+  if (first === 'XA') return xa(t)
   if (first === 'CACHE' && t[1] === 'INDEX') return keyCache(t, spans, text, 2, 'CACHE INDEX')
   if (first === 'LOAD' && t[1] === 'INDEX' && t[2] === 'INTO' && t[3] === 'CACHE')
     return keyCache(t, spans, text, 4, 'LOAD INDEX')
@@ -335,6 +336,38 @@ function getDiagnostics(t: readonly string[]): Recognized | undefined {
     if (t[k++] !== ',') return undefined
   }
   return { edits: [whole(t, 'SELECT 1')], part: { count: 1, type: 'GET DIAGNOSTICS' } }
+}
+
+/**
+ * `XA START|BEGIN xid [JOIN|RESUME]`, `XA END xid [SUSPEND [FOR MIGRATE]]`, `XA PREPARE xid`,
+ * `XA COMMIT xid [ONE PHASE]`, `XA ROLLBACK xid`, `XA RECOVER [FORMAT='RAW'|'SQL']`, where xid is
+ * 'gtrid' [, 'bqual' [, formatID]]: type `XA`, effect `transaction_control`. An XA transaction takes
+ * the session's access mode like any other (a reader's is read-only); the driver reads the state
+ * back from the server after each.
+ */
+function xa(t: readonly string[]): Recognized | undefined {
+  const verb = t[1]
+  let k = 2
+  if (verb === 'RECOVER') {
+    if (t[k] === 'FORMAT' && t[k + 1] === '=' && t[k + 2] === "'") k += 3
+  } else if (['START', 'BEGIN', 'END', 'PREPARE', 'COMMIT', 'ROLLBACK'].includes(verb ?? '')) {
+    if (t[k++] !== "'") return undefined
+    if (t[k] === ',' && t[k + 1] === "'") {
+      k += 2
+      if (t[k] === ',' && isNumber(t[k + 1])) k += 2
+    }
+    const rest = t.slice(k).join(' ')
+    const tails: Record<string, readonly string[]> = {
+      START: ['', 'JOIN', 'RESUME'],
+      BEGIN: ['', 'JOIN', 'RESUME'],
+      END: ['', 'SUSPEND', 'SUSPEND FOR MIGRATE'],
+      COMMIT: ['', 'ONE PHASE'],
+    }
+    if (!(tails[verb as string] ?? ['']).includes(rest)) return undefined
+    k = t.length
+  } else return undefined
+  if (k !== t.length) return undefined
+  return { edits: [whole(t, 'SELECT 1')], part: { count: 1, type: 'XA', effects: ['transaction_control'] } }
 }
 
 /** `( a, b, … )` or `(ALL)` at k (names only): the index after `)`, or -1. */

@@ -138,7 +138,8 @@ export function statementEffects(input: {
       })
       break
   }
-  if (type === 'OTHER') hint = { commitsFirst: true, unsettles: true }
+  // XA (recognized MariaDB syntax): begins, ends or resumes an XA transaction; read back after.
+  if (type === 'OTHER' || type === 'XA') hint = { commitsFirst: true, unsettles: true }
   return { effects: [...effects], write, hint }
 }
 
