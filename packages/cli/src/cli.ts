@@ -5,6 +5,8 @@ import { auditKeygen } from './commands/audit-keygen.js'
 import { auditReplay } from './commands/audit-replay.js'
 import { auditVerify } from './commands/audit-verify.js'
 import { demoCommand, runDemoCommand } from './commands/demo-command.js'
+import { describeCommand } from './commands/describe.js'
+import { explainCommand } from './commands/explain.js'
 import { policyBacktest } from './commands/policy-backtest.js'
 import { policyCheck } from './commands/policy-check.js'
 import { policyEval } from './commands/policy-eval.js'
@@ -13,12 +15,15 @@ import { parseCommandArgs, UsageError } from './internal/args.js'
 import { CliError } from './internal/cli-error.js'
 import type { CommandSpec } from './internal/command.js'
 import { createStyle, type Io, processIo } from './internal/io.js'
+import { closest } from './internal/suggest.js'
 
 const COMMANDS: readonly CommandSpec[] = [
   policyCheck,
   policyTest,
   policyEval,
   policyBacktest,
+  describeCommand,
+  explainCommand,
   auditVerify,
   auditReplay,
   auditKeygen,
@@ -66,6 +71,26 @@ function findCommand(argv: readonly string[]): { spec: CommandSpec; rest: string
   return undefined
 }
 
+/** `unknown command "polcy chek" (did you mean "warden policy check"?)`, judged word by word. */
+function unknownCommand(argv: readonly string[]): string {
+  const words = argv.filter((a) => !a.startsWith('-'))
+  const typed = (n: number) => words.slice(0, n).join(' ')
+  const names = COMMANDS.map((c) => c.name)
+  // a near command of the same length in words, then a near group ("polcy" → policy)
+  const hint =
+    closest(
+      typed(2),
+      names.filter((n) => n.includes(' ')),
+    ) ??
+    closest(
+      typed(1),
+      names.filter((n) => !n.includes(' ')),
+    ) ??
+    closest(typed(1), [...new Set(names.map((n) => n.split(' ')[0]))])
+  const shown = typed(Math.min(2, words.length)) || argv[0]
+  return `unknown command "${shown}"${hint === undefined ? '' : ` (did you mean "warden ${hint}"?)`}`
+}
+
 /**
  * Runs one `warden` invocation and resolves to its exit code. Never throws: expected
  * failures print one line on stderr; unexpected ones print their message (no stack
@@ -92,7 +117,7 @@ export async function runCli(argv: readonly string[], io: Io = processIo()): Pro
       )
       return argv[1] === undefined ? 2 : 0
     }
-    io.stderr.write(`${errStyle.red('error')}: unknown command "${argv.slice(0, 2).join(' ')}"\n`)
+    io.stderr.write(`${errStyle.red('error')}: ${unknownCommand(argv)}\n`)
     io.stderr.write('Run `warden --help` for the list of commands.\n')
     return 2
   }

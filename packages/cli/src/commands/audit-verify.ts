@@ -1,9 +1,10 @@
 import { readFile } from 'node:fs/promises'
 import type { ChainProblem, ChainVerification, VerifyChainOptions } from '@warden/core'
-import { flag, stringOption, UsageError } from '../internal/args.js'
+import { flag, type ParsedArgs, stringOption, UsageError } from '../internal/args.js'
 import { CliError } from '../internal/cli-error.js'
 import type { CommandSpec } from '../internal/command.js'
-import { createStyle } from '../internal/io.js'
+import { createStyle, type Io } from '../internal/io.js'
+import { STDIN, spoolStdin } from '../internal/stdin.js'
 
 /** One headline per problem (documented in the help text and the README). */
 export const PROBLEM_TITLE: Record<ChainProblem, string> = {
@@ -34,7 +35,7 @@ export const auditVerify: CommandSpec = {
   name: 'audit verify',
   summary: 'Check an audit log: hash chain, canonical lines, and signed checkpoints',
   usage:
-    'audit verify [--checkpoints F --public-key P] [--start SEQ:HASH] [--log ID] [--segments] [--live] [--pino] [--json] <file...>',
+    'audit verify [--checkpoints F --public-key P] [--start SEQ:HASH] [--log ID] [--segments] [--live] [--pino] [--json] <file...|->',
   details: `
 Streams the log (any size) and checks that every line is the canonical JSON of its record,
 every record's hash, each prev link and that seq counts up without gaps. Several files are
@@ -72,7 +73,7 @@ What a broken log prints (first bad seq, file:line, the problem and the reason):
                        a checkpoint was altered or forged, or the key is not the writer's
 
 Exit codes: 0 intact, 1 broken or tampered (the first problem is printed), 2 a file or key
-cannot be read, or bad usage.
+cannot be read, or bad usage. A file of "-" reads the log from stdin.
 `,
   options: {
     json: { type: 'boolean' },
@@ -85,75 +86,95 @@ cannot be read, or bad usage.
     pino: { type: 'boolean' },
   },
   async run(args, io) {
-    if (args.positionals.length === 0) throw new UsageError('give the audit file (JSONL)')
-    const checkpoints = stringOption(args, 'checkpoints')
-    const keyFile = stringOption(args, 'public-key')
-    if ((checkpoints === undefined) !== (keyFile === undefined))
-      throw new UsageError(
-        '--checkpoints and --public-key go together (a checkpoint is only as good as its key)',
-      )
-    const { auditSegments, verifyChain } = await import('@warden/core')
-    let files = args.positionals
-    if (flag(args, 'segments')) {
-      if (files.length !== 1) throw new UsageError('--segments takes one file (the live log)')
-      files = auditSegments(files[0])
-    }
-    const options: VerifyChainOptions = {
-      ...(checkpoints !== undefined ? { checkpoints } : {}),
-      ...(keyFile !== undefined ? { publicKey: await readKey(keyFile) } : {}),
-      ...parseStart(stringOption(args, 'start')),
-      ...(stringOption(args, 'log') !== undefined ? { log: stringOption(args, 'log') } : {}),
-      ...(flag(args, 'live') ? { live: true } : {}),
-      ...(flag(args, 'pino') ? { format: 'pino' as const } : {}),
-    }
-    let result: ChainVerification
+    if (args.positionals.length === 0) throw new UsageError('give the audit file (JSONL), or - for stdin')
+    if (!args.positionals.includes(STDIN)) return verifyFiles(args, io, args.positionals, undefined)
+    if (args.positionals.length > 1 || flag(args, 'segments'))
+      throw new UsageError('"-" (the log on stdin) stands alone: no other files, no --segments')
+    // verifyChain reads paths: the log on stdin goes to a private temporary file first
+    const spooled = await spoolStdin('stdin.jsonl')
     try {
-      result = await verifyChain(files, options)
-    } catch (error) {
-      const e = error as NodeJS.ErrnoException
-      if (e.code === 'ENOENT' || e.code === 'EISDIR' || e.code === 'EACCES') {
-        throw new CliError(
-          `cannot read ${e.path === checkpoints ? 'checkpoints file' : 'audit file'} ${e.path ?? files.join(' ')}: ${e.code}`,
-          2,
-        )
-      }
-      if (e.code === 'ERR_WARDEN_AUDIT' || e.code === 'ERR_WARDEN_CONFIG') throw new CliError(e.message, 2)
-      throw error
+      return await verifyFiles(args, io, [spooled.path], { path: spooled.path, name: '<stdin>' })
+    } finally {
+      await spooled.remove()
     }
-    if (flag(args, 'json')) {
-      io.stdout.write(`${JSON.stringify(result)}\n`)
-      return result.ok ? 0 : 1
-    }
-    const s = createStyle(io.stdout, io.env)
-    const name =
-      files.length === 1 ? files[0] : `${files[0]} … ${files[files.length - 1]} (${files.length} files)`
-    if (result.ok) {
-      const head = result.head ? `, head seq ${result.head.seq} ${result.head.hash}` : ''
-      io.stdout.write(`${s.green('ok')}  ${name}: ${result.count} records, chain intact${head}\n`)
-      const c = result.checkpoints
-      if (c !== undefined) {
-        const covered = c.covered ? `, the log is vouched for up to seq ${c.covered.seq}` : ''
-        io.stdout.write(
-          `    ${c.verified} checkpoint${c.verified === 1 ? '' : 's'} verified${covered}${c.closed ? ' (closed)' : ''}\n`,
-        )
-        if (c.uncovered > 0)
-          io.stdout.write(
-            `    ${s.yellow('note')}: the last ${c.uncovered} record${c.uncovered === 1 ? ' is' : 's are'} not covered by a checkpoint yet (a live log, or appended after the last checkpoint)\n`,
-          )
-      }
-      if (result.pending !== undefined)
-        io.stdout.write(
-          `    ${s.yellow('note')}: an unfinished last line (${result.pending} bytes) was not verified\n`,
-        )
-      return 0
-    }
-    const where = result.line > 0 ? `${result.file ?? name}:${result.line}` : `${checkpoints ?? name}`
-    io.stdout.write(
-      `${s.red('broken')}  ${where}: seq ${result.seq}: ${s.bold(PROBLEM_TITLE[result.code])}: ${result.reason}` +
-        ` (${result.count} records verified before it)\n`,
-    )
-    return 1
   },
+}
+
+/** Verifies `files`; `shown` renames a spooled stdin file in what is printed. */
+async function verifyFiles(
+  args: ParsedArgs,
+  io: Io,
+  files: string[],
+  shown: { path: string; name: string } | undefined,
+): Promise<number> {
+  const checkpoints = stringOption(args, 'checkpoints')
+  const keyFile = stringOption(args, 'public-key')
+  if ((checkpoints === undefined) !== (keyFile === undefined))
+    throw new UsageError(
+      '--checkpoints and --public-key go together (a checkpoint is only as good as its key)',
+    )
+  const { auditSegments, verifyChain } = await import('@warden/core')
+  const rename = (file: string | undefined) =>
+    shown !== undefined && file === shown.path ? shown.name : file
+  if (flag(args, 'segments')) {
+    if (files.length !== 1) throw new UsageError('--segments takes one file (the live log)')
+    files = auditSegments(files[0])
+  }
+  const options: VerifyChainOptions = {
+    ...(checkpoints !== undefined ? { checkpoints } : {}),
+    ...(keyFile !== undefined ? { publicKey: await readKey(keyFile) } : {}),
+    ...parseStart(stringOption(args, 'start')),
+    ...(stringOption(args, 'log') !== undefined ? { log: stringOption(args, 'log') } : {}),
+    ...(flag(args, 'live') ? { live: true } : {}),
+    ...(flag(args, 'pino') ? { format: 'pino' as const } : {}),
+  }
+  let result: ChainVerification
+  try {
+    result = await verifyChain(files, options)
+  } catch (error) {
+    const e = error as NodeJS.ErrnoException
+    if (e.code === 'ENOENT' || e.code === 'EISDIR' || e.code === 'EACCES') {
+      throw new CliError(
+        `cannot read ${e.path === checkpoints ? 'checkpoints file' : 'audit file'} ${rename(e.path) ?? files.join(' ')}: ${e.code}`,
+        2,
+      )
+    }
+    if (e.code === 'ERR_WARDEN_AUDIT' || e.code === 'ERR_WARDEN_CONFIG') throw new CliError(e.message, 2)
+    throw error
+  }
+  if (flag(args, 'json')) {
+    io.stdout.write(`${JSON.stringify(result.ok ? result : { ...result, file: rename(result.file) })}\n`)
+    return result.ok ? 0 : 1
+  }
+  const s = createStyle(io.stdout, io.env)
+  const name =
+    files.length === 1 ? rename(files[0]) : `${files[0]} … ${files[files.length - 1]} (${files.length} files)`
+  if (result.ok) {
+    const head = result.head ? `, head seq ${result.head.seq} ${result.head.hash}` : ''
+    io.stdout.write(`${s.green('ok')}  ${name}: ${result.count} records, chain intact${head}\n`)
+    const c = result.checkpoints
+    if (c !== undefined) {
+      const covered = c.covered ? `, the log is vouched for up to seq ${c.covered.seq}` : ''
+      io.stdout.write(
+        `    ${c.verified} checkpoint${c.verified === 1 ? '' : 's'} verified${covered}${c.closed ? ' (closed)' : ''}\n`,
+      )
+      if (c.uncovered > 0)
+        io.stdout.write(
+          `    ${s.yellow('note')}: the last ${c.uncovered} record${c.uncovered === 1 ? ' is' : 's are'} not covered by a checkpoint yet (a live log, or appended after the last checkpoint)\n`,
+        )
+    }
+    if (result.pending !== undefined)
+      io.stdout.write(
+        `    ${s.yellow('note')}: an unfinished last line (${result.pending} bytes) was not verified\n`,
+      )
+    return 0
+  }
+  const where = result.line > 0 ? `${rename(result.file) ?? name}:${result.line}` : `${checkpoints ?? name}`
+  io.stdout.write(
+    `${s.red('broken')}  ${where}: seq ${result.seq}: ${s.bold(PROBLEM_TITLE[result.code])}: ${result.reason}` +
+      ` (${result.count} records verified before it)\n`,
+  )
+  return 1
 }
 
 async function readKey(path: string): Promise<string> {

@@ -1,12 +1,10 @@
-import { readFile } from 'node:fs/promises'
-import { resolve } from 'node:path'
 import type { Decision, Policy } from '@warden/policy'
 import { flag, requireOption, UsageError } from '../internal/args.js'
-import { CliError } from '../internal/cli-error.js'
 import type { CommandSpec } from '../internal/command.js'
 import { createStyle, type Style } from '../internal/io.js'
+import { loadPolicyArgs } from '../internal/policy-args.js'
 import { formatPolicyError, isPolicyError, policyErrors } from '../internal/policy-error-format.js'
-import { reviveRequest } from '../internal/request-json.js'
+import { parseRequest, readRequestText } from '../internal/request-input.js'
 
 const EFFECT_COLOR = { allow: 'green', deny: 'red', approve: 'yellow' } as const satisfies Record<
   Decision['effect'],
@@ -52,40 +50,22 @@ export function formatDecision(decision: Decision, style: Style): string {
   return `${lines.join('\n')}\n`
 }
 
-async function readRequestArg(value: string, cwd: string): Promise<unknown> {
-  let text = value
-  if (value.startsWith('@')) {
-    const file = resolve(cwd, value.slice(1))
-    try {
-      text = value === '@-' ? await readStdin() : await readFile(file, 'utf8')
-    } catch (error) {
-      throw new CliError(`cannot read request file ${value.slice(1)}: ${(error as Error).message}`, 2)
-    }
-  }
-  try {
-    return JSON.parse(text)
-  } catch (error) {
-    throw new CliError(`--request is not valid JSON: ${(error as Error).message}`, 2)
-  }
-}
-
-async function readStdin(): Promise<string> {
-  const chunks: Buffer[] = []
-  for await (const chunk of process.stdin) chunks.push(chunk as Buffer)
-  return Buffer.concat(chunks).toString('utf8')
-}
-
 export const policyEval: CommandSpec = {
   name: 'policy eval',
   summary: 'Decide one request against a policy and explain which rules matched',
-  usage: 'policy eval --request <json|@file|@-> [--json] <policy>...',
+  usage: 'policy eval --request <json|file|-> [--json] <policy>...',
   details: `
 Options:
-  --request <json|@file|@->  the request: inline JSON, @path to a JSON file, or @- for stdin.
+  --request <json|file|->    the request: inline JSON, a JSON file (or @file), or - for stdin.
                              A partial request is completed with empty fields, e.g.
                              {"principal":{"id":"ci","type":"service"},"resource":{"kind":"postgres",
                               "name":"orders"},"action":"sql.query","sql":{"types":["DELETE"],"write":true}}
+                             A line of an audit log (a command record) is a request too: its
+                             principal, resource and facts at its recorded time.
+                             Fields the request model does not have are refused.
   --json                     print the decision as JSON
+
+A policy of "-" is read from stdin (then the request cannot be).
 
 Exit codes: 0 decided (whatever the effect), 2 bad usage or input, or the policy does not load.
 `,
@@ -94,11 +74,13 @@ Exit codes: 0 decided (whatever the effect), 2 bad usage or input, or the policy
     const requestArg = requireOption(args, 'request')
     if (args.positionals.length === 0)
       throw new UsageError('give the policy file(s) or folder to evaluate against')
-    const request = reviveRequest(await readRequestArg(requestArg, io.cwd))
+    if (args.positionals.includes('-') && (requestArg === '-' || requestArg === '@-'))
+      throw new UsageError('stdin can carry the policy or the request, not both')
+    const { text, from } = await readRequestText(requestArg, io.cwd)
+    const request = await parseRequest(text, from)
     let policy: Policy
     try {
-      const { loadPolicy } = await import('@warden/policy')
-      policy = await loadPolicy(args.positionals)
+      policy = await loadPolicyArgs(args.positionals)
     } catch (error) {
       if (!isPolicyError(error)) throw error
       const style = createStyle(io.stderr, io.env)

@@ -3,6 +3,7 @@ import { stat } from 'node:fs/promises'
 import { createInterface } from 'node:readline'
 import type { AuditRecord } from '@warden/core'
 import { CliError } from './cli-error.js'
+import { STDIN } from './stdin.js'
 
 export interface AuditLine {
   readonly file: string
@@ -30,14 +31,17 @@ export interface ReadAuditOptions {
 }
 
 async function* readOne(file: string, options: ReadAuditOptions): AsyncGenerator<AuditLine> {
-  try {
-    const info = await stat(file)
-    if (!info.isFile()) throw new Error('not a file')
-  } catch (error) {
-    throw new CliError(`cannot read audit file ${file}: ${(error as Error).message}`, 2)
+  // "-": the log on stdin
+  if (file !== STDIN) {
+    try {
+      const info = await stat(file)
+      if (!info.isFile()) throw new Error('not a file')
+    } catch (error) {
+      throw new CliError(`cannot read audit file ${file}: ${(error as Error).message}`, 2)
+    }
   }
   const lines = createInterface({
-    input: createReadStream(file, 'utf8'),
+    input: file === STDIN ? process.stdin.setEncoding('utf8') : createReadStream(file, 'utf8'),
     crlfDelay: Number.POSITIVE_INFINITY,
   })
   let line = 0

@@ -14,7 +14,7 @@ const FAMILY: Record<string, string> = {
   'http.request': 'http',
   'tool.call': 'tool',
 }
-const familyOf = (action: string): string | undefined =>
+export const familyOf = (action: string): string | undefined =>
   action.startsWith('kube.') ? 'kube' : FAMILY[action]
 
 /** Per-session context rebuilt while reading a log in order. */
