@@ -141,7 +141,7 @@ describe('requests: stdin, audit records, unknown fields', { timeout: SUBPROCESS
     expect(JSON.parse(fromFile.stdout)).toMatchObject({ effect: 'allow', rule: 'readers-select' })
     const session = await runWarden(['policy', 'eval', '--request', lines[0], GOOD])
     expect(session.code).toBe(2)
-    expect(session.stderr).toContain('is a session.open record; give a command record')
+    expect(session.stderr).toContain('is a "session.open" record; give a command record')
   })
 
   it('policy eval refuses request fields the model does not have, with the nearest field', async () => {

@@ -12,6 +12,8 @@ describe('warden (top level)', { timeout: SUBPROCESS_TIMEOUT }, () => {
       'policy test',
       'policy eval',
       'policy backtest',
+      'describe',
+      'explain',
       'audit verify',
       'audit replay',
       'approvals serve',

@@ -70,7 +70,7 @@ export async function parseRequest(text: string, from: string): Promise<RequestI
 function fromAuditRecord(record: AuditRecord, from: string): RequestInput {
   const type = (record.type as string | undefined) ?? 'command'
   if (type !== 'command')
-    throw new CliError(`the audit record (${from}) is a ${type} record; give a command record`, 2)
+    throw new CliError(`the audit record (${from}) is a "${type}" record; give a command record`, 2)
   const replayed = replayRequest(record, replaySessions(), from)
   if (replayed !== undefined) return replayed
   // records written without `request`: what the record itself holds
