@@ -191,7 +191,26 @@ function recognize(t: readonly string[], spans: readonly number[], text: string)
       // FROM (t1, t2 AS b), LEFT JOIN (t3, t4) ON …: a parenthesized list of tables, as cross joins.
       const r = tableList(t, k)
       if (r !== undefined) edits.push(...r)
-    } else if (COMPOUND_UNITS.has(w as string) && t[k - 1] !== '.')
+    } else if (w === 'MOD' && t[k + 1] !== '(' && t[k - 1] !== '.' && t[k - 1] !== 'AS')
+      edits.push({ from: k, to: k + 1, replacement: '%' }) // `a MOD b`, the operator
+    else if (w === 'SOUNDS' && t[k + 1] === 'LIKE')
+      edits.push({ from: k, to: k + 2, replacement: '=' }) // SOUNDEX(a) = SOUNDEX(b): the same operands
+    else if (w === '!' && !(t[k + 1] === '=' && spans[2 * k + 1] === spans[2 * k + 2]))
+      edits.push({ from: k, to: k + 1, replacement: 'NOT' }) // `!x` (only its precedence differs)
+    else if (
+      w === 'CHARACTER' &&
+      t[k + 1] === 'SET' &&
+      (isName(t[k + 2]) || t[k + 2] === "'") &&
+      (t[k - 1] === 'CHAR' || t[k - 1] === 'BINARY'
+        ? t[k - 2] === 'AS'
+        : t[k - 1] === ')' &&
+          isNumber(t[k - 2]) &&
+          t[k - 3] === '(' &&
+          t[k - 4] === 'CHAR' &&
+          t[k - 5] === 'AS')
+    )
+      edits.push({ from: k, to: k + 3, replacement: '' }) // CAST(x AS CHAR[(n)] CHARACTER SET cs)
+    else if (COMPOUND_UNITS.has(w as string) && t[k - 1] !== '.')
       edits.push({ from: k, to: k + 1, replacement: 'SECOND' }) // reserved words: never a name
     else if (w === 'INTERVAL' && t[k + 1] === '(' && t[k - 1] !== '.') {
       // INTERVAL(n, n1, …), the function (a comma inside), not INTERVAL (expr) unit.
@@ -440,6 +459,24 @@ const NOT_A_TABLE = new Set([
  * joins (one table: the parentheses go). Undefined for anything else (a subquery, a nested join).
  */
 function tableList(t: readonly string[], k: number): Edit[] | undefined {
+  // ((t1 a)): one table in several parentheses
+  let depth = 0
+  while (t[k + depth] === '(') depth++
+  if (depth > 1) {
+    const end = nameEnd(t, k + depth)
+    if (end < 0 || NOT_A_TABLE.has(t[k + depth] ?? '')) return undefined
+    let i = end
+    if (t[i] === 'AS') i++
+    if (t[i] !== ')' && isName(t[i]) && !NOT_A_TABLE.has(t[i] ?? '')) i++
+    for (let d = 0; d < depth; d++) if (t[i + d] !== ')') return undefined
+    const edits: Edit[] = []
+    for (let d = 0; d < depth; d++)
+      edits.push(
+        { from: k + d, to: k + d + 1, replacement: '' },
+        { from: i + d, to: i + d + 1, replacement: '' },
+      )
+    return edits
+  }
   const edits: Edit[] = []
   let i = k + 1
   for (;;) {
