@@ -12,6 +12,7 @@ import { LeaseCache, type LeaseCacheOptions } from './broker/lease-cache.js'
 import type { Identity } from './identity/identity.js'
 import { ambient } from './internal/ambient.js'
 import { AuditChain, type DraftRecord } from './internal/audit-chain.js'
+import { frozenClaims } from './internal/frozen-claims.js'
 import { newId } from './internal/ids.js'
 import { SessionImpl, type WardenCore } from './internal/session-impl.js'
 import { SessionRegistry } from './internal/session-registry.js'
@@ -303,7 +304,7 @@ function checkPrincipal(input: PrincipalInput): Principal {
     id: input.id,
     type: input.type,
     groups: Object.freeze([...groups]),
-    claims: Object.freeze({ ...input.claims }),
+    claims: frozenClaims(input.claims),
     issuer: input.issuer ?? '',
   })
 }

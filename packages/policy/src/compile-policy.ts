@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto'
 import type { ApprovalRequirement, Effect, MaskRule } from './decision.js'
 import { PolicyError, type WardenErrorCode } from './errors.js'
 import { type CompiledExpression, compileExpression, createRequestEnvironment } from './internal/cel.js'
+import { readsVolatile, volatileExpressions } from './internal/decision-cache.js'
 import { type PolicyDocumentParsed, policyDocumentSchema } from './internal/document-schema.js'
 import { parseDuration } from './internal/duration.js'
 import { findEnumLiteralProblems } from './internal/enum-literals.js'
@@ -49,7 +50,15 @@ export interface CompilePolicyOptions {
   source?: string
   /** Clock for `now` when the request has none (test seam). */
   clock?: () => Date
+  /**
+   * How many decisions `decide()` keeps for requests it sees again (LRU, per Policy; default 1000;
+   * 0 turns it off). Used only when no rule or mask reads `now` or `session`, and only for requests
+   * whose parts are deep-frozen plain data (as core and the describers pass them).
+   */
+  decisionCache?: number
 }
+
+const DEFAULT_DECISION_CACHE = 1000
 
 const DEFAULT_APPROVAL_TIMEOUT_MS = 15 * 60_000
 
@@ -110,6 +119,11 @@ export function checkOptions(options: unknown, caller: string): void {
     throw inputError(`${caller}: options.source must be a string`)
   if (o.clock !== undefined && typeof o.clock !== 'function')
     throw inputError(`${caller}: options.clock must be a function returning a Date`)
+  if (
+    o.decisionCache !== undefined &&
+    (typeof o.decisionCache !== 'number' || !Number.isInteger(o.decisionCache) || o.decisionCache < 0)
+  )
+    throw inputError(`${caller}: options.decisionCache must be an integer >= 0 (0 turns it off)`)
 }
 
 interface Loaded {
@@ -243,6 +257,7 @@ function compileSources(sources: readonly PolicySource[], options: CompilePolicy
     sources: loaded.map((l) => l.source),
     clock: options.clock ?? (() => new Date()),
     warnings,
+    decisionCache: options.decisionCache ?? DEFAULT_DECISION_CACHE,
   })
 }
 
@@ -380,6 +395,7 @@ interface CelScope {
 function compileWhen({ env, l, warnings }: CelScope, expression: string, path: DocPath): CompiledExpression {
   const r = compileExpression(env, expression, 'bool')
   if (r.ok) {
+    if (readsVolatile(r.ast)) volatileExpressions.add(r.fn)
     for (const p of findEnumLiteralProblems(r.ast)) {
       const detail = `${p.field} is never ${JSON.stringify(p.literal)}: this comparison cannot match (${p.field} is one of ${p.allowed.join(', ')})`
       const where = formatPath(path)

@@ -2,6 +2,7 @@ import type { ApprovalRequirement, Decider, Decision, Effect, MaskRule, MatchedR
 import { explainEnvironment, explainRule, type PolicyExplanation } from './explain.js'
 import type { CompiledExpression } from './internal/cel.js'
 import { completeRequest, RequestShapeError } from './internal/complete-request.js'
+import { DecisionCache, volatileExpressions } from './internal/decision-cache.js'
 import type { ResourceGlob } from './internal/glob.js'
 import type { CelContext } from './internal/request-types.js'
 import type { Request, RequestInput } from './request.js'
@@ -47,6 +48,8 @@ export interface PolicyParts {
   readonly sources: readonly string[]
   readonly clock: () => Date
   readonly warnings?: readonly PolicyWarning[]
+  /** Decision cache size (0: off). */
+  readonly decisionCache?: number
 }
 
 /**
@@ -111,6 +114,7 @@ export class Policy implements Decider {
   readonly #defaults: PolicyParts['defaults']
   readonly #clock: () => Date
   readonly #defaultDecision: Decision
+  readonly #cache: DecisionCache | undefined
 
   /** @internal Use compilePolicy/loadPolicy. */
   constructor(parts: PolicyParts) {
@@ -137,11 +141,53 @@ export class Policy implements Decider {
       revision: parts.revision,
       tags: NONE,
     })
+    // A rule or mask reading `now` or `session` can decide differently for the same command.
+    const volatile = (e: unknown) => e !== null && volatileExpressions.has(e as object)
+    const size = parts.decisionCache ?? 0
+    this.#cache =
+      size > 0 && !parts.rules.some((r) => volatile(r.when)) && !parts.masks.some((m) => volatile(m.when))
+        ? new DecisionCache(size)
+        : undefined
     Object.freeze(this)
+  }
+
+  /** Whether decide() reuses decisions (off when a rule or mask reads `now` or `session`, or by option). */
+  get decisionCacheEnabled(): boolean {
+    return this.#cache !== undefined
   }
 
   /** Decides one request (a partial request is completed with empty fields). Never throws. */
   decide(request: Request | RequestInput): Decision {
+    const cache = this.#cache
+    if (cache === undefined || request === null || typeof request !== 'object' || Array.isArray(request))
+      return this.#decide(request)
+    // Each field is read once: the key and (on a miss) the decision see the same values.
+    const r = request as RequestInput
+    const fields = {
+      principal: r.principal,
+      resource: r.resource,
+      action: r.action,
+      sql: r.sql,
+      shell: r.shell,
+      sftp: r.sftp,
+      forward: r.forward,
+      kube: r.kube,
+      http: r.http,
+      tool: r.tool,
+      session: r.session,
+      flow: r.flow,
+      now: r.now,
+    }
+    const key = cache.key(fields)
+    if (key === undefined) return this.#decide(fields)
+    const hit = cache.get(key)
+    if (hit !== undefined) return hit
+    const decision = this.#decide(fields)
+    cache.set(key, decision)
+    return decision
+  }
+
+  #decide(request: Request | RequestInput): Decision {
     // Not a request at all (null, a string, an array): deny, whatever the default says.
     if (request === null || typeof request !== 'object' || Array.isArray(request))
       return this.#deny('error:request', 'malformed request: expected an object', NONE)

@@ -9,6 +9,7 @@ import {
   jwtVerify,
   type KeyObject,
 } from 'jose'
+import { frozenClaims } from '../internal/frozen-claims.js'
 import type { Identity } from './identity.js'
 
 export interface JwtIdentityOptions {
@@ -101,7 +102,7 @@ export function jwtIdentity(options: JwtIdentityOptions): Identity {
       id,
       type: rawType as PrincipalType,
       groups: Object.freeze(groups),
-      claims: Object.freeze({ ...payload }),
+      claims: frozenClaims(payload),
       issuer,
     })
   }

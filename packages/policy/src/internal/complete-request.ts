@@ -2,6 +2,7 @@
 // Missing parts become shared empty instances; frozen inputs (describer output, session
 // principals) are converted once and cached by identity, so the hot path mostly does lookups.
 import type { RequestInput } from '../request.js'
+import { isDeepFrozenData } from './decision-cache.js'
 import {
   type CelContext,
   CelFlow,
@@ -101,9 +102,10 @@ export function toCelValue(v: unknown, depth = 0): unknown {
   }
 }
 
-// Cache per input object, only when frozen (so it cannot change under the cache).
+// Cache per input object, only when deep-frozen plain data (so it cannot change under the cache:
+// a shallow freeze leaves nested claims and getters free to change).
 function cached<I extends object, O>(cache: WeakMap<I, O>, input: I, build: (i: I) => O): O {
-  if (!Object.isFrozen(input)) return build(input)
+  if (!isDeepFrozenData(input)) return build(input)
   let out = cache.get(input)
   if (out === undefined) {
     out = build(input)
