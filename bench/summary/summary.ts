@@ -121,7 +121,7 @@ function row(d: DriverFigures, label: string, g: PathFigures | undefined, note: 
   return `| ${cells.join(' | ')} |`
 }
 
-/** DESIGN.md's performance budget, each line with the figure measured and whether it is met. */
+/** The performance budget (docs/architecture.md), each line with the figure measured and whether it is met. */
 function budgetRows(suites: StoredFigures[], metrics: readonly Metric[]): string[] {
   const metric = (key: string) => metrics.find((m) => m.key === key)?.value
   const driver = (name: string) => suites.flatMap((s) => s.drivers ?? []).find((d) => d.driver === name)
@@ -209,7 +209,7 @@ cost of any gateway in the data path, before it does any protocol work).
 | --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |
 ${drivers.join('\n') || '| (no driver suite has reported yet) | | | | | | | | | | |'}
 ${missing.length ? `\nNo side-by-side figures yet for: ${missing.join(', ')}.\n` : ''}
-### Against the performance budget (DESIGN.md)
+### Against the performance budget (docs/architecture.md)
 
 | budget | measured | |
 | --- | ---: | --- |

@@ -1,4 +1,4 @@
-// The request model: the CEL environment of every rule (DESIGN.md, "The request").
+// The request model: the CEL environment of every rule (docs/request-model.md).
 // Field names are a public contract: add fields, never rename them.
 
 export type PrincipalType = 'service' | 'agent' | 'workload' | 'user'

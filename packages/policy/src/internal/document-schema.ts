@@ -1,4 +1,4 @@
-// The policy document schema (DESIGN.md, "Policy documents"). Unknown keys are errors.
+// The policy document schema (packages/policy/README.md, "Documents"). Unknown keys are errors.
 import { z } from 'zod'
 import { DETECTOR_NAMES, type MaskStrategyName } from '../decision.js'
 
