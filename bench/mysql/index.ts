@@ -158,6 +158,7 @@ async function main(): Promise<void> {
     current: () => passThrough,
     execute: (_command: unknown, run: (c: ExecuteContext) => unknown) => run(context),
     lease: async () => lease,
+    connect: async () => ({ lease, owner: '' }),
   } as unknown as Session
   const driverOnly = createPool(passThrough, { ...base, resource: 'bench' })
   try {

@@ -184,6 +184,7 @@ async function main(): Promise<void> {
     current: () => passThrough,
     execute: (_command: unknown, run: (c: ExecuteContext) => unknown) => run(context),
     lease: async () => lease,
+    connect: async () => ({ lease, owner: '' }),
   } as unknown as Session
   const driverOnly = new GuardedPool(passThrough, {
     host: HOST,

@@ -83,6 +83,20 @@ export interface ExecuteOptions {
    * step, bridged by guardTool). The pipeline still binds the outcome to the fingerprint and uses it once.
    */
   readonly approver?: import('./approval/approver.js').Approver
+  /** The connection the command runs on (from `session.connect`): ownership checked, lease recorded. */
+  readonly connection?: ConnectionGrant
+}
+
+/**
+ * A credential for one physical connection, bound to the principal that opened it (from
+ * `session.connect`). Pass it as `execute(..., {connection})` for every command on that
+ * connection: core refuses commands from any other principal's session on it (audited as
+ * `warden:connection-owner`) and records the lease id. Driver-facing; keep it in a `#private` field.
+ */
+export interface ConnectionGrant {
+  readonly lease: Lease
+  /** Opaque key of the owning principal (issuer, id, groups, claims). */
+  readonly owner: string
 }
 
 export interface Session extends SessionSource {
@@ -106,6 +120,17 @@ export interface Session extends SessionSource {
   check(command: Command, options?: { readonly audit?: boolean }): Decision
   /** A credential for a new physical connection, from the lease cache. Driver-facing. */
   lease(resource: Command['resource'], scope?: string): Promise<Lease>
+  /**
+   * A lease for a new physical connection, bound to this session's principal, with its credential
+   * type checked (ERR_WARDEN_BROKER otherwise). Driver-facing: see {@link ConnectionGrant}.
+   */
+  connect(
+    resource: Command['resource'],
+    options?: {
+      readonly scope?: string
+      readonly credentialType?: import('./broker/broker.js').Credential['type']
+    },
+  ): Promise<ConnectionGrant>
   /** Runs fn with this session ambient (AsyncLocalStorage). */
   run<R>(fn: () => R): R
   close(): Promise<void>

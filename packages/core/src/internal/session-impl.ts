@@ -20,8 +20,9 @@ import { chainFor, runInRunChain } from '../flow/flow-chain.js'
 import { recordFlow } from '../flow/record-flow.js'
 import type { CommandMasker as CommandMaskerPort, MaskingEngine } from '../masking/masking-engine.js'
 import type { Secret } from '../secret.js'
-import type { Command, ExecuteContext, ExecuteOptions, Session } from '../session.js'
+import type { Command, ConnectionGrant, ExecuteContext, ExecuteOptions, Session } from '../session.js'
 import { ambient } from './ambient.js'
+import { connectionGrant, foreignConnection, ownerKey } from './connection-owner.js'
 import {
   type AuditChain,
   commandShaped,
@@ -132,6 +133,8 @@ export class SessionImpl implements Session {
   readonly #resources = new WeakMap<Command['resource'], ResourceInfo>()
   /** What holds this session's leases in the cache (not the session: a dropped session can be freed). */
   readonly leaseHolder: object = Object.freeze({})
+  /** Who this session's connections belong to (see connection-owner.ts). */
+  readonly #owner: string
   #operations = 0
   #closed = false
   #closing: Promise<void> | undefined
@@ -156,6 +159,14 @@ export class SessionImpl implements Session {
       type: principal.type,
     })
     this.#sessionFacts = { id: this.id, startedAt: this.startedAt, operations: 0 }
+    this.#owner = ownerKey(principal)
+  }
+
+  connect(
+    resource: Command['resource'],
+    options: Parameters<Session['connect']>[1] = {},
+  ): Promise<ConnectionGrant> {
+    return connectionGrant(this, this.#owner, resource, options)
   }
 
   get operations(): number {
@@ -263,6 +274,11 @@ export class SessionImpl implements Session {
       decision = errorDecision(err, core.policy)
     }
     if (command.refusal !== undefined) decision = refusalDecision(command.refusal, decision)
+    const connection = options?.connection
+    if (connection !== undefined) {
+      const foreign = foreignConnection(connection, this.#owner)
+      if (foreign !== undefined) decision = refusalDecision(foreign, decision)
+    }
     core.audit.check()
     if (decision.effect === 'deny') {
       const error = new WardenDeniedError(decision.rule, decision.reason)
@@ -289,8 +305,8 @@ export class SessionImpl implements Session {
       released = result.released
     }
 
-    // lease
-    let lease: Lease | undefined
+    // lease (a connection's own lease is recorded with every command run on it)
+    let lease: Lease | undefined = connection?.lease
     if (options?.lease) {
       try {
         lease = await this.lease(command.resource, options.lease === true ? '' : options.lease.scope)

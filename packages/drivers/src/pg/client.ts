@@ -4,6 +4,7 @@
 import type {
   ApprovalPreview,
   Command,
+  ConnectionGrant,
   ExecuteContext,
   Lease,
   Masker,
@@ -160,6 +161,8 @@ export class Client extends PgClient {
   #busy = false
   readonly #waiting: (() => void)[] = []
   #leaseExpiresAt: Date | undefined
+  /** The lease this connection logged in with, bound to the principal that connected it. */
+  #grant: ConnectionGrant | undefined
   readonly #mode: ReadOnlyMode
   /** One command on the wire at a time (with its mode changes): whether a turn is taken, who waits. */
   #turnTaken = false
@@ -273,14 +276,12 @@ export class Client extends PgClient {
 
   async #connect(): Promise<Lease> {
     const session = this.#binding ? this.#binding.session() : this.#source.current()
-    const lease = await session.lease(this.#resource, this.#scope)
+    // The connection belongs to this session's principal: core refuses anyone else's commands on it.
+    const grant = await session.connect(this.#resource, { scope: this.#scope, credentialType: 'password' })
+    const lease = grant.lease
     const credential = lease.credential
-    if (credential.type !== 'password') {
-      throw new WardenError(
-        'ERR_WARDEN_BROKER',
-        `postgres:${this.#resource.name} needs a password credential from the broker, got "${credential.type}"`,
-      )
-    }
+    if (credential.type !== 'password')
+      throw new WardenError('ERR_WARDEN_BROKER', 'not a password credential')
     const internals = this.#internals
     internals.user = credential.username
     internals.connectionParameters.user = credential.username
@@ -306,6 +307,7 @@ export class Client extends PgClient {
       throw readOnlyUnreported()
     }
     this.#leaseExpiresAt = lease.expiresAt
+    this.#grant = grant
     return lease
   }
 
@@ -414,9 +416,13 @@ export class Client extends PgClient {
       if (refusal !== undefined || text === undefined) {
         const refused: Command = { resource: this.#resource, action: 'sql.query', text: text ?? '', refusal }
         session
-          .execute(refused, () => {
-            throw new WardenError('ERR_WARDEN_DENIED', 'refused by the driver') // core denies before running
-          })
+          .execute(
+            refused,
+            () => {
+              throw new WardenError('ERR_WARDEN_DENIED', 'refused by the driver') // core denies before running
+            },
+            connectionOf(this.#grant),
+          )
           .then(succeed, fail)
         return
       }
@@ -443,18 +449,21 @@ export class Client extends PgClient {
             : builtIn,
         }
         session
-          .execute(command, (context) =>
-            this.#run(
-              query,
-              text,
-              context,
-              () => {
-                submitted = true
-              },
-              release,
-              facts,
-              expectedCounts(dry, context),
-            ),
+          .execute(
+            command,
+            (context) =>
+              this.#run(
+                query,
+                text,
+                context,
+                () => {
+                  submitted = true
+                },
+                release,
+                facts,
+                expectedCounts(dry, context),
+              ),
+            connectionOf(this.#grant),
           )
           .then(succeed, fail)
       }
@@ -888,4 +897,9 @@ function copyQueryText(text: string): string {
 function derivedOf(text: string, options: DescribePostgresOptions | undefined): readonly string[] {
   const facts = describePostgres(text, options)
   return facts instanceof Promise ? ANY_ROW : derivedColumns(facts)
+}
+
+/** Execute options for a command on a connected Client: its connection (owner checked, lease recorded). */
+function connectionOf(grant: ConnectionGrant | undefined): { connection: ConnectionGrant } | undefined {
+  return grant === undefined ? undefined : { connection: grant }
 }

@@ -306,6 +306,38 @@ describe('Client construction and credentials', () => {
     expect(r.rows).toEqual([{ x: 1 }])
     await client.end()
   })
+
+  it("a Client connected in one principal's session never runs another's queries on its credential", async () => {
+    const client = new Client(warden, { ...PG, database, resource: 'shapes' })
+    const alice = await warden.session({ principal: { id: 'alice', type: 'service', groups: ['readers'] } })
+    const bob = await warden.session({ principal: { id: 'bob', type: 'service', groups: ['readers'] } })
+    // Same id, other groups: a policy (or a broker) tells them apart, so the connection does too.
+    const alice2 = await warden.session({ principal: { id: 'alice', type: 'service', groups: ['admins'] } })
+    try {
+      await alice.run(() => client.connect())
+      const ok = await alice.run(() => client.query('SELECT 1 AS x'))
+      expect(ok.rows).toEqual([{ x: 1 }])
+      // Every command on the connection names the lease it runs on.
+      const leaseId = sink.last()?.lease
+      expect(leaseId).toEqual(expect.any(String))
+      for (const other of [bob, alice2]) {
+        const err = await other.run(() => client.query('SELECT 2 AS y')).catch((e) => e)
+        expect(err).toMatchObject({ code: 'ERR_WARDEN_DENIED', rule: 'warden:connection-owner' })
+        expect(sink.last()).toMatchObject({
+          principal: { id: other.principal.id, groups: other.principal.groups },
+          command: 'SELECT 2 AS y',
+          decision: { effect: 'deny', rule: 'warden:connection-owner' },
+          outcome: { status: 'denied' },
+        })
+      }
+      // The owner goes on using it.
+      expect((await alice.run(() => client.query('SELECT 3 AS z'))).rows).toEqual([{ z: 3 }])
+      expect(sink.last()).toMatchObject({ lease: leaseId, outcome: { status: 'ok' } })
+    } finally {
+      await client.end()
+      await Promise.all([alice.close(), bob.close(), alice2.close()])
+    }
+  })
 })
 
 describe('Pool', () => {
