@@ -172,6 +172,18 @@ describe('recognized, and described as writes or with an effect (what the rewrit
     ['SET STATEMENT tx_read_only = 0 FOR SELECT * FROM t1', { reads: ['t1'], write: true }],
     ['START TRANSACTION WITH CONSISTENT SNAPSHOT, READ WRITE', { write: true }],
     ["PREPARE s FROM 'DELETE FROM t1 WHERE id = 1'", { types: ['PREPARE'], writes: ['t1'], write: true }],
+    // a prepared statement that is itself recognized keeps what its recognizer put back
+    ['PREPARE s FROM "OPTIMIZE TABLE t1, t2"', { types: ['PREPARE'], writes: ['t1', 't2'], write: true }],
+    ['PREPARE s FROM "ANALYZE TABLE t1"', { types: ['PREPARE'], reads: ['t1'], write: false }],
+    [
+      "PREPARE s FROM 'SELECT NEXT VALUE FOR s1'",
+      { functions: ['nextval'], effects: ['sequence'], write: true },
+    ],
+    ["PREPARE s FROM 'BACKUP STAGE START'", { effects: ['lock'], write: true }],
+    [
+      "PREPARE s FROM 'SELECT * FROM t1 INTO OUTFILE ''/tmp/x'''",
+      { reads: ['t1'], effects: ['server_file'], write: true },
+    ],
     ['FLUSH TABLE t1', { types: ['FLUSH'], effects: ['server_config'], write: true }],
     // XA: transaction control (the driver reads the state back after each)
     ["XA START 'a', 'b', 1", { types: ['XA'], effects: ['transaction_control'], write: false }],
@@ -228,6 +240,7 @@ describe('near misses stay parsed: false (nothing hidden from the facts)', () =>
     'CHECKSUM TABLE t1, del_orders()',
     "PREPARE s FROM 'SELECT 1; DROP TABLE t1'",
     "PREPARE s FROM 'SELECT /*! 1 */'",
+    "PREPARE s FROM 'SET STATEMENT max_statement_time = 1 FOR DELETE FROM t1'",
     'PREPARE s FROM @q',
     "HELP 'x' 'y'",
     'SET STATEMENT max_statement_time = 1 SELECT 1',

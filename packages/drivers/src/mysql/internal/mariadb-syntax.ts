@@ -100,7 +100,13 @@ function recognize(t: readonly string[], spans: readonly number[], text: string)
   }
   if (first === 'PREPARE' && t.length === 4 && isName(t[1]) && t[2] === 'FROM' && t[3] === "'") {
     const inner = preparedText(text.slice(spans[6], spans[7]))
-    return inner === undefined ? undefined : { edits: [whole(t, inner)], part: { count: 1, type: 'PREPARE' } }
+    if (inner === undefined) return undefined
+    // What the prepared statement's own recognizer put back (a write, its tables as writes, effects) stays.
+    const { write, readsAreWrites, effects } = inner.part
+    return {
+      edits: [whole(t, inner.text)],
+      part: { count: 1, type: 'PREPARE', write, readsAreWrites, effects },
+    }
   }
   if (first === 'HELP' && t.length === 2 && t[1] === "'")
     return { edits: [whole(t, 'SELECT 1')], part: { count: 1, type: 'HELP' } }
@@ -697,17 +703,18 @@ function tableCommand(input: {
 }
 
 /**
- * The statement a `PREPARE s FROM '…'` literal holds, rewritten for the parser if needed; undefined
- * unless it is exactly one statement the lexer reads cleanly (no executable comment).
+ * The statement a `PREPARE s FROM '…'` literal holds, rewritten for the parser if needed, with what
+ * its rewrite put back; undefined unless it is exactly one statement the lexer reads cleanly (no
+ * executable comment) and one parser statement.
  */
-function preparedText(literal: string): string | undefined {
+function preparedText(literal: string): { text: string; part: PartOverride } | undefined {
   const inner = unquote(literal)
   const lex = lexMysql(inner)
   if (lex.error !== '' || lex.statements.length !== 1) return undefined
   const rewritten = rewriteMariadb(inner, lex)
-  if (rewritten === undefined) return inner
+  if (rewritten === undefined) return { text: inner, part: ONE }
   const part = rewritten.parts[0]
-  return part?.count === 1 && part.type === undefined && part.write === undefined ? rewritten.text : undefined
+  return part?.count === 1 ? { text: rewritten.text, part } : undefined
 }
 
 const ESCAPES: Record<string, string> = {
