@@ -7,13 +7,20 @@ import {
   type ToolDescription,
   type ToolRefusal,
 } from '@warden/core'
-import { WardenTypeError } from '@warden/policy'
-import type { ModelMessage, Tool, ToolExecutionOptions, ToolSet } from 'ai'
+import { WardenDeniedError, WardenTypeError } from '@warden/policy'
+import type { ModelMessage, Tool, ToolSet } from 'ai'
+import { registerGuarded } from './guarded-tool-set.js'
+
+/**
+ * What `execute` receives as its second argument. Taken from the installed `ai` (6 or 7) rather than
+ * named: `ToolExecutionOptions` is generic in 7 and not in 6.
+ */
+export type ToolCallOptions = Parameters<NonNullable<Tool['execute']>>[1]
 
 /** Describes one tool's call for policy (e.g. SQL facts for a tool that runs SQL). */
 export type AiToolDescriber = (
   input: never,
-  options: ToolExecutionOptions,
+  options: ToolCallOptions,
 ) => ToolDescription | Promise<ToolDescription>
 
 export interface GuardToolsOptions<TOOLS extends ToolSet = ToolSet> {
@@ -23,7 +30,7 @@ export interface GuardToolsOptions<TOOLS extends ToolSet = ToolSet> {
   readonly describe?: {
     readonly [K in keyof TOOLS]?: (
       input: Parameters<NonNullable<TOOLS[K]['execute']>>[0],
-      options: ToolExecutionOptions,
+      options: ToolCallOptions,
     ) => ToolDescription | Promise<ToolDescription>
   }
   /**
@@ -68,7 +75,9 @@ export function guardTools<TOOLS extends ToolSet>(
     const describe = options.describe?.[name] as AiToolDescriber | undefined
     const guarded = guardTool(
       source,
-      async (input: unknown, opts: ToolExecutionOptions, call: CallState) => {
+      async (input: unknown, opts: ToolCallOptions, call: CallState) => {
+        // decided `deny` when the SDK asked (toolApproval): that record is the refusal; never run
+        if (call.refuseRun) throw new WardenDeniedError('warden:ai-sdk-denied', DENIED_TO_SDK)
         const result = await execute(input as never, opts)
         if (!isAsyncIterable(result)) return result
         // streamed (preliminary) results are collected so every chunk is masked before anyone sees it
@@ -88,23 +97,23 @@ export function guardTools<TOOLS extends ToolSet>(
       needsApproval: sdkApproval
         ? async (
             input: unknown,
-            opts: { toolCallId: string; messages: ModelMessage[]; experimental_context?: unknown },
+            // 6 passes experimental_context, 7 context: passed on as they came
+            opts: { toolCallId: string; messages: ModelMessage[] },
           ) => {
             const own =
               typeof ownApproval === 'function'
-                ? await ownApproval(input as never, opts)
+                ? await ownApproval(input as never, opts as never)
                 : ownApproval === true
             if (own) return true
-            const decision = await guarded.check(
-              input,
-              { ...opts, abortSignal: undefined },
-              { streamed: false },
-            )
+            const decision = await guarded.check(input, opts as ToolCallOptions, {
+              streamed: false,
+              refuseRun: false,
+            })
             return decision.effect === 'approve'
           }
         : ownApproval,
-      execute: async (input: unknown, opts: ToolExecutionOptions) => {
-        const call: CallState = { streamed: false }
+      execute: async (input: unknown, opts: ToolCallOptions) => {
+        const call: CallState = { streamed: false, refuseRun: false }
         const result = await guarded(input, opts, call)
         // a streamed result is replayed as a stream of its masked chunks (the last one is final)
         return call.streamed && Array.isArray(result) ? replay(result) : result
@@ -117,13 +126,23 @@ export function guardTools<TOOLS extends ToolSet>(
             : original.toModelOutput!(o as never),
       }),
     } as Tool
+    registerGuarded(out[name], {
+      check: (input, opts) => guarded.check(input, opts, { streamed: false, refuseRun: false }),
+      refuse: (input, opts) => guarded(input, opts, { streamed: false, refuseRun: true }),
+      ownApproval,
+    })
   }
   return out as TOOLS
 }
 
 interface CallState {
   streamed: boolean
+  /** Set when the call was denied to the SDK (toolApproval) and is only being recorded. */
+  refuseRun: boolean
 }
+
+const DENIED_TO_SDK =
+  'this call was denied to the AI SDK (toolApproval) and policy now allows it; it did not run, ask again'
 
 async function* replay(chunks: readonly unknown[]): AsyncGenerator<unknown> {
   for (const c of chunks) yield c
@@ -152,15 +171,21 @@ function refusalJson(r: ToolRefusal): { [k: string]: string | true } {
  * for exactly this toolCallId (the SDK checks the input, and its signature when
  * `experimental_toolApprovalSecret` is set). No approval in the history ⇒ Warden's own approver.
  */
-function sdkApprover(opts: ToolExecutionOptions | undefined, by: string): Approver | undefined {
+function sdkApprover(opts: ToolCallOptions | undefined, by: string): Approver | undefined {
   const toolCallId = opts?.toolCallId
   const messages = opts?.messages
   if (typeof toolCallId !== 'string' || !Array.isArray(messages)) return undefined
   let approvalId: string | undefined
   for (const m of messages) {
     if (m.role !== 'assistant' || typeof m.content === 'string') continue
+    // an automatic approval (AI SDK 7 toolApproval 'approved', i.e. policy said allow) is not a
+    // human's: it must never release a call policy now holds for approval
     for (const part of m.content)
-      if (part.type === 'tool-approval-request' && part.toolCallId === toolCallId)
+      if (
+        part.type === 'tool-approval-request' &&
+        part.toolCallId === toolCallId &&
+        (part as { isAutomatic?: boolean }).isAutomatic !== true
+      )
         approvalId = part.approvalId
   }
   if (approvalId === undefined) return undefined

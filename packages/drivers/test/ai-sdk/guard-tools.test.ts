@@ -2,10 +2,18 @@ import { autoApprove, autoDeny, createWarden } from '@warden/core'
 import { memorySink } from '@warden/core/testing'
 import { guardTools } from '@warden/drivers/ai-sdk'
 import { compilePolicy } from '@warden/policy'
-import { generateText, type ModelMessage, stepCountIs, tool } from 'ai'
+import type { ModelMessage } from 'ai'
+import * as ai7 from 'ai'
+import * as ai6 from 'ai6'
 import { describe, expect, it } from 'vitest'
 import { z } from 'zod'
-import { scriptedModel } from './scripted-model.js'
+import { scriptedModel as scriptedModelOf } from './scripted-model.js'
+
+// The same cases against AI SDK 7 and 6 (installed as the `ai6` alias): both are supported majors.
+const SDKS = [
+  { major: 7 as const, sdk: ai7 },
+  { major: 6 as const, sdk: ai6 as unknown as typeof ai7 },
+]
 
 const policy = compilePolicy(`
 rules:
@@ -37,7 +45,7 @@ masks:
 
 const EMAIL = 'grace.hopper@navy.example.org'
 
-function tools(log: string[]) {
+function toolsOf(tool: typeof ai7.tool, log: string[]) {
   return {
     lookup_customer: tool({
       description: 'Find a customer by name',
@@ -81,7 +89,11 @@ async function open(approvals = autoDeny()) {
   return { warden, session, audit }
 }
 
-describe('guardTools (AI SDK)', () => {
+describe.each(SDKS)('guardTools (AI SDK $major)', ({ major, sdk }) => {
+  const { generateText, stepCountIs, tool } = sdk
+  const tools = (log: string[]) => toolsOf(tool, log)
+  const scriptedModel = (script: Parameters<typeof scriptedModelOf>[0]) => scriptedModelOf(script, major)
+
   it('masks results before the model sees them, refuses exfiltration after PII, and the model recovers', async () => {
     const { warden, session, audit } = await open()
     const log: string[] = []

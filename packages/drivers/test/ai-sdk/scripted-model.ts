@@ -2,6 +2,7 @@
 // turn the script sees the tool results the SDK sent back and answers with text or tool calls.
 import type { LanguageModelV3Content, LanguageModelV3Prompt } from '@ai-sdk/provider'
 import { MockLanguageModelV3 } from 'ai/test'
+import { MockLanguageModelV3 as MockLanguageModelV3Of6 } from 'ai6/test'
 
 export interface ToolResultSeen {
   readonly toolName: string
@@ -21,10 +22,16 @@ const usage = {
   outputTokens: { total: 5, text: 5, reasoning: undefined },
 }
 
-export function scriptedModel(script: Script): MockLanguageModelV3 {
+/** The mock model class of AI SDK 7 (default) or of 6 (the `ai6` alias), both V3 models. */
+export const MOCK_MODELS = {
+  7: MockLanguageModelV3,
+  6: MockLanguageModelV3Of6 as unknown as typeof MockLanguageModelV3,
+}
+
+export function scriptedModel(script: Script, major: 6 | 7 = 7): MockLanguageModelV3 {
   let step = 0
   let calls = 0
-  return new MockLanguageModelV3({
+  return new MOCK_MODELS[major]({
     doGenerate: async ({ prompt }) => {
       // the tool results of the latest tool message: what the model "reads" this turn
       const last = prompt.at(-1)
