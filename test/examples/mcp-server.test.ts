@@ -5,7 +5,9 @@ import { runMcpDemo } from '../../examples/mcp-server/main.js'
 
 const RAW_EMAIL = 'ada.lovelace@analytical.example.net'
 
-describe('examples/mcp-server', () => {
+// The demo boots an embedded Postgres (WASM) and the stdio test a second process: on a loaded
+// 2-core CI machine either can pass the default 30 s, so they get a bound of their own.
+describe('examples/mcp-server', { timeout: 120_000 }, () => {
   it('demo: the guarded client hides the denied tool; the guarded server masks, refuses writes and the hidden tool', async () => {
     const demo = await runMcpDemo(() => {})
     expect(demo.listed).toEqual(['list_tables', 'query', 'customer_orders'])
