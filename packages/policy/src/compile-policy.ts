@@ -138,17 +138,25 @@ function compileSources(sources: readonly PolicySource[], options: CompilePolicy
   const env = createRequestEnvironment()
   // Keep checking after an error so a load reports every problem of the set (PolicyError.errors).
   const errors: PolicyError[] = []
-  const attempt = <T>(fn: () => T, fallback: T): T => {
+  const attempt: Attempt = <T>(fn: () => T, fallback: T, after?: (e: PolicyError) => void): T => {
     try {
       return fn()
     } catch (e) {
       if (!(e instanceof PolicyError)) throw e
       errors.push(...(e.errors ?? [e]))
+      after?.(e)
       return fallback
     }
   }
   const warnings: PolicyWarning[] = []
-  const loaded = sources.flatMap((s) => attempt(() => [parseSource(s)], []))
+  const loaded = sources.flatMap((s) =>
+    attempt(
+      () => [parseSource(s)],
+      [] as Loaded[],
+      // a document of the wrong shape: still type-check its `when`s, so one pass shows every error
+      (e) => checkWhens(e, { env, warnings: [] }, attempt),
+    ),
+  )
   const rules: CompiledRule[] = []
   const masks: CompiledMask[] = []
   const ruleNames = new Map<string, string>()
@@ -287,6 +295,26 @@ function canonicalJson(v: unknown): string {
   )
 }
 
+type Attempt = <T>(fn: () => T, fallback: T, after?: (e: PolicyError) => void) => T
+
+/** The document behind a schema error, so its expressions can still be checked. */
+const SHAPELESS = new WeakMap<PolicyError, { source: string; text?: SourceText; raw: unknown }>()
+
+function checkWhens(error: PolicyError, scope: Omit<CelScope, 'l'>, attempt: Attempt): void {
+  const doc = SHAPELESS.get(error)
+  if (doc === undefined || doc.raw === null || typeof doc.raw !== 'object') return
+  const l = { source: doc.source, text: doc.text } as Loaded
+  for (const list of ['rules', 'masks'] as const) {
+    const items = (doc.raw as Record<string, unknown>)[list]
+    if (!Array.isArray(items)) continue
+    items.forEach((item, i) => {
+      const when = (item as { when?: unknown } | null)?.when
+      if (typeof when === 'string' && when !== '')
+        attempt(() => compileWhen({ ...scope, l }, when, [list, i, 'when']), null)
+    })
+  }
+}
+
 function parseSource(s: PolicySource): Loaded {
   let raw: unknown
   let text: SourceText | undefined
@@ -335,7 +363,11 @@ function parseSource(s: PolicySource): Loaded {
     })
   }
   const parsed = policyDocumentSchema.safeParse(raw)
-  if (!parsed.success) throw allOf(schemaErrors(s.source, text, parsed.error))
+  if (!parsed.success) {
+    const error = allOf(schemaErrors(s.source, text, parsed.error))
+    SHAPELESS.set(error, { source: s.source, text, raw })
+    throw error
+  }
   return { source: s.source, text, doc: parsed.data, digest }
 }
 

@@ -78,10 +78,11 @@ describe('loading reports every error of a set', () => {
     const err = (await loadPolicy('packages/policy/test/fixtures/many-errors').catch((e) => e)) as PolicyError
     expect(err.code).toBe('ERR_POLICY_SCHEMA')
     const all = err.errors ?? []
-    // a file whose structure is wrong is checked for structure only; the others completely
+    // a file whose structure is wrong still has its expressions checked
     expect(all.map((e) => [e.code, e.path, e.file?.replace(/.*\//, '')])).toEqual([
       ['ERR_POLICY_SCHEMA', 'rules[0]', 'a.yaml'],
       ['ERR_POLICY_SCHEMA', 'rules[1].effect', 'a.yaml'],
+      ['ERR_POLICY_CEL_TYPE', 'rules[0].when', 'a.yaml'],
       ['ERR_POLICY_CEL_TYPE', 'rules[0].when', 'b.yaml'],
       ['ERR_POLICY_CEL_SYNTAX', 'rules[1].when', 'b.yaml'],
       ['ERR_POLICY_DURATION', 'rules[2].approval.timeout', 'b.yaml'],

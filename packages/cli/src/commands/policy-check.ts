@@ -34,8 +34,8 @@ export const policyCheck: CommandSpec = {
   usage: 'policy check [--json] [--strict] <file|folder|bundle|->...',
   details: `
 Loads the policy set exactly as an application would (YAML, schema, CEL syntax and
-types, globs, durations) and reports every problem found, in every file (a file whose
-structure is wrong is checked for structure only). "-" reads one policy from stdin.
+types, globs, durations) and reports every problem found, in every file (in a file whose
+structure is wrong, the when expressions are still checked). "-" reads one policy from stdin.
 
 It also warns about what loads but cannot be meant, e.g. principal.type == "agnet"
 (principal.type is one of service, agent, workload, user): such a comparison never matches.
