@@ -73,6 +73,39 @@ export interface ExecuteContext {
   exited(code: number | null | undefined, signal?: string): void
   /** The approval that released this command, if any (for drivers that guard the approved effect). */
   readonly approval: { readonly id: string; readonly preview?: ApprovalPreview } | undefined
+  /**
+   * Hands the command's output stream to the pipeline: the command then ends when its output ends
+   * (a response body, a watch, a log, an ssh channel, a cursor), not when `run` returns. `run`'s
+   * result is still released at once (streaming goes on), but the outcome record (its `ms`, the
+   * mask report, `bytes`/`rows`, the exit status, a late error) is written when the driver reports
+   * the end, and the driver holds the end of the caller's stream until that record is stored.
+   * Call it at most once, inside `run` (later calls return the same handle).
+   */
+  stream(): CommandStream
+}
+
+/**
+ * The end of a streamed command, reported by its driver (from `context.stream()`). Every method
+ * is safe to call more than once; the first `end`/`cancel` decides the outcome.
+ */
+export interface CommandStream {
+  /** Counts bytes of output delivered to the caller (`outcome.bytes`). */
+  bytes(count: number): void
+  /** Counts rows or events delivered to the caller (`outcome.rows`, like `context.rows`). */
+  rows(count: number): void
+  /**
+   * The output ended: cleanly, or with `error` (recorded as `status: "error"` with the masked
+   * message and its `code`). Resolves once the outcome record is stored: only then may the driver
+   * release the end of the stream (the last chunk, `end`, `close`, `done`) to the caller. Rejects
+   * with `ERR_WARDEN_RAN_UNRECORDED` when it cannot be stored: the driver errors the caller's
+   * stream with that error instead of ending it.
+   */
+  end(error?: unknown): Promise<void>
+  /**
+   * The caller abandoned the stream (cancel, destroy, abort) before it ended: the outcome is `ok`
+   * with `cancelled: true` (what was delivered is counted). Resolves or rejects like `end`.
+   */
+  cancel(): Promise<void>
 }
 
 export interface ExecuteOptions {

@@ -43,6 +43,10 @@ export interface AuditRecord {
   readonly outcome?: {
     readonly status: OutcomeStatus
     readonly rows?: number
+    /** Bytes of output delivered to the caller, for a command whose output streamed. */
+    readonly bytes?: number
+    /** The caller abandoned the streamed output before it ended (status stays `ok`). */
+    readonly cancelled?: boolean
     /** Exit status of a remote process (ssh exec). */
     readonly exit?: number
     /** Signal that ended a remote process (ssh exec), e.g. `SIGKILL`. */

@@ -28,6 +28,12 @@ export interface MemorySink extends AuditSink {
   verify(): ChainVerification
   /** Makes every later write fail with `error` (to test fail-closed behaviour). */
   fail(error?: Error): void
+  /**
+   * Holds storing, like a slow disk: records are still written (and listed), but `stored()` waits
+   * until the returned `release()` is called, so what waits on a record (a command, a result, the
+   * end of a stream) can be seen waiting. `release(error)` fails what was held with `error`.
+   */
+  hold(): (error?: Error) => void
   clear(): void
 }
 
@@ -43,6 +49,7 @@ export function memorySink(): MemorySink {
   >()
   let cleared = 0
   let failure: Error | undefined
+  let held: Promise<void> | undefined
   const filter = (match: RecordMatch) => records.filter((r) => matches(r, match))
   return {
     records,
@@ -69,7 +76,7 @@ export function memorySink(): MemorySink {
       return true
     },
     // Stored as soon as written.
-    stored: () => (failure ? Promise.reject(failure) : undefined),
+    stored: () => (failure ? Promise.reject(failure) : held),
     flush: () => (failure ? Promise.reject(failure) : Promise.resolve()),
     close: () => Promise.resolve(),
     failure: () => failure,
@@ -94,6 +101,22 @@ export function memorySink(): MemorySink {
     verify: () => verifyLines(lines),
     fail(error = new Error('memorySink: failing on purpose')) {
       failure = error
+    },
+    hold() {
+      let release: (error?: Error) => void = () => {}
+      const wait = new Promise<void>((resolve, reject) => {
+        release = (error) => {
+          if (held === wait) held = undefined
+          if (error === undefined) resolve()
+          else {
+            failure = error
+            reject(error)
+          }
+        }
+      })
+      wait.catch(() => {}) // rejected only for those awaiting it
+      held = wait
+      return release
     },
     clear() {
       lines.length = 0

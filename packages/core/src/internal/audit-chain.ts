@@ -62,7 +62,18 @@ const OUTCOME = shape([
   'v',
 ])
 const DECISION_KEYS = ['effect', 'reason', 'revision', 'rule', 'shadow'] as const
-const OUTCOME_KEYS = ['code', 'error', 'exit', 'ms', 'rows', 'rule', 'signal', 'status'] as const
+const OUTCOME_KEYS = [
+  'bytes',
+  'cancelled',
+  'code',
+  'error',
+  'exit',
+  'ms',
+  'rows',
+  'rule',
+  'signal',
+  'status',
+] as const
 const shaped = new WeakMap<object, Shape>()
 
 /**

@@ -67,6 +67,8 @@ const outcomeRecord = fc.record({
   ),
   of: fc.string(),
   outcome: fc.record({
+    bytes: maybe(fc.nat()),
+    cancelled: maybe(fc.constant(true)),
     code: maybe(fc.string()),
     error: maybe(fc.string()),
     exit: maybe(fc.integer()),

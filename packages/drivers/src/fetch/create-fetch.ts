@@ -5,7 +5,7 @@ import { textScrubber } from '../internal/credential-echo.js'
 import { describeHttp, normalizeUrl, stripFragment } from './describe-http.js'
 import { applyCredential, credentialNeedles } from './internal/apply-credential.js'
 import { linkSignals } from './internal/link-signals.js'
-import { maskResponse, withUrl } from './internal/mask-response.js'
+import { hasBody, maskResponse, recordResponse, withUrl } from './internal/mask-response.js'
 
 export interface CreateFetchOptions {
   /** The resource name policies match on (`http:<resource>`). */
@@ -139,13 +139,21 @@ export function createFetch(source: SessionSource, options: CreateFetchOptions):
         } as unknown as RequestInit
         try {
           const res = await rawFetch(url, init)
+          // The command ends when its body does: its outcome (duration, bytes, masks, a late error)
+          // is stored before the caller sees the body end.
+          const command = hasBody(res) ? context.stream() : undefined
           // A server that echoes the request (its Authorization header) must not hand the
           // injected credential to the caller: those values are scrubbed from headers and body.
           const needles =
             sameOrigin && context.lease !== undefined ? credentialNeedles(context.lease.credential) : []
           const scrub = textScrubber(needles)
-          if (context.masker === null && scrub === undefined) return res
-          return await maskResponse(res, context.masker, { ...maskOptions, scrub, scrubNeedles: needles })
+          if (context.masker === null && scrub === undefined) return recordResponse(res, command)
+          return await maskResponse(res, context.masker, {
+            ...maskOptions,
+            scrub,
+            scrubNeedles: needles,
+            command,
+          })
         } finally {
           link.release()
         }

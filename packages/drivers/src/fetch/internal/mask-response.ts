@@ -1,7 +1,8 @@
 // Masks a fetch Response body with the command's masker before the caller can read it.
-import type { Masker } from '@warden/core'
+import type { CommandStream, Masker } from '@warden/core'
 import { WardenError } from '@warden/policy'
 import { readCapped } from '../../internal/read-capped.js'
+import { recordedBody } from '../../internal/recorded-stream.js'
 import { scrubBytes } from '../../internal/scrub-bytes.js'
 import { maskTextStream } from '../../internal/stream-masker-streams.js'
 import { contentKind } from './content-kind.js'
@@ -16,9 +17,32 @@ export interface MaskResponseOptions {
   readonly scrub?: (text: string) => string
   /** The same values, for bodies scrubbed as bytes (binary ones). Required with `scrub`. */
   readonly scrubNeedles?: readonly string[]
+  /** The command's stream (context.stream()): the body handed out ends the command when it ends. */
+  readonly command?: CommandStream
 }
 
-/** Masks `res` (JSON by path and detectors, NDJSON per line, text per line) and returns a new Response. */
+/** Statuses whose Response cannot carry a body (the Response constructor refuses one). */
+const NULL_BODY = new Set([101, 103, 204, 205, 304])
+
+/** Whether `res` has a body to stream (and so a command that ends with it). */
+export function hasBody(res: Response): boolean {
+  return res.body !== null && !NULL_BODY.has(res.status)
+}
+
+/**
+ * `res` with its body counted and ending its command (internal/recorded-stream.ts); without a
+ * command stream or a body, `res` itself.
+ */
+export function recordResponse(res: Response, command: CommandStream | undefined): Response {
+  if (command === undefined || res.body === null || !hasBody(res)) return res
+  const init = { status: res.status, statusText: res.statusText, headers: res.headers }
+  return rebuild(new Response(recordedBody(res.body, command), init), res)
+}
+
+/**
+ * Masks `res` (JSON by path and detectors, NDJSON per line, text as a stream) and returns a new
+ * Response; with `options.command`, its body ends the command when it ends.
+ */
 export async function maskResponse(
   res: Response,
   policyMasker: Masker | null,
@@ -38,7 +62,8 @@ export async function maskResponse(
         json: (v) => v,
       }
   const kind = contentKind(res.headers.get('content-type'))
-  if (res.body === null) {
+  const command = options.command
+  if (res.body === null || !hasBody(res)) {
     // No body to rewrite: the headers still are.
     if (options.scrub === undefined) return res
     const headers = scrubHeaders(res.headers, scrub)
@@ -60,14 +85,25 @@ export async function maskResponse(
   if (kind === 'binary') {
     // Policy masks cannot read it (passed on request), but an echoed credential is still found as
     // bytes, whatever the body is, and streamed.
-    if (options.scrub === undefined) return res
+    if (options.scrub === undefined) return recordResponse(res, command)
     if (options.scrubNeedles === undefined)
       throw new WardenError('ERR_WARDEN_MASKING', 'internal: a binary body to scrub without its needles')
-    return rebuild(new Response(res.body.pipeThrough(scrubBytes(options.scrubNeedles)), init), res)
+    const needles = options.scrubNeedles
+    return rebuild(
+      new Response(
+        ended(res.body, command, (s) => s.pipeThrough(scrubBytes(needles))),
+        init,
+      ),
+      res,
+    )
   }
   if (kind === 'json') {
+    // Buffered and masked whole; the command still ends when the caller has read it.
     const text = await readCapped(res, options.maxBufferBytes, 'a JSON response')
-    return rebuild(new Response(text === '' ? '' : maskJsonText(text, masker), init), res)
+    return recordResponse(
+      rebuild(new Response(text === '' ? '' : maskJsonText(text, masker), init), res),
+      command,
+    )
   }
   // NDJSON is one document per line; other text is masked as a stream (PEM blocks, multi-line
   // JSON, terminal escapes: internal/stream-masker.ts), failing the body past the buffer cap.
@@ -78,11 +114,18 @@ export async function maskResponse(
           options.maxBufferBytes,
         )
       : maskTextStream(masker, { maxHeldChars: Math.max(options.maxBufferBytes, 1024), overflow: 'error' })
-  const body = res.body
-    .pipeThrough(new TextDecoderStream())
-    .pipeThrough(masking)
-    .pipeThrough(new TextEncoderStream())
+  const body = ended(res.body, command, (s) =>
+    s.pipeThrough(new TextDecoderStream()).pipeThrough(masking).pipeThrough(new TextEncoderStream()),
+  )
   return rebuild(new Response(body, init), res)
+}
+
+function ended(
+  body: ReadableStream<Uint8Array>,
+  command: CommandStream | undefined,
+  through: (s: ReadableStream<Uint8Array>) => ReadableStream<Uint8Array>,
+): ReadableStream<Uint8Array> {
+  return command === undefined ? through(body) : recordedBody(body, command, through)
 }
 
 /** JSON masked by path and detectors; a body that claims JSON but does not parse is masked as text. */
