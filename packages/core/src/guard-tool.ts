@@ -43,6 +43,11 @@ export interface GuardToolOptions<A, X extends unknown[] = []> {
    * framework's own approval step. Return undefined to use the Warden's.
    */
   readonly approver?: Approver | ((args: A, ...rest: X) => Approver | undefined)
+  /**
+   * An id shared with the record of the same call on another guard (an MCP client and its server),
+   * recorded as `facts.call`, so the two records link instead of reading as two calls.
+   */
+  readonly link?: (args: A, ...rest: X) => string | undefined
 }
 
 /** Codes that come back to the model as a refusal instead of an exception. */
@@ -111,6 +116,9 @@ export function guardTool<A, R, X extends unknown[] = []>(
   if (describe !== undefined && typeof describe !== 'function')
     throw new WardenTypeError('guardTool: "describe" must be a function')
   const approverOption = options.approver
+  const link = options.link
+  if (link !== undefined && typeof link !== 'function')
+    throw new WardenTypeError('guardTool: "link" must be a function')
   if (
     approverOption !== undefined &&
     typeof approverOption !== 'function' &&
@@ -138,6 +146,7 @@ export function guardTool<A, R, X extends unknown[] = []>(
         resource,
         args,
         describe === undefined ? undefined : () => describe(args, ...rest),
+        link?.(args, ...rest),
       ),
     )
   }
@@ -149,6 +158,7 @@ export function guardTool<A, R, X extends unknown[] = []>(
       resource,
       args,
       describe === undefined ? undefined : () => describe(args, ...rest),
+      link?.(args, ...rest),
     )
     const approver =
       approverOption === undefined
@@ -228,14 +238,15 @@ function resourceOf(resource: GuardToolOptions<unknown>['resource']): Command['r
 }
 
 /** The tool facts of a call: arguments as a map (a non-object argument becomes `{input}`), frozen. */
-function toolFacts(name: string, args: unknown): ToolFacts {
+function toolFacts(name: string, args: unknown, call: string | undefined): ToolFacts {
   const map =
     args !== null && typeof args === 'object' && !Array.isArray(args)
       ? (args as Record<string, unknown>)
       : args === undefined
         ? {}
         : { input: args }
-  return Object.freeze({ name, args: Object.freeze({ ...map }) })
+  const facts = { name, args: Object.freeze({ ...map }) }
+  return Object.freeze(typeof call === 'string' && call !== '' ? { ...facts, call } : facts)
 }
 
 async function commandOf(
@@ -243,8 +254,9 @@ async function commandOf(
   resource: Command['resource'],
   args: unknown,
   describe: (() => ToolDescription | Promise<ToolDescription>) | undefined,
+  call: string | undefined,
 ): Promise<Command> {
-  const tool = toolFacts(name, args)
+  const tool = toolFacts(name, args, call)
   if (describe === undefined) return { resource, action: 'tool.call', text: toolText(tool), tool }
   let d: ToolDescription
   try {

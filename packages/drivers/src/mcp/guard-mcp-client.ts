@@ -1,4 +1,3 @@
-import type { Client } from '@modelcontextprotocol/sdk/client/index.js'
 import {
   type Command,
   type GuardedTool,
@@ -7,7 +6,8 @@ import {
   type SessionSource,
   type ToolDescription,
 } from '@warden/core'
-import { WardenTypeError } from '@warden/policy'
+import { WardenDeniedError, WardenError, WardenTypeError } from '@warden/policy'
+import { CALL_META_KEY, newCallId } from './internal/call-link.js'
 import { packJsonText, refusalResult, unpackJsonText } from './internal/tool-result.js'
 
 export interface GuardMcpClientOptions {
@@ -19,19 +19,33 @@ export interface GuardMcpClientOptions {
   >
 }
 
-type CallTool = Client['callTool']
-type ListTools = Client['listTools']
+/** What the guard needs of an MCP `Client` (1.x from `@modelcontextprotocol/sdk`, 2.x from `@modelcontextprotocol/client`). */
+export interface McpClientLike {
+  callTool(
+    params: { name: string; arguments?: Record<string, unknown>; _meta?: Record<string, unknown> },
+    ...rest: never[]
+  ): Promise<unknown>
+  listTools(...args: never[]): Promise<{ tools: { name: string }[] }>
+}
+
+type CallParams = Parameters<McpClientLike['callTool']>[0]
+type CallTool = (params: CallParams, ...rest: unknown[]) => Promise<unknown>
+type ListTools = (...args: unknown[]) => Promise<{ tools: { name: string }[] }>
 
 /**
- * Guards an MCP client (`Client` from `@modelcontextprotocol/sdk`): `listTools()` hides the tools
+ * Guards an MCP client (`Client` from `@modelcontextprotocol/sdk` 1.x or `@modelcontextprotocol/client`
+ * 2.x): `listTools()` hides the tools
  * policy denies to this principal outright (decided with empty arguments; tools whose decision
  * depends on the arguments stay listed), and `callTool()` is decided, held for approval, masked
  * (JSON text too) and audited, a refusal coming back as an `isError` result for the model.
+ * Each call sends a call id in `_meta["warden/call"]`, recorded here as `facts.call` and by a guarded
+ * server too: one call, two linked records. A call the server refused is recorded here as denied
+ * (rule and reason from the server's refusal), never as `allow ok`.
  * Everything else is the client itself. Exported from `@warden/drivers/mcp`.
  * @example
  * const client = guardMcpClient(warden, new Client({ name: 'agent', version: '1.0.0' }), { resource: 'github-mcp' })
  */
-export function guardMcpClient<C extends Client>(
+export function guardMcpClient<C extends McpClientLike>(
   source: SessionSource,
   client: C,
   options: GuardMcpClientOptions,
@@ -40,11 +54,16 @@ export function guardMcpClient<C extends Client>(
     throw new WardenTypeError('guardMcpClient: the first argument must be a Session or the Warden')
   if (options === null || typeof options !== 'object')
     throw new WardenTypeError('guardMcpClient: options with "resource" are required')
-  const callTool = client.callTool.bind(client)
-  const listTools = client.listTools.bind(client)
+  if (typeof client?.callTool !== 'function' || typeof client.listTools !== 'function')
+    throw new WardenError(
+      'ERR_WARDEN_UNSUPPORTED',
+      'guardMcpClient: not an MCP Client (no callTool/listTools)',
+    )
+  const callTool = client.callTool.bind(client) as CallTool
+  const listTools = client.listTools.bind(client) as ListTools
   const tools = new Map<
     string,
-    GuardedTool<Record<string, unknown>, Awaited<ReturnType<CallTool>>, Parameters<CallTool>>
+    GuardedTool<Record<string, unknown>, unknown, [string, CallParams, unknown[]]>
   >()
   const guarded = (name: string) => {
     let g = tools.get(name)
@@ -52,12 +71,24 @@ export function guardMcpClient<C extends Client>(
       const describe = options.describe?.[name]
       g = guardTool(
         source,
-        async (_args: Record<string, unknown>, ...call: Parameters<CallTool>) =>
-          unpackJsonText(await callTool(...call)),
+        async (_args: Record<string, unknown>, _id: string, params: CallParams, rest: unknown[]) => {
+          const result = await callTool(params, ...rest)
+          // the server refused it: this side records the server's denial, not `allow ok`
+          const refusal = (result as { _meta?: Record<string, unknown> } | null)?._meta?.['warden/refusal'] as
+            | { rule?: unknown; reason?: unknown }
+            | undefined
+          if (refusal !== undefined && typeof refusal.rule === 'string')
+            throw new WardenDeniedError(
+              refusal.rule,
+              typeof refusal.reason === 'string' ? refusal.reason : '',
+            )
+          return unpackJsonText(result)
+        },
         {
           resource: options.resource,
           name,
           describe: describe === undefined ? undefined : (args) => describe(args),
+          link: (_args, id) => id,
         },
       )
       tools.set(name, g)
@@ -69,19 +100,18 @@ export function guardMcpClient<C extends Client>(
     const result = await listTools(...a)
     const visible = await Promise.all(
       result.tools.map(async (t) => {
-        const decision = await guarded(t.name).check({}, { name: t.name, arguments: {} })
+        const decision = await guarded(t.name).check({}, '', { name: t.name, arguments: {} }, [])
         // an error-forced deny means the rule needs the arguments: the call itself will be decided
         return decision.effect !== 'deny' || decision.rule.startsWith('error')
       }),
     )
     return { ...result, tools: result.tools.filter((_t, i) => visible[i]) }
   }
-  const guardedCall: CallTool = async (...a) => {
-    const [params] = a
-    const result = await guarded(params.name)(params.arguments ?? {}, ...a)
-    return (isToolRefusal(result) ? refusalResult(result) : packJsonText(result)) as Awaited<
-      ReturnType<CallTool>
-    >
+  const guardedCall: CallTool = async (params, ...rest) => {
+    const id = newCallId()
+    const linked = { ...params, _meta: { ...params._meta, [CALL_META_KEY]: id } }
+    const result = await guarded(params.name)(params.arguments ?? {}, id, linked, rest)
+    return isToolRefusal(result) ? refusalResult(result) : packJsonText(result)
   }
 
   return new Proxy(client, {
