@@ -100,6 +100,7 @@ export class Connection {
     this.#target = {
       resource,
       formatter: formatterFor(core.config),
+      partition: core,
       multipleStatements: core.config.multipleStatements === true,
       typeCast,
       async acquire(session: Session): Promise<Lent> {

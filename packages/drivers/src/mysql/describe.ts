@@ -40,6 +40,21 @@ export function describeMysql(text: string): SqlFacts | Promise<SqlFacts> {
   )
 }
 
+/**
+ * Describes `text` without reading or filling the shared cache: for text that holds parameter
+ * values (a formatted query that could not be described by its template), which must neither stay
+ * in memory nor evict other callers' entries. Internal to the driver (not exported by the package).
+ */
+export function describeMysqlUncached(text: string): SqlFacts | Promise<SqlFacts> {
+  if (typeof text !== 'string') throw new WardenTypeError('describeMysql: text must be a string')
+  const now = () =>
+    parserReady() ? classify(text) : unparsed(text, 'the MySQL parser is being recreated after a trap', [])
+  if (parserReady()) return now()
+  return withTimeout(loadParser(), LOAD_TIMEOUT_MS).then(now, () =>
+    unparsed(text, 'the MySQL parser could not be loaded', []),
+  )
+}
+
 function withTimeout(promise: Promise<void>, ms: number): Promise<void> {
   let timer: NodeJS.Timeout | undefined
   const timeout = new Promise<never>((_, reject) => {

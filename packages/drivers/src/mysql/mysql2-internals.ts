@@ -155,6 +155,17 @@ export interface Formatter {
   query(cmd: Mysql2Command): string
   /** The text `conn.execute(options)` will prepare: named placeholders resolved. */
   execute(options: Record<string, unknown>): string
+  /**
+   * What `conn.query(cmd)` will do with the command: its text with named placeholders resolved to
+   * `?` (the template), the values in placeholder order, and the text it will send.
+   */
+  resolveQuery(cmd: Mysql2Command): {
+    readonly template: string
+    readonly values: unknown
+    readonly text: string
+  }
+  /** One value as `format` writes it for a `?` (mysql2's escape, with this config's timezone). */
+  escape(value: unknown): string
 }
 
 export function formatterFor(config: Record<string, unknown>): Formatter {
@@ -166,6 +177,15 @@ export function formatterFor(config: Record<string, unknown>): Formatter {
       const probe: Any = { sql: cmd.sql, values: cmd.values, namedPlaceholders: cmd.namedPlaceholders }
       self._resolveNamedPlaceholders(probe)
       return self.format(probe.sql, probe.values !== undefined ? probe.values : [], probe.namedPlaceholders)
+    },
+    resolveQuery(cmd) {
+      const probe: Any = { sql: cmd.sql, values: cmd.values, namedPlaceholders: cmd.namedPlaceholders }
+      self._resolveNamedPlaceholders(probe)
+      const values = probe.values !== undefined ? probe.values : []
+      return { template: probe.sql, values, text: self.format(probe.sql, values, probe.namedPlaceholders) }
+    },
+    escape(value) {
+      return self.escape(value)
     },
     execute(options) {
       const probe: Any = {

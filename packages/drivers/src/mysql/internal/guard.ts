@@ -62,6 +62,7 @@ export function isGuarded(conn: Mysql2Connection): boolean {
 export function guardConnection(conn: Mysql2Connection): void {
   if (guarded.has(conn)) return
   guarded.add(conn)
+  const shapes = new ShapeMemo()
   wrapAddCommand(conn, (orig) => (cmd) => {
     const kind = commandKind(cmd)
     if (kind === 'ResetConnection') forgetMode(conn) // the session's access mode is the server default again
@@ -101,10 +102,12 @@ export function guardConnection(conn: Mysql2Connection): void {
       if (ticket.masker !== null) {
         // A custom typeCast would see values before masking: while masks apply, mysql2 casts.
         if (options !== undefined && typeof options.typeCast === 'function') options.typeCast = true
-        installMasking(cmd, ticket.masker, {
-          derivedFrom: ticket.derivedFrom ?? [],
-          baseTables: ticket.baseTables,
-        })
+        installMasking(
+          cmd,
+          ticket.masker,
+          { derivedFrom: ticket.derivedFrom ?? NO_COLUMNS, baseTables: ticket.baseTables },
+          shapes,
+        )
       } else if (
         options !== undefined &&
         options.typeCast === undefined &&
@@ -144,8 +147,63 @@ type RowParser = {
   next: (packet: unknown, fields: Mysql2Field[], options: Record<string, unknown>) => unknown
 }
 
+const NO_COLUMNS: readonly string[] = Object.freeze([])
+
+/**
+ * The last result shape seen on one connection and its column refs. The same array again for the
+ * same shape lets the masking engine find its compiled plan by identity (no per-command key string,
+ * refs or cache insert); the shape is the fields' provenance, the row layout and the lineage.
+ */
+class ShapeMemo {
+  #fields: { name: string; table: string; orgTable: string; orgName: string; schema: string }[] = []
+  #nest: string | undefined = undefined
+  #derivedFrom: readonly string[] | undefined = undefined
+  #baseTables: ReadonlySet<string> | undefined = undefined
+  #refs: readonly ColumnRef[] | undefined = undefined
+
+  refs(fields: readonly Mysql2Field[], nest: string | undefined, lineage: Lineage): readonly ColumnRef[] {
+    const last = this.#fields
+    if (
+      this.#refs !== undefined &&
+      last.length === fields.length &&
+      nest === this.#nest &&
+      lineage.derivedFrom === this.#derivedFrom &&
+      lineage.baseTables === this.#baseTables
+    ) {
+      let same = true
+      for (let i = 0; i < fields.length && same; i++) {
+        const a = last[i]
+        const b = fields[i]
+        same =
+          a.name === b.name &&
+          a.table === b.table &&
+          a.orgTable === b.orgTable &&
+          a.orgName === b.orgName &&
+          a.schema === b.schema
+      }
+      if (same) return this.#refs
+    }
+    const refs =
+      nest === undefined
+        ? fields.map((f) => columnRef(f, f.name, lineage))
+        : fields.map((f) => columnRef(f, f.table + nest + f.name, lineage))
+    this.#fields = fields.map((f) => ({
+      name: f.name,
+      table: f.table,
+      orgTable: f.orgTable,
+      orgName: f.orgName,
+      schema: f.schema,
+    }))
+    this.#nest = nest
+    this.#derivedFrom = lineage.derivedFrom
+    this.#baseTables = lineage.baseTables
+    this.#refs = refs
+    return refs
+  }
+}
+
 /** Masks every row of every result set of `cmd`, whatever shape the options give it. */
-function installMasking(cmd: Mysql2Command, masker: Masker, lineage: Lineage): void {
+function installMasking(cmd: Mysql2Command, masker: Masker, lineage: Lineage, shapes: ShapeMemo): void {
   interceptRowParser(cmd, (parser) => {
     const inner = parser as RowParser
     let lastFields: Mysql2Field[] | undefined
@@ -155,7 +213,7 @@ function installMasking(cmd: Mysql2Command, masker: Masker, lineage: Lineage): v
         const row = inner.next(packet, fields, options)
         if (fields !== lastFields) {
           lastFields = fields
-          apply = rowMasker(masker, fields, options, lineage)
+          apply = rowMasker(masker, fields, options, lineage, shapes)
         }
         return apply(row)
       },
@@ -201,9 +259,10 @@ function rowMasker(
   fields: Mysql2Field[],
   options: Record<string, unknown>,
   lineage: Lineage,
+  shapes: ShapeMemo,
 ): (row: unknown) => unknown {
   if (options.rowsAsArray) {
-    const plan = masker.plan(fields.map((f) => columnRef(f, f.name, lineage)))
+    const plan = masker.plan(shapes.refs(fields, undefined, lineage))
     return plan.active ? (row) => plan.applyArray(row as unknown[]) : identity
   }
   const nest = options.nestTables
@@ -225,10 +284,6 @@ function rowMasker(
       return row
     }
   }
-  const named =
-    typeof nest === 'string'
-      ? fields.map((f) => columnRef(f, f.table + nest + f.name, lineage))
-      : fields.map((f) => columnRef(f, f.name, lineage))
-  const plan = masker.plan(named)
+  const plan = masker.plan(shapes.refs(fields, typeof nest === 'string' ? nest : undefined, lineage))
   return plan.active ? (row) => plan.applyObject(row as Record<string, unknown>) : identity
 }

@@ -4,7 +4,7 @@ import type { Command, ExecuteContext, Masker, Session, SessionSource } from '@w
 import type { SqlFacts } from '@warden/policy'
 import { WardenError, WardenTypeError } from '@warden/policy'
 import { copyValues } from '../../internal/copy-values.js'
-import { derivedColumns, setDerivedColumns } from '../../internal/derived-columns.js'
+import { derivedColumns } from '../../internal/derived-columns.js'
 import { describeMysql } from '../describe.js'
 import {
   commandOptions,
@@ -18,7 +18,8 @@ import {
 import { baseTables } from './base-tables.js'
 import { type Ticket, withTicket } from './guard.js'
 import { prepareMode, refusalFor, settleMode } from './read-only.js'
-import { setTxHint, txHint } from './tx-hints.js'
+import { queryFacts, templatePlan } from './templates.js'
+import { txHint } from './tx-hints.js'
 
 /** Where commands of one guarded client run. */
 export interface Target {
@@ -28,6 +29,11 @@ export interface Target {
   /** The connections run several statements per text: unparsed text could hide a second one. */
   readonly multipleStatements: boolean
   readonly typeCast: unknown
+  /**
+   * Whose template cache this client's commands use (templates.ts); the target itself when absent.
+   * A pooled connection (a new Connection per getConnection) names its physical connection.
+   */
+  readonly partition?: object
   /** A physical connection for `session`, already checked against its credential; release it after the command. */
   acquire(session: Session): Promise<Lent>
 }
@@ -81,23 +87,6 @@ function refuseInfile(options: Record<string, unknown> | undefined): void {
       'infileStreamFactory (LOAD DATA LOCAL INFILE) is not supported through Warden',
     )
   }
-}
-
-// Facts of a formatted text, re-labelled with their template's text; one per (cached) facts object.
-const relabelled = new WeakMap<SqlFacts, SqlFacts>()
-
-/** Facts of the text sent, shown to policy and audit with the template's text (no parameter values). */
-async function factsFor(text: string, template: string): Promise<SqlFacts> {
-  const described = describeMysql(text)
-  const facts = described instanceof Promise ? await described : described
-  if (text === template) return facts
-  const known = relabelled.get(facts)
-  if (known !== undefined && known.text === template) return known
-  const facts2 = Object.freeze({ ...facts, text: template })
-  setDerivedColumns(facts2, derivedColumns(facts))
-  setTxHint(facts2, txHint(facts))
-  relabelled.set(facts, facts2)
-  return facts2
 }
 
 const RW_BEGIN = 'START TRANSACTION READ WRITE'
@@ -252,8 +241,10 @@ export async function runQuery(source: SessionSource, target: Target, cmd: Mysql
     // What runs is taken now: mysql2 formats the values in only when the command is queued, after
     // the decision and any approval, and the caller may change them meanwhile.
     if (cmd.values !== undefined) cmd.values = copyValues(cmd.values)
-    const text = target.formatter.query(cmd)
-    const facts = await factsFor(text, template)
+    const resolved = target.formatter.resolveQuery(cmd)
+    const text = resolved.text
+    const described = queryFacts(target.partition ?? target, target.formatter, resolved, template)
+    const facts = described instanceof Promise ? await described : described
     const command: Command = {
       resource: target.resource,
       action: 'sql.query',
@@ -293,7 +284,8 @@ export async function runExecute(
   refuseInfile(options)
   if (options.values !== undefined) options.values = copyValues(options.values)
   const text = target.formatter.execute(options)
-  const facts = await describeMysql(text)
+  const planned = templatePlan(target.partition ?? target, text)
+  const facts = (planned instanceof Promise ? await planned : planned).facts
   const command: Command = {
     resource: target.resource,
     action: 'sql.query',
@@ -343,7 +335,8 @@ export async function runPrepared(
   assertSupported()
   const session = source.current()
   const text = stmt.query
-  const facts = await describeMysql(text)
+  const planned = templatePlan(target.partition ?? target, text)
+  const facts = (planned instanceof Promise ? await planned : planned).facts
   const command: Command = {
     resource: target.resource,
     action: 'sql.query',
