@@ -182,6 +182,32 @@ export class Pool extends EventEmitter {
     return inner.pool.connect() as Promise<pg.PoolClient & Client>
   }
 
+  // pg's own overloads (@types/pg Pool.query), so results are typed: query<Row>(…). No
+  // Submittable: a pooled query has no client to stream on (use connect() and client.query()).
+  query<R extends any[] = any[], I = any[]>(
+    queryConfig: pg.QueryArrayConfig<I>,
+    values?: pg.QueryConfigValues<I>,
+  ): Promise<pg.QueryArrayResult<R>>
+  query<R extends pg.QueryResultRow = any, I = any[]>(
+    queryConfig: pg.QueryConfig<I>,
+  ): Promise<pg.QueryResult<R>>
+  query<R extends pg.QueryResultRow = any, I = any[]>(
+    queryTextOrConfig: string | pg.QueryConfig<I>,
+    values?: pg.QueryConfigValues<I>,
+  ): Promise<pg.QueryResult<R>>
+  query<R extends any[] = any[], I = any[]>(
+    queryConfig: pg.QueryArrayConfig<I>,
+    callback: (err: Error, result: pg.QueryArrayResult<R>) => void,
+  ): void
+  query<R extends pg.QueryResultRow = any, I = any[]>(
+    queryTextOrConfig: string | pg.QueryConfig<I>,
+    callback: (err: Error, result: pg.QueryResult<R>) => void,
+  ): void
+  query<R extends pg.QueryResultRow = any, I = any[]>(
+    queryText: string,
+    values: pg.QueryConfigValues<I>,
+    callback: (err: Error, result: pg.QueryResult<R>) => void,
+  ): void
   query(config: any, values?: any, callback?: any): any {
     const cb: Callback | undefined = typeof values === 'function' ? values : callback
     const vals: unknown[] | undefined = typeof values === 'function' ? undefined : values
