@@ -20,6 +20,8 @@ import {
 import { REDACTED } from './strategies.js'
 
 const MAX_DEPTH = 200
+/** Masked values held before they are fingerprinted (see CommandMaskerImpl.remember). */
+const PENDING_MAX = 4096
 
 /** What the masker needs of its engine. */
 export interface PlanSource {
@@ -89,6 +91,12 @@ export class CommandMaskerImpl implements CommandMasker {
   #rulesHit: Set<number> | undefined
   /** Values masked whole in this command (fingerprints), so text() masks them in error messages too. */
   #known: KnownValues | undefined
+  /**
+   * Values masked whole and not fingerprinted yet: most commands never mask text, so a masked cell
+   * costs a push here, and the fingerprints are taken only when text() needs them (or many wait).
+   */
+  #pendingValues: string[] | undefined
+  #pendingActions: Action[] | undefined
   /** Values masked so far (any way): tells whether a JSON string needs writing back. */
   #changes = 0
 
@@ -126,6 +134,7 @@ export class CommandMaskerImpl implements CommandMasker {
   text(value: string): string {
     if (typeof value !== 'string') return value
     let out = value
+    if (this.#pendingValues !== undefined) this.#fingerprint()
     const known = this.#known
     if (known !== undefined) {
       if (known.overflowed) {
@@ -194,8 +203,26 @@ export class CommandMaskerImpl implements CommandMasker {
 
   /** @internal */
   remember(value: string, action: Action): void {
-    this.#known ??= new KnownValues()
-    this.#known.add(value, action)
+    if (value.length < 4) return // KnownValues keeps none this short
+    if (this.#pendingValues === undefined) {
+      this.#pendingValues = [value]
+      this.#pendingActions = [action]
+      return
+    }
+    this.#pendingValues.push(value)
+    ;(this.#pendingActions as Action[]).push(action)
+    // Bounded: the strings are held only until fingerprinted.
+    if (this.#pendingValues.length >= PENDING_MAX) this.#fingerprint()
+  }
+
+  #fingerprint(): void {
+    const values = this.#pendingValues
+    const actions = this.#pendingActions
+    this.#pendingValues = undefined
+    this.#pendingActions = undefined
+    if (values === undefined || actions === undefined) return
+    const known = (this.#known ??= new KnownValues())
+    for (let i = 0; i < values.length; i++) known.add(values[i], actions[i])
   }
 
   /** @internal A cell or JSON leaf under detectors: strings scanned, binary scanned whole, JSON walked. */
