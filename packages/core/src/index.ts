@@ -74,6 +74,7 @@ export {
   type StaticCredential,
   staticBroker,
 } from './broker/static-broker.js'
+export { type Clock, systemClock } from './clock.js'
 // flow (data-flow rules across one causal chain)
 export { currentFlow } from './flow/current-flow.js'
 // agent tools

@@ -9,6 +9,7 @@ import type { Approver } from './approval/approver.js'
 import type { AuditSink } from './audit/audit-sink.js'
 import type { Broker } from './broker/broker.js'
 import { LeaseCache, type LeaseCacheOptions } from './broker/lease-cache.js'
+import { type Clock, systemClock } from './clock.js'
 import type { Identity } from './identity/identity.js'
 import { ambient } from './internal/ambient.js'
 import { AuditChain, type DraftRecord } from './internal/audit-chain.js'
@@ -49,6 +50,11 @@ export interface WardenOptions {
   readonly auditFailure?: 'fail-closed' | 'fail-open'
   /** Lease cache tuning. */
   readonly leases?: LeaseCacheOptions
+  /**
+   * Where lease lifetimes and expiry are read (default: the system clock). Tests pass
+   * `manualClock()` from `@warden/core/testing` to move time instead of waiting for it.
+   */
+  readonly clock?: Clock
   /**
    * On SIGTERM and SIGINT, store every queued audit record synchronously before the process goes
    * (default true). When Warden's is the only listener, the signal then ends the process as it
@@ -133,7 +139,10 @@ class WardenImpl implements Warden {
     this.#identity = options.identity
     this.#broker = options.broker
     this.#approvals = options.approvals
-    const leases = options.broker ? new LeaseCache(options.broker, options.leases) : undefined
+    const clock = options.clock ?? systemClock
+    const leases = options.broker
+      ? new LeaseCache(options.broker, { ...options.leases, clock: options.leases?.clock ?? clock })
+      : undefined
     this.#core = {
       policy: options.policy,
       audit: new AuditChain(sinks, { failOpen: options.auditFailure === 'fail-open' }),
@@ -143,6 +152,7 @@ class WardenImpl implements Warden {
       labels,
       sessions: new SessionRegistry(() => leases),
       owner: this,
+      clock,
     }
     live.add(this)
     if (!exitHook) {
@@ -330,6 +340,9 @@ export function createWarden(options: WardenOptions): Warden {
     (typeof options.broker.issue !== 'function' || typeof options.broker.revoke !== 'function')
   ) {
     throw new WardenTypeError('createWarden: "broker" needs issue() and revoke()')
+  }
+  if (options.clock !== undefined && typeof options.clock?.now !== 'function') {
+    throw new WardenTypeError('createWarden: "clock" needs now() returning milliseconds')
   }
   if (options.approvals !== undefined && typeof options.approvals.request !== 'function') {
     throw new WardenTypeError('createWarden: "approvals" needs request()')

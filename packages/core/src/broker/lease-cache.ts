@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import { WardenError } from '@warden/policy'
+import { type Clock, systemClock } from '../clock.js'
 import { canonicalJson } from '../internal/canonical-json.js'
 import { isSecret } from '../secret.js'
 import type { Broker, Lease, LeaseRequest } from './broker.js'
@@ -18,6 +19,8 @@ export interface LeaseCacheOptions {
    * a lease it hands over after that is revoked.
    */
   readonly timeoutMs?: number
+  /** Where lease lifetimes are read (default: the system clock); `createWarden({clock})` sets it. */
+  readonly clock?: Clock
 }
 
 interface Entry {
@@ -44,9 +47,13 @@ export class LeaseCache {
   readonly #retries: number
   readonly #backoff: number
   readonly #timeout: number
+  readonly #clock: Clock
 
   constructor(broker: Broker, options: LeaseCacheOptions = {}) {
     this.#broker = broker
+    this.#clock = options.clock ?? systemClock
+    if (typeof this.#clock?.now !== 'function')
+      throw new WardenError('ERR_WARDEN_CONFIG', 'clock must have a now() returning milliseconds')
     this.#refreshAt = options.refreshAt ?? 0.75
     this.#minValidity = options.minValidityMs ?? 1000
     this.#retries = options.retries ?? 2
@@ -79,7 +86,7 @@ export class LeaseCache {
     }
     entry.holders.add(holder)
     entry.request = request
-    const now = Date.now()
+    const now = this.#clock.now()
     const current = entry.current
     if (current !== undefined && current.expiresAt.getTime() - now > this.#minValidity) {
       if (now >= entry.refreshAt && entry.inflight === undefined) {
@@ -150,7 +157,7 @@ export class LeaseCache {
     let lastError: unknown
     for (let attempt = 0; attempt <= this.#retries; attempt++) {
       if (attempt > 0) await sleep(this.#backoff * 2 ** (attempt - 1) * (0.5 + Math.random()))
-      const issuedAt = Date.now()
+      const issuedAt = this.#clock.now()
       try {
         const current = entry.current
         const canRenew =
@@ -166,7 +173,7 @@ export class LeaseCache {
         const lease = await this.#inTime(pending, current)
         checkLease(lease)
         const expires = lease.expiresAt.getTime()
-        if (expires - Date.now() <= this.#minValidity) {
+        if (expires - this.#clock.now() <= this.#minValidity) {
           lastError = new WardenError(
             'ERR_WARDEN_LEASE_EXPIRED',
             `the broker returned a lease for ${resource.kind}:${resource.name} that expires at ${lease.expiresAt.toISOString()}`,

@@ -15,14 +15,23 @@ import { MAX_TIMER_MS } from '../approval/internal/approval-store.js'
 import { sameName } from '../approval/internal/approver-rules.js'
 import type { OutcomeStatus } from '../audit/audit-record.js'
 import type { Lease } from '../broker/broker.js'
+import type { Clock } from '../clock.js'
 import type { LeaseCache } from '../broker/lease-cache.js'
 import { chainFor, runInRunChain } from '../flow/flow-chain.js'
 import { recordFlow } from '../flow/record-flow.js'
 import type { CommandMasker as CommandMaskerPort, MaskingEngine } from '../masking/masking-engine.js'
 import type { Secret } from '../secret.js'
-import type { Command, ConnectionGrant, ExecuteContext, ExecuteOptions, Session } from '../session.js'
+import type {
+  Command,
+  CommandStream,
+  ConnectionGrant,
+  ExecuteContext,
+  ExecuteOptions,
+  Session,
+} from '../session.js'
 import { ambient } from './ambient.js'
 import { connectionGrant, foreignConnection, ownerKey } from './connection-owner.js'
+import { type StreamEnd, StreamState } from './command-stream.js'
 import {
   type AuditChain,
   commandShaped,
@@ -47,6 +56,7 @@ export interface WardenCore {
   readonly labels: ReadonlyMap<string, Readonly<Record<string, string>>>
   readonly sessions: SessionRegistry<SessionImpl>
   readonly owner: object
+  readonly clock: Clock
 }
 
 interface ResourceInfo {
@@ -86,6 +96,9 @@ class CommandContext implements ExecuteContext {
   recording: string | undefined = undefined
   exit: number | undefined = undefined
   exitSignal: string | undefined = undefined
+  /** Set when the driver handed over a stream: the outcome waits for its end (command-stream.ts). */
+  streamed: StreamState | undefined = undefined
+  returned = false
 
   constructor(
     session: SessionImpl,
@@ -112,6 +125,15 @@ class CommandContext implements ExecuteContext {
   exited(code: number | null | undefined, signal?: string): void {
     if (Number.isInteger(code)) this.exit = code as number
     if (typeof signal === 'string' && signal !== '') this.exitSignal = signal.slice(0, 32)
+  }
+  stream(): CommandStream {
+    if (this.streamed === undefined) {
+      // After run returned its outcome is already on its way: a stream handed over now would end nothing.
+      if (this.returned)
+        throw new WardenTypeError('context.stream() must be called inside run, before it returns')
+      this.streamed = new StreamState((count) => this.rows(count))
+    }
+    return this.streamed
   }
 }
 
@@ -310,7 +332,7 @@ export class SessionImpl implements Session {
     if (options?.lease) {
       try {
         lease = await this.lease(command.resource, options.lease === true ? '' : options.lease.scope)
-        if (lease.expiresAt.getTime() <= Date.now()) {
+        if (lease.expiresAt.getTime() <= core.clock.now()) {
           throw new WardenError(
             'ERR_WARDEN_LEASE_EXPIRED',
             `the lease for ${info.ref.kind}:${info.ref.name} has expired; not running with it`,
@@ -361,6 +383,8 @@ export class SessionImpl implements Session {
     try {
       result = await run(context)
     } catch (err) {
+      context.returned = true
+      context.streamed?.disarm()
       recordFlow(chain, command, info.ref, decision, masker)
       // A refusal found while running (a lease that could not be had, the server refusing a write
       // in a read-only transaction: a WardenDeniedError with its warden:* rule) is `denied`, not `error`.
@@ -378,7 +402,18 @@ export class SessionImpl implements Session {
       throw err
     }
 
+    context.returned = true
     recordFlow(chain, command, info.ref, decision, masker)
+
+    // A streamed result is released now; its outcome is stored when its stream ends, and the
+    // driver holds that end until it is (command-stream.ts).
+    const streamed = context.streamed
+    if (streamed !== undefined) {
+      // Masks that fire while it streams count for flow rules too (merged with what is recorded above).
+      const flowed = () => recordFlow(chain, command, info.ref, decision, masker)
+      streamed.arm((end) => this.#streamOutcome(intent.id, started, context, streamed, end, flowed))
+      return result
+    }
 
     // mask report + outcome: the result is released only once its outcome is stored
     const record = this.#outcome(intent.id, 'ok', started, context)
@@ -516,6 +551,8 @@ export class SessionImpl implements Session {
         r.status === undefined
           ? undefined
           : {
+              bytes: undefined,
+              cancelled: undefined,
               code: undefined,
               error: undefined,
               exit: undefined,
@@ -581,6 +618,8 @@ export class SessionImpl implements Session {
       masked: undefined,
       of,
       outcome: {
+        bytes: undefined,
+        cancelled: undefined,
         code: undefined,
         error: undefined,
         exit: context.exit,
@@ -598,6 +637,35 @@ export class SessionImpl implements Session {
       type: 'outcome' as const,
       v: 1 as const,
     })
+  }
+
+  /** The outcome of a streamed command, when its stream ended: counts, mask report, late error. */
+  async #streamOutcome(
+    of: string,
+    started: number,
+    context: CommandContext,
+    streamed: StreamState,
+    end: StreamEnd,
+    flowed: () => void,
+  ): Promise<void> {
+    const masker = context.masker
+    if (masker !== null) flowed()
+    const failed = end.error !== undefined
+    const record = this.#outcome(of, failed ? 'error' : 'ok', started, context)
+    const outcome = record.outcome as { bytes?: number; cancelled?: boolean; error?: string; code?: string }
+    outcome.bytes = streamed.byteCount
+    if (end.cancelled) outcome.cancelled = true
+    if (failed) {
+      const message = end.error instanceof Error ? end.error.message : String(end.error)
+      outcome.error = clip(masker ? masker.text(message.slice(0, 4 * MAX_ERROR)) : message)
+      const code = (end.error as { code?: unknown } | null)?.code
+      if (typeof code === 'string') outcome.code = code
+    }
+    if (masker !== null) {
+      const report = masker.report()
+      if (report.length > 0) record.masked = report
+    }
+    await this.#appendOutcome(record, end.error)
   }
 
   /**

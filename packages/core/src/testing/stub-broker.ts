@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import { WardenError } from '@warden/policy'
 import type { Broker, Lease, LeaseRequest } from '../broker/broker.js'
+import { type Clock, systemClock } from '../clock.js'
 import { newId } from '../internal/ids.js'
 import { Secret } from '../secret.js'
 
@@ -13,6 +14,8 @@ export interface StubBrokerOptions {
   readonly renewable?: boolean
   /** Delay every issue/renew by this many ms. */
   readonly delayMs?: number
+  /** Where lease lifetimes start (default: the system clock); give the Warden's `manualClock()`. */
+  readonly clock?: Clock
 }
 
 export interface StubBroker extends Broker {
@@ -40,6 +43,7 @@ export interface StubBroker extends Broker {
 export function stubBroker(options: StubBrokerOptions = {}): StubBroker {
   const canary = `canary-${newId()}`
   let ttl = options.ttlMs ?? 60_000
+  const clock = options.clock ?? systemClock
   let delay = options.delayMs ?? 0
   let failures = 0
   let failError: Error | undefined
@@ -55,7 +59,7 @@ export function stubBroker(options: StubBrokerOptions = {}): StubBroker {
         username: options.username ?? 'stub',
         password: new Secret(canary),
       }),
-      expiresAt: new Date(Date.now() + ttl),
+      expiresAt: new Date(clock.now() + ttl),
       renewable: options.renewable ?? false,
     })
   const gate = async () => {
@@ -90,7 +94,7 @@ export function stubBroker(options: StubBrokerOptions = {}): StubBroker {
     async renew(lease) {
       await gate()
       counts.renewed++
-      const next = Object.freeze({ ...lease, expiresAt: new Date(Date.now() + ttl) })
+      const next = Object.freeze({ ...lease, expiresAt: new Date(clock.now() + ttl) })
       leases.push(next)
       return next
     },

@@ -1,7 +1,6 @@
-import { setTimeout as sleep } from 'node:timers/promises'
 import { inspect } from 'node:util'
 import { type Broker, type Command, createWarden, type Lease, Secret, staticBroker } from '@warden/core'
-import { memorySink, stubBroker } from '@warden/core/testing'
+import { manualClock, memorySink, stubBroker } from '@warden/core/testing'
 import { compilePolicy } from '@warden/policy'
 import { describe, expect, it, vi } from 'vitest'
 
@@ -35,16 +34,18 @@ describe('lease cache', () => {
   })
 
   it('refreshes ahead of expiry in the background, keeps serving the valid lease meanwhile', async () => {
-    const broker = stubBroker({ ttlMs: 2000 })
+    const clock = manualClock()
+    const broker = stubBroker({ ttlMs: 2000, clock })
     const warden = createWarden({
       policy,
       audit: memorySink(),
       broker,
+      clock,
       leases: { refreshAt: 0.1, minValidityMs: 100 },
     })
     const s = await warden.session({ principal: svc })
     const first = await s.lease(db)
-    await sleep(250) // past 10% of the lifetime
+    clock.advance(250) // past 10% of the lifetime
     broker.delay(50)
     const during = await s.lease(db) // returns at once with the still-valid lease, starts a refresh
     expect(during.id).toBe(first.id)
@@ -57,16 +58,18 @@ describe('lease cache', () => {
   })
 
   it('renews renewable leases instead of issuing new ones', async () => {
-    const broker = stubBroker({ ttlMs: 1500, renewable: true })
+    const clock = manualClock()
+    const broker = stubBroker({ ttlMs: 1500, renewable: true, clock })
     const warden = createWarden({
       policy,
       audit: memorySink(),
       broker,
+      clock,
       leases: { refreshAt: 0.1, minValidityMs: 100 },
     })
     const s = await warden.session({ principal: svc })
     const first = await s.lease(db)
-    await sleep(200)
+    clock.advance(200)
     await s.lease(db)
     // The broker has renewed once the cache hands out the renewed lease (not when the broker
     // counted the call: the cache stores the answer a few ticks later).
@@ -124,13 +127,14 @@ describe('lease cache', () => {
   })
 
   it('never hands out an expired or nearly expired lease: the command is refused instead', async () => {
-    const broker = stubBroker({ ttlMs: 600 })
+    const clock = manualClock()
+    const broker = stubBroker({ ttlMs: 600, clock })
     const audit = memorySink()
-    const warden = createWarden({ policy, audit, broker, leases: { minValidityMs: 300, retries: 0 } })
+    const warden = createWarden({ policy, audit, broker, clock, leases: { minValidityMs: 300, retries: 0 } })
     const s = await warden.session({ principal: svc })
     const first = await s.execute(cmd, (ctx) => ctx.lease, { lease: true })
     broker.fail()
-    await sleep(350) // less than 300 ms left now
+    clock.advance(350) // less than 300 ms left now
     let ran = false
     await expect(
       s.execute(
@@ -146,7 +150,7 @@ describe('lease cache', () => {
     broker.recover()
     const next = await s.execute(cmd, (ctx) => ctx.lease, { lease: true })
     expect(next?.id).not.toBe(first?.id)
-    expect(next!.expiresAt.getTime()).toBeGreaterThan(Date.now() + 300)
+    expect(next!.expiresAt.getTime()).toBeGreaterThan(clock.now() + 300)
     await warden.close()
   })
 
@@ -423,5 +427,14 @@ describe('staticBroker and the environment', () => {
     ).toThrow(expect.objectContaining({ code: 'ERR_WARDEN_CONFIG' }))
     expect(process.env.WARDEN_TEST_PW2).toBe('still-here')
     delete process.env.WARDEN_TEST_PW2
+  })
+})
+
+describe('clock', () => {
+  it('createWarden and the lease cache refuse a clock without now()', () => {
+    expect(() => createWarden({ policy, audit: memorySink(), clock: {} as never })).toThrow(
+      expect.objectContaining({ code: 'ERR_WARDEN_CONFIG', message: expect.stringContaining('"clock"') }),
+    )
+    expect(() => manualClock().advance(-1)).toThrow(/ms must be >= 0/)
   })
 })
