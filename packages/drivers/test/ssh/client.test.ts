@@ -238,6 +238,32 @@ describe('exec', () => {
     expect((record.facts as { flags: string[] }).flags.sort()).toEqual(['env_assignment', 'runtime_code'])
   })
 
+  test('an env name that is not a POSIX name is refused before anything is decided or sent', async () => {
+    const client = await connect()
+    const marker = `/tmp/warden-env-${process.pid}`
+    rmSync(marker, { force: true })
+    const before = audit.records.length
+    // Each would make the `NAME='value' ` prefix other shell syntax: a comment, a second command, a word.
+    for (const name of ['#', 'A;echo injected', 'A B', '1X', 'X=Y', '', 'É', 'A\nB', '$(id)']) {
+      await expect(
+        exec(client, `echo ran > ${marker}`, { env: { [name]: '1' } }),
+        name,
+      ).rejects.toMatchObject({
+        code: 'ERR_WARDEN_CONFIG',
+        message: expect.stringContaining('is not a POSIX variable name'),
+      })
+    }
+    expect(audit.records.length).toBe(before)
+    expect(existsSync(marker)).toBe(false)
+    // the control: a POSIX name runs, on the same connection, with its assignment in the record
+    await expect(exec(client, `echo ran > ${marker}`, { env: { RUN_ID: '7' } })).resolves.toMatchObject({
+      code: 0,
+    })
+    expect(readFileSync(marker, 'utf8')).toBe('ran\n')
+    audit.expectRecord({ command: `RUN_ID='7' echo ran > ${marker}`, outcome: { status: 'ok' } })
+    rmSync(marker, { force: true })
+  })
+
   test('agent and X11 forwarding are refused', async () => {
     await expect(exec(client, 'id', { agentForward: true })).rejects.toMatchObject({
       code: 'ERR_WARDEN_UNSUPPORTED',

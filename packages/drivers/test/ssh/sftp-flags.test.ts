@@ -205,12 +205,51 @@ describe('open flags', () => {
     undefined,
     null,
     { valueOf: () => 1 },
-  ])('flags %j ssh2 would not map exactly are refused before anything is sent', (flags) => {
-    const file = `${ro}/odd-flags`
-    expect(() => sftp.open(file, flags as never, () => {})).toThrow(
-      expect.objectContaining({ code: 'ERR_WARDEN_UNSUPPORTED', message: expect.stringContaining('flag') }),
-    )
-    expect(audit.records).toHaveLength(0)
+  ])(
+    'flags %j ssh2 would not map exactly are refused and audited, even where writes are allowed; nothing is sent',
+    async (flags) => {
+      // rw/ allows writes: the refusal is the guard's (warden:sftp-flags), decided before policy.
+      const file = `${rw}/odd-flags`
+      await expect(
+        call((cb) => sftp.open(`${rw}/./odd-flags`, flags as never, cb as never)),
+      ).rejects.toMatchObject({
+        code: 'ERR_WARDEN_DENIED',
+        rule: 'warden:sftp-flags',
+        message: expect.stringContaining('open flags must be'),
+      })
+      expect(audit.records).toHaveLength(1)
+      expect(last()).toMatchObject({
+        action: 'sftp.write',
+        facts: { op: 'write', path: file },
+        decision: { effect: 'deny', rule: 'warden:sftp-flags' },
+        outcome: { status: 'denied' },
+      })
+      expect(existsSync(file)).toBe(false)
+    },
+  )
+
+  test('readFile and read/write streams with flags ssh2 would not map are refused and audited', async () => {
+    const file = `${rw}/odd-stream`
+    seed(file)
+    await expect(
+      call((cb) => sftp.readFile(file, { flag: 'rw' } as never, cb as never)),
+    ).rejects.toMatchObject({
+      rule: 'warden:sftp-flags',
+    })
+    const reader = sftp.createReadStream(file, { flags: 'toString' } as never)
+    await expect(
+      new Promise((resolve, reject) => reader.on('error', reject).on('end', resolve).resume()),
+    ).rejects.toMatchObject({ code: 'ERR_WARDEN_DENIED', rule: 'warden:sftp-flags' })
+    const writer = sftp.createWriteStream(file, { flags: 2 ** 32 } as never)
+    await expect(
+      new Promise((resolve, reject) => writer.on('error', reject).on('close', resolve).end('overwritten')),
+    ).rejects.toMatchObject({ code: 'ERR_WARDEN_DENIED', rule: 'warden:sftp-flags' })
+    expect(audit.records.map((r) => [r.decision?.rule, r.outcome?.status, r.facts])).toEqual([
+      ['warden:sftp-flags', 'denied', { op: 'write', path: file }],
+      ['warden:sftp-flags', 'denied', { op: 'write', path: file }],
+      ['warden:sftp-flags', 'denied', { op: 'write', path: file }],
+    ])
+    expect(readFileSync(file, 'utf8')).toBe('keep')
   })
 })
 
@@ -382,29 +421,44 @@ describe('handle operations', () => {
     seed(file)
     const handle = await open(file, READ)
     const forged = Buffer.from([0, 0, 0, 7])
-    expect(() => sftp.read(forged, Buffer.alloc(1), 0, 1, 0, () => {})).toThrow(
-      expect.objectContaining({
-        code: 'ERR_WARDEN_UNSUPPORTED',
-        message: expect.stringContaining('unknown handle'),
-      }),
-    )
-    expect(() => sftp.fchmod('0' as never, 0o777, () => {})).toThrow(
-      expect.objectContaining({ code: 'ERR_WARDEN_UNSUPPORTED' }),
-    )
+    const refused = { code: 'ERR_WARDEN_DENIED', rule: 'warden:sftp-handle' }
+    audit.clear()
+    await expect(
+      call((cb) => sftp.read(forged, Buffer.alloc(1), 0, 1, 0, cb as never)),
+    ).rejects.toMatchObject({
+      ...refused,
+      message: expect.stringContaining('unknown handle'),
+    })
+    await expect(call((cb) => sftp.fchmod('0' as never, 0o777, cb))).rejects.toMatchObject({
+      ...refused,
+      message: expect.stringContaining('must be a Buffer'),
+    })
     const copy = Buffer.from(handle)
     await call((cb) => sftp.close(handle, cb))
-    expect(() => sftp.fchmod(copy, 0o777, () => {})).toThrow(
-      expect.objectContaining({ code: 'ERR_WARDEN_UNSUPPORTED' }),
-    )
+    const closed = audit.records.length
+    await expect(call((cb) => sftp.fchmod(copy, 0o777, cb))).rejects.toMatchObject(refused)
     // Edited after open: what is looked up is what is sent.
     const other = await open(file, READ)
     other[other.length - 1] ^= 0xff
-    expect(() => sftp.fstat(other, () => {})).toThrow(
-      expect.objectContaining({ code: 'ERR_WARDEN_UNSUPPORTED' }),
-    )
+    await expect(call((cb) => sftp.fstat(other, cb as never))).rejects.toMatchObject(refused)
+    // a stream on a handle this session does not hold
+    const stream = sftp.createReadStream('', { handle: forged } as never)
+    await expect(
+      new Promise((resolve, reject) => stream.on('error', reject).on('end', resolve).resume()),
+    ).rejects.toMatchObject(refused)
     other[other.length - 1] ^= 0xff
     await call((cb) => sftp.close(other, cb))
     expect(statSync(file).mode & 0o777).toBe(0o644)
+    // Every refusal is a denied record of its own (the close and open between them are allowed reads).
+    const denials = audit.records.filter((r) => r.decision?.rule === 'warden:sftp-handle')
+    expect(denials).toHaveLength(5)
+    for (const record of denials)
+      expect(record).toMatchObject({
+        action: 'sftp.write',
+        facts: { op: 'write' },
+        outcome: { status: 'denied' },
+      })
+    expect(audit.records[closed]?.decision?.rule).toBe('warden:sftp-handle')
   })
 
   test('ext_copy_data into a read handle is a write; a stream on a read handle too', async () => {

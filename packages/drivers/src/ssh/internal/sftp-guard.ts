@@ -8,7 +8,7 @@
 import path from 'node:path'
 import type { Action, SftpFacts } from '@warden/policy'
 import { WardenError } from '@warden/policy'
-import { norm, openFlags, opensForWrite, optionOf, pinOption } from './sftp-args.js'
+import { norm, openFlags, opensForWrite, optionOf, pinOption, refuse, SftpRefusal } from './sftp-args.js'
 import { HandleTable, type OpenHandle } from './sftp-handles.js'
 import { readStream, writeStream } from './sftp-streams.js'
 
@@ -18,6 +18,8 @@ export interface SftpCheck {
   readonly action: SftpAction
   readonly op: SftpFacts['op']
   readonly path: string
+  /** Set when the guard refuses the call itself: the command's `refusal`, denied and audited by core. */
+  readonly refusal?: { readonly rule: `warden:${string}`; readonly reason: string }
 }
 
 /** Runs `run` under a decision for `check`; rejects when it is refused. */
@@ -87,7 +89,7 @@ const none = { checks: [], paths: [] }
 
 /** open(path, flags, [attrs], cb): decided from the pflags ssh2 will send (see sftp-open-flags.ts). */
 const open: Describe = (args) => {
-  const pflags = openFlags(args[1], 'open')
+  const pflags = openFlags(args[1], 'open', args[0])
   const writable = opensForWrite(pflags)
   const described = (writable ? write : read)(writable ? 'write' : 'read')(args)
   return {
@@ -103,7 +105,7 @@ const opendir: Describe = (args) => ({
 /** readFile(path, [options], cb): ssh2 opens with `options.flag || 'r'`, so `{flag: 'w'}` truncates. */
 const readFile: Describe = (args) => {
   const options = typeof args[1] === 'function' ? undefined : args[1]
-  const pflags = openFlags(optionOf(options, 'flag') || 'r', 'readFile')
+  const pflags = openFlags(optionOf(options, 'flag') || 'r', 'readFile', args[0])
   const described = opensForWrite(pflags) ? write('write')(args) : read('read')(args)
   return typeof args[1] === 'function'
     ? described
@@ -222,12 +224,29 @@ export function guardSftp<T extends object>(sftp: T, gate: SftpGate): T {
           )
         }
       }
-      return (...args: Args) => call(target, name, describe(args, handles, name), args, gate, handles)
+      return (...args: Args) => {
+        let described: Described
+        try {
+          described = describe(args, handles, name)
+        } catch (error) {
+          if (!(error instanceof SftpRefusal)) throw error
+          return refused(name, error, args, gate)
+        }
+        return call(target, name, described, args, gate, handles)
+      }
     },
     set() {
       return false
     },
   })
+}
+
+/** A call the guard refuses: decided (denied) and audited through the gate, its callback given the error. */
+function refused(name: string, refusal: SftpRefusal, args: Args, gate: SftpGate): boolean {
+  const at = args.findLastIndex((a) => typeof a === 'function')
+  const callback = at >= 0 ? (args[at] as (...r: unknown[]) => void) : () => {}
+  refuse(refusal, gate).catch((error) => (name === 'exists' ? callback(false) : callback(error)))
+  return true
 }
 
 function call(

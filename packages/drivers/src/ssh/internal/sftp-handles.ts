@@ -2,7 +2,7 @@
 // A handle is only bytes the server chose (OpenSSH: a small integer), and the caller can edit the
 // Buffer it was given, so handles are keyed by their content at the time of each call, and the
 // call sends a copy of the bytes looked up, not the caller's Buffer.
-import { WardenError } from '@warden/policy'
+import { SftpRefusal } from './sftp-args.js'
 
 export interface OpenHandle {
   readonly path: string
@@ -21,16 +21,16 @@ export class HandleTable {
   /** The entry and a private copy of `handle`; refuses one this session did not open. */
   get(handle: unknown, method: string): { entry: OpenHandle; bytes: Buffer } {
     if (!Buffer.isBuffer(handle)) {
-      throw new WardenError(
-        'ERR_WARDEN_UNSUPPORTED',
+      throw new SftpRefusal(
+        'warden:sftp-handle',
         `sftp.${method}: the handle must be a Buffer from open() or opendir()`,
       )
     }
     const bytes = Buffer.from(handle)
     const entry = this.#open.get(bytes.toString('hex'))
     if (!entry) {
-      throw new WardenError(
-        'ERR_WARDEN_UNSUPPORTED',
+      throw new SftpRefusal(
+        'warden:sftp-handle',
         `sftp.${method}: unknown handle; use a handle returned by this guarded session's open() or opendir() and not yet closed`,
       )
     }

@@ -1,7 +1,7 @@
 // createReadStream/createWriteStream: ssh2 returns them synchronously, so the guard returns its own
 // stream at once and connects it to ssh2's after the decision.
 import { PassThrough, type Readable, Writable } from 'node:stream'
-import { norm, openFlags, opensForWrite, optionOf, pinOption } from './sftp-args.js'
+import { norm, openFlags, opensForWrite, optionOf, pinOption, refuse, SftpRefusal } from './sftp-args.js'
 import type { SftpCheck, SftpGate } from './sftp-guard.js'
 import type { HandleTable } from './sftp-handles.js'
 
@@ -30,7 +30,11 @@ function streamCheck(
     }
   }
   const given = optionOf(options, 'flags')
-  const pflags = openFlags(given === undefined ? (method === 'createReadStream' ? 'r' : 'w') : given, method)
+  const pflags = openFlags(
+    given === undefined ? (method === 'createReadStream' ? 'r' : 'w') : given,
+    method,
+    p,
+  )
   const path = norm(p)
   // A write stream writes whatever its flags say: a write, as writeFile is.
   const check: SftpCheck =
@@ -38,6 +42,19 @@ function streamCheck(
       ? { action: 'sftp.write', op: 'write', path }
       : { action: 'sftp.read', op: 'read', path }
   return { check, path, options: pinOption(options, 'flags', pflags) }
+}
+
+/**
+ * The stream's check, or, when the guard refuses the stream, the refusal handed to the gate
+ * (denied and audited by core): a promise that rejects with the decision's error.
+ */
+function guarded<T>(gate: SftpGate, check: () => T): T | Promise<never> {
+  try {
+    return check()
+  } catch (error) {
+    if (!(error instanceof SftpRefusal)) throw error
+    return refuse(error, gate)
+  }
 }
 
 function decided<T>(gate: SftpGate, check: SftpCheck | undefined, run: () => Promise<T>): Promise<T> {
@@ -51,8 +68,13 @@ export function readStream(
   p: unknown,
   o?: unknown,
 ): Readable {
-  const { check, path, options } = streamCheck(handles, 'createReadStream', p, o)
   const out = new PassThrough()
+  const described = guarded(gate, () => streamCheck(handles, 'createReadStream', p, o))
+  if (described instanceof Promise) {
+    described.catch((denied) => out.destroy(denied))
+    return out
+  }
+  const { check, path, options } = described
   decided(
     gate,
     check,
@@ -78,7 +100,17 @@ export function writeStream(
   p: unknown,
   o?: unknown,
 ): Writable {
-  const { check, path, options } = streamCheck(handles, 'createWriteStream', p, o)
+  const described = guarded(gate, () => streamCheck(handles, 'createWriteStream', p, o))
+  if (described instanceof Promise) {
+    // Refused: nothing is written; every write and the end fail with the decision's error.
+    const out = new Writable({
+      write: (_chunk, _encoding, callback) => described.catch(callback),
+      final: (callback) => described.catch(callback),
+    })
+    described.catch((denied) => out.destroy(denied))
+    return out
+  }
+  const { check, path, options } = described
   let release: (stream: Writable) => void = () => {}
   const ready = new Promise<Writable>((resolve) => {
     release = resolve
