@@ -88,6 +88,16 @@ describe('warden audit verify with checkpoints', { timeout: SUBPROCESS_TIMEOUT }
     expect(r.stdout).not.toContain('not covered')
   })
 
+  it('reads the public key from stdin with --public-key -; stdin carries one input', async () => {
+    const args = ['audit', 'verify', '--checkpoints', cpFile, '--public-key', '-']
+    const r = await runWarden([...args, log], {}, readFileSync(`${key}.pub`, 'utf8'))
+    expect(r.code).toBe(0)
+    expect(r.stdout).toMatch(/\d+ checkpoints verified/)
+    const both = await runWarden([...args, '-'])
+    expect(both.code).toBe(2)
+    expect(both.stderr).toContain('stdin ("-") can carry one input')
+  })
+
   it('truncation: exit 1, "truncated"', async () => {
     const r = await verify(write('truncated.jsonl', lines.slice(0, -2)))
     expect(r.code).toBe(1)

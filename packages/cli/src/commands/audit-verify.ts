@@ -4,7 +4,7 @@ import { flag, type ParsedArgs, stringOption, UsageError } from '../internal/arg
 import { CliError } from '../internal/cli-error.js'
 import type { CommandSpec } from '../internal/command.js'
 import { createStyle, type Io } from '../internal/io.js'
-import { STDIN, spoolStdin } from '../internal/stdin.js'
+import { readStdin, STDIN, spoolStdin } from '../internal/stdin.js'
 
 /** One headline per problem (documented in the help text and the README). */
 export const PROBLEM_TITLE: Record<ChainProblem, string> = {
@@ -73,7 +73,7 @@ What a broken log prints (first bad seq, file:line, the problem and the reason):
                        a checkpoint was altered or forged, or the key is not the writer's
 
 Exit codes: 0 intact, 1 broken or tampered (the first problem is printed), 2 a file or key
-cannot be read, or bad usage. A file of "-" reads the log from stdin.
+cannot be read, or bad usage. A file of "-" reads the log from stdin; --public-key - the key.
 `,
   options: {
     json: { type: 'boolean' },
@@ -87,6 +87,15 @@ cannot be read, or bad usage. A file of "-" reads the log from stdin.
   },
   async run(args, io) {
     if (args.positionals.length === 0) throw new UsageError('give the audit file (JSONL), or - for stdin')
+    const stdinUses = [
+      ...args.positionals,
+      stringOption(args, 'public-key'),
+      stringOption(args, 'checkpoints'),
+    ]
+    if (stdinUses.filter((v) => v === STDIN).length > 1)
+      throw new UsageError('stdin ("-") can carry one input: the log or the public key')
+    if (stringOption(args, 'checkpoints') === STDIN)
+      throw new UsageError('--checkpoints needs a file (it is read more than once); - is not supported there')
     if (!args.positionals.includes(STDIN)) return verifyFiles(args, io, args.positionals, undefined)
     if (args.positionals.length > 1 || flag(args, 'segments'))
       throw new UsageError('"-" (the log on stdin) stands alone: no other files, no --segments')
@@ -179,7 +188,7 @@ async function verifyFiles(
 
 async function readKey(path: string): Promise<string> {
   try {
-    return await readFile(path, 'utf8')
+    return path === STDIN ? await readStdin() : await readFile(path, 'utf8')
   } catch (error) {
     throw new CliError(`cannot read public key ${path}: ${(error as NodeJS.ErrnoException).code ?? error}`, 2)
   }

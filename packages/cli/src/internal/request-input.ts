@@ -57,7 +57,8 @@ export async function parseRequest(text: string, from: string): Promise<RequestI
     const first = unknown[0]
     const dot = first.lastIndexOf('.')
     const part = dot < 0 ? undefined : first.slice(0, dot).replace(/\[\d+\]$/, '')
-    const names = requestFieldNames(part?.includes('.') ? undefined : part)
+    // nested parts (sql.statements[0]) get no hint: the model lists only top-level parts' fields
+    const names = part === undefined ? requestFieldNames() : part.includes('.') ? [] : requestFieldNames(part)
     const hint = didYouMean(first.slice(dot + 1), names, (n) => `"${part ? `${part}.` : ''}${n}"`)
     throw new CliError(
       `the request has field${unknown.length === 1 ? '' : 's'} the request model does not: ${unknown.map((u) => `"${u}"`).join(', ')}${hint} (see the request model in @warden/policy's README)`,
