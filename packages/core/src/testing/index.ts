@@ -2,7 +2,7 @@
 
 export { autoApprove, type RecordingApprover } from '../approval/auto-approve.js'
 export { autoDeny } from '../approval/auto-deny.js'
-export { type MemoryApprovalsOptions, memoryApprovals } from '../approval/internal/memory-approvals.js'
+export { type MemoryApprovalsOptions, memoryApprovals } from '../approval/memory-approvals.js'
 export { type MemorySink, memorySink, type RecordMatch } from '../audit/memory-sink.js'
 export { type ManualClock, manualClock } from './manual-clock.js'
 export { type StubBroker, type StubBrokerOptions, stubBroker } from './stub-broker.js'

@@ -4,7 +4,7 @@
 // the waiting side still checks each one against its own request, as with Redis.
 import { EventEmitter } from 'node:events'
 import { WardenTypeError } from '@warden/policy'
-import type { ApprovalOutcome, ApprovalRequest } from '../approver.js'
+import type { ApprovalOutcome, ApprovalRequest } from './approver.js'
 import {
   ApprovalDecisionError,
   type ApprovalDecisionInput,
@@ -17,9 +17,9 @@ import {
   checkRequest,
   MAX_TIMER_MS,
   waitForDecision,
-} from './approval-store.js'
-import { approverGroups, foldName } from './approver-rules.js'
-import { type DecisionClaims, settleDecisions } from './signed-decisions.js'
+} from './internal/approval-store.js'
+import { approverGroups, foldName } from './internal/approver-rules.js'
+import { type DecisionClaims, settleDecisions } from './internal/signed-decisions.js'
 
 interface Entry {
   record: ApprovalRecord
