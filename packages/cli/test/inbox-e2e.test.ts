@@ -279,7 +279,7 @@ describe('hostile requests in Chromium', () => {
   if (keep) mkdirSync(keep, { recursive: true })
   const shots = keep ?? mkdtempSync(join(tmpdir(), 'warden-inbox-shots-'))
   const tag = `${process.pid}-${Math.random().toString(36).slice(2, 8)}`
-  const DROP = `UPDATE orders SET note = 'x' WHERE id = 1 -- \u202E1 = di EREHW${'\n'.repeat(400)}; DROP TABLE customers`
+  const DROP = `UPDATE orders SET note = 'x' WHERE id = 1\u00A0-- \u202E1 = di EREHW${'\n'.repeat(400)}; DROP TABLE customers`
   const MANY = Array.from({ length: 400 }, (_, i) => `-- line ${i + 1}`).join('\n')
   const HUGE = `UPDATE orders SET note = '${'x'.repeat(1_000_000)}' WHERE id = 2`
   const sample = [1, 2, 3, 4, 5].map((id) => ({
@@ -316,12 +316,13 @@ describe('hostile requests in Chromium', () => {
     expect(await card.locator('.resource .cc').getAttribute('title')).toContain('right-to-left override')
     const command = card.locator('[data-role=command]')
     const shown = (await command.textContent()) ?? ''
-    expect(shown).toContain('WHERE id = 1 -- \u27EAU+202E\u27EB1 = di EREHW\n')
+    // A no-break space (a parser and the server may split words differently at it) is marked too.
+    expect(shown).toContain('WHERE id = 1\u27EAU+00A0\u27EB-- \u27EAU+202E\u27EB1 = di EREHW\n')
     expect(shown).toContain('\u2026 399 empty lines\n; DROP TABLE customers')
     // 400 newlines do not push the DROP down the card.
     expect((await command.boundingBox())!.height).toBeLessThan(200)
     expect(await card.locator('[data-role=hidden-chars]').textContent()).toContain(
-      '1 invisible or direction-changing character',
+      '2 invisible or direction-changing characters',
     )
     expect(await card.locator('[data-role=principal]').textContent()).toBe(
       'agent-7 (agent) \u00B7 groups bots\u27EAU+200B\u27EB',

@@ -5,8 +5,10 @@
 export const TEXT_JS = String.raw`
   // C0 and C1 controls (tab and newline are handled by the caller), soft hyphen, zero-width and
   // joiner characters, bidi marks, embeddings, overrides and isolates, line/paragraph separators,
-  // invisible operators, fillers, the BOM, interlinear annotations and Unicode tag characters.
-  const HIDDEN = /([\u0000-\u0008\u000B-\u001F\u007F-\u009F\u00AD\u034F\u061C\u115F\u1160\u17B4\u17B5\u180B-\u180F\u200B-\u200F\u2028-\u202E\u2060-\u206F\u3164\uFEFF\uFFA0\uFFF9-\uFFFB]|[\u{E0000}-\u{E007F}])/u
+  // invisible operators, fillers, the BOM, interlinear annotations and Unicode tag characters;
+  // and spaces that are not U+0020 (no-break, en/em, ideographic…) and variation selectors, which a
+  // parser may read differently from the server (a no-break space can end a comment for one of them).
+  const HIDDEN = /([\u0000-\u0008\u000B-\u001F\u007F-\u009F\u00A0\u00AD\u034F\u061C\u115F\u1160\u1680\u17B4\u17B5\u180B-\u180F\u2000-\u200F\u2028-\u202F\u205F-\u206F\u3000\u3164\uFE00-\uFE0F\uFEFF\uFFA0\uFFF9-\uFFFB]|[\u{E0000}-\u{E007F}\u{E0100}-\u{E01EF}])/u
   const NAMES = {
     0x202a: 'left-to-right embedding', 0x202b: 'right-to-left embedding', 0x202c: 'pop directional formatting',
     0x202d: 'left-to-right override', 0x202e: 'right-to-left override (reverses the text after it)',
@@ -15,6 +17,9 @@ export const TEXT_JS = String.raw`
     0x061c: 'arabic letter mark', 0x200b: 'zero-width space', 0x200c: 'zero-width non-joiner',
     0x200d: 'zero-width joiner', 0xfeff: 'zero-width no-break space (BOM)', 0x00ad: 'soft hyphen',
     0x2028: 'line separator', 0x2029: 'paragraph separator', 0x0d: 'carriage return', 0x1b: 'escape',
+    0x00a0: 'no-break space', 0x202f: 'narrow no-break space', 0x3000: 'ideographic space', 0x1680: 'ogham space',
+    0x2000: 'en quad', 0x2001: 'em quad', 0x2002: 'en space', 0x2003: 'em space', 0x2009: 'thin space',
+    0x200a: 'hair space', 0x205f: 'medium mathematical space', 0xfe0f: 'variation selector-16',
   }
   const hex = (cp) => 'U+' + cp.toString(16).toUpperCase().padStart(4, '0')
 
@@ -22,7 +27,7 @@ export const TEXT_JS = String.raw`
   // inline (a one-line field). Returns how many characters were marked.
   function appendText(parent, value, inline) {
     const text = value == null ? '' : String(value)
-    const parts = text.split(inline ? /([\n\t]|[\u0000-\u0008\u000B-\u001F\u007F-\u009F\u00AD\u034F\u061C\u115F\u1160\u17B4\u17B5\u180B-\u180F\u200B-\u200F\u2028-\u202E\u2060-\u206F\u3164\uFEFF\uFFA0\uFFF9-\uFFFB]|[\u{E0000}-\u{E007F}])/u : HIDDEN)
+    const parts = text.split(inline ? /([\n\t]|[\u0000-\u0008\u000B-\u001F\u007F-\u009F\u00A0\u00AD\u034F\u061C\u115F\u1160\u1680\u17B4\u17B5\u180B-\u180F\u2000-\u200F\u2028-\u202F\u205F-\u206F\u3000\u3164\uFE00-\uFE0F\uFEFF\uFFA0\uFFF9-\uFFFB]|[\u{E0000}-\u{E007F}\u{E0100}-\u{E01EF}])/u : HIDDEN)
     let marked = 0
     for (let i = 0; i < parts.length; i++) {
       const part = parts[i]
