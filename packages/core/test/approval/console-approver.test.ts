@@ -107,12 +107,13 @@ describe('consoleApprover', () => {
   it('escapes terminal control characters in the command, so it cannot repaint the prompt', async () => {
     const t = tty(true)
     const pending = consoleApprover({ input: t.input, output: t.output, ...dba }).request(
-      approvalRequest({ command: 'SELECT 1 -- \u001b[2K\u001b[1A\rlooks harmless' }),
+      approvalRequest({ command: 'SELECT 1 -- \u001b[2K\u001b[1A\rlooks harmless\u00a0\u200b\u202e' }),
       new AbortController().signal,
     )
     await nextPrompt(t)
     expect(t.shown()).not.toContain('\u001b')
     expect(t.shown()).toContain('\\u001b[2K')
+    expect(t.shown()).toContain('harmless\\u00a0\\u200b\\u202e')
     t.input.write('n\n')
     await pending
   })

@@ -4,12 +4,22 @@ import type { ApprovalRequest } from '../approver.js'
 // Command text comes from the requester (an agent can put anything in a SQL string): terminal
 // control characters are shown escaped, so a command cannot repaint the prompt it is judged by.
 function isControl(c: number): boolean {
-  // C0 (but tab and newline), DEL and C1, and the bidi overrides/isolates.
+  // C0 (but tab and newline), DEL and C1, bidi marks, overrides and isolates, zero-width and
+  // invisible characters, and spaces other than U+0020 (a parser and the server may split words
+  // differently at a no-break space), as the inbox marks them.
   return (
     (c < 0x20 && c !== 0x09 && c !== 0x0a) ||
-    (c >= 0x7f && c <= 0x9f) ||
-    (c >= 0x202a && c <= 0x202e) ||
-    (c >= 0x2066 && c <= 0x2069)
+    (c >= 0x7f && c <= 0xa0) ||
+    c === 0xad ||
+    c === 0x061c ||
+    c === 0x1680 ||
+    c === 0x180e ||
+    (c >= 0x2000 && c <= 0x200f) ||
+    (c >= 0x2028 && c <= 0x202f) ||
+    (c >= 0x205f && c <= 0x206f) ||
+    c === 0x3000 ||
+    (c >= 0xfe00 && c <= 0xfe0f) ||
+    c === 0xfeff
   )
 }
 
