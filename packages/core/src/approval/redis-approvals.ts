@@ -8,7 +8,8 @@
 // so it is used once. Redis is not trusted to approve: each decision is signed by the approver
 // service (the inbox) and the waiting process verifies it against the request it computed.
 import { WardenError, WardenTypeError } from '@warden/policy'
-import { Redis, type RedisOptions } from 'ioredis'
+import { createRequire } from 'node:module'
+import type { Redis, RedisOptions } from 'ioredis'
 import type { ApprovalOutcome, ApprovalRequest } from './approver.js'
 import {
   ApprovalDecisionError,
@@ -92,13 +93,14 @@ class RedisApprovals implements ApprovalStore {
     if (typeof options !== 'object' || options === null)
       throw new WardenTypeError('redisApprovals: options are required')
     const { redis } = options
-    if (redis instanceof Redis) {
+    if (isRedisClient(redis)) {
       this.#redis = redis
       this.#owned = false
     } else if (typeof redis === 'string' || (typeof redis === 'object' && redis !== null)) {
       // Our own client: fail fast instead of queueing commands while Redis is down.
       const base: RedisOptions = { maxRetriesPerRequest: 1, lazyConnect: true }
-      this.#redis = typeof redis === 'string' ? new Redis(redis, base) : new Redis({ ...base, ...redis })
+      const Client = loadIoredis()
+      this.#redis = typeof redis === 'string' ? new Client(redis, base) : new Client({ ...base, ...redis })
       this.#redis.on('error', () => {}) // surfaced per call as ERR_WARDEN_APPROVAL_STORE
       this.#owned = true
     } else
@@ -436,6 +438,26 @@ class RedisApprovals implements ApprovalStore {
     } finally {
       clearTimeout(timer)
     }
+  }
+}
+
+/** A client the app passes in (an ioredis `Redis`, or a Cluster-like object with the same calls). */
+function isRedisClient(value: unknown): value is Redis {
+  const v = value as { sendCommand?: unknown; duplicate?: unknown } | null
+  return typeof v?.sendCommand === 'function' && typeof v.duplicate === 'function'
+}
+
+// ioredis is an optional peer: loaded only when redisApprovals builds its own client, so apps that
+// never use Redis need not install it.
+function loadIoredis(): typeof Redis {
+  try {
+    return (createRequire(import.meta.url)('ioredis') as { Redis: typeof Redis }).Redis
+  } catch (err) {
+    throw new WardenError(
+      'ERR_WARDEN_CONFIG',
+      'redisApprovals: the package "ioredis" is not installed; install it (npm install ioredis) or pass your own client',
+      { cause: err },
+    )
   }
 }
 
