@@ -277,6 +277,30 @@ describe('approvals in the pipeline', () => {
     await warden.close()
   })
 
+  it('an approval window longer than one timer holds (30 days) does not expire at once', async () => {
+    const long = compilePolicy(`
+rules:
+  - name: month-long-review
+    effect: approve
+    approval: { approvers: [dba-oncall], timeout: 30d }
+`)
+    const audit = memorySink()
+    let signal: AbortSignal | undefined
+    const approvals = callbackApprover(async (req, s) => {
+      signal = s
+      // A timer past 2^31-1 ms overflows to 1 ms: long enough to see that it did not fire.
+      await new Promise((r) => setTimeout(r, 20))
+      expect(req.expiresAt.getTime() - req.requestedAt.getTime()).toBe(30 * 86_400_000)
+      return !s.aborted
+    })
+    const warden = createWarden({ policy: long, audit, approvals })
+    const session = await warden.session({ principal: agent })
+    await expect(session.execute(update, () => 'ran')).resolves.toBe('ran')
+    expect(signal?.aborted).toBe(false)
+    audit.expectRecord({ approval: { status: 'approved' }, outcome: { status: 'ok' } })
+    await warden.close()
+  })
+
   it('an approval for another operation (fingerprint) or request id, or replayed, is refused', async () => {
     const audit = memorySink()
     let first: { id: string; fingerprint: string } | undefined

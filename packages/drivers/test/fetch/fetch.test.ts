@@ -6,6 +6,7 @@ import { gzipSync } from 'node:zlib'
 import {
   autoApprove,
   type Broker,
+  callbackApprover,
   createWarden,
   type Lease,
   memorySink,
@@ -16,7 +17,7 @@ import {
 import { createFetch, describeHttp } from '@warden/drivers/fetch'
 import { compilePolicy } from '@warden/policy'
 import { Agent } from 'undici'
-import { afterAll, beforeAll, beforeEach, describe, expect, test } from 'vitest'
+import { afterAll, beforeAll, beforeEach, describe, expect, test, vi } from 'vitest'
 
 interface Seen {
   readonly method: string
@@ -474,6 +475,35 @@ describe('createFetch', () => {
     const res = await f(`${api.origin}/method`, { method: 'PUT', body: 'v' })
     expect((await res.json()).method).toBe('PUT')
     expect(audit.commands().at(-1)?.approval?.status).toBe('approved')
+  })
+
+  test('the body sent is the one decided: bytes the caller changes while the approval is pending are not', async () => {
+    let release!: () => void
+    const pending = new Promise<void>((r) => {
+      release = r
+    })
+    const held = createWarden({
+      policy: policy(new URL(other.origin).host),
+      broker: tokenBroker(),
+      audit: memorySink(),
+      approvals: callbackApprover(async () => {
+        await pending
+        return true
+      }),
+    })
+    const s = await held.session({ principal: { id: 'svc-test', type: 'service' } })
+    try {
+      const f = createFetch(s, { resource: 'api', origin: api.origin })
+      const body = Buffer.from('amount=250')
+      const res = f(`${api.origin}/method`, { method: 'PUT', body })
+      // Wait until the command is held for approval (the approver has been asked), then change the bytes.
+      await vi.waitFor(() => expect(s.operations).toBe(1))
+      body.write('amount=999')
+      release()
+      expect(await (await res).json()).toMatchObject({ method: 'PUT', body: 'amount=250' })
+    } finally {
+      await held.close()
+    }
   })
 
   test('a per-call dispatcher is refused: it would bypass the guard', async () => {
