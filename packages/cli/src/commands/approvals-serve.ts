@@ -5,6 +5,7 @@ import type { ReviewerAuth, ReviewerTokenEntry } from '../inbox/reviewer-auth.js
 import { flag, requireOption, stringOption, UsageError } from '../internal/args.js'
 import { CliError } from '../internal/cli-error.js'
 import type { CommandSpec } from '../internal/command.js'
+import { readStdin, STDIN } from '../internal/stdin.js'
 
 async function reviewerAuth(
   args: Parameters<CommandSpec['run']>[0],
@@ -30,7 +31,9 @@ async function reviewerAuth(
       })
     }
     if (reviewers !== undefined)
-      return reviewerTokensAuth(await readReviewersFile(path.resolve(cwd, reviewers)))
+      return reviewerTokensAuth(
+        await readReviewersFile(reviewers === STDIN ? STDIN : path.resolve(cwd, reviewers)),
+      )
     if (secret !== undefined) return sharedSecretAuth(secret)
   } catch (error) {
     if (error instanceof TypeError) throw new UsageError(error.message.replace(/^\w+: /, ''))
@@ -41,11 +44,12 @@ async function reviewerAuth(
   )
 }
 
-/** The `--reviewers` file (YAML or JSON): `reviewers: [{id, tokenSha256, groups}]`. */
-async function readReviewersFile(file: string): Promise<ReviewerTokenEntry[]> {
+/** The `--reviewers` file (YAML or JSON): `reviewers: [{id, tokenSha256, groups}]`; `-` is stdin. */
+async function readReviewersFile(path: string): Promise<ReviewerTokenEntry[]> {
+  const file = path === STDIN ? '<stdin>' : path
   let text: string
   try {
-    text = await readFile(file, 'utf8')
+    text = path === STDIN ? await readStdin() : await readFile(path, 'utf8')
   } catch (error) {
     throw new CliError(`cannot read reviewers file ${file}: ${(error as NodeJS.ErrnoException).code}`, 2)
   }
@@ -75,9 +79,9 @@ async function decisionKeys(
     throw new UsageError('give --signing-key or --unsigned-dev, not both')
   if (unsigned) return { unsigned: 'development-only' }
   if (file !== undefined) {
-    const at = path.resolve(cwd, file)
+    const at = file === STDIN ? '<stdin>' : path.resolve(cwd, file)
     try {
-      return { signingKey: await readFile(at, 'utf8') }
+      return { signingKey: file === STDIN ? await readStdin() : await readFile(at, 'utf8') }
     } catch (error) {
       throw new CliError(`cannot read signing key ${at}: ${(error as NodeJS.ErrnoException).code}`, 2)
     }
@@ -115,14 +119,14 @@ cannot approve. \`warden audit keygen --out inbox\` makes a pair (inbox.key, inb
 
 Options:
   --redis <url>          Redis URL, e.g. redis://127.0.0.1:6379/0
-  --signing-key <file>   the inbox's Ed25519 private key (PKCS8 PEM); also read as PEM text from
+  --signing-key <file>   the inbox's Ed25519 private key (PKCS8 PEM; - reads it from stdin); also read as PEM text from
                          WARDEN_INBOX_SIGNING_KEY
   --unsigned-dev         development only: store unsigned decisions (applications must then use
                          unsigned: 'development-only'; every approval is marked unsigned in the audit)
   --prefix <p>           key prefix the applications use (default: the store's default)
   --port <n>             port to listen on (default 7878; 0 picks a free one)
   --host <addr>          address to bind (default 127.0.0.1)
-  --reviewers <file>     a token per reviewer (YAML or JSON): reviewers: [{id, tokenSha256,
+  --reviewers <file|->   a token per reviewer (YAML or JSON): reviewers: [{id, tokenSha256,
                          groups}]; the token proves who decides, groups are checked against a
                          rule's approvers. \`warden approvals reviewer-token <id>\` makes an entry.
   --secret <s>           one shared secret (>= 12 chars) reviewers type into the page; also read
@@ -158,6 +162,8 @@ Stops on SIGINT/SIGTERM. Exit codes: 0 stopped, 2 bad usage or cannot listen.
     const redisUrl = requireOption(args, 'redis')
     const port = portOption(stringOption(args, 'port'))
     const host = stringOption(args, 'host') ?? '127.0.0.1'
+    if (stringOption(args, 'signing-key') === STDIN && stringOption(args, 'reviewers') === STDIN)
+      throw new UsageError('stdin ("-") can carry one input: --signing-key or --reviewers')
     const auth = await reviewerAuth(args, io.env, io.cwd)
     const keys = await decisionKeys(args, io.env, io.cwd)
     const prefix = stringOption(args, 'prefix')
