@@ -20,6 +20,7 @@ import { type Ticket, withTicket } from './guard.js'
 import { prepareMode, refusalFor, settleMode } from './read-only.js'
 import { queryFacts, templatePlan } from './templates.js'
 import { txHint } from './tx-hints.js'
+import { forgetViewsAfter, type ViewLineage, viewLineage } from './view-lineage.js'
 
 /** Where commands of one guarded client run. */
 export interface Target {
@@ -127,15 +128,27 @@ function ticket(
   target: Target,
   facts: SqlFacts,
   outcome: Ticket['outcome'],
+  views: ViewLineage | undefined,
 ): Ticket {
   return {
     outcome,
     text,
     masker: ctx.masker,
     typeCast: target.typeCast,
-    derivedFrom: ctx.masker === null ? NO_COLUMNS : derivedColumns(facts),
-    baseTables: ctx.masker === null ? undefined : baseTables(facts),
+    derivedFrom: ctx.masker === null ? NO_COLUMNS : (views?.derivedFrom ?? derivedColumns(facts)),
+    baseTables: ctx.masker === null ? undefined : (views?.baseTables ?? baseTables(facts)),
   }
+}
+
+/** Under masks, what the views the statement reads carry (view-lineage.ts); read before the mode is set. */
+function viewsOf(
+  target: Target,
+  lent: Lent,
+  ctx: ExecuteContext,
+  facts: SqlFacts,
+): Promise<ViewLineage | undefined> | undefined {
+  forgetViewsAfter(target, facts)
+  return ctx.masker === null ? undefined : viewLineage(target, lent.conn, facts)
 }
 const NO_COLUMNS: readonly string[] = Object.freeze([])
 
@@ -256,12 +269,14 @@ export async function runQuery(source: SessionSource, target: Target, cmd: Mysql
     }
     return await session.execute(command, async (ctx) => {
       const lent = await target.acquire(session)
+      const viewing = viewsOf(target, lent, ctx, facts) // no await (no tick) without masks
+      const views = viewing === undefined ? undefined : await viewing
       const outcome = await enterMode(session, target, lent, facts)
       return new Promise<Result>((resolve, reject) => {
         observe(cmd, ctx, template, cmd.values, resolve, reject)
         cmd.once('end', after(facts, lent))
         queued = true
-        withTicket(ticket(text, ctx, target, facts, outcome), () => {
+        withTicket(ticket(text, ctx, target, facts, outcome, views), () => {
           lent.conn.query(cmd)
         })
       })
@@ -297,6 +312,8 @@ export async function runExecute(
   }
   return session.execute(command, async (ctx) => {
     const lent = await target.acquire(session)
+    const viewing = viewsOf(target, lent, ctx, facts) // no await (no tick) without masks
+    const views = viewing === undefined ? undefined : await viewing
     const outcome = await enterMode(session, target, lent, facts)
     return new Promise<Result>((resolve, reject) => {
       const cb = (failure: Error | null, rows?: unknown, fields?: unknown) => {
@@ -312,7 +329,7 @@ export async function runExecute(
       }
       let cmd: Mysql2Command
       try {
-        cmd = withTicket(ticket(text, ctx, target, facts, outcome), () =>
+        cmd = withTicket(ticket(text, ctx, target, facts, outcome, views), () =>
           lent.conn.execute({ ...options }, cb),
         )
       } catch (err) {
@@ -347,10 +364,12 @@ export async function runPrepared(
   }
   return session.execute(command, async (ctx) => {
     const lent = await target.acquire(session)
+    const viewing = viewsOf(target, lent, ctx, facts) // no await (no tick) without masks
+    const views = viewing === undefined ? undefined : await viewing
     const outcome = await enterMode(session, target, lent, facts)
     return new Promise<Result>((resolve, reject) => {
       try {
-        const cmd = withTicket(ticket(text, ctx, target, facts, outcome), () =>
+        const cmd = withTicket(ticket(text, ctx, target, facts, outcome, views), () =>
           stmt.execute(values ?? [], (err, rows, fields) => {
             if (err) {
               scrubError(err, text, values, ctx.masker)
