@@ -159,7 +159,7 @@ describe('requests: stdin, audit records, unknown fields', { timeout: SUBPROCESS
     expect(top.stderr).toContain('"sqll" (did you mean "sql"?)')
   })
 
-  it('audit verify - and audit replay - read the log from stdin', async () => {
+  it('audit verify -, audit replay - and policy backtest (log or candidate) read stdin', async () => {
     const text = readFileSync(LOG, 'utf8')
     const verify = await runWarden(['audit', 'verify', '-'], {}, text)
     expect(verify.code).toBe(0)
@@ -171,6 +171,15 @@ describe('requests: stdin, audit records, unknown fields', { timeout: SUBPROCESS
     const replay = await runWarden(['audit', 'replay', '-', '--json'], {}, text)
     expect(replay.code).toBe(0)
     expect(replay.stdout).toContain('DELETE FROM orders')
+    const backtest = await runWarden(['policy', 'backtest', '--json', '--audit', '-', GOOD], {}, text)
+    expect(backtest.code).toBe(0)
+    expect(JSON.parse(backtest.stdout)).toMatchObject({ replayed: 3 })
+    const candidate = await runWarden(
+      ['policy', 'backtest', '--audit', LOG, '-'],
+      {},
+      'defaults: {effect: allow}\n',
+    )
+    expect(candidate.code).toBe(1)
     const mixed = await runWarden(['audit', 'verify', '-', LOG])
     expect(mixed.code).toBe(2)
     expect(mixed.stderr).toContain('"-" (the log on stdin) stands alone')

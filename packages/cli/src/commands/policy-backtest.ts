@@ -4,8 +4,10 @@ import { readAuditFile } from '../internal/audit-file.js'
 import { CliError } from '../internal/cli-error.js'
 import type { CommandSpec } from '../internal/command.js'
 import { createProgress, createStyle } from '../internal/io.js'
+import { loadPolicyArgs } from '../internal/policy-args.js'
 import { formatPolicyError, isPolicyError, policyErrors } from '../internal/policy-error-format.js'
 import { replayRequest, replaySessions } from '../internal/replay-request.js'
+import { STDIN } from '../internal/stdin.js'
 import { paintEffect } from './policy-eval.js'
 
 export interface BacktestChange {
@@ -59,11 +61,12 @@ or the candidate policy does not load.
   async run(args, io) {
     const file = requireOption(args, 'audit')
     if (args.positionals.length === 0) throw new UsageError('give the candidate policy file(s) or folder')
+    if (file === STDIN && args.positionals.includes(STDIN))
+      throw new UsageError('stdin ("-") can carry the audit log or the candidate policy, not both')
     const errStyle = createStyle(io.stderr, io.env)
     let policy: Policy
     try {
-      const { loadPolicy } = await import('@warden/policy')
-      policy = await loadPolicy(args.positionals)
+      policy = await loadPolicyArgs(args.positionals)
     } catch (error) {
       if (!isPolicyError(error)) throw error
       for (const e of policyErrors(error)) io.stderr.write(`${formatPolicyError(e, errStyle, io.cwd)}\n`)
