@@ -121,6 +121,13 @@ describe('warden explain', { timeout: SUBPROCESS_TIMEOUT }, () => {
     })
   })
 
+  it('says when the resource has no name (rules scoped by name cannot match)', async () => {
+    const r = await runWarden(['explain', '--policy', POLICY, '--shell', 'uptime'])
+    expect(r.code).toBe(0)
+    expect(r.stdout).toContain('resource  ssh: with no name (--resource KIND:NAME for rules scoped by name)')
+    expect(r.stdout).toMatch(/readers-select +allow +not in scope: resource ssh: matches none of postgres:\*/)
+  })
+
   it('takes the request from stdin with --request -', async () => {
     const request = {
       principal: { id: 'agent-7', type: 'agent' },

@@ -167,6 +167,10 @@ Exit codes: 0 explained (whatever the decision), 2 bad usage or input, or the po
     const s = createStyle(io.stdout, io.env)
     const { decision, rules } = explanation
     const r = (request as { resource?: { kind?: string; name?: string } }).resource
+    if (described !== undefined && stringOption(args, 'resource') === undefined)
+      io.stdout.write(
+        s.dim(`resource  ${r?.kind}: with no name (--resource KIND:NAME for rules scoped by name)\n`),
+      )
     io.stdout.write(
       `${s.bold('decision')}  ${paintEffect(s, decision.effect)} by ${decision.rule}: ${decision.reason}\n` +
         `${s.bold('rules')}${rules.length === 0 ? `     ${s.dim('(none)')}` : ''}\n` +
