@@ -22,6 +22,9 @@ const section = (markdown: string, heading: string): string => {
 const fileOf = (block: CodeBlock): string | undefined =>
   /^(?:#|\/\/)\s*([\w./-]+\.(?:ya?ml|ts|json))\s*$/.exec(block.text.split('\n')[0] ?? '')?.[1]
 
+/** The environment a user's shell has: none of the npm_* settings of an npm script or `npm exec` around this run. */
+const userEnv = () => Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^npm_/i.test(k)))
+
 const blocks = codeBlocks(section(read('README.md'), 'Quick start'))
 const dir = mkdtempSync(join(tmpdir(), 'warden-quickstart-'))
 afterAll(() => rmSync(dir, { recursive: true, force: true }))
@@ -55,7 +58,7 @@ describe('README quick start', () => {
     const run = spawnSync('bash', ['-c', script], {
       cwd: dir,
       encoding: 'utf8',
-      env: { ...process.env, NODE_OPTIONS: '--conditions=warden-source', npm_config_yes: 'false' },
+      env: { ...userEnv(), NODE_OPTIONS: '--conditions=warden-source', npm_config_yes: 'false' },
       timeout: 110_000,
     })
     expect(run.status, run.stderr).toBe(0)
