@@ -1,14 +1,13 @@
 import { createHash } from 'node:crypto'
 import type { ApprovalRequirement, Effect, MaskRule } from './decision.js'
 import { PolicyError, type WardenErrorCode } from './errors.js'
-import { type CompiledExpression, compileExpression, createRequestEnvironment } from './internal/cel.js'
-import { readsVolatile, volatileExpressions } from './internal/decision-cache.js'
+import { createRequestEnvironment } from './internal/cel.js'
+import { type Attempt, checkWhens, compileWhen, rememberShapeless } from './internal/compile-when.js'
 import { type PolicyDocumentParsed, policyDocumentSchema } from './internal/document-schema.js'
 import { parseDuration } from './internal/duration.js'
-import { findEnumLiteralProblems } from './internal/enum-literals.js'
 import { checkColumnGlob, compileResourceGlob, type ResourceGlob } from './internal/glob.js'
 import { schemaErrors } from './internal/schema-errors.js'
-import { type DocPath, expressionSnippet, formatPath, SourceText } from './internal/source-map.js'
+import { type DocPath, formatPath, SourceText } from './internal/source-map.js'
 import { type CompiledMask, type CompiledRule, Policy, type PolicyWarning } from './policy.js'
 
 /** A policy document as an in-memory object (the YAML/JSON shape). */
@@ -295,26 +294,6 @@ function canonicalJson(v: unknown): string {
   )
 }
 
-type Attempt = <T>(fn: () => T, fallback: T, after?: (e: PolicyError) => void) => T
-
-/** The document behind a schema error, so its expressions can still be checked. */
-const SHAPELESS = new WeakMap<PolicyError, { source: string; text?: SourceText; raw: unknown }>()
-
-function checkWhens(error: PolicyError, scope: Omit<CelScope, 'l'>, attempt: Attempt): void {
-  const doc = SHAPELESS.get(error)
-  if (doc === undefined || doc.raw === null || typeof doc.raw !== 'object') return
-  const l = { source: doc.source, text: doc.text } as Loaded
-  for (const list of ['rules', 'masks'] as const) {
-    const items = (doc.raw as Record<string, unknown>)[list]
-    if (!Array.isArray(items)) continue
-    items.forEach((item, i) => {
-      const when = (item as { when?: unknown } | null)?.when
-      if (typeof when === 'string' && when !== '')
-        attempt(() => compileWhen({ ...scope, l }, when, [list, i, 'when']), null)
-    })
-  }
-}
-
 function parseSource(s: PolicySource): Loaded {
   let raw: unknown
   let text: SourceText | undefined
@@ -365,7 +344,7 @@ function parseSource(s: PolicySource): Loaded {
   const parsed = policyDocumentSchema.safeParse(raw)
   if (!parsed.success) {
     const error = allOf(schemaErrors(s.source, text, parsed.error))
-    SHAPELESS.set(error, { source: s.source, text, raw })
+    rememberShapeless(error, { source: s.source, text, raw })
     throw error
   }
   return { source: s.source, text, doc: parsed.data, digest }
@@ -416,52 +395,6 @@ function compileResources(
     if (typeof compiled === 'string') throw err('ERR_POLICY_GLOB', compiled, [...path, i])
     return compiled
   })
-}
-
-interface CelScope {
-  readonly env: ReturnType<typeof createRequestEnvironment>
-  readonly l: Loaded
-  readonly warnings: PolicyWarning[]
-}
-
-function compileWhen({ env, l, warnings }: CelScope, expression: string, path: DocPath): CompiledExpression {
-  const r = compileExpression(env, expression, 'bool')
-  if (r.ok) {
-    if (readsVolatile(r.ast)) volatileExpressions.add(r.fn)
-    for (const p of findEnumLiteralProblems(r.ast)) {
-      const detail = `${p.field} is never ${JSON.stringify(p.literal)}: this comparison cannot match (${p.field} is one of ${p.allowed.join(', ')})`
-      const where = formatPath(path)
-      if (!l.text) {
-        const { snippet } = expressionSnippet(expression, p.start, p.end)
-        warnings.push({ code: 'WARN_POLICY_ENUM_LITERAL', detail, file: l.source, path: where, snippet })
-        continue
-      }
-      const pos = l.text.position(l.text.offsetInScalar(path, expression, p.start, p.end), p.end - p.start)
-      warnings.push({ code: 'WARN_POLICY_ENUM_LITERAL', detail, file: l.source, ...pos, path: where })
-    }
-    return r.fn
-  }
-  const e = r.error
-  const code: WardenErrorCode =
-    e.kind === 'syntax'
-      ? 'ERR_POLICY_CEL_SYNTAX'
-      : e.kind === 'regex'
-        ? 'ERR_POLICY_REGEX'
-        : 'ERR_POLICY_CEL_TYPE'
-  const detail = `${e.kind === 'syntax' ? 'CEL syntax error' : e.kind === 'regex' ? 'bad regular expression' : 'CEL type error'}: ${e.message} [${e.code}]`
-  if (!l.text) {
-    const pos = expressionSnippet(expression, e.start, e.end)
-    return throwing(
-      new PolicyError(code, detail, { file: l.source, path: formatPath(path), snippet: pos.snippet }),
-    )
-  }
-  const offset = l.text.offsetInScalar(path, expression, e.start, e.end)
-  const pos = l.text.position(offset, Math.max(1, e.end - e.start))
-  return throwing(new PolicyError(code, detail, { file: l.source, ...pos, path: formatPath(path) }))
-}
-
-function throwing(e: PolicyError): never {
-  throw e
 }
 
 /** The first error, carrying every error found (non-enumerable, so JSON.stringify stays finite). */
