@@ -156,6 +156,30 @@ describe('approvals inbox server', () => {
     expect([404, 409]).toContain(again.status)
   })
 
+  it('a decision carries the digest of the request shown: one swapped in the store after display is refused', async () => {
+    const { run, request } = await held('UPDATE orders SET status = 5 WHERE id = 13')
+    const listed = (await api('/api/pending', { headers: as('alice') })).body.requests.find(
+      (r: { id: string }) => r.id === request.id,
+    )
+    expect(listed.requestDigest).toMatch(/^sha256:[0-9a-f]{64}$/)
+    const fingerprint = request.fingerprint
+    const stale = await decide(request.id, as('alice'), {
+      status: 'approved',
+      fingerprint,
+      requestDigest: `sha256:${'1'.repeat(64)}`,
+    })
+    expect(stale.status).toBe(409)
+    const bad = await decide(request.id, as('alice'), { status: 'approved', fingerprint, requestDigest: 5 })
+    expect(bad.status).toBe(400)
+    const ok = await decide(request.id, as('alice'), {
+      status: 'approved',
+      fingerprint,
+      requestDigest: listed.requestDigest,
+    })
+    expect(ok.status).toBe(200)
+    await expect(run).resolves.toBe('ran')
+  })
+
   it('streams the pending list over SSE and drops a request once it is decided', async () => {
     const controller = new AbortController()
     const res = await fetch(new URL('/api/events', base), { headers: as('carol'), signal: controller.signal })

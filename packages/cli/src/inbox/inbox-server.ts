@@ -232,6 +232,10 @@ export function createInboxServer(options: InboxServerOptions): InboxServer {
     const fingerprint = body.fingerprint
     if (typeof fingerprint !== 'string' || fingerprint === '')
       throw new HttpError(400, 'give the fingerprint of the request you reviewed')
+    // The digest of the whole request shown (bound values, preview): refused by the store if it differs.
+    const requestDigest = body.requestDigest
+    if (requestDigest !== undefined && typeof requestDigest !== 'string')
+      throw new HttpError(400, 'requestDigest must be a string')
     if (reason.length > 1000) throw new HttpError(400, 'reason is longer than 1000 characters')
     if (status === 'rejected' && reason === '') throw new HttpError(400, 'give a reason when rejecting')
     const record = await store.get(id)
@@ -253,6 +257,7 @@ export function createInboxServer(options: InboxServerOptions): InboxServer {
         by: reviewer.id,
         groups: reviewer.groups,
         fingerprint,
+        ...(requestDigest ? { requestDigest } : {}),
         ...(reason ? { reason } : {}),
       })
     } catch (error) {

@@ -104,6 +104,8 @@ export function requestView(record: ApprovalRecord): Record<string, unknown> {
   return {
     id: r.id,
     fingerprint: r.fingerprint,
+    // Sent back with the decision: the store refuses it if the request changed since it was shown.
+    ...(typeof record.requestDigest === 'string' ? { requestDigest: record.requestDigest } : {}),
     session: str(r.session, 200),
     principal: {
       id: str(principal.id, 200),

@@ -16,6 +16,7 @@ import {
   checkDecision,
   checkRequest,
   MAX_TIMER_MS,
+  requestDigest,
   waitForDecision,
 } from './internal/approval-store.js'
 import { approverGroups, foldName } from './internal/approver-rules.js'
@@ -54,7 +55,12 @@ class MemoryApprovals implements ApprovalStore {
     checkRequest('memoryApprovals', request)
     if (this.#entries.has(request.id))
       throw new WardenTypeError(`memoryApprovals: approval ${request.id} already exists`)
-    const record: ApprovalRecord = { id: request.id, status: 'pending', request }
+    const record: ApprovalRecord = {
+      id: request.id,
+      status: 'pending',
+      request,
+      requestDigest: requestDigest(request),
+    }
     const entry: Entry = {
       record,
       timer: undefined as unknown as NodeJS.Timeout,
@@ -139,6 +145,7 @@ class MemoryApprovals implements ApprovalStore {
       groups: [...(d.groups ?? [])],
       decidedAt: decidedAt.getTime(),
       ...(d.reason ? { reason: d.reason } : {}),
+      request: requestDigest(r.request),
     })
     const need = approverGroups(r.request)
     let status: ApprovalRecord['status'] = d.status === 'rejected' ? 'rejected' : 'pending'

@@ -7,8 +7,9 @@
 // fingerprint match, record it" is atomic, and a waiter takes (deletes) the decision in one step,
 // so it is used once. Redis is not trusted to approve: each decision is signed by the approver
 // service (the inbox) and the waiting process verifies it against the request it computed.
-import { WardenError, WardenTypeError } from '@warden/policy'
+
 import { createRequire } from 'node:module'
+import { WardenError, WardenTypeError } from '@warden/policy'
 import type { Redis, RedisOptions } from 'ioredis'
 import type { ApprovalOutcome, ApprovalRequest } from './approver.js'
 import {
@@ -24,6 +25,7 @@ import {
   type DecisionRefusal,
   decodeRequest,
   encodeRequest,
+  requestDigest,
   waitForDecision,
 } from './internal/approval-store.js'
 import { approverGroups, foldName } from './internal/approver-rules.js'
@@ -251,6 +253,7 @@ class RedisApprovals implements ApprovalStore {
       groups: [...(d.groups ?? [])],
       decidedAt,
       ...(d.reason ? { reason: d.reason } : {}),
+      request: requestDigest(request),
     })
     const reply = (await this.#call(() =>
       this.#redis.eval(
@@ -334,10 +337,12 @@ class RedisApprovals implements ApprovalStore {
     const status = hash.status as ApprovalRecord['status']
     // Kept past expiry only for the grace period: to readers it is gone.
     if (status === 'pending' && Number(hash.expiresAt) <= Date.now()) return undefined
+    const request = decodeRequest(hash.request)
     return {
       id,
       status,
-      request: decodeRequest(hash.request),
+      request,
+      requestDigest: requestDigest(request),
       by: hash.by || undefined,
       reason: hash.reason || undefined,
       decidedAt: hash.decidedAt ? new Date(Number(hash.decidedAt)) : undefined,

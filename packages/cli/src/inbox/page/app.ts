@@ -336,7 +336,7 @@ export const APP_JS = String.raw`
       const res = await fetch('/api/requests/' + encodeURIComponent(r.id) + '/decision', {
         method: 'POST',
         headers: headers({ 'content-type': 'application/json' }),
-        body: JSON.stringify({ status, reason, fingerprint: r.fingerprint }),
+        body: JSON.stringify({ status, reason, fingerprint: r.fingerprint, requestDigest: r.requestDigest }),
       })
       const body = await res.json().catch(() => ({}))
       if (res.status === 401) return showLogin('signed out: ' + (body.error || ''))

@@ -1,5 +1,6 @@
 // The shared approval store behind webhookApprover and the approvals inbox: its public types, the
 // refusal error, and the one waiting loop that both the Redis and the in-memory store use.
+import { createHash } from 'node:crypto'
 import { WardenError, WardenTypeError } from '@warden/policy'
 import { fingerprint } from '../../internal/fingerprint.js'
 import type { ApprovalOutcome, ApprovalRequest, Approver } from '../approver.js'
@@ -15,6 +16,12 @@ export interface ApprovalRecord {
   readonly by?: string
   readonly reason?: string
   readonly decidedAt?: Date
+  /**
+   * Digest of the whole request as stored (what a reviewer is shown: command, bound values,
+   * preview, reason, approvers). Pass it back as `decide(…, {requestDigest})`; it is signed into the
+   * decision and the waiting command refuses one made on a request that differs from its own.
+   */
+  readonly requestDigest?: string
   /** Decisions so far, as the store holds them (for display: a waiting command verifies them itself). */
   readonly approvals?: readonly {
     readonly by: string
@@ -35,6 +42,11 @@ export interface ApprovalDecisionInput {
   readonly reason?: string
   /** The fingerprint the reviewer was shown; when given it must equal the request's. */
   readonly fingerprint?: string
+  /**
+   * The `requestDigest` of the record the reviewer was shown; when given it must equal the stored
+   * request's (a request swapped in the store between display and decision is refused).
+   */
+  readonly requestDigest?: string
 }
 
 export type ApprovalEvent =
@@ -108,6 +120,8 @@ export function checkDecision(id: string, d: ApprovalDecisionInput): void {
   if (d.reason !== undefined && typeof d.reason !== 'string') throw new ApprovalDecisionError(id, 'invalid')
   if (d.groups !== undefined && (!Array.isArray(d.groups) || d.groups.some((g) => typeof g !== 'string')))
     throw new ApprovalDecisionError(id, 'invalid')
+  if (d.requestDigest !== undefined && typeof d.requestDigest !== 'string')
+    throw new ApprovalDecisionError(id, 'invalid')
 }
 
 /**
@@ -128,6 +142,8 @@ export function admitDecision(id: string, request: ApprovalRequest, d: ApprovalD
   if (expected !== request.fingerprint) throw new ApprovalDecisionError(id, 'fingerprint')
   if (d.fingerprint !== undefined && d.fingerprint !== request.fingerprint)
     throw new ApprovalDecisionError(id, 'fingerprint')
+  if (d.requestDigest !== undefined && d.requestDigest !== requestDigest(request))
+    throw new ApprovalDecisionError(id, 'fingerprint')
   return eligibleGroups(request, d.by, d.groups ?? [])
 }
 
@@ -146,6 +162,15 @@ export function checkRequest(where: string, r: ApprovalRequest): void {
 
 export function encodeRequest(r: ApprovalRequest): string {
   return JSON.stringify(r, (_k, v) => (typeof v === 'bigint' ? v.toString() : v))
+}
+
+/**
+ * sha256 over the whole request as encoded (not only the fingerprint's parts): signed into each
+ * decision, so what the reviewer was shown (bound values, preview, reason) is the request the
+ * waiting command computed.
+ */
+export function requestDigest(r: ApprovalRequest): string {
+  return `sha256:${createHash('sha256').update(encodeRequest(r)).digest('hex')}`
 }
 
 export function decodeRequest(json: string): ApprovalRequest {

@@ -11,6 +11,7 @@ import {
   type KeyInput,
 } from '../../audit/checkpoint.js'
 import type { ApprovalOutcome, ApprovalRequest } from '../approver.js'
+import { requestDigest } from './approval-store.js'
 import { approverGroups, eligibleGroups, foldName, sameName } from './approver-rules.js'
 
 /** What a decision says; signed as the exact JSON text stored. */
@@ -25,6 +26,11 @@ export interface DecisionClaims {
   /** Milliseconds since the epoch, by the signer's clock. */
   readonly decidedAt: number
   readonly reason?: string
+  /**
+   * `requestDigest` of the request the decider held (what the reviewer was shown). An approval
+   * without it, or with another, is refused: the shown bound values or preview differ from the run's.
+   */
+  readonly request?: string
 }
 
 /** How a store signs and checks decisions. */
@@ -151,7 +157,8 @@ export class DecisionSigner {
       !Array.isArray(claims.groups) ||
       claims.groups.some((g) => typeof g !== 'string') ||
       typeof claims.decidedAt !== 'number' ||
-      (claims.reason !== undefined && typeof claims.reason !== 'string')
+      (claims.reason !== undefined && typeof claims.reason !== 'string') ||
+      (claims.request !== undefined && typeof claims.request !== 'string')
     )
       throw forged('has malformed claims')
     return key === undefined ? { claims } : { claims, key }
@@ -191,6 +198,7 @@ export function settleDecisions(
   const seen = new Set<string>()
   const approvals: { by: string; decidedAt: Date; key?: string }[] = []
   let rejection: DecisionClaims | undefined
+  let shown: string | undefined
   for (const { claims, key } of opened) {
     if (claims.id !== request.id)
       throw mismatch(
@@ -216,6 +224,12 @@ export function settleDecisions(
     if (requester) throw notAllowed('the requester approved their own request')
     const mine = eligibleGroups(request, claims.by, claims.groups)
     if (mine.length === 0) throw notAllowed(`${claims.by} is not an approver of rule ${request.rule}`)
+    // The reviewer saw the whole request (bound values, preview), not just what the fingerprint covers.
+    shown ??= requestDigest(request)
+    if (claims.request !== shown)
+      throw mismatch(
+        'a decision in the approval store was made on a request shown differently (its bound values, preview or other details were altered in the store); ask for a new approval',
+      )
     for (const i of mine) counts[i]++
     approvals.push({ by: claims.by, decidedAt: new Date(claims.decidedAt), ...(key ? { key } : {}) })
   }
