@@ -13,6 +13,7 @@ import { FULL_SCREEN_PROGRAMS, ShellGate } from './internal/shell-gate.js'
 import { parsePublicKeyLine } from './internal/ssh-wire.js'
 import {
   certificateKey,
+  channelClosed,
   enableCertificateAuth,
   hookChannelInput,
   hookChannelOutput,
@@ -86,6 +87,8 @@ export class Client extends ssh2.Client {
   #recordings: string | false = path.join(os.tmpdir(), 'warden-recordings')
   #fullScreenPrograms: readonly string[] = FULL_SCREEN_PROGRAMS
   #leaseTimer: NodeJS.Timeout | undefined
+  /** The connection closed (ssh2 emits the client's 'close' before it closes its channels). */
+  #disconnected = false
 
   constructor(source: SessionSource) {
     super()
@@ -94,7 +97,10 @@ export class Client extends ssh2.Client {
         'Client: the first argument must be a Warden session or the Warden (something with current())',
       )
     this.#source = source
-    this.once('close', () => clearTimeout(this.#leaseTimer))
+    this.once('close', () => {
+      this.#disconnected = true
+      clearTimeout(this.#leaseTimer)
+    })
   }
 
   override connect(config: ConnectConfig): this {
@@ -182,39 +188,34 @@ export class Client extends ssh2.Client {
       // Environment variables reach the remote shell too (LD_PRELOAD=…): policies see them as assignments.
       const text = envPrefix(options.env) + command
       const facts = await describeShell(text)
-      let delivered = false
-      let hold: CloseHold | undefined
-      await session
-        .execute(
-          { resource: this.#resourceRef(), action: 'ssh.exec', text, shell: facts },
-          (context) =>
-            new Promise<void>((resolve, reject) => {
-              // Before the channel opens: a command never runs unrecorded.
-              const recorder = this.#recorder(context, 'ssh.exec', command, options.pty)
-              super.exec(command, options, (error, channel) => {
-                if (error) {
-                  recorder?.close().catch(() => {})
-                  return reject(error)
-                }
-                try {
-                  recorder?.onFailure(() => stopChannel(channel))
-                  this.#filterOutput(channel, context, recorder, undefined)
-                  hold = holdClose(channel)
-                  this.#untilClosed(channel, hold, context, recorder).then(resolve, reject)
-                } catch (setupError) {
-                  // e.g. the recording cannot be created: the command does not run unrecorded.
-                  channel.close()
-                  return reject(setupError)
-                }
-                delivered = true
-                callback(undefined, channel)
-              })
-            }),
-        )
-        .catch((error) => {
-          if (!delivered) throw error
-        })
-        .finally(() => hold?.release())
+      // The command ends when its channel closes (core's context.stream()): the channel is handed
+      // over at once; its outcome (output bytes, masks, exit status, duration) is stored before
+      // the application sees the end of its output. A failure here reaches the callback: the
+      // channel was never handed over.
+      await session.execute(
+        { resource: this.#resourceRef(), action: 'ssh.exec', text, shell: facts },
+        (context) =>
+          new Promise<void>((resolve, reject) => {
+            // Before the channel opens: a command never runs unrecorded.
+            const recorder = this.#recorder(context, 'ssh.exec', command, options.pty)
+            super.exec(command, options, (error, channel) => {
+              if (error) {
+                recorder?.close().catch(() => {})
+                return reject(error)
+              }
+              try {
+                recorder?.onFailure(() => stopChannel(channel))
+                this.#streamChannel(channel, context, recorder, undefined, undefined)
+              } catch (setupError) {
+                // e.g. the recording cannot be created: the command does not run unrecorded.
+                channel.close()
+                return reject(setupError)
+              }
+              resolve()
+              callback(undefined, channel)
+            })
+          }),
+      )
     })
     return this
   }
@@ -249,65 +250,61 @@ export class Client extends ssh2.Client {
         )
       const cols = (window || undefined)?.cols || 80
       const rows = (window || undefined)?.rows || 24
-      let delivered = false
-      let hold: CloseHold | undefined
       const resource = this.#resourceRef()
-      await session
-        .execute(
-          { resource, action: 'ssh.shell', text: '', shell: EMPTY_SHELL },
-          (context) =>
-            new Promise<void>((resolve, reject) => {
-              const recorder = this.#recorder(
-                context,
-                'ssh.shell',
-                undefined,
-                window || { cols, rows, term: 'vt100' },
-              )
-              super.shell(window ?? {}, options ?? {}, (error, channel) => {
-                if (error) {
-                  recorder?.close().catch(() => {})
-                  return reject(error)
+      // Like exec: the shell command ends when its channel closes (context.stream()).
+      await session.execute(
+        { resource, action: 'ssh.shell', text: '', shell: EMPTY_SHELL },
+        (context) =>
+          new Promise<void>((resolve, reject) => {
+            const recorder = this.#recorder(
+              context,
+              'ssh.shell',
+              undefined,
+              window || { cols, rows, term: 'vt100' },
+            )
+            super.shell(window ?? {}, options ?? {}, (error, channel) => {
+              if (error) {
+                recorder?.close().catch(() => {})
+                return reject(error)
+              }
+              try {
+                recorder?.onFailure(() => stopChannel(channel))
+                const gate = new ShellGate({
+                  cols,
+                  rows,
+                  decide: async (line) => {
+                    const facts = await describeShell(line, { interactive: true })
+                    await session.execute(
+                      { resource, action: 'ssh.shell', text: line, shell: facts },
+                      () => undefined,
+                    )
+                    return facts.programs // the gate trusts the alternate screen only for full-screen programs
+                  },
+                  fullScreenPrograms: this.#fullScreenPrograms,
+                  notify: (message) => notice(`\r\n${message}\r\n`),
+                })
+                const notice = this.#streamChannel(
+                  channel,
+                  context,
+                  recorder,
+                  (chunk) => gate.feed(chunk),
+                  () => gate.dispose(),
+                )
+                hookChannelInput(channel, (chunk, send) => gate.input(chunk, send))
+                const setWindow = channel.setWindow.bind(channel)
+                channel.setWindow = (r: number, c: number, h: number, w: number) => {
+                  gate.resize(c, r)
+                  setWindow(r, c, h, w)
                 }
-                try {
-                  recorder?.onFailure(() => stopChannel(channel))
-                  const gate = new ShellGate({
-                    cols,
-                    rows,
-                    decide: async (line) => {
-                      const facts = await describeShell(line, { interactive: true })
-                      await session.execute(
-                        { resource, action: 'ssh.shell', text: line, shell: facts },
-                        () => undefined,
-                      )
-                      return facts.programs // the gate trusts the alternate screen only for full-screen programs
-                    },
-                    fullScreenPrograms: this.#fullScreenPrograms,
-                    notify: (message) => notice(`\r\n${message}\r\n`),
-                  })
-                  const notice = this.#filterOutput(channel, context, recorder, (chunk) => gate.feed(chunk))
-                  hookChannelInput(channel, (chunk, send) => gate.input(chunk, send))
-                  const setWindow = channel.setWindow.bind(channel)
-                  channel.setWindow = (r: number, c: number, h: number, w: number) => {
-                    gate.resize(c, r)
-                    setWindow(r, c, h, w)
-                  }
-                  hold = holdClose(channel)
-                  this.#untilClosed(channel, hold, context, recorder)
-                    .finally(() => gate.dispose())
-                    .then(resolve, reject)
-                } catch (setupError) {
-                  channel.close()
-                  return reject(setupError)
-                }
-                delivered = true
-                callback(undefined, channel)
-              })
-            }),
-        )
-        .catch((error) => {
-          if (!delivered) throw error
-        })
-        .finally(() => hold?.release())
+              } catch (setupError) {
+                channel.close()
+                return reject(setupError)
+              }
+              resolve()
+              callback(undefined, channel)
+            })
+          }),
+      )
     })
     return this
   }
@@ -326,6 +323,7 @@ export class Client extends ssh2.Client {
             action: check.action,
             text: `${check.op} ${check.path}`,
             sftp: { op: check.op, path: check.path },
+            refusal: check.refusal,
           },
           () => run(),
         )
@@ -446,13 +444,22 @@ export class Client extends ssh2.Client {
     return recorder
   }
 
-  /** Masks stdout and stderr line by line (when the decision has masks) and records them. */
-  #filterOutput(
+  /**
+   * Masks stdout and stderr as streams (when the decision has masks), records them, and ends the
+   * command with the channel (context.stream()): output bytes are counted, the exit status
+   * reported, and the end of both streams (the masked tail held at EOF, then EOF itself; ssh2
+   * emits 'close' only after 'end') is released only once the outcome record is stored. If it
+   * cannot be, the channel errors with ERR_WARDEN_RAN_UNRECORDED instead of ending. Returns a
+   * function that shows a notice to the user (interactive shells).
+   */
+  #streamChannel(
     channel: ssh2.ClientChannel,
     context: ExecuteContext,
     recorder: AsciicastRecorder | undefined,
     onRaw: ((chunk: Buffer) => void) | undefined,
+    dispose: (() => void) | undefined,
   ): (text: string) => void {
+    const out = context.stream()
     const interactive = onRaw !== undefined
     const make = () =>
       new OutputFilter({
@@ -461,28 +468,97 @@ export class Client extends ssh2.Client {
         ...(interactive ? { flushPartialAfterMs: 30 } : {}),
       })
     const filters = { stdout: make(), stderr: make() }
-    const raw = hookChannelOutput(channel, (chunk, stream, push) => {
-      if (chunk !== null && onRaw && stream === 'stdout') onRaw(chunk)
-      filters[stream].write(chunk, push)
-    })
-    return (text) => filters.stdout.inject(text, raw.stdout)
-  }
-
-  #untilClosed(
-    channel: ssh2.ClientChannel,
-    hold: CloseHold,
-    context: ExecuteContext,
-    recorder: AsciicastRecorder | undefined,
-  ): Promise<void> {
-    // Session closed: stop the remote process (sshd keeps the channel while it runs), then close.
-    const abort = () => stopChannel(channel)
+    const counted =
+      (push: (chunk: Buffer | null) => boolean) =>
+      (chunk: Buffer | null): boolean => {
+        if (chunk !== null) out.bytes(chunk.length)
+        return push(chunk)
+      }
+    // What each stream emits at its EOF (the masked tail, then null): held until the record exists.
+    const tails = { stdout: [] as (Buffer | null)[], stderr: [] as (Buffer | null)[] }
+    const eof = { stdout: false, stderr: false }
+    let ending = false
+    // The application closing (or destroying: ssh2's destroy is end + close) the channel before
+    // it ended abandons the command: its remote process is stopped too (sshd keeps a channel open
+    // while its process runs), and the command ends when sshd confirms the close.
+    let abandoned = false
+    let stopping = false
+    const abandon = () => {
+      if (ending || stopping || abandoned) return
+      abandoned = true
+      // Before ssh2's destroy ends stdin: it sends no signal on a channel no longer writable.
+      try {
+        channel.signal('KILL')
+      } catch {}
+    }
+    const close = channel.close.bind(channel)
+    const destroy = channel.destroy.bind(channel)
+    channel.close = () => {
+      abandon()
+      return close()
+    }
+    channel.destroy = () => {
+      abandon()
+      return destroy()
+    }
+    // Session closed: stop the remote process (sshd keeps the channel while it runs).
+    const abort = () => {
+      stopping = true
+      stopChannel(channel)
+    }
     context.signal.addEventListener('abort', abort, { once: true })
     // ssh2 emits ('exit', code) or ('exit', null, signalName, ...) before 'close'.
-    channel.once('exit', (code: number | null, signal?: string) => context.exited(code, signal))
-    return hold.closed.then(() => {
-      context.signal.removeEventListener('abort', abort)
-      return recorder?.close()
+    let exited = false
+    channel.once('exit', (code: number | null, signal?: string) => {
+      exited = true
+      context.exited(code, signal)
     })
+    const end = async () => {
+      context.signal.removeEventListener('abort', abort)
+      dispose?.()
+      let failure: unknown
+      // The connection dropped under a running command: it ended without saying how.
+      if (this.#disconnected && !exited && !abandoned)
+        failure = new Error('the ssh connection closed before the remote command reported its exit')
+      try {
+        await recorder?.close()
+      } catch (error) {
+        failure ??= error // the recording could not be completed: the command's outcome says so
+      }
+      try {
+        await (failure === undefined && abandoned ? out.cancel() : out.end(failure))
+      } catch (unrecorded) {
+        // Not ended: errored, as a Node stream is (ssh2 would emit 'close' only after 'end').
+        process.nextTick(() => {
+          channel.emit('error', unrecorded)
+          channel.emit('close')
+        })
+        return
+      }
+      for (const stream of ['stdout', 'stderr'] as const)
+        for (const chunk of tails[stream]) raw[stream](chunk)
+    }
+    const raw = hookChannelOutput(channel, (chunk, stream, push) => {
+      if (chunk !== null) {
+        if (onRaw && stream === 'stdout') onRaw(chunk)
+        filters[stream].write(chunk, counted(push))
+        return
+      }
+      if (!eof[stream]) {
+        eof[stream] = true
+        filters[stream].write(null, (c) => {
+          if (c !== null) out.bytes(c.length)
+          tails[stream].push(c)
+          return true
+        })
+      }
+      // An EOF only ends the output; the command ends when the server closes the channel.
+      if (!ending && channelClosed(channel)) {
+        ending = true
+        void end()
+      }
+    })
+    return (text) => filters.stdout.inject(text, counted(raw.stdout))
   }
 }
 
@@ -492,39 +568,6 @@ function stopChannel(channel: ssh2.ClientChannel): void {
     channel.signal('KILL')
   } catch {}
   channel.close()
-}
-
-interface CloseHold {
-  /** Resolves when ssh2 closes the channel. */
-  readonly closed: Promise<void>
-  /** Lets the application see 'close' (after the audit record is written). */
-  release(): void
-}
-
-/** Holds the channel's 'close' event until release(), so a closed channel's audit record exists. */
-function holdClose(channel: ssh2.ClientChannel): CloseHold {
-  const emit = channel.emit.bind(channel)
-  let args: unknown[] | undefined
-  let released = false
-  let onClose: () => void = () => {}
-  const closed = new Promise<void>((resolve) => {
-    onClose = resolve
-  })
-  channel.emit = ((event: string | symbol, ...rest: unknown[]) => {
-    if (event !== 'close' || released) return emit(event, ...rest)
-    args = rest
-    onClose()
-    return true
-  }) as typeof channel.emit
-  return {
-    closed,
-    release() {
-      if (released) return
-      released = true
-      if (args) emit('close', ...args)
-      else closed.then(() => emit('close', ...(args ?? [])))
-    },
-  }
 }
 
 function refuseForwarding(options: { agentForward?: boolean; x11?: unknown }): void {

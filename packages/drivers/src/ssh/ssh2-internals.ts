@@ -171,6 +171,8 @@ export function enableCertificateAuth(client: ssh2.Client): void {
 //   channel._write(data, encoding, cb)                  every byte the application sends
 //   channel.outgoing.state                              'open' until EOF/close; _write drops data
 //                                                       (and never calls back) when it is not open
+//   channel.incoming.state                              'closed' once CHANNEL_CLOSE arrived (set
+//                                                       before the push(null) it then makes)
 
 type Push = (chunk: Buffer | null) => boolean
 
@@ -179,6 +181,15 @@ interface ChannelInternals {
   stderr: { push: Push }
   _write(data: Buffer, encoding: BufferEncoding, cb: (error?: Error | null) => void): void
   outgoing?: { state?: string }
+  incoming?: { state?: string }
+}
+
+/**
+ * Whether the server has closed the channel (CHANNEL_CLOSE): ssh2 emits 'close' only after the
+ * application saw 'end', so a driver holding the end tells the close from an EOF by this.
+ */
+export function channelClosed(channel: unknown): boolean {
+  return (channel as ChannelInternals)?.incoming?.state === 'closed'
 }
 
 /**
