@@ -297,11 +297,35 @@ async function commandOf(
 function toolText(tool: ToolFacts): string {
   let json: string
   try {
-    json = JSON.stringify(tool.args, (_k, v) => (typeof v === 'bigint' ? v.toString() : v))
-  } catch {
-    json = '{}'
+    json = JSON.stringify(tool.args, spelled)
+  } catch (err) {
+    // A cycle: the approver (and the fingerprint) would read "{}" while the tool got everything.
+    throw new WardenTypeError(
+      `guardTool: the arguments of ${tool.name} cannot be shown as text (${(err as Error).message}); pass a describe option or plain data without cycles`,
+    )
   }
   return `${tool.name} ${json}`
+}
+
+/**
+ * JSON for what JSON cannot spell, so the text an approver reads (and the fingerprint covers) says
+ * what the tool gets: Maps and Sets by their entries, non-finite numbers and -0 by name, bytes as hex
+ * (JSON alone shows {} or null for them).
+ */
+function spelled(_key: string, value: unknown): unknown {
+  let v = value
+  if (v instanceof Number || v instanceof String || v instanceof Boolean) v = v.valueOf()
+  if (typeof v === 'bigint') return v.toString()
+  if (typeof v === 'number')
+    return Number.isFinite(v) && !Object.is(v, -0) ? v : { $number: String(Object.is(v, -0) ? '-0' : v) }
+  if (v instanceof Map) return { $Map: [...v.entries()] }
+  if (v instanceof Set) return { $Set: [...v] }
+  if (v instanceof RegExp) return { $RegExp: String(v) }
+  if (v instanceof Error) return { $Error: `${v.name}: ${v.message}` }
+  if (v instanceof ArrayBuffer) return { $bytes: Buffer.from(v).toString('hex') }
+  if (ArrayBuffer.isView(v))
+    return { $bytes: Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('hex') }
+  return v
 }
 
 function toolRefusal(
