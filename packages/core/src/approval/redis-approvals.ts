@@ -240,8 +240,8 @@ class RedisApprovals implements ApprovalStore {
     this.#assertOpen()
     this.#signer.assertCanSign('redisApprovals.decide')
     const stored = await this.#call(() => this.#redis.hget(this.#key(id), 'request'))
-    if (stored === null) throw new ApprovalDecisionError(id, 'unknown')
-    const request = decodeRequest(stored)
+    const request = stored === null ? undefined : storedRequest(id, stored)
+    if (request === undefined) throw new ApprovalDecisionError(id, 'unknown')
     const groups = admitDecision(id, request, d)
     const decidedAt = Date.now()
     const sealed = this.#signer.seal({
@@ -277,7 +277,7 @@ class RedisApprovals implements ApprovalStore {
     return {
       id,
       status,
-      request: decodeRequest(reply[2]),
+      request: storedRequest(id, reply[2]) ?? request,
       ...(status === 'pending' ? {} : { by: d.by, reason: d.reason, decidedAt: new Date(Number(reply[1])) }),
     }
   }
@@ -337,7 +337,9 @@ class RedisApprovals implements ApprovalStore {
     const status = hash.status as ApprovalRecord['status']
     // Kept past expiry only for the grace period: to readers it is gone.
     if (status === 'pending' && Number(hash.expiresAt) <= Date.now()) return undefined
-    const request = decodeRequest(hash.request)
+    // Written by hand (not JSON, another shape): not a request anyone can be shown or decide.
+    const request = storedRequest(id, hash.request)
+    if (request === undefined) return undefined
     return {
       id,
       status,
@@ -477,6 +479,27 @@ function loadIoredis(): typeof Redis {
  */
 export function redisApprovals(options: RedisApprovalsOptions): ApprovalStore {
   return new RedisApprovals(options)
+}
+
+/** A stored request, or undefined when it is not one this store wrote (malformed contents are skipped, never thrown). */
+function storedRequest(id: string, json: string): ApprovalRequest | undefined {
+  let r: ApprovalRequest
+  try {
+    r = decodeRequest(json)
+  } catch {
+    return undefined
+  }
+  if (
+    r?.id !== id ||
+    typeof r.fingerprint !== 'string' ||
+    typeof r.command !== 'string' ||
+    typeof r.principal?.id !== 'string' ||
+    typeof r.resource?.kind !== 'string' ||
+    typeof r.resource?.name !== 'string' ||
+    Number.isNaN(r.expiresAt.getTime())
+  )
+    return undefined
+  return r
 }
 
 /** The decisions recorded so far, for an inbox to show (unverified: display only). */
