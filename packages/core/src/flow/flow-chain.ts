@@ -52,6 +52,8 @@ function merge(into: readonly string[], more: readonly string[]): readonly strin
 
 /** The chain of the current async context (inside `session.run` or a guarded tool call). */
 export const flowStorage = new AsyncLocalStorage<FlowChain>()
+/** Whether any chain was entered in this process: until one is, no async context can hold one. */
+let entered = false
 
 // Commands made with a session directly, outside any run: the session itself is their chain.
 const sessionChains = new WeakMap<object, FlowChain>()
@@ -68,15 +70,19 @@ export function sessionChain(session: object): FlowChain {
 
 /** The chain a command made here belongs to: the active one, or the session's own. */
 export function chainFor(session: object): FlowChain {
+  // Commands on an explicit session in a process that never ran a chain: no AsyncLocalStorage lookup.
+  if (!entered) return sessionChain(session)
   return flowStorage.getStore() ?? sessionChain(session)
 }
 
 /** Runs fn in a new chain: a child of the active chain, or of the session's own chain when none is active. */
 export function runInChildChain<R>(session: object, fn: () => R): R {
+  entered = true
   return flowStorage.run(new FlowChain(chainFor(session)), fn)
 }
 
 /** Runs fn in a new chain that is a child of the active chain, or a fresh root (session.run). */
 export function runInRunChain<R>(fn: () => R): R {
+  entered = true
   return flowStorage.run(new FlowChain(flowStorage.getStore()), fn)
 }

@@ -15,8 +15,8 @@ import { MAX_TIMER_MS } from '../approval/internal/approval-store.js'
 import { sameName } from '../approval/internal/approver-rules.js'
 import type { OutcomeStatus } from '../audit/audit-record.js'
 import type { Lease } from '../broker/broker.js'
-import type { Clock } from '../clock.js'
 import type { LeaseCache } from '../broker/lease-cache.js'
+import type { Clock } from '../clock.js'
 import { chainFor, runInRunChain } from '../flow/flow-chain.js'
 import { recordFlow } from '../flow/record-flow.js'
 import type { CommandMasker as CommandMaskerPort, MaskingEngine } from '../masking/masking-engine.js'
@@ -30,8 +30,6 @@ import type {
   Session,
 } from '../session.js'
 import { ambient } from './ambient.js'
-import { connectionGrant, foreignConnection, ownerKey } from './connection-owner.js'
-import { type StreamEnd, StreamState } from './command-stream.js'
 import {
   type AuditChain,
   commandShaped,
@@ -39,6 +37,8 @@ import {
   type DraftRecord,
   outcomeShaped,
 } from './audit-chain.js'
+import { type StreamEnd, StreamState } from './command-stream.js'
+import { connectionGrant, foreignConnection, ownerKey } from './connection-owner.js'
 import { fingerprint, parametersDigest, parameterText } from './fingerprint.js'
 import { newId } from './ids.js'
 import type { SessionRegistry } from './session-registry.js'
@@ -398,7 +398,8 @@ export class SessionImpl implements Session {
       const code = (err as { code?: unknown } | null)?.code
       if (typeof code === 'string') record.outcome.code = code
       if (refused && typeof err.rule === 'string') record.outcome.rule = err.rule.slice(0, 200)
-      await this.#appendOutcome(record, err)
+      const outcomeStored = this.#appendOutcome(record, err)
+      if (outcomeStored !== undefined) await outcomeStored
       throw err
     }
 
@@ -421,7 +422,8 @@ export class SessionImpl implements Session {
       const report = masker.report()
       if (report.length > 0) record.masked = report
     }
-    await this.#appendOutcome(record, undefined)
+    const outcomeStored = this.#appendOutcome(record, undefined)
+    if (outcomeStored !== undefined) await outcomeStored
     return result
   }
 
@@ -665,26 +667,26 @@ export class SessionImpl implements Session {
       const report = masker.report()
       if (report.length > 0) record.masked = report
     }
-    await this.#appendOutcome(record, end.error)
+    const outcomeStored = this.#appendOutcome(record, end.error)
+    if (outcomeStored !== undefined) await outcomeStored
   }
 
   /**
    * Stores an outcome before the result (or the run's error) is released. If it cannot be stored,
    * the caller gets ERR_WARDEN_RAN_UNRECORDED: not the refusal code, because the command ran.
    */
-  async #appendOutcome(record: DraftOutcome, runError: unknown): Promise<void> {
+  #appendOutcome(record: DraftOutcome, runError: unknown): Promise<void> | undefined {
+    // Not async: when every sink stored the record already, the result is released without a
+    // promise of its own (issue 20 part 5).
+    let wait: Promise<void> | undefined
     try {
-      const wait = this.#core.audit.append(record)
-      if (wait !== undefined) await wait
+      wait = this.#core.audit.append(record)
     } catch (err) {
-      const why = err instanceof Error ? err.message : String(err)
-      throw new WardenError(
-        'ERR_WARDEN_RAN_UNRECORDED',
-        `the command ran${runError === undefined ? '' : ' and failed'}, but its outcome could not be recorded (${why}); ` +
-          'its result is withheld. It may have changed the target: check before retrying',
-        { cause: err },
-      )
+      return Promise.reject(unrecorded(err, runError))
     }
+    return wait?.catch((err: unknown) => {
+      throw unrecorded(err, runError)
+    })
   }
 
   async #append(record: DraftRecord): Promise<void> {
@@ -1085,4 +1087,15 @@ function untilAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
       },
     )
   })
+}
+
+/** The error a caller gets when a command ran but its outcome could not be stored. */
+function unrecorded(err: unknown, runError: unknown): WardenError {
+  const why = err instanceof Error ? err.message : String(err)
+  return new WardenError(
+    'ERR_WARDEN_RAN_UNRECORDED',
+    `the command ran${runError === undefined ? '' : ' and failed'}, but its outcome could not be recorded (${why}); ` +
+      'its result is withheld. It may have changed the target: check before retrying',
+    { cause: err },
+  )
 }
