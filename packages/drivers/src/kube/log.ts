@@ -42,7 +42,7 @@ export class Log extends k8s.Log {
       if (err instanceof WardenError || err instanceof k8s.ApiException) throw err
       throw new k8s.ApiException(500, 'Error occurred in log request', undefined, {})
     }
-    const { response, masker } = opened
+    const { response, masker, command } = opened
     const headers: Record<string, string> = {}
     response.headers.forEach((v, k) => {
       headers[k] = v
@@ -55,34 +55,41 @@ export class Log extends k8s.Log {
       } catch {}
       // Status messages can echo input; mask them like log lines.
       const message = typeof status?.message === 'string' ? status.message : 'Error occurred in log request'
-      throw new k8s.ApiException(
+      const error = new k8s.ApiException(
         typeof status?.code === 'number' ? status.code : response.status,
         masker ? masker.text(message) : message,
         status && masker ? masker.json(status) : status,
         headers,
       )
+      // The command ended with the server's refusal: recorded before the caller hears it.
+      await command.end(error)
+      throw error
     }
     // Masked as a stream (a key or a JSON document over several log lines); past 1 MiB held, redacted.
     const splitter = masker
       ? new StreamMasker(masker, { maxHeldChars: 1024 * 1024, overflow: 'redact' })
       : null
     const decoder = new TextDecoder()
-    const pump = async () => {
+    const write = (chunk: Uint8Array | string) => {
+      command.bytes(typeof chunk === 'string' ? Buffer.byteLength(chunk) : chunk.byteLength)
+      if (!stream.destroyed) stream.write(chunk)
+    }
+    // Returns what the masker held at the end (written with the end, once the record exists).
+    const pump = async (): Promise<string> => {
       const reader = response.body!.getReader()
       for (;;) {
         const { done, value } = await reader.read()
         if (done) break
-        if (splitter === null) stream.write(value)
+        if (splitter === null) write(value)
         else {
           const out = splitter.push(decoder.decode(value, { stream: true }))
-          if (out !== '') stream.write(out)
+          if (out !== '') write(out)
         }
       }
-      if (splitter !== null) {
-        const rest = splitter.push(decoder.decode()) + splitter.end()
-        if (rest !== '') stream.write(rest)
-      }
-      stream.end()
+      if (splitter === null) return ''
+      const rest = splitter.push(decoder.decode()) + splitter.end()
+      if (rest !== '') command.bytes(Buffer.byteLength(rest))
+      return rest
     }
     // A followed log may not outlive its credential: it ends cleanly at lease expiry.
     let expired = false
@@ -90,11 +97,35 @@ export class Log extends k8s.Log {
       expired = true
       controller.abort()
     })
-    pump().then(cancelExpiry, (err) => {
-      cancelExpiry()
-      if (expired) stream.end()
-      else stream.destroy(err)
+    // The caller destroying its stream abandons the log: the request is aborted, the command ends.
+    let ended = false
+    stream.once('close', () => {
+      if (!ended) controller.abort()
     })
+    // The command ends when the log does: the end (the masked tail, then end()) or the error
+    // reaches `stream` only once the outcome record is stored; if it cannot be, the stream is
+    // destroyed with ERR_WARDEN_RAN_UNRECORDED.
+    const finish = async (rest: string, error: unknown) => {
+      ended = true
+      cancelExpiry()
+      const abandoned = error !== undefined && !expired && (controller.signal.aborted || stream.destroyed)
+      try {
+        if (abandoned) await command.cancel()
+        else await command.end(expired ? undefined : error)
+      } catch (unrecorded) {
+        stream.destroy(unrecorded as Error)
+        return
+      }
+      if (stream.destroyed) return
+      if (error === undefined || expired) {
+        if (rest !== '') stream.write(rest)
+        stream.end()
+      } else stream.destroy(error as Error)
+    }
+    pump().then(
+      (rest) => finish(rest, undefined),
+      (error: unknown) => finish('', error ?? new Error('the log stream failed')),
+    )
     return controller
   }
 }

@@ -48,7 +48,21 @@ export class Watch extends k8s.Watch {
       doneOnce(err)
       return controller
     }
-    const { response, mask } = opened
+    const { response, mask, command } = opened
+    // The command ends with the watch: `done` is called only once its outcome record is stored
+    // (or with ERR_WARDEN_RAN_UNRECORDED if it cannot be).
+    const finish = async (error: unknown) => {
+      // The caller aborting the controller it was given abandons the watch.
+      const abandoned = error !== null && !expired && controller.signal.aborted && !doneCalled
+      try {
+        if (abandoned) await command.cancel()
+        else await command.end(error === null ? undefined : error)
+      } catch (unrecorded) {
+        doneOnce(unrecorded)
+        return
+      }
+      doneOnce(error)
+    }
     // The stream may not outlive its credential: it ends cleanly at lease expiry (informers re-list and
     // re-watch, which takes a fresh lease and a fresh decision).
     let expired = false
@@ -62,13 +76,13 @@ export class Watch extends k8s.Watch {
         statusCode: number
       }
       error.statusCode = response.status
-      doneOnce(error)
+      await finish(error)
       return controller
     }
     // Events are masked only as JSON; an answer in another encoding is refused, never passed on.
     if (!isJsonMediaType(response.headers.get('content-type'))) {
       await response.body?.cancel().catch(() => {})
-      doneOnce(
+      await finish(
         new WardenError(
           'ERR_WARDEN_MASKING',
           `the Kubernetes API answered the watch with ${response.headers.get('content-type') ?? 'no content type'}, not JSON`,
@@ -77,12 +91,14 @@ export class Watch extends k8s.Watch {
       return controller
     }
     const pump = async () => {
-      const reader = response.body!.pipeThrough(new TextDecoderStream()).getReader()
+      const reader = response.body!.getReader()
+      const decoder = new TextDecoder()
       let pending = ''
       for (;;) {
         const { done: end, value } = await reader.read()
         if (end) break
-        pending += value
+        command.bytes(value.byteLength)
+        pending += decoder.decode(value, { stream: true })
         let nl = pending.indexOf('\n')
         while (nl !== -1) {
           const line = pending.slice(0, nl)
@@ -91,6 +107,7 @@ export class Watch extends k8s.Watch {
           nl = pending.indexOf('\n')
         }
       }
+      pending += decoder.decode()
       if (pending.trim() !== '') deliver(pending)
     }
     const deliver = (line: string) => {
@@ -101,11 +118,12 @@ export class Watch extends k8s.Watch {
         return // upstream ignores lines that do not parse
       }
       const masked = maskKubeValue(data, mask) as any
+      command.rows(1)
       callback(masked?.type, masked?.object, masked)
     }
     pump().then(
-      () => doneOnce(null),
-      (err) => doneOnce(expired ? null : err),
+      () => finish(null),
+      (err) => finish(expired ? null : (err ?? new Error('the watch stream failed'))),
     )
     return controller
   }

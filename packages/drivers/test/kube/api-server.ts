@@ -140,6 +140,8 @@ export class KubeApiServer {
   readonly #logs = new Map<string, string[]>() // ns/pod/container → lines
   readonly #logFollowers = new Set<(key: string, line: string) => void>()
   readonly #sockets = new Set<Socket>()
+  /** Open watches and followed logs, with when the server started answering each. */
+  readonly #streams = new Set<{ readonly since: number; readonly res: http.ServerResponse }>()
   #rv = 1
 
   constructor(options: ApiServerOptions) {
@@ -202,6 +204,36 @@ export class KubeApiServer {
       list.push(line)
       for (const f of this.#logFollowers) f(key, line)
     }
+  }
+
+  /**
+   * Test hook: ends every open watch and followed log as the server would (a watch timeout, a
+   * container that exited), or breaks their connections (`break`). Resolves, once each response
+   * is finished, with how long the server held each open in ms, measured by the server itself.
+   */
+  async endStreams(how: 'end' | 'break' = 'end'): Promise<number[]> {
+    const held = [...this.#streams].map(
+      ({ since, res }) =>
+        new Promise<number>((resolve) => {
+          if (how === 'break') {
+            res.socket?.destroy()
+            resolve(performance.now() - since)
+          } else res.end(() => resolve(performance.now() - since))
+        }),
+    )
+    this.#streams.clear()
+    return Promise.all(held)
+  }
+
+  /** How many watches and followed logs are open now. */
+  get openStreams(): number {
+    return this.#streams.size
+  }
+
+  #track(res: http.ServerResponse): void {
+    const entry = { since: performance.now(), res }
+    this.#streams.add(entry)
+    res.on('close', () => this.#streams.delete(entry))
   }
 
   get resourceVersion(): number {
@@ -454,6 +486,7 @@ export class KubeApiServer {
     })
     // Like the real server: headers go out at once, events follow as they happen.
     res.flushHeaders()
+    this.#track(res)
     // As Tables, only the first event carries the column definitions.
     let first = true
     const send = (type: string, object: Obj) => {
@@ -536,6 +569,7 @@ export class KubeApiServer {
       res.end()
       return
     }
+    this.#track(res)
     const follower = (k: string, line: string) => {
       if (k === key) res.write(`${line}\n`)
     }

@@ -1,6 +1,6 @@
 // The one path every guarded Kubernetes request takes: describe → session.execute (decide, approve, lease,
 // audit) → the real request with the broker's bearer token, to the cluster's own origin only → mask.
-import type { Command, ExecuteContext, Masker, Session, SessionSource } from '@warden/core'
+import type { Command, CommandStream, ExecuteContext, Masker, Session, SessionSource } from '@warden/core'
 import { type KubeFacts, WardenDeniedError, WardenError } from '@warden/policy'
 import type { Dispatcher } from 'undici'
 import { linkSignals } from '../../fetch/internal/link-signals.js'
@@ -44,6 +44,11 @@ export interface OpenStream {
   readonly masker: Masker | null
   /** When the credential this stream was opened with expires: long-lived streams end there. */
   readonly expiresAt: Date | undefined
+  /**
+   * The command ends with this stream (core's context.stream()): the caller reports its end (or
+   * late error, or cancel) and releases the end of the stream only once that promise resolves.
+   */
+  readonly command: CommandStream
 }
 
 /** Calls `onExpiry` when `expiresAt` passes (never keeps the process alive); returns a cancel function. */
@@ -212,7 +217,10 @@ export class KubeTransport {
     )
   }
 
-  /** A streaming GET (watch, pod logs): the pipeline decides and audits when the response starts. */
+  /**
+   * A streaming GET (watch, pod logs): the pipeline decides and records the command when the
+   * response starts; the command ends when the caller reports the stream's end (`command`).
+   */
   async stream(url: URL, signal: AbortSignal): Promise<OpenStream> {
     this.assertOrigin(url)
     const { command, facts } = await this.describe('GET', url)
@@ -233,6 +241,7 @@ export class KubeTransport {
           mask: this.#maskContext(facts, session, context.masker),
           masker: context.masker,
           expiresAt: context.lease?.expiresAt,
+          command: context.stream(),
         }
       },
       this.#leaseOption,
