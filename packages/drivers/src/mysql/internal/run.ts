@@ -20,7 +20,7 @@ import { type Ticket, withTicket } from './guard.js'
 import { prepareMode, refusalFor, settleMode } from './read-only.js'
 import { queryFacts, templatePlan } from './templates.js'
 import { txHint } from './tx-hints.js'
-import { forgetViewsAfter, type ViewLineage, viewLineage } from './view-lineage.js'
+import { forgetViews, isDdl, type ViewLineage, viewLineage } from './view-lineage.js'
 
 /** Where commands of one guarded client run. */
 export interface Target {
@@ -46,8 +46,16 @@ export interface Lent {
   retire(): void
 }
 
-const after = (facts: SqlFacts, lent: Lent) =>
-  facts.flags.includes('lexer_setting') ? () => lent.retire() : () => lent.release()
+const after = (facts: SqlFacts, lent: Lent, target: Target) => {
+  const done = facts.flags.includes('lexer_setting') ? () => lent.retire() : () => lent.release()
+  // After DDL (it may have made a view) the client's view list is read again: not before it ended.
+  return isDdl(facts)
+    ? () => {
+        forgetViews(target)
+        done()
+      }
+    : done
+}
 
 export type Result = [unknown, unknown]
 
@@ -140,14 +148,20 @@ function ticket(
   }
 }
 
-/** Under masks, what the views the statement reads carry (view-lineage.ts); read before the mode is set. */
+/**
+ * Under masks, what the views the statement reads carry (view-lineage.ts); read before the mode is
+ * set. DDL returns no rows and may change the views: the list is dropped, and read again after it.
+ */
 function viewsOf(
   target: Target,
   lent: Lent,
   ctx: ExecuteContext,
   facts: SqlFacts,
 ): Promise<ViewLineage | undefined> | undefined {
-  forgetViewsAfter(target, facts)
+  if (isDdl(facts)) {
+    forgetViews(target)
+    return undefined
+  }
   return ctx.masker === null ? undefined : viewLineage(target, lent.conn, facts)
 }
 const NO_COLUMNS: readonly string[] = Object.freeze([])
@@ -274,7 +288,7 @@ export async function runQuery(source: SessionSource, target: Target, cmd: Mysql
       const outcome = await enterMode(session, target, lent, facts)
       return new Promise<Result>((resolve, reject) => {
         observe(cmd, ctx, template, cmd.values, resolve, reject)
-        cmd.once('end', after(facts, lent))
+        cmd.once('end', after(facts, lent, target))
         queued = true
         withTicket(ticket(text, ctx, target, facts, outcome, views), () => {
           lent.conn.query(cmd)
@@ -337,7 +351,7 @@ export async function runExecute(
         reject(err)
         return
       }
-      cmd.once('end', after(facts, lent))
+      cmd.once('end', after(facts, lent, target))
     })
   })
 }
@@ -380,7 +394,7 @@ export async function runPrepared(
             }
           }),
         )
-        cmd.once('end', after(facts, lent))
+        cmd.once('end', after(facts, lent, target))
       } catch (err) {
         lent.release()
         reject(err)

@@ -28,7 +28,7 @@ type Views = ReadonlyMap<string, readonly View[]> | null
 
 const VIEWS_SQL =
   'SELECT TABLE_SCHEMA AS s, TABLE_NAME AS n, VIEW_DEFINITION AS d FROM information_schema.VIEWS'
-// Statements after which the list may be stale: the next command through the client reads it again.
+// Statements after which the list may be stale: the client reads it again after they end.
 const DDL = new Set(['CREATE', 'ALTER', 'DROP', 'RENAME', 'CREATE VIEW', 'ALTER VIEW', 'DROP VIEW'])
 const MAX_DEPTH = 16
 const UNKNOWN: ViewLineage = Object.freeze({ derivedFrom: ANY_ROW, baseTables: new Set<string>() })
@@ -63,9 +63,12 @@ export async function viewLineage(
   return lineage
 }
 
-/** After DDL through `owner` (a view may have been made, changed or dropped) its list is read again. */
-export function forgetViewsAfter(owner: object, facts: SqlFacts): void {
-  if (facts.write && facts.types.some((t) => DDL.has(t))) listed.delete(owner)
+/** DDL may make, change or drop a view. */
+export const isDdl = (facts: SqlFacts): boolean => facts.write && facts.types.some((t) => DDL.has(t))
+
+/** The next statement through `owner` reads its list of views again. */
+export function forgetViews(owner: object): void {
+  listed.delete(owner)
 }
 
 function listViews(conn: Mysql2Connection): Promise<Views> {
