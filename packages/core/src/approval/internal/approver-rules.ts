@@ -13,9 +13,16 @@ export function foldName(name: string): string {
   return name.normalize('NFKC').trim().toLowerCase().toUpperCase().toLowerCase().normalize('NFKC')
 }
 
+/**
+ * Whether two names are one person's, for the requester check: folded, and with invisible
+ * characters (zero-width, soft hyphen, bidi marks: Default_Ignorable_Code_Point) ignored, so a
+ * principal spelled `agent-7\u200B` is still `agent-7` (matching more here only refuses more).
+ */
 export function sameName(a: string, b: string): boolean {
-  return foldName(a) === foldName(b)
+  return foldName(a).replace(IGNORABLE, '') === foldName(b).replace(IGNORABLE, '')
 }
+
+const IGNORABLE = /\p{Default_Ignorable_Code_Point}/gu
 
 /** The request's approver groups (a request built without them: one group of `approvers`, one approval). */
 export function approverGroups(
