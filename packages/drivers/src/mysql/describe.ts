@@ -5,6 +5,7 @@ import { type StatementResult, statementFacts } from './internal/ast-facts.js'
 import { lexMysql } from './internal/lexer.js'
 import { LruCache } from './internal/lru-cache.js'
 import { type PartOverride, rewriteMariadb } from './internal/mariadb-syntax.js'
+import { topLevel } from './internal/mariadb-tokens.js'
 import { isWasmTrap, loadParser, parseMysql, parserReady } from './internal/sqlparser-instance.js'
 import { setTxHint, type TxHint } from './internal/tx-hints.js'
 
@@ -115,7 +116,7 @@ function classify(text: string): SqlFacts {
     const tokens = lex.statements[i] ?? []
     let r = statementFacts(statements[next++], tokens, part)
     // SET STATEMENT a=1 FOR s: one statement with s's facts and the SET's effects.
-    if (part.count === 2) r = mergeSetStatement(r, statementFacts(statements[next++], tokens))
+    if (part.count === 2) r = mergeSetStatement(r, statementFacts(statements[next++], tokens, part.inner))
     facts.push(r.facts)
     for (const c of r.projected) projected.add(c)
     write ||= r.write
@@ -180,15 +181,18 @@ const MULTI_TX_HINT: TxHint = Object.freeze({ commitsFirst: true, unsettles: tru
  */
 function tokenFlags(statements: readonly (readonly string[])[]): SqlFlag[] {
   const flags = new Set<SqlFlag>()
-  for (const tokens of statements) {
+  for (const all of statements) {
+    // SET STATEMENT vars FOR s: also s's flags (a FOR in the assignments is in parentheses).
+    const f = all[0] === 'SET' && all[1] === 'STATEMENT' ? topLevel(all, 'FOR', 2) : -1
+    const tokens = f > 0 ? all.slice(f + 1) : all
     const first = tokens[0]
+    if (all[0] === 'SET' && all.some((t) => LEXER_WORDS.has(t))) flags.add('lexer_setting')
     if (first === 'LOAD' && (tokens[1] === 'DATA' || tokens[1] === 'XML')) flags.add('load_data')
     else if (first === 'HANDLER') flags.add('handler')
     else if (first === 'PREPARE') {
       flags.add('prepare')
       flags.add('dynamic_sql')
     } else if (first === 'EXECUTE') flags.add('dynamic_sql')
-    else if (first === 'SET' && tokens.some((t) => LEXER_WORDS.has(t))) flags.add('lexer_setting')
     for (let i = 0; i < tokens.length - 1; i++) {
       if (tokens[i] === 'INTO' && (tokens[i + 1] === 'OUTFILE' || tokens[i + 1] === 'DUMPFILE'))
         flags.add('into_outfile')

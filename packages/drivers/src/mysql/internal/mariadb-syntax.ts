@@ -5,6 +5,10 @@
 // fails: `parsed: false`. Checked against MariaDB 10.11's mysql-test/main (bench/mysql/corpus.ts).
 import type { SqlEffect } from '@warden/policy'
 import { type LexResult, lexMysql } from './lexer.js'
+import { expressionEdits } from './mariadb-expressions.js'
+import { nestedJoinEdits } from './mariadb-joins.js'
+import { statementForm } from './mariadb-statements.js'
+import { closing, depthAt, type Edit, isName, isNumber, topLevel } from './mariadb-tokens.js'
 
 /** What a rewritten statement is, beyond what the parser reads from its rewritten text. */
 export interface PartOverride {
@@ -16,6 +20,8 @@ export interface PartOverride {
   readonly effects?: readonly SqlEffect[]
   /** The statement became this many parser statements (SET STATEMENT … FOR s: the SET, then s). */
   readonly count: 1 | 2
+  /** With count 2: what s's own recognizer put back (`SET STATEMENT … FOR BACKUP LOCK t`). */
+  readonly inner?: PartOverride
 }
 
 export interface Rewritten {
@@ -24,12 +30,6 @@ export interface Rewritten {
 }
 
 const ONE: PartOverride = Object.freeze({ count: 1 })
-
-interface Edit {
-  readonly from: number // token index
-  readonly to: number // exclusive
-  readonly replacement: string
-}
 
 interface Recognized {
   readonly edits: readonly Edit[]
@@ -57,12 +57,18 @@ export function rewriteMariadb(text: string, lex: LexResult): Rewritten | undefi
 }
 
 function applyEdits(text: string, spans: readonly number[], edits: readonly Edit[]): string {
-  const sorted = [...edits].sort((a, b) => a.from - b.from)
+  // Insertions (from === to) before replacements at the same token.
+  const sorted = [...edits].sort((a, b) => a.from - b.from || a.to - b.to)
   const start = spans[0] as number
   const end = spans[spans.length - 1] as number
   let out = ''
   let at = start
+  let done = 0 // token index the text is copied up to
   for (const e of sorted) {
+    // Two recognizers rewriting the same tokens: the later one is dropped, so the tokens stay as
+    // the first left them (the parser then reads them, or fails: never a token lost).
+    if (e.from < done) continue
+    done = e.to
     const from = e.from < spans.length / 2 ? (spans[2 * e.from] as number) : end
     out += text.slice(at, from) + (e.replacement === '' ? ' ' : ` ${e.replacement} `)
     at = e.to < spans.length / 2 ? (spans[2 * e.to] as number) : end
@@ -110,6 +116,8 @@ function recognize(t: readonly string[], spans: readonly number[], text: string)
   }
   if (first === 'HELP' && t.length === 2 && t[1] === "'")
     return { edits: [whole(t, 'SELECT 1')], part: { count: 1, type: 'HELP' } }
+  const form = statementForm(t)
+  if (form !== undefined) return { edits: [...form.edits, ...expressionEdits(t, spans)], part: form.part }
   if (first === 'GET') return getDiagnostics(t)
   if (first === 'XA') return xa(t)
   if (first === 'CACHE' && t[1] === 'INDEX') return keyCache(t, spans, text, 2, 'CACHE INDEX')
@@ -141,9 +149,9 @@ function recognize(t: readonly string[], spans: readonly number[], text: string)
     const k = t[1] === 'NO_WRITE_TO_BINLOG' || t[1] === 'LOCAL' ? 2 : 1
     if (t[k] === 'TABLE') edits.push({ from: k, to: k + 1, replacement: 'TABLES' })
   }
-  if (first === 'SELECT') {
-    // SELECT … INTO @a, @b …: assigns user variables (INTO OUTFILE/DUMPFILE is not this form).
-    const into = topLevel(t, 'INTO', 1)
+  if (first === 'SELECT' || first === '(') {
+    // SELECT … INTO @a, @b …, (SELECT …) UNION (SELECT …) INTO @a: assigns user variables (INTO OUTFILE/DUMPFILE is not this form).
+    const into = topLevel(t, 'INTO', first === '(' ? 0 : 1)
     if (into > 0) {
       let k = into + 1
       while (t[k] === '@' && isName(t[k + 1]) && spans[2 * k + 1] === spans[2 * k + 2]) {
@@ -190,15 +198,33 @@ function recognize(t: readonly string[], spans: readonly number[], text: string)
     if (f < 0) return undefined
     edits.push({ from: 1, to: 2, replacement: '' }, { from: f, to: f + 1, replacement: ';' })
     part = { count: 2 }
+    // s recognized on its own (DO, BACKUP, PREPARE, …): its edits and what it put back.
+    const inner = recognize(t.slice(f + 1), spans.slice(2 * (f + 1)), text)
+    if (inner !== undefined) {
+      // A prepared text is lexed when it runs, under the SET's sql_mode or character set: not as read here.
+      const lexing = t.slice(2, f).some((w) => w === 'SQL_MODE' || w.startsWith('CHARACTER_SET'))
+      if (inner.part.count !== 1 || (lexing && t[f + 1] === 'PREPARE')) return undefined
+      const shifted = inner.edits.map((e) => ({ ...e, from: e.from + f + 1, to: e.to + f + 1 }))
+      return { edits: [...edits, ...shifted], part: { count: 2, inner: inner.part } }
+    }
   }
   for (let k = 1; k < t.length; k++) {
     const w = t[k]
-    if (w === '(' && (t[k - 1] === 'FROM' || t[k - 1] === 'JOIN' || t[k - 1] === 'STRAIGHT_JOIN')) {
+    if (
+      w === '(' &&
+      (t[k - 1] === 'FROM' || t[k - 1] === 'JOIN' || t[k - 1] === 'STRAIGHT_JOIN') &&
+      t[k - 2] !== 'FOR' // USE INDEX FOR JOIN (i): index names
+    ) {
       // FROM (t1, t2 AS b), LEFT JOIN (t3, t4) ON …: a parenthesized list of tables, as cross joins.
       const r = tableList(t, k)
       if (r !== undefined) edits.push(...r)
-    } else if (w === 'MOD' && t[k + 1] !== '(' && t[k - 1] !== '.' && t[k - 1] !== 'AS')
-      edits.push({ from: k, to: k + 1, replacement: '%' }) // `a MOD b`, the operator
+    } else if (
+      w === 'MOD' &&
+      t[k - 1] !== '.' &&
+      t[k - 1] !== 'AS' &&
+      (t[k + 1] !== '(' || isNumber(t[k - 1]) || t[k - 1] === ')' || t[k - 1] === "'")
+    )
+      edits.push({ from: k, to: k + 1, replacement: '%' }) // `a MOD b`, `2 MOD (b)`: the operator
     else if (w === 'SOUNDS' && t[k + 1] === 'LIKE')
       edits.push({ from: k, to: k + 2, replacement: '=' }) // SOUNDEX(a) = SOUNDEX(b): the same operands
     else if (w === '!' && !(t[k + 1] === '=' && spans[2 * k + 1] === spans[2 * k + 2]))
@@ -264,6 +290,7 @@ function recognize(t: readonly string[], spans: readonly number[], text: string)
       edits.push({ from: k, to: end, replacement: `${w === 'NEXT' ? 'nextval' : 'lastval'}(${name})` })
     }
   }
+  edits.push(...expressionEdits(t, spans), ...nestedJoinEdits(t))
   if (edits.length === 0 && part === ONE) return undefined
   return { edits, part }
 }
@@ -286,26 +313,6 @@ const COMPOUND_UNITS = new Set([
 const DYNAMIC_COLUMN_FUNCTIONS = new Set(['COLUMN_GET', 'COLUMN_CREATE', 'COLUMN_ADD', 'COLUMN_JSON'])
 /** The words a dynamic column's `AS type` may have. */
 const TYPE_WORD = /^[A-Z][A-Z0-9_]*$/
-
-/** The index of the `)` closing the `(` at k, or -1. */
-function closing(t: readonly string[], k: number): number {
-  let depth = 0
-  for (let i = k; i < t.length; i++) {
-    if (t[i] === '(') depth++
-    else if (t[i] === ')' && --depth === 0) return i
-  }
-  return -1
-}
-
-/** The parenthesis depth just before token `at`, counting from the `(` at k (which makes it 1). */
-function depthAt(t: readonly string[], k: number, at: number): number {
-  let depth = 0
-  for (let i = k; i < at; i++) {
-    if (t[i] === '(') depth++
-    else if (t[i] === ')') depth--
-  }
-  return depth
-}
 
 /**
  * `COLUMN_GET(blob, n AS type)`, `COLUMN_CREATE(n, v AS type, …)`: edits removing each `AS type` of
@@ -349,7 +356,9 @@ function getDiagnostics(t: readonly string[]): Recognized | undefined {
   if (t[k] === 'CURRENT' || t[k] === 'STACKED') k++
   if (t[k++] !== 'DIAGNOSTICS') return undefined
   if (t[k] === 'CONDITION') {
-    if (isNumber(t[k + 1])) k += 2
+    // a literal: n, n.n (MariaDB truncates it), 'n', NULL; or a user variable
+    if (isNumber(t[k + 1])) k += t[k + 2] === '.' && isNumber(t[k + 3]) ? 4 : 2
+    else if (t[k + 1] === "'" || t[k + 1] === 'NULL') k += 2
     else if (t[k + 1] === '@' && isName(t[k + 2])) k += 3
     else return undefined
   }
@@ -635,8 +644,6 @@ const CHECK_OPTIONS: Record<string, readonly string[]> = {
 }
 
 const isTableWord = (w: string | undefined) => w === 'TABLE' || w === 'TABLES'
-const isNumber = (w: string | undefined) => w !== undefined && /^[0-9]+$/.test(w)
-const isName = (w: string | undefined) => w === '`' || (w !== undefined && /^[A-Z_$][A-Z0-9_$]*$/.test(w))
 
 /** `OPTIMIZE [NO_WRITE_TO_BINLOG|LOCAL] TABLE`: the index of TABLE, or -1. */
 function tableStart(t: readonly string[]): number {
@@ -651,17 +658,6 @@ function nameEnd(t: readonly string[], k: number): number {
   let end = k + 1
   if (t[end] === '.' && isName(t[end + 1])) end += 2
   return end
-}
-
-/** The first `word` at parenthesis depth 0 from token k on, or -1. */
-function topLevel(t: readonly string[], word: string, k: number): number {
-  let depth = 0
-  for (let i = k; i < t.length; i++) {
-    if (t[i] === '(') depth++
-    else if (t[i] === ')') depth--
-    else if (depth === 0 && t[i] === word) return i
-  }
-  return -1
 }
 
 function whole(t: readonly string[], replacement: string): Edit {
