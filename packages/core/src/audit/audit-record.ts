@@ -3,7 +3,7 @@ import type { Effect, PrincipalType, ResourceKind } from '@warden/policy'
 export type OutcomeStatus = 'ok' | 'error' | 'denied' | 'rejected' | 'expired'
 
 /**
- * Audit record version 1 (DESIGN.md). Core fills seq/prev/hash per sink.
+ * Audit record version 1 (docs/architecture.md, packages/core/README.md). Core fills seq/prev/hash per sink.
  *
  * Write-ahead: a command that runs is recorded twice. Its `command` record (who, what, the
  * decision) is stored before the command is sent, without `outcome`; an {@link OutcomeRecord}
