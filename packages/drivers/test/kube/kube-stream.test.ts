@@ -3,20 +3,23 @@
 // and event counts and the full duration (at least what the server measured), a stream that breaks
 // records the error, the end does not reach the caller before the record is stored, and a watch
 // or log the caller abandons ends its command.
-import { Writable } from 'node:stream'
+import { PassThrough, Writable } from 'node:stream'
 import { createWarden, type Lease, memorySink, Secret, type Warden } from '@warden/core'
-import { KubeConfig, Log, Watch } from '@warden/drivers/kube'
+import { Exec, KubeConfig, Log, Watch } from '@warden/drivers/kube'
 import { compilePolicy } from '@warden/policy'
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test } from 'vitest'
 import { type OutcomeProbe, outcomeProbe, turns } from '../internal/outcome-probe.js'
 import { KubeApiServer } from './api-server.js'
+import { selfSigned } from './self-signed.js'
+
+const tls = selfSigned()
 
 const TOKEN = 'kube-stream-token'
 const KEY = 'AKIAIOSFODNN7EXAMPLE'
 const POLICY = `
 rules:
   - name: reads
-    when: 'kube.verb in ["get", "list", "watch"]'
+    when: 'kube.verb in ["get", "list", "watch", "exec"]'
     effect: allow
 masks:
   - name: keys
@@ -33,7 +36,7 @@ let probe: OutcomeProbe
 let kc: KubeConfig
 
 beforeAll(async () => {
-  server = new KubeApiServer({ acceptToken: (t) => t === TOKEN })
+  server = new KubeApiServer({ acceptToken: (t) => t === TOKEN, tls })
   origin = await server.listen()
   server.seed('namespaces', '', { metadata: { name: 'team' } })
   server.seed('pods', 'team', { metadata: { name: 'web' }, spec: { containers: [{ name: 'app' }] } })
@@ -56,7 +59,11 @@ beforeEach(async () => {
   }
   warden = createWarden({ policy: compilePolicy(POLICY), broker, audit: [audit, probe], signals: false })
   const session = await warden.session({ principal: { id: 'agent', type: 'agent' } })
-  kc = new KubeConfig(session, { resource: 'dev', cluster: { server: origin }, namespace: 'team' })
+  kc = new KubeConfig(session, {
+    resource: 'dev',
+    cluster: { server: origin, caData: tls.caData },
+    namespace: 'team',
+  })
 })
 afterEach(async () => {
   await server.endStreams()
@@ -225,5 +232,61 @@ describe('kube Watch: a watch ends its command', () => {
     w.controller.abort()
     await w.done
     audit.expectRecord({ action: 'kube.watch', outcome: { status: 'ok', cancelled: true } })
+  })
+})
+
+describe('kube Exec: the command ends at its status frame', () => {
+  async function exec(command: string[], stdin: PassThrough | null) {
+    const out = sink()
+    let statusOf: (s: any) => void = () => {}
+    const status = new Promise<any>((resolve) => {
+      statusOf = resolve
+    })
+    let called = false
+    await new Exec(kc).exec('team', 'web', 'app', command, out.stream, null, stdin, false, (s) => {
+      called = true
+      statusOf(s)
+    })
+    return { out, status, called: () => called }
+  }
+
+  test('the record carries the exit status, the bytes and the mask report', async () => {
+    const e = await exec(['echo', `key ${KEY}`], null)
+    expect(await e.status).toMatchObject({ status: 'Success' })
+    expect(e.out.text()).toBe('key [redacted]\n')
+    const record = audit.expectRecord({ action: 'kube.exec', outcome: { status: 'ok' } })
+    expect(record.outcome).toMatchObject({ exit: 0, bytes: Buffer.byteLength('key [redacted]\n') })
+    expect(record.masked?.[0]).toMatchObject({ strategy: 'redact', count: 1 })
+    const failed = await exec(['exit', '3'], null)
+    expect(await failed.status).toMatchObject({ reason: 'NonZeroExitCode' })
+    expect(audit.records.at(-1)?.outcome).toMatchObject({ status: 'ok', exit: 3 })
+  })
+
+  test('the status (and the end of stdout) waits for the outcome record', async () => {
+    const stdin = new PassThrough()
+    const e = await exec(['cat'], stdin)
+    const release = audit.hold()
+    const written = probe.next()
+    stdin.end(`typed ${KEY}`)
+    await written
+    await turns()
+    expect(e.called()).toBe(false)
+    expect(e.out.ended()).toBe(false)
+    release()
+    expect(await e.status).toMatchObject({ status: 'Success' })
+    expect(await e.out.finished).toBeUndefined()
+    expect(e.out.text()).toBe('typed [redacted]')
+  })
+
+  test('an outcome that cannot be stored reaches the caller as a Failure status', async () => {
+    const stdin = new PassThrough()
+    const e = await exec(['cat'], stdin)
+    const release = audit.hold()
+    const written = probe.next()
+    stdin.end('x')
+    await written
+    release(new Error('disk full'))
+    expect(await e.status).toMatchObject({ status: 'Failure', reason: 'ERR_WARDEN_RAN_UNRECORDED' })
+    expect(e.out.text()).toBe('')
   })
 })
