@@ -67,6 +67,27 @@ export interface RunMode {
 }
 
 /**
+ * The mode of a command on a connection already in the mode it needs (the common case: a read on
+ * a connection left read-only), without a round trip or a promise; undefined when the connection
+ * has to be asked or switched first (then `prepareMode`).
+ */
+export function modeIfReady(
+  conn: Mysql2Connection,
+  write: boolean,
+  hint: TxHint,
+  beginMayWrite: () => boolean,
+): RunMode | undefined {
+  const s = stateOf(conn)
+  if (s.stale !== 'no' || !s.autocommit) return undefined
+  const open = s.tx !== 'none'
+  if (open && hint.begin === undefined && !hint.commitsFirst)
+    return { readOnly: s.tx === 'ro', transaction: s.tx === 'none' ? undefined : s.tx }
+  const readOnly =
+    hint.begin === undefined ? !write : hint.begin === 'plain' ? !beginMayWrite() : hint.begin === 'ro'
+  return s.session === readOnly ? { readOnly, transaction: undefined } : undefined
+}
+
+/**
  * Puts the connection in the mode an allowed command needs. `write` is the facts' `sql.write`;
  * `beginMayWrite` answers, for a plain BEGIN, whether the policy lets this principal write.
  */

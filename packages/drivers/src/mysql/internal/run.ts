@@ -17,7 +17,7 @@ import {
 } from '../mysql2-internals.js'
 import { baseTables } from './base-tables.js'
 import { type Ticket, withTicket } from './guard.js'
-import { prepareMode, refusalFor, settleMode } from './read-only.js'
+import { modeIfReady, prepareMode, type RunMode, refusalFor, settleMode } from './read-only.js'
 import { queryFacts, templatePlan } from './templates.js'
 import { txHint } from './tx-hints.js'
 import { forgetViews, isDdl, type ViewLineage, viewLineage } from './view-lineage.js'
@@ -106,27 +106,40 @@ const NO_HINT = Object.freeze({})
  * how its outcome is handled. A plain BEGIN begins read-write only if the policy would allow this
  * principal `START TRANSACTION READ WRITE` (asked without running or auditing anything).
  */
-async function enterMode(
+function enterMode(
   session: Session,
   target: Target,
   lent: Lent,
   facts: SqlFacts,
-): Promise<Ticket['outcome']> {
+): Ticket['outcome'] | Promise<Ticket['outcome']> {
   const hint = txHint(facts)
+  let asked: boolean | undefined
   const mayWrite = () => {
+    // Asked at most once per command (the fast path and prepareMode may both need it).
+    if (asked !== undefined) return asked
     const rw = describeMysql(RW_BEGIN)
-    if (rw instanceof Promise) return false
+    if (rw instanceof Promise) return (asked = false)
     const command: Command = { resource: target.resource, action: 'sql.query', text: RW_BEGIN, sql: rw }
-    return session.check(command).effect === 'allow'
+    asked = session.check(command).effect === 'allow'
+    return asked
   }
-  let mode: Awaited<ReturnType<typeof prepareMode>>
+  const outcome = (mode: RunMode): Ticket['outcome'] => ({
+    refuse: refusalFor(facts, mode),
+    done: (failed) => settleMode(lent.conn, hint, failed),
+  })
+  let ready: RunMode | undefined
   try {
-    mode = await prepareMode(lent.conn, facts.write, hint, mayWrite)
+    // The common case (the connection is already in the mode): no round trip, no promise.
+    ready = modeIfReady(lent.conn, facts.write, hint, mayWrite)
   } catch (err) {
-    lent.retire() // its mode is unknown now: never reused
+    lent.retire()
     throw err
   }
-  return { refuse: refusalFor(facts, mode), done: (failed) => settleMode(lent.conn, hint, failed) }
+  if (ready !== undefined) return outcome(ready)
+  return prepareMode(lent.conn, facts.write, hint, mayWrite).then(outcome, (err: unknown) => {
+    lent.retire() // its mode is unknown now: never reused
+    throw err
+  })
 }
 
 /** The ticket for one allowed command: its exact text, what masking needs, and its outcome handling. */
@@ -285,7 +298,8 @@ export async function runQuery(source: SessionSource, target: Target, cmd: Mysql
       const lent = await target.acquire(session)
       const viewing = viewsOf(target, lent, ctx, facts) // no await (no tick) without masks
       const views = viewing === undefined ? undefined : await viewing
-      const outcome = await enterMode(session, target, lent, facts)
+      const entered = enterMode(session, target, lent, facts)
+      const outcome = entered instanceof Promise ? await entered : entered
       return new Promise<Result>((resolve, reject) => {
         observe(cmd, ctx, template, cmd.values, resolve, reject)
         cmd.once('end', after(facts, lent, target))
@@ -328,7 +342,8 @@ export async function runExecute(
     const lent = await target.acquire(session)
     const viewing = viewsOf(target, lent, ctx, facts) // no await (no tick) without masks
     const views = viewing === undefined ? undefined : await viewing
-    const outcome = await enterMode(session, target, lent, facts)
+    const entered = enterMode(session, target, lent, facts)
+    const outcome = entered instanceof Promise ? await entered : entered
     return new Promise<Result>((resolve, reject) => {
       const cb = (failure: Error | null, rows?: unknown, fields?: unknown) => {
         // mysql2 reports a failed implicit prepare here, past the Execute command's own callback.
@@ -380,7 +395,8 @@ export async function runPrepared(
     const lent = await target.acquire(session)
     const viewing = viewsOf(target, lent, ctx, facts) // no await (no tick) without masks
     const views = viewing === undefined ? undefined : await viewing
-    const outcome = await enterMode(session, target, lent, facts)
+    const entered = enterMode(session, target, lent, facts)
+    const outcome = entered instanceof Promise ? await entered : entered
     return new Promise<Result>((resolve, reject) => {
       try {
         const cmd = withTicket(ticket(text, ctx, target, facts, outcome, views), () =>
