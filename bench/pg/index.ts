@@ -29,6 +29,8 @@ const WRITE_SQL = "UPDATE bench_tags SET tag = 't' WHERE id = $1"
 const MIXED_N = 1000
 const THROUGHPUT_MS = 2500
 const LATENCY_N = 2000
+/** Whether @warden/* resolve to the TypeScript sources (tsx) instead of the built dist/. */
+const FROM_SOURCE = [...process.execArgv, process.env.NODE_OPTIONS ?? ''].join(' ').includes('warden-source')
 
 const POLICY = `
 defaults: { effect: deny }
@@ -298,7 +300,12 @@ Writing the log (jsonl, fsync batch, write-ahead: a command record before each q
 Server-enforced reads (issue 14): a guarded connection keeps \`default_transaction_read_only = on\` between reads, so the common path (autocommit reads on a pool, the rows above) sends nothing extra; the cost there is the driver's bookkeeping, inside "driver only". A connection that alternates a write and a read switches the mode twice (one \`SET\` round trip each): write + read pair on one connection (the write to an unlogged table), median ${f(mixed.raw)} µs raw vs ${f(mixed.driver)} µs driver-only guarded (+${f(mixed.driver - mixed.raw)} µs per pair).
 
 describePostgres: cached ${d.cached.toFixed(2)} µs, uncached ${d.uncached.toFixed(1)} µs (median; short SELECT).
-"driver only" is the pg driver's own cost (describe, wire hooks, pool); the rest of the guarded overhead is core's pipeline (decide, per-command masker, audit record, sha256 chain; see the core section) plus the jsonl writes and fdatasyncs, which share the 2 CPUs with PostgreSQL. Measured on the compiled packages (\`dist/\`). "client CPU per query" is this process's user + system CPU time during the throughput run divided by the queries: the stable measure of what the client side costs, where wall-clock figures move with whatever else shares the 2 CPUs. Load average at the start of this run: ${loadavg}.`
+"driver only" is the pg driver's own cost (describe, wire hooks, pool); the rest of the guarded overhead is core's pipeline (decide, per-command masker, audit record, sha256 chain; see the core section) plus the jsonl writes and fdatasyncs, which share the 2 CPUs with PostgreSQL. Measured on ${FROM_SOURCE ? 'the TypeScript sources through tsx (`--conditions warden-source`; dist/ was not rebuilt)' : 'the compiled packages (`dist/`)'}. "client CPU per query" is this process's user + system CPU time during the throughput run divided by the queries: the stable measure of what the client side costs, where wall-clock figures move with whatever else shares the 2 CPUs. Load average at the start of this run: ${loadavg}, at the end ${(
+      await import('node:os')
+    )
+      .loadavg()
+      .map((l) => l.toFixed(1))
+      .join(' / ')}.`
     console.log(markdown)
     writeSection('pg', markdown)
     const path = (name: string) => ({
