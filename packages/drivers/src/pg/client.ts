@@ -420,14 +420,22 @@ export class Client extends PgClient {
       while (!this.#busy && this.#waiting.length > 0) (this.#waiting.shift() as () => void)()
     }
     let submitted = false
+    // A Submittable (cursor, QueryStream, COPY TO) ends on its own: its end is held (see
+    // #holdEnd) and released once the outcome record is stored, or replaced by the error that
+    // says it could not be (ERR_WARDEN_RAN_UNRECORDED), never swallowed.
+    const held = done === undefined ? holdEnd(query) : undefined
     const fail = (err: unknown) => {
       release()
       if (done !== undefined) done(err)
       else if (!submitted) deliver(query, err, this.#internals)
+      // A server error already reached the query through pg; only a lost record is news to it.
+      else if ((err as { code?: unknown } | null)?.code === 'ERR_WARDEN_RAN_UNRECORDED') held?.fail(err)
+      else held?.release()
     }
     const succeed = () => {
       release()
       done?.(null)
+      held?.release()
     }
     try {
       const session = this.#source.current()
@@ -884,6 +892,73 @@ export class Client extends PgClient {
       for (const out of mask(chunk === null ? null : (chunk as Buffer))) ok = push(out)
       return chunk === null ? push(null) : ok
     }
+  }
+}
+
+/**
+ * Holds the end of a Submittable that ran until its outcome record is stored: pg-cursor and
+ * pg-query-stream end (rows sent, 'end', an empty read) in handleReadyForQuery, pg-copy-streams'
+ * COPY TO with push(null). pg itself has moved on by then (its queue does not wait for these), so
+ * holding them delays only what the application sees. `fail` errors the query instead.
+ */
+function holdEnd(query: PgSubmittable): { release(): void; fail(err: unknown): void } {
+  let ended = false
+  let held: (() => void) | undefined
+  const q = query as PgSubmittable & {
+    push?: (chunk: unknown) => boolean
+    emit?: (e: string, a: unknown) => boolean
+  }
+  const ready = query.handleReadyForQuery
+  query.handleReadyForQuery = function (this: PgSubmittable, con?: unknown) {
+    if (ended) return ready.call(this, con as never)
+    const previous = held
+    held = () => {
+      previous?.()
+      ready.call(this, con as never)
+    }
+  }
+  const push = q.push
+  if (typeof push === 'function') {
+    q.push = function (this: unknown, chunk: unknown) {
+      if (chunk !== null || ended) return push.call(this, chunk)
+      const previous = held
+      held = () => {
+        previous?.()
+        push.call(this, null)
+      }
+      return false
+    }
+  }
+  return {
+    release() {
+      ended = true
+      const run = held
+      held = undefined
+      run?.()
+    },
+    fail(err) {
+      ended = true
+      held = undefined
+      const error = err instanceof Error ? err : new Error(String(err))
+      // A stream (QueryStream, COPY TO) errors; a cursor hands it to its pending reads.
+      if (typeof (q as { destroy?: unknown }).destroy === 'function')
+        (q as unknown as { destroy(e: Error): void }).destroy(error)
+      else {
+        // pg-cursor's handleError also sends a Sync to end the portal: the server is past that
+        // (its ReadyForQuery came), so the Sync is left out for this one call.
+        const cursor = q as unknown as {
+          connection?: { removeListener: (...args: never[]) => unknown; sync: () => void }
+        }
+        const real = cursor.connection
+        if (real !== undefined)
+          cursor.connection = { removeListener: real.removeListener.bind(real), sync: () => {} }
+        try {
+          query.handleError(error, undefined as never)
+        } finally {
+          if (real !== undefined) cursor.connection = real
+        }
+      }
+    },
   }
 }
 
