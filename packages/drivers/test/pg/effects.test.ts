@@ -59,6 +59,29 @@ const EFFECTS: readonly (readonly [string, readonly string[], boolean])[] = [
   [`COPY t TO '/x'`, ['server_file'], true],
   ['COPY t TO STDOUT', [], false],
   ['SELECT my_function(1)', [], false],
+  // Added by the pg_proc audit (PostgreSQL 15–18, docs/pg.md).
+  ['SELECT pg_ls_dir($1)', ['server_file'], false],
+  ['SELECT * FROM pg_catalog.pg_ls_waldir()', ['server_file'], false],
+  ['SELECT pg_ls_summariesdir()', ['server_file'], false],
+  ['SELECT pg_current_logfile()', ['server_file'], false],
+  ['SELECT * FROM pg_hba_file_rules()', ['server_file'], false],
+  ['SELECT * FROM pg_get_wal_records_info($1, $2)', ['server_file'], false],
+  ['SELECT autoprewarm_dump_now()', ['server_file'], true],
+  ['SELECT brin_summarize_new_values($1)', [], true],
+  ['SELECT gin_clean_pending_list($1)', [], true],
+  ['SELECT heap_force_kill($1, $2)', [], true],
+  ['SELECT pg_truncate_visibility_map($1)', [], true],
+  [`SELECT pg_restore_relation_stats('relname', 't', 'relpages', 1)`, ['server_config'], true],
+  [`SELECT pg_clear_attribute_stats('public', 't', 'id', false)`, ['server_config'], true],
+  ['SELECT pg_stat_statements_reset()', ['server_config'], false],
+  ['SELECT pg_prewarm($1)', ['server_config'], false],
+  ['SELECT pg_buffercache_evict_all()', ['server_config'], false],
+  ['SELECT txid_current()', ['wal'], false],
+  ['SELECT pg_current_xact_id()', ['wal'], false],
+  ['SELECT pg_current_xact_id_if_assigned()', [], false],
+  ['SELECT pg_log_standby_snapshot()', ['wal'], false],
+  ['SELECT pg_sync_replication_slots()', ['wal'], true],
+  ['SELECT pg_listening_channels()', [], false],
 ]
 
 describe('sql.effects', () => {
@@ -70,6 +93,13 @@ describe('sql.effects', () => {
       expect(f.write).toBe(write)
     })
   }
+
+  test('ts_rewrite with a query text is dynamic SQL; with three tsqueries it is not', async () => {
+    expect((await facts(`SELECT ts_rewrite('a'::tsquery, 'SELECT 1')`)).flags).toContain('dynamic_sql')
+    expect((await facts(`SELECT ts_rewrite('a'::tsquery, 'a'::tsquery, 'b'::tsquery)`)).flags).not.toContain(
+      'dynamic_sql',
+    )
+  })
 
   test('SELECT ... INTO reports CREATE among its types', async () => {
     expect((await facts('SELECT * INTO t2 FROM t')).types).toEqual(['SELECT', 'CREATE'])
@@ -109,7 +139,11 @@ describe('the server as the oracle (inside BEGIN READ ONLY, rolled back)', () =>
     await client.connect()
     await client.query(`CREATE TABLE t (id int PRIMARY KEY); INSERT INTO t VALUES (1);
       CREATE SEQUENCE seq; SELECT nextval('seq');
-      CREATE FUNCTION del() RETURNS int LANGUAGE sql AS 'DELETE FROM t RETURNING 1'`)
+      CREATE FUNCTION del() RETURNS int LANGUAGE sql AS 'DELETE FROM t RETURNING 1';
+      CREATE TABLE pages (id int, tags int[]);
+      CREATE INDEX pages_brin ON pages USING brin (id) WITH (pages_per_range = 1, autosummarize = off);
+      CREATE INDEX pages_gin ON pages USING gin (tags) WITH (fastupdate = on);
+      INSERT INTO pages SELECT g, ARRAY[g] FROM generate_series(1, 2000) g`)
   })
   afterAll(async () => {
     await client?.end()
@@ -135,6 +169,60 @@ describe('the server as the oracle (inside BEGIN READ ONLY, rolled back)', () =>
       )
         expect(f.effects.length).toBeGreaterThan(0)
       expect(['ok', '25006']).toContain(code)
+    })
+  }
+
+  // Added by the pg_proc audit: the server lets each through a read-only transaction (so it is an
+  // effect) and, for the writes, the result shows it wrote.
+  const LET_THROUGH: readonly (readonly [string, readonly string[], boolean, (row: unknown) => void])[] = [
+    [
+      `SELECT brin_summarize_new_values('pages_brin') AS v`,
+      [],
+      true,
+      (v) => expect(Number(v)).toBeGreaterThan(0),
+    ],
+    [
+      `SELECT gin_clean_pending_list('pages_gin') AS v`,
+      [],
+      true,
+      (v) => expect(Number(v)).toBeGreaterThan(0),
+    ],
+    [
+      `SELECT count(*) AS v FROM pg_ls_dir('.')`,
+      ['server_file'],
+      false,
+      (v) => expect(Number(v)).toBeGreaterThan(0),
+    ],
+    [
+      `SELECT count(*) AS v FROM pg_ls_waldir()`,
+      ['server_file'],
+      false,
+      (v) => expect(Number(v)).toBeGreaterThan(0),
+    ],
+    [
+      `SELECT count(*) AS v FROM pg_hba_file_rules()`,
+      ['server_file'],
+      false,
+      (v) => expect(Number(v)).toBeGreaterThan(0),
+    ],
+    [`SELECT count(*) AS v FROM pg_show_all_file_settings()`, ['server_file'], false, () => {}],
+    [`SELECT pg_current_logfile() IS NULL AS v`, ['server_file'], false, () => {}],
+    // An XID is assigned although the transaction is read-only.
+    ['SELECT txid_current() AS v', ['wal'], false, (v) => expect(Number(v)).toBeGreaterThan(0)],
+    ['SELECT pg_current_xact_id()::text AS v', ['wal'], false, (v) => expect(Number(v)).toBeGreaterThan(0)],
+  ]
+  for (const [text, effects, write, check] of LET_THROUGH) {
+    test(`let through: ${text}`, async () => {
+      await client.query('BEGIN READ ONLY')
+      try {
+        const { rows } = await client.query<{ v: unknown }>(text)
+        check(rows[0]?.v)
+      } finally {
+        await client.query('ROLLBACK')
+      }
+      const f = await facts(text)
+      expect([...f.effects].sort()).toEqual([...effects].sort())
+      expect(f.write).toBe(write)
     })
   }
 })

@@ -1,7 +1,7 @@
 // PostgreSQL built-in functions whose effects a read-only transaction does not stop (or that are
-// writes by another name), as `sql.effects`. Compiled from pg_proc of PostgreSQL 12–18 (every
-// volatile pg_catalog function was reviewed; see docs/pg.md, "Side effects") plus the
-// contrib modules that reach outside the transaction (dblink, adminpack, postgres_fdw).
+// writes by another name), as `sql.effects`. Audited against pg_proc of PostgreSQL 15–18 (every
+// volatile or parallel-restricted pg_catalog function and every such function of the contrib
+// modules shipped with 15; see docs/pg.md, "How the effects table was checked").
 // Names are matched bare (whatever the schema): a user function of the same name is treated as
 // the built-in, which can only over-deny.
 
@@ -27,6 +27,8 @@ const FILE_WRITE = e(true, 'server_file')
 const ADVISORY = e(false, 'advisory_lock')
 const REMOTE = e(true, 'remote')
 const SEQUENCE = e(true, 'sequence')
+// Rewrites index or heap pages directly (like REINDEX, a write no family names).
+const PAGE_WRITE = e(true)
 
 const EXACT: ReadonlyMap<string, FunctionEffect> = new Map<string, FunctionEffect>([
   // Large objects: not stopped by a read-only transaction (lo_* write pg_largeobject directly).
@@ -68,9 +70,34 @@ const EXACT: ReadonlyMap<string, FunctionEffect> = new Map<string, FunctionEffec
   ['pg_stop_making_pinned_objects', CONFIG_WRITE],
   ['pg_nextoid', CONFIG_WRITE],
   ['pg_stat_force_next_flush', CONFIG],
+  // Planner statistics restored or cleared in pg_class/pg_statistic (18+; extended: 19 devel).
+  ['pg_restore_relation_stats', CONFIG_WRITE],
+  ['pg_restore_attribute_stats', CONFIG_WRITE],
+  ['pg_restore_extended_stats', CONFIG_WRITE],
+  ['pg_clear_relation_stats', CONFIG_WRITE],
+  ['pg_clear_attribute_stats', CONFIG_WRITE],
+  ['pg_clear_extended_stats', CONFIG_WRITE],
+  // Index and heap maintenance a read-only transaction lets through (pg_surgery, pg_visibility).
+  ['brin_summarize_new_values', PAGE_WRITE],
+  ['brin_summarize_range', PAGE_WRITE],
+  ['brin_desummarize_range', PAGE_WRITE],
+  ['gin_clean_pending_list', PAGE_WRITE],
+  ['heap_force_kill', PAGE_WRITE],
+  ['heap_force_freeze', PAGE_WRITE],
+  ['pg_truncate_visibility_map', PAGE_WRITE],
+  // Shared buffers and statistics of every session (pg_prewarm, pg_stat_statements).
+  ['pg_prewarm', CONFIG],
+  ['autoprewarm_start_worker', CONFIG],
+  ['autoprewarm_dump_now', FILE_WRITE],
+  ['pg_stat_statements_reset', CONFIG],
   // WAL and replication.
   ['pg_switch_wal', WAL],
   ['pg_switch_xlog', WAL],
+  ['pg_log_standby_snapshot', WAL],
+  // Assigns a transaction ID in a read-only transaction: its commit is logged, XIDs are consumed.
+  ['pg_current_xact_id', WAL],
+  ['txid_current', WAL],
+  ['pg_sync_replication_slots', WAL_WRITE],
   ['pg_create_restore_point', WAL],
   ['pg_logical_emit_message', WAL_WRITE],
   ['pg_create_physical_replication_slot', WAL_WRITE],
@@ -95,6 +122,18 @@ const EXACT: ReadonlyMap<string, FunctionEffect> = new Map<string, FunctionEffec
   ['pg_file_unlink', FILE_WRITE],
   ['pg_file_sync', FILE_WRITE],
   ['pg_logdir_ls', FILE_READ],
+  ['pg_current_logfile', FILE_READ],
+  // Read pg_hba.conf, pg_ident.conf and the configuration files.
+  ['pg_hba_file_rules', FILE_READ],
+  ['pg_ident_file_mappings', FILE_READ],
+  ['pg_show_all_file_settings', FILE_READ],
+  // pg_walinspect: WAL records carry every table's rows.
+  ['pg_get_wal_record_info', FILE_READ],
+  ['pg_get_wal_records_info', FILE_READ],
+  ['pg_get_wal_records_info_till_end_of_wal', FILE_READ],
+  ['pg_get_wal_stats', FILE_READ],
+  ['pg_get_wal_stats_till_end_of_wal', FILE_READ],
+  ['pg_get_wal_block_info', FILE_READ],
   // Sequences: writes a read-only transaction refuses (setval) or does not (nextval on a temp sequence).
   ['nextval', SEQUENCE],
   ['setval', SEQUENCE],
@@ -112,6 +151,10 @@ const PREFIXES: readonly (readonly [string, FunctionEffect])[] = [
   ['pg_try_advisory_', ADVISORY],
   ['pg_replication_origin_', WAL_WRITE],
   ['binary_upgrade_', CONFIG_WRITE],
+  // Directory listings of the data directory (pg_ls_dir, pg_ls_waldir, pg_ls_tmpdir, …).
+  ['pg_ls_', FILE_READ],
+  // pg_buffercache_evict, _evict_relation, _evict_all (17+): empties shared buffers.
+  ['pg_buffercache_evict', CONFIG],
   // dblink_exec runs anything on the remote side; dblink() can too (its text is not ours to read).
   ['dblink', REMOTE],
 ]

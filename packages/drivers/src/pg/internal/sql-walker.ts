@@ -451,6 +451,9 @@ export class SqlWalker {
     this.#acc.functions.add(bare)
     if (parts.length > 1) this.#acc.functions.add(parts.join('.'))
     if (DYNAMIC_FUNCTIONS.has(bare) || bare.startsWith('dblink')) this.flags.add('dynamic_sql')
+    // ts_rewrite(query, select_text) runs its second argument as SQL; the 3-argument form does not.
+    if (bare === 'ts_rewrite' && (call.args as Body[] | undefined)?.length === 2)
+      this.flags.add('dynamic_sql')
     const known = functionEffect(bare)
     if (known !== undefined) this.#effect(known.write, ...known.effects)
     if (bare === 'set_config') {
