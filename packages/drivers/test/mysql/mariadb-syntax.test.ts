@@ -278,3 +278,43 @@ describe('near misses stay parsed: false (nothing hidden from the facts)', () =>
     expect(f.write).toBe(true)
   })
 })
+
+// Built-in functions checked against MariaDB 10.11's function list (mysql.help_topic): those with an
+// effect the read-only mode lets through are named; those refused there are writes; the rest stay plain.
+describe('built-in functions: the server as the oracle', () => {
+  const LET_THROUGH: readonly [string, string[]][] = [
+    ["SELECT GET_LOCK('mdbsyn14', 0), RELEASE_LOCK('mdbsyn14')", ['advisory_lock']],
+    ['SELECT RELEASE_ALL_LOCKS()', ['advisory_lock']],
+    ["SELECT LOAD_FILE('/etc/hostname')", ['server_file']],
+    ['SELECT LASTVAL(s1)', ['sequence']],
+    // Reviewed, no effect: they look at locks or wait.
+    ["SELECT IS_FREE_LOCK('mdbsyn14'), IS_USED_LOCK('mdbsyn14')", []],
+    ['SELECT SLEEP(0), BENCHMARK(1, 1)', []],
+    ["SELECT MASTER_POS_WAIT('none-bin.000001', 4, 0), MASTER_GTID_WAIT('0-1-1', 0)", []],
+  ]
+  test.each(LET_THROUGH)('%s runs read-only, effects %j', async (text, effects) => {
+    try {
+      await serverRunsReadOnly(text)
+    } finally {
+      await conn.query('SELECT RELEASE_ALL_LOCKS()')
+    }
+    const f = await describeMysql(text)
+    expectFacts(f, { effects, write: false })
+  })
+
+  test.each(['SELECT NEXTVAL(s1)', 'SELECT SETVAL(s1, 10)'])(
+    '%s is refused read-only and is a write',
+    async (text) => {
+      await expect(serverRunsReadOnly(text)).rejects.toMatchObject({ errno: 1792 })
+      expectFacts(await describeMysql(text), { effects: ['sequence'], write: true })
+    },
+  )
+
+  test('Spider UDFs run SQL on a remote server: remote, a write (the plugin is not installed here)', async () => {
+    for (const name of ['SPIDER_DIRECT_SQL', 'spider_bg_direct_sql'])
+      expectFacts(await describeMysql(`SELECT ${name}('DELETE FROM t', 't', 'srv "s"')`), {
+        effects: ['remote'],
+        write: true,
+      })
+  })
+})

@@ -22,6 +22,11 @@ const FUNCTION_EFFECTS: ReadonlyMap<string, readonly [SqlEffect, boolean]> = new
   ['setval', ['sequence', true]],
   ['lastval', ['sequence', false]],
   ['load_file', ['server_file', false]],
+  // Spider plugin UDFs: run SQL text on a remote server (not installed by default; named all the same).
+  ['spider_direct_sql', ['remote', true]],
+  ['spider_bg_direct_sql', ['remote', true]],
+  // Reviewed against MariaDB 10.11's function list and left plain: IS_FREE_LOCK/IS_USED_LOCK only
+  // look, SLEEP/BENCHMARK/MASTER_POS_WAIT/MASTER_GTID_WAIT only wait, BINLOG_GTID_POS reads a position.
 ])
 
 /** Session variables that change the transaction's access mode, its end, or autocommit. */
