@@ -23,9 +23,16 @@ export class StreamState implements CommandStream {
   #seal: ((end: StreamEnd) => Promise<void>) | undefined
   /** `run` failed: the error path wrote the outcome; the stream's end records nothing more. */
   #void = false
+  readonly #settled: (state: StreamState) => void
 
-  constructor(rows: (count: number) => void) {
+  constructor(rows: (count: number) => void, settled: (state: StreamState) => void = () => {}) {
     this.#rows = rows
+    this.#settled = settled
+  }
+
+  /** Whether `run` returned, so an end is recorded at once (rather than once `run` returns). */
+  get armed(): boolean {
+    return this.#seal !== undefined || this.#recorded !== undefined
   }
 
   get ended(): boolean {
@@ -58,6 +65,7 @@ export class StreamState implements CommandStream {
   disarm(): void {
     this.#void = true
     this.#settle?.resolve()
+    this.#settled(this)
   }
 
   #finish(end: StreamEnd): Promise<void> {
@@ -79,6 +87,37 @@ export class StreamState implements CommandStream {
     const end = this.#end
     if (settle === undefined || seal === undefined || end === undefined) return
     this.#seal = undefined // once
-    seal(end).then(settle.resolve, settle.reject)
+    seal(end)
+      .then(settle.resolve, settle.reject)
+      .finally(() => this.#settled(this))
+  }
+}
+
+/**
+ * A session's streams that have not ended: closing the session ends each as abandoned (cancelled)
+ * before `session.close` is recorded, so a stream the application never finished reading (a fetch
+ * body left unread) still gets its outcome record.
+ */
+export class OpenStreams {
+  readonly #open = new Set<StreamState>()
+
+  track(state: StreamState): StreamState {
+    this.#open.add(state)
+    return state
+  }
+
+  readonly settled = (state: StreamState): void => {
+    this.#open.delete(state)
+  }
+
+  /** Cancels every open stream; waits for the records of those whose `run` returned. */
+  async cancelAll(): Promise<void> {
+    const waits: Promise<void>[] = []
+    for (const state of this.#open) {
+      // One whose run is still running is recorded when it returns; closing does not wait on it.
+      const recorded = state.cancel().catch(() => {})
+      if (state.armed) waits.push(recorded)
+    }
+    await Promise.all(waits)
   }
 }

@@ -37,7 +37,7 @@ import {
   type DraftRecord,
   outcomeShaped,
 } from './audit-chain.js'
-import { type StreamEnd, StreamState } from './command-stream.js'
+import { OpenStreams, type StreamEnd, StreamState } from './command-stream.js'
 import { connectionGrant, foreignConnection, ownerKey } from './connection-owner.js'
 import { fingerprint, parametersDigest, parameterText } from './fingerprint.js'
 import { newId } from './ids.js'
@@ -131,7 +131,8 @@ class CommandContext implements ExecuteContext {
       // After run returned its outcome is already on its way: a stream handed over now would end nothing.
       if (this.returned)
         throw new WardenTypeError('context.stream() must be called inside run, before it returns')
-      this.streamed = new StreamState((count) => this.rows(count))
+      const open = this.#session.openStreams
+      this.streamed = open.track(new StreamState((count) => this.rows(count), open.settled))
     }
     return this.streamed
   }
@@ -155,6 +156,8 @@ export class SessionImpl implements Session {
   readonly #resources = new WeakMap<Command['resource'], ResourceInfo>()
   /** What holds this session's leases in the cache (not the session: a dropped session can be freed). */
   readonly leaseHolder: object = Object.freeze({})
+  /** Streamed commands not ended yet: closing the session ends them (command-stream.ts). */
+  readonly openStreams = new OpenStreams()
   /** Who this session's connections belong to (see connection-owner.ts). */
   readonly #owner: string
   #operations = 0
@@ -439,6 +442,7 @@ export class SessionImpl implements Session {
     const core = this.#core
     core.sessions.delete(this)
     let error: unknown
+    await this.openStreams.cancelAll()
     try {
       await core.leases?.release(this.leaseHolder)
     } catch (err) {

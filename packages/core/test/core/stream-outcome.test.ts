@@ -159,6 +159,23 @@ describe('context.stream()', () => {
     await warden.close()
   })
 
+  it('closing the session ends a stream nobody finished, as cancelled, before the session is closed', async () => {
+    const { audit, warden, session } = await open()
+    let handle: ReturnType<ExecuteContext['stream']> | undefined
+    await session.execute(command, (c) => {
+      handle = c.stream()
+    })
+    handle!.bytes(7)
+    await session.close()
+    const types = audit.entries.map((e) => e.type)
+    expect(types.slice(-2)).toEqual(['outcome', 'session.close'])
+    expect(outcomeOf(audit)[0].outcome).toMatchObject({ status: 'ok', cancelled: true, bytes: 7 })
+    // The driver's own end afterwards changes nothing.
+    await handle!.end(new Error('late'))
+    expect(outcomeOf(audit)).toHaveLength(1)
+    await warden.close()
+  })
+
   it('an end reported while run is still running is recorded once run returns', async () => {
     const { audit, warden, session } = await open()
     let ended: Promise<void> | undefined
