@@ -43,13 +43,23 @@ interface Heredoc {
   readonly stripTabs: boolean
 }
 
+/** Deepest nesting of $(…), ${…}, backquotes and quotes read; deeper text is refused, not a stack overflow. */
+const MAX_NESTING = 200
+
 class Lexer {
   out = ''
   i = 0
   readonly controls: number[] = []
   pending: Heredoc[] = []
   closers = ''
-  constructor(readonly src: string) {}
+  /** How deep this lexer's scans are nested, counting the lexers it was started from (backquotes). */
+  #nesting: number
+  constructor(
+    readonly src: string,
+    nesting = 0,
+  ) {
+    this.#nesting = nesting
+  }
 
   run(): void {
     this.scan('command', '')
@@ -77,6 +87,15 @@ class Lexer {
 
   /** Scans until `close` (a character, or '' for the end) in the given context; consumes `close`. */
   scan(ctx: Context, close: string): void {
+    if (++this.#nesting > MAX_NESTING) throw new LexError(`nested more than ${MAX_NESTING} levels deep`)
+    try {
+      this.#scan(ctx, close)
+    } finally {
+      this.#nesting--
+    }
+  }
+
+  #scan(ctx: Context, close: string): void {
     const src = this.src
     let depth = 0
     while (this.i < src.length) {
@@ -249,7 +268,7 @@ class Lexer {
       } else inner += src[k]
     }
     if (k >= src.length) throw new LexError('unterminated backquote')
-    const nested = new Lexer(inner)
+    const nested = new Lexer(inner, this.#nesting)
     nested.run()
     for (const at of nested.controls) this.controls.push(this.out.length + 2 + at)
     // A newline before `)` only when a comment could swallow it (tree-sitter misreads `$(…⏎)` in `${…}`).
@@ -346,7 +365,7 @@ class Lexer {
     let end = start
     while (end < outer.length && outer[end] !== '\n') end += outer[end] === '\\' ? 2 : 1
     const lineEnd = Math.min(end + 1, outer.length)
-    const sub = new Lexer(outer.slice(start, lineEnd))
+    const sub = new Lexer(outer.slice(start, lineEnd), this.#nesting)
     sub.scan('heredoc', '')
     if (sub.controls.length > 0) throw new LexError('a control character in a heredoc body')
     this.i = lineEnd
