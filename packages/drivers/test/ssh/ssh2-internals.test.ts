@@ -80,7 +80,9 @@ describe('ssh2 internals', () => {
     const require = createRequire(import.meta.url)
     expect(require('ssh2/package.json').version).toBe(SSH2_VERSION)
     const manifest = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8'))
-    expect(manifest.dependencies.ssh2).toBe(SSH2_VERSION) // pinned exactly, not a range
+    // Pinned exactly, not a range: the peer users install and the version the tests run.
+    expect(manifest.peerDependencies.ssh2).toBe(SSH2_VERSION)
+    expect(manifest.devDependencies.ssh2).toBe(SSH2_VERSION)
     expect(typeof ssh2Internals().sendPacket).toBe('function')
   })
 
