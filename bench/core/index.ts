@@ -117,7 +117,12 @@ async function measure(samplesN: number, batch: number, one: () => Promise<unkno
   return { median: w.median, p99: w.p99, cpu: stats(cpu.slice(samplesN / 6)).median }
 }
 
-const discard: AuditSink = { write: () => true, stored: () => undefined, flush: async () => {}, close: async () => {} }
+const discard: AuditSink = {
+  write: () => true,
+  stored: () => undefined,
+  flush: async () => {},
+  close: async () => {},
+}
 
 async function perCommand(
   masks: boolean,

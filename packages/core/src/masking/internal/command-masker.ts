@@ -221,7 +221,8 @@ export class CommandMaskerImpl implements CommandMasker {
     this.#pendingValues = undefined
     this.#pendingActions = undefined
     if (values === undefined || actions === undefined) return
-    const known = (this.#known ??= new KnownValues())
+    this.#known ??= new KnownValues()
+    const known = this.#known
     for (let i = 0; i < values.length; i++) known.add(values[i], actions[i])
   }
 

@@ -118,7 +118,10 @@ function enterMode(
     // Asked at most once per command (the fast path and prepareMode may both need it).
     if (asked !== undefined) return asked
     const rw = describeMysql(RW_BEGIN)
-    if (rw instanceof Promise) return (asked = false)
+    if (rw instanceof Promise) {
+      asked = false
+      return asked
+    }
     const command: Command = { resource: target.resource, action: 'sql.query', text: RW_BEGIN, sql: rw }
     asked = session.check(command).effect === 'allow'
     return asked
