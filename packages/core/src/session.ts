@@ -154,6 +154,12 @@ export interface Session extends SessionSource {
   /** A credential for a new physical connection, from the lease cache. Driver-facing. */
   lease(resource: Command['resource'], scope?: string): Promise<Lease>
   /**
+   * What `lease()` would resolve to at once, synchronously, when the lease cache holds a valid
+   * lease; undefined when `lease()` must wait (then call it). Driver-facing: saves the promises of a
+   * credential lookup made on every command.
+   */
+  leaseIfHeld?(resource: Command['resource'], scope?: string): Lease | undefined
+  /**
    * A lease for a new physical connection, bound to this session's principal, with its credential
    * type checked (ERR_WARDEN_BROKER otherwise). Driver-facing: see {@link ConnectionGrant}.
    */

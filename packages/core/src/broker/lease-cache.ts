@@ -66,11 +66,7 @@ export class LeaseCache {
   }
 
   get(request: LeaseRequest, holder: object): Promise<Lease> {
-    const r = request.resource
-    const p = request.principal
-    // Everything a policy or broker can tell apart: two sessions of one principal id with other
-    // groups or claims do not share a credential (principals are frozen: their JSON is cached).
-    const key = `${r.kind}:${r.name}\u0000${p.issuer}\u0000${p.id}\u0000${canonicalJson(p.groups)}\u0000${canonicalJson(p.claims)}\u0000${request.scope}`
+    const key = keyOf(request)
     let entry = this.#entries.get(key)
     if (entry === undefined) {
       entry = {
@@ -86,17 +82,36 @@ export class LeaseCache {
     }
     entry.holders.add(holder)
     entry.request = request
+    const current = this.#valid(entry)
+    if (current !== undefined) return Promise.resolve(current)
+    return entry.inflight ?? this.#refresh(entry)
+  }
+
+  /**
+   * The lease get() would resolve to at once, without a promise: the hot path of a driver that
+   * asks for the credential on every command. Undefined when get() has to wait for the broker.
+   */
+  held(request: LeaseRequest, holder: object): Lease | undefined {
+    const entry = this.#entries.get(keyOf(request))
+    if (entry === undefined) return undefined
+    const current = this.#valid(entry)
+    if (current === undefined) return undefined
+    entry.holders.add(holder)
+    entry.request = request
+    return current
+  }
+
+  /** The entry's current lease while it is valid long enough (starting a background refresh when due). */
+  #valid(entry: Entry): Lease | undefined {
     const now = this.#clock.now()
     const current = entry.current
-    if (current !== undefined && current.expiresAt.getTime() - now > this.#minValidity) {
-      if (now >= entry.refreshAt && entry.inflight === undefined) {
-        // Refresh in the background; the current lease stays valid meanwhile. A failure here is
-        // retried on the next call, and surfaces once the current lease is too close to expiry.
-        this.#refresh(entry).catch(() => {})
-      }
-      return Promise.resolve(current)
+    if (current === undefined || current.expiresAt.getTime() - now <= this.#minValidity) return undefined
+    if (now >= entry.refreshAt && entry.inflight === undefined) {
+      // Refresh in the background; the current lease stays valid meanwhile. A failure here is
+      // retried on the next call, and surfaces once the current lease is too close to expiry.
+      this.#refresh(entry).catch(() => {})
     }
-    return entry.inflight ?? this.#refresh(entry)
+    return current
   }
 
   /** Forgets `holder`; leases no session holds any more are revoked. */
@@ -258,4 +273,12 @@ function checkLease(lease: Lease): void {
     default:
       throw malformed('credential.type must be password, token, ssh or headers')
   }
+}
+
+// Everything a policy or broker can tell apart: two sessions of one principal id with other
+// groups or claims do not share a credential (principals are frozen: their JSON is cached).
+function keyOf(request: LeaseRequest): string {
+  const r = request.resource
+  const p = request.principal
+  return `${r.kind}:${r.name}\u0000${p.issuer}\u0000${p.id}\u0000${canonicalJson(p.groups)}\u0000${canonicalJson(p.claims)}\u0000${request.scope}`
 }

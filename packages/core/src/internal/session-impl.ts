@@ -259,6 +259,16 @@ export class SessionImpl implements Session {
     }
   }
 
+  leaseIfHeld(resource: Command['resource'], scope = ''): Lease | undefined {
+    const leases = this.#core.leases
+    if (this.#closed || leases === undefined) return undefined // lease() says why
+    const info = this.#resource(resource)
+    return leases.held(
+      { resource: info.ref, principal: this.principal, scope, token: this.#token },
+      this.leaseHolder,
+    )
+  }
+
   async lease(resource: Command['resource'], scope = ''): Promise<Lease> {
     this.#assertOpen()
     const leases = this.#core.leases
@@ -770,6 +780,11 @@ export class SessionImpl implements Session {
     }
     const family = familyOf(command.action)
     const bound = boundParameters(command.parameters, decision, core.masking)
+    // What leaves the process for an approver (a store, a webhook, an inbox) passes through the
+    // decision's detector masks like the audit record does: a secret typed into a command is not
+    // written to Redis. The fingerprint still binds the exact text.
+    const scrub = this.#scrubber(decision)
+    const shown = scrub(command.text) as string
     const request: ApprovalRequest = Object.freeze({
       id,
       fingerprint: fingerprint(info.ref.kind, info.ref.name, command.action, command.text, bound?.digest),
@@ -777,9 +792,12 @@ export class SessionImpl implements Session {
       principal: this.principal,
       resource: info.ref,
       action: command.action,
-      command: command.text,
+      command: shown,
+      ...(shown !== command.text ? { commandMasked: true } : {}),
       ...(bound !== undefined ? { parameters: bound.shown, parametersDigest: bound.digest } : {}),
-      facts: (family !== undefined ? command[family] : undefined) ?? {},
+      facts: (scrub((family !== undefined ? command[family] : undefined) ?? {}) ?? {}) as Readonly<
+        Record<string, unknown>
+      >,
       rule: decision.rule,
       reason: decision.reason,
       approvers: decision.approval?.approvers ?? [],

@@ -117,7 +117,8 @@ export class Pool {
 
   /** A physical connection authenticated with the session's current lease; older ones are retired. */
   async #acquire(session: Session): Promise<Lent & { info: LeaseInfo }> {
-    const lease = await session.lease(this.#target.resource)
+    // A held lease without a promise (the common case); the cache and broker otherwise.
+    const lease = session.leaseIfHeld?.(this.#target.resource) ?? (await session.lease(this.#target.resource))
     const credential: Credential = { lease, owner: ownerOf(session) }
     this.#latest = credential
     const limit = 2 * (this.#core.config.connectionLimit || 10) + 2
