@@ -25,7 +25,13 @@ export interface ApprovalRequest {
   readonly principal: Principal
   readonly resource: ResourceRef
   readonly action: string
+  /**
+   * The command as the approver is shown it: passed through the decision's detector masks (a
+   * secret typed into it is masked; `commandMasked` says so). The fingerprint binds the exact text.
+   */
   readonly command: string
+  /** True when `command` (or `facts`) had a secret masked out before it left the process. */
+  readonly commandMasked?: boolean
   /**
    * Bound parameter values ($1, ?), each as text, masked by the decision's detector masks and cut
    * at 200 characters: what the approver is asked to let run.

@@ -132,13 +132,18 @@ export function checkDecision(id: string, d: ApprovalDecisionInput): void {
 export function admitDecision(id: string, request: ApprovalRequest, d: ApprovalDecisionInput): number[] {
   const refusal = approverRefusal(request, d.status, d.by, d.groups ?? [])
   if (refusal !== undefined) throw new ApprovalDecisionError(id, refusal)
-  const expected = fingerprint(
-    request.resource.kind,
-    request.resource.name,
-    request.action,
-    request.command,
-    request.parametersDigest,
-  )
+  // A command shown masked cannot be re-fingerprinted here; the waiting process checks the signed
+  // requestDigest against the request it opened, so an altered stored request is refused there.
+  const expected =
+    request.commandMasked === true
+      ? request.fingerprint
+      : fingerprint(
+          request.resource.kind,
+          request.resource.name,
+          request.action,
+          request.command,
+          request.parametersDigest,
+        )
   if (expected !== request.fingerprint) throw new ApprovalDecisionError(id, 'fingerprint')
   if (d.fingerprint !== undefined && d.fingerprint !== request.fingerprint)
     throw new ApprovalDecisionError(id, 'fingerprint')
