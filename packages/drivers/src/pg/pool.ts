@@ -250,8 +250,11 @@ export class Pool extends EventEmitter {
     return result
   }
 
-  /** Decide (and wait for approval) first; only then take a connection and run on it. */
-  async #execute(
+  /**
+   * Decide (and wait for approval) first; only then take a connection and run on it. Not async:
+   * session.execute's promise is the result (an async wrapper adds a promise and two turns).
+   */
+  #execute(
     session: Session,
     config: unknown,
     values: unknown[] | undefined,
