@@ -1,7 +1,15 @@
 // The guarded ssh2 Client: same API, credentials from the broker, and every channel decided first.
 import os from 'node:os'
 import path from 'node:path'
-import type { Command, ExecuteContext, Lease, Session, SessionSource } from '@warden/core'
+import type {
+  Command,
+  ConnectionGrant,
+  Credential,
+  ExecuteContext,
+  ExecuteOptions,
+  Session,
+  SessionSource,
+} from '@warden/core'
 import { revealSecret } from '@warden/core'
 import { type ShellFacts, WardenError, WardenTypeError } from '@warden/policy'
 import ssh2 from 'ssh2'
@@ -87,6 +95,8 @@ export class Client extends ssh2.Client {
   #recordings: string | false = path.join(os.tmpdir(), 'warden-recordings')
   #fullScreenPrograms: readonly string[] = FULL_SCREEN_PROGRAMS
   #leaseTimer: NodeJS.Timeout | undefined
+  /** The lease of the current connection, bound to the principal that connected: passed on every command. */
+  #grant: ConnectionGrant | undefined
   /** The connection closed (ssh2 emits the client's 'close' before it closes its channels). */
   #disconnected = false
 
@@ -129,9 +139,11 @@ export class Client extends ssh2.Client {
     })
     if (recordings !== undefined) this.#recordings = recordings
     const pins = (hostKeys ?? []).map((k) => parsePublicKeyLine(k).blob) // throws now on a malformed pin
+    this.#grant = undefined // a new connection: no channel runs on the previous one's grant
+    // The connection belongs to this session's principal: core refuses anyone else's commands on it.
     session
-      .lease(this.#resource, username ?? '')
-      .then((lease) => this.#dial(rest, lease, pins))
+      .connect(this.#resource, { scope: username ?? '', credentialType: 'ssh' })
+      .then((grant) => this.#dial(rest, grant, pins))
       .catch((error: unknown) => this.emit('error', asError(error)))
     return this
   }
@@ -141,15 +153,12 @@ export class Client extends ssh2.Client {
       ConnectConfig,
       'resource' | 'labels' | 'username' | 'hostKeys' | 'recordings' | 'fullScreenPrograms'
     >,
-    lease: Lease,
+    grant: ConnectionGrant,
     pins: Buffer[],
   ): void {
-    const credential = lease.credential
-    if (credential.type !== 'ssh')
-      throw new WardenError(
-        'ERR_WARDEN_BROKER',
-        `the broker issued a ${credential.type} credential for ssh:${this.#resource!.name}; expected ssh`,
-      )
+    const lease = grant.lease
+    // session.connect checked the credential type.
+    const credential = lease.credential as Extract<Credential, { type: 'ssh' }>
     const trusted = [...pins, ...(credential.hostKeys ?? []).map((k) => parsePublicKeyLine(k).blob)]
     if (trusted.length === 0)
       throw new WardenError(
@@ -169,6 +178,7 @@ export class Client extends ssh2.Client {
       next({ type: 'publickey', username, key })
     }
     const hostVerifier = (key: Buffer) => trusted.some((pin) => pin.equals(key))
+    this.#grant = grant
     super.connect({ ...rest, username, authHandler: authHandler as never, hostVerifier })
     if (certificate) enableCertificateAuth(this)
     // sshd checks a certificate only at login: end the connection when its lease ends.
@@ -215,6 +225,7 @@ export class Client extends ssh2.Client {
               callback(undefined, channel)
             })
           }),
+        this.#on(),
       )
     })
     return this
@@ -251,6 +262,7 @@ export class Client extends ssh2.Client {
       const cols = (window || undefined)?.cols || 80
       const rows = (window || undefined)?.rows || 24
       const resource = this.#resourceRef()
+      const connection = this.#on() // each line runs on this shell's connection
       // Like exec: the shell command ends when its channel closes (context.stream()).
       await session.execute(
         { resource, action: 'ssh.shell', text: '', shell: EMPTY_SHELL },
@@ -277,6 +289,7 @@ export class Client extends ssh2.Client {
                     await session.execute(
                       { resource, action: 'ssh.shell', text: line, shell: facts },
                       () => undefined,
+                      connection,
                     )
                     return facts.programs // the gate trusts the alternate screen only for full-screen programs
                   },
@@ -304,6 +317,7 @@ export class Client extends ssh2.Client {
               callback(undefined, channel)
             })
           }),
+        connection,
       )
     })
     return this
@@ -316,6 +330,7 @@ export class Client extends ssh2.Client {
     const env = args.find((a) => typeof a === 'object' && a !== null)
     this.#guard(failWith(callback), async (session) => {
       const resource = this.#resourceRef()
+      const connection = this.#on()
       const gate: SftpGate = (check, run) =>
         session.execute(
           {
@@ -326,6 +341,7 @@ export class Client extends ssh2.Client {
             refusal: check.refusal,
           },
           () => run(),
+          connection,
         )
       const sftp = await new Promise<ssh2.SFTPWrapper>((resolve, reject) => {
         const done = (error: Error | undefined, s: ssh2.SFTPWrapper) => (error ? reject(error) : resolve(s))
@@ -403,6 +419,7 @@ export class Client extends ssh2.Client {
         forward: { host, port },
       },
       () => open(),
+      this.#on(),
     )
   }
 
@@ -416,6 +433,13 @@ export class Client extends ssh2.Client {
       return
     }
     body(session).catch((error: unknown) => fail(asError(error)))
+  }
+
+  /** Every command runs on the connection's grant: core checks its owner and records its lease. */
+  #on(): ExecuteOptions {
+    if (this.#grant === undefined)
+      throw new WardenError('ERR_WARDEN_CONFIG', 'Client: wait for "ready" before opening channels')
+    return { connection: this.#grant }
   }
 
   #resourceRef(): Command['resource'] {

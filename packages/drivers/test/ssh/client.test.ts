@@ -190,6 +190,8 @@ describe('exec', () => {
     expect(record.outcome?.status).toBe('ok')
     expect(record.outcome?.exit).toBe(0)
     expect(typeof record.recording).toBe('string')
+    // The lease of the connection it ran on (one per connect).
+    expect(leases.map((l) => l.id)).toContain(record.lease)
   })
 
   test('the exit status or signal of the remote process is in the audit record', async () => {
@@ -398,6 +400,12 @@ describe('shell', () => {
     await shell.type('hello-from-shell\r')
     await waitFor(() => shell.since().includes('\rhello-from-shell\r\n'), 'the echo output')
     await waitFor(() => shellLines().includes('echo hello-from-shell'), 'the audit record')
+    // The shell and each of its lines name the lease of the connection they run on.
+    const opened = audit.expectRecord({ action: 'ssh.shell', command: '' })
+    expect(leases.map((l) => l.id)).toContain(opened.lease)
+    expect(audit.expectRecord({ action: 'ssh.shell', command: 'echo hello-from-shell' }).lease).toBe(
+      opened.lease,
+    )
   })
 
   test('history (Up arrow) is decided as the recalled line', async () => {
@@ -579,7 +587,8 @@ describe('sftp', () => {
       facts: { op: 'read', path: `${scratch}/a.txt` },
       outcome: { status: 'ok' },
     })
-    audit.expectRecord({ action: 'sftp.read', facts: { op: 'list', path: scratch } })
+    const listed = audit.expectRecord({ action: 'sftp.read', facts: { op: 'list', path: scratch } })
+    expect(leases.map((l) => l.id)).toContain(listed.lease)
   })
 
   test('reads outside it are denied, also through ../', async () => {
@@ -709,6 +718,82 @@ describe('forwarding', () => {
     await expect(
       new Promise((resolve, reject) => client.subsys('netconf', (e, ch) => (e ? reject(e) : resolve(ch)))),
     ).rejects.toMatchObject({ code: 'ERR_WARDEN_UNSUPPORTED' })
+  })
+})
+
+describe('connection owner', () => {
+  const fromSession = <T>(s: Session, open: (done: (err: Error | undefined, value?: T) => void) => void) =>
+    s.run(
+      () =>
+        new Promise<T>((resolve, reject) => open((err, value) => (err ? reject(err) : resolve(value as T)))),
+    )
+
+  test("a Client connected in one principal's session never runs another's commands on its credential", async () => {
+    const alice = await warden.session({
+      principal: { id: 'deployer', type: 'service', groups: ['ops'], claims: { scratch } },
+    })
+    const bob = await warden.session({ principal: { id: 'bob', type: 'service', claims: { scratch } } })
+    // Same id, other groups: a policy (or a broker) tells them apart, so the connection does too.
+    const alice2 = await warden.session({
+      principal: { id: 'deployer', type: 'service', groups: ['admins'], claims: { scratch } },
+    })
+    const client = new Client(warden) // the ambient session of each call
+    clients.push(client)
+    try {
+      await alice.run(
+        () =>
+          new Promise((resolve, reject) => {
+            client.once('ready', resolve).once('error', reject)
+            client.connect({ host: '127.0.0.1', port: sshd.port, resource: 'web-1', recordings })
+          }),
+      )
+      audit.clear()
+      expect((await alice.run(() => exec(client, 'echo mine'))).stdout).toBe('mine\n')
+      // Every command on the connection names the lease it runs on.
+      const leaseId = audit.expectRecord({ action: 'ssh.exec', command: 'echo mine' }).lease
+      expect(leaseId).toEqual(expect.any(String))
+      expect(leases.map((l) => l.id)).toContain(leaseId)
+      for (const other of [bob, alice2]) {
+        audit.clear()
+        const refused = { code: 'ERR_WARDEN_DENIED', rule: 'warden:connection-owner' }
+        await expect(other.run(() => exec(client, 'id -un'))).rejects.toMatchObject(refused)
+        await expect(
+          fromSession<ClientChannel>(other, (done) => client.shell(done as never)),
+        ).rejects.toMatchObject(refused)
+        await expect(
+          fromSession(other, (done) => client.forwardOut('127.0.0.1', 0, '127.0.0.1', 22, done as never)),
+        ).rejects.toMatchObject(refused)
+        // Opening the subsystem runs nothing; each operation is a command, refused on this connection.
+        const sftp = await fromSession<SFTPWrapper>(other, (done) => client.sftp(done as never))
+        await expect(
+          fromSession(other, (done) => sftp.readdir(scratch, done as never)),
+        ).rejects.toMatchObject(refused)
+        sftp.end()
+        const records = audit.commands()
+        expect(records.map((r) => [r.action, r.command])).toEqual([
+          ['ssh.exec', 'id -un'],
+          ['ssh.shell', ''],
+          ['ssh.forward', 'forward 127.0.0.1:22'],
+          ['sftp.read', `list ${scratch}`],
+        ])
+        for (const r of records)
+          expect(r).toMatchObject({
+            principal: { id: other.principal.id, groups: other.principal.groups },
+            decision: { effect: 'deny', rule: 'warden:connection-owner' },
+            outcome: { status: 'denied' },
+          })
+      }
+      // The owner goes on using it, on the same lease.
+      audit.clear()
+      expect((await alice.run(() => exec(client, 'echo still-mine'))).stdout).toBe('still-mine\n')
+      expect(audit.expectRecord({ action: 'ssh.exec', command: 'echo still-mine' })).toMatchObject({
+        lease: leaseId,
+        outcome: { status: 'ok' },
+      })
+    } finally {
+      client.end()
+      await Promise.all([alice.close(), bob.close(), alice2.close()])
+    }
   })
 })
 
