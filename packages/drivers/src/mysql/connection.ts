@@ -1,8 +1,8 @@
-import type { Session, SessionSource } from '@warden/core'
+import type { SessionSource } from '@warden/core'
 import { WardenDeniedError, WardenError, WardenTypeError } from '@warden/policy'
 import type { ConnectionOptions, FieldPacket, Query as QueryCommand, QueryOptions } from 'mysql2'
 import { type MysqlGuardOptions, splitConfig } from './internal/config.js'
-import { type LeaseInfo, leaseInfo, ownerOf, passwordCredential } from './internal/credentials.js'
+import { type LeaseInfo, leaseInfo, passwordCredential } from './internal/credentials.js'
 import { guardConnection } from './internal/guard.js'
 import {
   type Lent,
@@ -103,8 +103,10 @@ export class Connection {
       partition: core,
       multipleStatements: core.config.multipleStatements === true,
       typeCast,
-      async acquire(session: Session): Promise<Lent> {
-        self.#check(session)
+      // Core refuses commands from another principal's session on it and records its lease.
+      options: Object.freeze({ connection: lease.grant }),
+      async acquire(): Promise<Lent> {
+        self.#check()
         try {
           await ensureSqlMode(core)
         } catch (err) {
@@ -122,18 +124,12 @@ export class Connection {
     }
   }
 
-  #check(session: Session): void {
+  #check(): void {
     if (this.#released)
       throw new WardenError(
         'ERR_WARDEN_CONFIG',
         'this pool connection was released; get another with pool.getConnection()',
       )
-    if (ownerOf(session) !== this.#lease.owner) {
-      throw new WardenDeniedError(
-        'mysql-driver',
-        "this connection authenticated with another principal's credential",
-      )
-    }
     if (this.#lease.expiresAt <= Date.now()) {
       throw new WardenError(
         'ERR_WARDEN_LEASE_EXPIRED',
@@ -298,9 +294,11 @@ export function callbackClient(
 }
 
 /**
- * Opens one guarded connection: the credential comes from `session.lease(resource)` for the
+ * Opens one guarded connection: the credential comes from `session.connect(resource)` for the
  * current session, lives only in the connection (never in `config`), and the connection ends
- * when the lease does. Mirrors `mysql2/promise`'s `createConnection`.
+ * when the lease does. Only that session's principal runs commands on it (core refuses others as
+ * `warden:connection-owner`), and each command's record names the lease. Mirrors
+ * `mysql2/promise`'s `createConnection`.
  * Exported from `@warden/drivers/mysql`. Throws ERR_WARDEN_NO_SESSION, ERR_WARDEN_BROKER,
  * ERR_WARDEN_LEASE_EXPIRED; mysql2's connection errors (e.g. ER_ACCESS_DENIED_ERROR).
  * @example
@@ -316,7 +314,9 @@ export async function createConnection(
   const { resource, core: coreOptions, typeCast } = splitConfig(config, 'createConnection')
   const session = source.current()
   loadParser().catch(noop) // loads while the lease and the handshake are in flight
-  const lease = await session.lease(resource)
+  // The connection belongs to this session's principal (core checks it on every command).
+  const grant = await session.connect(resource, { credentialType: 'password' })
+  const lease = grant.lease
   if (lease.expiresAt.getTime() <= Date.now())
     throw new WardenError('ERR_WARDEN_LEASE_EXPIRED', 'the broker returned an expired lease')
   const { user, password } = passwordCredential(lease)
@@ -340,7 +340,7 @@ export async function createConnection(
   } finally {
     scrubCredential(core.config)
   }
-  return new Connection(INTERNAL, source, core, resource, typeCast, leaseInfo(lease, ownerOf(session)))
+  return new Connection(INTERNAL, source, core, resource, typeCast, leaseInfo(grant))
 }
 
 /** @internal For the pool. */

@@ -1,4 +1,4 @@
-import type { Lease, Session, SessionSource } from '@warden/core'
+import type { ConnectionGrant, Session, SessionSource } from '@warden/core'
 import { WardenError, WardenTypeError } from '@warden/policy'
 import type { FieldPacket, PoolOptions, QueryOptions } from 'mysql2'
 import {
@@ -11,7 +11,7 @@ import {
   type QueryValues,
 } from './connection.js'
 import { type MysqlGuardOptions, splitConfig } from './internal/config.js'
-import { type LeaseInfo, leaseInfo, ownerOf, passwordCredential } from './internal/credentials.js'
+import { type LeaseInfo, leaseInfo, passwordCredential } from './internal/credentials.js'
 import { guardConnection } from './internal/guard.js'
 import { type Lent, runExecute, runQuery, type Target } from './internal/run.js'
 import { ensureSqlMode, passedOnce } from './internal/sql-mode.js'
@@ -46,11 +46,6 @@ export type GuardedPoolOptions = Omit<
 const RETIRE_MARGIN_MS = 1_000
 const noop = () => {}
 
-interface Credential {
-  readonly lease: Lease
-  readonly owner: string
-}
-
 /**
  * A mysql2 promise pool whose every command is described, decided, masked and audited under the
  * current session of `source`. Mirrors `mysql2/promise`'s Pool.
@@ -63,8 +58,10 @@ export class Pool {
   /** Which credential each physical connection authenticated with (keyed by its config object). */
   readonly #leases = new WeakMap<object, LeaseInfo>()
   /** Set only during the synchronous part of `getConnection`, when mysql2 may create a connection. */
-  #creating: Credential | undefined
-  #latest: Credential | undefined
+  #creating: ConnectionGrant | undefined
+  #latest: ConnectionGrant | undefined
+  /** Each session's grant for its current lease (session.connect once per lease, not per command). */
+  readonly #grants = new WeakMap<Session, ConnectionGrant>()
   #facade: CallbackClient | undefined
 
   /** @internal Use `createPool`. */
@@ -84,7 +81,7 @@ export class Pool {
       if (credential !== undefined && credential.lease.expiresAt.getTime() > Date.now()) {
         const { user, password } = passwordCredential(credential.lease)
         setCredential(cfg, user, password)
-        this.#leases.set(cfg, leaseInfo(credential.lease, credential.owner))
+        this.#leases.set(cfg, leaseInfo(credential))
       } else {
         // No credential at hand (mysql2 refilling on its own): this connection can never log in.
         setCredential(cfg, 'warden-no-credential', '')
@@ -115,11 +112,22 @@ export class Pool {
     }
   }
 
+  /** The session's grant for its current lease: without a promise while the lease is held. */
+  #grant(session: Session): ConnectionGrant | Promise<ConnectionGrant> {
+    const held = session.leaseIfHeld?.(this.#target.resource)
+    const known = this.#grants.get(session)
+    if (held !== undefined && known?.lease.id === held.id) return known
+    return session.connect(this.#target.resource, { credentialType: 'password' }).then((grant) => {
+      this.#grants.set(session, grant)
+      return grant
+    })
+  }
+
   /** A physical connection authenticated with the session's current lease; older ones are retired. */
   async #acquire(session: Session): Promise<Lent & { info: LeaseInfo }> {
-    // A held lease without a promise (the common case); the cache and broker otherwise.
-    const lease = session.leaseIfHeld?.(this.#target.resource) ?? (await session.lease(this.#target.resource))
-    const credential: Credential = { lease, owner: ownerOf(session) }
+    const granted = this.#grant(session)
+    const credential = granted instanceof Promise ? await granted : granted
+    const lease = credential.lease
     this.#latest = credential
     const limit = 2 * (this.#core.config.connectionLimit || 10) + 2
     let lastError: unknown

@@ -311,15 +311,48 @@ describe('sessions, approvals, principals', () => {
     const mine = await session.run(() =>
       createConnection(fx.warden, { resource: 'shop', host: '127.0.0.1', database: fx.db }),
     )
+    const shared = createPool(fx.warden, { resource: 'shop', host: '127.0.0.1', database: fx.db })
+    const pooled = await session.run(() => shared.getConnection())
     const other = await fx.session({ id: 'svc-other' })
+    // Same id, other groups: a policy (or a broker) tells them apart, so the connection does too.
+    const sameId = await fx.session({ groups: ['admins'] })
     try {
-      await expect(other.run(() => mine.query('SELECT 1'))).rejects.toMatchObject({
-        code: 'ERR_WARDEN_DENIED',
-        rule: 'mysql-driver',
+      await session.run(() => mine.query('SELECT 1 AS ok'))
+      // Every command on the connection names the lease it authenticated with.
+      const leaseId = fx.audit.last()?.lease
+      expect(leaseId).toEqual(expect.any(String))
+      for (const conn of [mine, pooled])
+        for (const stranger of [other, sameId]) {
+          for (const run of [
+            () => conn.query('SELECT 2 AS theirs'),
+            () => conn.execute('SELECT 2 AS theirs'),
+          ]) {
+            await expect(stranger.run(run)).rejects.toMatchObject({
+              code: 'ERR_WARDEN_DENIED',
+              rule: 'warden:connection-owner',
+            })
+            expect(fx.audit.last()).toMatchObject({
+              principal: { id: stranger.principal.id, groups: stranger.principal.groups },
+              command: 'SELECT 2 AS theirs',
+              decision: { effect: 'deny', rule: 'warden:connection-owner' },
+              outcome: { status: 'denied' },
+            })
+          }
+        }
+      // The owners go on using them, each on its own lease.
+      await session.run(() => mine.query('SELECT 3 AS ok'))
+      expect(fx.audit.last()).toMatchObject({
+        command: 'SELECT 3 AS ok',
+        lease: leaseId,
+        outcome: { status: 'ok' },
       })
-      await expect(session.run(() => mine.query('SELECT 1 AS ok'))).resolves.toBeDefined()
+      await session.run(() => pooled.execute('SELECT 4 AS ok'))
+      expect(fx.audit.last()).toMatchObject({ lease: expect.any(String), outcome: { status: 'ok' } })
     } finally {
+      pooled.release()
+      await shared.end()
       await mine.end()
+      await Promise.all([other.close(), sameId.close()])
     }
   })
 

@@ -1,31 +1,25 @@
-import type { Lease, Session } from '@warden/core'
+import type { ConnectionGrant, Lease } from '@warden/core'
 import { revealSecret } from '@warden/core'
-import { WardenError } from '@warden/policy'
 
 /** What a physical connection remembers about the credential it authenticated with. */
 export interface LeaseInfo {
   readonly id: string
   readonly expiresAt: number
-  /** The principal whose lease it is (issuer + id): a connection never serves another principal. */
+  /** The principal whose lease it is (core's owner key): a pooled connection serves only it. */
   readonly owner: string
+  /** From session.connect: passed on every command of a Connection, so core checks the owner. */
+  readonly grant: ConnectionGrant
 }
 
-export function ownerOf(session: Session): string {
-  return `${session.principal.issuer}\u0000${session.principal.id}`
-}
-
-export function leaseInfo(lease: Lease, owner: string): LeaseInfo {
-  return Object.freeze({ id: lease.id, expiresAt: lease.expiresAt.getTime(), owner })
+export function leaseInfo(grant: ConnectionGrant): LeaseInfo {
+  const lease = grant.lease
+  return Object.freeze({ id: lease.id, expiresAt: lease.expiresAt.getTime(), owner: grant.owner, grant })
 }
 
 /** The user and password of a lease, revealed at the last moment for the handshake. */
 export function passwordCredential(lease: Lease): { user: string; password: string } {
   const c = lease.credential
-  if (c.type !== 'password') {
-    throw new WardenError(
-      'ERR_WARDEN_BROKER',
-      `mysql needs a password credential from the broker, got "${c.type}"`,
-    )
-  }
+  // Leases come from session.connect(…, {credentialType: 'password'}), which checked the type.
+  if (c.type !== 'password') throw new TypeError('not a password credential')
   return { user: c.username, password: revealSecret(c.password) }
 }

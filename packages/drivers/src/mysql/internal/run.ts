@@ -1,6 +1,6 @@
 // One command, end to end: describe the text mysql2 will send, `session.execute`, then queue the
 // real mysql2 command with a ticket for exactly that text. Shared by pools and connections.
-import type { Command, ExecuteContext, Masker, Session, SessionSource } from '@warden/core'
+import type { Command, ExecuteContext, ExecuteOptions, Masker, Session, SessionSource } from '@warden/core'
 import type { SqlFacts } from '@warden/policy'
 import { WardenError, WardenTypeError } from '@warden/policy'
 import { copyValues } from '../../internal/copy-values.js'
@@ -35,6 +35,8 @@ export interface Target {
    * A pooled connection (a new Connection per getConnection) names its physical connection.
    */
   readonly partition?: object
+  /** A dedicated connection's `{connection}` (its grant), passed to every execute; absent for a pool. */
+  readonly options?: ExecuteOptions
   /** A physical connection for `session`, already checked against its credential; release it after the command. */
   acquire(session: Session): Promise<Lent>
 }
@@ -297,7 +299,7 @@ export async function runQuery(source: SessionSource, target: Target, cmd: Mysql
       ...noPreview(facts),
       ...multiStatementRefusal(facts, target),
     }
-    return await session.execute(command, async (ctx) => {
+    return await execute(session, target, command, async (ctx) => {
       const lent = await target.acquire(session)
       const viewing = viewsOf(target, lent, ctx, facts) // no await (no tick) without masks
       const views = viewing === undefined ? undefined : await viewing
@@ -341,7 +343,7 @@ export async function runExecute(
     ...noPreview(facts),
     ...multiStatementRefusal(facts, target),
   }
-  return session.execute(command, async (ctx) => {
+  return execute(session, target, command, async (ctx) => {
     const lent = await target.acquire(session)
     const viewing = viewsOf(target, lent, ctx, facts) // no await (no tick) without masks
     const views = viewing === undefined ? undefined : await viewing
@@ -394,7 +396,7 @@ export async function runPrepared(
     ...parametersOf(values),
     ...multiStatementRefusal(facts, target),
   }
-  return session.execute(command, async (ctx) => {
+  return execute(session, target, command, async (ctx) => {
     const lent = await target.acquire(session)
     const viewing = viewsOf(target, lent, ctx, facts) // no await (no tick) without masks
     const views = viewing === undefined ? undefined : await viewing
@@ -449,6 +451,16 @@ export async function runPrepare(
   } finally {
     lent.release()
   }
+}
+
+/** `session.execute` on the target: a dedicated connection's grant goes with every command. */
+function execute<T>(
+  session: Session,
+  target: Target,
+  command: Command,
+  run: (context: ExecuteContext) => Promise<T>,
+): Promise<T> {
+  return session.execute(command, run, target.options)
 }
 
 /** Bound values for the approver: positional as given, named ones (`:id`) in key order. */
