@@ -339,12 +339,13 @@ function toolRefusal(
   const denied = err as WardenError & { rule?: unknown; reason?: unknown }
   let rule = typeof denied.rule === 'string' ? denied.rule : ''
   let reason = typeof denied.reason === 'string' ? denied.reason : err.message
-  if (rule === '') {
-    // approval failures carry no rule: ask policy again (refusals are rare; the chain has not moved)
+  if (code !== 'ERR_WARDEN_DENIED') {
+    // An approval failure names the rule that held the call (WardenApprovalError); why the rule
+    // wanted a human comes from policy (refusals are rare; the chain has not moved).
     const decision = session.check(command)
-    rule = decision.rule
-    if (code !== 'ERR_WARDEN_DENIED') reason = `${decision.reason}; ${err.message}`
-  }
+    if (rule === '') rule = decision.rule
+    reason = `${decision.reason}; ${err.message}`
+  } else if (rule === '') rule = session.check(command).rule
   return Object.freeze({
     denied: true as const,
     code,

@@ -1,4 +1,11 @@
-export { WardenDeniedError, WardenError, type WardenErrorCode, WardenTypeError } from '@warden/policy'
+export {
+  type AnyWardenError,
+  WardenApprovalError,
+  WardenDeniedError,
+  WardenError,
+  type WardenErrorCode,
+  WardenTypeError,
+} from '@warden/policy'
 export type * from './approval/approver.js'
 // approvers
 export { autoApprove, type RecordingApprover } from './approval/auto-approve.js'

@@ -102,6 +102,48 @@ export class WardenDeniedError extends WardenError {
   }
 }
 
+/** The codes of a held command that did not get a valid approval. */
+export type ApprovalErrorCode =
+  | 'ERR_WARDEN_APPROVAL_REJECTED'
+  | 'ERR_WARDEN_APPROVAL_EXPIRED'
+  | 'ERR_WARDEN_APPROVAL_MISMATCH'
+  | 'ERR_WARDEN_APPROVAL_SIGNATURE'
+  | 'ERR_WARDEN_APPROVAL_APPROVER'
+
+/**
+ * A command held for approval that did not run: rejected, expired, or answered by a decision the
+ * pipeline refused (another operation, a forged or unsigned decision, someone the rule does not
+ * allow). Carries what the approval was for and who answered, so callers need not parse messages.
+ */
+export class WardenApprovalError extends WardenError {
+  declare readonly code: ApprovalErrorCode
+  /** The policy rule that held the command for approval. */
+  readonly rule: string
+  /** The approval request's id (as in the audit record's `approval.id`). */
+  readonly approval: string
+  /** Who decided, when a decision arrived (several approvers: comma-separated). */
+  readonly by: string | undefined
+  /** The approver's own reason, when given. */
+  readonly approverReason: string | undefined
+  constructor(
+    code: ApprovalErrorCode,
+    message: string,
+    fields: {
+      readonly rule: string
+      readonly approval: string
+      readonly by?: string
+      readonly approverReason?: string
+    },
+    options?: ErrorOptions,
+  ) {
+    super(code, message, options)
+    this.rule = fields.rule
+    this.approval = fields.approval
+    this.by = fields.by
+    this.approverReason = fields.approverReason
+  }
+}
+
 /** Where a policy error points: a file (or source name), a 1-based line and column, and a caret snippet. */
 export interface PolicyErrorLocation {
   readonly file?: string
@@ -151,3 +193,14 @@ export class PolicyError extends WardenError {
     this.detail = detail
   }
 }
+
+/**
+ * Every error a Warden package throws on purpose (narrow by `code`, or by class with `instanceof`).
+ * Anything else reaching a caller is a bug to report.
+ */
+export type AnyWardenError =
+  | WardenDeniedError
+  | WardenApprovalError
+  | PolicyError
+  | WardenTypeError
+  | WardenError

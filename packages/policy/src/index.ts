@@ -25,8 +25,11 @@ export {
 export type * from './decision.js'
 export { DETECTOR_NAMES } from './decision.js'
 export {
+  type AnyWardenError,
+  type ApprovalErrorCode,
   PolicyError,
   type PolicyErrorLocation,
+  WardenApprovalError,
   WardenDeniedError,
   WardenError,
   type WardenErrorCode,

@@ -1,4 +1,5 @@
 import {
+  type ApprovalErrorCode,
   type Decider,
   type Decision,
   type FlowFacts,
@@ -6,6 +7,7 @@ import {
   type Principal,
   type RequestInput,
   type ResourceRef,
+  WardenApprovalError,
   WardenDeniedError,
   WardenError,
   WardenTypeError,
@@ -818,16 +820,18 @@ export class SessionImpl implements Session {
           failure: closed
             ? {
                 status: 'rejected',
-                error: new WardenError(
+                error: new WardenApprovalError(
                   'ERR_WARDEN_APPROVAL_REJECTED',
                   'the session closed while waiting for approval',
+                  { rule: decision.rule, approval: id },
                 ),
               }
             : {
                 status: 'expired',
-                error: new WardenError(
+                error: new WardenApprovalError(
                   'ERR_WARDEN_APPROVAL_EXPIRED',
                   `no approval within ${timeout} ms (rule ${decision.rule})`,
+                  { rule: decision.rule, approval: id },
                 ),
               },
         }
@@ -835,7 +839,18 @@ export class SessionImpl implements Session {
       // A decision this process refused (forged, replayed, by a non-approver): rejected, never run.
       const code = (err as { code?: unknown })?.code
       if (err instanceof WardenError && typeof code === 'string' && REFUSED_DECISION.has(code))
-        return { record: { id, status: 'mismatch' }, failure: { status: 'rejected', error: err } }
+        return {
+          record: { id, status: 'mismatch' },
+          failure: {
+            status: 'rejected',
+            error: new WardenApprovalError(
+              code as ApprovalErrorCode,
+              err.message,
+              { rule: decision.rule, approval: id },
+              { cause: err },
+            ),
+          },
+        }
       return {
         record: { id, status: 'error' },
         failure: { status: 'denied', error: asError(err, 'ERR_WARDEN_APPROVAL_STORE') },
@@ -848,9 +863,10 @@ export class SessionImpl implements Session {
         record,
         failure: {
           status: 'expired',
-          error: new WardenError(
+          error: new WardenApprovalError(
             'ERR_WARDEN_APPROVAL_EXPIRED',
             `the approval request expired (rule ${decision.rule})`,
+            { rule: decision.rule, approval: id },
           ),
         },
       }
@@ -861,9 +877,15 @@ export class SessionImpl implements Session {
         record: { ...record, status: 'rejected' },
         failure: {
           status: 'rejected',
-          error: new WardenError(
+          error: new WardenApprovalError(
             'ERR_WARDEN_APPROVAL_REJECTED',
             `approval rejected${by ? ` by ${by}` : ''}${why}`,
+            {
+              rule: decision.rule,
+              approval: id,
+              ...(by !== undefined ? { by } : {}),
+              ...(typeof outcome?.reason === 'string' ? { approverReason: outcome.reason } : {}),
+            },
           ),
         },
       }
@@ -875,11 +897,12 @@ export class SessionImpl implements Session {
         record: { ...record, status: 'mismatch' },
         failure: {
           status: 'rejected',
-          error: new WardenError(
+          error: new WardenApprovalError(
             'ERR_WARDEN_APPROVAL_MISMATCH',
             outcome.id === undefined
               ? 'the approver answered without the request id: an approval outcome must carry `id: request.id` (and `fingerprint: request.fingerprint`) of the request it decides'
               : 'the approval does not match this exact operation (different fingerprint or request, or already used); ask for a new approval',
+            { rule: decision.rule, approval: id, ...(by !== undefined ? { by } : {}) },
           ),
         },
       }
@@ -894,7 +917,11 @@ export class SessionImpl implements Session {
         record: { ...record, status: 'mismatch' },
         failure: {
           status: 'rejected',
-          error: new WardenError('ERR_WARDEN_APPROVAL_APPROVER', 'the requester approved their own command'),
+          error: new WardenApprovalError(
+            'ERR_WARDEN_APPROVAL_APPROVER',
+            'the requester approved their own command',
+            { rule: decision.rule, approval: id, ...(by !== undefined ? { by } : {}) },
+          ),
         },
       }
     }

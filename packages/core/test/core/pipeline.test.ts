@@ -9,7 +9,7 @@ import {
   WardenError,
 } from '@warden/core'
 import { memorySink, stubBroker } from '@warden/core/testing'
-import { compilePolicy } from '@warden/policy'
+import { compilePolicy, WardenApprovalError } from '@warden/policy'
 import { describe, expect, it } from 'vitest'
 
 const policy = compilePolicy(`
@@ -252,7 +252,17 @@ describe('approvals in the pipeline', () => {
       }),
     ).rejects.toMatchObject({ code: 'ERR_WARDEN_APPROVAL_REJECTED', message: expect.stringContaining('bob') })
     expect(ran).toBe(false)
-    audit.expectRecord({ approval: { status: 'rejected', by: 'bob' }, outcome: { status: 'rejected' } })
+    const record = audit.expectRecord({
+      approval: { status: 'rejected', by: 'bob' },
+      outcome: { status: 'rejected' },
+    })
+    // The error carries what the approval was for and who answered: no message parsing needed.
+    const err = await session.execute(update, () => 1).catch((e: unknown) => e)
+    expect(err).toBeInstanceOf(WardenApprovalError)
+    expect(err).toBeInstanceOf(WardenError)
+    expect(err).toMatchObject({ rule: 'agent-writes', by: 'bob', approverReason: 'not now' })
+    expect((err as WardenApprovalError).approval).toEqual(expect.any(String))
+    expect((err as WardenApprovalError).approval).not.toBe(record.approval?.id)
     await warden.close()
   })
 
